@@ -1,0 +1,194 @@
+//! The one error type of `auth-core`, with stable machine-readable codes.
+//!
+//! Every variant maps to a code from [`Error::code`] that callers (the HTTP layer, logs,
+//! metrics) can rely on across releases. Messages never say whether an account exists and
+//! never contain secret material.
+
+use std::fmt;
+
+/// Why a token was refused. Every reason answers to the same code, `invalid_token`; the
+/// reason is for logs and tests, not for the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TokenRejection {
+    /// Not a well-formed JWT or PASETO token, or its claims do not parse.
+    Malformed,
+    /// Longer than the configured maximum token length.
+    TooLarge,
+    /// The key id is missing or names no key in the key set.
+    UnknownKey,
+    /// The token's declared algorithm or purpose is not the one its key is fixed to.
+    AlgorithmMismatch,
+    /// The header carries a key or key reference (`jwk`, `jku`, `x5u`, `x5c`) that we never trust.
+    ForbiddenHeader,
+    /// The signature or authentication tag does not verify.
+    BadSignature,
+    /// The token is of another type (for example an MFA challenge offered as an access token).
+    WrongType,
+    /// The expiry, plus the leeway, has passed.
+    Expired,
+    /// The not-before or issued-at time, minus the leeway, is still in the future.
+    NotYetValid,
+    /// The issuer is not the configured one.
+    WrongIssuer,
+    /// None of the token's audiences is the configured one.
+    WrongAudience,
+}
+
+impl TokenRejection {
+    /// A short, stable description of the reason, safe to log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Malformed => "malformed token",
+            Self::TooLarge => "token too large",
+            Self::UnknownKey => "unknown key id",
+            Self::AlgorithmMismatch => "algorithm does not match the key",
+            Self::ForbiddenHeader => "forbidden header parameter",
+            Self::BadSignature => "signature does not verify",
+            Self::WrongType => "wrong token type",
+            Self::Expired => "token expired",
+            Self::NotYetValid => "token not yet valid",
+            Self::WrongIssuer => "wrong issuer",
+            Self::WrongAudience => "wrong audience",
+        }
+    }
+}
+
+impl fmt::Display for TokenRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a new password was refused by the policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PasswordRejection {
+    /// Fewer characters than the policy's minimum.
+    TooShort {
+        /// The minimum number of characters.
+        min: usize,
+    },
+    /// More characters than the policy's maximum.
+    TooLong {
+        /// The maximum number of characters.
+        max: usize,
+    },
+    /// The password appears in a list of breached passwords.
+    Breached,
+    /// The breached-password check could not be made and the policy refuses in that case.
+    BreachCheckUnavailable,
+}
+
+impl fmt::Display for PasswordRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TooShort { min } => write!(f, "password must have at least {min} characters"),
+            Self::TooLong { max } => write!(f, "password must have at most {max} characters"),
+            Self::Breached => f.write_str("password appears in a list of breached passwords"),
+            Self::BreachCheckUnavailable => {
+                f.write_str("password could not be checked against breached passwords")
+            }
+        }
+    }
+}
+
+/// The error type of every fallible operation in `auth-core`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The credentials do not match. Deliberately says nothing about which part was wrong.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// A token was refused.
+    #[error("invalid token: {0}")]
+    InvalidToken(TokenRejection),
+    /// A new password does not meet the policy.
+    #[error("{0}")]
+    WeakPassword(PasswordRejection),
+    /// The password hashing pool and its queue are full; retry later.
+    #[error("password hashing capacity exhausted, retry later")]
+    Busy,
+    /// A dependency (storage, a remote check) did not answer.
+    #[error("a dependency is unavailable: {0}")]
+    Unavailable(String),
+    /// Key material could not be loaded or used.
+    #[error("invalid key: {0}")]
+    InvalidKey(String),
+    /// A configuration value is out of range or inconsistent.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// A stored password hash is malformed or of an unknown scheme.
+    #[error("stored password hash is not usable: {0}")]
+    InvalidHash(String),
+    /// A bug or an unexpected failure inside the library.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// The stable, documented code of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::InvalidToken(_) => "invalid_token",
+            Self::WeakPassword(_) => "weak_password",
+            Self::Busy => "busy",
+            Self::Unavailable(_) => "unavailable",
+            Self::InvalidKey(_) => "invalid_key",
+            Self::Config(_) => "invalid_config",
+            Self::InvalidHash(_) => "invalid_hash",
+            Self::Internal(_) => "internal",
+        }
+    }
+}
+
+impl From<TokenRejection> for Error {
+    fn from(reason: TokenRejection) -> Self {
+        Self::InvalidToken(reason)
+    }
+}
+
+impl From<PasswordRejection> for Error {
+    fn from(reason: PasswordRejection) -> Self {
+        Self::WeakPassword(reason)
+    }
+}
+
+/// The result type of `auth-core`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_has_a_stable_code() {
+        let cases = [
+            (Error::InvalidCredentials, "invalid_credentials"),
+            (
+                Error::InvalidToken(TokenRejection::Expired),
+                "invalid_token",
+            ),
+            (
+                Error::WeakPassword(PasswordRejection::TooShort { min: 12 }),
+                "weak_password",
+            ),
+            (Error::Busy, "busy"),
+            (Error::Unavailable("db".into()), "unavailable"),
+            (Error::InvalidKey("pem".into()), "invalid_key"),
+            (Error::Config("m".into()), "invalid_config"),
+            (Error::InvalidHash("x".into()), "invalid_hash"),
+            (Error::Internal("x".into()), "internal"),
+        ];
+        for (error, code) in cases {
+            assert_eq!(error.code(), code, "{error}");
+        }
+    }
+
+    #[test]
+    fn invalid_credentials_message_does_not_say_which_part_failed() {
+        let message = Error::InvalidCredentials.to_string();
+        assert_eq!(message, "invalid credentials");
+    }
+}

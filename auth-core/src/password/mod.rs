@@ -1,0 +1,49 @@
+//! Password hashing, verification and policy.
+//!
+//! - New hashes are Argon2id PHC strings at configurable parameters (OWASP's m = 19 MiB,
+//!   t = 2, p = 1 by default).
+//! - Verification also accepts bcrypt, PBKDF2 and scrypt hashes imported from other systems,
+//!   and says when a stored hash must be replaced ([`Verification::Valid`] with
+//!   `needs_rehash`).
+//! - New passwords meet a length-only policy (ASVS 2.1: 12 to 128 characters by default, any
+//!   Unicode, NFKC-normalised, never truncated) and an optional breached-password check.
+//! - [`PasswordService`] runs every hash on tokio's blocking threads behind a bounded pool:
+//!   concurrent logins can neither starve the runtime nor queue without limit.
+//!
+//! ```
+//! use auth_core::password::{PasswordConfig, PasswordService, Verification};
+//! use secrecy::SecretString;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), auth_core::Error> {
+//! let passwords = PasswordService::new(PasswordConfig::default())?;
+//! let password = SecretString::from("correct horse battery staple");
+//! let stored = passwords.hash_new_password(&password).await?;
+//! assert!(stored.starts_with("$argon2id$"));
+//!
+//! match passwords.verify(&password, &stored).await? {
+//!     Verification::Valid { needs_rehash: true } => { /* store passwords.rehash(..) */ }
+//!     Verification::Valid { needs_rehash: false } => { /* logged in */ }
+//!     Verification::Invalid => unreachable!("the password matches"),
+//! }
+//!
+//! // A weak password is refused with a stable code.
+//! let weak = passwords.hash_new_password(&SecretString::from("hunter2")).await;
+//! assert_eq!(weak.unwrap_err().code(), "weak_password");
+//! # Ok(())
+//! # }
+//! ```
+
+mod breached;
+mod hash;
+mod policy;
+mod pool;
+mod service;
+
+pub use breached::{BreachList, BreachedPasswordCheck, PwnedRangeCheck, RangeSource};
+pub use hash::{
+    Argon2Params, HashScheme, MAX_ARGON2_MEMORY_KIB, Verification, hash_password, needs_rehash,
+    verify_password,
+};
+pub use policy::{NormalizedPassword, PasswordPolicy};
+pub use service::{BreachCheckFailure, PasswordConfig, PasswordService};

@@ -1,0 +1,207 @@
+//! A bounded pool for CPU- and memory-heavy work, off the async runtime.
+//!
+//! At most `permits` jobs run at once on tokio's blocking threads; at most `queue` more wait
+//! for a permit. Beyond that, [`HashPool::run`] answers [`Error::Busy`] at once instead of
+//! queueing without bound, so a login storm cannot take unbounded memory (each Argon2 hash
+//! holds `m` KiB) or starve the runtime.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::sync::Semaphore;
+
+use crate::error::{Error, Result};
+
+#[derive(Debug)]
+pub(crate) struct HashPool {
+    permits: Arc<Semaphore>,
+    admitted: Arc<AtomicUsize>,
+    max_running: usize,
+    capacity: usize,
+}
+
+/// Counts one admitted job until dropped, whether it finished, failed or was abandoned.
+struct Admission(Arc<AtomicUsize>);
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl HashPool {
+    pub(crate) fn new(max_running: usize, max_queued: usize) -> Self {
+        let max_running = max_running.max(1);
+        Self {
+            permits: Arc::new(Semaphore::new(max_running)),
+            admitted: Arc::new(AtomicUsize::new(0)),
+            max_running,
+            capacity: max_running.saturating_add(max_queued),
+        }
+    }
+
+    /// Jobs running or waiting right now.
+    pub(crate) fn in_flight(&self) -> usize {
+        self.admitted.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn max_running(&self) -> usize {
+        self.max_running
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    fn admit(&self) -> Result<Admission> {
+        self.admitted
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < self.capacity).then_some(n + 1)
+            })
+            .map_err(|_| Error::Busy)?;
+        Ok(Admission(Arc::clone(&self.admitted)))
+    }
+
+    /// Runs `job` on a blocking thread once a permit is free. If the caller stops waiting,
+    /// a job that already started still holds its permit until it ends, so the bound on
+    /// concurrent work holds even for abandoned requests.
+    pub(crate) async fn run<T, F>(&self, job: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        let admission = self.admit()?;
+        let permit = Arc::clone(&self.permits)
+            .acquire_owned()
+            .await
+            .map_err(|_| Error::Internal("hashing pool closed".into()))?;
+        tokio::task::spawn_blocking(move || {
+            let _held = (permit, admission);
+            job()
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("hashing task failed: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::sync::atomic::AtomicBool;
+    use std::sync::mpsc;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_full_pool_and_queue_answers_busy_at_once() {
+        let pool = Arc::new(HashPool::new(1, 1));
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+        let running = tokio::spawn({
+            let pool = Arc::clone(&pool);
+            async move {
+                pool.run(move || {
+                    let _ = started_tx.send(());
+                    release_rx.recv().unwrap();
+                })
+                .await
+            }
+        });
+        started_rx.await.unwrap();
+        let queued = tokio::spawn({
+            let pool = Arc::clone(&pool);
+            async move { pool.run(|| 7).await }
+        });
+        while pool.in_flight() < 2 {
+            tokio::task::yield_now().await;
+        }
+        assert!(matches!(pool.run(|| 0).await, Err(Error::Busy)));
+        release_tx.send(()).unwrap();
+        running.await.unwrap().unwrap();
+        assert_eq!(queued.await.unwrap().unwrap(), 7);
+        assert_eq!(pool.in_flight(), 0);
+        assert_eq!(pool.run(|| 1).await.unwrap(), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn no_more_than_the_permitted_jobs_run_at_once() {
+        let pool = Arc::new(HashPool::new(2, 64));
+        let running = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let jobs: Vec<_> = (0..16)
+            .map(|_| {
+                let (pool, running, peak) = (pool.clone(), running.clone(), peak.clone());
+                tokio::spawn(async move {
+                    pool.run(move || {
+                        let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                        peak.fetch_max(now, Ordering::SeqCst);
+                        std::thread::sleep(std::time::Duration::from_millis(2));
+                        running.fetch_sub(1, Ordering::SeqCst);
+                    })
+                    .await
+                })
+            })
+            .collect();
+        for job in jobs {
+            job.await.unwrap().unwrap();
+        }
+        assert!(peak.load(Ordering::SeqCst) <= 2);
+        assert_eq!(pool.in_flight(), 0);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn jobs_do_not_block_the_async_runtime() {
+        // On a single-threaded runtime, a job that ran on the runtime thread would stop every
+        // other task until it finished. Here the job waits until another task has run.
+        let pool = HashPool::new(1, 0);
+        let other_task_ran = Arc::new(AtomicBool::new(false));
+        let flag = other_task_ran.clone();
+        let ticker = tokio::spawn(async move { flag.store(true, Ordering::SeqCst) });
+        let seen = other_task_ran.clone();
+        let saw_other_task = pool
+            .run(move || {
+                // Bounded, so a regression fails instead of hanging.
+                let give_up = std::time::Instant::now() + std::time::Duration::from_secs(10);
+                while !seen.load(Ordering::SeqCst) && std::time::Instant::now() < give_up {
+                    std::thread::yield_now();
+                }
+                seen.load(Ordering::SeqCst)
+            })
+            .await
+            .unwrap();
+        assert!(saw_other_task);
+        ticker.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_abandoned_wait_gives_its_place_back() {
+        let pool = Arc::new(HashPool::new(1, 1));
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+        let running = tokio::spawn({
+            let pool = Arc::clone(&pool);
+            async move {
+                pool.run(move || {
+                    let _ = started_tx.send(());
+                    release_rx.recv().unwrap();
+                })
+                .await
+            }
+        });
+        started_rx.await.unwrap();
+        let waiting = tokio::spawn({
+            let pool = Arc::clone(&pool);
+            async move { pool.run(|| ()).await }
+        });
+        while pool.in_flight() < 2 {
+            tokio::task::yield_now().await;
+        }
+        waiting.abort();
+        let _ = waiting.await;
+        assert_eq!(pool.in_flight(), 1);
+        release_tx.send(()).unwrap();
+        running.await.unwrap().unwrap();
+        assert_eq!(pool.in_flight(), 0);
+    }
+}

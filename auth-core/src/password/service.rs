@@ -1,0 +1,427 @@
+//! [`PasswordService`]: policy, breached-password check and bounded hashing in one place.
+
+use std::fmt;
+use std::sync::Arc;
+
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::OnceCell;
+use zeroize::Zeroizing;
+
+use super::breached::BreachedPasswordCheck;
+use super::hash::{self, Argon2Params, Verification};
+use super::policy::{NormalizedPassword, PasswordPolicy};
+use super::pool::HashPool;
+use crate::error::{Error, PasswordRejection, Result};
+
+/// What to do with a new password when the breached-password check cannot be made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BreachCheckFailure {
+    /// Accept the password and log a warning (the check is defence in depth).
+    #[default]
+    Allow,
+    /// Refuse the password as [`PasswordRejection::BreachCheckUnavailable`].
+    Refuse,
+}
+
+/// Configuration of a [`PasswordService`].
+#[derive(Debug, Clone)]
+pub struct PasswordConfig {
+    /// Argon2id parameters for new hashes; stored hashes with others are upgraded on login.
+    pub argon2: Argon2Params,
+    /// Length limits for new passwords.
+    pub policy: PasswordPolicy,
+    /// Hashes that may run at once (default: the number of cores). Memory held by hashing
+    /// is at most this times the Argon2 memory cost.
+    pub max_concurrent_hashes: usize,
+    /// Hashes that may wait for a free slot before further requests get [`Error::Busy`]
+    /// (default: eight per concurrent slot).
+    pub max_queued_hashes: usize,
+    /// What to do when the breached-password check fails.
+    pub on_breach_check_failure: BreachCheckFailure,
+}
+
+impl Default for PasswordConfig {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        Self {
+            argon2: Argon2Params::default(),
+            policy: PasswordPolicy::default(),
+            max_concurrent_hashes: cores,
+            max_queued_hashes: cores * 8,
+            on_breach_check_failure: BreachCheckFailure::default(),
+        }
+    }
+}
+
+/// Hashes and verifies passwords off the async runtime, behind a bounded pool, and applies
+/// the password policy and breached-password check to new passwords.
+///
+/// Cheap to clone: clones share one pool.
+#[derive(Clone)]
+pub struct PasswordService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: PasswordConfig,
+    pool: HashPool,
+    breach_check: Option<Arc<dyn BreachedPasswordCheck>>,
+    dummy_hash: OnceCell<String>,
+}
+
+impl fmt::Debug for PasswordService {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PasswordService")
+            .field("config", &self.inner.config)
+            .field("breach_check", &self.inner.breach_check)
+            .field("in_flight", &self.inner.pool.in_flight())
+            .finish()
+    }
+}
+
+impl PasswordService {
+    /// A service with `config` and no breached-password check.
+    pub fn new(config: PasswordConfig) -> Result<Self> {
+        Self::build(config, None)
+    }
+
+    /// A service with `config` that refuses passwords `check` reports as breached.
+    pub fn with_breach_check(
+        config: PasswordConfig,
+        check: Arc<dyn BreachedPasswordCheck>,
+    ) -> Result<Self> {
+        Self::build(config, Some(check))
+    }
+
+    fn build(
+        config: PasswordConfig,
+        breach_check: Option<Arc<dyn BreachedPasswordCheck>>,
+    ) -> Result<Self> {
+        if config.max_concurrent_hashes == 0 {
+            return Err(Error::Config(
+                "max_concurrent_hashes must be at least 1".into(),
+            ));
+        }
+        let pool = HashPool::new(config.max_concurrent_hashes, config.max_queued_hashes);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                config,
+                pool,
+                breach_check,
+                dummy_hash: OnceCell::new(),
+            }),
+        })
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &PasswordConfig {
+        &self.inner.config
+    }
+
+    /// Hashes that are running or waiting right now.
+    pub fn hashes_in_flight(&self) -> usize {
+        self.inner.pool.in_flight()
+    }
+
+    /// Hashes that may be running or waiting before requests get [`Error::Busy`].
+    pub fn hash_capacity(&self) -> usize {
+        self.inner.pool.capacity()
+    }
+
+    /// Hashes that may run at once.
+    pub fn max_concurrent_hashes(&self) -> usize {
+        self.inner.pool.max_running()
+    }
+
+    /// Checks a new password against the policy and the breached-password check, without
+    /// hashing it. Fails with [`Error::WeakPassword`].
+    pub async fn check_new_password(&self, password: &SecretString) -> Result<NormalizedPassword> {
+        let normalized = self.inner.config.policy.check(password.expose_secret())?;
+        if let Some(check) = &self.inner.breach_check {
+            match check.is_breached(&normalized).await {
+                Ok(false) => {}
+                Ok(true) => return Err(PasswordRejection::Breached.into()),
+                Err(error) => match self.inner.config.on_breach_check_failure {
+                    BreachCheckFailure::Allow => {
+                        tracing::warn!(error = %error, "breached-password check failed; password accepted by policy");
+                    }
+                    BreachCheckFailure::Refuse => {
+                        tracing::warn!(error = %error, "breached-password check failed; password refused by policy");
+                        return Err(PasswordRejection::BreachCheckUnavailable.into());
+                    }
+                },
+            }
+        }
+        Ok(normalized)
+    }
+
+    /// Checks a new password (policy, breached list) and hashes it: for registration and
+    /// password changes. Returns the Argon2id PHC string to store.
+    pub async fn hash_new_password(&self, password: &SecretString) -> Result<String> {
+        let normalized = self.check_new_password(password).await?;
+        self.hash_normalized(normalized).await
+    }
+
+    /// Hashes a password that already verified, to replace a hash that
+    /// [`Verification::Valid`] said needs a rehash. The policy is not applied again: the user
+    /// proved they know this password, and a policy that tightened since must not lock them out.
+    pub async fn rehash(&self, password: &SecretString) -> Result<String> {
+        let normalized = NormalizedPassword::new(password.expose_secret());
+        self.hash_normalized(normalized).await
+    }
+
+    async fn hash_normalized(&self, normalized: NormalizedPassword) -> Result<String> {
+        let params = self.inner.config.argon2;
+        self.inner
+            .pool
+            .run(move || hash::hash_password(params, &normalized))
+            .await?
+    }
+
+    /// Checks `password` against a stored hash (Argon2 or a legacy scheme).
+    pub async fn verify(&self, password: &SecretString, stored: &str) -> Result<Verification> {
+        let params = self.inner.config.argon2;
+        let password = Zeroizing::new(password.expose_secret().to_owned());
+        let stored = stored.to_owned();
+        self.inner
+            .pool
+            .run(move || hash::verify_password(params, &password, &stored))
+            .await?
+    }
+
+    /// Spends the same work as [`PasswordService::verify`] against a hash at the configured
+    /// parameters, for a login whose account does not exist, so its timing does not reveal
+    /// that. Always [`Verification::Invalid`].
+    pub async fn verify_unknown_account(&self, password: &SecretString) -> Result<Verification> {
+        let dummy = self.dummy_hash().await?;
+        let _ = self.verify(password, dummy).await?;
+        Ok(Verification::Invalid)
+    }
+
+    async fn dummy_hash(&self) -> Result<&str> {
+        let params = self.inner.config.argon2;
+        let dummy = self
+            .inner
+            .dummy_hash
+            .get_or_try_init(|| async {
+                let mut secret = [0u8; 32];
+                rand::Rng::fill(&mut rand::thread_rng(), &mut secret);
+                let unguessable = NormalizedPassword::new(&base64_of(&secret));
+                self.inner
+                    .pool
+                    .run(move || hash::hash_password(params, &unguessable))
+                    .await?
+            })
+            .await?;
+        Ok(dummy)
+    }
+}
+
+fn base64_of(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::password::breached::BreachList;
+
+    fn secret(s: &str) -> SecretString {
+        SecretString::from(s.to_owned())
+    }
+
+    fn service() -> PasswordService {
+        PasswordService::new(PasswordConfig::default()).unwrap()
+    }
+
+    #[derive(Debug)]
+    struct Unreachable;
+
+    #[async_trait]
+    impl BreachedPasswordCheck for Unreachable {
+        async fn is_breached(&self, _: &NormalizedPassword) -> Result<bool> {
+            Err(Error::Unavailable("connection refused".into()))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_new_password_hashes_and_verifies() {
+        let service = service();
+        let stored = service
+            .hash_new_password(&secret("correct horse battery staple"))
+            .await
+            .unwrap();
+        assert_eq!(
+            service
+                .verify(&secret("correct horse battery staple"), &stored)
+                .await
+                .unwrap(),
+            Verification::Valid {
+                needs_rehash: false
+            }
+        );
+        assert_eq!(
+            service
+                .verify(&secret("wrong horse battery staple"), &stored)
+                .await
+                .unwrap(),
+            Verification::Invalid
+        );
+        assert_eq!(service.hashes_in_flight(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_short_password_is_refused_before_any_hashing() {
+        let error = service()
+            .hash_new_password(&secret("short"))
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), "weak_password");
+        assert!(matches!(
+            error,
+            Error::WeakPassword(PasswordRejection::TooShort { min: 12 })
+        ));
+    }
+
+    #[tokio::test]
+    async fn an_overlong_password_is_refused_with_weak_password() {
+        let error = service()
+            .hash_new_password(&secret(&"a".repeat(100_000)))
+            .await
+            .unwrap_err();
+        assert!(matches!(
+            error,
+            Error::WeakPassword(PasswordRejection::TooLong { max: 128 })
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_breached_password_is_refused_and_others_pass() {
+        let list = Arc::new(BreachList::from_passwords(["password1234"]));
+        let service = PasswordService::with_breach_check(PasswordConfig::default(), list).unwrap();
+        let error = service
+            .hash_new_password(&secret("password1234"))
+            .await
+            .unwrap_err();
+        assert!(matches!(
+            error,
+            Error::WeakPassword(PasswordRejection::Breached)
+        ));
+        assert!(
+            service
+                .hash_new_password(&secret("password12345"))
+                .await
+                .is_ok()
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unavailable_breach_check_follows_the_configured_policy() {
+        let allow =
+            PasswordService::with_breach_check(PasswordConfig::default(), Arc::new(Unreachable))
+                .unwrap();
+        assert!(
+            allow
+                .check_new_password(&secret("perfectly fine password"))
+                .await
+                .is_ok()
+        );
+
+        let config = PasswordConfig {
+            on_breach_check_failure: BreachCheckFailure::Refuse,
+            ..PasswordConfig::default()
+        };
+        let refuse = PasswordService::with_breach_check(config, Arc::new(Unreachable)).unwrap();
+        let error = refuse
+            .check_new_password(&secret("perfectly fine password"))
+            .await
+            .unwrap_err();
+        assert!(matches!(
+            error,
+            Error::WeakPassword(PasswordRejection::BreachCheckUnavailable)
+        ));
+    }
+
+    #[tokio::test]
+    async fn rehash_upgrades_a_legacy_hash_without_the_policy() {
+        let service = service();
+        let legacy = bcrypt::hash("short", 4).unwrap();
+        let verification = service.verify(&secret("short"), &legacy).await.unwrap();
+        assert_eq!(verification, Verification::Valid { needs_rehash: true });
+        let upgraded = service.rehash(&secret("short")).await.unwrap();
+        assert!(upgraded.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert_eq!(
+            service.verify(&secret("short"), &upgraded).await.unwrap(),
+            Verification::Valid {
+                needs_rehash: false
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn unknown_accounts_verify_against_a_dummy_hash_at_the_configured_parameters() {
+        let service = service();
+        assert_eq!(
+            service
+                .verify_unknown_account(&secret("any password at all"))
+                .await
+                .unwrap(),
+            Verification::Invalid
+        );
+        let dummy = service.inner.dummy_hash.get().unwrap();
+        assert!(
+            dummy.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{dummy}"
+        );
+        assert!(!hash::needs_rehash(service.config().argon2, dummy).unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_stored_hash_is_an_error_not_a_panic() {
+        let error = service()
+            .verify(&secret("whatever"), "$argon2id$garbage")
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), "invalid_hash");
+    }
+
+    #[test]
+    fn zero_concurrent_hashes_is_a_config_error() {
+        let config = PasswordConfig {
+            max_concurrent_hashes: 0,
+            ..PasswordConfig::default()
+        };
+        assert!(matches!(
+            PasswordService::new(config),
+            Err(Error::Config(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn hashing_beyond_pool_and_queue_answers_busy() {
+        let config = PasswordConfig {
+            max_concurrent_hashes: 1,
+            max_queued_hashes: 0,
+            ..PasswordConfig::default()
+        };
+        let service = service_with(config);
+        let password = secret("correct horse battery staple");
+        // Two hashes at once against a capacity of one: exactly one is admitted.
+        let (a, b) = tokio::join!(service.rehash(&password), service.rehash(&password));
+        let busy = [&a, &b]
+            .iter()
+            .filter(|r| matches!(r, Err(Error::Busy)))
+            .count();
+        assert_eq!(busy, 1, "{a:?} {b:?}");
+        assert_eq!(Error::Busy.code(), "busy");
+    }
+
+    fn service_with(config: PasswordConfig) -> PasswordService {
+        PasswordService::new(config).unwrap()
+    }
+}

@@ -1,0 +1,496 @@
+//! Issuing and verifying through the public surface, for every algorithm.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+
+use super::test_support::{NOW, clock, config, issue, key, public_only, reject, tokens, verifier};
+use super::*;
+use crate::clock::ManualClock;
+
+fn assert_roundtrip(algorithm: Algorithm) {
+    let key = key(algorithm);
+    let (issuer, verifier) = tokens(KeySet::new(key.clone()).unwrap());
+    let issued = issuer
+        .issue_access(
+            NewToken::new("user-42")
+                .session_id("session-7")
+                .scope(["orders:read", "profile"])
+                .amr(["pwd", "otp"]),
+        )
+        .unwrap();
+    assert_eq!(issued.kid, *key.id());
+    assert_eq!(issued.kind, TokenKind::Access);
+    assert_eq!(
+        issued.expires_at,
+        UNIX_EPOCH + Duration::from_secs(NOW + 900)
+    );
+
+    let claims: Claims = verifier
+        .verify_access(issued.token.expose_secret())
+        .unwrap();
+    let now = i64::try_from(NOW).unwrap();
+    assert_eq!(claims.iss, "https://issuer.test");
+    assert_eq!(claims.sub, "user-42");
+    assert_eq!(claims.aud, Audience::from("api.test"));
+    assert_eq!(
+        (claims.iat, claims.nbf, claims.exp),
+        (now, Some(now), now + 900)
+    );
+    assert_eq!(claims.jti, issued.jti);
+    assert_eq!(claims.sid.as_deref(), Some("session-7"));
+    assert_eq!(claims.scope, "orders:read profile");
+    assert_eq!(claims.amr, ["pwd", "otp"]);
+}
+
+#[cfg(feature = "jwt")]
+#[test]
+fn eddsa_tokens_roundtrip() {
+    assert_roundtrip(Algorithm::EdDsa);
+}
+
+#[cfg(feature = "jwt")]
+#[test]
+fn es256_tokens_roundtrip() {
+    assert_roundtrip(Algorithm::Es256);
+}
+
+#[cfg(feature = "jwt")]
+#[test]
+fn rs256_tokens_roundtrip() {
+    assert_roundtrip(Algorithm::Rs256);
+}
+
+#[cfg(feature = "jwt")]
+#[test]
+fn hs256_tokens_roundtrip() {
+    assert_roundtrip(Algorithm::Hs256);
+}
+
+#[cfg(feature = "paseto")]
+#[test]
+fn paseto_v4_public_tokens_roundtrip() {
+    assert_roundtrip(Algorithm::PasetoV4Public);
+}
+
+#[cfg(feature = "paseto")]
+#[test]
+fn paseto_v4_local_tokens_roundtrip() {
+    assert_roundtrip(Algorithm::PasetoV4Local);
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Tenant {
+    tenant: String,
+    roles: Vec<String>,
+}
+
+#[test]
+fn custom_claims_roundtrip_in_every_format() {
+    for algorithm in Algorithm::all() {
+        let (issuer, verifier) = tokens(KeySet::new(key(*algorithm)).unwrap());
+        let tenant = Tenant {
+            tenant: "acme".into(),
+            roles: vec!["admin".into()],
+        };
+        let issued = issuer
+            .issue_access(NewToken::new("user-1").custom(tenant.clone()))
+            .unwrap();
+        let claims: Claims<Tenant> = verifier
+            .verify_access(issued.token.expose_secret())
+            .unwrap();
+        assert_eq!(claims.custom, tenant, "{algorithm}");
+        let missing = verifier.verify_access::<Tenant>(&issue(&issuer));
+        assert!(
+            matches!(missing, Err(Error::InvalidToken(TokenRejection::Malformed))),
+            "{algorithm}: a token without the custom claims does not parse as them"
+        );
+    }
+}
+
+#[test]
+fn custom_claims_that_are_not_an_object_are_refused_at_issue() {
+    let (issuer, _) = tokens(KeySet::new(key(Algorithm::default())).unwrap());
+    let result = issuer.issue_access(NewToken::new("user-1").custom(42));
+    assert!(matches!(result, Err(Error::Config(_))));
+}
+
+#[test]
+fn an_mfa_challenge_is_never_accepted_as_an_access_token() {
+    for algorithm in Algorithm::all() {
+        let (issuer, verifier) = tokens(KeySet::new(key(*algorithm)).unwrap());
+        let challenge = issuer
+            .issue(TokenKind::MfaChallenge, NewToken::new("user-1"))
+            .unwrap();
+        let token = challenge.token.expose_secret();
+        assert_eq!(
+            reject(&verifier, token),
+            TokenRejection::WrongType,
+            "{algorithm}"
+        );
+        let claims: Claims = verifier.verify(token, TokenKind::MfaChallenge).unwrap();
+        assert_eq!(
+            claims.exp - claims.iat,
+            300,
+            "challenges live 300 s by default"
+        );
+    }
+}
+
+#[test]
+fn an_access_token_is_never_accepted_as_an_mfa_challenge() {
+    for algorithm in Algorithm::all() {
+        let (issuer, verifier) = tokens(KeySet::new(key(*algorithm)).unwrap());
+        let refused = verifier.verify::<NoCustomClaims>(&issue(&issuer), TokenKind::MfaChallenge);
+        assert!(
+            matches!(refused, Err(Error::InvalidToken(TokenRejection::WrongType))),
+            "{algorithm}"
+        );
+    }
+}
+
+/// An issuer and a verifier sharing one clock that the test moves.
+fn with_clock(algorithm: Algorithm) -> (TokenIssuer, TokenVerifier, Arc<ManualClock>) {
+    let keys = Arc::new(KeySet::new(key(algorithm)).unwrap());
+    let clock = clock();
+    let issuer = TokenIssuer::new(keys.clone(), config(), clock.clone()).unwrap();
+    let verifier = TokenVerifier::new(keys, config(), clock.clone()).unwrap();
+    (issuer, verifier, clock)
+}
+
+#[test]
+fn an_expired_token_is_refused_once_the_leeway_has_passed() {
+    for algorithm in Algorithm::all() {
+        let (issuer, verifier, clock) = with_clock(*algorithm);
+        let token = issue(&issuer);
+        clock.advance(Duration::from_secs(900 + 29));
+        assert!(
+            verifier.verify_access::<NoCustomClaims>(&token).is_ok(),
+            "{algorithm}: within the leeway"
+        );
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(
+            reject(&verifier, &token),
+            TokenRejection::Expired,
+            "{algorithm}"
+        );
+    }
+}
+
+#[test]
+fn a_token_from_the_future_is_not_yet_valid() {
+    for algorithm in Algorithm::all() {
+        let (issuer, verifier, clock) = with_clock(*algorithm);
+        let token = issue(&issuer);
+        clock.rewind(Duration::from_secs(30));
+        assert!(
+            verifier.verify_access::<NoCustomClaims>(&token).is_ok(),
+            "{algorithm}: within the leeway"
+        );
+        clock.rewind(Duration::from_secs(1));
+        assert_eq!(
+            reject(&verifier, &token),
+            TokenRejection::NotYetValid,
+            "{algorithm}"
+        );
+    }
+}
+
+#[test]
+fn leeway_is_configuration() {
+    let keys = Arc::new(KeySet::new(key(Algorithm::default())).unwrap());
+    let clock = clock();
+    let issuer = TokenIssuer::new(keys.clone(), config(), clock.clone()).unwrap();
+    let strict = TokenConfig {
+        leeway: Duration::ZERO,
+        ..config()
+    };
+    let verifier = TokenVerifier::new(keys, strict, clock.clone()).unwrap();
+    let token = issue(&issuer);
+    clock.advance(Duration::from_secs(900));
+    assert_eq!(reject(&verifier, &token), TokenRejection::Expired);
+}
+
+#[test]
+fn another_issuer_is_refused() {
+    for algorithm in Algorithm::all() {
+        let keys = Arc::new(KeySet::new(key(*algorithm)).unwrap());
+        let issuer = TokenIssuer::new(
+            keys.clone(),
+            TokenConfig {
+                issuer: "https://evil.test".into(),
+                ..config()
+            },
+            clock(),
+        )
+        .unwrap();
+        let verifier = TokenVerifier::new(keys, config(), clock()).unwrap();
+        assert_eq!(
+            reject(&verifier, &issue(&issuer)),
+            TokenRejection::WrongIssuer,
+            "{algorithm}"
+        );
+    }
+}
+
+#[test]
+fn another_audience_is_refused() {
+    for algorithm in Algorithm::all() {
+        let keys = Arc::new(KeySet::new(key(*algorithm)).unwrap());
+        let issuer = TokenIssuer::new(keys.clone(), config(), clock()).unwrap();
+        let verifier = TokenVerifier::new(
+            keys,
+            TokenConfig {
+                audience: "billing.test".into(),
+                ..config()
+            },
+            clock(),
+        )
+        .unwrap();
+        assert_eq!(
+            reject(&verifier, &issue(&issuer)),
+            TokenRejection::WrongAudience,
+            "{algorithm}"
+        );
+    }
+}
+
+/// A second key of the same algorithm, with another id (the RSA fixture is renamed).
+fn another_key(first: &Key) -> Key {
+    let second = key(first.algorithm());
+    if second.id() == first.id() {
+        second.with_id("second").unwrap()
+    } else {
+        second
+    }
+}
+
+#[test]
+fn a_token_signed_by_the_previous_key_still_verifies_after_rotation() {
+    for algorithm in Algorithm::all() {
+        let first = key(*algorithm);
+        let mut keys = KeySet::new(first.clone()).unwrap();
+        let (old_issuer, _) = tokens(keys.clone());
+        let old_token = issue(&old_issuer);
+
+        let second = another_key(&first);
+        keys.rotate(second.clone()).unwrap();
+        let (issuer, verifier) = tokens(keys);
+        let new = issuer.issue_access(NewToken::new("user-1")).unwrap();
+        assert_eq!(new.kid, *second.id(), "{algorithm}");
+        assert!(verifier.verify_access::<NoCustomClaims>(&old_token).is_ok());
+        assert!(
+            verifier
+                .verify_access::<NoCustomClaims>(new.token.expose_secret())
+                .is_ok()
+        );
+    }
+}
+
+#[test]
+fn a_retired_key_no_longer_verifies() {
+    for algorithm in Algorithm::all() {
+        let first = key(*algorithm);
+        let mut keys = KeySet::new(first.clone()).unwrap();
+        let (old_issuer, _) = tokens(keys.clone());
+        let old_token = issue(&old_issuer);
+        keys.rotate(another_key(&first)).unwrap();
+        keys.retire(first.id().as_str()).unwrap();
+        let verifier = verifier(keys);
+        assert_eq!(
+            reject(&verifier, &old_token),
+            TokenRejection::UnknownKey,
+            "{algorithm}"
+        );
+    }
+}
+
+#[test]
+fn a_verifier_works_with_verification_keys_only() {
+    for algorithm in Algorithm::all() {
+        let private = key(*algorithm);
+        let (issuer, _) = tokens(KeySet::new(private.clone()).unwrap());
+        // Shared-secret keys verify with the secret itself; others with their public half.
+        let verification = public_only(&private).unwrap_or(private);
+        let verifier = verifier(
+            KeySet::verification_only()
+                .with_verification_key(verification)
+                .unwrap(),
+        );
+        let claims: Claims = verifier.verify_access(&issue(&issuer)).unwrap();
+        assert_eq!(claims.sub, "user-1", "{algorithm}");
+    }
+}
+
+#[test]
+fn issuing_without_an_active_key_is_a_config_error() {
+    let keys = KeySet::verification_only()
+        .with_verification_key(key(Algorithm::default()))
+        .unwrap();
+    let result = TokenIssuer::new(Arc::new(keys), config(), clock());
+    assert!(matches!(result, Err(Error::Config(_))));
+}
+
+#[test]
+fn an_invalid_configuration_is_refused_at_construction() {
+    let keys = Arc::new(KeySet::new(key(Algorithm::default())).unwrap());
+    let broken = TokenConfig {
+        audience: String::new(),
+        ..config()
+    };
+    assert!(matches!(
+        TokenIssuer::new(keys.clone(), broken.clone(), clock()),
+        Err(Error::Config(_))
+    ));
+    assert!(matches!(
+        TokenVerifier::new(keys, broken, clock()),
+        Err(Error::Config(_))
+    ));
+}
+
+#[test]
+fn bad_issue_requests_are_refused() {
+    let (issuer, _) = tokens(KeySet::new(key(Algorithm::default())).unwrap());
+    for request in [
+        NewToken::new(""),
+        NewToken::new("user-1").scope(["read write"]),
+        NewToken::new("user-1").ttl(Duration::from_millis(10)),
+    ] {
+        assert!(matches!(
+            issuer.issue_access(request),
+            Err(Error::Config(_))
+        ));
+    }
+}
+
+#[test]
+fn the_lifetime_can_be_set_per_token() {
+    let (issuer, verifier) = tokens(KeySet::new(key(Algorithm::default())).unwrap());
+    let issued = issuer
+        .issue_access(NewToken::new("user-1").ttl(Duration::from_secs(60)))
+        .unwrap();
+    let claims: Claims = verifier
+        .verify_access(issued.token.expose_secret())
+        .unwrap();
+    assert_eq!(claims.exp - claims.iat, 60);
+}
+
+#[test]
+fn an_oversized_token_is_refused_before_parsing() {
+    let verifier = verifier(KeySet::new(key(Algorithm::default())).unwrap());
+    let huge = "x".repeat(config().max_token_len + 1);
+    assert_eq!(reject(&verifier, &huge), TokenRejection::TooLarge);
+    let paseto_shaped = format!("v4.public.{huge}");
+    assert_eq!(reject(&verifier, &paseto_shaped), TokenRejection::TooLarge);
+}
+
+#[test]
+fn garbage_is_malformed() {
+    let verifier = verifier(KeySet::new(key(Algorithm::default())).unwrap());
+    for garbage in [
+        "",
+        "x",
+        "a.b.c",
+        "Bearer abc",
+        "v4.public",
+        "\u{0}\u{1}",
+        "日本語.トークン.です",
+    ] {
+        assert_eq!(
+            reject(&verifier, garbage),
+            TokenRejection::Malformed,
+            "{garbage:?}"
+        );
+    }
+}
+
+#[cfg(all(feature = "jwt", feature = "paseto"))]
+#[test]
+fn a_key_of_the_other_format_is_an_algorithm_mismatch() {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    let jwt_key = key(Algorithm::EdDsa);
+    let paseto_key = key(Algorithm::PasetoV4Public);
+    let keys = KeySet::new(jwt_key.clone())
+        .unwrap()
+        .with_verification_key(paseto_key.clone())
+        .unwrap();
+    let (issuer, verifier) = tokens(keys.clone());
+
+    // A JWT whose kid names the PASETO key.
+    let token = issue(&issuer);
+    let mut parts = token.splitn(2, '.');
+    let header = URL_SAFE_NO_PAD.decode(parts.next().unwrap()).unwrap();
+    let mut header: serde_json::Value = serde_json::from_slice(&header).unwrap();
+    header["kid"] = serde_json::json!(paseto_key.id().as_str());
+    let forged = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).unwrap()),
+        parts.next().unwrap()
+    );
+    assert_eq!(
+        reject(&verifier, &forged),
+        TokenRejection::AlgorithmMismatch
+    );
+
+    // A PASETO token whose footer names the JWT key.
+    let (paseto_issuer, _) = tokens(KeySet::new(paseto_key).unwrap());
+    let token = issue(&paseto_issuer);
+    let (body, _) = token.rsplit_once('.').unwrap();
+    let footer = serde_json::json!({"kid": jwt_key.id().as_str(), "typ": "at+jwt"});
+    let forged = format!(
+        "{body}.{}",
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&footer).unwrap())
+    );
+    assert_eq!(
+        reject(&verifier, &forged),
+        TokenRejection::AlgorithmMismatch
+    );
+}
+
+#[test]
+fn jti_is_128_random_bits_in_base64url() {
+    let (issuer, _) = tokens(KeySet::new(key(Algorithm::default())).unwrap());
+    let first = issuer.issue_access(NewToken::new("user-1")).unwrap();
+    let second = issuer.issue_access(NewToken::new("user-1")).unwrap();
+    assert_eq!(first.jti.len(), 22, "16 bytes, unpadded base64url");
+    assert!(
+        first
+            .jti
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    );
+    assert_ne!(first.jti, second.jti);
+}
+
+#[test]
+fn debug_output_never_shows_tokens_or_key_material() {
+    for algorithm in Algorithm::all() {
+        let key = key(*algorithm);
+        let secret = key.export_private().unwrap();
+        let keys = KeySet::new(key.clone()).unwrap();
+        let (issuer, verifier) = tokens(keys.clone());
+        let issued = issuer.issue_access(NewToken::new("user-1")).unwrap();
+        let token = issued.token.expose_secret();
+
+        let debug = format!("{key:?} {keys:?} {issuer:?} {verifier:?} {issued:?}");
+        assert!(!debug.contains(token), "{algorithm}: token in {debug}");
+        let signature = token.rsplit('.').find(|part| part.len() > 20).unwrap();
+        assert!(!debug.contains(signature), "{algorithm}");
+        for line in secret.expose_secret().lines() {
+            let material = line.rsplit('.').next().unwrap();
+            if !material.starts_with("-----") && material.len() > 8 {
+                assert!(
+                    !debug.contains(material),
+                    "{algorithm}: key material in {debug}"
+                );
+            }
+        }
+        assert!(debug.contains("[redacted]"));
+        assert!(debug.contains(key.id().as_str()));
+    }
+}

@@ -1,0 +1,74 @@
+//! Command-line interface.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// The reference authentication server.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about = None)]
+pub(crate) struct Cli {
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub(crate) command: Option<Command>,
+}
+
+#[derive(Debug, Default, Subcommand)]
+pub(crate) enum Command {
+    /// Run the HTTP server (the default).
+    ///
+    /// Environment: PORT (default 8080), AUTH_ENV (development|production, default
+    /// development), LOG_LEVEL (a tracing filter, default info), LOG_FORMAT (json|pretty,
+    /// default json), SHUTDOWN_TIMEOUT (seconds to drain in-flight requests, default 20).
+    #[default]
+    Serve,
+    /// Probe the local server and exit 0 when it answers 200, 1 otherwise (for images without
+    /// a shell).
+    Healthcheck(HealthcheckArgs),
+    /// Signing key management.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct HealthcheckArgs {
+    /// Port of the local server.
+    #[arg(long, env = "PORT", default_value_t = 8080)]
+    pub(crate) port: u16,
+    /// Path to probe.
+    #[arg(long, default_value = "/health/liveness")]
+    pub(crate) path: String,
+    /// Seconds to wait for the answer.
+    #[arg(long, default_value_t = 3)]
+    pub(crate) timeout: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum KeysCommand {
+    /// Generate a new signing key and print it as JSON: {"kid", "alg", "key"}, where "key"
+    /// is PKCS#8 PEM (JWT asymmetric), base64url (HS256) or PASERK (PASETO).
+    Generate(GenerateArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GenerateArgs {
+    /// Token format and algorithm of the key.
+    #[arg(long, value_enum, default_value_t = KeyFormat::JwtEddsa)]
+    pub(crate) format: KeyFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum KeyFormat {
+    /// JWT signed with Ed25519.
+    JwtEddsa,
+    /// JWT signed with ECDSA P-256.
+    JwtEs256,
+    /// JWT signed with RSA 2048 (PKCS#1 v1.5).
+    JwtRs256,
+    /// JWT with an HMAC-SHA-256 shared secret.
+    JwtHs256,
+    /// PASETO v4.public (Ed25519).
+    PasetoV4Public,
+    /// PASETO v4.local (shared-key encryption).
+    PasetoV4Local,
+}

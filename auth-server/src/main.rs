@@ -1,0 +1,28 @@
+//! `auth-server`: the reference authentication server.
+//!
+//! Subcommands so far: `serve` (the default), `healthcheck` and `keys generate`. Configuration
+//! comes from the environment (see `auth-server serve --help`).
+
+mod app;
+mod cli;
+mod config;
+mod healthcheck;
+mod keys;
+mod serve;
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+use cli::{Cli, Command, KeysCommand};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command.unwrap_or_default() {
+        Command::Serve => serve::main(),
+        Command::Healthcheck(args) => healthcheck::main(&args),
+        Command::Keys {
+            command: KeysCommand::Generate(args),
+        } => keys::generate(&args),
+    }
+}
