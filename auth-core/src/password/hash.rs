@@ -349,6 +349,20 @@ mod tests {
         verify_password(Argon2Params::default(), password, stored)
     }
 
+    /// A legacy hash of `PASSWORD` verifies with `needs_rehash` and refuses another password.
+    fn assert_legacy_hash_verifies_and_needs_rehash(stored: &str) {
+        assert_eq!(
+            verify_default(PASSWORD, stored).unwrap(),
+            Verification::Valid { needs_rehash: true },
+            "{stored}"
+        );
+        assert_eq!(
+            verify_default("nope", stored).unwrap(),
+            Verification::Invalid,
+            "{stored}"
+        );
+    }
+
     #[test]
     fn new_hashes_are_argon2id_phc_strings_with_the_configured_parameters() {
         let stored = hash_default(PASSWORD);
@@ -474,14 +488,7 @@ mod tests {
             .unwrap()
             .to_string();
         assert_eq!(HashScheme::of(&stored).unwrap(), HashScheme::Argon2i);
-        assert_eq!(
-            verify_default(PASSWORD, &stored).unwrap(),
-            Verification::Valid { needs_rehash: true }
-        );
-        assert_eq!(
-            verify_default("nope", &stored).unwrap(),
-            Verification::Invalid
-        );
+        assert_legacy_hash_verifies_and_needs_rehash(&stored);
     }
 
     #[test]
@@ -520,14 +527,7 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(stored.starts_with("$pbkdf2-sha256$i=10000"), "{stored}");
-        assert_eq!(
-            verify_default(PASSWORD, &stored).unwrap(),
-            Verification::Valid { needs_rehash: true }
-        );
-        assert_eq!(
-            verify_default("nope", &stored).unwrap(),
-            Verification::Invalid
-        );
+        assert_legacy_hash_verifies_and_needs_rehash(&stored);
     }
 
     #[test]
@@ -552,14 +552,7 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(stored.starts_with("$scrypt$"), "{stored}");
-        assert_eq!(
-            verify_default(PASSWORD, &stored).unwrap(),
-            Verification::Valid { needs_rehash: true }
-        );
-        assert_eq!(
-            verify_default("nope", &stored).unwrap(),
-            Verification::Invalid
-        );
+        assert_legacy_hash_verifies_and_needs_rehash(&stored);
     }
 
     #[test]

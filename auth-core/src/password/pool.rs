@@ -93,22 +93,28 @@ mod tests {
 
     use super::*;
 
+    /// Starts a job that holds the pool's only permit until the returned sender is used.
+    async fn occupy(
+        pool: &Arc<HashPool>,
+    ) -> (tokio::task::JoinHandle<Result<()>>, mpsc::Sender<()>) {
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+        let pool = Arc::clone(pool);
+        let running = tokio::spawn(async move {
+            pool.run(move || {
+                let _ = started_tx.send(());
+                release_rx.recv().unwrap();
+            })
+            .await
+        });
+        started_rx.await.unwrap();
+        (running, release_tx)
+    }
+
     #[tokio::test]
     async fn a_full_pool_and_queue_answers_busy_at_once() {
         let pool = Arc::new(HashPool::new(1, 1));
-        let (release_tx, release_rx) = mpsc::channel::<()>();
-        let (started_tx, started_rx) = tokio::sync::oneshot::channel();
-        let running = tokio::spawn({
-            let pool = Arc::clone(&pool);
-            async move {
-                pool.run(move || {
-                    let _ = started_tx.send(());
-                    release_rx.recv().unwrap();
-                })
-                .await
-            }
-        });
-        started_rx.await.unwrap();
+        let (running, release_tx) = occupy(&pool).await;
         let queued = tokio::spawn({
             let pool = Arc::clone(&pool);
             async move { pool.run(|| 7).await }
@@ -177,19 +183,7 @@ mod tests {
     #[tokio::test]
     async fn an_abandoned_wait_gives_its_place_back() {
         let pool = Arc::new(HashPool::new(1, 1));
-        let (release_tx, release_rx) = mpsc::channel::<()>();
-        let (started_tx, started_rx) = tokio::sync::oneshot::channel();
-        let running = tokio::spawn({
-            let pool = Arc::clone(&pool);
-            async move {
-                pool.run(move || {
-                    let _ = started_tx.send(());
-                    release_rx.recv().unwrap();
-                })
-                .await
-            }
-        });
-        started_rx.await.unwrap();
+        let (running, release_tx) = occupy(&pool).await;
         let waiting = tokio::spawn({
             let pool = Arc::clone(&pool);
             async move { pool.run(|| ()).await }
