@@ -5,6 +5,7 @@
 //! never contain secret material.
 
 use std::fmt;
+use std::time::Duration;
 
 /// Why a token was refused. Every reason answers to the same code, `invalid_token`; the
 /// reason is for logs and tests, not for the client.
@@ -33,6 +34,10 @@ pub enum TokenRejection {
     WrongIssuer,
     /// None of the token's audiences is the configured one.
     WrongAudience,
+    /// The token's session was revoked (logout, revocation, password change, reuse).
+    Revoked,
+    /// An opaque token (refresh) that is unknown, expired or of a revoked family.
+    NotActive,
 }
 
 impl TokenRejection {
@@ -50,6 +55,8 @@ impl TokenRejection {
             Self::NotYetValid => "token not yet valid",
             Self::WrongIssuer => "wrong issuer",
             Self::WrongAudience => "wrong audience",
+            Self::Revoked => "session revoked",
+            Self::NotActive => "token not active",
         }
     }
 }
@@ -106,6 +113,27 @@ pub enum Error {
     /// A new password does not meet the policy.
     #[error("{0}")]
     WeakPassword(PasswordRejection),
+    /// Too many failed attempts for this account or client; retry after the given time.
+    #[error("too many attempts, retry in {} s", retry_after.as_secs().max(1))]
+    Throttled {
+        /// How long to wait before the next attempt can succeed.
+        retry_after: Duration,
+    },
+    /// An already-rotated refresh token was presented: its whole family is now revoked.
+    #[error("refresh token reuse detected; the session is revoked")]
+    TokenReused,
+    /// The operation needs a second factor (or a fresh one) that was not given.
+    #[error("a second factor is required")]
+    MfaRequired,
+    /// The request conflicts with the current state (an account that exists, MFA already on).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// What the request names does not exist (or is not the caller's).
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The request itself is malformed (an unusable email address, an empty field).
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
     /// The password hashing pool and its queue are full; retry later.
     #[error("password hashing capacity exhausted, retry later")]
     Busy,
@@ -133,6 +161,12 @@ impl Error {
             Self::InvalidCredentials => "invalid_credentials",
             Self::InvalidToken(_) => "invalid_token",
             Self::WeakPassword(_) => "weak_password",
+            Self::Throttled { .. } => "throttled",
+            Self::TokenReused => "token_reused",
+            Self::MfaRequired => "mfa_required",
+            Self::Conflict(_) => "conflict",
+            Self::NotFound(_) => "not_found",
+            Self::InvalidRequest(_) => "invalid_request",
             Self::Busy => "busy",
             Self::Unavailable(_) => "unavailable",
             Self::InvalidKey(_) => "invalid_key",
@@ -174,6 +208,17 @@ mod tests {
                 Error::WeakPassword(PasswordRejection::TooShort { min: 12 }),
                 "weak_password",
             ),
+            (
+                Error::Throttled {
+                    retry_after: Duration::from_secs(3),
+                },
+                "throttled",
+            ),
+            (Error::TokenReused, "token_reused"),
+            (Error::MfaRequired, "mfa_required"),
+            (Error::Conflict("x".into()), "conflict"),
+            (Error::NotFound("x".into()), "not_found"),
+            (Error::InvalidRequest("x".into()), "invalid_request"),
             (Error::Busy, "busy"),
             (Error::Unavailable("db".into()), "unavailable"),
             (Error::InvalidKey("pem".into()), "invalid_key"),

@@ -3,7 +3,14 @@
 
 pub mod clock;
 pub mod error;
+pub mod event;
+#[cfg(any(feature = "jwt", feature = "paseto"))]
+pub mod flows;
+pub mod mfa;
 pub mod password;
+pub mod session;
+pub mod store;
+pub mod throttle;
 #[cfg(any(feature = "jwt", feature = "paseto"))]
 pub mod token;
 

@@ -1,0 +1,192 @@
+//! Audit events: what happened, to whom, when. Never a secret: no password, token, code or key.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+
+use crate::error::Result;
+use crate::store::{EventSink, FamilyId, SessionId, UserId};
+
+/// Why a login failed. Internal: clients only ever see `invalid_credentials` or `throttled`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum LoginFailure {
+    /// No account with this email.
+    UnknownAccount,
+    /// The password did not match.
+    WrongPassword,
+    /// The account is disabled.
+    DisabledAccount,
+    /// Too many failures for the account or the client.
+    Throttled,
+}
+
+/// Why a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SessionEnd {
+    /// The user logged out.
+    Logout,
+    /// The user revoked it from the session list.
+    Revoked,
+    /// The password changed and other sessions were ended.
+    PasswordChanged,
+    /// A refresh token of its family was reused.
+    RefreshReuse,
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuthEventKind {
+    /// An account was created.
+    Registered,
+    /// A login completed (password, and second factor when enrolled).
+    LoginSucceeded {
+        /// Methods used, as in the `amr` claim.
+        amr: Vec<String>,
+    },
+    /// A login failed.
+    LoginFailed {
+        /// Why (internal only).
+        reason: LoginFailure,
+    },
+    /// The password was right and a second factor is now asked for.
+    MfaChallenged,
+    /// TOTP was enrolled and confirmed.
+    MfaEnrolled,
+    /// TOTP was disabled.
+    MfaDisabled,
+    /// A wrong, replayed or expired second factor was offered.
+    MfaFailed,
+    /// A recovery code was used.
+    RecoveryCodeUsed {
+        /// Codes left after this one.
+        remaining: usize,
+    },
+    /// A spent refresh token was presented again; its family was revoked.
+    RefreshReuseDetected {
+        /// The revoked family.
+        family: FamilyId,
+    },
+    /// The password was changed.
+    PasswordChanged,
+    /// A stored password hash was upgraded on login.
+    PasswordRehashed,
+    /// A session ended.
+    SessionEnded {
+        /// Why.
+        reason: SessionEnd,
+    },
+}
+
+/// One audit event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthEvent {
+    /// When it happened.
+    pub at: SystemTime,
+    /// What happened.
+    pub kind: AuthEventKind,
+    /// The account concerned, when known.
+    pub user_id: Option<UserId>,
+    /// The session concerned, when there is one.
+    pub session_id: Option<SessionId>,
+    /// The client's address, when known.
+    pub client: Option<IpAddr>,
+}
+
+impl AuthEvent {
+    /// The event's name, stable for logs and metrics: `login_succeeded`, `refresh_reuse_detected`, ...
+    pub fn name(&self) -> &'static str {
+        match self.kind {
+            AuthEventKind::Registered => "registered",
+            AuthEventKind::LoginSucceeded { .. } => "login_succeeded",
+            AuthEventKind::LoginFailed { .. } => "login_failed",
+            AuthEventKind::MfaChallenged => "mfa_challenged",
+            AuthEventKind::MfaEnrolled => "mfa_enrolled",
+            AuthEventKind::MfaDisabled => "mfa_disabled",
+            AuthEventKind::MfaFailed => "mfa_failed",
+            AuthEventKind::RecoveryCodeUsed { .. } => "recovery_code_used",
+            AuthEventKind::RefreshReuseDetected { .. } => "refresh_reuse_detected",
+            AuthEventKind::PasswordChanged => "password_changed",
+            AuthEventKind::PasswordRehashed => "password_rehashed",
+            AuthEventKind::SessionEnded { .. } => "session_ended",
+        }
+    }
+}
+
+/// Writes every event as a structured `tracing` event at INFO (WARN for security signals)
+/// under the target `auth_core::audit`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TracingEventSink;
+
+#[async_trait]
+impl EventSink for TracingEventSink {
+    async fn record(&self, event: AuthEvent) -> Result<()> {
+        let user = event.user_id.map(|id| id.to_string());
+        let session = event.session_id.as_ref().map(SessionId::as_str);
+        let client = event.client.map(|ip| ip.to_string());
+        let detail = format!("{:?}", event.kind);
+        let security_signal = matches!(
+            event.kind,
+            AuthEventKind::RefreshReuseDetected { .. }
+                | AuthEventKind::LoginFailed {
+                    reason: LoginFailure::Throttled
+                }
+        );
+        if security_signal {
+            tracing::warn!(target: "auth_core::audit", event = event.name(), user, session, client, detail);
+        } else {
+            tracing::info!(target: "auth_core::audit", event = event.name(), user, session, client, detail);
+        }
+        Ok(())
+    }
+}
+
+/// Keeps events in memory, in order: for tests and development.
+#[derive(Clone, Default)]
+pub struct MemoryEventSink {
+    events: Arc<Mutex<Vec<AuthEvent>>>,
+}
+
+impl MemoryEventSink {
+    /// An empty sink.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Every event recorded so far.
+    pub fn events(&self) -> Vec<AuthEvent> {
+        self.events
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The names of the events recorded so far, in order.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.events().iter().map(AuthEvent::name).collect()
+    }
+}
+
+impl fmt::Debug for MemoryEventSink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryEventSink")
+            .field("events", &self.events().len())
+            .finish()
+    }
+}
+
+#[async_trait]
+impl EventSink for MemoryEventSink {
+    async fn record(&self, event: AuthEvent) -> Result<()> {
+        self.events
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(event);
+        Ok(())
+    }
+}

@@ -1,0 +1,722 @@
+//! The flows end to end on the memory backend, with time from a manual clock.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use super::*;
+use crate::clock::{Clock, ManualClock};
+use crate::event::MemoryEventSink;
+use crate::mfa::{TotpSecret, code_at};
+use crate::token::{Algorithm, Key};
+
+const PASSWORD: &str = "correct horse battery staple";
+const CLIENT: Option<IpAddr> = Some(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 9)));
+
+struct World {
+    auth: Authenticator,
+    clock: Arc<ManualClock>,
+    events: MemoryEventSink,
+    stores: Stores,
+}
+
+fn world() -> World {
+    world_with(|config| config)
+}
+
+fn world_with(configure: impl FnOnce(AuthenticatorConfig) -> AuthenticatorConfig) -> World {
+    let clock = Arc::new(ManualClock::at_unix(1_800_000_000));
+    let events = MemoryEventSink::new();
+    let stores = Stores::memory_with_events(Arc::new(events.clone()));
+    let keys = KeySet::new(Key::generate(Algorithm::EdDsa).unwrap()).unwrap();
+    let config = configure(AuthenticatorConfig::new("https://auth.example.com", "api"));
+    let auth = Authenticator::builder(keys, config)
+        .stores(stores.clone())
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    World {
+        auth,
+        clock,
+        events,
+        stores,
+    }
+}
+
+fn secret(s: &str) -> SecretString {
+    SecretString::from(s.to_owned())
+}
+
+impl World {
+    async fn register(&self, email: &str) -> User {
+        self.auth.register(email, &secret(PASSWORD)).await.unwrap()
+    }
+
+    async fn login(&self, email: &str, password: &str) -> Result<LoginOutcome> {
+        self.auth.login(email, &secret(password), CLIENT).await
+    }
+
+    async fn tokens(&self, email: &str) -> Tokens {
+        match self.login(email, PASSWORD).await.unwrap() {
+            LoginOutcome::Authenticated(tokens) => tokens,
+            LoginOutcome::MfaRequired { .. } => panic!("unexpected MFA challenge"),
+        }
+    }
+
+    async fn principal(&self, tokens: &Tokens) -> Principal {
+        self.auth
+            .authenticate(tokens.access_token.expose_secret())
+            .await
+            .unwrap()
+    }
+
+    /// Enrols and confirms TOTP; returns the secret and the recovery codes.
+    async fn enable_totp(&self, principal: &Principal) -> (TotpSecret, Vec<SecretString>) {
+        let enrollment = self.auth.enroll_totp(principal).await.unwrap();
+        let totp = TotpSecret::from_base32(enrollment.secret.expose_secret()).unwrap();
+        let codes = self
+            .auth
+            .confirm_totp(principal, &self.code(&totp))
+            .await
+            .unwrap();
+        (totp, codes)
+    }
+
+    fn code(&self, totp: &TotpSecret) -> String {
+        code_at(
+            totp,
+            &crate::mfa::TotpParams::default(),
+            self.clock.unix_seconds(),
+        )
+        .unwrap()
+    }
+
+    fn advance(&self, seconds: u64) {
+        self.clock.advance(Duration::from_secs(seconds));
+    }
+}
+
+fn rejection(result: Result<impl std::fmt::Debug>) -> TokenRejection {
+    match result {
+        Err(Error::InvalidToken(reason)) => reason,
+        other => panic!("expected invalid_token, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn register_login_and_authenticate_an_access_token() {
+    let w = world();
+    let user = w.register("  Ada@Example.COM ").await;
+    assert_eq!(user.email, "ada@example.com");
+    assert!(user.password_hash.starts_with("$argon2id$"));
+
+    let tokens = w.tokens("ada@example.com").await;
+    assert_eq!(tokens.token_type, "Bearer");
+    assert_eq!(tokens.expires_in, 900);
+    let principal = w.principal(&tokens).await;
+    assert_eq!(principal.user_id, user.id);
+    assert_eq!(principal.session_id.as_ref(), Some(&tokens.session_id));
+    assert_eq!(principal.claims.amr, vec!["pwd"]);
+
+    let me = w.auth.me(&principal).await.unwrap();
+    assert_eq!(me.email, "ada@example.com");
+    assert!(!me.mfa_enabled);
+    assert_eq!(w.events.names(), vec!["registered", "login_succeeded"]);
+}
+
+#[tokio::test]
+async fn registration_refuses_weak_passwords_duplicates_and_non_emails() {
+    let w = world();
+    let weak = w.auth.register("bob@example.com", &secret("short")).await;
+    assert_eq!(weak.unwrap_err().code(), "weak_password");
+    w.register("bob@example.com").await;
+    let duplicate = w.auth.register(" BOB@example.com", &secret(PASSWORD)).await;
+    assert_eq!(duplicate.unwrap_err().code(), "conflict");
+    for email in [
+        "",
+        "no-at-sign",
+        "@example.com",
+        "a@",
+        "a b@example.com",
+        "a@b@c",
+    ] {
+        let result = w.auth.register(email, &secret(PASSWORD)).await;
+        assert_eq!(result.unwrap_err().code(), "invalid_request", "{email:?}");
+    }
+}
+
+#[tokio::test]
+async fn unknown_account_wrong_password_and_disabled_account_answer_identically() {
+    let w = world();
+    let user = w.register("cy@example.com").await;
+    w.register("dee@example.com").await;
+    w.stores.users.set_disabled(&user.id, true).await.unwrap();
+
+    let unknown = w.login("nobody@example.com", PASSWORD).await.unwrap_err();
+    let wrong = w
+        .login("dee@example.com", "wrong horse battery staple")
+        .await
+        .unwrap_err();
+    let disabled = w.login("cy@example.com", PASSWORD).await.unwrap_err();
+    for error in [&unknown, &wrong, &disabled] {
+        assert!(matches!(error, Error::InvalidCredentials));
+        assert_eq!(error.to_string(), "invalid credentials");
+    }
+    // The reasons are kept internally, in the audit trail.
+    let reasons: Vec<_> = w
+        .events
+        .events()
+        .into_iter()
+        .filter_map(|e| match e.kind {
+            AuthEventKind::LoginFailed { reason } => Some(reason),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        vec![
+            LoginFailure::UnknownAccount,
+            LoginFailure::WrongPassword,
+            LoginFailure::DisabledAccount
+        ]
+    );
+}
+
+#[tokio::test]
+async fn repeated_failures_throttle_the_account_even_for_the_right_password() {
+    let w = world();
+    w.register("eve@example.com").await;
+    for _ in 0..5 {
+        let error = w
+            .login("eve@example.com", "wrong horse battery staple")
+            .await
+            .unwrap_err();
+        assert!(matches!(error, Error::InvalidCredentials));
+    }
+    let sixth = w
+        .login("eve@example.com", "wrong horse battery staple")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(sixth, Error::InvalidCredentials),
+        "the sixth is still counted"
+    );
+    let locked = w.login("eve@example.com", PASSWORD).await.unwrap_err();
+    let Error::Throttled { retry_after } = locked else {
+        panic!("expected throttled, got {locked:?}");
+    };
+    assert!(retry_after > Duration::ZERO);
+    // Varying case and whitespace does not reset the account's counter.
+    let variant = w.login("  EVE@example.com ", PASSWORD).await.unwrap_err();
+    assert_eq!(variant.code(), "throttled");
+
+    w.advance(retry_after.as_secs() + 1);
+    assert!(
+        w.login("eve@example.com", PASSWORD).await.is_ok(),
+        "after the wait"
+    );
+    // Success reset the account's counter: five more free failures.
+    for _ in 0..5 {
+        let error = w.login("eve@example.com", "wrong").await.unwrap_err();
+        assert!(matches!(error, Error::InvalidCredentials));
+    }
+}
+
+#[tokio::test]
+async fn a_legacy_hash_is_upgraded_on_login() {
+    let w = world();
+    let user = User {
+        id: UserId::new(),
+        email: "legacy@example.com".into(),
+        password_hash: bcrypt::hash(PASSWORD, 4).unwrap(),
+        disabled: false,
+        created_at: w.clock.now(),
+    };
+    w.stores.users.create_user(user.clone()).await.unwrap();
+    w.tokens("legacy@example.com").await;
+    let stored = w.stores.users.user_by_id(&user.id).await.unwrap().unwrap();
+    assert!(
+        stored
+            .password_hash
+            .starts_with("$argon2id$v=19$m=19456,t=2,p=1$")
+    );
+    assert!(w.events.names().contains(&"password_rehashed"));
+    w.tokens("legacy@example.com").await;
+}
+
+#[tokio::test]
+async fn refresh_rotates_and_reuse_revokes_the_whole_family_and_session() {
+    let w = world();
+    w.register("fay@example.com").await;
+    let first = w.tokens("fay@example.com").await;
+    w.advance(60);
+    let second = w
+        .auth
+        .refresh(first.refresh_token.expose_secret())
+        .await
+        .unwrap();
+    assert_eq!(second.session_id, first.session_id);
+    assert_ne!(
+        second.refresh_token.expose_secret(),
+        first.refresh_token.expose_secret()
+    );
+    let access = second.access_token.expose_secret().to_owned();
+    assert!(w.auth.authenticate(&access).await.is_ok());
+
+    // The first refresh token again: reuse.
+    let reused = w.auth.refresh(first.refresh_token.expose_secret()).await;
+    assert_eq!(reused.unwrap_err().code(), "token_reused");
+    // The successor stops working, and so do the session's access tokens.
+    let successor = w.auth.refresh(second.refresh_token.expose_secret()).await;
+    assert_eq!(rejection(successor), TokenRejection::NotActive);
+    assert_eq!(
+        rejection(w.auth.authenticate(&access).await),
+        TokenRejection::Revoked
+    );
+    let principal_sessions = w
+        .stores
+        .sessions
+        .session(&first.session_id, w.clock.now())
+        .await
+        .unwrap();
+    assert!(principal_sessions.is_none());
+    assert!(w.events.names().contains(&"refresh_reuse_detected"));
+}
+
+#[tokio::test]
+async fn refresh_tokens_expire_idle_and_absolute() {
+    let w = world_with(|mut config| {
+        config.sessions.idle = Duration::from_secs(3600);
+        config.sessions.absolute = Duration::from_secs(3 * 3600);
+        config
+    });
+    w.register("gus@example.com").await;
+    let tokens = w.tokens("gus@example.com").await;
+    w.advance(3600);
+    let idle = w.auth.refresh(tokens.refresh_token.expose_secret()).await;
+    assert_eq!(rejection(idle), TokenRejection::NotActive);
+
+    let mut tokens = w.tokens("gus@example.com").await;
+    for _ in 0..5 {
+        w.advance(50 * 60);
+        match w.auth.refresh(tokens.refresh_token.expose_secret()).await {
+            Ok(next) => tokens = next,
+            Err(error) => {
+                assert_eq!(rejection(Err::<(), _>(error)), TokenRejection::NotActive);
+                return;
+            }
+        }
+    }
+    panic!("the absolute lifetime of three hours did not end the family");
+}
+
+#[tokio::test]
+async fn malformed_refresh_tokens_are_invalid_tokens() {
+    let w = world();
+    for token in ["", "abc", &"x".repeat(10_000)] {
+        assert_eq!(
+            rejection(w.auth.refresh(token).await),
+            TokenRejection::Malformed
+        );
+    }
+    let unknown = crate::session::OpaqueSecret::generate().into_secret();
+    assert_eq!(
+        rejection(w.auth.refresh(unknown.expose_secret()).await),
+        TokenRejection::NotActive
+    );
+}
+
+#[tokio::test]
+async fn logout_refuses_the_sessions_tokens_at_once() {
+    let w = world();
+    w.register("hal@example.com").await;
+    let tokens = w.tokens("hal@example.com").await;
+    let principal = w.principal(&tokens).await;
+    w.auth.logout(&principal).await.unwrap();
+    let access = w
+        .auth
+        .authenticate(tokens.access_token.expose_secret())
+        .await;
+    assert_eq!(rejection(access), TokenRejection::Revoked);
+    let refresh = w.auth.refresh(tokens.refresh_token.expose_secret()).await;
+    assert_eq!(rejection(refresh), TokenRejection::NotActive);
+}
+
+#[tokio::test]
+async fn each_login_opens_a_new_session() {
+    let w = world();
+    w.register("ivy@example.com").await;
+    let a = w.tokens("ivy@example.com").await;
+    let b = w.tokens("ivy@example.com").await;
+    assert_ne!(a.session_id, b.session_id);
+}
+
+#[tokio::test]
+async fn changing_the_password_needs_the_current_one_and_ends_other_sessions() {
+    let w = world();
+    w.register("jo@example.com").await;
+    let here = w.tokens("jo@example.com").await;
+    let elsewhere = w.tokens("jo@example.com").await;
+    let principal = w.principal(&here).await;
+    let new = "a brand new passphrase";
+
+    let wrong = w
+        .auth
+        .change_password(&principal, &secret("not my password"), &secret(new))
+        .await;
+    assert_eq!(wrong.unwrap_err().code(), "invalid_credentials");
+    let weak = w
+        .auth
+        .change_password(&principal, &secret(PASSWORD), &secret("short"))
+        .await;
+    assert_eq!(weak.unwrap_err().code(), "weak_password");
+
+    w.auth
+        .change_password(&principal, &secret(PASSWORD), &secret(new))
+        .await
+        .unwrap();
+    assert!(
+        w.auth
+            .authenticate(here.access_token.expose_secret())
+            .await
+            .is_ok()
+    );
+    let other = w
+        .auth
+        .authenticate(elsewhere.access_token.expose_secret())
+        .await;
+    assert_eq!(rejection(other), TokenRejection::Revoked);
+    let other_refresh = w
+        .auth
+        .refresh(elsewhere.refresh_token.expose_secret())
+        .await;
+    assert_eq!(rejection(other_refresh), TokenRejection::NotActive);
+    assert!(matches!(
+        w.login("jo@example.com", PASSWORD).await,
+        Err(Error::InvalidCredentials)
+    ));
+    assert!(w.login("jo@example.com", new).await.is_ok());
+}
+
+#[tokio::test]
+async fn sessions_are_listed_and_revoked_one_or_all_others() {
+    let w = world();
+    w.register("kim@example.com").await;
+    let mallory = w.register("mallory@example.com").await;
+    let a = w.tokens("kim@example.com").await;
+    w.advance(1);
+    let b = w.tokens("kim@example.com").await;
+    w.advance(1);
+    let c = w.tokens("kim@example.com").await;
+    let principal = w.principal(&a).await;
+
+    let listed = w.auth.sessions(&principal).await.unwrap();
+    let ids: Vec<_> = listed.iter().map(|s| s.id.clone()).collect();
+    assert_eq!(
+        ids,
+        vec![
+            a.session_id.clone(),
+            b.session_id.clone(),
+            c.session_id.clone()
+        ]
+    );
+    assert_eq!(listed.iter().filter(|s| s.current).count(), 1);
+    assert!(listed[0].current);
+
+    w.auth
+        .revoke_session(&principal, &b.session_id)
+        .await
+        .unwrap();
+    let again = w.auth.revoke_session(&principal, &b.session_id).await;
+    assert_eq!(again.unwrap_err().code(), "not_found");
+    let mallory_tokens = w.tokens("mallory@example.com").await;
+    let theirs = w
+        .auth
+        .revoke_session(&principal, &mallory_tokens.session_id)
+        .await;
+    assert_eq!(
+        theirs.unwrap_err().code(),
+        "not_found",
+        "another user's session"
+    );
+    assert_eq!(mallory_tokens.user_id, mallory.id);
+
+    w.auth.revoke_other_sessions(&principal).await.unwrap();
+    let left: Vec<_> = w
+        .auth
+        .sessions(&principal)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(left, vec![a.session_id.clone()]);
+    assert_eq!(
+        rejection(w.auth.authenticate(c.access_token.expose_secret()).await),
+        TokenRejection::Revoked
+    );
+}
+
+#[tokio::test]
+async fn totp_enrolment_login_challenge_and_verification() {
+    let w = world();
+    w.register("lee@example.com").await;
+    let tokens = w.tokens("lee@example.com").await;
+    let principal = w.principal(&tokens).await;
+
+    let enrollment = w.auth.enroll_totp(&principal).await.unwrap();
+    let uri = enrollment.otpauth_uri.expose_secret();
+    assert!(uri.starts_with("otpauth://totp/"), "{uri}");
+    assert!(uri.contains(&format!("secret={}", enrollment.secret.expose_secret())));
+    let totp = TotpSecret::from_base32(enrollment.secret.expose_secret()).unwrap();
+    let wrong = w.auth.confirm_totp(&principal, "000000").await;
+    assert_eq!(wrong.unwrap_err().code(), "invalid_credentials");
+    assert!(
+        !w.auth.me(&principal).await.unwrap().mfa_enabled,
+        "not before confirmation"
+    );
+    let codes = w
+        .auth
+        .confirm_totp(&principal, &w.code(&totp))
+        .await
+        .unwrap();
+    assert_eq!(codes.len(), 10);
+    assert!(w.auth.me(&principal).await.unwrap().mfa_enabled);
+    let twice = w.auth.enroll_totp(&principal).await;
+    assert_eq!(twice.unwrap_err().code(), "conflict");
+
+    // The password alone now gives a challenge, not tokens.
+    w.advance(30);
+    let LoginOutcome::MfaRequired {
+        mfa_token,
+        expires_in,
+    } = w.login("lee@example.com", PASSWORD).await.unwrap()
+    else {
+        panic!("password alone must not grant access when MFA is enrolled");
+    };
+    assert_eq!(expires_in, 300);
+    // The challenge is useless as an access token.
+    let as_access = w.auth.authenticate(mfa_token.expose_secret()).await;
+    assert_eq!(rejection(as_access), TokenRejection::WrongType);
+
+    let code = w.code(&totp);
+    let tokens = w
+        .auth
+        .verify_mfa(mfa_token.expose_secret(), &code, CLIENT)
+        .await
+        .unwrap();
+    let principal = w.principal(&tokens).await;
+    assert_eq!(principal.claims.amr, vec!["pwd", "otp", "mfa"]);
+    // The same code again (same step): a replay.
+    let replay = w
+        .auth
+        .verify_mfa(mfa_token.expose_secret(), &code, CLIENT)
+        .await;
+    assert_eq!(replay.unwrap_err().code(), "invalid_credentials");
+    // An access token is not a challenge either.
+    let wrong_type = w
+        .auth
+        .verify_mfa(tokens.access_token.expose_secret(), &code, CLIENT)
+        .await;
+    assert_eq!(rejection(wrong_type), TokenRejection::WrongType);
+}
+
+async fn mfa_challenge(w: &World, email: &str) -> SecretString {
+    match w.login(email, PASSWORD).await.unwrap() {
+        LoginOutcome::MfaRequired { mfa_token, .. } => mfa_token,
+        LoginOutcome::Authenticated(_) => panic!("expected an MFA challenge"),
+    }
+}
+
+#[tokio::test]
+async fn recovery_codes_work_once_each() {
+    let w = world();
+    w.register("max@example.com").await;
+    let tokens = w.tokens("max@example.com").await;
+    let (_, codes) = w.enable_totp(&w.principal(&tokens).await).await;
+    let challenge = mfa_challenge(&w, "max@example.com").await;
+    let code = codes[3].expose_secret().to_uppercase().replace('-', " ");
+    let tokens = w
+        .auth
+        .verify_mfa(challenge.expose_secret(), &code, CLIENT)
+        .await
+        .unwrap();
+    assert_eq!(w.principal(&tokens).await.claims.amr, vec!["pwd", "mfa"]);
+    let again = w
+        .auth
+        .verify_mfa(challenge.expose_secret(), codes[3].expose_secret(), CLIENT)
+        .await;
+    assert_eq!(again.unwrap_err().code(), "invalid_credentials");
+    let left = w
+        .stores
+        .mfa
+        .recovery_codes_left(&tokens.user_id)
+        .await
+        .unwrap();
+    assert_eq!(left, 9);
+    assert!(
+        w.events
+            .events()
+            .iter()
+            .any(|e| e.kind == AuthEventKind::RecoveryCodeUsed { remaining: 9 })
+    );
+}
+
+#[tokio::test]
+async fn wrong_second_factors_are_strictly_limited() {
+    let w = world();
+    w.register("ned@example.com").await;
+    let tokens = w.tokens("ned@example.com").await;
+    let (totp, _) = w.enable_totp(&w.principal(&tokens).await).await;
+    let mut challenge = mfa_challenge(&w, "ned@example.com").await;
+    // An attacker who waits out every delay, for one hour of clock time.
+    let hour_later = w.clock.now() + Duration::from_secs(3600);
+    let mut guesses = 0;
+    while w.clock.now() < hour_later {
+        match w
+            .auth
+            .verify_mfa(challenge.expose_secret(), "123456", CLIENT)
+            .await
+        {
+            Err(Error::InvalidCredentials) => guesses += 1,
+            Err(Error::Throttled { retry_after }) => {
+                assert!(guesses >= 5, "the first five guesses are not delayed");
+                // While delayed, even the right code is refused.
+                let right = w
+                    .auth
+                    .verify_mfa(challenge.expose_secret(), &w.code(&totp), CLIENT)
+                    .await;
+                assert_eq!(right.unwrap_err().code(), "throttled");
+                w.advance(retry_after.as_secs() + 1);
+            }
+            // Waiting out the delays outlives challenges: log in again for a new one.
+            Err(Error::InvalidToken(TokenRejection::Expired)) => {
+                challenge = mfa_challenge(&w, "ned@example.com").await;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!((6..=20).contains(&guesses), "{guesses} guesses in an hour");
+}
+
+#[tokio::test]
+async fn an_mfa_challenge_expires() {
+    let w = world();
+    w.register("ola@example.com").await;
+    let tokens = w.tokens("ola@example.com").await;
+    let (totp, _) = w.enable_totp(&w.principal(&tokens).await).await;
+    let challenge = mfa_challenge(&w, "ola@example.com").await;
+    w.advance(300 + 30 + 1);
+    let late = w
+        .auth
+        .verify_mfa(challenge.expose_secret(), &w.code(&totp), CLIENT)
+        .await;
+    assert_eq!(rejection(late), TokenRejection::Expired);
+}
+
+#[tokio::test]
+async fn disabling_totp_needs_a_fresh_factor_or_the_password() {
+    let w = world();
+    w.register("pia@example.com").await;
+    let tokens = w.tokens("pia@example.com").await;
+    let principal = w.principal(&tokens).await;
+    let (totp, _) = w.enable_totp(&principal).await;
+
+    let wrong = w
+        .auth
+        .disable_totp(&principal, DisableTotp::Password(&secret("not it at all")))
+        .await;
+    assert_eq!(wrong.unwrap_err().code(), "invalid_credentials");
+    let stale = w
+        .auth
+        .disable_totp(&principal, DisableTotp::Code("000000"))
+        .await;
+    assert_eq!(stale.unwrap_err().code(), "invalid_credentials");
+    w.advance(30);
+    w.auth
+        .disable_totp(&principal, DisableTotp::Code(&w.code(&totp)))
+        .await
+        .unwrap();
+    assert!(!w.auth.me(&principal).await.unwrap().mfa_enabled);
+    assert!(matches!(
+        w.login("pia@example.com", PASSWORD).await.unwrap(),
+        LoginOutcome::Authenticated(_)
+    ));
+
+    let (_, _) = w.enable_totp(&principal).await;
+    w.auth
+        .disable_totp(&principal, DisableTotp::Password(&secret(PASSWORD)))
+        .await
+        .unwrap();
+    let none = w
+        .auth
+        .disable_totp(&principal, DisableTotp::Password(&secret(PASSWORD)))
+        .await;
+    assert_eq!(none.unwrap_err().code(), "conflict");
+    let names = w.events.names();
+    assert_eq!(names.iter().filter(|n| **n == "mfa_disabled").count(), 2);
+}
+
+#[tokio::test]
+async fn another_process_revocation_is_seen_once_the_cache_entry_is_stale() {
+    let w = world();
+    w.register("quin@example.com").await;
+    let tokens = w.tokens("quin@example.com").await;
+    let access = tokens.access_token.expose_secret().to_owned();
+    assert!(w.auth.authenticate(&access).await.is_ok());
+    // Another process sharing the stores revokes the session.
+    w.stores
+        .revocations
+        .revoke_sid(
+            &tokens.session_id,
+            w.clock.now() + Duration::from_secs(3600),
+        )
+        .await
+        .unwrap();
+    assert!(
+        w.auth.authenticate(&access).await.is_ok(),
+        "cached for up to two seconds"
+    );
+    w.advance(2);
+    assert_eq!(
+        rejection(w.auth.authenticate(&access).await),
+        TokenRejection::Revoked
+    );
+}
+
+#[tokio::test]
+async fn audit_events_never_hold_secrets() {
+    let w = world();
+    w.register("rae@example.com").await;
+    let tokens = w.tokens("rae@example.com").await;
+    let principal = w.principal(&tokens).await;
+    let (totp, codes) = w.enable_totp(&principal).await;
+    let _ = w
+        .login("rae@example.com", "wrong horse battery staple")
+        .await;
+    let refreshed = w
+        .auth
+        .refresh(tokens.refresh_token.expose_secret())
+        .await
+        .unwrap();
+    let _ = w.auth.refresh(tokens.refresh_token.expose_secret()).await;
+    let everything = format!("{:?}", w.events.events());
+    let secrets = [
+        PASSWORD.to_owned(),
+        "wrong horse battery staple".to_owned(),
+        tokens.access_token.expose_secret().to_owned(),
+        tokens.refresh_token.expose_secret().to_owned(),
+        refreshed.refresh_token.expose_secret().to_owned(),
+        totp.to_base32().expose_secret().to_owned(),
+        codes[0].expose_secret().to_owned(),
+    ];
+    for secret in &secrets {
+        assert!(
+            !everything.contains(secret.as_str()),
+            "an event holds a secret"
+        );
+    }
+    assert!(!format!("{tokens:?}").contains(tokens.refresh_token.expose_secret()));
+}

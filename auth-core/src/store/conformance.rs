@@ -1,0 +1,703 @@
+//! Behavioural checks that every implementation of the store traits must pass: ours (memory,
+//! PostgreSQL, Redis) and yours.
+//!
+//! Each check is an async function that panics with a message on the first broken promise;
+//! call them from your own `#[tokio::test]`s (a multi-threaded runtime makes the concurrency
+//! checks meaningful). Checks create their own records with fresh random ids, so they can run
+//! concurrently against one shared backend. Time is passed in, never read, so expiry is
+//! checked without sleeping.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use auth_core::store::conformance;
+//! use auth_core::store::memory::MemoryStore;
+//!
+//! # #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+//! # async fn main() {
+//! let store = Arc::new(MemoryStore::new());
+//! conformance::refresh_rotation_is_single_use_under_concurrency(store.clone(), store.clone()).await;
+//! # }
+//! ```
+
+// Checks report broken promises by panicking, like the tests that call them.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::{
+    FamilyId, MfaStore, RefreshFamily, RefreshStore, RefreshTokenRecord, RevocationStore, Rotation,
+    SecretHash, Session, SessionId, SessionStore, ThrottleStore, TotpRecord, User, UserId,
+    UserStore,
+};
+use crate::error::Error;
+use crate::mfa::{EncryptedSecret, TotpParams};
+
+const MINUTE: Duration = Duration::from_secs(60);
+const HOUR: Duration = Duration::from_secs(3600);
+
+/// A fixed instant the checks count from.
+fn t0() -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(1_800_000_000)
+}
+
+fn random_secret() -> [u8; 32] {
+    let mut bytes = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+    bytes
+}
+
+fn random_hash() -> SecretHash {
+    SecretHash::of(&random_secret())
+}
+
+/// A new account stored in `users`, with a unique email.
+pub async fn new_user(users: &dyn UserStore) -> User {
+    let id = UserId::new();
+    let user = User {
+        id,
+        email: format!("conformance-{id}@example.com"),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNo".into(),
+        disabled: false,
+        created_at: t0(),
+    };
+    users.create_user(user.clone()).await.expect("create_user");
+    user
+}
+
+fn new_session(user: &User, created_at: SystemTime) -> Session {
+    Session {
+        id: SessionId::from_secret(&random_secret()),
+        user_id: user.id,
+        amr: vec!["pwd".into()],
+        created_at,
+        last_used_at: created_at,
+        idle_expires_at: created_at + HOUR,
+        expires_at: created_at + 24 * HOUR,
+    }
+}
+
+/// Users: create, find by email and id, duplicate emails refused, updates.
+pub async fn users_are_stored_found_and_unique(users: Arc<dyn UserStore>) {
+    let user = new_user(users.as_ref()).await;
+    assert_eq!(
+        users.user_by_email(&user.email).await.unwrap().as_ref(),
+        Some(&user)
+    );
+    assert_eq!(
+        users.user_by_id(&user.id).await.unwrap().as_ref(),
+        Some(&user)
+    );
+    assert_eq!(
+        users
+            .user_by_email("nobody-at-all@example.com")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(users.user_by_id(&UserId::new()).await.unwrap(), None);
+
+    let twin = User {
+        id: UserId::new(),
+        ..user.clone()
+    };
+    let duplicate = users.create_user(twin).await;
+    assert!(
+        matches!(duplicate, Err(Error::Conflict(_))),
+        "duplicate email: {duplicate:?}"
+    );
+
+    assert!(
+        users
+            .set_password_hash(&user.id, "$2b$12$new")
+            .await
+            .unwrap()
+    );
+    assert!(users.set_disabled(&user.id, true).await.unwrap());
+    let updated = users.user_by_id(&user.id).await.unwrap().unwrap();
+    assert_eq!(updated.password_hash, "$2b$12$new");
+    assert!(updated.disabled);
+    assert!(!users.set_password_hash(&UserId::new(), "x").await.unwrap());
+    assert!(!users.set_disabled(&UserId::new(), true).await.unwrap());
+}
+
+fn pending_totp(user: &User) -> TotpRecord {
+    TotpRecord {
+        user_id: user.id,
+        secret: EncryptedSecret {
+            key_id: "k1".into(),
+            nonce: vec![7; 12],
+            ciphertext: random_secret().to_vec(),
+        },
+        params: TotpParams::default(),
+        confirmed: false,
+        last_used_step: None,
+        created_at: t0(),
+    }
+}
+
+/// TOTP: two-step enrolment, steps accepted once and in order, recovery codes used once.
+pub async fn totp_enrolment_replay_and_recovery_codes(
+    users: Arc<dyn UserStore>,
+    mfa: Arc<dyn MfaStore>,
+) {
+    let user = new_user(users.as_ref()).await;
+    assert_eq!(mfa.totp(&user.id).await.unwrap(), None);
+    mfa.save_pending_totp(pending_totp(&user)).await.unwrap();
+    assert!(
+        !mfa.accept_totp_step(&user.id, 100).await.unwrap(),
+        "unconfirmed credentials accept nothing"
+    );
+    // A second enrolment replaces the pending one.
+    let replacement = pending_totp(&user);
+    mfa.save_pending_totp(replacement.clone()).await.unwrap();
+    assert_eq!(
+        mfa.totp(&user.id).await.unwrap().unwrap().secret,
+        replacement.secret
+    );
+
+    let codes = vec![random_hash(), random_hash(), random_hash()];
+    assert!(
+        mfa.confirm_totp(&user.id, 100, codes.clone())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !mfa.confirm_totp(&user.id, 101, vec![]).await.unwrap(),
+        "confirms once"
+    );
+    let confirmed = mfa.totp(&user.id).await.unwrap().unwrap();
+    assert!(confirmed.confirmed);
+    assert_eq!(confirmed.last_used_step, Some(100));
+    let again = mfa.save_pending_totp(pending_totp(&user)).await;
+    assert!(matches!(again, Err(Error::Conflict(_))), "{again:?}");
+
+    assert!(
+        !mfa.accept_totp_step(&user.id, 100).await.unwrap(),
+        "the confirming step is spent"
+    );
+    assert!(mfa.accept_totp_step(&user.id, 101).await.unwrap());
+    assert!(
+        !mfa.accept_totp_step(&user.id, 101).await.unwrap(),
+        "replay"
+    );
+    assert!(
+        !mfa.accept_totp_step(&user.id, 99).await.unwrap(),
+        "older step"
+    );
+    assert!(mfa.accept_totp_step(&user.id, 103).await.unwrap());
+
+    assert_eq!(mfa.recovery_codes_left(&user.id).await.unwrap(), 3);
+    assert!(
+        mfa.consume_recovery_code(&user.id, &codes[1])
+            .await
+            .unwrap()
+    );
+    assert!(
+        !mfa.consume_recovery_code(&user.id, &codes[1])
+            .await
+            .unwrap(),
+        "single use"
+    );
+    assert!(
+        !mfa.consume_recovery_code(&user.id, &random_hash())
+            .await
+            .unwrap()
+    );
+    let stranger = new_user(users.as_ref()).await;
+    assert!(
+        !mfa.consume_recovery_code(&stranger.id, &codes[0])
+            .await
+            .unwrap(),
+        "codes are per user"
+    );
+    assert_eq!(mfa.recovery_codes_left(&user.id).await.unwrap(), 2);
+
+    assert!(mfa.delete_totp(&user.id).await.unwrap());
+    assert!(!mfa.delete_totp(&user.id).await.unwrap());
+    assert_eq!(mfa.totp(&user.id).await.unwrap(), None);
+    assert_eq!(mfa.recovery_codes_left(&user.id).await.unwrap(), 0);
+    assert!(
+        !mfa.consume_recovery_code(&user.id, &codes[0])
+            .await
+            .unwrap()
+    );
+}
+
+/// TOTP steps and recovery codes are accepted exactly once under concurrency.
+pub async fn totp_steps_and_recovery_codes_are_single_use_under_concurrency(
+    users: Arc<dyn UserStore>,
+    mfa: Arc<dyn MfaStore>,
+) {
+    let user = new_user(users.as_ref()).await;
+    mfa.save_pending_totp(pending_totp(&user)).await.unwrap();
+    let code = random_hash();
+    assert!(mfa.confirm_totp(&user.id, 1, vec![code]).await.unwrap());
+
+    let steps = (0..20).map(|_| {
+        let mfa = mfa.clone();
+        tokio::spawn(async move { mfa.accept_totp_step(&user.id, 2).await.unwrap() })
+    });
+    let codes = (0..20).map(|_| {
+        let mfa = mfa.clone();
+        tokio::spawn(async move { mfa.consume_recovery_code(&user.id, &code).await.unwrap() })
+    });
+    let (mut steps_won, mut codes_won) = (0, 0);
+    for (step, code) in steps.zip(codes).collect::<Vec<_>>() {
+        steps_won += usize::from(step.await.unwrap());
+        codes_won += usize::from(code.await.unwrap());
+    }
+    assert_eq!(steps_won, 1, "one TOTP step accepted once");
+    assert_eq!(codes_won, 1, "one recovery code consumed once");
+}
+
+fn token(issued_at: SystemTime) -> RefreshTokenRecord {
+    RefreshTokenRecord {
+        hash: random_hash(),
+        issued_at,
+        idle_expires_at: issued_at + 24 * HOUR,
+    }
+}
+
+async fn new_family(
+    users: &dyn UserStore,
+    refresh: &dyn RefreshStore,
+) -> (RefreshFamily, RefreshTokenRecord) {
+    let user = new_user(users).await;
+    let family = RefreshFamily {
+        id: FamilyId::new(),
+        user_id: user.id,
+        session_id: SessionId::from_secret(&random_secret()),
+        created_at: t0(),
+        expires_at: t0() + 30 * 24 * HOUR,
+    };
+    let first = token(t0());
+    refresh
+        .create_family(family.clone(), first.clone())
+        .await
+        .expect("create_family");
+    (family, first)
+}
+
+/// Refresh: rotation, reuse revoking the family and its newest token, expiry, revocation.
+pub async fn refresh_rotation_reuse_and_expiry(
+    users: Arc<dyn UserStore>,
+    refresh: Arc<dyn RefreshStore>,
+) {
+    let (family, first) = new_family(users.as_ref(), refresh.as_ref()).await;
+    let now = t0() + MINUTE;
+    let second = token(now);
+    assert_eq!(
+        refresh
+            .rotate(&first.hash, second.clone(), now, Duration::ZERO)
+            .await
+            .unwrap(),
+        Rotation::Rotated(family.clone())
+    );
+    let third = token(now);
+    assert_eq!(
+        refresh
+            .rotate(&second.hash, third.clone(), now + MINUTE, Duration::ZERO)
+            .await
+            .unwrap(),
+        Rotation::Rotated(family.clone())
+    );
+    // The first token again: reuse. The family dies, and the current token with it.
+    assert_eq!(
+        refresh
+            .rotate(&first.hash, token(now), now + 2 * MINUTE, Duration::ZERO)
+            .await
+            .unwrap(),
+        Rotation::Reused(family.clone())
+    );
+    assert_eq!(
+        refresh
+            .rotate(&third.hash, token(now), now + 3 * MINUTE, Duration::ZERO)
+            .await
+            .unwrap(),
+        Rotation::Invalid,
+        "the successor stops working after reuse"
+    );
+    assert_eq!(
+        refresh
+            .rotate(&random_hash(), token(now), now, Duration::ZERO)
+            .await
+            .unwrap(),
+        Rotation::Invalid,
+        "unknown token"
+    );
+
+    // Idle expiry.
+    let (_, idle) = new_family(users.as_ref(), refresh.as_ref()).await;
+    let late = idle.idle_expires_at;
+    assert_eq!(
+        refresh
+            .rotate(&idle.hash, token(late), late, Duration::ZERO)
+            .await
+            .unwrap(),
+        Rotation::Invalid
+    );
+    // Absolute expiry, even for a token whose own idle expiry is later.
+    let (family, first) = new_family(users.as_ref(), refresh.as_ref()).await;
+    let mut current = first;
+    let mut at = t0();
+    while at + 20 * HOUR < family.expires_at {
+        at += 20 * HOUR;
+        let next = token(at);
+        assert!(matches!(
+            refresh
+                .rotate(&current.hash, next.clone(), at, Duration::ZERO)
+                .await
+                .unwrap(),
+            Rotation::Rotated(_)
+        ));
+        current = next;
+    }
+    assert_eq!(
+        refresh
+            .rotate(
+                &current.hash,
+                token(family.expires_at),
+                family.expires_at,
+                Duration::ZERO
+            )
+            .await
+            .unwrap(),
+        Rotation::Invalid,
+        "absolute lifetime"
+    );
+
+    // Revoking the session's family.
+    let (family, first) = new_family(users.as_ref(), refresh.as_ref()).await;
+    assert!(
+        refresh
+            .revoke_session_family(&family.session_id)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !refresh
+            .revoke_session_family(&family.session_id)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        refresh
+            .rotate(&first.hash, token(t0()), t0() + MINUTE, Duration::ZERO)
+            .await
+            .unwrap(),
+        Rotation::Invalid
+    );
+}
+
+/// Refresh: a retry within the grace period replaces the successor instead of revoking.
+pub async fn refresh_reuse_grace_period_covers_quick_retries(
+    users: Arc<dyn UserStore>,
+    refresh: Arc<dyn RefreshStore>,
+) {
+    let grace = Duration::from_secs(10);
+    let (family, first) = new_family(users.as_ref(), refresh.as_ref()).await;
+    let now = t0() + MINUTE;
+    let lost = token(now);
+    assert!(matches!(
+        refresh
+            .rotate(&first.hash, lost.clone(), now, grace)
+            .await
+            .unwrap(),
+        Rotation::Rotated(_)
+    ));
+    let retried = token(now);
+    assert_eq!(
+        refresh
+            .rotate(
+                &first.hash,
+                retried.clone(),
+                now + Duration::from_secs(5),
+                grace
+            )
+            .await
+            .unwrap(),
+        Rotation::Rotated(family.clone()),
+        "a retry within the grace period"
+    );
+    assert_eq!(
+        refresh
+            .rotate(&lost.hash, token(now), now + Duration::from_secs(6), grace)
+            .await
+            .unwrap(),
+        Rotation::Invalid,
+        "the successor of the first attempt is replaced"
+    );
+    assert!(matches!(
+        refresh
+            .rotate(
+                &retried.hash,
+                token(now),
+                now + Duration::from_secs(7),
+                grace
+            )
+            .await
+            .unwrap(),
+        Rotation::Rotated(_)
+    ));
+    assert_eq!(
+        refresh
+            .rotate(&first.hash, token(now), now + Duration::from_secs(8), grace)
+            .await
+            .unwrap(),
+        Rotation::Reused(family),
+        "within the grace period, but its successor was used: reuse"
+    );
+}
+
+/// Refresh: 50 concurrent rotations of one token give exactly one success.
+pub async fn refresh_rotation_is_single_use_under_concurrency(
+    users: Arc<dyn UserStore>,
+    refresh: Arc<dyn RefreshStore>,
+) {
+    let (_, first) = new_family(users.as_ref(), refresh.as_ref()).await;
+    let now = t0() + MINUTE;
+    let attempts: Vec<_> = (0..50)
+        .map(|_| {
+            let refresh = refresh.clone();
+            let hash = first.hash;
+            tokio::spawn(async move {
+                refresh
+                    .rotate(&hash, token(now), now, Duration::ZERO)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut rotated = 0;
+    for attempt in attempts {
+        if matches!(attempt.await.unwrap(), Rotation::Rotated(_)) {
+            rotated += 1;
+        }
+    }
+    assert_eq!(
+        rotated, 1,
+        "exactly one of 50 concurrent refreshes succeeds"
+    );
+}
+
+/// Sessions: expiry, touch, listing, revocation of one and of all others.
+pub async fn sessions_expire_list_and_revoke(
+    users: Arc<dyn UserStore>,
+    sessions: Arc<dyn SessionStore>,
+) {
+    let user = new_user(users.as_ref()).await;
+    let first = new_session(&user, t0());
+    sessions.create_session(first.clone()).await.unwrap();
+    assert_eq!(
+        sessions.session(&first.id, t0()).await.unwrap().as_ref(),
+        Some(&first)
+    );
+    assert_eq!(
+        sessions
+            .session(&first.id, first.idle_expires_at)
+            .await
+            .unwrap(),
+        None,
+        "idle expiry"
+    );
+
+    let touched_at = t0() + 30 * MINUTE;
+    let touched = sessions
+        .touch_session(&first.id, touched_at, touched_at + HOUR)
+        .await
+        .unwrap()
+        .expect("alive");
+    assert_eq!(touched.last_used_at, touched_at);
+    assert!(
+        sessions
+            .session(&first.id, first.idle_expires_at)
+            .await
+            .unwrap()
+            .is_some(),
+        "touch extends idle expiry"
+    );
+    let capped = sessions
+        .touch_session(&first.id, touched_at, first.expires_at + HOUR)
+        .await
+        .unwrap()
+        .expect("alive");
+    assert_eq!(
+        capped.idle_expires_at, first.expires_at,
+        "never past the absolute expiry"
+    );
+    assert_eq!(
+        sessions.session(&first.id, first.expires_at).await.unwrap(),
+        None,
+        "absolute expiry"
+    );
+    assert_eq!(
+        sessions
+            .touch_session(&first.id, first.expires_at, first.expires_at + HOUR)
+            .await
+            .unwrap(),
+        None
+    );
+
+    let second = new_session(&user, t0() + MINUTE);
+    let third = new_session(&user, t0() + 2 * MINUTE);
+    let other_user = new_user(users.as_ref()).await;
+    let theirs = new_session(&other_user, t0());
+    for session in [&second, &third, &theirs] {
+        sessions.create_session(session.clone()).await.unwrap();
+    }
+    let listed: Vec<SessionId> = sessions
+        .sessions_of(&user.id, t0() + 3 * MINUTE)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(
+        listed,
+        vec![first.id.clone(), second.id.clone(), third.id.clone()],
+        "oldest first"
+    );
+
+    assert!(
+        !sessions.revoke_session(&user.id, &theirs.id).await.unwrap(),
+        "not another user's"
+    );
+    assert!(sessions.revoke_session(&user.id, &second.id).await.unwrap());
+    assert!(!sessions.revoke_session(&user.id, &second.id).await.unwrap());
+    assert_eq!(
+        sessions
+            .session(&second.id, t0() + 3 * MINUTE)
+            .await
+            .unwrap(),
+        None
+    );
+
+    let mut ended = sessions
+        .revoke_sessions_of(&user.id, Some(&third.id))
+        .await
+        .unwrap();
+    ended.sort();
+    assert_eq!(ended, vec![first.id.clone()]);
+    let left: Vec<SessionId> = sessions
+        .sessions_of(&user.id, t0() + 3 * MINUTE)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(left, vec![third.id.clone()]);
+    assert!(
+        sessions.session(&theirs.id, t0()).await.unwrap().is_some(),
+        "other users keep theirs"
+    );
+}
+
+/// Throttle counters: counting, windows, clearing, and no lost updates under concurrency.
+pub async fn throttle_counters_count_expire_and_clear(throttle: Arc<dyn ThrottleStore>) {
+    let key = format!("conformance:{}", UserId::new());
+    let window = HOUR;
+    assert_eq!(
+        throttle.throttle_record(&key, t0(), window).await.unwrap(),
+        None
+    );
+    let first = throttle.record_failure(&key, t0(), window).await.unwrap();
+    assert_eq!(
+        (
+            first.failures,
+            first.window_started_at,
+            first.last_failure_at
+        ),
+        (1, t0(), t0())
+    );
+    let second = throttle
+        .record_failure(&key, t0() + MINUTE, window)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            second.failures,
+            second.window_started_at,
+            second.last_failure_at
+        ),
+        (2, t0(), t0() + MINUTE)
+    );
+    assert_eq!(
+        throttle
+            .throttle_record(&key, t0() + MINUTE, window)
+            .await
+            .unwrap(),
+        Some(second)
+    );
+    assert_eq!(
+        throttle
+            .throttle_record(&key, t0() + window, window)
+            .await
+            .unwrap(),
+        None,
+        "window over"
+    );
+    let fresh = throttle
+        .record_failure(&key, t0() + window, window)
+        .await
+        .unwrap();
+    assert_eq!(
+        (fresh.failures, fresh.window_started_at),
+        (1, t0() + window),
+        "a new window"
+    );
+    throttle.clear_failures(&key).await.unwrap();
+    assert_eq!(
+        throttle
+            .throttle_record(&key, t0() + window, window)
+            .await
+            .unwrap(),
+        None
+    );
+
+    let key = format!("conformance:{}", UserId::new());
+    let failures: Vec<_> = (0..50)
+        .map(|_| {
+            let throttle = throttle.clone();
+            let key = key.clone();
+            tokio::spawn(async move { throttle.record_failure(&key, t0(), window).await.unwrap() })
+        })
+        .collect();
+    for failure in failures {
+        failure.await.unwrap();
+    }
+    let record = throttle
+        .throttle_record(&key, t0(), window)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.failures, 50, "no failure is lost under concurrency");
+}
+
+/// Revoked session ids: revoked until the given time, then forgotten.
+pub async fn revoked_sessions_are_refused_until_their_tokens_expire(
+    revocations: Arc<dyn RevocationStore>,
+) {
+    let id = SessionId::from_secret(&random_secret());
+    assert!(!revocations.is_sid_revoked(&id, t0()).await.unwrap());
+    revocations.revoke_sid(&id, t0() + HOUR).await.unwrap();
+    assert!(revocations.is_sid_revoked(&id, t0()).await.unwrap());
+    assert!(
+        revocations
+            .is_sid_revoked(&id, t0() + HOUR - MINUTE)
+            .await
+            .unwrap()
+    );
+    assert!(!revocations.is_sid_revoked(&id, t0() + HOUR).await.unwrap());
+    // A later revocation of the same id is not shortened by an earlier deadline.
+    revocations.revoke_sid(&id, t0() + 2 * HOUR).await.unwrap();
+    revocations.revoke_sid(&id, t0() + HOUR).await.unwrap();
+    assert!(
+        revocations
+            .is_sid_revoked(&id, t0() + HOUR + MINUTE)
+            .await
+            .unwrap()
+    );
+    let other = SessionId::from_secret(&random_secret());
+    assert!(!revocations.is_sid_revoked(&other, t0()).await.unwrap());
+}

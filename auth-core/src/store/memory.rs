@@ -1,0 +1,503 @@
+//! In-memory implementations of every store trait, for tests, development and single-process
+//! deployments that accept losing state on restart.
+//!
+//! One mutex guards all state, so every method is atomic by construction; critical sections
+//! are short and never held across an `.await`.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+
+use super::{
+    FamilyId, MfaStore, RefreshFamily, RefreshStore, RefreshTokenRecord, RevocationStore, Rotation,
+    SecretHash, Session, SessionId, SessionStore, ThrottleRecord, ThrottleStore, TotpRecord, User,
+    UserId, UserStore,
+};
+use crate::error::{Error, Result};
+
+/// Every store, in memory. Clones share the same state.
+#[derive(Clone, Default)]
+pub struct MemoryStore {
+    state: Arc<Mutex<State>>,
+}
+
+#[derive(Default)]
+struct State {
+    users: HashMap<UserId, User>,
+    user_by_email: HashMap<String, UserId>,
+    totp: HashMap<UserId, TotpRecord>,
+    recovery_codes: HashMap<UserId, HashSet<SecretHash>>,
+    families: HashMap<FamilyId, FamilyState>,
+    family_by_session: HashMap<SessionId, FamilyId>,
+    refresh_tokens: HashMap<SecretHash, TokenState>,
+    sessions: HashMap<SessionId, Session>,
+    throttle: HashMap<String, ThrottleRecord>,
+    revoked_sids: HashMap<SessionId, SystemTime>,
+}
+
+struct FamilyState {
+    family: RefreshFamily,
+    revoked: bool,
+}
+
+struct TokenState {
+    record: RefreshTokenRecord,
+    family: FamilyId,
+    /// When it was spent, and the successor it was exchanged for.
+    spent: Option<(SystemTime, SecretHash)>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.state();
+        f.debug_struct("MemoryStore")
+            .field("users", &state.users.len())
+            .field("sessions", &state.sessions.len())
+            .field("refresh_families", &state.families.len())
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl UserStore for MemoryStore {
+    async fn create_user(&self, user: User) -> Result<()> {
+        let mut state = self.state();
+        if state.user_by_email.contains_key(&user.email) || state.users.contains_key(&user.id) {
+            return Err(Error::Conflict("an account with this email exists".into()));
+        }
+        state.user_by_email.insert(user.email.clone(), user.id);
+        state.users.insert(user.id, user);
+        Ok(())
+    }
+
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>> {
+        let state = self.state();
+        Ok(state
+            .user_by_email
+            .get(email)
+            .and_then(|id| state.users.get(id))
+            .cloned())
+    }
+
+    async fn user_by_id(&self, id: &UserId) -> Result<Option<User>> {
+        Ok(self.state().users.get(id).cloned())
+    }
+
+    async fn set_password_hash(&self, id: &UserId, password_hash: &str) -> Result<bool> {
+        Ok(self
+            .state()
+            .users
+            .get_mut(id)
+            .map(|user| user.password_hash = password_hash.to_owned())
+            .is_some())
+    }
+
+    async fn set_disabled(&self, id: &UserId, disabled: bool) -> Result<bool> {
+        Ok(self
+            .state()
+            .users
+            .get_mut(id)
+            .map(|user| user.disabled = disabled)
+            .is_some())
+    }
+}
+
+#[async_trait]
+impl MfaStore for MemoryStore {
+    async fn save_pending_totp(&self, record: TotpRecord) -> Result<()> {
+        let mut state = self.state();
+        if state.totp.get(&record.user_id).is_some_and(|r| r.confirmed) {
+            return Err(Error::Conflict("TOTP is already enabled".into()));
+        }
+        let pending = TotpRecord {
+            confirmed: false,
+            last_used_step: None,
+            ..record
+        };
+        state.totp.insert(pending.user_id, pending);
+        Ok(())
+    }
+
+    async fn totp(&self, user: &UserId) -> Result<Option<TotpRecord>> {
+        Ok(self.state().totp.get(user).cloned())
+    }
+
+    async fn confirm_totp(
+        &self,
+        user: &UserId,
+        step: u64,
+        recovery_codes: Vec<SecretHash>,
+    ) -> Result<bool> {
+        let mut state = self.state();
+        let Some(record) = state.totp.get_mut(user).filter(|r| !r.confirmed) else {
+            return Ok(false);
+        };
+        record.confirmed = true;
+        record.last_used_step = Some(step);
+        state
+            .recovery_codes
+            .insert(*user, recovery_codes.into_iter().collect());
+        Ok(true)
+    }
+
+    async fn accept_totp_step(&self, user: &UserId, step: u64) -> Result<bool> {
+        let mut state = self.state();
+        let Some(record) = state.totp.get_mut(user).filter(|r| r.confirmed) else {
+            return Ok(false);
+        };
+        if record.last_used_step.is_some_and(|last| step <= last) {
+            return Ok(false);
+        }
+        record.last_used_step = Some(step);
+        Ok(true)
+    }
+
+    async fn delete_totp(&self, user: &UserId) -> Result<bool> {
+        let mut state = self.state();
+        state.recovery_codes.remove(user);
+        Ok(state.totp.remove(user).is_some())
+    }
+
+    async fn consume_recovery_code(&self, user: &UserId, code: &SecretHash) -> Result<bool> {
+        Ok(self
+            .state()
+            .recovery_codes
+            .get_mut(user)
+            .is_some_and(|codes| codes.remove(code)))
+    }
+
+    async fn recovery_codes_left(&self, user: &UserId) -> Result<usize> {
+        Ok(self
+            .state()
+            .recovery_codes
+            .get(user)
+            .map_or(0, HashSet::len))
+    }
+}
+
+#[async_trait]
+impl RefreshStore for MemoryStore {
+    async fn create_family(&self, family: RefreshFamily, first: RefreshTokenRecord) -> Result<()> {
+        let mut state = self.state();
+        if state.families.contains_key(&family.id) || state.refresh_tokens.contains_key(&first.hash)
+        {
+            return Err(Error::Conflict("refresh family or token exists".into()));
+        }
+        let capped = RefreshTokenRecord {
+            idle_expires_at: first.idle_expires_at.min(family.expires_at),
+            ..first
+        };
+        state.refresh_tokens.insert(
+            capped.hash,
+            TokenState {
+                record: capped,
+                family: family.id,
+                spent: None,
+            },
+        );
+        state
+            .family_by_session
+            .insert(family.session_id.clone(), family.id);
+        state.families.insert(
+            family.id,
+            FamilyState {
+                family,
+                revoked: false,
+            },
+        );
+        Ok(())
+    }
+
+    async fn rotate(
+        &self,
+        presented: &SecretHash,
+        successor: RefreshTokenRecord,
+        now: SystemTime,
+        grace: Duration,
+    ) -> Result<Rotation> {
+        let mut state = self.state();
+        let state = &mut *state;
+        let Some(token) = state.refresh_tokens.get(presented) else {
+            return Ok(Rotation::Invalid);
+        };
+        let family_id = token.family;
+        let spent = token.spent;
+        let idle_expired = now >= token.record.idle_expires_at;
+        let Some(family_state) = state.families.get_mut(&family_id) else {
+            return Ok(Rotation::Invalid);
+        };
+        if family_state.revoked || now >= family_state.family.expires_at {
+            return Ok(Rotation::Invalid);
+        }
+        let family = family_state.family.clone();
+        if state.refresh_tokens.contains_key(&successor.hash) {
+            return Err(Error::Conflict("refresh token exists".into()));
+        }
+        match spent {
+            Some((spent_at, _)) if !within_grace(spent_at, now, grace) => {
+                family_state.revoked = true;
+                Ok(Rotation::Reused(family))
+            }
+            Some((_, previous_successor))
+                if state
+                    .refresh_tokens
+                    .get(&previous_successor)
+                    .is_some_and(|t| t.spent.is_some()) =>
+            {
+                // The successor was used already: this is no retry, it is reuse.
+                family_state.revoked = true;
+                Ok(Rotation::Reused(family))
+            }
+            Some((_, previous_successor)) => {
+                // A retry within the grace period: the successor issued last time is replaced.
+                state.refresh_tokens.remove(&previous_successor);
+                insert_successor(state, presented, successor, &family, now);
+                Ok(Rotation::Rotated(family))
+            }
+            None if idle_expired => Ok(Rotation::Invalid),
+            None => {
+                insert_successor(state, presented, successor, &family, now);
+                Ok(Rotation::Rotated(family))
+            }
+        }
+    }
+
+    async fn revoke_session_family(&self, session: &SessionId) -> Result<bool> {
+        let mut state = self.state();
+        let Some(id) = state.family_by_session.get(session).copied() else {
+            return Ok(false);
+        };
+        Ok(state
+            .families
+            .get_mut(&id)
+            .is_some_and(|family| !std::mem::replace(&mut family.revoked, true)))
+    }
+}
+
+/// Whether a token spent at `spent_at` and presented again at `now` is a retry the grace
+/// period covers. A zero grace period covers nothing, not even a retry in the same instant.
+fn within_grace(spent_at: SystemTime, now: SystemTime, grace: Duration) -> bool {
+    !grace.is_zero() && now.duration_since(spent_at).unwrap_or_default() <= grace
+}
+
+fn insert_successor(
+    state: &mut State,
+    presented: &SecretHash,
+    successor: RefreshTokenRecord,
+    family: &RefreshFamily,
+    now: SystemTime,
+) {
+    if let Some(token) = state.refresh_tokens.get_mut(presented) {
+        token.spent = Some((now, successor.hash));
+    }
+    let capped = RefreshTokenRecord {
+        idle_expires_at: successor.idle_expires_at.min(family.expires_at),
+        ..successor
+    };
+    state.refresh_tokens.insert(
+        capped.hash,
+        TokenState {
+            record: capped,
+            family: family.id,
+            spent: None,
+        },
+    );
+}
+
+#[async_trait]
+impl SessionStore for MemoryStore {
+    async fn create_session(&self, session: Session) -> Result<()> {
+        let mut state = self.state();
+        if state.sessions.contains_key(&session.id) {
+            return Err(Error::Conflict("session exists".into()));
+        }
+        state.sessions.insert(session.id.clone(), session);
+        Ok(())
+    }
+
+    async fn session(&self, id: &SessionId, now: SystemTime) -> Result<Option<Session>> {
+        Ok(self
+            .state()
+            .sessions
+            .get(id)
+            .filter(|s| s.is_live(now))
+            .cloned())
+    }
+
+    async fn touch_session(
+        &self,
+        id: &SessionId,
+        now: SystemTime,
+        idle_expires_at: SystemTime,
+    ) -> Result<Option<Session>> {
+        let mut state = self.state();
+        let Some(session) = state.sessions.get_mut(id).filter(|s| s.is_live(now)) else {
+            return Ok(None);
+        };
+        session.last_used_at = now;
+        session.idle_expires_at = idle_expires_at.min(session.expires_at);
+        Ok(Some(session.clone()))
+    }
+
+    async fn sessions_of(&self, user: &UserId, now: SystemTime) -> Result<Vec<Session>> {
+        let mut sessions: Vec<Session> = self
+            .state()
+            .sessions
+            .values()
+            .filter(|s| s.user_id == *user && s.is_live(now))
+            .cloned()
+            .collect();
+        sessions.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+        Ok(sessions)
+    }
+
+    async fn revoke_session(&self, user: &UserId, id: &SessionId) -> Result<bool> {
+        let mut state = self.state();
+        if state.sessions.get(id).is_some_and(|s| s.user_id == *user) {
+            state.sessions.remove(id);
+            Ok(true)
+        } else {
+            Ok(false)
+        }
+    }
+
+    async fn revoke_sessions_of(
+        &self,
+        user: &UserId,
+        except: Option<&SessionId>,
+    ) -> Result<Vec<SessionId>> {
+        let mut state = self.state();
+        let ended: Vec<SessionId> = state
+            .sessions
+            .values()
+            .filter(|s| s.user_id == *user && Some(&s.id) != except)
+            .map(|s| s.id.clone())
+            .collect();
+        for id in &ended {
+            state.sessions.remove(id);
+        }
+        Ok(ended)
+    }
+}
+
+#[async_trait]
+impl ThrottleStore for MemoryStore {
+    async fn record_failure(
+        &self,
+        key: &str,
+        now: SystemTime,
+        window: Duration,
+    ) -> Result<ThrottleRecord> {
+        let mut state = self.state();
+        match state.throttle.get_mut(key) {
+            Some(record) if window_open(record, now, window) => {
+                record.failures = record.failures.saturating_add(1);
+                record.last_failure_at = record.last_failure_at.max(now);
+                Ok(*record)
+            }
+            _ => {
+                let fresh = ThrottleRecord {
+                    failures: 1,
+                    window_started_at: now,
+                    last_failure_at: now,
+                };
+                state.throttle.insert(key.to_owned(), fresh);
+                Ok(fresh)
+            }
+        }
+    }
+
+    async fn throttle_record(
+        &self,
+        key: &str,
+        now: SystemTime,
+        window: Duration,
+    ) -> Result<Option<ThrottleRecord>> {
+        Ok(self
+            .state()
+            .throttle
+            .get(key)
+            .filter(|r| window_open(r, now, window))
+            .copied())
+    }
+
+    async fn clear_failures(&self, key: &str) -> Result<()> {
+        self.state().throttle.remove(key);
+        Ok(())
+    }
+}
+
+fn window_open(record: &ThrottleRecord, now: SystemTime, window: Duration) -> bool {
+    record
+        .window_started_at
+        .checked_add(window)
+        .is_none_or(|end| now < end)
+}
+
+#[async_trait]
+impl RevocationStore for MemoryStore {
+    async fn revoke_sid(&self, id: &SessionId, until: SystemTime) -> Result<()> {
+        let mut state = self.state();
+        let entry = state.revoked_sids.entry(id.clone()).or_insert(until);
+        *entry = (*entry).max(until);
+        Ok(())
+    }
+
+    async fn is_sid_revoked(&self, id: &SessionId, now: SystemTime) -> Result<bool> {
+        Ok(self
+            .state()
+            .revoked_sids
+            .get(id)
+            .is_some_and(|until| now < *until))
+    }
+}
+
+#[cfg(all(test, feature = "test-util"))]
+mod tests {
+    use std::sync::Arc;
+
+    use super::MemoryStore;
+    use crate::store::conformance;
+
+    /// One test per conformance check, every store argument the same memory store.
+    macro_rules! conformance_test {
+        ($check:ident($($store:ident),+)) => {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $check() {
+                let store = Arc::new(MemoryStore::new());
+                $(let $store = store.clone();)+
+                conformance::$check($($store),+).await;
+            }
+        };
+    }
+
+    conformance_test!(users_are_stored_found_and_unique(users));
+    conformance_test!(totp_enrolment_replay_and_recovery_codes(users, mfa));
+    conformance_test!(totp_steps_and_recovery_codes_are_single_use_under_concurrency(users, mfa));
+    conformance_test!(refresh_rotation_reuse_and_expiry(users, refresh));
+    conformance_test!(refresh_reuse_grace_period_covers_quick_retries(
+        users, refresh
+    ));
+    conformance_test!(refresh_rotation_is_single_use_under_concurrency(
+        users, refresh
+    ));
+    conformance_test!(sessions_expire_list_and_revoke(users, sessions));
+    conformance_test!(throttle_counters_count_expire_and_clear(throttle));
+    conformance_test!(revoked_sessions_are_refused_until_their_tokens_expire(
+        revocations
+    ));
+}

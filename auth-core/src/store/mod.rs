@@ -1,0 +1,426 @@
+//! Storage traits: narrow, async, one intent per method, atomic where the protocol needs it.
+//!
+//! Every trait is object safe and `Send + Sync`, so flows hold them as `Arc<dyn ...>`. Methods
+//! that depend on time take `now` from the caller's injected clock, so expiry is tested without
+//! sleeping; records past their expiry read as absent, never as errors. Backends report their
+//! own failures as [`Error::Unavailable`](crate::Error::Unavailable).
+//!
+//! Backends: [`memory`] (feature `memory`, on by default) implements every trait.
+//! [`conformance`] (feature `test-util`) runs the same behavioural checks against any
+//! implementation, ours or yours.
+
+#[cfg(feature = "test-util")]
+pub mod conformance;
+#[cfg(feature = "memory")]
+pub mod memory;
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+use crate::event::AuthEvent;
+use crate::mfa::{EncryptedSecret, TotpParams};
+
+/// A user's stable id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct UserId(Uuid);
+
+impl UserId {
+    /// A new random id.
+    pub fn new() -> Self {
+        Self(Uuid::new_v4())
+    }
+
+    /// The id as a UUID.
+    pub fn as_uuid(&self) -> Uuid {
+        self.0
+    }
+}
+
+impl Default for UserId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl From<Uuid> for UserId {
+    fn from(id: Uuid) -> Self {
+        Self(id)
+    }
+}
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl FromStr for UserId {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        Uuid::parse_str(s)
+            .map(Self)
+            .map_err(|_| Error::InvalidRequest("not a user id".into()))
+    }
+}
+
+/// The SHA-256 digest of a secret token (refresh token, session secret, recovery code): what
+/// stores keep instead of the secret.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SecretHash([u8; 32]);
+
+impl SecretHash {
+    /// The digest of `secret`.
+    pub fn of(secret: &[u8]) -> Self {
+        Self(Sha256::digest(secret).into())
+    }
+
+    /// A digest read back from storage.
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// The digest's bytes.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// Unpadded base64url of the digest.
+    pub fn to_base64url(&self) -> String {
+        URL_SAFE_NO_PAD.encode(self.0)
+    }
+}
+
+impl fmt::Debug for SecretHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A digest of a high-entropy secret reveals nothing, but a prefix is enough to debug.
+        write!(f, "SecretHash({}…)", &self.to_base64url()[..8])
+    }
+}
+
+/// The public id of a server-side session: the base64url SHA-256 of its 256-bit secret. It is
+/// what access tokens carry as `sid` and what users see when listing sessions; the secret
+/// itself is never stored.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SessionId(String);
+
+impl SessionId {
+    /// The id of the session whose secret is `secret`.
+    pub fn from_secret(secret: &[u8]) -> Self {
+        Self(SecretHash::of(secret).to_base64url())
+    }
+
+    /// Parses an id given by a client: 43 base64url characters.
+    pub fn parse(s: &str) -> Result<Self> {
+        let valid = s.len() == 43
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if valid {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(Error::InvalidRequest("not a session id".into()))
+        }
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The id of a refresh-token family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct FamilyId(Uuid);
+
+impl FamilyId {
+    /// A new random id.
+    pub fn new() -> Self {
+        Self(Uuid::new_v4())
+    }
+
+    /// The id as a UUID.
+    pub fn as_uuid(&self) -> Uuid {
+        self.0
+    }
+}
+
+impl Default for FamilyId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl From<Uuid> for FamilyId {
+    fn from(id: Uuid) -> Self {
+        Self(id)
+    }
+}
+
+impl fmt::Display for FamilyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// An account.
+#[derive(Clone, PartialEq, Eq)]
+pub struct User {
+    /// Stable id.
+    pub id: UserId,
+    /// Email address in normalised form (trimmed, lower case): unique.
+    pub email: String,
+    /// PHC string (or legacy hash) of the password.
+    pub password_hash: String,
+    /// A disabled account cannot log in; its answers are those of a wrong password.
+    pub disabled: bool,
+    /// When the account was created.
+    pub created_at: SystemTime,
+}
+
+impl fmt::Debug for User {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .field("disabled", &self.disabled)
+            .field("created_at", &self.created_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Accounts.
+#[async_trait]
+pub trait UserStore: Send + Sync + fmt::Debug {
+    /// Stores a new account; [`Error::Conflict`] if its email is taken.
+    async fn create_user(&self, user: User) -> Result<()>;
+    /// The account with this normalised email.
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>>;
+    /// The account with this id.
+    async fn user_by_id(&self, id: &UserId) -> Result<Option<User>>;
+    /// Replaces the password hash; false if there is no such account.
+    async fn set_password_hash(&self, id: &UserId, password_hash: &str) -> Result<bool>;
+    /// Enables or disables the account; false if there is no such account.
+    async fn set_disabled(&self, id: &UserId, disabled: bool) -> Result<bool>;
+}
+
+/// A user's TOTP credential.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TotpRecord {
+    /// Whose it is.
+    pub user_id: UserId,
+    /// The encrypted secret.
+    pub secret: EncryptedSecret,
+    /// Algorithm, digits and period.
+    pub params: TotpParams,
+    /// False between enrolment and confirmation with a valid code.
+    pub confirmed: bool,
+    /// The last time step whose code was accepted: codes of this step or older are refused.
+    pub last_used_step: Option<u64>,
+    /// When enrolment started.
+    pub created_at: SystemTime,
+}
+
+/// TOTP credentials and recovery codes.
+#[async_trait]
+pub trait MfaStore: Send + Sync + fmt::Debug {
+    /// Stores an unconfirmed credential, replacing an earlier unconfirmed one;
+    /// [`Error::Conflict`] if a confirmed credential exists.
+    async fn save_pending_totp(&self, record: TotpRecord) -> Result<()>;
+    /// The user's credential, confirmed or not.
+    async fn totp(&self, user: &UserId) -> Result<Option<TotpRecord>>;
+    /// Atomically confirms the pending credential, records `step` as used and replaces the
+    /// recovery codes with `recovery_codes`. False if there is no pending credential.
+    async fn confirm_totp(
+        &self,
+        user: &UserId,
+        step: u64,
+        recovery_codes: Vec<SecretHash>,
+    ) -> Result<bool>;
+    /// Atomically accepts `step` for a confirmed credential: true only if no step at or after
+    /// it was accepted before (the replay guard).
+    async fn accept_totp_step(&self, user: &UserId, step: u64) -> Result<bool>;
+    /// Removes the credential and the recovery codes; false if there was no credential.
+    async fn delete_totp(&self, user: &UserId) -> Result<bool>;
+    /// Atomically consumes one recovery code: true exactly once per code.
+    async fn consume_recovery_code(&self, user: &UserId, code: &SecretHash) -> Result<bool>;
+    /// How many unused recovery codes the user has.
+    async fn recovery_codes_left(&self, user: &UserId) -> Result<usize>;
+}
+
+/// A family of refresh tokens: all the tokens one login session rotated through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshFamily {
+    /// The family's id.
+    pub id: FamilyId,
+    /// Whose session it is.
+    pub user_id: UserId,
+    /// The session it belongs to.
+    pub session_id: SessionId,
+    /// When the family started (the login).
+    pub created_at: SystemTime,
+    /// Absolute expiry: no token of the family is valid after it.
+    pub expires_at: SystemTime,
+}
+
+/// One refresh token, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshTokenRecord {
+    /// The digest of the token.
+    pub hash: SecretHash,
+    /// When it was issued.
+    pub issued_at: SystemTime,
+    /// Idle expiry: it must be used before this time.
+    pub idle_expires_at: SystemTime,
+}
+
+/// What presenting a refresh token did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    /// The token was current: it is now spent and the successor is current.
+    Rotated(RefreshFamily),
+    /// The token had been rotated already: the whole family is now revoked.
+    Reused(RefreshFamily),
+    /// Unknown, expired, or of a revoked family.
+    Invalid,
+}
+
+/// Refresh-token families.
+#[async_trait]
+pub trait RefreshStore: Send + Sync + fmt::Debug {
+    /// Starts a family with its first token.
+    async fn create_family(&self, family: RefreshFamily, first: RefreshTokenRecord) -> Result<()>;
+    /// The whole protocol step, atomically: if `presented` is the current token of a live
+    /// family, it becomes spent and `successor` current (its idle expiry capped at the
+    /// family's); if it was spent before, the family is revoked, unless it was spent at most
+    /// `grace` ago, in which case `successor` replaces the token that spending issued.
+    async fn rotate(
+        &self,
+        presented: &SecretHash,
+        successor: RefreshTokenRecord,
+        now: SystemTime,
+        grace: Duration,
+    ) -> Result<Rotation>;
+    /// Revokes the family of a session; false if it had none alive.
+    async fn revoke_session_family(&self, session: &SessionId) -> Result<bool>;
+}
+
+/// A server-side session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// Public id (digest of the session secret).
+    pub id: SessionId,
+    /// Whose session it is.
+    pub user_id: UserId,
+    /// Authentication methods used at login (`pwd`, `otp`, ...).
+    pub amr: Vec<String>,
+    /// When the login happened.
+    pub created_at: SystemTime,
+    /// When the session was last used (refresh, or a touch by a verifier).
+    pub last_used_at: SystemTime,
+    /// Idle expiry.
+    pub idle_expires_at: SystemTime,
+    /// Absolute expiry.
+    pub expires_at: SystemTime,
+}
+
+impl Session {
+    /// Whether the session is alive at `now`.
+    pub fn is_live(&self, now: SystemTime) -> bool {
+        now < self.idle_expires_at && now < self.expires_at
+    }
+}
+
+/// Server-side sessions.
+#[async_trait]
+pub trait SessionStore: Send + Sync + fmt::Debug {
+    /// Stores a new session.
+    async fn create_session(&self, session: Session) -> Result<()>;
+    /// The session, if alive at `now`.
+    async fn session(&self, id: &SessionId, now: SystemTime) -> Result<Option<Session>>;
+    /// Marks the session used at `now` and extends its idle expiry to `idle_expires_at`
+    /// (never past the absolute expiry); `None` if it is not alive.
+    async fn touch_session(
+        &self,
+        id: &SessionId,
+        now: SystemTime,
+        idle_expires_at: SystemTime,
+    ) -> Result<Option<Session>>;
+    /// The user's sessions alive at `now`, oldest first.
+    async fn sessions_of(&self, user: &UserId, now: SystemTime) -> Result<Vec<Session>>;
+    /// Ends one of the user's sessions; false if the user has no such session.
+    async fn revoke_session(&self, user: &UserId, id: &SessionId) -> Result<bool>;
+    /// Ends all the user's sessions but `except`; returns the ids ended.
+    async fn revoke_sessions_of(
+        &self,
+        user: &UserId,
+        except: Option<&SessionId>,
+    ) -> Result<Vec<SessionId>>;
+}
+
+/// Failure counters for brute-force protection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThrottleRecord {
+    /// Failures counted in the current window.
+    pub failures: u32,
+    /// When the window started (the first failure of it).
+    pub window_started_at: SystemTime,
+    /// When the last failure happened.
+    pub last_failure_at: SystemTime,
+}
+
+/// Failure counters, keyed by account or client address.
+#[async_trait]
+pub trait ThrottleStore: Send + Sync + fmt::Debug {
+    /// Atomically counts one failure for `key` at `now`; a window older than `window` starts
+    /// afresh. Returns the record after counting.
+    async fn record_failure(
+        &self,
+        key: &str,
+        now: SystemTime,
+        window: Duration,
+    ) -> Result<ThrottleRecord>;
+    /// The record for `key`, if its window (of length `window`) is still open at `now`.
+    async fn throttle_record(
+        &self,
+        key: &str,
+        now: SystemTime,
+        window: Duration,
+    ) -> Result<Option<ThrottleRecord>>;
+    /// Forgets `key` (after a successful login).
+    async fn clear_failures(&self, key: &str) -> Result<()>;
+}
+
+/// Revoked sessions, checked by token verifiers so a session's access tokens stop working at
+/// once, not when they expire.
+#[async_trait]
+pub trait RevocationStore: Send + Sync + fmt::Debug {
+    /// Records the session as revoked until `until` (past which its tokens have expired anyway).
+    async fn revoke_sid(&self, id: &SessionId, until: SystemTime) -> Result<()>;
+    /// Whether the session is revoked at `now`.
+    async fn is_sid_revoked(&self, id: &SessionId, now: SystemTime) -> Result<bool>;
+}
+
+/// Where audit events go.
+#[async_trait]
+pub trait EventSink: Send + Sync + fmt::Debug {
+    /// Records one event.
+    async fn record(&self, event: AuthEvent) -> Result<()>;
+}
