@@ -1,4 +1,35 @@
-//! Passwords, tokens and the security rules around them, for Rust services.
+//! Passwords, tokens, second factors, sessions and brute-force protection for Rust services.
+//!
+//! The [`Authenticator`](flows::Authenticator) is the one entry point most embedders need:
+//!
+//! ```
+//! use auth_core::flows::{Authenticator, AuthenticatorConfig, LoginOutcome};
+//! use auth_core::secrecy::{ExposeSecret, SecretString};
+//! use auth_core::token::{Algorithm, Key, KeySet};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), auth_core::Error> {
+//! let keys = KeySet::new(Key::generate(Algorithm::EdDsa)?)?;
+//! let config = AuthenticatorConfig::new("https://auth.example.com", "api");
+//! let auth = Authenticator::builder(keys, config).build()?; // in-memory stores
+//!
+//! let password = SecretString::from("correct horse battery staple");
+//! auth.register("ada@example.com", &password).await?;
+//! let LoginOutcome::Authenticated(tokens) = auth.login("ada@example.com", &password, None).await?
+//! else {
+//!     unreachable!("no second factor enrolled");
+//! };
+//! let tokens = auth.refresh(tokens.refresh_token.expose_secret()).await?;
+//! let principal = auth.authenticate(tokens.access_token.expose_secret()).await?;
+//! assert_eq!(principal.user_id, tokens.user_id);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Underneath: [`password`] (Argon2id, policy, breached-password checks), [`token`] (JWT and
+//! PASETO with rotating keys), [`mfa`] (TOTP, recovery codes), [`session`], [`throttle`],
+//! [`store`] (the storage traits, the memory backend and the conformance suite), [`event`]
+//! (audit events) and [`clock`].
 #![deny(missing_docs)]
 
 pub mod clock;

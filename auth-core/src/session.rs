@@ -4,8 +4,10 @@
 //! stored only as their SHA-256 digest ([`SecretHash`]). A session's public id is that digest
 //! ([`SessionId`]): access tokens carry it as `sid`, and users see it when listing sessions.
 
+use std::collections::HashMap;
 use std::fmt;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -14,8 +16,9 @@ use rand::rngs::OsRng;
 use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
 
+use crate::clock::SharedClock;
 use crate::error::{Result, TokenRejection};
-use crate::store::{SecretHash, SessionId};
+use crate::store::{RevocationStore, SecretHash, SessionId};
 
 /// A 256-bit opaque secret (a refresh token, a session secret).
 pub struct OpaqueSecret(SecretString);
@@ -89,6 +92,99 @@ impl Default for SessionLifetimes {
     }
 }
 
+/// The `sid` check of token verifiers: is the session an access token names revoked?
+///
+/// Answers of the [`RevocationStore`] are remembered for `cache_ttl`, so verifying a token does
+/// not always cost a round trip; a revocation made elsewhere is seen within that time.
+/// Revocations made through this check ([`SidRevocationCheck::revoke`]) take effect at once.
+/// Cheap to clone; clones share the cache.
+#[derive(Clone)]
+pub struct SidRevocationCheck {
+    store: Arc<dyn RevocationStore>,
+    clock: SharedClock,
+    cache_ttl: Duration,
+    cache: Arc<Mutex<HashMap<SessionId, CacheEntry>>>,
+}
+
+#[derive(Clone, Copy)]
+enum CacheEntry {
+    /// Revoked: sessions never come back, so this needs no expiry.
+    Revoked,
+    /// Not revoked when checked at this time.
+    Live(SystemTime),
+}
+
+/// Beyond this many entries the cache starts afresh, bounding its memory.
+const MAX_CACHED_SIDS: usize = 100_000;
+
+impl SidRevocationCheck {
+    /// A check over `store`, remembering "not revoked" answers for `cache_ttl` (zero: ask the
+    /// store every time).
+    pub fn new(store: Arc<dyn RevocationStore>, clock: SharedClock, cache_ttl: Duration) -> Self {
+        Self {
+            store,
+            clock,
+            cache_ttl,
+            cache: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// Whether the session is revoked.
+    pub async fn is_revoked(&self, sid: &SessionId) -> Result<bool> {
+        let now = self.clock.now();
+        match self.cached(sid) {
+            Some(CacheEntry::Revoked) => return Ok(true),
+            Some(CacheEntry::Live(checked_at))
+                if now
+                    .duration_since(checked_at)
+                    .is_ok_and(|age| age < self.cache_ttl) =>
+            {
+                return Ok(false);
+            }
+            _ => {}
+        }
+        let revoked = self.store.is_sid_revoked(sid, now).await?;
+        if revoked {
+            self.remember(sid, CacheEntry::Revoked);
+        } else if !self.cache_ttl.is_zero() {
+            self.remember(sid, CacheEntry::Live(now));
+        }
+        Ok(revoked)
+    }
+
+    /// Revokes the session until `until` (when its last access token has expired).
+    pub async fn revoke(&self, sid: &SessionId, until: SystemTime) -> Result<()> {
+        self.store.revoke_sid(sid, until).await?;
+        self.remember(sid, CacheEntry::Revoked);
+        Ok(())
+    }
+
+    fn cached(&self, sid: &SessionId) -> Option<CacheEntry> {
+        self.cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(sid)
+            .copied()
+    }
+
+    fn remember(&self, sid: &SessionId, entry: CacheEntry) {
+        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        if cache.len() >= MAX_CACHED_SIDS {
+            cache.clear();
+        }
+        cache.insert(sid.clone(), entry);
+    }
+}
+
+impl fmt::Debug for SidRevocationCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SidRevocationCheck")
+            .field("store", &self.store)
+            .field("cache_ttl", &self.cache_ttl)
+            .finish_non_exhaustive()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,5 +228,63 @@ mod tests {
     fn debug_output_never_shows_the_secret() {
         let secret = OpaqueSecret::generate();
         assert_eq!(format!("{secret:?}"), "OpaqueSecret(REDACTED)");
+    }
+
+    #[cfg(feature = "memory")]
+    mod sid_check {
+        use std::sync::Arc;
+        use std::time::Duration;
+
+        use super::super::SidRevocationCheck;
+        use crate::clock::{Clock, ManualClock};
+        use crate::session::OpaqueSecret;
+        use crate::store::RevocationStore;
+        use crate::store::memory::MemoryStore;
+
+        fn setup(ttl: u64) -> (SidRevocationCheck, Arc<MemoryStore>, Arc<ManualClock>) {
+            let store = Arc::new(MemoryStore::new());
+            let clock = Arc::new(ManualClock::at_unix(1_800_000_000));
+            let check =
+                SidRevocationCheck::new(store.clone(), clock.clone(), Duration::from_secs(ttl));
+            (check, store, clock)
+        }
+
+        #[tokio::test]
+        async fn a_revocation_through_the_check_is_seen_at_once() {
+            let (check, _, clock) = setup(60);
+            let sid = OpaqueSecret::generate().session_id();
+            assert!(!check.is_revoked(&sid).await.unwrap());
+            check
+                .revoke(&sid, clock.now() + Duration::from_secs(900))
+                .await
+                .unwrap();
+            assert!(check.is_revoked(&sid).await.unwrap());
+        }
+
+        #[tokio::test]
+        async fn a_revocation_elsewhere_is_seen_when_the_cached_answer_is_stale() {
+            let (check, store, clock) = setup(2);
+            let sid = OpaqueSecret::generate().session_id();
+            assert!(!check.is_revoked(&sid).await.unwrap());
+            store
+                .revoke_sid(&sid, clock.now() + Duration::from_secs(900))
+                .await
+                .unwrap();
+            assert!(!check.is_revoked(&sid).await.unwrap(), "cached");
+            clock.advance(Duration::from_secs(2));
+            assert!(check.is_revoked(&sid).await.unwrap());
+        }
+
+        #[tokio::test]
+        async fn without_a_cache_every_check_asks_the_store() {
+            let (check, store, clock) = setup(0);
+            let sid = OpaqueSecret::generate().session_id();
+            assert!(!check.is_revoked(&sid).await.unwrap());
+            store
+                .revoke_sid(&sid, clock.now() + Duration::from_secs(900))
+                .await
+                .unwrap();
+            assert!(check.is_revoked(&sid).await.unwrap());
+        }
     }
 }

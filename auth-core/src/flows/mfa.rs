@@ -9,7 +9,7 @@ use super::{Authenticator, Principal, Tokens};
 use crate::clock::unix_seconds;
 use crate::error::{Error, Result, TokenRejection};
 use crate::event::AuthEventKind;
-use crate::mfa::{self, RecoveryCodes, TotpParams, TotpSecret, recovery_code_hash};
+use crate::mfa::{self, RecoveryCodes, TotpSecret, recovery_code_hash};
 use crate::store::{TotpRecord, UserId};
 use crate::throttle::mfa_key;
 use crate::token::{Claims, TokenKind};
@@ -50,7 +50,7 @@ impl Authenticator {
         if self.totp_enabled(&user.id).await? {
             return Err(Error::Conflict("TOTP is already enabled".into()));
         }
-        let params = TotpParams::default();
+        let params = self.inner.config.totp;
         let secret = TotpSecret::generate(params.algorithm);
         let encrypted = self.inner.mfa_keys.encrypt(&user.id, &secret)?;
         self.inner

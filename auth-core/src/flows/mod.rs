@@ -19,9 +19,9 @@ use secrecy::SecretString;
 use crate::clock::{SharedClock, SystemClock};
 use crate::error::{Error, Result, TokenRejection};
 use crate::event::{AuthEvent, AuthEventKind, LoginFailure, SessionEnd};
-use crate::mfa::MfaKeyring;
+use crate::mfa::{MfaKeyring, TotpParams};
 use crate::password::{PasswordConfig, PasswordService, Verification};
-use crate::session::{OpaqueSecret, SessionLifetimes};
+use crate::session::{OpaqueSecret, SessionLifetimes, SidRevocationCheck};
 use crate::store::{
     EventSink, FamilyId, MfaStore, RefreshFamily, RefreshStore, RefreshTokenRecord,
     RevocationStore, Rotation, Session, SessionId, SessionStore, ThrottleStore, User, UserId,
@@ -87,6 +87,9 @@ pub struct AuthenticatorConfig {
     pub passwords: PasswordConfig,
     /// The issuer name authenticator apps show beside the account (`otpauth` URI).
     pub totp_issuer: String,
+    /// Algorithm, digits and period of new TOTP enrolments (SHA-1, 6 digits, 30 s by default:
+    /// what every authenticator app reads).
+    pub totp: TotpParams,
     /// How long a "not revoked" answer for a `sid` may be reused by this process. Revocations
     /// made through this process take effect at once regardless.
     pub sid_cache_ttl: Duration,
@@ -98,6 +101,7 @@ impl AuthenticatorConfig {
         let issuer = issuer.into();
         Self {
             totp_issuer: issuer.clone(),
+            totp: TotpParams::default(),
             tokens: TokenConfig::new(issuer, audience),
             sessions: SessionLifetimes::default(),
             passwords: PasswordConfig::default(),
@@ -189,7 +193,7 @@ struct Inner {
     mfa_keys: MfaKeyring,
     throttle: Throttle,
     clock: SharedClock,
-    sid_cache: sessions::SidCache,
+    sid_check: SidRevocationCheck,
 }
 
 impl fmt::Debug for Authenticator {
@@ -255,6 +259,7 @@ impl AuthenticatorBuilder {
             #[cfg(not(feature = "memory"))]
             None => return Err(Error::Config("no stores configured".into())),
         };
+        self.config.totp.validate()?;
         let lifetimes = self.config.sessions;
         if lifetimes.idle.is_zero() || lifetimes.absolute.is_zero() {
             return Err(Error::Config(
@@ -277,7 +282,11 @@ impl AuthenticatorBuilder {
             .unwrap_or_else(|| Throttle::new(stores.throttle.clone(), self.clock.clone()));
         Ok(Authenticator {
             inner: Arc::new(Inner {
-                sid_cache: sessions::SidCache::new(self.config.sid_cache_ttl),
+                sid_check: SidRevocationCheck::new(
+                    stores.revocations.clone(),
+                    self.clock.clone(),
+                    self.config.sid_cache_ttl,
+                ),
                 config: self.config,
                 stores,
                 passwords,
@@ -636,13 +645,7 @@ impl Authenticator {
     async fn revoke_sid(&self, session: &SessionId) -> Result<()> {
         let tokens = &self.inner.config.tokens;
         let until = self.now() + tokens.access_ttl + tokens.leeway;
-        self.inner
-            .stores
-            .revocations
-            .revoke_sid(session, until)
-            .await?;
-        self.inner.sid_cache.mark_revoked(session);
-        Ok(())
+        self.inner.sid_check.revoke(session, until).await
     }
 
     /// Verifies an access token and checks that its session was not revoked.
@@ -656,7 +659,7 @@ impl Authenticator {
             Some(sid) => {
                 let sid = SessionId::parse(sid)
                     .map_err(|_| Error::InvalidToken(TokenRejection::Malformed))?;
-                if self.sid_revoked(&sid).await? {
+                if self.inner.sid_check.is_revoked(&sid).await? {
                     return Err(TokenRejection::Revoked.into());
                 }
                 Some(sid)
@@ -668,21 +671,6 @@ impl Authenticator {
             session_id,
             claims,
         })
-    }
-
-    async fn sid_revoked(&self, sid: &SessionId) -> Result<bool> {
-        let now = self.now();
-        if let Some(revoked) = self.inner.sid_cache.get(sid, now) {
-            return Ok(revoked);
-        }
-        let revoked = self
-            .inner
-            .stores
-            .revocations
-            .is_sid_revoked(sid, now)
-            .await?;
-        self.inner.sid_cache.put(sid, revoked, now);
-        Ok(revoked)
     }
 
     /// Ends the caller's session: its refresh tokens and access tokens stop working at once.

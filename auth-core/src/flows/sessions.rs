@@ -1,8 +1,6 @@
-//! Session listing and revocation, and the cache behind the `sid` revocation check.
+//! Session listing and revocation.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use super::{Authenticator, Principal};
 use crate::error::{Error, Result};
@@ -91,56 +89,5 @@ impl Authenticator {
             .await;
         }
         Ok(())
-    }
-}
-
-/// Remembers recent answers of the revocation store for a short time, so verifying a token
-/// does not always cost a round trip. Revocations made by this process are remembered at once
-/// and for longer than any token lives, so they never wait for the cache.
-pub(super) struct SidCache {
-    ttl: Duration,
-    entries: Mutex<HashMap<SessionId, (bool, SystemTime)>>,
-}
-
-/// Beyond this many entries the cache starts afresh, bounding its memory.
-const MAX_ENTRIES: usize = 100_000;
-
-impl SidCache {
-    pub(super) fn new(ttl: Duration) -> Self {
-        Self {
-            ttl,
-            entries: Mutex::new(HashMap::new()),
-        }
-    }
-
-    pub(super) fn get(&self, sid: &SessionId, now: SystemTime) -> Option<bool> {
-        let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        let (revoked, checked_at) = *entries.get(sid)?;
-        if revoked {
-            return Some(true);
-        }
-        let fresh = now
-            .duration_since(checked_at)
-            .is_ok_and(|age| age < self.ttl);
-        fresh.then_some(false)
-    }
-
-    pub(super) fn put(&self, sid: &SessionId, revoked: bool, now: SystemTime) {
-        if self.ttl.is_zero() && !revoked {
-            return;
-        }
-        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        if entries.len() >= MAX_ENTRIES {
-            entries.clear();
-        }
-        entries.insert(sid.clone(), (revoked, now));
-    }
-
-    pub(super) fn mark_revoked(&self, sid: &SessionId) {
-        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        if entries.len() >= MAX_ENTRIES {
-            entries.clear();
-        }
-        entries.insert(sid.clone(), (true, SystemTime::UNIX_EPOCH));
     }
 }

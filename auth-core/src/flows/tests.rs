@@ -85,12 +85,7 @@ impl World {
     }
 
     fn code(&self, totp: &TotpSecret) -> String {
-        code_at(
-            totp,
-            &crate::mfa::TotpParams::default(),
-            self.clock.unix_seconds(),
-        )
-        .unwrap()
+        code_at(totp, &self.auth.config().totp, self.clock.unix_seconds()).unwrap()
     }
 
     fn advance(&self, seconds: u64) {
@@ -719,4 +714,32 @@ async fn audit_events_never_hold_secrets() {
         );
     }
     assert!(!format!("{tokens:?}").contains(tokens.refresh_token.expose_secret()));
+}
+
+#[tokio::test]
+async fn totp_can_use_sha256_and_eight_digits() {
+    let w = world_with(|mut config| {
+        config.totp = crate::mfa::TotpParams {
+            algorithm: crate::mfa::TotpAlgorithm::Sha256,
+            digits: 8,
+            period: 30,
+        };
+        config
+    });
+    w.register("sam@example.com").await;
+    let tokens = w.tokens("sam@example.com").await;
+    let principal = w.principal(&tokens).await;
+    let enrollment = w.auth.enroll_totp(&principal).await.unwrap();
+    let uri = enrollment.otpauth_uri.expose_secret();
+    assert!(
+        uri.contains("algorithm=SHA256") && uri.contains("digits=8"),
+        "{uri}"
+    );
+    let totp = TotpSecret::from_base32(enrollment.secret.expose_secret()).unwrap();
+    let code = w.code(&totp);
+    assert_eq!(code.len(), 8);
+    assert_eq!(
+        w.auth.confirm_totp(&principal, &code).await.unwrap().len(),
+        10
+    );
 }

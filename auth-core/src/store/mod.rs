@@ -3,7 +3,7 @@
 //! Every trait is object safe and `Send + Sync`, so flows hold them as `Arc<dyn ...>`. Methods
 //! that depend on time take `now` from the caller's injected clock, so expiry is tested without
 //! sleeping; records past their expiry read as absent, never as errors. Backends report their
-//! own failures as [`Error::Unavailable`](crate::Error::Unavailable).
+//! own failures as [`Error::Unavailable`].
 //!
 //! Backends: [`memory`] (feature `memory`, on by default) implements every trait.
 //! [`conformance`] (feature `test-util`) runs the same behavioural checks against any
