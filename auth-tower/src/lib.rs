@@ -3,6 +3,11 @@
 //! `auth-core` holds the rules and makes no HTTP requests; everything that speaks HTTP and
 //! that an embedding service would want lives here. So far:
 //!
+//! - [`authn::AuthLayer`]: bearer authentication for any Tower stack (axum, tonic, hyper), with
+//!   RFC 6750 answers and the verified principal in the request extensions.
+//! - [`health::HealthService`]: liveness, readiness (concurrent checks with timeouts) and
+//!   startup probes.
+//! - [`scope::RequireScopeLayer`]: `403 insufficient_scope` for principals that lack a scope.
 //! - [`breached::HibpRangeSource`] (feature `hibp`, on by default): an HTTPS client for the
 //!   Have I Been Pwned k-anonymity range API, plugged into
 //!   [`auth_core::password::PwnedRangeCheck`].
@@ -24,5 +29,16 @@
 //! ```
 #![deny(missing_docs)]
 
+use std::future::Future;
+use std::pin::Pin;
+
+/// A boxed, sendable future, as the services and traits of this crate return.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+#[cfg(any(feature = "jwt", feature = "paseto"))]
+pub mod authn;
 #[cfg(feature = "hibp")]
 pub mod breached;
+pub mod health;
+#[cfg(any(feature = "jwt", feature = "paseto"))]
+pub mod scope;

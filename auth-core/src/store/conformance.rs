@@ -25,6 +25,40 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// Generates one `#[tokio::test]` per conformance check for a store that implements every
+/// trait. `$factory` is an expression evaluated in each test to a future of
+/// `Option<(Arc<Store>, Guard)>`: `None` skips the test (say why on stderr), and the guard lives
+/// until the test ends (to drop a test schema, say). Needs tokio's `macros` and
+/// `rt-multi-thread` features in the calling crate's dev-dependencies.
+///
+/// ```ignore
+/// auth_core::store_conformance_tests!(async { Some((Arc::new(MyStore::new()), ())) });
+/// ```
+#[macro_export]
+macro_rules! store_conformance_tests {
+    ($factory:expr) => {
+        $crate::store_conformance_tests!(@test $factory, users_are_stored_found_and_unique(users));
+        $crate::store_conformance_tests!(@test $factory, totp_enrolment_replay_and_recovery_codes(users, mfa));
+        $crate::store_conformance_tests!(@test $factory, totp_steps_and_recovery_codes_are_single_use_under_concurrency(users, mfa));
+        $crate::store_conformance_tests!(@test $factory, refresh_rotation_reuse_and_expiry(users, refresh));
+        $crate::store_conformance_tests!(@test $factory, refresh_reuse_grace_period_covers_quick_retries(users, refresh));
+        $crate::store_conformance_tests!(@test $factory, refresh_rotation_is_single_use_under_concurrency(users, refresh));
+        $crate::store_conformance_tests!(@test $factory, sessions_expire_list_and_revoke(users, sessions));
+        $crate::store_conformance_tests!(@test $factory, throttle_counters_count_expire_and_clear(throttle));
+        $crate::store_conformance_tests!(@test $factory, revoked_sessions_are_refused_until_their_tokens_expire(revocations));
+    };
+    (@test $factory:expr, $check:ident($($store:ident),+)) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $check() {
+            let Some((store, _guard)) = $factory.await else {
+                return;
+            };
+            $(let $store = store.clone();)+
+            $crate::store::conformance::$check($($store),+).await;
+        }
+    };
+}
+
 use super::{
     FamilyId, MfaStore, RefreshFamily, RefreshStore, RefreshTokenRecord, RevocationStore, Rotation,
     SecretHash, Session, SessionId, SessionStore, ThrottleStore, TotpRecord, User, UserId,

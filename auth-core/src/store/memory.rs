@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use super::{
     FamilyId, MfaStore, RefreshFamily, RefreshStore, RefreshTokenRecord, RevocationStore, Rotation,
     SecretHash, Session, SessionId, SessionStore, ThrottleRecord, ThrottleStore, TotpRecord, User,
-    UserId, UserStore,
+    UserId, UserStore, within_grace,
 };
 use crate::error::{Error, Result};
 
@@ -288,12 +288,6 @@ impl RefreshStore for MemoryStore {
     }
 }
 
-/// Whether a token spent at `spent_at` and presented again at `now` is a retry the grace
-/// period covers. A zero grace period covers nothing, not even a retry in the same instant.
-fn within_grace(spent_at: SystemTime, now: SystemTime, grace: Duration) -> bool {
-    !grace.is_zero() && now.duration_since(spent_at).unwrap_or_default() <= grace
-}
-
 fn insert_successor(
     state: &mut State,
     presented: &SecretHash,
@@ -404,7 +398,7 @@ impl ThrottleStore for MemoryStore {
     ) -> Result<ThrottleRecord> {
         let mut state = self.state();
         match state.throttle.get_mut(key) {
-            Some(record) if window_open(record, now, window) => {
+            Some(record) if record.window_open(now, window) => {
                 record.failures = record.failures.saturating_add(1);
                 record.last_failure_at = record.last_failure_at.max(now);
                 Ok(*record)
@@ -431,7 +425,7 @@ impl ThrottleStore for MemoryStore {
             .state()
             .throttle
             .get(key)
-            .filter(|r| window_open(r, now, window))
+            .filter(|r| r.window_open(now, window))
             .copied())
     }
 
@@ -439,13 +433,6 @@ impl ThrottleStore for MemoryStore {
         self.state().throttle.remove(key);
         Ok(())
     }
-}
-
-fn window_open(record: &ThrottleRecord, now: SystemTime, window: Duration) -> bool {
-    record
-        .window_started_at
-        .checked_add(window)
-        .is_none_or(|end| now < end)
 }
 
 #[async_trait]
@@ -471,33 +458,6 @@ mod tests {
     use std::sync::Arc;
 
     use super::MemoryStore;
-    use crate::store::conformance;
 
-    /// One test per conformance check, every store argument the same memory store.
-    macro_rules! conformance_test {
-        ($check:ident($($store:ident),+)) => {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $check() {
-                let store = Arc::new(MemoryStore::new());
-                $(let $store = store.clone();)+
-                conformance::$check($($store),+).await;
-            }
-        };
-    }
-
-    conformance_test!(users_are_stored_found_and_unique(users));
-    conformance_test!(totp_enrolment_replay_and_recovery_codes(users, mfa));
-    conformance_test!(totp_steps_and_recovery_codes_are_single_use_under_concurrency(users, mfa));
-    conformance_test!(refresh_rotation_reuse_and_expiry(users, refresh));
-    conformance_test!(refresh_reuse_grace_period_covers_quick_retries(
-        users, refresh
-    ));
-    conformance_test!(refresh_rotation_is_single_use_under_concurrency(
-        users, refresh
-    ));
-    conformance_test!(sessions_expire_list_and_revoke(users, sessions));
-    conformance_test!(throttle_counters_count_expire_and_clear(throttle));
-    conformance_test!(revoked_sessions_are_refused_until_their_tokens_expire(
-        revocations
-    ));
+    crate::store_conformance_tests!(async { Some((Arc::new(MemoryStore::new()), ())) });
 }

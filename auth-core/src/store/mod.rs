@@ -5,14 +5,24 @@
 //! sleeping; records past their expiry read as absent, never as errors. Backends report their
 //! own failures as [`Error::Unavailable`].
 //!
-//! Backends: [`memory`] (feature `memory`, on by default) implements every trait.
-//! [`conformance`] (feature `test-util`) runs the same behavioural checks against any
+//! Backends:
+//! - `memory` (feature `memory`, on by default): every trait, in process.
+//! - `postgres` (feature `postgres`): every trait, durable, with embedded migrations; enough on
+//!   its own for a deployment.
+//! - `redis` (feature `redis`): sessions, throttle counters and the revocation list: the hot,
+//!   expiring state, beside PostgreSQL for the durable rest.
+//!
+//! `conformance` (feature `test-util`) runs the same behavioural checks against any
 //! implementation, ours or yours.
 
 #[cfg(feature = "test-util")]
 pub mod conformance;
 #[cfg(feature = "memory")]
 pub mod memory;
+#[cfg(feature = "postgres")]
+pub mod postgres;
+#[cfg(feature = "redis")]
+pub mod redis;
 
 use std::fmt;
 use std::str::FromStr;
@@ -302,6 +312,13 @@ pub enum Rotation {
     Invalid,
 }
 
+/// Whether a refresh token spent at `spent_at` and presented again at `now` is a retry that the
+/// reuse grace period covers. A zero grace period covers nothing, not even a retry in the same
+/// instant. Every backend decides with this one rule.
+pub(crate) fn within_grace(spent_at: SystemTime, now: SystemTime, grace: Duration) -> bool {
+    !grace.is_zero() && now.duration_since(spent_at).unwrap_or_default() <= grace
+}
+
 /// Refresh-token families.
 #[async_trait]
 pub trait RefreshStore: Send + Sync + fmt::Debug {
@@ -384,6 +401,15 @@ pub struct ThrottleRecord {
     pub window_started_at: SystemTime,
     /// When the last failure happened.
     pub last_failure_at: SystemTime,
+}
+
+impl ThrottleRecord {
+    /// Whether the record's window, of length `window`, is still open at `now`.
+    pub fn window_open(&self, now: SystemTime, window: Duration) -> bool {
+        self.window_started_at
+            .checked_add(window)
+            .is_none_or(|end| now < end)
+    }
 }
 
 /// Failure counters, keyed by account or client address.

@@ -1,0 +1,258 @@
+//! The embedded migrations and their runner (see `migrations/README.md`).
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use deadpool_postgres::tokio_postgres;
+use deadpool_postgres::{ClientWrapper, Object};
+use sha2::{Digest, Sha256};
+
+use super::{PostgresStore, corrupt, db_error, get, query_one};
+use crate::error::{Error, Result};
+
+/// One embedded migration.
+struct Migration {
+    version: u32,
+    name: &'static str,
+    sql: &'static str,
+}
+
+/// Every migration, in version order. A released file is never edited; a change is a new one.
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "initial",
+    sql: include_str!("migrations/0001_initial.sql"),
+}];
+
+/// First key of the advisory lock migrations hold; the second is a hash of the schema, so
+/// schemas migrate independently.
+pub(super) const LOCK_CLASS: i32 = 0x6175_7468; // "auth"
+
+const CREATE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS auth_schema_migrations (
+    version    bigint      PRIMARY KEY,
+    name       text        NOT NULL,
+    checksum   text        NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+)";
+
+/// What [`PostgresStore::migrate`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationReport {
+    /// The versions this call applied, in order; empty if the schema was up to date.
+    pub applied: Vec<u32>,
+    /// The highest version applied to the schema now.
+    pub current: u32,
+}
+
+/// One migration's state, from [`PostgresStore::migration_status`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationStatus {
+    /// Its version.
+    pub version: u32,
+    /// Its name.
+    pub name: String,
+    /// Whether it is applied.
+    pub state: MigrationState,
+}
+
+/// Whether a migration is applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MigrationState {
+    /// Embedded here, not applied yet: [`PostgresStore::migrate`] applies it.
+    Pending,
+    /// Applied at `at`, as embedded here.
+    Applied {
+        /// When.
+        at: SystemTime,
+    },
+    /// Applied at `at`, but its embedded file has changed since: `migrate` refuses to run.
+    Changed {
+        /// When.
+        at: SystemTime,
+    },
+    /// Applied at `at` by a newer release than this code, which does not know it.
+    Unknown {
+        /// When.
+        at: SystemTime,
+    },
+}
+
+/// A migration recorded in the version table.
+struct Applied {
+    name: String,
+    checksum: String,
+    at: SystemTime,
+}
+
+impl PostgresStore {
+    /// Applies the pending migrations in order, each in its own transaction, and records them
+    /// in `auth_schema_migrations`. Instances that start together take turns on an advisory
+    /// lock: one applies, the others wait and find nothing left to do. [`Error::Config`] if a
+    /// migration applied earlier has changed since (its checksum differs); nothing runs then.
+    pub async fn migrate(&self) -> Result<MigrationReport> {
+        // A connection of its own, closed when done: the session's advisory lock can never
+        // return to the pool, even if this future is dropped midway.
+        let mut client = Object::take(self.client().await?);
+        // Migrations and the wait for the lock may outlast the statement timeout of queries.
+        client
+            .batch_execute("SET statement_timeout = 0")
+            .await
+            .map_err(db_error)?;
+        client
+            .execute(
+                "SELECT pg_advisory_lock($1, hashtext(coalesce(current_schema(), '')))",
+                &[&LOCK_CLASS],
+            )
+            .await
+            .map_err(db_error)?;
+        let report = apply_pending(&mut client).await;
+        // Closing the connection releases the lock too; unlocking first lets a waiting
+        // instance go on at once.
+        let _unlocked = client.execute("SELECT pg_advisory_unlock_all()", &[]).await;
+        report
+    }
+
+    /// Every migration, embedded or recorded, in version order, with its state.
+    pub async fn migration_status(&self) -> Result<Vec<MigrationStatus>> {
+        let client = self.client().await?;
+        let exists = query_one(
+            &client,
+            "SELECT to_regclass('auth_schema_migrations') IS NOT NULL AS present",
+            &[],
+        )
+        .await?;
+        let applied = if get(&exists, "present")? {
+            applied_migrations(&client).await?
+        } else {
+            BTreeMap::new()
+        };
+        Ok(status(&applied))
+    }
+}
+
+/// Under the lock: checks the recorded checksums, then applies what is pending.
+async fn apply_pending(client: &mut ClientWrapper) -> Result<MigrationReport> {
+    client
+        .batch_execute(CREATE_VERSION_TABLE)
+        .await
+        .map_err(db_error)?;
+    let recorded = applied_migrations(client).await?;
+    if let Some(changed) = status(&recorded)
+        .iter()
+        .find(|m| matches!(m.state, MigrationState::Changed { .. }))
+    {
+        return Err(Error::Config(format!(
+            "migration {} ({}) was changed after it was applied: its checksum differs from the \
+             one recorded in auth_schema_migrations; restore the released file and add a new \
+             migration instead",
+            changed.version, changed.name
+        )));
+    }
+    let mut applied = Vec::new();
+    for migration in MIGRATIONS {
+        if recorded.contains_key(&migration.version) {
+            continue;
+        }
+        let failed = |e| {
+            Error::Unavailable(format!(
+                "migration {} ({}) failed: {}",
+                migration.version,
+                migration.name,
+                db_error(e)
+            ))
+        };
+        let tx = client.transaction().await.map_err(db_error)?;
+        tx.batch_execute(migration.sql).await.map_err(failed)?;
+        tx.execute(
+            "INSERT INTO auth_schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+            &[
+                &i64::from(migration.version),
+                &migration.name,
+                &checksum(migration.sql),
+            ],
+        )
+        .await
+        .map_err(failed)?;
+        tx.commit().await.map_err(failed)?;
+        applied.push(migration.version);
+    }
+    let current = recorded
+        .keys()
+        .copied()
+        .chain(applied.iter().copied())
+        .max()
+        .unwrap_or(0);
+    Ok(MigrationReport { applied, current })
+}
+
+async fn applied_migrations(client: &tokio_postgres::Client) -> Result<BTreeMap<u32, Applied>> {
+    let rows = client
+        .query(
+            "SELECT version, name, checksum, applied_at FROM auth_schema_migrations",
+            &[],
+        )
+        .await
+        .map_err(db_error)?;
+    rows.iter()
+        .map(|row| {
+            let version = u32::try_from(get::<i64>(row, "version")?)
+                .map_err(|_| corrupt("migration version"))?;
+            let applied = Applied {
+                name: get(row, "name")?,
+                checksum: get(row, "checksum")?,
+                at: get(row, "applied_at")?,
+            };
+            Ok((version, applied))
+        })
+        .collect()
+}
+
+/// The state of every embedded or recorded migration.
+fn status(recorded: &BTreeMap<u32, Applied>) -> Vec<MigrationStatus> {
+    let mut statuses: Vec<MigrationStatus> = MIGRATIONS
+        .iter()
+        .map(|migration| {
+            let state = match recorded.get(&migration.version) {
+                None => MigrationState::Pending,
+                Some(applied) if applied.checksum == checksum(migration.sql) => {
+                    MigrationState::Applied { at: applied.at }
+                }
+                Some(applied) => MigrationState::Changed { at: applied.at },
+            };
+            MigrationStatus {
+                version: migration.version,
+                name: migration.name.to_owned(),
+                state,
+            }
+        })
+        .collect();
+    statuses.extend(
+        recorded
+            .iter()
+            .filter(|(version, _)| !MIGRATIONS.iter().any(|m| m.version == **version))
+            .map(|(version, applied)| MigrationStatus {
+                version: *version,
+                name: applied.name.clone(),
+                state: MigrationState::Unknown { at: applied.at },
+            }),
+    );
+    statuses.sort_by_key(|status| status.version);
+    statuses
+}
+
+/// Lower-case hex SHA-256 of a migration's text.
+fn checksum(sql: &str) -> String {
+    data_encoding::HEXLOWER.encode(&Sha256::digest(sql.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MIGRATIONS;
+
+    #[test]
+    fn embedded_migrations_are_numbered_in_order_from_one() {
+        for (index, migration) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(migration.version as usize, index + 1, "{}", migration.name);
+        }
+    }
+}

@@ -1,0 +1,374 @@
+//! PostgreSQL backend: every store trait over one connection pool, so a deployment can run on
+//! PostgreSQL alone, with embedded, versioned migrations.
+//!
+//! [`PostgresStore`] implements [`UserStore`](super::UserStore), [`MfaStore`](super::MfaStore),
+//! [`RefreshStore`](super::RefreshStore), [`SessionStore`](super::SessionStore),
+//! [`ThrottleStore`](super::ThrottleStore), [`RevocationStore`](super::RevocationStore) and
+//! [`EventSink`](super::EventSink) (table `auth_audit_events`). Every protocol step the traits
+//! call atomic is one statement or one transaction: refresh rotation locks the token's family
+//! row (`SELECT ... FOR UPDATE`), so concurrent rotations of one token serialise and exactly one
+//! succeeds. Times are `timestamptz` (microsecond precision) and always the `now` the caller
+//! passes, never the database's clock. Database and pool failures are [`Error::Unavailable`].
+//! Sessions, refresh families and TOTP credentials refer to `auth_users` (deleting an account
+//! deletes them), so use this store's [`UserStore`](super::UserStore) with them.
+//!
+//! Tables are named `auth_*`; to keep them in a schema of their own, add
+//! `?options=-c%20search_path%3Dauth` to the URL. [`PostgresStore::migrate`] brings the schema
+//! up to date; see `migrations/README.md` for the expand, deploy, contract rule every migration
+//! follows.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use std::time::SystemTime;
+//!
+//! use auth_core::flows::{Authenticator, AuthenticatorConfig, Stores};
+//! use auth_core::store::postgres::{PostgresConfig, PostgresStore};
+//! use auth_core::token::{Algorithm, Key, KeySet};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> auth_core::Result<()> {
+//! let config = PostgresConfig::from_url("postgres://auth@db.internal:5432/auth");
+//! let store = PostgresStore::connect(&config)?;
+//! store.migrate().await?; // every instance may call it: one applies, the others wait
+//!
+//! let store = Arc::new(store);
+//! let stores = Stores {
+//!     users: store.clone(),
+//!     mfa: store.clone(),
+//!     refresh: store.clone(),
+//!     sessions: store.clone(),
+//!     throttle: store.clone(),
+//!     revocations: store.clone(),
+//!     events: store.clone(),
+//! };
+//! let keys = KeySet::new(Key::generate(Algorithm::EdDsa)?)?;
+//! let config = AuthenticatorConfig::new("https://auth.example.com", "api");
+//! let auth = Authenticator::builder(keys, config).stores(stores).build()?;
+//!
+//! // Readiness probe, and a periodic clean-up job.
+//! store.ping(std::time::Duration::from_secs(1)).await?;
+//! store.purge_expired(SystemTime::now()).await?;
+//! # drop(auth);
+//! # Ok(())
+//! # }
+//! ```
+
+mod events;
+mod mfa;
+mod migrate;
+mod refresh;
+mod sessions;
+#[cfg(all(test, feature = "test-util"))]
+mod tests;
+mod throttle;
+mod users;
+
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use deadpool_postgres::tokio_postgres::error::SqlState;
+use deadpool_postgres::tokio_postgres::types::{FromSql, ToSql};
+use deadpool_postgres::tokio_postgres::{self, NoTls, Row};
+use deadpool_postgres::{
+    Client, GenericClient, Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime,
+};
+use secrecy::{ExposeSecret, SecretString};
+
+pub use migrate::{MigrationReport, MigrationState, MigrationStatus};
+
+use crate::error::{Error, Result};
+use crate::store::SessionId;
+
+/// How to reach PostgreSQL, and the pool's limits.
+#[derive(Debug, Clone)]
+pub struct PostgresConfig {
+    /// A `postgres://` URL or a key-value connection string; secret, as it may hold a password.
+    pub url: SecretString,
+    /// The most connections the pool opens (default 16).
+    pub max_connections: usize,
+    /// How long opening one connection may take (default 5 s).
+    pub connect_timeout: Duration,
+    /// How long a query may wait for a free connection of the pool (default 5 s).
+    pub wait_timeout: Duration,
+    /// The server-side `statement_timeout` of every connection (default 5 s); `None` leaves the
+    /// server's setting. Migrations run without it.
+    pub statement_timeout: Option<Duration>,
+}
+
+impl PostgresConfig {
+    /// The defaults, with this connection URL.
+    pub fn from_url(url: impl Into<String>) -> Self {
+        Self {
+            url: SecretString::from(url.into()),
+            max_connections: 16,
+            connect_timeout: Duration::from_secs(5),
+            wait_timeout: Duration::from_secs(5),
+            statement_timeout: Some(Duration::from_secs(5)),
+        }
+    }
+
+    fn pg_config(&self) -> Result<tokio_postgres::Config> {
+        let mut pg: tokio_postgres::Config = self
+            .url
+            .expose_secret()
+            .parse()
+            .map_err(|e| Error::Config(format!("PostgreSQL connection string: {e}")))?;
+        pg.connect_timeout(self.connect_timeout);
+        if let Some(timeout) = self.statement_timeout {
+            let setting = format!("-c statement_timeout={}", timeout.as_millis().max(1));
+            let options = match pg.get_options() {
+                Some(options) if !options.trim().is_empty() => format!("{options} {setting}"),
+                _ => setting,
+            };
+            pg.options(options);
+        }
+        if pg.get_application_name().is_none() {
+            pg.application_name("auth-core");
+        }
+        Ok(pg)
+    }
+}
+
+/// Every store, in PostgreSQL. Clones share one connection pool.
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: Pool,
+}
+
+impl PostgresStore {
+    /// Builds the connection pool (no TLS). Connections open on first use, so a service can
+    /// start while the database is down and say so through [`ping`](Self::ping);
+    /// [`Error::Config`] if the URL or the limits are unusable.
+    pub fn connect(config: &PostgresConfig) -> Result<Self> {
+        if config.max_connections == 0 {
+            return Err(Error::Config(
+                "PostgreSQL max_connections must be at least 1".into(),
+            ));
+        }
+        let manager = Manager::from_config(
+            config.pg_config()?,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(config.max_connections)
+            .wait_timeout(Some(config.wait_timeout))
+            .create_timeout(Some(config.connect_timeout))
+            .recycle_timeout(Some(config.connect_timeout))
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(|e| Error::Config(format!("PostgreSQL pool: {e}")))?;
+        Ok(Self { pool })
+    }
+
+    /// Runs `SELECT 1`, for a readiness probe: [`Error::Unavailable`] if no answer comes
+    /// within `timeout`.
+    pub async fn ping(&self, timeout: Duration) -> Result<()> {
+        let check = async {
+            let client = self.client().await?;
+            client.simple_query("SELECT 1").await.map_err(db_error)?;
+            Ok(())
+        };
+        tokio::time::timeout(timeout, check)
+            .await
+            .unwrap_or_else(|_| {
+                Err(Error::Unavailable(format!(
+                    "PostgreSQL did not answer within {timeout:?}"
+                )))
+            })
+    }
+
+    /// Deletes what can no longer be used at `now`: ended sessions, refresh families past
+    /// their absolute expiry or revoked (with their tokens), unspent refresh tokens past their
+    /// idle expiry, and revoked session ids past their `until`. Spent tokens of live families
+    /// stay, as they are what reuse detection recognises. Run it periodically from one place.
+    pub async fn purge_expired(&self, now: SystemTime) -> Result<PurgeReport> {
+        let now = pg_time(now);
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_error)?;
+        let sessions = execute(
+            &tx,
+            "DELETE FROM auth_sessions WHERE LEAST(idle_expires_at, expires_at) <= $1",
+            &[&now],
+        )
+        .await?;
+        // Families first, their tokens by cascade: the order rotation locks them in. The
+        // count reads the tokens as they were before the statement.
+        let dead = query_one(
+            &tx,
+            "WITH dead AS (DELETE FROM auth_refresh_families \
+                           WHERE expires_at <= $1 OR revoked RETURNING id) \
+             SELECT (SELECT count(*) FROM dead) AS families, \
+                    (SELECT count(*) FROM auth_refresh_tokens \
+                     WHERE family_id IN (SELECT id FROM dead)) AS tokens",
+            &[&now],
+        )
+        .await?;
+        let idle_tokens = execute(
+            &tx,
+            "DELETE FROM auth_refresh_tokens WHERE spent_at IS NULL AND idle_expires_at <= $1",
+            &[&now],
+        )
+        .await?;
+        let revoked_sessions = execute(
+            &tx,
+            "DELETE FROM auth_revoked_sessions WHERE revoked_until <= $1",
+            &[&now],
+        )
+        .await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(PurgeReport {
+            sessions,
+            refresh_families: to_u64(get(&dead, "families")?, "count")?,
+            refresh_tokens: to_u64(get(&dead, "tokens")?, "count")? + idle_tokens,
+            revoked_sessions,
+        })
+    }
+
+    /// Deletes throttle counters whose window (of length `window`, the longest a policy uses)
+    /// is over at `now`; returns how many.
+    pub async fn purge_throttle_records(&self, now: SystemTime, window: Duration) -> Result<u64> {
+        let Some(cutoff) = window_cutoff(now, window) else {
+            return Ok(0);
+        };
+        let client = self.client().await?;
+        execute(
+            &client,
+            "DELETE FROM auth_throttle WHERE window_started_at <= $1",
+            &[&cutoff],
+        )
+        .await
+    }
+
+    async fn client(&self) -> Result<Client> {
+        self.pool.get().await.map_err(pool_error)
+    }
+}
+
+impl fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("pool", &self.pool.status())
+            .finish()
+    }
+}
+
+/// What [`PostgresStore::purge_expired`] deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PurgeReport {
+    /// Sessions past their idle or absolute expiry.
+    pub sessions: u64,
+    /// Refresh families past their absolute expiry, or revoked.
+    pub refresh_families: u64,
+    /// Refresh tokens: those of the deleted families, and unspent ones past their idle expiry.
+    pub refresh_tokens: u64,
+    /// Revoked session ids past their `until`.
+    pub revoked_sessions: u64,
+}
+
+/// A database failure as this crate's error: unique violations are conflicts, references to
+/// missing accounts are not found, everything else is the database being unavailable.
+fn db_error(error: tokio_postgres::Error) -> Error {
+    let Some(db) = error.as_db_error() else {
+        return Error::Unavailable(format!("PostgreSQL: {error}"));
+    };
+    if *db.code() == SqlState::UNIQUE_VIOLATION {
+        let what = match db.constraint() {
+            Some("auth_users_email_key") => "an account with this email exists",
+            _ => "the record exists",
+        };
+        Error::Conflict(what.into())
+    } else if *db.code() == SqlState::FOREIGN_KEY_VIOLATION {
+        Error::NotFound("the account or credential it refers to does not exist".into())
+    } else {
+        Error::Unavailable(format!("PostgreSQL: {}", db.message()))
+    }
+}
+
+fn pool_error(error: PoolError) -> Error {
+    match error {
+        PoolError::Backend(error) => db_error(error),
+        other => Error::Unavailable(format!("PostgreSQL pool: {other}")),
+    }
+}
+
+/// Stored data that does not decode into its Rust type: a bug or a foreign write.
+fn corrupt(what: &str) -> Error {
+    Error::Internal(format!("PostgreSQL holds an invalid {what}"))
+}
+
+/// The earliest and latest instants stored: about 1200 BC and 190,000 AD, well within what
+/// `timestamptz` and its encoder handle.
+const PG_EARLIEST: Duration = Duration::from_secs(100_000_000_000);
+const PG_LATEST: Duration = Duration::from_secs(6_000_000_000_000);
+
+/// `t`, clamped into the stored range: instants beyond it keep every comparison's outcome.
+fn pg_time(t: SystemTime) -> SystemTime {
+    t.clamp(UNIX_EPOCH - PG_EARLIEST, UNIX_EPOCH + PG_LATEST)
+}
+
+/// The instant a window of length `window` ending at `now` started; `None` if that is before
+/// any stored time, so the window covers everything.
+fn window_cutoff(now: SystemTime, window: Duration) -> Option<SystemTime> {
+    now.checked_sub(window)
+        .filter(|cutoff| *cutoff > UNIX_EPOCH - PG_EARLIEST)
+        .map(pg_time)
+}
+
+fn to_i64(value: u64, what: &str) -> Result<i64> {
+    i64::try_from(value).map_err(|_| Error::InvalidRequest(format!("{what} is out of range")))
+}
+
+fn to_u64(value: i64, what: &str) -> Result<u64> {
+    u64::try_from(value).map_err(|_| corrupt(what))
+}
+
+/// Column `name` of `row`.
+fn get<'a, T: FromSql<'a>>(row: &'a Row, name: &str) -> Result<T> {
+    row.try_get(name).map_err(db_error)
+}
+
+/// Column `name` of `row`, a session id.
+fn get_session_id(row: &Row, name: &str) -> Result<SessionId> {
+    SessionId::parse(get(row, name)?).map_err(|_| corrupt("session id"))
+}
+
+async fn execute(
+    client: &impl GenericClient,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<u64> {
+    let statement = client.prepare_cached(sql).await.map_err(db_error)?;
+    client.execute(&statement, params).await.map_err(db_error)
+}
+
+async fn query(
+    client: &impl GenericClient,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Vec<Row>> {
+    let statement = client.prepare_cached(sql).await.map_err(db_error)?;
+    client.query(&statement, params).await.map_err(db_error)
+}
+
+async fn query_opt(
+    client: &impl GenericClient,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Option<Row>> {
+    let statement = client.prepare_cached(sql).await.map_err(db_error)?;
+    client.query_opt(&statement, params).await.map_err(db_error)
+}
+
+async fn query_one(
+    client: &impl GenericClient,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Row> {
+    let statement = client.prepare_cached(sql).await.map_err(db_error)?;
+    client.query_one(&statement, params).await.map_err(db_error)
+}

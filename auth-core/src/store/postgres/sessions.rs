@@ -1,0 +1,157 @@
+//! [`SessionStore`] (table `auth_sessions`) and [`RevocationStore`] (table
+//! `auth_revoked_sessions`).
+
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use deadpool_postgres::tokio_postgres::Row;
+use uuid::Uuid;
+
+use super::{PostgresStore, execute, get, get_session_id, pg_time, query, query_one, query_opt};
+use crate::error::Result;
+use crate::store::{RevocationStore, Session, SessionId, SessionStore, UserId};
+
+#[async_trait]
+impl SessionStore for PostgresStore {
+    async fn create_session(&self, session: Session) -> Result<()> {
+        let client = self.client().await?;
+        execute(
+            &client,
+            "INSERT INTO auth_sessions \
+               (id, user_id, amr, created_at, last_used_at, idle_expires_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                &session.id.as_str(),
+                &session.user_id.as_uuid(),
+                &session.amr,
+                &pg_time(session.created_at),
+                &pg_time(session.last_used_at),
+                &pg_time(session.idle_expires_at),
+                &pg_time(session.expires_at),
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn session(&self, id: &SessionId, now: SystemTime) -> Result<Option<Session>> {
+        let client = self.client().await?;
+        query_opt(
+            &client,
+            "SELECT id, user_id, amr, created_at, last_used_at, idle_expires_at, expires_at \
+             FROM auth_sessions \
+             WHERE id = $1 AND $2 < idle_expires_at AND $2 < expires_at",
+            &[&id.as_str(), &pg_time(now)],
+        )
+        .await?
+        .map(|row| session(&row))
+        .transpose()
+    }
+
+    async fn touch_session(
+        &self,
+        id: &SessionId,
+        now: SystemTime,
+        idle_expires_at: SystemTime,
+    ) -> Result<Option<Session>> {
+        let client = self.client().await?;
+        query_opt(
+            &client,
+            "UPDATE auth_sessions \
+             SET last_used_at = $2, idle_expires_at = LEAST($3, expires_at) \
+             WHERE id = $1 AND $2 < idle_expires_at AND $2 < expires_at \
+             RETURNING id, user_id, amr, created_at, last_used_at, idle_expires_at, expires_at",
+            &[&id.as_str(), &pg_time(now), &pg_time(idle_expires_at)],
+        )
+        .await?
+        .map(|row| session(&row))
+        .transpose()
+    }
+
+    async fn sessions_of(&self, user: &UserId, now: SystemTime) -> Result<Vec<Session>> {
+        let client = self.client().await?;
+        query(
+            &client,
+            "SELECT id, user_id, amr, created_at, last_used_at, idle_expires_at, expires_at \
+             FROM auth_sessions \
+             WHERE user_id = $1 AND $2 < idle_expires_at AND $2 < expires_at \
+             ORDER BY created_at, id",
+            &[&user.as_uuid(), &pg_time(now)],
+        )
+        .await?
+        .iter()
+        .map(session)
+        .collect()
+    }
+
+    async fn revoke_session(&self, user: &UserId, id: &SessionId) -> Result<bool> {
+        let client = self.client().await?;
+        let deleted = execute(
+            &client,
+            "DELETE FROM auth_sessions WHERE id = $2 AND user_id = $1",
+            &[&user.as_uuid(), &id.as_str()],
+        )
+        .await?;
+        Ok(deleted == 1)
+    }
+
+    async fn revoke_sessions_of(
+        &self,
+        user: &UserId,
+        except: Option<&SessionId>,
+    ) -> Result<Vec<SessionId>> {
+        let client = self.client().await?;
+        query(
+            &client,
+            "DELETE FROM auth_sessions \
+             WHERE user_id = $1 AND ($2::text IS NULL OR id <> $2) \
+             RETURNING id",
+            &[&user.as_uuid(), &except.map(SessionId::as_str)],
+        )
+        .await?
+        .iter()
+        .map(|row| get_session_id(row, "id"))
+        .collect()
+    }
+}
+
+#[async_trait]
+impl RevocationStore for PostgresStore {
+    async fn revoke_sid(&self, id: &SessionId, until: SystemTime) -> Result<()> {
+        let client = self.client().await?;
+        // A later deadline is never shortened by an earlier one.
+        execute(
+            &client,
+            "INSERT INTO auth_revoked_sessions AS r (session_id, revoked_until) VALUES ($1, $2) \
+             ON CONFLICT (session_id) DO UPDATE \
+             SET revoked_until = GREATEST(r.revoked_until, EXCLUDED.revoked_until)",
+            &[&id.as_str(), &pg_time(until)],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn is_sid_revoked(&self, id: &SessionId, now: SystemTime) -> Result<bool> {
+        let client = self.client().await?;
+        let row = query_one(
+            &client,
+            "SELECT EXISTS (SELECT 1 FROM auth_revoked_sessions \
+                            WHERE session_id = $1 AND $2 < revoked_until) AS revoked",
+            &[&id.as_str(), &pg_time(now)],
+        )
+        .await?;
+        get(&row, "revoked")
+    }
+}
+
+fn session(row: &Row) -> Result<Session> {
+    Ok(Session {
+        id: get_session_id(row, "id")?,
+        user_id: UserId::from(get::<Uuid>(row, "user_id")?),
+        amr: get(row, "amr")?,
+        created_at: get(row, "created_at")?,
+        last_used_at: get(row, "last_used_at")?,
+        idle_expires_at: get(row, "idle_expires_at")?,
+        expires_at: get(row, "expires_at")?,
+    })
+}

@@ -1,0 +1,713 @@
+//! The PostgreSQL backend against a real server, reached through `AUTH_TEST_DATABASE_URL`
+//! (for example `postgres://postgres@127.0.0.1:5432/test`). Each test works in a schema of its
+//! own, `auth_test_<random hex>`, dropped when the test ends, pass or fail. Without the
+//! variable the database tests say so loudly and pass.
+
+// Helpers panic on failure, like the tests that call them.
+#![allow(clippy::unwrap_used)]
+
+use std::net::{IpAddr, TcpListener};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use deadpool_postgres::tokio_postgres::{self, NoTls};
+
+use super::migrate::LOCK_CLASS;
+use super::{MigrationReport, MigrationState, PostgresConfig, PostgresStore, PurgeReport};
+use crate::error::Error;
+use crate::event::{AuthEvent, AuthEventKind, LoginFailure};
+use crate::mfa::{EncryptedSecret, TotpParams};
+use crate::store::conformance::new_user;
+use crate::store::{
+    EventSink, FamilyId, MfaStore, RefreshFamily, RefreshStore, RefreshTokenRecord,
+    RevocationStore, Rotation, SecretHash, Session, SessionId, SessionStore, ThrottleStore,
+    TotpRecord, User, UserId, UserStore,
+};
+
+const MINUTE: Duration = Duration::from_secs(60);
+const HOUR: Duration = Duration::from_secs(3600);
+const DAY: Duration = Duration::from_secs(24 * 3600);
+
+fn t0() -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(1_800_000_000)
+}
+
+fn database_url() -> Option<String> {
+    match std::env::var("AUTH_TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            // CI must never skip a backend test silently.
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "AUTH_TEST_DATABASE_URL must be set when CI is"
+            );
+            eprintln!("SKIPPED: AUTH_TEST_DATABASE_URL is not set");
+            None
+        }
+    }
+}
+
+async fn admin_client(url: &str) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+    let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
+    tokio::spawn(connection);
+    Ok(client)
+}
+
+/// A schema of the test's own; dropped on drop, even when the test panics.
+struct TestSchema {
+    url: String,
+    name: String,
+}
+
+impl TestSchema {
+    /// A new empty schema, or `None` (having said so) without a test database.
+    async fn create() -> Option<Self> {
+        let url = database_url()?;
+        let name = format!("auth_test_{:016x}", rand::random::<u64>());
+        let admin = admin_client(&url).await.unwrap();
+        // The name is ours, made of hex digits: an identifier cannot be a parameter.
+        admin
+            .batch_execute(&format!("CREATE SCHEMA {name}"))
+            .await
+            .unwrap();
+        Some(Self { url, name })
+    }
+
+    /// A configuration whose connections work in this schema.
+    fn config(&self) -> PostgresConfig {
+        let separator = if self.url.contains('?') { '&' } else { '?' };
+        let url = format!(
+            "{}{separator}options=-c%20search_path%3D{}",
+            self.url, self.name
+        );
+        PostgresConfig {
+            max_connections: 8,
+            ..PostgresConfig::from_url(url)
+        }
+    }
+
+    /// A new pool on this schema, not migrated.
+    fn store(&self) -> PostgresStore {
+        PostgresStore::connect(&self.config()).unwrap()
+    }
+
+    /// A new pool on this schema, migrated.
+    async fn migrated_store(&self) -> PostgresStore {
+        let store = self.store();
+        store.migrate().await.unwrap();
+        store
+    }
+}
+
+impl Drop for TestSchema {
+    fn drop(&mut self) {
+        let (url, name) = (self.url.clone(), self.name.clone());
+        // Drop cannot await, and may run while the test's runtime unwinds: a thread with a
+        // runtime of its own does the clean-up.
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let admin = admin_client(&url).await?;
+                admin
+                    .batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
+                    .await
+            })
+        });
+        if let Ok(Err(error)) = cleanup.join() {
+            eprintln!("could not drop test schema {}: {error}", self.name);
+        }
+    }
+}
+
+/// A migrated store in a schema of its own, and the schema's guard.
+async fn conformance_store() -> Option<(Arc<PostgresStore>, TestSchema)> {
+    let schema = TestSchema::create().await?;
+    let store = Arc::new(schema.migrated_store().await);
+    Some((store, schema))
+}
+
+crate::store_conformance_tests!(conformance_store());
+
+fn all_versions(statuses: &[super::MigrationStatus]) -> Vec<u32> {
+    statuses.iter().map(|status| status.version).collect()
+}
+
+async fn assert_all_applied(store: &PostgresStore, versions: &[u32]) {
+    let status = store.migration_status().await.unwrap();
+    assert_eq!(all_versions(&status), versions);
+    assert!(
+        status
+            .iter()
+            .all(|m| matches!(m.state, MigrationState::Applied { .. })),
+        "{status:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_bring_a_fresh_schema_to_the_latest_version_once() {
+    let Some(schema) = TestSchema::create().await else {
+        return;
+    };
+    let store = schema.store();
+    let before = store.migration_status().await.unwrap();
+    assert!(!before.is_empty());
+    assert!(
+        before.iter().all(|m| m.state == MigrationState::Pending),
+        "{before:?}"
+    );
+    let versions = all_versions(&before);
+    let latest = *versions.last().unwrap();
+
+    let first = store.migrate().await.unwrap();
+    assert_eq!(
+        first,
+        MigrationReport {
+            applied: versions.clone(),
+            current: latest
+        }
+    );
+    let second = store.migrate().await.unwrap();
+    assert_eq!(
+        second,
+        MigrationReport {
+            applied: vec![],
+            current: latest
+        },
+        "running again is a no-op"
+    );
+
+    assert_all_applied(&store, &versions).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_migrations_on_two_pools_apply_once() {
+    let Some(schema) = TestSchema::create().await else {
+        return;
+    };
+    let versions = all_versions(&schema.store().migration_status().await.unwrap());
+    // Hold the migration lock of the schema, so both runs are queued on it together.
+    let holder = admin_client(&schema.url).await.unwrap();
+    holder
+        .execute(
+            "SELECT pg_advisory_lock($1, hashtext($2))",
+            &[&LOCK_CLASS, &schema.name],
+        )
+        .await
+        .unwrap();
+    let runs: Vec<_> = (0..2)
+        .map(|_| {
+            let store = schema.store();
+            tokio::spawn(async move { store.migrate().await })
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let waiting: i64 = holder
+            .query_one(
+                "SELECT count(*) FROM pg_locks \
+                 WHERE locktype = 'advisory' AND NOT granted AND classid::int8 = $1",
+                &[&i64::from(LOCK_CLASS)],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if waiting >= 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "both runs wait for the lock");
+        tokio::task::yield_now().await;
+    }
+    holder
+        .execute(
+            "SELECT pg_advisory_unlock($1, hashtext($2))",
+            &[&LOCK_CLASS, &schema.name],
+        )
+        .await
+        .unwrap();
+
+    let mut applied = Vec::new();
+    for run in runs {
+        let report = run.await.unwrap().unwrap();
+        assert_eq!(report.current, *versions.last().unwrap());
+        applied.push(report.applied);
+    }
+    applied.sort();
+    assert_eq!(
+        applied,
+        vec![vec![], versions.clone()],
+        "one run applies, the other finds it done"
+    );
+    assert_all_applied(&schema.store(), &versions).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_migration_changed_after_it_was_applied_is_refused() {
+    let Some(schema) = TestSchema::create().await else {
+        return;
+    };
+    let store = schema.migrated_store().await;
+    store
+        .client()
+        .await
+        .unwrap()
+        .execute(
+            "UPDATE auth_schema_migrations SET checksum = 'tampered' WHERE version = 1",
+            &[],
+        )
+        .await
+        .unwrap();
+
+    let refused = store.migrate().await;
+    assert!(
+        matches!(&refused, Err(Error::Config(message))
+            if message.contains("migration 1 (initial) was changed after it was applied")),
+        "{refused:?}"
+    );
+    let status = store.migration_status().await.unwrap();
+    assert!(
+        matches!(status[0].state, MigrationState::Changed { .. }),
+        "{status:?}"
+    );
+}
+
+fn random_hash() -> SecretHash {
+    SecretHash::of(&rand::random::<[u8; 32]>())
+}
+
+fn session_of(user: &User, created_at: SystemTime, idle: Duration, absolute: Duration) -> Session {
+    Session {
+        id: SessionId::from_secret(&rand::random::<[u8; 32]>()),
+        user_id: user.id,
+        amr: vec!["pwd".into(), "otp".into()],
+        created_at,
+        last_used_at: created_at,
+        idle_expires_at: created_at + idle,
+        expires_at: created_at + absolute,
+    }
+}
+
+/// A family of `user` started at `created_at`, and its first token.
+async fn family_of(
+    store: &PostgresStore,
+    user: &User,
+    created_at: SystemTime,
+    lifetime: Duration,
+    idle: Duration,
+) -> (RefreshFamily, RefreshTokenRecord) {
+    let family = RefreshFamily {
+        id: FamilyId::new(),
+        user_id: user.id,
+        session_id: SessionId::from_secret(&rand::random::<[u8; 32]>()),
+        created_at,
+        expires_at: created_at + lifetime,
+    };
+    let first = RefreshTokenRecord {
+        hash: random_hash(),
+        issued_at: created_at,
+        idle_expires_at: created_at + idle,
+    };
+    store
+        .create_family(family.clone(), first.clone())
+        .await
+        .unwrap();
+    (family, first)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_survives_a_new_pool() {
+    let Some(schema) = TestSchema::create().await else {
+        return;
+    };
+    let store = schema.migrated_store().await;
+    let user = new_user(&store).await;
+    let session = session_of(&user, t0(), HOUR, DAY);
+    store.create_session(session.clone()).await.unwrap();
+    let (family, first) = family_of(&store, &user, t0(), 30 * DAY, DAY).await;
+    let totp = TotpRecord {
+        user_id: user.id,
+        secret: EncryptedSecret {
+            key_id: "v1".into(),
+            nonce: vec![1; 12],
+            ciphertext: vec![2; 36],
+        },
+        params: TotpParams::default(),
+        confirmed: false,
+        last_used_step: None,
+        created_at: t0(),
+    };
+    store.save_pending_totp(totp.clone()).await.unwrap();
+    drop(store);
+
+    let store = schema.store();
+    assert_eq!(store.user_by_id(&user.id).await.unwrap(), Some(user));
+    assert_eq!(
+        store.session(&session.id, t0()).await.unwrap(),
+        Some(session)
+    );
+    assert_eq!(store.totp(&totp.user_id).await.unwrap(), Some(totp));
+    let successor = RefreshTokenRecord {
+        hash: random_hash(),
+        issued_at: t0() + MINUTE,
+        idle_expires_at: t0() + DAY,
+    };
+    assert_eq!(
+        store
+            .rotate(&first.hash, successor, t0() + MINUTE, Duration::ZERO)
+            .await
+            .unwrap(),
+        Rotation::Rotated(family)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emails_are_unique_whatever_their_case() {
+    let Some(schema) = TestSchema::create().await else {
+        return;
+    };
+    let store = schema.migrated_store().await;
+    let user = new_user(&store).await;
+    let twin = User {
+        id: UserId::new(),
+        email: user.email.to_uppercase(),
+        ..user
+    };
+    let refused = store.create_user(twin).await;
+    assert!(matches!(refused, Err(Error::Conflict(_))), "{refused:?}");
+}
+
+async fn count(store: &PostgresStore, table: &str) -> i64 {
+    let client = store.client().await.unwrap();
+    // Table names are the test's own literals.
+    let row = client
+        .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+        .await
+        .unwrap();
+    row.get(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn purge_expired_removes_what_has_ended_and_keeps_the_rest() {
+    let Some(schema) = TestSchema::create().await else {
+        return;
+    };
+    let store = schema.migrated_store().await;
+    let user = new_user(&store).await;
+    let now = t0() + 10 * HOUR;
+
+    let ended = session_of(&user, t0(), HOUR, DAY);
+    let live = session_of(&user, now - HOUR, 2 * HOUR, DAY);
+    for session in [&ended, &live] {
+        store.create_session(session.clone()).await.unwrap();
+    }
+
+    // A live family whose first token was spent (kept: reuse detection needs it) for a live
+    // successor; a live family whose unspent token went idle; an expired family; a revoked one.
+    let (rotated, spent) = family_of(&store, &user, t0(), 30 * DAY, HOUR).await;
+    let current = RefreshTokenRecord {
+        hash: random_hash(),
+        issued_at: t0() + MINUTE,
+        idle_expires_at: t0() + DAY,
+    };
+    let rotation = store
+        .rotate(&spent.hash, current, t0() + MINUTE, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(rotation, Rotation::Rotated(rotated.clone()));
+    family_of(&store, &user, t0(), 30 * DAY, HOUR).await;
+    family_of(&store, &user, t0(), 2 * HOUR, HOUR).await;
+    let (revoked, _) = family_of(&store, &user, t0(), 30 * DAY, DAY).await;
+    assert!(
+        store
+            .revoke_session_family(&revoked.session_id)
+            .await
+            .unwrap()
+    );
+
+    let (over, still) = (
+        SessionId::from_secret(b"over"),
+        SessionId::from_secret(b"still"),
+    );
+    store.revoke_sid(&over, t0() + HOUR).await.unwrap();
+    store.revoke_sid(&still, now + HOUR).await.unwrap();
+
+    let report = store.purge_expired(now).await.unwrap();
+    assert_eq!(
+        report,
+        PurgeReport {
+            sessions: 1,
+            refresh_families: 2,
+            refresh_tokens: 3,
+            revoked_sessions: 1,
+        }
+    );
+    assert_eq!(count(&store, "auth_sessions").await, 1);
+    assert_eq!(count(&store, "auth_refresh_families").await, 2);
+    assert_eq!(count(&store, "auth_refresh_tokens").await, 2);
+    assert_eq!(count(&store, "auth_revoked_sessions").await, 1);
+    assert_eq!(store.session(&live.id, now).await.unwrap(), Some(live));
+    assert!(store.is_sid_revoked(&still, now).await.unwrap());
+    let replay = RefreshTokenRecord {
+        hash: random_hash(),
+        issued_at: now,
+        idle_expires_at: now + DAY,
+    };
+    assert_eq!(
+        store
+            .rotate(&spent.hash, replay, now, Duration::ZERO)
+            .await
+            .unwrap(),
+        Rotation::Reused(rotated),
+        "a spent token of a live family is still recognised"
+    );
+    assert_eq!(
+        store.purge_expired(now).await.unwrap(),
+        PurgeReport {
+            refresh_families: 1,
+            refresh_tokens: 2,
+            ..PurgeReport::default()
+        },
+        "the family revoked for reuse goes at the next purge"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn times_far_from_now_are_stored_and_compared() {
+    let Some(schema) = TestSchema::create().await else {
+        return;
+    };
+    let store = schema.migrated_store().await;
+    let key = format!("far:{}", UserId::new());
+    for (failures, window) in [(1, Duration::MAX), (2, Duration::from_secs(1 << 50))] {
+        let record = store.record_failure(&key, t0(), window).await.unwrap();
+        assert_eq!(record.failures, failures);
+        assert!(
+            store
+                .throttle_record(&key, t0(), window)
+                .await
+                .unwrap()
+                .is_some()
+        );
+    }
+    let user = new_user(&store).await;
+    let ages = Duration::from_secs(1 << 50);
+    let forever = session_of(&user, t0(), ages, ages);
+    store.create_session(forever.clone()).await.unwrap();
+    assert!(
+        store
+            .session(&forever.id, t0() + 1000 * DAY)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        store
+            .purge_throttle_records(t0() + HOUR, MINUTE)
+            .await
+            .unwrap(),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_events_are_written() {
+    let Some(schema) = TestSchema::create().await else {
+        return;
+    };
+    let store = schema.migrated_store().await;
+    let user = UserId::new();
+    let session = SessionId::from_secret(b"session");
+    let client: IpAddr = "192.0.2.7".parse().unwrap();
+    let kinds = [
+        AuthEventKind::Registered,
+        AuthEventKind::LoginFailed {
+            reason: LoginFailure::WrongPassword,
+        },
+        AuthEventKind::RefreshReuseDetected {
+            family: FamilyId::new(),
+        },
+    ];
+    for kind in kinds {
+        let event = AuthEvent {
+            at: t0(),
+            kind,
+            user_id: Some(user),
+            session_id: Some(session.clone()),
+            client: Some(client),
+        };
+        store.record(event).await.unwrap();
+    }
+    let anonymous = AuthEvent {
+        at: t0(),
+        kind: AuthEventKind::MfaFailed,
+        user_id: None,
+        session_id: None,
+        client: None,
+    };
+    store.record(anonymous).await.unwrap();
+
+    assert_eq!(count(&store, "auth_audit_events").await, 4);
+    let rows = store
+        .client()
+        .await
+        .unwrap()
+        .query(
+            "SELECT name, detail, user_id, session_id, client, at FROM auth_audit_events \
+             ORDER BY id",
+            &[],
+        )
+        .await
+        .unwrap();
+    let names: Vec<&str> = rows.iter().map(|row| row.get("name")).collect();
+    assert_eq!(
+        names,
+        [
+            "registered",
+            "login_failed",
+            "refresh_reuse_detected",
+            "mfa_failed"
+        ]
+    );
+    let detail: &str = rows[1].get("detail");
+    assert_eq!(detail, "LoginFailed { reason: WrongPassword }");
+    assert_eq!(
+        rows[0].get::<_, Option<uuid::Uuid>>("user_id"),
+        Some(user.as_uuid())
+    );
+    assert_eq!(
+        rows[0].get::<_, Option<&str>>("session_id"),
+        Some(session.as_str())
+    );
+    assert_eq!(rows[0].get::<_, Option<IpAddr>>("client"), Some(client));
+    assert_eq!(rows[0].get::<_, SystemTime>("at"), t0());
+    assert_eq!(rows[3].get::<_, Option<uuid::Uuid>>("user_id"), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ping_answers_when_the_database_does() {
+    let Some(schema) = TestSchema::create().await else {
+        return;
+    };
+    schema.store().ping(Duration::from_secs(2)).await.unwrap();
+}
+
+/// A store on a local port with nothing behind it.
+fn store_on_closed_port() -> PostgresStore {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    PostgresStore::connect(&PostgresConfig::from_url(format!(
+        "postgres://postgres@127.0.0.1:{port}/test"
+    )))
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ping_reports_a_closed_port_as_unavailable_within_the_timeout() {
+    let store = store_on_closed_port();
+    let started = Instant::now();
+    let refused = store.ping(Duration::from_secs(2)).await;
+    assert!(matches!(refused, Err(Error::Unavailable(_))), "{refused:?}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ping_gives_up_on_a_server_that_never_answers() {
+    // Connections are accepted by the kernel and then never answered.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let config = PostgresConfig {
+        connect_timeout: Duration::from_secs(30),
+        ..PostgresConfig::from_url(format!("postgres://postgres@127.0.0.1:{port}/test"))
+    };
+    let store = PostgresStore::connect(&config).unwrap();
+    let started = Instant::now();
+    let refused = store.ping(Duration::from_millis(300)).await;
+    assert!(matches!(refused, Err(Error::Unavailable(_))), "{refused:?}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    drop(silent);
+}
+
+#[test]
+fn a_bad_configuration_is_refused_before_connecting() {
+    let zero = PostgresConfig {
+        max_connections: 0,
+        ..PostgresConfig::from_url("postgres://postgres@127.0.0.1/test")
+    };
+    assert!(matches!(
+        PostgresStore::connect(&zero),
+        Err(Error::Config(_))
+    ));
+    assert!(matches!(
+        PostgresStore::connect(&PostgresConfig::from_url("postgres://host:notaport/db")),
+        Err(Error::Config(_))
+    ));
+}
+
+#[test]
+fn the_configuration_does_not_show_the_password() {
+    let config = PostgresConfig::from_url("postgres://auth:hunter2@db/auth");
+    assert!(!format!("{config:?}").contains("hunter2"));
+}
+
+#[cfg(any(feature = "jwt", feature = "paseto"))]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_authenticator_runs_on_postgres_alone() {
+    use secrecy::{ExposeSecret, SecretString};
+
+    use crate::flows::{Authenticator, AuthenticatorConfig, LoginOutcome, Stores};
+    use crate::token::{Algorithm, Key, KeySet};
+
+    let Some(schema) = TestSchema::create().await else {
+        return;
+    };
+    let store = Arc::new(schema.migrated_store().await);
+    let stores = Stores {
+        users: store.clone(),
+        mfa: store.clone(),
+        refresh: store.clone(),
+        sessions: store.clone(),
+        throttle: store.clone(),
+        revocations: store.clone(),
+        events: store.clone(),
+    };
+    let keys = KeySet::new(Key::generate(Algorithm::EdDsa).unwrap()).unwrap();
+    let config = AuthenticatorConfig::new("https://auth.example.com", "api");
+    let auth = Authenticator::builder(keys, config)
+        .stores(stores)
+        .build()
+        .unwrap();
+
+    let password = SecretString::from("correct horse battery staple");
+    auth.register("ada@example.com", &password).await.unwrap();
+    let wrong = SecretString::from("not the password at all");
+    let refused = auth.login("ada@example.com", &wrong, None).await;
+    assert!(
+        matches!(refused, Err(Error::InvalidCredentials)),
+        "{refused:?}"
+    );
+    let LoginOutcome::Authenticated(first) = auth
+        .login("ada@example.com", &password, None)
+        .await
+        .unwrap()
+    else {
+        panic!("no second factor is enrolled");
+    };
+    let second = auth
+        .refresh(first.refresh_token.expose_secret())
+        .await
+        .unwrap();
+    auth.authenticate(second.access_token.expose_secret())
+        .await
+        .unwrap();
+
+    let reused = auth.refresh(first.refresh_token.expose_secret()).await;
+    assert!(matches!(reused, Err(Error::TokenReused)), "{reused:?}");
+    let after_reuse = auth.refresh(second.refresh_token.expose_secret()).await;
+    assert!(after_reuse.is_err(), "the family is revoked");
+    assert!(count(&store, "auth_audit_events").await >= 4);
+}

@@ -1,0 +1,27 @@
+-- Counts one failure: increments the counter of the open window, or starts a new window.
+-- KEYS[1]: the counter hash. ARGV[1]: now. ARGV[2]: now minus the window length, or '' if that
+-- is before the epoch (then every stored window is still open). ARGV[3]: the window length in
+-- ms. ARGV[4]: extra lifetime in ms for clock skew between callers.
+-- Returns {failures, window_started, last_failure}.
+local now = ARGV[1]
+local stored = redis.call('HMGET', KEYS[1], 'failures', 'window_started', 'last_failure')
+local failures, started, last
+-- A window is open while now < started + window, that is while now - window < started.
+if stored[1] and stored[2] and stored[3] and (ARGV[2] == '' or cmp_time(ARGV[2], stored[2]) < 0) then
+  failures = math.min(tonumber(stored[1]) + 1, 4294967295)
+  started = stored[2]
+  last = stored[3]
+  if cmp_time(last, now) < 0 then
+    last = now
+  end
+else
+  failures = 1
+  started = now
+  last = now
+end
+failures = string.format('%d', failures)
+redis.call('HSET', KEYS[1], 'failures', failures, 'window_started', started, 'last_failure', last)
+-- The key lives until the window closes (started + window), plus the skew allowance.
+local ttl = millis_between(now, started) + tonumber(ARGV[3]) + tonumber(ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ttl_arg(ttl))
+return { failures, started, last }

@@ -1,0 +1,45 @@
+//! [`RevocationStore`] on Redis: one string per revoked session id, holding the deadline.
+
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use fred::prelude::KeysInterface;
+
+use super::{
+    CLOCK_SKEW_SLACK, RedisStore, decode_time, encode_time, malformed, millis_of, ttl_millis,
+};
+use crate::error::Result;
+use crate::store::{RevocationStore, SessionId};
+
+#[async_trait]
+impl RevocationStore for RedisStore {
+    async fn revoke_sid(&self, id: &SessionId, until: SystemTime) -> Result<()> {
+        // The trait gives no `now`: the key's lifetime (not the answer) is measured from the
+        // system clock, with slack for application clocks running behind.
+        let ttl = ttl_millis(SystemTime::now(), until).saturating_add(millis_of(CLOCK_SKEW_SLACK));
+        let _: i64 = self
+            .run(
+                "revoke sid",
+                self.inner.scripts.revoke_sid.evalsha_with_reload(
+                    self.client(),
+                    self.revoked_key(id),
+                    vec![encode_time(until), ttl.to_string()],
+                ),
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn is_sid_revoked(&self, id: &SessionId, now: SystemTime) -> Result<bool> {
+        let until: Option<String> = self
+            .run("revocation", self.client().get(self.revoked_key(id)))
+            .await?;
+        match until {
+            None => Ok(false),
+            Some(until) => {
+                let until = decode_time(&until).ok_or_else(|| malformed("revocation"))?;
+                Ok(now < until)
+            }
+        }
+    }
+}

@@ -1,0 +1,281 @@
+//! [`SessionStore`] on Redis: one hash per session, one sorted set per user as the index.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use fred::prelude::{HashesInterface, KeysInterface, SortedSetsInterface};
+use fred::types::Value;
+
+use super::{RedisStore, decode_time, encode_time, malformed, ttl_millis};
+use crate::error::{Error, Result};
+use crate::store::{Session, SessionId, SessionStore, UserId};
+
+/// The session hash's fields, in the order [`parse_session`] reads them.
+const FIELDS: [&str; 6] = [
+    "user",
+    "amr",
+    "created",
+    "last_used",
+    "idle_expires",
+    "expires",
+];
+
+/// A session id read back from an index: any text, as [`SessionId`] accepts when deserialised.
+fn session_id(raw: &str) -> Option<SessionId> {
+    serde_json::from_value(serde_json::Value::String(raw.to_owned())).ok()
+}
+
+/// The session stored as `fields` (in [`FIELDS`] order); `None` if the key does not exist.
+fn parse_session(id: &SessionId, fields: Vec<Option<String>>) -> Result<Option<Session>> {
+    if fields.iter().all(Option::is_none) {
+        return Ok(None);
+    }
+    let [user, amr, created, last_used, idle, expires]: [Option<String>; 6] =
+        fields.try_into().map_err(|_| malformed("session"))?;
+    let time = |field: Option<String>| {
+        field
+            .as_deref()
+            .and_then(decode_time)
+            .ok_or_else(|| malformed("session"))
+    };
+    Ok(Some(Session {
+        id: id.clone(),
+        user_id: user
+            .and_then(|u| u.parse().ok())
+            .ok_or_else(|| malformed("session"))?,
+        amr: amr
+            .and_then(|a| serde_json::from_str(&a).ok())
+            .ok_or_else(|| malformed("session"))?,
+        created_at: time(created)?,
+        last_used_at: time(last_used)?,
+        idle_expires_at: time(idle)?,
+        expires_at: time(expires)?,
+    }))
+}
+
+impl RedisStore {
+    /// The session stored under `id`, alive or not.
+    async fn stored_session(&self, id: &SessionId) -> Result<Option<Session>> {
+        let fields: Vec<Option<String>> = self
+            .run(
+                "session",
+                self.client()
+                    .hmget(self.session_key(id.as_str()), FIELDS.to_vec()),
+            )
+            .await?;
+        parse_session(id, fields)
+    }
+
+    /// The ids in the user's index, as stored.
+    async fn indexed_sessions(&self, user: &UserId) -> Result<Vec<String>> {
+        self.run(
+            "session index",
+            self.client().zrange(
+                self.user_sessions_key(user),
+                0,
+                -1,
+                None,
+                false,
+                None,
+                false,
+            ),
+        )
+        .await
+    }
+
+    /// Removes ids from the user's index. Best effort: a stale entry left behind is pruned by
+    /// the next listing, so a failure here must not fail an operation that has succeeded.
+    async fn unindex_sessions(&self, user: &UserId, ids: Vec<String>) {
+        if ids.is_empty() {
+            return;
+        }
+        let removal = self
+            .client()
+            .zrem::<i64, _, _>(self.user_sessions_key(user), ids);
+        if let Err(error) = self.run("session index", removal).await {
+            tracing::warn!(%error, "could not prune the session index; the next listing will");
+        }
+    }
+}
+
+#[async_trait]
+impl SessionStore for RedisStore {
+    async fn create_session(&self, session: Session) -> Result<()> {
+        let key = self.session_key(session.id.as_str());
+        // The session's last use stands for "now": the key lives until the session expires.
+        let now = session.last_used_at;
+        let ttl = ttl_millis(now, session.idle_expires_at.min(session.expires_at));
+        let amr = serde_json::to_string(&session.amr)
+            .map_err(|e| Error::Internal(format!("encoding amr: {e}")))?;
+        let args = vec![
+            ttl.to_string(),
+            "user".into(),
+            session.user_id.to_string(),
+            "amr".into(),
+            amr,
+            "created".into(),
+            encode_time(session.created_at),
+            "last_used".into(),
+            encode_time(session.last_used_at),
+            "idle_expires".into(),
+            encode_time(session.idle_expires_at),
+            "expires".into(),
+            encode_time(session.expires_at),
+        ];
+        let scripts = &self.inner.scripts;
+        let client = self.client();
+        let created: i64 = self
+            .run(
+                "create session",
+                scripts
+                    .create_session
+                    .evalsha_with_reload(client, key.clone(), args),
+            )
+            .await?;
+        if created == 0 {
+            return Err(Error::Conflict("session exists".into()));
+        }
+
+        // Then the index, which must outlive every session in it: touching never extends a
+        // session past its absolute expiry.
+        let score = session
+            .created_at
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        let index_ttl = ttl_millis(now, session.expires_at).max(ttl);
+        let indexed = self
+            .run(
+                "index session",
+                scripts.index_session.evalsha_with_reload::<i64, _, _>(
+                    client,
+                    self.user_sessions_key(&session.user_id),
+                    vec![
+                        score.to_string(),
+                        session.id.to_string(),
+                        index_ttl.to_string(),
+                    ],
+                ),
+            )
+            .await;
+        if let Err(error) = indexed {
+            // An unindexed session would escape "revoke all": take it back.
+            let _ = self.run("create session", client.del::<i64, _>(key)).await;
+            return Err(error);
+        }
+        Ok(())
+    }
+
+    async fn session(&self, id: &SessionId, now: SystemTime) -> Result<Option<Session>> {
+        Ok(self.stored_session(id).await?.filter(|s| s.is_live(now)))
+    }
+
+    async fn touch_session(
+        &self,
+        id: &SessionId,
+        now: SystemTime,
+        idle_expires_at: SystemTime,
+    ) -> Result<Option<Session>> {
+        let fields: Option<Vec<Option<String>>> = self
+            .run(
+                "touch session",
+                self.inner.scripts.touch_session.evalsha_with_reload(
+                    self.client(),
+                    self.session_key(id.as_str()),
+                    vec![encode_time(now), encode_time(idle_expires_at)],
+                ),
+            )
+            .await?;
+        match fields {
+            Some(fields) => parse_session(id, fields),
+            None => Ok(None),
+        }
+    }
+
+    async fn sessions_of(&self, user: &UserId, now: SystemTime) -> Result<Vec<Session>> {
+        let indexed = self.indexed_sessions(user).await?;
+        if indexed.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One round trip for all the records (each its own key, hence its own slot).
+        let pipeline = self.client().pipeline();
+        for raw in &indexed {
+            let queued: Result<(), _> =
+                pipeline.hmget(self.session_key(raw), FIELDS.to_vec()).await;
+            queued.map_err(|e| super::unavailable("sessions", &e))?;
+        }
+        let replies: Vec<Result<Value, _>> = self
+            .run("sessions", async { Ok(pipeline.try_all::<Value>().await) })
+            .await?;
+
+        let mut sessions = Vec::with_capacity(indexed.len());
+        let mut stale = Vec::new();
+        for (raw, reply) in indexed.into_iter().zip(replies) {
+            let fields: Vec<Option<String>> = reply
+                .and_then(|value| value.convert())
+                .map_err(|e| super::unavailable("sessions", &e))?;
+            let stored = match session_id(&raw) {
+                Some(id) => parse_session(&id, fields)?,
+                None => None,
+            };
+            match stored {
+                Some(session) if session.user_id == *user => {
+                    if session.is_live(now) {
+                        sessions.push(session);
+                    }
+                }
+                // Expired in Redis, revoked, or (never by us) another user's: not theirs.
+                _ => stale.push(raw),
+            }
+        }
+        self.unindex_sessions(user, stale).await;
+        sessions.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+        Ok(sessions)
+    }
+
+    async fn revoke_session(&self, user: &UserId, id: &SessionId) -> Result<bool> {
+        let deleted: i64 = self
+            .run(
+                "revoke session",
+                self.inner.scripts.revoke_session.evalsha_with_reload(
+                    self.client(),
+                    self.session_key(id.as_str()),
+                    vec![user.to_string()],
+                ),
+            )
+            .await?;
+        if deleted == 1 {
+            self.unindex_sessions(user, vec![id.to_string()]).await;
+        }
+        Ok(deleted == 1)
+    }
+
+    async fn revoke_sessions_of(
+        &self,
+        user: &UserId,
+        except: Option<&SessionId>,
+    ) -> Result<Vec<SessionId>> {
+        let mut ended = Vec::new();
+        let mut unindex = Vec::new();
+        for raw in self.indexed_sessions(user).await? {
+            if except.is_some_and(|keep| keep.as_str() == raw) {
+                continue;
+            }
+            let deleted: i64 = self
+                .run(
+                    "revoke sessions",
+                    self.inner.scripts.revoke_session.evalsha_with_reload(
+                        self.client(),
+                        self.session_key(&raw),
+                        vec![user.to_string()],
+                    ),
+                )
+                .await?;
+            if deleted == 1 {
+                ended.extend(session_id(&raw));
+            }
+            unindex.push(raw);
+        }
+        self.unindex_sessions(user, unindex).await;
+        Ok(ended)
+    }
+}

@@ -1,0 +1,319 @@
+//! The layer through real Tower services.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use auth_core::clock::{Clock, ManualClock};
+use auth_core::flows::{Authenticator, AuthenticatorConfig, LoginOutcome, Principal};
+use auth_core::secrecy::{ExposeSecret, SecretString};
+use auth_core::session::SidRevocationCheck;
+use auth_core::store::SessionId;
+use auth_core::store::memory::MemoryStore;
+use auth_core::token::{
+    Algorithm, Claims, Key, KeySet, NewToken, TokenConfig, TokenIssuer, TokenKind, TokenVerifier,
+};
+use bytes::Bytes;
+use http::{Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full};
+use tower::{Service, ServiceExt, service_fn};
+use tower_layer::Layer;
+
+use super::*;
+
+struct Fixture {
+    issuer: TokenIssuer,
+    verifier: TokenVerifier,
+    clock: Arc<ManualClock>,
+}
+
+fn fixture() -> Fixture {
+    let clock = Arc::new(ManualClock::at_unix(1_800_000_000));
+    let keys = Arc::new(KeySet::new(Key::generate(Algorithm::EdDsa).unwrap()).unwrap());
+    let config = TokenConfig::new("https://auth.example.com", "api");
+    Fixture {
+        issuer: TokenIssuer::new(keys.clone(), config.clone(), clock.clone()).unwrap(),
+        verifier: TokenVerifier::new(keys, config, clock.clone()).unwrap(),
+        clock,
+    }
+}
+
+impl Fixture {
+    fn token(&self, new: NewToken) -> String {
+        self.issuer
+            .issue_access(new)
+            .unwrap()
+            .token
+            .expose_secret()
+            .to_owned()
+    }
+}
+
+/// Answers 200 with the subject of the claims the layer inserted, or "anonymous".
+async fn echo(request: Request<Full<Bytes>>) -> Result<Response<Full<Bytes>>, Infallible> {
+    let sensitive = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .is_none_or(http::HeaderValue::is_sensitive);
+    assert!(sensitive, "the layer marks Authorization sensitive");
+    let who = request
+        .extensions()
+        .get::<Claims>()
+        .map_or("anonymous".to_owned(), |claims| claims.sub.clone());
+    Ok(Response::new(Full::from(who)))
+}
+
+fn get(authorization: Option<&str>) -> Request<Full<Bytes>> {
+    let mut request = Request::get("/orders");
+    if let Some(value) = authorization {
+        request = request.header(header::AUTHORIZATION, value);
+    }
+    request.body(Full::default()).unwrap()
+}
+
+async fn call<S>(service: S, request: Request<Full<Bytes>>) -> (StatusCode, http::HeaderMap, String)
+where
+    S: Service<
+            Request<Full<Bytes>>,
+            Response = Response<AuthBody<Full<Bytes>>>,
+            Error = Infallible,
+        >,
+{
+    let response = service.oneshot(request).await.unwrap();
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await.unwrap().to_bytes();
+    (
+        parts.status,
+        parts.headers,
+        String::from_utf8(body.to_vec()).unwrap(),
+    )
+}
+
+fn challenge(headers: &http::HeaderMap) -> &str {
+    headers[header::WWW_AUTHENTICATE].to_str().unwrap()
+}
+
+#[tokio::test]
+async fn a_valid_token_reaches_the_service_with_its_claims() {
+    let f = fixture();
+    let layer = AuthLayer::required(TokenAuthentication::new(f.verifier.clone()));
+    let token = f.token(NewToken::new("user-42"));
+    let (status, _, body) = call(
+        layer.layer(service_fn(echo)),
+        get(Some(&format!("Bearer {token}"))),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, "user-42");
+}
+
+#[tokio::test]
+async fn a_missing_token_gets_a_bare_bearer_challenge() {
+    let f = fixture();
+    let layer = AuthLayer::required(TokenAuthentication::new(f.verifier)).realm("orders");
+    let (status, headers, body) = call(layer.layer(service_fn(echo)), get(None)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(challenge(&headers), "Bearer realm=\"orders\"");
+    assert_eq!(headers[header::CONTENT_TYPE], "application/json");
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(json["error"], "unauthorized");
+    assert!(json["message"].is_string());
+}
+
+#[tokio::test]
+async fn a_malformed_header_is_an_invalid_request() {
+    let f = fixture();
+    let layer = AuthLayer::required(TokenAuthentication::new(f.verifier));
+    for value in ["Basic dXNlcjpwYXNz", "Bearer", "Bearer a b"] {
+        let (status, headers, body) = call(layer.layer(service_fn(echo)), get(Some(value))).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{value}");
+        assert!(
+            challenge(&headers).contains("error=\"invalid_request\""),
+            "{value}"
+        );
+        assert!(body.contains("\"invalid_request\""), "{value}");
+    }
+}
+
+#[tokio::test]
+async fn bad_tokens_get_invalid_token_with_the_reason() {
+    let f = fixture();
+    let layer = AuthLayer::required(TokenAuthentication::new(f.verifier.clone()));
+    let expired = f.token(NewToken::new("user-1").ttl(Duration::from_secs(60)));
+    let challenge_token = f
+        .issuer
+        .issue(TokenKind::MfaChallenge, NewToken::new("user-1"))
+        .unwrap()
+        .token
+        .expose_secret()
+        .to_owned();
+    f.clock.advance(Duration::from_secs(60 + 31));
+    let cases = [
+        (expired, "token expired"),
+        (challenge_token, "wrong token type"),
+        ("not.a.token".to_owned(), "malformed token"),
+    ];
+    for (token, reason) in cases {
+        let (status, headers, body) = call(
+            layer.layer(service_fn(echo)),
+            get(Some(&format!("Bearer {token}"))),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            challenge(&headers),
+            format!(
+                "Bearer realm=\"api\", error=\"invalid_token\", error_description=\"{reason}\""
+            )
+        );
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(json["error"], "invalid_token");
+    }
+}
+
+#[tokio::test]
+async fn optional_mode_lets_anonymous_requests_through_but_not_bad_tokens() {
+    let f = fixture();
+    let layer = AuthLayer::optional(TokenAuthentication::new(f.verifier.clone()));
+    let (status, _, body) = call(layer.layer(service_fn(echo)), get(None)).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "anonymous"));
+    let (status, _, _) = call(layer.layer(service_fn(echo)), get(Some("Bearer garbage"))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let token = f.token(NewToken::new("user-9"));
+    let (status, _, body) = call(
+        layer.layer(service_fn(echo)),
+        get(Some(&format!("Bearer {token}"))),
+    )
+    .await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "user-9"));
+}
+
+#[tokio::test]
+async fn a_session_cookie_is_read_when_configured() {
+    let f = fixture();
+    let layer =
+        AuthLayer::required(TokenAuthentication::new(f.verifier.clone())).cookie("__Host-access");
+    let token = f.token(NewToken::new("user-c"));
+    let request = Request::get("/")
+        .header(header::COOKIE, format!("__Host-access={token}"))
+        .body(Full::default())
+        .unwrap();
+    let (status, _, body) = call(layer.layer(service_fn(echo)), request).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "user-c"));
+}
+
+#[tokio::test]
+async fn the_verified_token_cache_serves_repeats_but_never_past_expiry() {
+    let f = fixture();
+    let cache = VerifiedTokenCache::with_clock(16, f.clock.clone());
+    let authentication = TokenAuthentication::new(f.verifier.clone()).with_cache(cache.clone());
+    let token = f.token(NewToken::new("user-7").ttl(Duration::from_secs(120)));
+    assert_eq!(authentication.verify(&token).await.unwrap().sub, "user-7");
+    assert_eq!(cache.len(), 1);
+    assert_eq!(authentication.verify(&token).await.unwrap().sub, "user-7");
+    assert_eq!(cache.len(), 1);
+    // Past the token's expiry the cache does not answer, and the verifier refuses.
+    f.clock.advance(Duration::from_secs(120 + 31));
+    assert_eq!(
+        authentication.verify(&token).await.unwrap_err().code(),
+        "invalid_token"
+    );
+    assert!(cache.is_empty());
+}
+
+#[tokio::test]
+async fn the_cache_is_bounded() {
+    let f = fixture();
+    let cache = VerifiedTokenCache::with_clock(3, f.clock.clone());
+    let authentication = TokenAuthentication::new(f.verifier.clone()).with_cache(cache.clone());
+    for i in 0..10 {
+        let token = f.token(NewToken::new(format!("user-{i}")));
+        authentication.verify(&token).await.unwrap();
+        assert!(cache.len() <= 3);
+    }
+}
+
+#[tokio::test]
+async fn a_revoked_session_is_refused_even_when_its_token_is_cached() {
+    let f = fixture();
+    let store = Arc::new(MemoryStore::new());
+    let check = SidRevocationCheck::new(store, f.clock.clone(), Duration::from_secs(2));
+    let cache = VerifiedTokenCache::with_clock(16, f.clock.clone());
+    let authentication = TokenAuthentication::new(f.verifier.clone())
+        .with_cache(cache)
+        .with_sid_check(check.clone());
+    let sid = SessionId::from_secret(b"a session secret of some length!");
+    let token = f.token(NewToken::new("user-s").session_id(sid.as_str()));
+    assert!(authentication.verify(&token).await.is_ok());
+    check
+        .revoke(&sid, f.clock.now() + Duration::from_secs(900))
+        .await
+        .unwrap();
+    let layer = AuthLayer::required(authentication);
+    let (status, headers, _) = call(
+        layer.layer(service_fn(echo)),
+        get(Some(&format!("Bearer {token}"))),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(challenge(&headers).contains("session revoked"));
+}
+
+#[tokio::test]
+async fn the_authenticator_yields_its_principal_and_logout_is_immediate() {
+    let keys = KeySet::new(Key::generate(Algorithm::EdDsa).unwrap()).unwrap();
+    let auth = Authenticator::builder(
+        keys,
+        AuthenticatorConfig::new("https://auth.example.com", "api"),
+    )
+    .build()
+    .unwrap();
+    let password = SecretString::from("correct horse battery staple");
+    let user = auth.register("ada@example.com", &password).await.unwrap();
+    let LoginOutcome::Authenticated(tokens) = auth
+        .login("ada@example.com", &password, None)
+        .await
+        .unwrap()
+    else {
+        panic!("no MFA enrolled");
+    };
+    let bearer = format!("Bearer {}", tokens.access_token.expose_secret());
+    let service = AuthLayer::required(auth.clone()).layer(service_fn(
+        |request: Request<Full<Bytes>>| async move {
+            let principal = request.extensions().get::<Principal>().cloned();
+            Ok::<_, Infallible>(Response::new(Full::from(
+                principal.map_or("none".to_owned(), |p| p.user_id.to_string()),
+            )))
+        },
+    ));
+    let (status, _, body) = call(service.clone(), get(Some(&bearer))).await;
+    assert_eq!((status, body), (StatusCode::OK, user.id.to_string()));
+    let principal = auth
+        .authenticate(tokens.access_token.expose_secret())
+        .await
+        .unwrap();
+    auth.logout(&principal).await.unwrap();
+    let (status, _, _) = call(service, get(Some(&bearer))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[test]
+fn dependency_failures_answer_503_and_throttling_429() {
+    let unavailable: Response<AuthBody<Full<Bytes>>> =
+        response::refused("api", &auth_core::Error::Unavailable("redis down".into()));
+    assert_eq!(unavailable.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        unavailable
+            .headers()
+            .get(header::WWW_AUTHENTICATE)
+            .is_none()
+    );
+    let throttled: Response<AuthBody<Full<Bytes>>> = response::refused(
+        "api",
+        &auth_core::Error::Throttled {
+            retry_after: Duration::from_millis(1500),
+        },
+    );
+    assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(throttled.headers()[header::RETRY_AFTER], "2");
+}
