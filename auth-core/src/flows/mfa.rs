@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::net::IpAddr;
+use std::time::Duration;
 
 use secrecy::SecretString;
 
@@ -187,10 +188,15 @@ impl Authenticator {
             .ok_or(Error::MfaRequired)?;
         let mfa_store = &self.inner.stores.mfa;
         let factor = if let Some(step) = self.totp_step(user, &record, code)? {
-            mfa_store
-                .accept_totp_step(user, step)
-                .await?
-                .then_some(Factor::Totp)
+            // A step can verify for at most three periods (one either side of its own).
+            let remember = Duration::from_secs(record.params.period.saturating_mul(3));
+            let fresh = self
+                .inner
+                .stores
+                .totp_replay
+                .accept_step(user, step, self.now(), remember)
+                .await?;
+            (fresh && mfa_store.accept_totp_step(user, step).await?).then_some(Factor::Totp)
         } else if let Some(hash) = recovery_code_hash(code) {
             mfa_store
                 .consume_recovery_code(user, &hash)

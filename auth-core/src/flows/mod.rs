@@ -24,8 +24,8 @@ use crate::password::{PasswordConfig, PasswordService, Verification};
 use crate::session::{OpaqueSecret, SessionLifetimes, SidRevocationCheck};
 use crate::store::{
     EventSink, FamilyId, MfaStore, RefreshFamily, RefreshStore, RefreshTokenRecord,
-    RevocationStore, Rotation, Session, SessionId, SessionStore, ThrottleStore, User, UserId,
-    UserStore,
+    RevocationStore, Rotation, Session, SessionId, SessionStore, ThrottleStore, TotpReplayGuard,
+    User, UserId, UserStore,
 };
 use crate::throttle::Throttle;
 use crate::token::{
@@ -50,6 +50,8 @@ pub struct Stores {
     pub throttle: Arc<dyn ThrottleStore>,
     /// Revoked session ids.
     pub revocations: Arc<dyn RevocationStore>,
+    /// The fast TOTP replay guard, checked before the durable last-step record of `mfa`.
+    pub totp_replay: Arc<dyn TotpReplayGuard>,
     /// Audit events.
     pub events: Arc<dyn EventSink>,
 }
@@ -70,8 +72,51 @@ impl Stores {
             refresh: store.clone(),
             sessions: store.clone(),
             throttle: store.clone(),
-            revocations: store,
+            revocations: store.clone(),
+            totp_replay: store,
             events,
+        }
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl Stores {
+    /// Everything in PostgreSQL, audit events included: a deployment without Redis.
+    pub fn postgres(store: crate::store::postgres::PostgresStore) -> Self {
+        let store = Arc::new(store);
+        Self {
+            users: store.clone(),
+            mfa: store.clone(),
+            refresh: store.clone(),
+            sessions: store.clone(),
+            throttle: store.clone(),
+            revocations: store.clone(),
+            totp_replay: store.clone(),
+            events: store,
+        }
+    }
+}
+
+#[cfg(all(feature = "postgres", feature = "redis"))]
+impl Stores {
+    /// Durable data (users, MFA, refresh families, audit events) in PostgreSQL; the hot,
+    /// expiring state (sessions, throttle counters, revoked sessions, TOTP replay guard) in
+    /// Redis.
+    pub fn postgres_with_redis(
+        postgres: crate::store::postgres::PostgresStore,
+        redis: crate::store::redis::RedisStore,
+    ) -> Self {
+        let postgres = Arc::new(postgres);
+        let redis = Arc::new(redis);
+        Self {
+            users: postgres.clone(),
+            mfa: postgres.clone(),
+            refresh: postgres.clone(),
+            sessions: redis.clone(),
+            throttle: redis.clone(),
+            revocations: redis.clone(),
+            totp_replay: redis,
+            events: postgres,
         }
     }
 }

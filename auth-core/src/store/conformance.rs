@@ -31,7 +31,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// until the test ends (to drop a test schema, say). Needs tokio's `macros` and
 /// `rt-multi-thread` features in the calling crate's dev-dependencies.
 ///
-/// ```ignore
+/// ```text
 /// auth_core::store_conformance_tests!(async { Some((Arc::new(MyStore::new()), ())) });
 /// ```
 #[macro_export]
@@ -46,6 +46,7 @@ macro_rules! store_conformance_tests {
         $crate::store_conformance_tests!(@test $factory, sessions_expire_list_and_revoke(users, sessions));
         $crate::store_conformance_tests!(@test $factory, throttle_counters_count_expire_and_clear(throttle));
         $crate::store_conformance_tests!(@test $factory, revoked_sessions_are_refused_until_their_tokens_expire(revocations));
+        $crate::store_conformance_tests!(@test $factory, totp_replay_guard_accepts_each_step_once(guard));
     };
     (@test $factory:expr, $check:ident($($store:ident),+)) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -61,8 +62,8 @@ macro_rules! store_conformance_tests {
 
 use super::{
     FamilyId, MfaStore, RefreshFamily, RefreshStore, RefreshTokenRecord, RevocationStore, Rotation,
-    SecretHash, Session, SessionId, SessionStore, ThrottleStore, TotpRecord, User, UserId,
-    UserStore,
+    SecretHash, Session, SessionId, SessionStore, ThrottleStore, TotpRecord, TotpReplayGuard, User,
+    UserId, UserStore,
 };
 use crate::error::Error;
 use crate::mfa::{EncryptedSecret, TotpParams};
@@ -734,4 +735,51 @@ pub async fn revoked_sessions_are_refused_until_their_tokens_expire(
     );
     let other = SessionId::from_secret(&random_secret());
     assert!(!revocations.is_sid_revoked(&other, t0()).await.unwrap());
+}
+
+/// The TOTP replay guard: each step once, never an older one, exactly once under concurrency,
+/// and forgotten after its time.
+pub async fn totp_replay_guard_accepts_each_step_once(guard: Arc<dyn TotpReplayGuard>) {
+    let user = UserId::new();
+    let forget = 3 * MINUTE;
+    assert!(guard.accept_step(&user, 100, t0(), forget).await.unwrap());
+    assert!(
+        !guard.accept_step(&user, 100, t0(), forget).await.unwrap(),
+        "replay"
+    );
+    assert!(
+        !guard.accept_step(&user, 99, t0(), forget).await.unwrap(),
+        "older step"
+    );
+    assert!(
+        guard
+            .accept_step(&user, 101, t0() + MINUTE, forget)
+            .await
+            .unwrap()
+    );
+    let other = UserId::new();
+    assert!(
+        guard.accept_step(&other, 100, t0(), forget).await.unwrap(),
+        "steps are per user"
+    );
+    // After `forget_after`, the guard may forget: a much later step is accepted in any case.
+    assert!(
+        guard
+            .accept_step(&user, 200, t0() + HOUR, forget)
+            .await
+            .unwrap()
+    );
+
+    let racing = UserId::new();
+    let attempts: Vec<_> = (0..20)
+        .map(|_| {
+            let guard = guard.clone();
+            tokio::spawn(async move { guard.accept_step(&racing, 7, t0(), forget).await.unwrap() })
+        })
+        .collect();
+    let mut accepted = 0;
+    for attempt in attempts {
+        accepted += usize::from(attempt.await.unwrap());
+    }
+    assert_eq!(accepted, 1, "one step accepted once under concurrency");
 }

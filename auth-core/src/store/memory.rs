@@ -13,8 +13,8 @@ use async_trait::async_trait;
 
 use super::{
     FamilyId, MfaStore, RefreshFamily, RefreshStore, RefreshTokenRecord, RevocationStore, Rotation,
-    SecretHash, Session, SessionId, SessionStore, ThrottleRecord, ThrottleStore, TotpRecord, User,
-    UserId, UserStore, within_grace,
+    SecretHash, Session, SessionId, SessionStore, ThrottleRecord, ThrottleStore, TotpRecord,
+    TotpReplayGuard, User, UserId, UserStore, within_grace,
 };
 use crate::error::{Error, Result};
 
@@ -36,6 +36,7 @@ struct State {
     sessions: HashMap<SessionId, Session>,
     throttle: HashMap<String, ThrottleRecord>,
     revoked_sids: HashMap<SessionId, SystemTime>,
+    totp_steps: HashMap<UserId, (u64, SystemTime)>,
 }
 
 struct FamilyState {
@@ -432,6 +433,28 @@ impl ThrottleStore for MemoryStore {
     async fn clear_failures(&self, key: &str) -> Result<()> {
         self.state().throttle.remove(key);
         Ok(())
+    }
+}
+
+#[async_trait]
+impl TotpReplayGuard for MemoryStore {
+    async fn accept_step(
+        &self,
+        user: &UserId,
+        step: u64,
+        now: SystemTime,
+        forget_after: Duration,
+    ) -> Result<bool> {
+        let mut state = self.state();
+        if let Some((last, forget_at)) = state.totp_steps.get(user)
+            && now < *forget_at
+            && step <= *last
+        {
+            return Ok(false);
+        }
+        let forget_at = now.checked_add(forget_after).unwrap_or(now);
+        state.totp_steps.insert(*user, (step, forget_at));
+        Ok(true)
     }
 }
 

@@ -275,6 +275,23 @@ pub trait MfaStore: Send + Sync + fmt::Debug {
     async fn recovery_codes_left(&self, user: &UserId) -> Result<usize>;
 }
 
+/// A fast, expiring guard against TOTP replay, kept beside the [`MfaStore`] (which records the
+/// last accepted step durably): a code's step is accepted at most once per user, and never
+/// after a later step. A step only needs remembering while its code can still verify, so
+/// entries may be forgotten after `forget_after`.
+#[async_trait]
+pub trait TotpReplayGuard: Send + Sync + fmt::Debug {
+    /// Atomically accepts `step` for `user`: true only if neither it nor a later step was
+    /// accepted within the last `forget_after` (measured from `now`).
+    async fn accept_step(
+        &self,
+        user: &UserId,
+        step: u64,
+        now: SystemTime,
+        forget_after: Duration,
+    ) -> Result<bool>;
+}
+
 /// A family of refresh tokens: all the tokens one login session rotated through.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshFamily {

@@ -18,11 +18,18 @@ struct Migration {
 }
 
 /// Every migration, in version order. A released file is never edited; a change is a new one.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sql: include_str!("migrations/0001_initial.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sql: include_str!("migrations/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "totp_replay_guard",
+        sql: include_str!("migrations/0002_totp_replay_guard.sql"),
+    },
+];
 
 /// First key of the advisory lock migrations hold; the second is a hash of the schema, so
 /// schemas migrate independently.

@@ -20,7 +20,6 @@
 //! # Example
 //!
 //! ```no_run
-//! use std::sync::Arc;
 //! use std::time::SystemTime;
 //!
 //! use auth_core::flows::{Authenticator, AuthenticatorConfig, Stores};
@@ -33,16 +32,7 @@
 //! let store = PostgresStore::connect(&config)?;
 //! store.migrate().await?; // every instance may call it: one applies, the others wait
 //!
-//! let store = Arc::new(store);
-//! let stores = Stores {
-//!     users: store.clone(),
-//!     mfa: store.clone(),
-//!     refresh: store.clone(),
-//!     sessions: store.clone(),
-//!     throttle: store.clone(),
-//!     revocations: store.clone(),
-//!     events: store.clone(),
-//! };
+//! let stores = Stores::postgres(store.clone()); // or Stores::postgres_with_redis(store, redis)
 //! let keys = KeySet::new(Key::generate(Algorithm::EdDsa)?)?;
 //! let config = AuthenticatorConfig::new("https://auth.example.com", "api");
 //! let auth = Authenticator::builder(keys, config).stores(stores).build()?;
@@ -63,6 +53,7 @@ mod sessions;
 #[cfg(all(test, feature = "test-util"))]
 mod tests;
 mod throttle;
+mod totp;
 mod users;
 
 use std::fmt;
@@ -220,12 +211,19 @@ impl PostgresStore {
             &[&now],
         )
         .await?;
+        let totp_steps = execute(
+            &tx,
+            "DELETE FROM auth_totp_replay WHERE forget_at <= $1",
+            &[&now],
+        )
+        .await?;
         tx.commit().await.map_err(db_error)?;
         Ok(PurgeReport {
             sessions,
             refresh_families: to_u64(get(&dead, "families")?, "count")?,
             refresh_tokens: to_u64(get(&dead, "tokens")?, "count")? + idle_tokens,
             revoked_sessions,
+            totp_steps,
         })
     }
 
@@ -268,6 +266,8 @@ pub struct PurgeReport {
     pub refresh_tokens: u64,
     /// Revoked session ids past their `until`.
     pub revoked_sessions: u64,
+    /// TOTP replay-guard entries whose step can no longer verify.
+    pub totp_steps: u64,
 }
 
 /// A database failure as this crate's error: unique violations are conflicts, references to

@@ -21,7 +21,7 @@ use crate::store::conformance::new_user;
 use crate::store::{
     EventSink, FamilyId, MfaStore, RefreshFamily, RefreshStore, RefreshTokenRecord,
     RevocationStore, Rotation, SecretHash, Session, SessionId, SessionStore, ThrottleStore,
-    TotpRecord, User, UserId, UserStore,
+    TotpRecord, TotpReplayGuard, User, UserId, UserStore,
 };
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -433,6 +433,16 @@ async fn purge_expired_removes_what_has_ended_and_keeps_the_rest() {
     store.revoke_sid(&over, t0() + HOUR).await.unwrap();
     store.revoke_sid(&still, now + HOUR).await.unwrap();
 
+    // A TOTP step forgotten by now, and one still remembered.
+    let forgotten = UserId::new();
+    assert!(
+        store
+            .accept_step(&forgotten, 1, t0(), MINUTE)
+            .await
+            .unwrap()
+    );
+    assert!(store.accept_step(&user.id, 2, now, MINUTE).await.unwrap());
+
     let report = store.purge_expired(now).await.unwrap();
     assert_eq!(
         report,
@@ -441,6 +451,7 @@ async fn purge_expired_removes_what_has_ended_and_keeps_the_rest() {
             refresh_families: 2,
             refresh_tokens: 3,
             revoked_sessions: 1,
+            totp_steps: 1,
         }
     );
     assert_eq!(count(&store, "auth_sessions").await, 1);
@@ -665,16 +676,8 @@ async fn the_authenticator_runs_on_postgres_alone() {
     let Some(schema) = TestSchema::create().await else {
         return;
     };
-    let store = Arc::new(schema.migrated_store().await);
-    let stores = Stores {
-        users: store.clone(),
-        mfa: store.clone(),
-        refresh: store.clone(),
-        sessions: store.clone(),
-        throttle: store.clone(),
-        revocations: store.clone(),
-        events: store.clone(),
-    };
+    let store = schema.migrated_store().await;
+    let stores = Stores::postgres(store.clone());
     let keys = KeySet::new(Key::generate(Algorithm::EdDsa).unwrap()).unwrap();
     let config = AuthenticatorConfig::new("https://auth.example.com", "api");
     let auth = Authenticator::builder(keys, config)

@@ -1,7 +1,8 @@
 //! Redis backend (feature `redis`, client: [fred]) for the short-lived, hot state: sessions
 //! ([`SessionStore`](super::SessionStore)), failure counters
-//! ([`ThrottleStore`](super::ThrottleStore)) and revoked session ids
-//! ([`RevocationStore`](super::RevocationStore)). Durable data (users, MFA, refresh families,
+//! ([`ThrottleStore`](super::ThrottleStore)), revoked session ids
+//! ([`RevocationStore`](super::RevocationStore)) and the TOTP replay guard
+//! ([`TotpReplayGuard`](super::TotpReplayGuard)). Durable data (users, MFA, refresh families,
 //! audit events) belongs in PostgreSQL or another store.
 //!
 //! Standalone (`redis://`), sentinel (`redis-sentinel://`) and cluster (`redis-cluster://`)
@@ -20,6 +21,7 @@
 //! | `<prefix>user:{<user id>}:sessions` | sorted set | the user's session ids, scored by `created` (ms) | with the longest-lived session indexed |
 //! | `<prefix>throttle:{<SHA-256 hex of the counter key>}` | hash | `failures`, `window_started`, `last_failure` | when the window closes, plus 60 s |
 //! | `<prefix>revoked:{<session id>}` | string | the deadline | at the deadline, plus 60 s |
+//! | `<prefix>totp:{<user id>}` | string | the last accepted TOTP step | once the step's code can no longer verify |
 //!
 //! Throttle counter keys (which contain email addresses) are hashed, so key names carry no
 //! personal data and have a bounded length; an operator finds a counter with
@@ -65,33 +67,23 @@
 //!
 //! # Example
 //!
-//! Redis for sessions, throttling and revocations; another store (the memory store here,
-//! PostgreSQL in production) for the durable data:
+//! Redis for sessions, throttling, revocations and the TOTP replay guard; PostgreSQL for the
+//! durable data:
 //!
 //! ```no_run
-//! use std::sync::Arc;
-//!
-//! use auth_core::event::TracingEventSink;
 //! use auth_core::flows::Stores;
-//! use auth_core::store::memory::MemoryStore;
+//! use auth_core::store::postgres::{PostgresConfig, PostgresStore};
 //! use auth_core::store::redis::{RedisConfig, RedisStore};
 //!
 //! # async fn example() -> auth_core::Result<()> {
 //! let mut config = RedisConfig::from_url("redis://127.0.0.1:6379");
 //! config.key_prefix = "myapp:auth:".into();
-//! let redis = Arc::new(RedisStore::connect(config).await?);
+//! let redis = RedisStore::connect(config).await?;
 //! redis.ping(std::time::Duration::from_secs(1)).await?; // what a readiness probe calls
 //!
-//! let durable = Arc::new(MemoryStore::new());
-//! let stores = Stores {
-//!     users: durable.clone(),
-//!     mfa: durable.clone(),
-//!     refresh: durable,
-//!     sessions: redis.clone(),
-//!     throttle: redis.clone(),
-//!     revocations: redis,
-//!     events: Arc::new(TracingEventSink),
-//! };
+//! let postgres = PostgresStore::connect(&PostgresConfig::from_url("postgres://auth@db/auth"))?;
+//! postgres.migrate().await?;
+//! let stores = Stores::postgres_with_redis(postgres, redis);
 //! // Authenticator::builder(keys, config).stores(stores).build()?
 //! # let _ = stores;
 //! # Ok(())
@@ -101,6 +93,7 @@
 mod revocation;
 mod sessions;
 mod throttle;
+mod totp;
 
 #[cfg(all(test, feature = "redis", feature = "test-util"))]
 mod tests;
@@ -255,6 +248,7 @@ struct Scripts {
     revoke_session: Script,
     record_failure: Script,
     revoke_sid: Script,
+    totp_step: Script,
 }
 
 impl Scripts {
@@ -268,6 +262,7 @@ impl Scripts {
             revoke_session: Script::from_lua(include_str!("lua/revoke_session.lua")),
             record_failure: with_prelude(include_str!("lua/record_failure.lua")),
             revoke_sid: with_prelude(include_str!("lua/revoke_sid.lua")),
+            totp_step: Script::from_lua(include_str!("lua/totp_step.lua")),
         }
     }
 }
@@ -386,6 +381,10 @@ impl RedisStore {
     fn throttle_key(&self, key: &str) -> String {
         let digest = data_encoding::HEXLOWER.encode(&Sha256::digest(key.as_bytes()));
         format!("{}throttle:{{{digest}}}", self.inner.prefix)
+    }
+
+    fn totp_step_key(&self, user: &UserId) -> String {
+        format!("{}totp:{{{user}}}", self.inner.prefix)
     }
 
     fn revoked_key(&self, id: &SessionId) -> String {

@@ -172,6 +172,14 @@ async fn revocation_conformance() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn totp_replay_guard_conformance() {
+    let Some(fixture) = Fixture::new().await else {
+        return;
+    };
+    conformance::totp_replay_guard_accepts_each_step_once(Arc::new(fixture.store.clone())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_carry_the_prefix_and_expire() {
     let Some(fixture) = Fixture::new().await else {
         return;
