@@ -56,16 +56,19 @@ pub struct Stores {
     pub events: Arc<dyn EventSink>,
 }
 
-#[cfg(feature = "memory")]
 impl Stores {
-    /// Every store in memory, audit events to `tracing`.
-    pub fn memory() -> Self {
-        Self::memory_with_events(Arc::new(crate::event::TracingEventSink))
-    }
-
-    /// Every store in memory, audit events to `events`.
-    pub fn memory_with_events(events: Arc<dyn EventSink>) -> Self {
-        let store = Arc::new(crate::store::memory::MemoryStore::new());
+    /// Every store from one backend that implements them all, audit events to `events`.
+    pub fn all_in<S>(store: Arc<S>, events: Arc<dyn EventSink>) -> Self
+    where
+        S: UserStore
+            + MfaStore
+            + RefreshStore
+            + SessionStore
+            + ThrottleStore
+            + RevocationStore
+            + TotpReplayGuard
+            + 'static,
+    {
         Self {
             users: store.clone(),
             mfa: store.clone(),
@@ -79,21 +82,25 @@ impl Stores {
     }
 }
 
+#[cfg(feature = "memory")]
+impl Stores {
+    /// Every store in memory, audit events to `tracing`.
+    pub fn memory() -> Self {
+        Self::memory_with_events(Arc::new(crate::event::TracingEventSink))
+    }
+
+    /// Every store in memory, audit events to `events`.
+    pub fn memory_with_events(events: Arc<dyn EventSink>) -> Self {
+        Self::all_in(Arc::new(crate::store::memory::MemoryStore::new()), events)
+    }
+}
+
 #[cfg(feature = "postgres")]
 impl Stores {
     /// Everything in PostgreSQL, audit events included: a deployment without Redis.
     pub fn postgres(store: crate::store::postgres::PostgresStore) -> Self {
         let store = Arc::new(store);
-        Self {
-            users: store.clone(),
-            mfa: store.clone(),
-            refresh: store.clone(),
-            sessions: store.clone(),
-            throttle: store.clone(),
-            revocations: store.clone(),
-            totp_replay: store.clone(),
-            events: store,
-        }
+        Self::all_in(store.clone(), store)
     }
 }
 
