@@ -332,6 +332,7 @@ pub enum Rotation {
 /// Whether a refresh token spent at `spent_at` and presented again at `now` is a retry that the
 /// reuse grace period covers. A zero grace period covers nothing, not even a retry in the same
 /// instant. Every backend decides with this one rule.
+#[cfg(any(feature = "memory", feature = "postgres"))]
 pub(crate) fn within_grace(spent_at: SystemTime, now: SystemTime, grace: Duration) -> bool {
     !grace.is_zero() && now.duration_since(spent_at).unwrap_or_default() <= grace
 }
