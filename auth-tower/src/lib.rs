@@ -7,6 +7,9 @@
 //!   RFC 6750 answers and the verified principal in the request extensions.
 //! - [`health::HealthService`]: liveness, readiness (concurrent checks with timeouts) and
 //!   startup probes.
+//! - [`metrics`]: `MetricsLayer` (requests by method, route template, status class),
+//!   the `/metrics` service (OpenMetrics), and the auth business metrics from auth-core's
+//!   events and observer hooks.
 //! - [`scope::RequireScopeLayer`]: `403 insufficient_scope` for principals that lack a scope.
 //! - [`breached::HibpRangeSource`] (feature `hibp`, on by default): an HTTPS client for the
 //!   Have I Been Pwned k-anonymity range API, plugged into
@@ -40,5 +43,7 @@ pub mod authn;
 #[cfg(feature = "hibp")]
 pub mod breached;
 pub mod health;
+#[cfg(any(feature = "jwt", feature = "paseto"))]
+pub mod metrics;
 #[cfg(any(feature = "jwt", feature = "paseto"))]
 pub mod scope;

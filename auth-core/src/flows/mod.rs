@@ -7,6 +7,7 @@
 //! [`AuthEvent`] for what happened.
 
 mod mfa;
+mod observe;
 mod sessions;
 
 use std::fmt;
@@ -33,6 +34,7 @@ use crate::token::{
 };
 
 pub use mfa::{DisableTotp, TotpEnrollment};
+pub use observe::{AuthObserver, NoObserver, RefreshOutcome};
 pub use sessions::SessionInfo;
 
 /// Where the [`Authenticator`] keeps its state: one implementation per trait.
@@ -246,6 +248,7 @@ struct Inner {
     throttle: Throttle,
     clock: SharedClock,
     sid_check: SidRevocationCheck,
+    observer: Arc<dyn AuthObserver>,
 }
 
 impl fmt::Debug for Authenticator {
@@ -266,6 +269,7 @@ pub struct AuthenticatorBuilder {
     clock: SharedClock,
     throttle: Option<Throttle>,
     passwords: Option<PasswordService>,
+    observer: Arc<dyn AuthObserver>,
 }
 
 impl AuthenticatorBuilder {
@@ -299,6 +303,12 @@ impl AuthenticatorBuilder {
     /// one built from the configuration).
     pub fn passwords(mut self, passwords: PasswordService) -> Self {
         self.passwords = Some(passwords);
+        self
+    }
+
+    /// Reports durations and outcomes to `observer` (metrics, for example).
+    pub fn observer(mut self, observer: Arc<dyn AuthObserver>) -> Self {
+        self.observer = observer;
         self
     }
 
@@ -347,6 +357,7 @@ impl AuthenticatorBuilder {
                 mfa_keys: self.mfa_keys.unwrap_or_else(MfaKeyring::generate),
                 throttle,
                 clock: self.clock,
+                observer: self.observer,
             }),
         })
     }
@@ -379,6 +390,7 @@ impl Authenticator {
             clock: Arc::new(SystemClock),
             throttle: None,
             passwords: None,
+            observer: Arc::new(NoObserver),
         }
     }
 
@@ -399,6 +411,22 @@ impl Authenticator {
 
     fn now(&self) -> SystemTime {
         self.inner.clock.now()
+    }
+
+    /// Runs a password hashing call and reports how long it took.
+    async fn timed_hash<T>(&self, call: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+        let started = std::time::Instant::now();
+        let result = call.await;
+        self.inner.observer.password_hashed(started.elapsed());
+        result
+    }
+
+    /// Signs a token and reports how long it took.
+    fn issue(&self, kind: TokenKind, token: NewToken) -> Result<crate::token::IssuedToken> {
+        let started = std::time::Instant::now();
+        let issued = self.inner.issuer.issue(kind, token);
+        self.inner.observer.token_issued(kind, started.elapsed());
+        issued
     }
 
     /// Records an audit event. A failing sink is logged, never allowed to fail the flow.
@@ -426,7 +454,9 @@ impl Authenticator {
     /// [`Error::Conflict`] when the email is taken.
     pub async fn register(&self, email: &str, password: &SecretString) -> Result<User> {
         let email = normalize_email(email)?;
-        let password_hash = self.inner.passwords.hash_new_password(password).await?;
+        let password_hash = self
+            .timed_hash(self.inner.passwords.hash_new_password(password))
+            .await?;
         let user = User {
             id: UserId::new(),
             email,
@@ -468,18 +498,14 @@ impl Authenticator {
         };
         let Some(user) = user else {
             let _ = self
-                .inner
-                .passwords
-                .verify_unknown_account(password)
+                .timed_hash(self.inner.passwords.verify_unknown_account(password))
                 .await?;
             return self
                 .refuse_login(email, client, None, LoginFailure::UnknownAccount)
                 .await;
         };
         let verification = self
-            .inner
-            .passwords
-            .verify(password, &user.password_hash)
+            .timed_hash(self.inner.passwords.verify(password, &user.password_hash))
             .await?;
         let Verification::Valid { needs_rehash } = verification else {
             return self
@@ -493,7 +519,9 @@ impl Authenticator {
         }
         throttle.record_success(email).await?;
         if needs_rehash {
-            let upgraded = self.inner.passwords.rehash(password).await?;
+            let upgraded = self
+                .timed_hash(self.inner.passwords.rehash(password))
+                .await?;
             self.inner
                 .stores
                 .users
@@ -503,7 +531,7 @@ impl Authenticator {
                 .await;
         }
         if self.totp_enabled(&user.id).await? {
-            let challenge = self.inner.issuer.issue(
+            let challenge = self.issue(
                 TokenKind::MfaChallenge,
                 NewToken::new(user.id.to_string()).amr(["pwd"]),
             )?;
@@ -597,7 +625,8 @@ impl Authenticator {
         amr: &[String],
         refresh_token: OpaqueSecret,
     ) -> Result<Tokens> {
-        let access = self.inner.issuer.issue_access(
+        let access = self.issue(
+            TokenKind::Access,
             NewToken::new(user_id.to_string())
                 .session_id(session_id.as_str())
                 .amr(amr.iter().cloned()),
@@ -616,6 +645,18 @@ impl Authenticator {
     /// rotated is reuse: the session and its whole family are revoked and the answer is
     /// [`Error::TokenReused`].
     pub async fn refresh(&self, refresh_token: &str) -> Result<Tokens> {
+        let result = self.rotate_refresh(refresh_token).await;
+        let outcome = match &result {
+            Ok(_) => RefreshOutcome::Rotated,
+            Err(Error::TokenReused) => RefreshOutcome::Reused,
+            Err(Error::InvalidToken(_)) => RefreshOutcome::Invalid,
+            Err(_) => RefreshOutcome::Error,
+        };
+        self.inner.observer.refreshed(outcome);
+        result
+    }
+
+    async fn rotate_refresh(&self, refresh_token: &str) -> Result<Tokens> {
         let presented = OpaqueSecret::parse(refresh_token)?;
         let now = self.now();
         let lifetimes = self.inner.config.sessions;
@@ -762,7 +803,9 @@ impl Authenticator {
     ) -> Result<()> {
         let user = self.user_for(principal).await?;
         self.check_current_password(&user, current).await?;
-        let hash = self.inner.passwords.hash_new_password(new).await?;
+        let hash = self
+            .timed_hash(self.inner.passwords.hash_new_password(new))
+            .await?;
         self.inner
             .stores
             .users
@@ -793,9 +836,7 @@ impl Authenticator {
     async fn check_current_password(&self, user: &User, password: &SecretString) -> Result<()> {
         self.inner.throttle.check(&user.email, None).await?;
         match self
-            .inner
-            .passwords
-            .verify(password, &user.password_hash)
+            .timed_hash(self.inner.passwords.verify(password, &user.password_hash))
             .await?
         {
             Verification::Valid { .. } => Ok(()),

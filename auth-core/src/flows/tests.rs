@@ -743,3 +743,70 @@ async fn totp_can_use_sha256_and_eight_digits() {
         10
     );
 }
+
+#[derive(Debug, Default)]
+struct Recorder {
+    seen: std::sync::Mutex<Vec<String>>,
+}
+
+impl AuthObserver for Recorder {
+    fn token_issued(&self, kind: TokenKind, _: Duration) {
+        self.seen
+            .lock()
+            .unwrap()
+            .push(format!("issued {}", kind.media_type()));
+    }
+    fn password_hashed(&self, _: Duration) {
+        self.seen.lock().unwrap().push("hashed".into());
+    }
+    fn refreshed(&self, outcome: RefreshOutcome) {
+        self.seen
+            .lock()
+            .unwrap()
+            .push(format!("refresh {}", outcome.as_str()));
+    }
+}
+
+#[tokio::test]
+async fn the_observer_sees_hashes_issues_and_refresh_outcomes() {
+    let recorder = Arc::new(Recorder::default());
+    let keys = KeySet::new(Key::generate(Algorithm::EdDsa).unwrap()).unwrap();
+    let auth = Authenticator::builder(
+        keys,
+        AuthenticatorConfig::new("https://auth.example.com", "api"),
+    )
+    .observer(recorder.clone())
+    .build()
+    .unwrap();
+    auth.register("obs@example.com", &secret(PASSWORD))
+        .await
+        .unwrap();
+    let LoginOutcome::Authenticated(tokens) = auth
+        .login("obs@example.com", &secret(PASSWORD), None)
+        .await
+        .unwrap()
+    else {
+        panic!("no MFA enrolled");
+    };
+    let next = auth
+        .refresh(tokens.refresh_token.expose_secret())
+        .await
+        .unwrap();
+    let _ = auth.refresh(tokens.refresh_token.expose_secret()).await;
+    let _ = auth.refresh(next.refresh_token.expose_secret()).await;
+    let _ = auth.refresh("garbage").await;
+    let seen = recorder.seen.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        vec![
+            "hashed",
+            "hashed",
+            "issued at+jwt",
+            "issued at+jwt",
+            "refresh rotated",
+            "refresh reused",
+            "refresh invalid",
+            "refresh invalid",
+        ]
+    );
+}

@@ -1,0 +1,59 @@
+//! Hooks for measurements the audit trail does not carry: durations and per-call outcomes.
+//! `auth-tower`'s metrics implement them; the default observes nothing.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::token::TokenKind;
+
+/// What a refresh call came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RefreshOutcome {
+    /// The token was rotated and new tokens issued.
+    Rotated,
+    /// A spent token was presented again: the family was revoked.
+    Reused,
+    /// Unknown, malformed, expired or revoked.
+    Invalid,
+    /// A dependency failed; nothing was decided.
+    Error,
+}
+
+impl RefreshOutcome {
+    /// A stable label: `rotated`, `reused`, `invalid` or `error`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Rotated => "rotated",
+            Self::Reused => "reused",
+            Self::Invalid => "invalid",
+            Self::Error => "error",
+        }
+    }
+}
+
+/// Called by the [`Authenticator`](super::Authenticator) as it works. Every method has an empty
+/// default; implementations must be cheap and must not block.
+pub trait AuthObserver: Send + Sync + fmt::Debug {
+    /// A token of `kind` was signed, taking `elapsed`.
+    fn token_issued(&self, kind: TokenKind, elapsed: Duration) {
+        let _ = (kind, elapsed);
+    }
+
+    /// A password was hashed or verified, taking `elapsed` including the wait for a hashing
+    /// slot.
+    fn password_hashed(&self, elapsed: Duration) {
+        let _ = elapsed;
+    }
+
+    /// A refresh call ended with `outcome`.
+    fn refreshed(&self, outcome: RefreshOutcome) {
+        let _ = outcome;
+    }
+}
+
+/// Observes nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoObserver;
+
+impl AuthObserver for NoObserver {}

@@ -1,0 +1,91 @@
+//! The auth business metrics, fed by auth-core's audit events and observer hooks.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use auth_core::event::{AuthEvent, AuthEventKind, LoginFailure};
+use auth_core::flows::{AuthObserver, RefreshOutcome};
+use auth_core::store::EventSink;
+use auth_core::token::TokenKind;
+
+use super::{LoginLabels, Metrics, OutcomeLabels};
+
+/// An [`EventSink`] that counts logins, second factors and throttling in [`Metrics`], then
+/// passes each event on to the sink the audit trail goes to.
+#[derive(Debug, Clone)]
+pub struct MetricsEventSink {
+    metrics: Metrics,
+    inner: Arc<dyn EventSink>,
+}
+
+impl Metrics {
+    /// Counts audit events, then hands them to `inner`.
+    pub fn event_sink(&self, inner: Arc<dyn EventSink>) -> MetricsEventSink {
+        MetricsEventSink {
+            metrics: self.clone(),
+            inner,
+        }
+    }
+
+    fn login(&self, outcome: &'static str, method: &'static str) {
+        self.logins
+            .get_or_create(&LoginLabels { outcome, method })
+            .inc();
+    }
+
+    fn mfa(&self, outcome: &'static str) {
+        self.mfa_verifications
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
+    }
+
+    fn count(&self, event: &AuthEvent) {
+        match &event.kind {
+            AuthEventKind::LoginSucceeded { amr } => {
+                let second_factor = amr.iter().any(|m| m == "otp" || m == "mfa");
+                self.login("success", if second_factor { "mfa" } else { "password" });
+                if amr.iter().any(|m| m == "otp") {
+                    self.mfa("success");
+                }
+            }
+            AuthEventKind::LoginFailed {
+                reason: LoginFailure::Throttled,
+            } => {
+                self.login("throttled", "password");
+                self.throttled.inc();
+            }
+            AuthEventKind::LoginFailed { .. } => self.login("failure", "password"),
+            AuthEventKind::MfaChallenged => self.login("mfa_required", "password"),
+            AuthEventKind::MfaFailed => self.mfa("failure"),
+            AuthEventKind::RecoveryCodeUsed { .. } => self.mfa("recovery_code"),
+            _ => {}
+        }
+    }
+}
+
+#[async_trait]
+impl EventSink for MetricsEventSink {
+    async fn record(&self, event: AuthEvent) -> auth_core::Result<()> {
+        self.metrics.count(&event);
+        self.inner.record(event).await
+    }
+}
+
+impl AuthObserver for Metrics {
+    fn token_issued(&self, _kind: TokenKind, elapsed: Duration) {
+        self.token_issue.observe(elapsed.as_secs_f64());
+    }
+
+    fn password_hashed(&self, elapsed: Duration) {
+        self.password_hash.observe(elapsed.as_secs_f64());
+    }
+
+    fn refreshed(&self, outcome: RefreshOutcome) {
+        self.refreshes
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.as_str(),
+            })
+            .inc();
+    }
+}

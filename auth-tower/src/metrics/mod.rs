@@ -1,0 +1,304 @@
+//! Prometheus metrics: [`MetricsLayer`] measures HTTP requests, [`MetricsService`] serves the
+//! registry as OpenMetrics text at `/metrics`, and [`Metrics`] also turns auth-core's audit
+//! events and observer hooks into the auth business metrics.
+//!
+//! | metric | labels |
+//! |---|---|
+//! | `http_requests_total`, `http_request_duration_seconds` | `method`, `route`, `status` (class: `2xx` ...) |
+//! | `auth_login_total` | `outcome` (`success`, `failure`, `throttled`, `mfa_required`), `method` (`password`, `mfa`) |
+//! | `auth_refresh_total` | `outcome` (`rotated`, `reused`, `invalid`, `error`) |
+//! | `auth_mfa_verify_total` | `outcome` (`success`, `failure`, `recovery_code`) |
+//! | `auth_throttled_total`, `auth_token_issue_duration_seconds`, `auth_password_hash_duration_seconds` | |
+//! | `auth_service_health` | `component` (1 up, 0 down) |
+//! | `process_resident_memory_bytes`, `process_open_fds`, `process_cpu_seconds_total` | (Linux) |
+//!
+//! The `route` label comes from a bounded set: the route templates given to
+//! [`MetricsLayer::routes`] (`/v1/auth/sessions/{id}` matches any one segment there), else
+//! `unmatched`. Raw paths never become labels.
+//!
+//! ```
+//! use auth_tower::metrics::Metrics;
+//! use http::{Request, Response, StatusCode};
+//! use http_body_util::Full;
+//! use tower::{Layer, ServiceExt, service_fn};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let metrics = Metrics::new();
+//! let app = metrics.layer().routes(["/v1/orders/{id}"]).layer(service_fn(|_: Request<Full<bytes::Bytes>>| async {
+//!     Ok::<_, std::convert::Infallible>(Response::new(Full::<bytes::Bytes>::default()))
+//! }));
+//! app.oneshot(Request::get("/v1/orders/42").body(Full::default())?).await?;
+//!
+//! let scrape = metrics.service().oneshot(Request::get("/metrics").body(Full::<bytes::Bytes>::default())?).await?;
+//! assert_eq!(scrape.status(), StatusCode::OK);
+//! assert!(metrics.encode()?.contains(r#"http_requests_total{method="GET",route="/v1/orders/{id}",status="2xx"} 1"#));
+//! # Ok(())
+//! # }
+//! ```
+
+mod auth;
+mod http_layer;
+mod process;
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response, StatusCode, header};
+use http_body_util::Full;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use tower_service::Service;
+
+pub use auth::MetricsEventSink;
+pub use http_layer::{Measured, MetricsLayer, MetricsResponseFuture, UNMATCHED_ROUTE};
+
+use crate::BoxFuture;
+
+/// The OpenMetrics content type.
+pub const OPENMETRICS_CONTENT_TYPE: &str =
+    "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct HttpLabels {
+    method: &'static str,
+    route: Arc<str>,
+    status: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LoginLabels {
+    outcome: &'static str,
+    method: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ComponentLabels {
+    component: String,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+fn latency_histogram() -> Histogram {
+    Histogram::new([
+        0.000_1, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+        10.0,
+    ])
+}
+
+/// The metrics of an auth service and the registry they live in. Cheap to clone.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Arc<Registry>,
+    http_requests: Family<HttpLabels, Counter>,
+    http_duration: HistogramFamily<HttpLabels>,
+    logins: Family<LoginLabels, Counter>,
+    refreshes: Family<OutcomeLabels, Counter>,
+    mfa_verifications: Family<OutcomeLabels, Counter>,
+    throttled: Counter,
+    token_issue: Histogram,
+    password_hash: Histogram,
+    health: Family<ComponentLabels, Gauge>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// A registry with every metric of this crate registered.
+    pub fn new() -> Self {
+        Self::with_registry(Registry::default())
+    }
+
+    /// Registers this crate's metrics in `registry`, which may already hold the application's.
+    pub fn with_registry(mut registry: Registry) -> Self {
+        let http_requests = Family::<HttpLabels, Counter>::default();
+        let http_duration: HistogramFamily<HttpLabels> =
+            Family::new_with_constructor(latency_histogram as fn() -> Histogram);
+        let logins = Family::<LoginLabels, Counter>::default();
+        let refreshes = Family::<OutcomeLabels, Counter>::default();
+        let mfa_verifications = Family::<OutcomeLabels, Counter>::default();
+        let throttled = Counter::default();
+        let token_issue = latency_histogram();
+        let password_hash = latency_histogram();
+        let health = Family::<ComponentLabels, Gauge>::default();
+
+        registry.register(
+            "http_requests",
+            "HTTP requests answered",
+            http_requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "Time from request to response head",
+            http_duration.clone(),
+        );
+        registry.register(
+            "auth_login",
+            "Login attempts by outcome and method",
+            logins.clone(),
+        );
+        registry.register(
+            "auth_refresh",
+            "Refresh calls by outcome",
+            refreshes.clone(),
+        );
+        registry.register(
+            "auth_mfa_verify",
+            "Second-factor verifications by outcome",
+            mfa_verifications.clone(),
+        );
+        registry.register(
+            "auth_throttled",
+            "Attempts refused by brute-force throttling",
+            throttled.clone(),
+        );
+        registry.register(
+            "auth_token_issue_duration_seconds",
+            "Time to sign a token",
+            token_issue.clone(),
+        );
+        registry.register(
+            "auth_password_hash_duration_seconds",
+            "Time to hash or verify a password, including the wait for a hashing slot",
+            password_hash.clone(),
+        );
+        registry.register(
+            "auth_service_health",
+            "Dependency health from the readiness checks: 1 up, 0 down",
+            health.clone(),
+        );
+        registry.register_collector(Box::new(process::ProcessCollector));
+
+        // Every known outcome starts at zero, so rates and alerts see the series before the
+        // first event (Prometheus cannot tell a missing series from a quiet one).
+        for (outcome, method) in [
+            ("success", "password"),
+            ("success", "mfa"),
+            ("failure", "password"),
+            ("throttled", "password"),
+            ("mfa_required", "password"),
+        ] {
+            let _ = logins.get_or_create(&LoginLabels { outcome, method });
+        }
+        for outcome in ["rotated", "reused", "invalid", "error"] {
+            let _ = refreshes.get_or_create(&OutcomeLabels { outcome });
+        }
+        for outcome in ["success", "failure", "recovery_code"] {
+            let _ = mfa_verifications.get_or_create(&OutcomeLabels { outcome });
+        }
+
+        Self {
+            registry: Arc::new(registry),
+            http_requests,
+            http_duration,
+            logins,
+            refreshes,
+            mfa_verifications,
+            throttled,
+            token_issue,
+            password_hash,
+            health,
+        }
+    }
+
+    /// A layer measuring every request it sees.
+    pub fn layer(&self) -> MetricsLayer {
+        MetricsLayer::new(self.clone())
+    }
+
+    /// The `/metrics` endpoint.
+    pub fn service(&self) -> MetricsService {
+        MetricsService {
+            metrics: self.clone(),
+        }
+    }
+
+    /// A readiness reporter for [`HealthService::reporter`](crate::health::HealthService::reporter)
+    /// that sets `auth_service_health{component}`.
+    pub fn health_reporter(&self) -> crate::health::HealthReporter {
+        let health = self.health.clone();
+        Arc::new(move |component: &str, up: bool| {
+            health
+                .get_or_create(&ComponentLabels {
+                    component: component.to_owned(),
+                })
+                .set(i64::from(up));
+        })
+    }
+
+    /// The registry as OpenMetrics text.
+    pub fn encode(&self) -> Result<String, std::fmt::Error> {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)?;
+        Ok(text)
+    }
+
+    pub(crate) fn record_http(&self, labels: &HttpLabels, seconds: f64) {
+        self.http_requests.get_or_create(labels).inc();
+        self.http_duration.get_or_create(labels).observe(seconds);
+    }
+}
+
+/// Serves the registry as OpenMetrics text (any path; mount it at `/metrics`).
+#[derive(Debug, Clone)]
+pub struct MetricsService {
+    metrics: Metrics,
+}
+
+impl<B> Service<Request<B>> for MetricsService {
+    type Response = Response<Full<Bytes>>;
+    type Error = Infallible;
+    type Future = BoxFuture<Result<Self::Response, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: Request<B>) -> Self::Future {
+        let encoded = self.metrics.encode();
+        Box::pin(async move {
+            let response = match encoded {
+                Ok(text) => {
+                    let mut response = Response::new(Full::new(Bytes::from(text)));
+                    response.headers_mut().insert(
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static(OPENMETRICS_CONTENT_TYPE),
+                    );
+                    response
+                }
+                Err(_) => {
+                    let mut response = Response::new(Full::new(Bytes::from_static(
+                        b"{\"error\":\"internal\",\"message\":\"metrics could not be encoded\"}",
+                    )));
+                    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                    response
+                }
+            };
+            Ok(response)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

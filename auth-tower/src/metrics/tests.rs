@@ -1,0 +1,386 @@
+use std::collections::HashSet;
+use std::convert::Infallible;
+use std::time::Duration;
+
+use auth_core::event::{AuthEvent, AuthEventKind, LoginFailure, MemoryEventSink};
+use auth_core::flows::{Authenticator, AuthenticatorConfig, LoginOutcome, Stores};
+use auth_core::secrecy::{ExposeSecret, SecretString};
+use auth_core::store::EventSink;
+use auth_core::token::{Algorithm, Key, KeySet};
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use tower::{ServiceExt, service_fn};
+use tower_layer::Layer;
+
+use super::*;
+
+/// A small OpenMetrics text checker: every line is a descriptor, a sample of a declared
+/// family with a numeric value and well-formed labels, and the text ends with `# EOF`.
+fn check_openmetrics(text: &str) -> Vec<(String, f64)> {
+    let mut families: HashSet<String> = HashSet::new();
+    let mut samples = Vec::new();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines.last(),
+        Some(&"# EOF"),
+        "the exposition ends with # EOF"
+    );
+    let name_ok = |name: &str| {
+        !name.is_empty()
+            && name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+    };
+    for line in &lines[..lines.len() - 1] {
+        if let Some(rest) = line.strip_prefix("# ") {
+            let mut parts = rest.splitn(3, ' ');
+            let kind = parts.next().unwrap();
+            let name = parts.next().unwrap_or_default();
+            assert!(matches!(kind, "HELP" | "TYPE" | "UNIT"), "{line}");
+            assert!(name_ok(name), "{line}");
+            if kind == "TYPE" {
+                let metric_type = parts.next().unwrap_or_default();
+                assert!(
+                    matches!(
+                        metric_type,
+                        "counter" | "gauge" | "histogram" | "info" | "unknown"
+                    ),
+                    "{line}"
+                );
+                families.insert(name.to_owned());
+            }
+            continue;
+        }
+        let (series, value) = line
+            .rsplit_once(' ')
+            .unwrap_or_else(|| panic!("no value: {line}"));
+        let value: f64 = value
+            .parse()
+            .unwrap_or_else(|_| panic!("bad value: {line}"));
+        let name = series.split('{').next().unwrap();
+        if let Some(labels) = series.strip_prefix(name).filter(|l| !l.is_empty()) {
+            assert!(labels.starts_with('{') && labels.ends_with('}'), "{line}");
+            for pair in labels[1..labels.len() - 1]
+                .split("\",")
+                .filter(|p| !p.is_empty())
+            {
+                let (key, quoted) = pair.split_once('=').unwrap_or_else(|| panic!("{line}"));
+                assert!(name_ok(key) && quoted.starts_with('"'), "{line}");
+            }
+        }
+        let family = ["_total", "_bucket", "_count", "_sum", "_created"]
+            .iter()
+            .find_map(|suffix| name.strip_suffix(suffix).filter(|f| families.contains(*f)))
+            .unwrap_or(name);
+        assert!(
+            families.contains(family),
+            "sample of an undeclared family: {line}"
+        );
+        samples.push((series.to_owned(), value));
+    }
+    samples
+}
+
+fn sample(samples: &[(String, f64)], series: &str) -> Option<f64> {
+    samples.iter().find(|(s, _)| s == series).map(|(_, v)| *v)
+}
+
+async fn answer(status: StatusCode) -> Result<Response<Full<Bytes>>, Infallible> {
+    let mut response = Response::new(Full::default());
+    *response.status_mut() = status;
+    Ok(response)
+}
+
+#[tokio::test]
+async fn requests_are_counted_by_method_route_template_and_status_class() {
+    let metrics = Metrics::new();
+    let layer = metrics
+        .layer()
+        .routes(["/v1/auth/sessions/{id}", "/v1/auth/login"]);
+    let ok = layer.layer(service_fn(|_: Request<Full<Bytes>>| {
+        answer(StatusCode::NO_CONTENT)
+    }));
+    let missing = layer.layer(service_fn(|_: Request<Full<Bytes>>| {
+        answer(StatusCode::NOT_FOUND)
+    }));
+    for id in ["a", "b", "c"] {
+        let request = Request::delete(format!("/v1/auth/sessions/{id}"))
+            .body(Full::default())
+            .unwrap();
+        ok.clone().oneshot(request).await.unwrap();
+    }
+    let request = Request::post("/v1/auth/login")
+        .body(Full::default())
+        .unwrap();
+    missing.clone().oneshot(request).await.unwrap();
+    let weird = Request::builder()
+        .method("BREW")
+        .uri("/coffee/pot")
+        .body(Full::default())
+        .unwrap();
+    missing.oneshot(weird).await.unwrap();
+
+    let samples = check_openmetrics(&metrics.encode().unwrap());
+    let counted = |series: &str| sample(&samples, series);
+    assert_eq!(
+        counted(
+            r#"http_requests_total{method="DELETE",route="/v1/auth/sessions/{id}",status="2xx"}"#
+        ),
+        Some(3.0)
+    );
+    assert_eq!(
+        counted(r#"http_requests_total{method="POST",route="/v1/auth/login",status="4xx"}"#),
+        Some(1.0)
+    );
+    assert_eq!(
+        counted(r#"http_requests_total{method="other",route="unmatched",status="4xx"}"#),
+        Some(1.0)
+    );
+    assert_eq!(
+        counted(
+            r#"http_request_duration_seconds_count{method="DELETE",route="/v1/auth/sessions/{id}",status="2xx"}"#
+        ),
+        Some(3.0)
+    );
+}
+
+#[tokio::test]
+async fn raw_paths_never_become_labels() {
+    let metrics = Metrics::new();
+    let service = metrics
+        .layer()
+        .routes(["/v1/items/{id}"])
+        .layer(service_fn(|_: Request<Full<Bytes>>| answer(StatusCode::OK)));
+    for i in 0..500 {
+        let request = Request::get(format!("/random/{i}/path"))
+            .body(Full::default())
+            .unwrap();
+        service.clone().oneshot(request).await.unwrap();
+    }
+    let text = metrics.encode().unwrap();
+    let series = text
+        .lines()
+        .filter(|l| l.starts_with("http_requests_total{"))
+        .count();
+    assert_eq!(series, 1, "{text}");
+    assert!(!text.contains("/random/"));
+}
+
+#[tokio::test]
+async fn the_metrics_service_serves_valid_openmetrics() {
+    let metrics = Metrics::new();
+    let measured = metrics
+        .layer()
+        .layer(service_fn(|_: Request<Full<Bytes>>| answer(StatusCode::OK)));
+    measured
+        .oneshot(Request::get("/").body(Full::default()).unwrap())
+        .await
+        .unwrap();
+    let response = metrics
+        .service()
+        .oneshot(
+            Request::get("/metrics")
+                .body(Full::<Bytes>::default())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()[http::header::CONTENT_TYPE],
+        OPENMETRICS_CONTENT_TYPE
+    );
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    let samples = check_openmetrics(&text);
+    for family in [
+        "# TYPE http_requests counter",
+        "# TYPE http_request_duration_seconds histogram",
+        "# TYPE auth_login counter",
+        "# TYPE auth_refresh counter",
+        "# TYPE auth_mfa_verify counter",
+        "# TYPE auth_throttled counter",
+        "# TYPE auth_token_issue_duration_seconds histogram",
+        "# TYPE auth_password_hash_duration_seconds histogram",
+    ] {
+        assert!(text.contains(family), "{family} missing from {text}");
+    }
+    // Known outcomes are there at zero before anything happened.
+    assert_eq!(
+        sample(&samples, r#"auth_refresh_total{outcome="reused"}"#),
+        Some(0.0)
+    );
+    assert_eq!(
+        sample(
+            &samples,
+            r#"auth_login_total{outcome="failure",method="password"}"#
+        ),
+        Some(0.0)
+    );
+    if cfg!(target_os = "linux") {
+        assert!(sample(&samples, "process_resident_memory_bytes").is_some_and(|v| v > 0.0));
+        assert!(sample(&samples, "process_open_fds").is_some_and(|v| v > 0.0));
+        assert!(text.contains("process_cpu_seconds_total"));
+    }
+}
+
+#[tokio::test]
+async fn audit_events_count_logins_second_factors_and_throttling_and_pass_on() {
+    let metrics = Metrics::new();
+    let audit = MemoryEventSink::new();
+    let sink = metrics.event_sink(Arc::new(audit.clone()));
+    let event = |kind| AuthEvent {
+        at: std::time::SystemTime::UNIX_EPOCH,
+        kind,
+        user_id: None,
+        session_id: None,
+        client: None,
+    };
+    for kind in [
+        AuthEventKind::LoginSucceeded {
+            amr: vec!["pwd".into()],
+        },
+        AuthEventKind::LoginSucceeded {
+            amr: vec!["pwd".into(), "otp".into(), "mfa".into()],
+        },
+        AuthEventKind::LoginFailed {
+            reason: LoginFailure::WrongPassword,
+        },
+        AuthEventKind::LoginFailed {
+            reason: LoginFailure::Throttled,
+        },
+        AuthEventKind::MfaChallenged,
+        AuthEventKind::MfaFailed,
+        AuthEventKind::RecoveryCodeUsed { remaining: 9 },
+    ] {
+        sink.record(event(kind)).await.unwrap();
+    }
+    assert_eq!(
+        audit.events().len(),
+        7,
+        "every event reaches the audit sink"
+    );
+    let samples = check_openmetrics(&metrics.encode().unwrap());
+    for (series, value) in [
+        (
+            r#"auth_login_total{outcome="success",method="password"}"#,
+            1.0,
+        ),
+        (r#"auth_login_total{outcome="success",method="mfa"}"#, 1.0),
+        (
+            r#"auth_login_total{outcome="failure",method="password"}"#,
+            1.0,
+        ),
+        (
+            r#"auth_login_total{outcome="throttled",method="password"}"#,
+            1.0,
+        ),
+        (
+            r#"auth_login_total{outcome="mfa_required",method="password"}"#,
+            1.0,
+        ),
+        (r#"auth_mfa_verify_total{outcome="success"}"#, 1.0),
+        (r#"auth_mfa_verify_total{outcome="failure"}"#, 1.0),
+        (r#"auth_mfa_verify_total{outcome="recovery_code"}"#, 1.0),
+        ("auth_throttled_total", 1.0),
+    ] {
+        assert_eq!(sample(&samples, series), Some(value), "{series}");
+    }
+}
+
+#[tokio::test]
+async fn the_authenticator_feeds_refresh_hashing_and_issuing_metrics() {
+    let metrics = Metrics::new();
+    let stores = Stores::memory_with_events(Arc::new(
+        metrics.event_sink(Arc::new(MemoryEventSink::new())),
+    ));
+    let keys = KeySet::new(Key::generate(Algorithm::EdDsa).unwrap()).unwrap();
+    let auth = Authenticator::builder(
+        keys,
+        AuthenticatorConfig::new("https://auth.example.com", "api"),
+    )
+    .stores(stores)
+    .observer(Arc::new(metrics.clone()))
+    .build()
+    .unwrap();
+    let password = SecretString::from("correct horse battery staple");
+    auth.register("ada@example.com", &password).await.unwrap();
+    let LoginOutcome::Authenticated(tokens) = auth
+        .login("ada@example.com", &password, None)
+        .await
+        .unwrap()
+    else {
+        panic!("no MFA enrolled");
+    };
+    auth.refresh(tokens.refresh_token.expose_secret())
+        .await
+        .unwrap();
+    let _ = auth.refresh(tokens.refresh_token.expose_secret()).await;
+    let samples = check_openmetrics(&metrics.encode().unwrap());
+    assert_eq!(
+        sample(&samples, r#"auth_refresh_total{outcome="rotated"}"#),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&samples, r#"auth_refresh_total{outcome="reused"}"#),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&samples, "auth_password_hash_duration_seconds_count"),
+        Some(2.0)
+    );
+    assert_eq!(
+        sample(&samples, "auth_token_issue_duration_seconds_count"),
+        Some(2.0)
+    );
+    assert_eq!(
+        sample(
+            &samples,
+            r#"auth_login_total{outcome="success",method="password"}"#
+        ),
+        Some(1.0)
+    );
+}
+
+#[tokio::test]
+async fn readiness_results_set_the_health_gauge() {
+    use crate::health::{HealthCheck, HealthService, StartupGate};
+    let metrics = Metrics::new();
+    let health = HealthService::new(StartupGate::new())
+        .with_check(HealthCheck::from_fn("postgres", || async { Ok(()) }))
+        .with_check(HealthCheck::from_fn("redis", || async {
+            Err("down".to_owned())
+        }))
+        .timeout(Duration::from_secs(1))
+        .reporter(metrics.health_reporter());
+    let (healthy, _) = health.readiness().await;
+    assert!(!healthy);
+    let samples = check_openmetrics(&metrics.encode().unwrap());
+    assert_eq!(
+        sample(&samples, r#"auth_service_health{component="postgres"}"#),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&samples, r#"auth_service_health{component="redis"}"#),
+        Some(0.0)
+    );
+}
+
+#[test]
+fn the_checker_refuses_malformed_expositions() {
+    let bad = [
+        "http_requests_total 1\n# EOF",
+        "# TYPE x counter\nx_total one\n# EOF",
+        "# TYPE x counter\nx_total 1",
+    ];
+    for text in bad {
+        assert!(
+            std::panic::catch_unwind(|| check_openmetrics(text)).is_err(),
+            "{text}"
+        );
+    }
+}
