@@ -158,3 +158,68 @@ async fn unknown_probes_and_methods_are_refused() {
     let response = service.oneshot(post).await.unwrap();
     assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
 }
+
+/// Requires the variable in CI; elsewhere says the test was skipped.
+#[cfg(any(feature = "postgres", feature = "redis"))]
+fn service_url(variable: &str) -> Option<String> {
+    match std::env::var(variable) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{variable} must be set when CI is"
+            );
+            eprintln!("SKIPPED: {variable} is not set");
+            None
+        }
+    }
+}
+
+#[cfg(any(feature = "postgres", feature = "redis"))]
+fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn the_postgres_check_is_up_against_the_database_and_down_without_it() {
+    use auth_core::store::postgres::{PostgresConfig, PostgresStore};
+    let Some(url) = service_url("AUTH_TEST_DATABASE_URL") else {
+        return;
+    };
+    let live = PostgresStore::connect(&PostgresConfig::from_url(url)).unwrap();
+    let port = closed_port();
+    let dead = PostgresStore::connect(&PostgresConfig::from_url(format!(
+        "postgres://postgres@127.0.0.1:{port}/test"
+    )))
+    .unwrap();
+    let up_service = HealthService::new(StartupGate::new())
+        .with_check(HealthCheck::postgres(live, Duration::from_secs(2)));
+    assert_eq!(
+        probe(&up_service, "/health/readiness").await.0,
+        StatusCode::OK
+    );
+    let down_service = HealthService::new(StartupGate::new())
+        .with_check(HealthCheck::postgres(dead, Duration::from_secs(2)));
+    let (status, body) = probe(&down_service, "/health/readiness").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["error"]["postgres"]["status"], "down");
+}
+
+#[cfg(feature = "redis")]
+#[tokio::test]
+async fn the_redis_check_is_up_against_the_server() {
+    use auth_core::store::redis::{RedisConfig, RedisStore};
+    let Some(url) = service_url("AUTH_TEST_REDIS_URL") else {
+        return;
+    };
+    let store = RedisStore::connect(RedisConfig::from_url(url))
+        .await
+        .unwrap();
+    let service = HealthService::new(StartupGate::new())
+        .with_check(HealthCheck::redis(store, Duration::from_secs(2)));
+    let (status, body) = probe(&service, "/health/readiness").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["info"]["redis"]["status"], "up");
+}
