@@ -15,11 +15,21 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Run the HTTP server (the default).
     ///
-    /// Environment: PORT (default 8080), AUTH_ENV (development|production, default
-    /// development), LOG_LEVEL (a tracing filter, default info), LOG_FORMAT (json|pretty,
-    /// default json), SHUTDOWN_TIMEOUT (seconds to drain in-flight requests, default 20).
+    /// Environment: PORT (8080); AUTH_ENV (development|production); LOG_LEVEL (a tracing
+    /// filter, info); LOG_FORMAT (json|pretty; json in production); SHUTDOWN_TIMEOUT (seconds
+    /// to drain in-flight requests, 25); DATABASE_URL (PostgreSQL; none: in memory); REDIS_URL
+    /// (sessions, throttling, revocation; needs DATABASE_URL); AUTH_SIGNING_KEYS (JSON array
+    /// from `keys generate`, the first signs); JWT_ACCESS_SECRET (HS256, at least 32 bytes);
+    /// AUTH_TOKEN_FORMAT (format of a generated development key); MFA_ENCRYPTION_KEY (64 hex
+    /// characters); ACCESS_TOKEN_TTL (900); REFRESH_TOKEN_TTL (2592000); AUTH_ISSUER;
+    /// AUTH_AUDIENCE; ARGON2_MEMORY_KIB, ARGON2_ITERATIONS, ARGON2_PARALLELISM (19456, 2, 1);
+    /// CORS_ORIGINS (comma-separated). Production refuses in-memory state, generated keys and
+    /// missing or short secrets, listing every problem.
     #[default]
     Serve,
+    /// Apply the embedded PostgreSQL migrations (DATABASE_URL) and exit; with --status, list
+    /// them without applying anything. Safe to run from several instances at once.
+    Migrate(MigrateArgs),
     /// Probe the local server and exit 0 when it answers 200, 1 otherwise (for images without
     /// a shell).
     Healthcheck(HealthcheckArgs),
@@ -28,6 +38,16 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MigrateArgs {
+    /// List applied and pending migrations instead of applying them.
+    #[arg(long)]
+    pub(crate) status: bool,
+    /// The database.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub(crate) database_url: String,
 }
 
 #[derive(Debug, Args)]

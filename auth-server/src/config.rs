@@ -1,7 +1,12 @@
 //! Configuration from the environment, validated as a whole: every problem is reported at
-//! once, each with the variable's name.
+//! once, each with the variable's name, before the server starts.
 
 use std::time::Duration;
+
+use auth_core::mfa::MfaKeyring;
+use auth_core::password::Argon2Params;
+use auth_core::secrecy::{ExposeSecret, SecretString};
+use auth_core::token::{Algorithm, Key, KeySet};
 
 /// Whether the server may fall back to development conveniences.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,6 +21,17 @@ pub(crate) enum LogFormat {
     Pretty,
 }
 
+/// Where signing keys came from, for the start-up log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeySource {
+    /// `AUTH_SIGNING_KEYS`.
+    Configured,
+    /// `JWT_ACCESS_SECRET` (HS256, for compatibility).
+    SharedSecret,
+    /// Generated at start: development only.
+    Generated,
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct ServeConfig {
     pub(crate) port: u16,
@@ -23,24 +39,58 @@ pub(crate) struct ServeConfig {
     pub(crate) log_level: String,
     pub(crate) log_format: LogFormat,
     pub(crate) shutdown_timeout: Duration,
+    pub(crate) database_url: Option<SecretString>,
+    pub(crate) redis_url: Option<SecretString>,
+    pub(crate) keys: KeySet,
+    pub(crate) key_source: KeySource,
+    pub(crate) mfa_keys: Option<MfaKeyring>,
+    pub(crate) issuer: String,
+    pub(crate) audience: String,
+    pub(crate) access_ttl: Duration,
+    pub(crate) refresh_ttl: Duration,
+    pub(crate) argon2: Argon2Params,
+    pub(crate) cors_origins: Vec<String>,
+}
+
+/// One entry of `AUTH_SIGNING_KEYS`: what `auth-server keys generate` prints.
+#[derive(Debug, serde::Deserialize)]
+struct KeyEntry {
+    alg: String,
+    key: String,
+    #[serde(default)]
+    kid: Option<String>,
 }
 
 /// Reads the configuration through `var` (the process environment in production, a map in
 /// tests). Returns every problem found, not just the first.
 pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConfig, Vec<String>> {
-    let mut problems = Vec::new();
-    let mut read = |name: &str, parse: &dyn Fn(&str) -> Result<(), String>| -> Option<String> {
-        let value = var(name).filter(|v| !v.trim().is_empty())?;
-        match parse(value.trim()) {
-            Ok(()) => Some(value.trim().to_owned()),
-            Err(why) => {
-                problems.push(format!("{name}: {why}"));
-                None
+    let mut problems: Vec<String> = Vec::new();
+    let get = |name: &str| {
+        var(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let parse =
+        |name: &str, problems: &mut Vec<String>, check: &dyn Fn(&str) -> Result<(), String>| {
+            let value = get(name)?;
+            match check(&value) {
+                Ok(()) => Some(value),
+                Err(why) => {
+                    problems.push(format!("{name}: {why}"));
+                    None
+                }
             }
+        };
+    let seconds = |min: u64, max: u64| {
+        move |v: &str| match v.parse::<u64>() {
+            Ok(n) if (min..=max).contains(&n) => Ok(()),
+            _ => Err(format!(
+                "{v:?} is not a number of seconds from {min} to {max}"
+            )),
         }
     };
 
-    let port = read("PORT", &|v| {
+    let port = parse("PORT", &mut problems, &|v| {
         v.parse::<u16>()
             .map(drop)
             .map_err(|_| format!("{v:?} is not a port number (0-65535)"))
@@ -48,7 +98,7 @@ pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConf
     .and_then(|v| v.parse().ok())
     .unwrap_or(8080);
 
-    let environment = match read("AUTH_ENV", &|v| match v {
+    let environment = match parse("AUTH_ENV", &mut problems, &|v| match v {
         "development" | "production" => Ok(()),
         _ => Err(format!("{v:?} is neither development nor production")),
     })
@@ -57,42 +107,136 @@ pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConf
         Some("production") => Environment::Production,
         _ => Environment::Development,
     };
+    let production = environment == Environment::Production;
 
-    let log_level = read("LOG_LEVEL", &|v| {
+    let log_level = parse("LOG_LEVEL", &mut problems, &|v| {
         tracing_subscriber::EnvFilter::try_new(v)
             .map(drop)
             .map_err(|e| format!("{v:?} is not a log filter: {e}"))
     })
     .unwrap_or_else(|| "info".to_owned());
 
-    let log_format = match read("LOG_FORMAT", &|v| match v {
+    let log_format = match parse("LOG_FORMAT", &mut problems, &|v| match v {
         "json" | "pretty" => Ok(()),
         _ => Err(format!("{v:?} is neither json nor pretty")),
     })
     .as_deref()
     {
         Some("pretty") => LogFormat::Pretty,
-        _ => LogFormat::Json,
+        Some(_) => LogFormat::Json,
+        None if production => LogFormat::Json,
+        None => LogFormat::Pretty,
     };
 
-    let shutdown_timeout = read("SHUTDOWN_TIMEOUT", &|v| match v.parse::<u64>() {
-        Ok(1..=3600) => Ok(()),
-        _ => Err(format!("{v:?} is not a number of seconds from 1 to 3600")),
-    })
+    let shutdown_timeout = parse("SHUTDOWN_TIMEOUT", &mut problems, &seconds(1, 3600))
+        .and_then(|v| v.parse().ok())
+        .map_or(Duration::from_secs(25), Duration::from_secs);
+    let access_ttl = parse("ACCESS_TOKEN_TTL", &mut problems, &seconds(30, 86_400))
+        .and_then(|v| v.parse().ok())
+        .map_or(Duration::from_secs(900), Duration::from_secs);
+    let refresh_ttl = parse(
+        "REFRESH_TOKEN_TTL",
+        &mut problems,
+        &seconds(300, 366 * 86_400),
+    )
     .and_then(|v| v.parse().ok())
-    .map_or(Duration::from_secs(20), Duration::from_secs);
+    .map_or(Duration::from_secs(2_592_000), Duration::from_secs);
 
-    if environment == Environment::Production {
-        // Only the in-memory backends and generated keys exist so far; production refuses both.
-        if var("DATABASE_URL").is_none() && var("REDIS_URL").is_none() {
-            problems.push(
-                "DATABASE_URL: not set; production refuses the in-memory backends".to_owned(),
-            );
+    let url = |name: &str, schemes: &[&str], problems: &mut Vec<String>| {
+        let value = get(name)?;
+        let scheme = value.split("://").next().unwrap_or_default();
+        if value.contains("://") && schemes.contains(&scheme) {
+            Some(SecretString::from(value))
+        } else {
+            problems.push(format!("{name}: not a {} URL", schemes.join(" or ")));
+            None
         }
-        problems.push(
-            "AUTH_SIGNING_KEYS: this build only generates development keys, which production refuses"
-                .to_owned(),
-        );
+    };
+    let database_url = url("DATABASE_URL", &["postgres", "postgresql"], &mut problems);
+    let redis_url = url(
+        "REDIS_URL",
+        &["redis", "redis-sentinel", "redis-cluster"],
+        &mut problems,
+    );
+    if redis_url.is_some() && database_url.is_none() && get("DATABASE_URL").is_none() {
+        problems.push("REDIS_URL: Redis holds sessions only; set DATABASE_URL too".to_owned());
+    }
+    if production && get("DATABASE_URL").is_none() {
+        problems
+            .push("DATABASE_URL: not set; production refuses the in-memory backends".to_owned());
+    }
+
+    let issuer = get("AUTH_ISSUER").unwrap_or_else(|| format!("http://localhost:{port}"));
+    let audience = get("AUTH_AUDIENCE").unwrap_or_else(|| "auth".to_owned());
+    if production && get("AUTH_ISSUER").is_none() {
+        problems.push("AUTH_ISSUER: not set; production needs the public issuer URL".to_owned());
+    }
+
+    let (keys, key_source) = signing_keys(&get, production, &mut problems);
+
+    let mfa_keys = match get("MFA_ENCRYPTION_KEY") {
+        Some(hex) => match MfaKeyring::from_hex("k1", &hex) {
+            Ok(keyring) => Some(keyring),
+            Err(_) => {
+                problems
+                    .push("MFA_ENCRYPTION_KEY: must be 64 hex characters (32 bytes)".to_owned());
+                None
+            }
+        },
+        None => {
+            if production {
+                problems.push(
+                    "MFA_ENCRYPTION_KEY: not set; production needs a fixed key (64 hex characters)"
+                        .to_owned(),
+                );
+            }
+            None
+        }
+    };
+
+    let number = |name: &str, default: u32, problems: &mut Vec<String>| match get(name) {
+        None => default,
+        Some(v) => v.parse().unwrap_or_else(|_| {
+            problems.push(format!("{name}: {v:?} is not a whole number"));
+            default
+        }),
+    };
+    let memory = number(
+        "ARGON2_MEMORY_KIB",
+        Argon2Params::DEFAULT_MEMORY_KIB,
+        &mut problems,
+    );
+    let iterations = number(
+        "ARGON2_ITERATIONS",
+        Argon2Params::DEFAULT_ITERATIONS,
+        &mut problems,
+    );
+    let parallelism = number(
+        "ARGON2_PARALLELISM",
+        Argon2Params::DEFAULT_PARALLELISM,
+        &mut problems,
+    );
+    let argon2 = Argon2Params::new(memory, iterations, parallelism).unwrap_or_else(|e| {
+        problems.push(format!("ARGON2_*: {e}"));
+        Argon2Params::default()
+    });
+
+    let cors_origins: Vec<String> = get("CORS_ORIGINS")
+        .map(|v| {
+            v.split(',')
+                .map(|o| o.trim().to_owned())
+                .filter(|o| !o.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    for origin in &cors_origins {
+        if origin == "*" {
+            if production {
+                problems.push("CORS_ORIGINS: a wildcard is refused in production".to_owned());
+            }
+        } else if !(origin.starts_with("https://") || origin.starts_with("http://")) {
+            problems.push(format!("CORS_ORIGINS: {origin:?} is not an http(s) origin"));
+        }
     }
 
     if problems.is_empty() {
@@ -102,84 +246,117 @@ pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConf
             log_level,
             log_format,
             shutdown_timeout,
+            database_url,
+            redis_url,
+            keys,
+            key_source,
+            mfa_keys,
+            issuer,
+            audience,
+            access_ttl,
+            refresh_ttl,
+            argon2,
+            cors_origins,
         })
     } else {
         Err(problems)
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-
-    use std::collections::HashMap;
-
-    use super::*;
-
-    fn config(vars: &[(&str, &str)]) -> Result<ServeConfig, Vec<String>> {
-        let vars: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        from_env(|name| vars.get(name).cloned())
+/// The signing keys: `AUTH_SIGNING_KEYS` (a JSON array of `{"alg","key","kid"?}`, the first
+/// active), else `JWT_ACCESS_SECRET` (HS256), else, in development only, a generated key of
+/// `AUTH_TOKEN_FORMAT`.
+fn signing_keys(
+    get: &dyn Fn(&str) -> Option<String>,
+    production: bool,
+    problems: &mut Vec<String>,
+) -> (KeySet, KeySource) {
+    let fallback = || KeySet::verification_only();
+    if let Some(json) = get("AUTH_SIGNING_KEYS") {
+        let json = SecretString::from(json);
+        let entries: Vec<KeyEntry> = match serde_json::from_str(json.expose_secret()) {
+            Ok(entries) => entries,
+            Err(_) => {
+                problems.push(
+                    "AUTH_SIGNING_KEYS: not a JSON array of {\"alg\",\"key\",\"kid\"} objects (see `auth-server keys generate`)"
+                        .to_owned(),
+                );
+                return (fallback(), KeySource::Configured);
+            }
+        };
+        let mut keys: Option<KeySet> = None;
+        for (index, entry) in entries.iter().enumerate() {
+            let loaded = entry
+                .alg
+                .parse::<Algorithm>()
+                .and_then(|alg| Key::import(alg, &entry.key))
+                .and_then(|key| match &entry.kid {
+                    Some(kid) if key.algorithm().is_jwt() => key.with_id(kid.clone()),
+                    _ => Ok(key),
+                });
+            let added = loaded.and_then(|key| match &mut keys {
+                None => KeySet::new(key).map(|set| keys = Some(set)),
+                Some(set) => set.add_verification_key(key),
+            });
+            if let Err(e) = added {
+                problems.push(format!("AUTH_SIGNING_KEYS: key {index}: {e}"));
+            }
+        }
+        return match keys {
+            Some(keys) => (keys, KeySource::Configured),
+            None => {
+                if entries.is_empty() {
+                    problems.push("AUTH_SIGNING_KEYS: the array is empty".to_owned());
+                }
+                (fallback(), KeySource::Configured)
+            }
+        };
     }
-
-    #[test]
-    fn an_empty_environment_gives_the_development_defaults() {
-        let config = config(&[]).unwrap();
-        assert_eq!(config.port, 8080);
-        assert_eq!(config.environment, Environment::Development);
-        assert_eq!(config.log_level, "info");
-        assert_eq!(config.log_format, LogFormat::Json);
-        assert_eq!(config.shutdown_timeout, Duration::from_secs(20));
+    if let Some(secret) = get("JWT_ACCESS_SECRET") {
+        let secret = SecretString::from(secret);
+        let bytes = secret.expose_secret().as_bytes();
+        if bytes.len() < 32 {
+            problems.push("JWT_ACCESS_SECRET: shorter than 32 bytes".to_owned());
+            return (fallback(), KeySource::SharedSecret);
+        }
+        return match Key::from_hmac_secret(bytes).and_then(KeySet::new) {
+            Ok(keys) => (keys, KeySource::SharedSecret),
+            Err(e) => {
+                problems.push(format!("JWT_ACCESS_SECRET: {e}"));
+                (fallback(), KeySource::SharedSecret)
+            }
+        };
     }
-
-    #[test]
-    fn values_are_read_and_trimmed() {
-        let config = config(&[
-            ("PORT", " 9000 "),
-            ("LOG_FORMAT", "pretty"),
-            ("LOG_LEVEL", "auth_server=debug"),
-            ("SHUTDOWN_TIMEOUT", "5"),
-        ])
-        .unwrap();
-        assert_eq!(config.port, 9000);
-        assert_eq!(config.log_format, LogFormat::Pretty);
-        assert_eq!(config.log_level, "auth_server=debug");
-        assert_eq!(config.shutdown_timeout, Duration::from_secs(5));
+    if production {
+        problems.push(
+            "AUTH_SIGNING_KEYS: not set; production refuses generated keys (see `auth-server keys generate`)"
+                .to_owned(),
+        );
+        return (fallback(), KeySource::Generated);
     }
-
-    #[test]
-    fn every_problem_is_listed_at_once_with_the_variable_name() {
-        let problems = config(&[
-            ("PORT", "http"),
-            ("AUTH_ENV", "staging"),
-            ("LOG_FORMAT", "xml"),
-            ("SHUTDOWN_TIMEOUT", "0"),
-        ])
-        .unwrap_err();
-        assert_eq!(problems.len(), 4, "{problems:?}");
-        for (problem, name) in
-            problems
-                .iter()
-                .zip(["PORT", "AUTH_ENV", "LOG_FORMAT", "SHUTDOWN_TIMEOUT"])
-        {
-            assert!(problem.starts_with(&format!("{name}: ")), "{problem}");
+    let format = get("AUTH_TOKEN_FORMAT").unwrap_or_else(|| "jwt-eddsa".to_owned());
+    let algorithm = match format.as_str() {
+        "jwt-eddsa" => Algorithm::EdDsa,
+        "jwt-es256" => Algorithm::Es256,
+        "jwt-rs256" => Algorithm::Rs256,
+        "jwt-hs256" => Algorithm::Hs256,
+        "paseto-v4-public" => Algorithm::PasetoV4Public,
+        "paseto-v4-local" => Algorithm::PasetoV4Local,
+        other => {
+            problems.push(format!(
+                "AUTH_TOKEN_FORMAT: {other:?} is not one of jwt-eddsa, jwt-es256, jwt-rs256, jwt-hs256, paseto-v4-public, paseto-v4-local"
+            ));
+            return (fallback(), KeySource::Generated);
+        }
+    };
+    match Key::generate(algorithm).and_then(KeySet::new) {
+        Ok(keys) => (keys, KeySource::Generated),
+        Err(e) => {
+            problems.push(format!("AUTH_TOKEN_FORMAT: {e}"));
+            (fallback(), KeySource::Generated)
         }
     }
-
-    #[test]
-    fn production_refuses_in_memory_backends_and_generated_keys() {
-        let problems = config(&[("AUTH_ENV", "production")]).unwrap_err();
-        assert!(
-            problems.iter().any(|p| p.starts_with("DATABASE_URL: ")),
-            "{problems:?}"
-        );
-        assert!(
-            problems
-                .iter()
-                .any(|p| p.starts_with("AUTH_SIGNING_KEYS: ")),
-            "{problems:?}"
-        );
-    }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,13 +1,15 @@
 //! `auth-server`: the reference authentication server.
 //!
-//! Subcommands so far: `serve` (the default), `healthcheck` and `keys generate`. Configuration
+//! Subcommands: `serve` (the default), `migrate`, `healthcheck` and `keys generate`. Configuration
 //! comes from the environment (see `auth-server serve --help`).
 
+mod api;
 mod app;
 mod cli;
 mod config;
 mod healthcheck;
 mod keys;
+mod migrate;
 mod serve;
 
 use std::process::ExitCode;
@@ -20,6 +22,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command.unwrap_or_default() {
         Command::Serve => serve::main(),
+        Command::Migrate(args) => migrate::main(&args),
         Command::Healthcheck(args) => healthcheck::main(&args),
         Command::Keys {
             command: KeysCommand::Generate(args),

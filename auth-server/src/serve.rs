@@ -3,12 +3,24 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use auth_core::token::{Algorithm, Key, KeySet};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use auth_core::event::TracingEventSink;
+use auth_core::flows::{Authenticator, AuthenticatorConfig, Stores};
+use auth_core::password::PasswordConfig;
+use auth_core::store::EventSink;
+
+use auth_core::secrecy::{ExposeSecret, SecretString};
+use auth_core::store::postgres::{MigrationState, PostgresConfig, PostgresStore};
+use auth_core::store::redis::{RedisConfig, RedisStore};
+use auth_tower::health::{HealthCheck, HealthService, StartupGate};
+use auth_tower::metrics::Metrics;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 use crate::app::{AppState, router};
-use crate::config::{self, LogFormat, ServeConfig};
+use crate::config::{self, Environment, KeySource, LogFormat, ServeConfig};
 
 pub(crate) fn main() -> ExitCode {
     let config = match config::from_env(|name| std::env::var(name).ok()) {
@@ -52,16 +64,68 @@ fn init_tracing(config: &ServeConfig) {
 
 async fn run(config: ServeConfig) -> Result<(), String> {
     tracing::info!(environment = ?config.environment, version = env!("CARGO_PKG_VERSION"), "starting auth-server");
-    tracing::warn!(
-        "DEVELOPMENT MODE: in-memory state and a freshly generated signing key; \
-         tokens stop verifying when the process restarts. Never run this in production."
-    );
-    let key = Key::generate(Algorithm::EdDsa).map_err(|e| format!("signing key: {e}"))?;
-    tracing::info!(kid = key.id().as_str(), alg = %key.algorithm(), "generated a development signing key");
-    let keys = KeySet::new(key).map_err(|e| format!("key set: {e}"))?;
-    let state = AppState {
-        jwks: Arc::new(keys.jwks()),
+    let startup = StartupGate::new();
+    let metrics = Metrics::new();
+    let mut health = HealthService::new(startup.clone())
+        .timeout(Duration::from_secs(2))
+        .reporter(metrics.health_reporter());
+    let audit: Arc<dyn EventSink> = Arc::new(TracingEventSink);
+    let stores = match &config.database_url {
+        None => {
+            tracing::warn!(
+                "DEVELOPMENT MODE: no DATABASE_URL, state lives in memory and is lost on restart. \
+                 Never run this in production."
+            );
+            Stores::memory_with_events(audit)
+        }
+        Some(url) => {
+            let postgres = connect_postgres(url, config.environment).await?;
+            health = health.with_check(HealthCheck::postgres(
+                postgres.clone(),
+                Duration::from_secs(1),
+            ));
+            match &config.redis_url {
+                None => Stores::postgres(postgres),
+                Some(url) => {
+                    let redis = RedisStore::connect(RedisConfig::from_url(url.expose_secret()))
+                        .await
+                        .map_err(|e| format!("REDIS_URL: {e}"))?;
+                    health = health
+                        .with_check(HealthCheck::redis(redis.clone(), Duration::from_secs(1)));
+                    Stores::postgres_with_redis(postgres, redis)
+                }
+            }
+        }
     };
+    // Audit events also feed the metrics.
+    let stores = Stores {
+        events: Arc::new(metrics.event_sink(stores.events.clone())),
+        ..stores
+    };
+    let active = config
+        .keys
+        .active()
+        .ok_or_else(|| "no active signing key".to_owned())?;
+    match config.key_source {
+        KeySource::Generated => tracing::warn!(
+            kid = active.id().as_str(),
+            alg = %active.algorithm(),
+            "DEVELOPMENT MODE: generated a signing key; tokens stop verifying when the process restarts"
+        ),
+        KeySource::SharedSecret => {
+            tracing::info!(alg = %active.algorithm(), "signing with JWT_ACCESS_SECRET")
+        }
+        KeySource::Configured => tracing::info!(
+            kid = active.id().as_str(),
+            alg = %active.algorithm(),
+            keys = config.keys.len(),
+            "signing keys loaded"
+        ),
+    }
+    let state = AppState {
+        jwks: Arc::new(config.keys.jwks()),
+    };
+    let auth = authenticator(&config, stores, &metrics)?;
 
     let shutdown = shutdown_signal()?;
     let listener = TcpListener::bind(("0.0.0.0", config.port))
@@ -70,15 +134,20 @@ async fn run(config: ServeConfig) -> Result<(), String> {
     let addr = listener
         .local_addr()
         .map_err(|e| format!("listener address: {e}"))?;
+    startup.mark_started();
     tracing::info!(%addr, "listening");
 
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let mut server = tokio::spawn(
-        axum::serve(listener, router(state))
-            .with_graceful_shutdown(async move {
-                let _ = stop_rx.await;
-            })
-            .into_future(),
+        axum::serve(
+            listener,
+            router(state, auth, health, &metrics, &config.cors_origins)
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = stop_rx.await;
+        })
+        .into_future(),
     );
 
     tokio::select! {
@@ -125,4 +194,62 @@ fn shutdown_signal() -> Result<impl Future<Output = &'static str>, String> {
         let _ = tokio::signal::ctrl_c().await;
         "Ctrl-C"
     })
+}
+
+/// Connects the pool. Development applies pending migrations; production refuses to start
+/// with pending ones (the `migrate` job runs first), so code never meets an older schema.
+async fn connect_postgres(
+    url: &SecretString,
+    environment: Environment,
+) -> Result<PostgresStore, String> {
+    let store = PostgresStore::connect(&PostgresConfig::from_url(url.expose_secret()))
+        .map_err(|e| format!("DATABASE_URL: {e}"))?;
+    if environment == Environment::Development {
+        let report = store
+            .migrate()
+            .await
+            .map_err(|e| format!("migrations: {e}"))?;
+        tracing::info!(applied = ?report.applied, version = report.current, "database schema up to date");
+        return Ok(store);
+    }
+    let pending: Vec<u32> = store
+        .migration_status()
+        .await
+        .map_err(|e| format!("migration status: {e}"))?
+        .into_iter()
+        .filter(|m| m.state == MigrationState::Pending)
+        .map(|m| m.version)
+        .collect();
+    if !pending.is_empty() {
+        return Err(format!(
+            "migrations {pending:?} are pending: run `auth-server migrate` first"
+        ));
+    }
+    Ok(store)
+}
+
+/// The Authenticator from the configuration and the stores.
+fn authenticator(
+    config: &ServeConfig,
+    stores: Stores,
+    metrics: &Metrics,
+) -> Result<Authenticator, String> {
+    let mut settings = AuthenticatorConfig::new(config.issuer.clone(), config.audience.clone());
+    settings.tokens.access_ttl = config.access_ttl;
+    settings.sessions.absolute = config.refresh_ttl;
+    settings.sessions.idle = settings.sessions.idle.min(config.refresh_ttl);
+    settings.passwords = PasswordConfig {
+        argon2: config.argon2,
+        ..PasswordConfig::default()
+    };
+    let mut builder = Authenticator::builder(config.keys.clone(), settings)
+        .stores(stores)
+        .observer(Arc::new(metrics.clone()));
+    match &config.mfa_keys {
+        Some(keyring) => builder = builder.mfa_keyring(keyring.clone()),
+        None => tracing::warn!(
+            "DEVELOPMENT MODE: no MFA_ENCRYPTION_KEY, TOTP secrets are encrypted with a key that dies with the process"
+        ),
+    }
+    builder.build().map_err(|e| format!("authenticator: {e}"))
 }

@@ -25,6 +25,7 @@ async fn start() -> Server {
         .env("PORT", "0")
         .env("LOG_FORMAT", "json")
         .env("SHUTDOWN_TIMEOUT", "5")
+        .env("ARGON2_MEMORY_KIB", "19456")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .kill_on_drop(true)
@@ -56,21 +57,69 @@ async fn start() -> Server {
     Server { child, port, logs }
 }
 
-/// A minimal HTTP/1.1 exchange: returns the status code and the JSON body.
-async fn request(port: u16, method: &str, path: &str) -> (u16, Value) {
+/// An HTTP/1.1 answer: status, lower-cased head, JSON body (Null when empty).
+struct Answer {
+    status: u16,
+    head: String,
+    body: Value,
+}
+
+/// A minimal HTTP/1.1 exchange with extra header lines and a body.
+async fn send(port: u16, method: &str, path: &str, headers: &[&str], body: &[u8]) -> Answer {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-    let head = format!("{method} {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n");
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\ncontent-length: {}\r\n",
+        body.len()
+    );
+    for header in headers {
+        head.push_str(header);
+        head.push_str("\r\n");
+    }
+    head.push_str("\r\n");
     stream.write_all(head.as_bytes()).await.unwrap();
-    let mut raw = String::new();
-    stream.read_to_string(&mut raw).await.unwrap();
+    // The server may answer (413) before reading a large body, and close.
+    let _ = stream.write_all(body).await;
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw).await;
+    let raw = String::from_utf8(raw).unwrap();
     let (head, body) = raw.split_once("\r\n\r\n").unwrap();
     let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = if body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(body).unwrap_or(Value::String(body.to_owned()))
+    };
+    Answer {
+        status,
+        head: head.to_ascii_lowercase(),
+        body,
+    }
+}
+
+async fn post_json(port: u16, path: &str, body: &Value, bearer: Option<&str>) -> Answer {
+    let authorization = bearer.map(|token| format!("authorization: Bearer {token}"));
+    let mut headers = vec!["content-type: application/json"];
+    if let Some(value) = &authorization {
+        headers.push(value);
+    }
+    send(port, "POST", path, &headers, body.to_string().as_bytes()).await
+}
+
+async fn get_json(port: u16, path: &str, bearer: Option<&str>) -> Answer {
+    let authorization = bearer.map(|token| format!("authorization: Bearer {token}"));
+    let headers: Vec<&str> = authorization.iter().map(String::as_str).collect();
+    send(port, "GET", path, &headers, b"").await
+}
+
+/// A JSON exchange without a body: the status code and the JSON body.
+async fn request(port: u16, method: &str, path: &str) -> (u16, Value) {
+    let answer = send(port, method, path, &[], b"").await;
     assert!(
-        head.to_ascii_lowercase()
-            .contains("content-type: application/json"),
-        "{head}"
+        answer.head.contains("content-type: application/json"),
+        "{}",
+        answer.head
     );
-    (status, serde_json::from_str(body).unwrap())
+    (answer.status, answer.body)
 }
 
 fn terminate(child: &Child) {
@@ -194,4 +243,169 @@ async fn production_mode_lists_every_problem_and_exits_non_zero() {
     for name in ["PORT:", "DATABASE_URL:", "AUTH_SIGNING_KEYS:"] {
         assert!(stderr.contains(name), "{name} missing from {stderr}");
     }
+}
+
+#[tokio::test]
+async fn register_login_me_refresh_reuse_and_logout_over_http() {
+    let server = start().await;
+    let port = server.port;
+    let credentials =
+        serde_json::json!({"email": "Ada@Example.com", "password": "correct horse battery staple"});
+    let registered = post_json(port, "/v1/auth/register", &credentials, None).await;
+    assert_eq!(registered.status, 201, "{:?}", registered.body);
+    assert_eq!(registered.body["email"], "ada@example.com");
+
+    let login = post_json(port, "/v1/auth/login", &credentials, None).await;
+    assert_eq!(login.status, 200, "{:?}", login.body);
+    assert!(login.head.contains("cache-control: no-store"));
+    assert_eq!(login.body["token_type"], "Bearer");
+    assert_eq!(login.body["expires_in"], 900);
+    let access = login.body["access_token"].as_str().unwrap().to_owned();
+    let refresh = login.body["refresh_token"].as_str().unwrap().to_owned();
+
+    let me = get_json(port, "/v1/auth/me", Some(&access)).await;
+    assert_eq!(me.status, 200, "{:?}", me.body);
+    assert_eq!(me.body["user_id"], registered.body["user_id"]);
+    assert_eq!(me.body["mfa_enabled"], false);
+
+    let rotated = post_json(
+        port,
+        "/v1/auth/refresh",
+        &serde_json::json!({"refresh_token": refresh}),
+        None,
+    )
+    .await;
+    assert_eq!(rotated.status, 200, "{:?}", rotated.body);
+    let reused = post_json(
+        port,
+        "/v1/auth/refresh",
+        &serde_json::json!({"refresh_token": refresh}),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (reused.status, reused.body["error"].as_str()),
+        (401, Some("token_reused"))
+    );
+    let dead = post_json(
+        port,
+        "/v1/auth/refresh",
+        &serde_json::json!({"refresh_token": rotated.body["refresh_token"]}),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (dead.status, dead.body["error"].as_str()),
+        (401, Some("invalid_token"))
+    );
+    let me = get_json(port, "/v1/auth/me", Some(&access)).await;
+    assert_eq!(
+        me.status, 401,
+        "the family's session is revoked, and its access tokens with it"
+    );
+
+    let again = post_json(port, "/v1/auth/login", &credentials, None).await;
+    let access = again.body["access_token"].as_str().unwrap().to_owned();
+    let logout = post_json(
+        port,
+        "/v1/auth/logout",
+        &serde_json::json!({}),
+        Some(&access),
+    )
+    .await;
+    assert_eq!(logout.status, 204);
+    let me = get_json(port, "/v1/auth/me", Some(&access)).await;
+    assert_eq!(me.status, 401);
+    assert!(
+        me.head
+            .contains("www-authenticate: bearer realm=\"auth\", error=\"invalid_token\""),
+        "{}",
+        me.head
+    );
+}
+
+#[tokio::test]
+async fn bad_input_gets_the_right_status_and_code() {
+    let server = start().await;
+    let port = server.port;
+    let good =
+        serde_json::json!({"email": "bob@example.com", "password": "correct horse battery staple"});
+    assert_eq!(
+        post_json(port, "/v1/auth/register", &good, None)
+            .await
+            .status,
+        201
+    );
+
+    let cases: Vec<(Answer, u16, &str)> = vec![
+        (send(port, "POST", "/v1/auth/register", &["content-type: application/json"], b"{not json").await, 400, "invalid_request"),
+        (post_json(port, "/v1/auth/register", &serde_json::json!({"email": "x@example.com"}), None).await, 400, "invalid_request"),
+        (send(port, "POST", "/v1/auth/register", &["content-type: text/plain"], good.to_string().as_bytes()).await, 415, "unsupported_media_type"),
+        (send(port, "POST", "/v1/auth/register", &["content-type: application/json"], &vec![b' '; 70 * 1024]).await, 413, "payload_too_large"),
+        (post_json(port, "/v1/auth/register", &serde_json::json!({"email": "c@example.com", "password": "short"}), None).await, 422, "weak_password"),
+        (post_json(port, "/v1/auth/register", &serde_json::json!({"email": "not-an-email", "password": "correct horse battery staple"}), None).await, 400, "invalid_request"),
+        (post_json(port, "/v1/auth/register", &good, None).await, 409, "conflict"),
+        (post_json(port, "/v1/auth/login", &serde_json::json!({"email": "bob@example.com", "password": "wrong horse battery staple"}), None).await, 401, "invalid_credentials"),
+        (post_json(port, "/v1/auth/login", &serde_json::json!({"email": "nobody@example.com", "password": "wrong horse battery staple"}), None).await, 401, "invalid_credentials"),
+        (post_json(port, "/v1/auth/refresh", &serde_json::json!({"refresh_token": "garbage"}), None).await, 401, "invalid_token"),
+        (get_json(port, "/v1/auth/me", None).await, 401, "unauthorized"),
+        (get_json(port, "/v1/auth/me", Some("not.a.token")).await, 401, "invalid_token"),
+    ];
+    for (answer, status, code) in cases {
+        assert_eq!(
+            (answer.status, answer.body["error"].as_str()),
+            (status, Some(code)),
+            "{:?}",
+            answer.body
+        );
+        assert!(answer.body["message"].is_string());
+    }
+}
+
+#[tokio::test]
+async fn repeated_failures_answer_429_with_retry_after() {
+    let server = start().await;
+    let port = server.port;
+    let good =
+        serde_json::json!({"email": "eve@example.com", "password": "correct horse battery staple"});
+    assert_eq!(
+        post_json(port, "/v1/auth/register", &good, None)
+            .await
+            .status,
+        201
+    );
+    let wrong =
+        serde_json::json!({"email": "eve@example.com", "password": "wrong horse battery staple"});
+    for _ in 0..6 {
+        assert_eq!(
+            post_json(port, "/v1/auth/login", &wrong, None).await.status,
+            401
+        );
+    }
+    let throttled = post_json(port, "/v1/auth/login", &good, None).await;
+    assert_eq!(
+        (throttled.status, throttled.body["error"].as_str()),
+        (429, Some("throttled"))
+    );
+    assert!(
+        throttled.head.contains("retry-after: "),
+        "{}",
+        throttled.head
+    );
+}
+
+#[tokio::test]
+async fn readiness_startup_and_metrics_are_served() {
+    let server = start().await;
+    let (status, body) = request(server.port, "GET", "/health/readiness").await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("ok")));
+    let (status, _) = request(server.port, "GET", "/health/startup").await;
+    assert_eq!(status, 200);
+    let metrics = send(server.port, "GET", "/metrics", &[], b"").await;
+    assert_eq!(metrics.status, 200);
+    assert!(
+        metrics
+            .head
+            .contains("content-type: application/openmetrics-text")
+    );
 }

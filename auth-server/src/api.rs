@@ -1,0 +1,231 @@
+//! The `/v1/auth` HTTP API: JSON in, JSON out, every error as `{"error", "message"}` with the
+//! status its code calls for.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use auth_core::Error;
+use auth_core::flows::{Authenticator, LoginOutcome, Principal, Tokens};
+use auth_core::secrecy::{ExposeSecret, SecretString};
+use auth_tower::authn::AuthLayer;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, FromRequest, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+/// An API failure, answered as JSON with the right status.
+#[derive(Debug)]
+pub(crate) struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    retry_after: Option<Duration>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(error: Error) -> Self {
+        let status = match &error {
+            Error::InvalidCredentials | Error::InvalidToken(_) | Error::TokenReused => {
+                StatusCode::UNAUTHORIZED
+            }
+            Error::MfaRequired => StatusCode::FORBIDDEN,
+            Error::WeakPassword(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            Error::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::Busy | Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let retry_after = match &error {
+            Error::Throttled { retry_after } => Some(*retry_after),
+            Error::Busy => Some(Duration::from_secs(1)),
+            _ => None,
+        };
+        let message = match &error {
+            // Details of internal failures go to the log, not to the client.
+            _ if status == StatusCode::INTERNAL_SERVER_ERROR => {
+                tracing::error!(error = %error, "request failed");
+                "internal error".to_owned()
+            }
+            Error::Unavailable(detail) => {
+                tracing::warn!(detail = %detail, "a dependency is unavailable");
+                "a dependency is unavailable, retry later".to_owned()
+            }
+            Error::InvalidToken(_) => "the token is invalid".to_owned(),
+            _ => error.to_string(),
+        };
+        Self {
+            status,
+            code: error.code(),
+            message,
+            retry_after,
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection {
+            JsonRejection::MissingJsonContentType(_) => Self::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send a JSON body with Content-Type: application/json",
+            ),
+            JsonRejection::BytesRejection(_) => Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "the request body is too large",
+            ),
+            other => Self::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                other.body_text(),
+            ),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (
+            self.status,
+            Json(json!({ "error": self.code, "message": self.message })),
+        )
+            .into_response();
+        if let Some(wait) = self.retry_after {
+            let seconds = wait.as_millis().div_ceil(1000).max(1).to_string();
+            if let Ok(value) = HeaderValue::from_str(&seconds) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+        }
+        response
+    }
+}
+
+/// `Json<T>` whose rejections are API errors (400, 413, 415) in our JSON shape.
+pub(crate) struct ApiJson<T>(pub(crate) T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let Json(value) = Json::<T>::from_request(request, state).await?;
+        Ok(Self(value))
+    }
+}
+
+#[derive(Deserialize)]
+struct Credentials {
+    email: String,
+    password: SecretString,
+}
+
+#[derive(Deserialize)]
+struct RefreshRequest {
+    refresh_token: SecretString,
+}
+
+fn tokens_body(tokens: &Tokens) -> serde_json::Value {
+    json!({
+        "access_token": tokens.access_token.expose_secret(),
+        "token_type": tokens.token_type,
+        "expires_in": tokens.expires_in,
+        "refresh_token": tokens.refresh_token.expose_secret(),
+    })
+}
+
+/// Token responses must never be cached (RFC 6749 section 5.1).
+fn no_store(body: serde_json::Value) -> Response {
+    ([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
+}
+
+async fn register(
+    State(auth): State<Authenticator>,
+    ApiJson(request): ApiJson<Credentials>,
+) -> Result<Response, ApiError> {
+    let user = auth.register(&request.email, &request.password).await?;
+    let body = json!({ "user_id": user.id, "email": user.email });
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+async fn login(
+    State(auth): State<Authenticator>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ApiJson(request): ApiJson<Credentials>,
+) -> Result<Response, ApiError> {
+    match auth
+        .login(&request.email, &request.password, Some(peer.ip()))
+        .await?
+    {
+        LoginOutcome::Authenticated(tokens) => Ok(no_store(tokens_body(&tokens))),
+        LoginOutcome::MfaRequired {
+            mfa_token,
+            expires_in,
+        } => Ok(no_store(json!({
+            "mfa_required": true,
+            "mfa_token": mfa_token.expose_secret(),
+            "expires_in": expires_in,
+        }))),
+    }
+}
+
+async fn refresh(
+    State(auth): State<Authenticator>,
+    ApiJson(request): ApiJson<RefreshRequest>,
+) -> Result<Response, ApiError> {
+    let tokens = auth.refresh(request.refresh_token.expose_secret()).await?;
+    Ok(no_store(tokens_body(&tokens)))
+}
+
+async fn logout(
+    State(auth): State<Authenticator>,
+    Extension(principal): Extension<Principal>,
+) -> Result<StatusCode, ApiError> {
+    auth.logout(&principal).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn me(
+    State(auth): State<Authenticator>,
+    Extension(principal): Extension<Principal>,
+) -> Result<Response, ApiError> {
+    let profile = auth.me(&principal).await?;
+    Ok(Json(json!({
+        "user_id": profile.user_id,
+        "email": profile.email,
+        "mfa_enabled": profile.mfa_enabled,
+        "session_id": profile.session_id,
+    }))
+    .into_response())
+}
+
+/// The `/v1/auth` routes; the bearer ones behind `AuthLayer`.
+pub(crate) fn routes(auth: Authenticator) -> Router {
+    let bearer = Router::new()
+        .route("/v1/auth/logout", post(logout))
+        .route("/v1/auth/me", get(me))
+        .route_layer(AuthLayer::required(auth.clone()).realm("auth"));
+    Router::new()
+        .route("/v1/auth/register", post(register))
+        .route("/v1/auth/login", post(login))
+        .route("/v1/auth/refresh", post(refresh))
+        .merge(bearer)
+        .with_state(auth)
+}

@@ -1,0 +1,210 @@
+use std::collections::HashMap;
+
+use auth_core::secrecy::ExposeSecret;
+
+use super::*;
+
+fn config(vars: &[(&str, &str)]) -> Result<ServeConfig, Vec<String>> {
+    let vars: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    from_env(|name| vars.get(name).cloned())
+}
+
+fn problems(vars: &[(&str, &str)]) -> Vec<String> {
+    config(vars).expect_err("configuration should be refused")
+}
+
+fn has(problems: &[String], variable: &str) -> bool {
+    problems
+        .iter()
+        .any(|p| p.starts_with(&format!("{variable}: ")))
+}
+
+const HEX_KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
+#[test]
+fn an_empty_environment_gives_the_development_defaults() {
+    let config = config(&[]).unwrap();
+    assert_eq!(config.port, 8080);
+    assert_eq!(config.environment, Environment::Development);
+    assert_eq!(config.log_level, "info");
+    assert_eq!(config.log_format, LogFormat::Pretty);
+    assert_eq!(config.shutdown_timeout, Duration::from_secs(25));
+    assert_eq!(config.access_ttl, Duration::from_secs(900));
+    assert_eq!(config.refresh_ttl, Duration::from_secs(2_592_000));
+    assert!(config.database_url.is_none() && config.redis_url.is_none());
+    assert_eq!(config.key_source, KeySource::Generated);
+    assert_eq!(config.keys.active().unwrap().algorithm(), Algorithm::EdDsa);
+    assert_eq!(config.argon2, Argon2Params::default());
+}
+
+#[test]
+fn values_are_read_and_trimmed() {
+    let config = config(&[
+        ("PORT", " 9000 "),
+        ("LOG_FORMAT", "json"),
+        ("LOG_LEVEL", "auth_server=debug"),
+        ("SHUTDOWN_TIMEOUT", "5"),
+        ("ACCESS_TOKEN_TTL", "600"),
+        ("REFRESH_TOKEN_TTL", "86400"),
+        ("AUTH_ISSUER", "https://auth.example.com"),
+        ("AUTH_AUDIENCE", "orders"),
+        ("AUTH_TOKEN_FORMAT", "paseto-v4-local"),
+        ("ARGON2_MEMORY_KIB", "65536"),
+        ("ARGON2_ITERATIONS", "3"),
+        (
+            "CORS_ORIGINS",
+            "https://app.example.com, https://admin.example.com",
+        ),
+        ("DATABASE_URL", "postgres://auth@db/auth"),
+        ("REDIS_URL", "redis://cache:6379"),
+    ])
+    .unwrap();
+    assert_eq!(config.port, 9000);
+    assert_eq!(config.log_format, LogFormat::Json);
+    assert_eq!(config.shutdown_timeout, Duration::from_secs(5));
+    assert_eq!(config.access_ttl, Duration::from_secs(600));
+    assert_eq!(config.refresh_ttl, Duration::from_secs(86_400));
+    assert_eq!(config.issuer, "https://auth.example.com");
+    assert_eq!(config.audience, "orders");
+    assert_eq!(
+        config.keys.active().unwrap().algorithm(),
+        Algorithm::PasetoV4Local
+    );
+    assert_eq!(config.argon2.memory_kib(), 65_536);
+    assert_eq!(config.cors_origins.len(), 2);
+    assert_eq!(
+        config.database_url.unwrap().expose_secret(),
+        "postgres://auth@db/auth"
+    );
+}
+
+#[test]
+fn every_problem_is_listed_at_once_with_the_variable_name() {
+    let found = problems(&[
+        ("PORT", "http"),
+        ("AUTH_ENV", "staging"),
+        ("LOG_FORMAT", "xml"),
+        ("SHUTDOWN_TIMEOUT", "0"),
+        ("ACCESS_TOKEN_TTL", "forever"),
+        ("DATABASE_URL", "mysql://db"),
+        ("MFA_ENCRYPTION_KEY", "abc"),
+        ("ARGON2_MEMORY_KIB", "1024"),
+        ("CORS_ORIGINS", "ftp://x"),
+        ("AUTH_TOKEN_FORMAT", "jwt-none"),
+    ]);
+    for variable in [
+        "PORT",
+        "AUTH_ENV",
+        "LOG_FORMAT",
+        "SHUTDOWN_TIMEOUT",
+        "ACCESS_TOKEN_TTL",
+        "DATABASE_URL",
+        "MFA_ENCRYPTION_KEY",
+        "ARGON2_*",
+        "CORS_ORIGINS",
+        "AUTH_TOKEN_FORMAT",
+    ] {
+        assert!(has(&found, variable), "{variable} missing from {found:?}");
+    }
+}
+
+#[test]
+fn production_refuses_memory_generated_keys_and_missing_secrets() {
+    let found = problems(&[("AUTH_ENV", "production")]);
+    for variable in [
+        "DATABASE_URL",
+        "AUTH_SIGNING_KEYS",
+        "MFA_ENCRYPTION_KEY",
+        "AUTH_ISSUER",
+    ] {
+        assert!(has(&found, variable), "{variable} missing from {found:?}");
+    }
+}
+
+#[test]
+fn production_refuses_a_short_shared_secret_and_wildcard_cors() {
+    let found = problems(&[
+        ("AUTH_ENV", "production"),
+        ("DATABASE_URL", "postgres://auth@db/auth"),
+        ("AUTH_ISSUER", "https://auth.example.com"),
+        ("MFA_ENCRYPTION_KEY", HEX_KEY),
+        ("JWT_ACCESS_SECRET", "short-secret"),
+        ("CORS_ORIGINS", "*"),
+    ]);
+    assert!(has(&found, "JWT_ACCESS_SECRET"), "{found:?}");
+    assert!(has(&found, "CORS_ORIGINS"), "{found:?}");
+    assert_eq!(found.len(), 2, "{found:?}");
+}
+
+#[test]
+fn a_complete_production_configuration_is_accepted() {
+    let generated = Key::generate(Algorithm::EdDsa).unwrap();
+    let keys = format!(
+        r#"[{{"alg":"EdDSA","key":{}}}]"#,
+        serde_json::to_string(generated.export_private().unwrap().expose_secret()).unwrap()
+    );
+    let config = config(&[
+        ("AUTH_ENV", "production"),
+        ("DATABASE_URL", "postgres://auth@db/auth"),
+        ("AUTH_ISSUER", "https://auth.example.com"),
+        ("MFA_ENCRYPTION_KEY", HEX_KEY),
+        ("AUTH_SIGNING_KEYS", &keys),
+    ])
+    .unwrap();
+    assert_eq!(config.key_source, KeySource::Configured);
+    assert_eq!(config.keys.active().unwrap().id(), generated.id());
+    assert_eq!(
+        config.log_format,
+        LogFormat::Json,
+        "JSON logs by default in production"
+    );
+    assert!(config.mfa_keys.is_some());
+}
+
+#[test]
+fn signing_keys_take_the_first_as_active_and_the_rest_for_verification() {
+    let new = Key::generate(Algorithm::EdDsa).unwrap();
+    let old = Key::generate(Algorithm::Es256).unwrap();
+    let entry = |key: &Key| serde_json::json!({ "alg": key.algorithm().name(), "key": key.export_private().unwrap().expose_secret() });
+    let json = serde_json::json!([entry(&new), entry(&old)]).to_string();
+    let config = config(&[("AUTH_SIGNING_KEYS", &json)]).unwrap();
+    assert_eq!(config.keys.active().unwrap().id(), new.id());
+    assert!(config.keys.get(old.id().as_str()).is_some());
+    assert_eq!(config.keys.len(), 2);
+}
+
+#[test]
+fn malformed_signing_keys_are_reported_without_their_material() {
+    let secret = "not-a-pem-but-secret-looking";
+    let json = format!(r#"[{{"alg":"EdDSA","key":"{secret}"}}]"#);
+    let found = problems(&[("AUTH_SIGNING_KEYS", &json)]);
+    assert!(has(&found, "AUTH_SIGNING_KEYS"), "{found:?}");
+    assert!(
+        !found.iter().any(|p| p.contains(secret)),
+        "key material in {found:?}"
+    );
+    let found = problems(&[("AUTH_SIGNING_KEYS", "{not json")]);
+    assert!(has(&found, "AUTH_SIGNING_KEYS"), "{found:?}");
+    let found = problems(&[("AUTH_SIGNING_KEYS", "[]")]);
+    assert!(has(&found, "AUTH_SIGNING_KEYS"), "{found:?}");
+}
+
+#[test]
+fn a_long_shared_secret_gives_an_hs256_key() {
+    let config = config(&[(
+        "JWT_ACCESS_SECRET",
+        "a-shared-secret-of-at-least-32-bytes!!",
+    )])
+    .unwrap();
+    assert_eq!(config.key_source, KeySource::SharedSecret);
+    assert_eq!(config.keys.active().unwrap().algorithm(), Algorithm::Hs256);
+}
+
+#[test]
+fn redis_without_postgres_is_refused() {
+    let found = problems(&[("REDIS_URL", "redis://cache:6379")]);
+    assert!(has(&found, "REDIS_URL"), "{found:?}");
+}

@@ -1,0 +1,50 @@
+//! `auth-server migrate`: apply (or list) the embedded PostgreSQL migrations and exit.
+
+use std::process::ExitCode;
+
+use auth_core::store::postgres::{MigrationState, PostgresConfig, PostgresStore};
+
+use crate::cli::MigrateArgs;
+
+pub(crate) fn main(args: &MigrateArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("migrate: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("migrate: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: &MigrateArgs) -> auth_core::Result<()> {
+    let store = PostgresStore::connect(&PostgresConfig::from_url(args.database_url.clone()))?;
+    if args.status {
+        for migration in store.migration_status().await? {
+            let state = match migration.state {
+                MigrationState::Pending => "pending",
+                MigrationState::Applied { .. } => "applied",
+                MigrationState::Changed { .. } => "applied, but its file changed since",
+                MigrationState::Unknown { .. } => "applied by a newer release",
+            };
+            println!("{:04} {:<24} {state}", migration.version, migration.name);
+        }
+        return Ok(());
+    }
+    let report = store.migrate().await?;
+    println!(
+        "applied {} migration(s); schema at version {}",
+        report.applied.len(),
+        report.current
+    );
+    Ok(())
+}
