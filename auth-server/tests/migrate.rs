@@ -1,0 +1,93 @@
+//! `auth-server migrate` against the real PostgreSQL named by `AUTH_TEST_DATABASE_URL`, in a
+//! schema of the test's own.
+#![allow(clippy::unwrap_used)]
+
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_auth-server");
+
+fn database_url() -> Option<String> {
+    match std::env::var("AUTH_TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "AUTH_TEST_DATABASE_URL must be set when CI is"
+            );
+            eprintln!("SKIPPED: AUTH_TEST_DATABASE_URL is not set");
+            None
+        }
+    }
+}
+
+fn migrate(url: &str, args: &[&str]) -> (bool, String, String) {
+    let output = Command::new(BIN)
+        .arg("migrate")
+        .args(args)
+        .env_clear()
+        .env("DATABASE_URL", url)
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn migrate_applies_once_and_reports_status() {
+    let Some(url) = database_url() else {
+        return;
+    };
+    let schema = format!("auth_cli_{:x}", std::process::id() as u64 * 7919 + 17);
+    let (admin, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    admin
+        .batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
+        ))
+        .await
+        .unwrap();
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let scoped = format!("{url}{separator}options=-c%20search_path%3D{schema}");
+
+    let (ok, out, err) = migrate(&scoped, &["--status"]);
+    assert!(ok, "{err}");
+    assert!(out.lines().all(|line| line.ends_with("pending")), "{out}");
+    let (ok, out, err) = migrate(&scoped, &[]);
+    assert!(ok, "{err}");
+    assert!(
+        out.starts_with("applied 2 migration(s); schema at version 2"),
+        "{out}"
+    );
+    let (ok, out, _) = migrate(&scoped, &[]);
+    assert!(ok);
+    assert!(
+        out.starts_with("applied 0 migration(s)"),
+        "running twice is a no-op: {out}"
+    );
+    let (ok, out, _) = migrate(&scoped, &["--status"]);
+    assert!(ok);
+    assert!(
+        out.contains("0001 initial") && out.lines().all(|line| line.ends_with("applied")),
+        "{out}"
+    );
+
+    admin
+        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .await
+        .unwrap();
+}
+
+#[test]
+fn migrate_without_a_reachable_database_fails_with_a_message() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let (ok, _, err) = migrate(&format!("postgres://postgres@127.0.0.1:{port}/test"), &[]);
+    assert!(!ok);
+    assert!(err.starts_with("migrate: "), "{err}");
+}
