@@ -5,14 +5,15 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use auth_core::Error;
-use auth_core::flows::{Authenticator, LoginOutcome, Principal, Tokens};
+use auth_core::flows::{Authenticator, DisableTotp, LoginOutcome, Principal, Tokens};
 use auth_core::secrecy::{ExposeSecret, SecretString};
+use auth_core::store::SessionId;
 use auth_tower::authn::AuthLayer;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, FromRequest, Request, State};
+use axum::extract::{ConnectInfo, FromRequest, Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -142,6 +143,32 @@ struct RefreshRequest {
     refresh_token: SecretString,
 }
 
+#[derive(Deserialize)]
+struct MfaVerifyRequest {
+    mfa_token: SecretString,
+    code: SecretString,
+}
+
+#[derive(Deserialize)]
+struct PasswordChange {
+    current_password: SecretString,
+    new_password: SecretString,
+}
+
+#[derive(Deserialize)]
+struct CodeRequest {
+    code: SecretString,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DisableTotpRequest {
+    #[serde(default)]
+    code: Option<SecretString>,
+    #[serde(default)]
+    password: Option<SecretString>,
+}
+
 fn tokens_body(tokens: &Tokens) -> serde_json::Value {
     json!({
         "access_token": tokens.access_token.expose_secret(),
@@ -216,16 +243,137 @@ async fn me(
     .into_response())
 }
 
+async fn verify_mfa(
+    State(auth): State<Authenticator>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ApiJson(request): ApiJson<MfaVerifyRequest>,
+) -> Result<Response, ApiError> {
+    let tokens = auth
+        .verify_mfa(
+            request.mfa_token.expose_secret(),
+            request.code.expose_secret(),
+            Some(peer.ip()),
+        )
+        .await?;
+    Ok(no_store(tokens_body(&tokens)))
+}
+
+async fn change_password(
+    State(auth): State<Authenticator>,
+    Extension(principal): Extension<Principal>,
+    ApiJson(request): ApiJson<PasswordChange>,
+) -> Result<StatusCode, ApiError> {
+    auth.change_password(&principal, &request.current_password, &request.new_password)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn enroll_totp(
+    State(auth): State<Authenticator>,
+    Extension(principal): Extension<Principal>,
+) -> Result<Response, ApiError> {
+    let enrollment = auth.enroll_totp(&principal).await?;
+    Ok(no_store(json!({
+        "secret": enrollment.secret.expose_secret(),
+        "otpauth_uri": enrollment.otpauth_uri.expose_secret(),
+    })))
+}
+
+async fn confirm_totp(
+    State(auth): State<Authenticator>,
+    Extension(principal): Extension<Principal>,
+    ApiJson(request): ApiJson<CodeRequest>,
+) -> Result<Response, ApiError> {
+    let codes = auth
+        .confirm_totp(&principal, request.code.expose_secret())
+        .await?;
+    let codes: Vec<&str> = codes.iter().map(|code| code.expose_secret()).collect();
+    Ok(no_store(json!({ "recovery_codes": codes })))
+}
+
+async fn disable_totp(
+    State(auth): State<Authenticator>,
+    Extension(principal): Extension<Principal>,
+    ApiJson(request): ApiJson<DisableTotpRequest>,
+) -> Result<StatusCode, ApiError> {
+    let proof = match (&request.code, &request.password) {
+        (Some(code), None) => DisableTotp::Code(code.expose_secret()),
+        (None, Some(password)) => DisableTotp::Password(password),
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "send either a code or the password",
+            ));
+        }
+    };
+    auth.disable_totp(&principal, proof).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn timestamp(time: std::time::SystemTime) -> u64 {
+    time.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs())
+}
+
+async fn sessions(
+    State(auth): State<Authenticator>,
+    Extension(principal): Extension<Principal>,
+) -> Result<Response, ApiError> {
+    let sessions: Vec<serde_json::Value> = auth
+        .sessions(&principal)
+        .await?
+        .into_iter()
+        .map(|session| {
+            json!({
+                "id": session.id,
+                "created_at": timestamp(session.created_at),
+                "last_used_at": timestamp(session.last_used_at),
+                "current": session.current,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "sessions": sessions })).into_response())
+}
+
+async fn revoke_session(
+    State(auth): State<Authenticator>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = SessionId::parse(&id)?;
+    auth.revoke_session(&principal, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn revoke_other_sessions(
+    State(auth): State<Authenticator>,
+    Extension(principal): Extension<Principal>,
+) -> Result<StatusCode, ApiError> {
+    auth.revoke_other_sessions(&principal).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// The `/v1/auth` routes; the bearer ones behind `AuthLayer`.
 pub(crate) fn routes(auth: Authenticator) -> Router {
     let bearer = Router::new()
         .route("/v1/auth/logout", post(logout))
         .route("/v1/auth/me", get(me))
+        .route("/v1/auth/password", post(change_password))
+        .route("/v1/auth/mfa/totp/enroll", post(enroll_totp))
+        .route("/v1/auth/mfa/totp/confirm", post(confirm_totp))
+        .route("/v1/auth/mfa/totp", delete(disable_totp))
+        .route(
+            "/v1/auth/sessions",
+            get(sessions).delete(revoke_other_sessions),
+        )
+        .route("/v1/auth/sessions/{id}", delete(revoke_session))
         .route_layer(AuthLayer::required(auth.clone()).realm("auth"));
     Router::new()
         .route("/v1/auth/register", post(register))
         .route("/v1/auth/login", post(login))
         .route("/v1/auth/refresh", post(refresh))
+        .route("/v1/auth/mfa/verify", post(verify_mfa))
         .merge(bearer)
         .with_state(auth)
 }

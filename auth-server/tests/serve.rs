@@ -409,3 +409,183 @@ async fn readiness_startup_and_metrics_are_served() {
             .contains("content-type: application/openmetrics-text")
     );
 }
+
+fn totp_code(secret: &str) -> String {
+    use auth_core::mfa::{TotpParams, TotpSecret, code_at};
+    let secret = TotpSecret::from_base32(secret).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    code_at(&secret, &TotpParams::default(), i64::try_from(now).unwrap()).unwrap()
+}
+
+async fn delete_json(port: u16, path: &str, body: &Value, bearer: &str) -> Answer {
+    let authorization = format!("authorization: Bearer {bearer}");
+    send(
+        port,
+        "DELETE",
+        path,
+        &["content-type: application/json", &authorization],
+        body.to_string().as_bytes(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn totp_enrolment_challenge_recovery_sessions_and_password_change_over_http() {
+    let server = start().await;
+    let port = server.port;
+    let credentials =
+        serde_json::json!({"email": "lee@example.com", "password": "correct horse battery staple"});
+    assert_eq!(
+        post_json(port, "/v1/auth/register", &credentials, None)
+            .await
+            .status,
+        201
+    );
+    let first = post_json(port, "/v1/auth/login", &credentials, None).await;
+    let access = first.body["access_token"].as_str().unwrap().to_owned();
+
+    let enrolled = post_json(
+        port,
+        "/v1/auth/mfa/totp/enroll",
+        &serde_json::json!({}),
+        Some(&access),
+    )
+    .await;
+    assert_eq!(enrolled.status, 200, "{:?}", enrolled.body);
+    let secret = enrolled.body["secret"].as_str().unwrap().to_owned();
+    assert!(
+        enrolled.body["otpauth_uri"]
+            .as_str()
+            .unwrap()
+            .starts_with("otpauth://totp/")
+    );
+    let wrong = post_json(
+        port,
+        "/v1/auth/mfa/totp/confirm",
+        &serde_json::json!({"code": "000000"}),
+        Some(&access),
+    )
+    .await;
+    assert_eq!(
+        (wrong.status, wrong.body["error"].as_str()),
+        (401, Some("invalid_credentials"))
+    );
+    let confirmed = post_json(
+        port,
+        "/v1/auth/mfa/totp/confirm",
+        &serde_json::json!({"code": totp_code(&secret)}),
+        Some(&access),
+    )
+    .await;
+    assert_eq!(confirmed.status, 200, "{:?}", confirmed.body);
+    let codes = confirmed.body["recovery_codes"].as_array().unwrap().clone();
+    assert_eq!(codes.len(), 10);
+    let again = post_json(
+        port,
+        "/v1/auth/mfa/totp/enroll",
+        &serde_json::json!({}),
+        Some(&access),
+    )
+    .await;
+    assert_eq!(
+        (again.status, again.body["error"].as_str()),
+        (409, Some("conflict"))
+    );
+
+    // The password alone now gets a challenge; the challenge is no access token.
+    let challenge = post_json(port, "/v1/auth/login", &credentials, None).await;
+    assert_eq!(challenge.body["mfa_required"], true, "{:?}", challenge.body);
+    let mfa_token = challenge.body["mfa_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        get_json(port, "/v1/auth/me", Some(&mfa_token)).await.status,
+        401
+    );
+    let verify = |code: Value| {
+        let body = serde_json::json!({"mfa_token": mfa_token, "code": code});
+        async move { post_json(port, "/v1/auth/mfa/verify", &body, None).await }
+    };
+    let second = verify(codes[0].clone()).await;
+    assert_eq!(second.status, 200, "{:?}", second.body);
+    let used = verify(codes[0].clone()).await;
+    assert_eq!(
+        (used.status, used.body["error"].as_str()),
+        (401, Some("invalid_credentials"))
+    );
+    let second_access = second.body["access_token"].as_str().unwrap().to_owned();
+
+    // Two sessions: list, revoke the other, see it refused.
+    let listed = get_json(port, "/v1/auth/sessions", Some(&second_access)).await;
+    let sessions = listed.body["sessions"].as_array().unwrap().clone();
+    assert_eq!(sessions.len(), 2, "{:?}", listed.body);
+    assert_eq!(sessions.iter().filter(|s| s["current"] == true).count(), 1);
+    let other = sessions.iter().find(|s| s["current"] == false).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let revoked = send(
+        port,
+        "DELETE",
+        &format!("/v1/auth/sessions/{other}"),
+        &[&format!("authorization: Bearer {second_access}")],
+        b"",
+    )
+    .await;
+    assert_eq!(revoked.status, 204);
+    assert_eq!(
+        get_json(port, "/v1/auth/me", Some(&access)).await.status,
+        401
+    );
+    let gone = send(
+        port,
+        "DELETE",
+        &format!("/v1/auth/sessions/{other}"),
+        &[&format!("authorization: Bearer {second_access}")],
+        b"",
+    )
+    .await;
+    assert_eq!(
+        (gone.status, gone.body["error"].as_str()),
+        (404, Some("not_found"))
+    );
+
+    // Disabling needs a proof; the password works.
+    let nothing = delete_json(
+        port,
+        "/v1/auth/mfa/totp",
+        &serde_json::json!({}),
+        &second_access,
+    )
+    .await;
+    assert_eq!(nothing.status, 400);
+    let disabled = delete_json(
+        port,
+        "/v1/auth/mfa/totp",
+        &serde_json::json!({"password": "correct horse battery staple"}),
+        &second_access,
+    )
+    .await;
+    assert_eq!(disabled.status, 204, "{:?}", disabled.body);
+
+    // Changing the password needs the current one.
+    let refused = post_json(
+        port,
+        "/v1/auth/password",
+        &serde_json::json!({"current_password": "nope nope nope", "new_password": "a brand new passphrase"}),
+        Some(&second_access),
+    )
+    .await;
+    assert_eq!(refused.status, 401);
+    let changed = post_json(
+        port,
+        "/v1/auth/password",
+        &serde_json::json!({"current_password": "correct horse battery staple", "new_password": "a brand new passphrase"}),
+        Some(&second_access),
+    )
+    .await;
+    assert_eq!(changed.status, 204, "{:?}", changed.body);
+    let old = post_json(port, "/v1/auth/login", &credentials, None).await;
+    assert_eq!(old.status, 401);
+}
