@@ -8,12 +8,20 @@ use auth_tower::health::HealthService;
 use auth_tower::metrics::Metrics;
 use axum::Json;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, State};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
 
 /// The route templates the metrics label requests with.
 pub(crate) const ROUTES: &[&str] = &[
@@ -43,6 +51,42 @@ pub(crate) struct AppState {
 
 /// Largest request body accepted.
 const BODY_LIMIT: usize = 64 * 1024;
+
+/// Longest a request may take before it is answered 503.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A span per request, named by its request id, method and route template (never the raw
+/// path, which may carry ids).
+fn request_span(request: &Request<Body>) -> tracing::Span {
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str);
+    tracing::info_span!("request", request_id, method = %request.method(), route)
+}
+
+fn log_response(response: &Response, latency: Duration, _span: &tracing::Span) {
+    tracing::info!(
+        status = response.status().as_u16(),
+        latency_ms = latency.as_secs_f64() * 1000.0,
+        "answered"
+    );
+}
+
+/// A handler that panicked answers 500 in our JSON shape; the process lives on.
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked");
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "internal error".to_owned(),
+    )
+}
 
 /// CORS for the configured origins only; none configured, no cross-origin access. Credentials
 /// are allowed only with explicit origins, never with a wildcard.
@@ -85,7 +129,25 @@ pub(crate) fn router(
         .merge(crate::api::routes(auth))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(cors(cors_origins))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(CatchPanicLayer::custom(panic_response))
         .layer(metrics.layer().routes(ROUTES))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_request(())
+                .on_response(log_response),
+        )
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        // Outermost, so nothing below ever logs a credential.
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            header::AUTHORIZATION,
+            header::COOKIE,
+        ]))
 }
 
 async fn jwks(State(state): State<AppState>) -> Response {

@@ -589,3 +589,44 @@ async fn totp_enrolment_challenge_recovery_sessions_and_password_change_over_htt
     let old = post_json(port, "/v1/auth/login", &credentials, None).await;
     assert_eq!(old.status, 401);
 }
+
+#[tokio::test]
+async fn every_response_carries_a_request_id_and_a_given_one_is_kept() {
+    let mut server = start().await;
+    let generated = send(server.port, "GET", "/health/liveness", &[], b"").await;
+    let id_line = generated
+        .head
+        .lines()
+        .find(|line| line.starts_with("x-request-id: "))
+        .expect("a generated request id");
+    assert!(id_line.len() > "x-request-id: ".len() + 30, "{id_line}");
+    let kept = send(
+        server.port,
+        "GET",
+        "/health/liveness",
+        &["x-request-id: trace-abc-123"],
+        b"",
+    )
+    .await;
+    assert!(
+        kept.head.contains("x-request-id: trace-abc-123"),
+        "{}",
+        kept.head
+    );
+
+    // The request's log line names its id, route and status, and never the bearer token.
+    let secret_token = "eyJzZWNyZXQiOiJ0b2tlbiJ9.never.logged";
+    let _ = get_json(server.port, "/v1/auth/me", Some(secret_token)).await;
+    terminate(&server.child);
+    let _ = tokio::time::timeout(Duration::from_secs(15), server.child.wait()).await;
+    let mut logs = Vec::new();
+    while let Ok(Some(line)) =
+        tokio::time::timeout(Duration::from_secs(5), server.logs.recv()).await
+    {
+        logs.push(line);
+    }
+    let logs = logs.join("\n");
+    assert!(logs.contains("trace-abc-123"), "{logs}");
+    assert!(logs.contains("\"route\":\"/v1/auth/me\""), "{logs}");
+    assert!(!logs.contains(secret_token), "a token reached the logs");
+}
