@@ -58,6 +58,17 @@ use crate::BoxFuture;
 
 type CheckFn = Arc<dyn Fn() -> BoxFuture<Result<(), String>> + Send + Sync>;
 
+/// A dependency that can say whether it is up. Implement it for your own dependencies and
+/// register them with [`HealthCheck::new`]; closures work too ([`HealthCheck::from_fn`]).
+pub trait HealthProbe: Send + Sync + 'static {
+    /// The component name, as it appears in the body and the `component` label.
+    fn name(&self) -> &str;
+
+    /// Checks the dependency once; `Err` carries the reason it is down. The probe applies the
+    /// timeout.
+    fn check(&self) -> BoxFuture<Result<(), String>>;
+}
+
 /// One dependency the readiness probe checks.
 #[derive(Clone)]
 pub struct HealthCheck {
@@ -74,6 +85,15 @@ impl fmt::Debug for HealthCheck {
 }
 
 impl HealthCheck {
+    /// A check running `probe`.
+    pub fn new(probe: impl HealthProbe) -> Self {
+        let probe = Arc::new(probe);
+        Self {
+            name: probe.name().into(),
+            check: Arc::new(move || probe.check()),
+        }
+    }
+
     /// A check named `name` (the component label) that runs `check`; `Err` carries the reason.
     pub fn from_fn<F, Fut>(name: impl Into<String>, check: F) -> Self
     where

@@ -223,3 +223,36 @@ async fn the_redis_check_is_up_against_the_server() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["info"]["redis"]["status"], "up");
 }
+
+struct Flaky {
+    up: bool,
+}
+
+impl HealthProbe for Flaky {
+    fn name(&self) -> &str {
+        "queue"
+    }
+
+    fn check(&self) -> BoxFuture<Result<(), String>> {
+        let up = self.up;
+        Box::pin(async move {
+            if up {
+                Ok(())
+            } else {
+                Err("queue unreachable".to_owned())
+            }
+        })
+    }
+}
+
+#[tokio::test]
+async fn custom_probes_plug_in_through_the_trait() {
+    let service =
+        HealthService::new(StartupGate::new()).with_check(HealthCheck::new(Flaky { up: false }));
+    let (status, body) = probe(&service, "/health/readiness").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["error"]["queue"]["error"], "queue unreachable");
+    let service =
+        HealthService::new(StartupGate::new()).with_check(HealthCheck::new(Flaky { up: true }));
+    assert_eq!(probe(&service, "/health/readiness").await.0, StatusCode::OK);
+}
