@@ -1,0 +1,208 @@
+//! End to end on real PostgreSQL and Redis (`AUTH_TEST_DATABASE_URL`, `AUTH_TEST_REDIS_URL`):
+//! state survives a restart, and two instances share it.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use auth_core::secrecy::ExposeSecret;
+use auth_core::token::{Algorithm, Key};
+use common::*;
+use serde_json::json;
+
+/// A schema of the test's own on the test database, dropped at the end.
+struct Schema {
+    admin: tokio_postgres::Client,
+    name: String,
+    url: String,
+}
+
+impl Schema {
+    async fn create() -> Option<Self> {
+        let base = match std::env::var("AUTH_TEST_DATABASE_URL") {
+            Ok(url) if !url.is_empty() => url,
+            _ => {
+                assert!(
+                    std::env::var_os("CI").is_none(),
+                    "AUTH_TEST_DATABASE_URL must be set when CI is"
+                );
+                eprintln!("SKIPPED: AUTH_TEST_DATABASE_URL is not set");
+                return None;
+            }
+        };
+        let (admin, connection) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        let name = format!("auth_e2e_{}", uuid_hex());
+        admin
+            .batch_execute(&format!("CREATE SCHEMA {name}"))
+            .await
+            .unwrap();
+        let separator = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{separator}options=-c%20search_path%3D{name}");
+        Some(Self { admin, name, url })
+    }
+
+    async fn drop_schema(self) {
+        self.admin
+            .batch_execute(&format!("DROP SCHEMA {} CASCADE", self.name))
+            .await
+            .unwrap();
+    }
+}
+
+fn uuid_hex() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+fn redis_url() -> Option<String> {
+    match std::env::var("AUTH_TEST_REDIS_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "AUTH_TEST_REDIS_URL must be set when CI is"
+            );
+            eprintln!("SKIPPED: AUTH_TEST_REDIS_URL is not set");
+            None
+        }
+    }
+}
+
+/// One signing key for every instance of a test, as a deployment shares AUTH_SIGNING_KEYS.
+fn signing_keys() -> String {
+    let key = Key::generate(Algorithm::EdDsa).unwrap();
+    json!([{ "alg": "EdDSA", "key": key.export_private().unwrap().expose_secret() }]).to_string()
+}
+
+const CREDENTIALS: &str =
+    r#"{"email":"ops@example.com","password":"correct horse battery staple"}"#;
+
+async fn stop(mut server: Server) {
+    terminate(&server.child);
+    let status = tokio::time::timeout(Duration::from_secs(15), server.child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status}");
+}
+
+#[tokio::test]
+async fn state_survives_a_restart_on_postgres() {
+    let Some(schema) = Schema::create().await else {
+        return;
+    };
+    let keys = signing_keys();
+    let env = [
+        ("DATABASE_URL", schema.url.as_str()),
+        ("AUTH_SIGNING_KEYS", keys.as_str()),
+    ];
+    let credentials: serde_json::Value = serde_json::from_str(CREDENTIALS).unwrap();
+
+    let first = start_with(&env).await;
+    assert_eq!(
+        post_json(first.port, "/v1/auth/register", &credentials, None)
+            .await
+            .status,
+        201
+    );
+    let login = post_json(first.port, "/v1/auth/login", &credentials, None).await;
+    let refresh = login.body["refresh_token"].clone();
+    let (status, body) = request(first.port, "GET", "/health/readiness").await;
+    assert_eq!(
+        (status, body["info"]["postgres"]["status"].as_str()),
+        (200, Some("up"))
+    );
+    stop(first).await;
+
+    let second = start_with(&env).await;
+    let again = post_json(second.port, "/v1/auth/login", &credentials, None).await;
+    assert_eq!(
+        again.status, 200,
+        "the account outlived the process: {:?}",
+        again.body
+    );
+    let rotated = post_json(
+        second.port,
+        "/v1/auth/refresh",
+        &json!({ "refresh_token": refresh }),
+        None,
+    )
+    .await;
+    assert_eq!(
+        rotated.status, 200,
+        "a refresh token from before the restart: {:?}",
+        rotated.body
+    );
+    stop(second).await;
+    schema.drop_schema().await;
+}
+
+#[tokio::test]
+async fn two_instances_on_postgres_and_redis_share_sessions() {
+    let Some(schema) = Schema::create().await else {
+        return;
+    };
+    let Some(redis) = redis_url() else {
+        return;
+    };
+    let keys = signing_keys();
+    let env = [
+        ("DATABASE_URL", schema.url.as_str()),
+        ("REDIS_URL", redis.as_str()),
+        ("AUTH_SIGNING_KEYS", keys.as_str()),
+    ];
+    let credentials: serde_json::Value = serde_json::from_str(CREDENTIALS).unwrap();
+    let a = start_with(&env).await;
+    let b = start_with(&env).await;
+    let (status, body) = request(b.port, "GET", "/health/readiness").await;
+    assert_eq!(
+        (status, body["info"]["redis"]["status"].as_str()),
+        (200, Some("up"))
+    );
+
+    assert_eq!(
+        post_json(a.port, "/v1/auth/register", &credentials, None)
+            .await
+            .status,
+        201
+    );
+    let login = post_json(a.port, "/v1/auth/login", &credentials, None).await;
+    let access = login.body["access_token"].as_str().unwrap().to_owned();
+    let rotated = post_json(
+        b.port,
+        "/v1/auth/refresh",
+        &json!({ "refresh_token": login.body["refresh_token"] }),
+        None,
+    )
+    .await;
+    assert_eq!(
+        rotated.status, 200,
+        "login on A, refresh on B: {:?}",
+        rotated.body
+    );
+    let b_access = rotated.body["access_token"].as_str().unwrap().to_owned();
+
+    let logout = post_json(a.port, "/v1/auth/logout", &json!({}), Some(&access)).await;
+    assert_eq!(logout.status, 204);
+    let refused = get_json(b.port, "/v1/auth/me", Some(&b_access)).await;
+    assert_eq!(
+        refused.status, 401,
+        "logout on A, B refuses: {:?}",
+        refused.body
+    );
+    let dead = post_json(
+        b.port,
+        "/v1/auth/refresh",
+        &json!({ "refresh_token": rotated.body["refresh_token"] }),
+        None,
+    )
+    .await;
+    assert_eq!(dead.status, 401);
+
+    stop(a).await;
+    stop(b).await;
+    schema.drop_schema().await;
+}
