@@ -23,6 +23,8 @@ pub(crate) enum Command {
     /// AUTH_TOKEN_FORMAT (format of a generated development key); MFA_ENCRYPTION_KEY (64 hex
     /// characters); ACCESS_TOKEN_TTL (900); REFRESH_TOKEN_TTL (2592000); AUTH_ISSUER;
     /// AUTH_AUDIENCE; ARGON2_MEMORY_KIB, ARGON2_ITERATIONS, ARGON2_PARALLELISM (19456, 2, 1);
+    /// PASSWORD_HASH_CONCURRENCY (hashes at once, one per core), PASSWORD_HASH_QUEUE (waiting
+    /// hashes before logins get 503, eight per slot);
     /// CORS_ORIGINS (comma-separated). Production refuses in-memory state, generated keys and
     /// missing or short secrets, listing every problem.
     #[default]

@@ -49,6 +49,10 @@ pub(crate) struct ServeConfig {
     pub(crate) access_ttl: Duration,
     pub(crate) refresh_ttl: Duration,
     pub(crate) argon2: Argon2Params,
+    /// Hashes that may run at once; `None`: one per core.
+    pub(crate) hash_concurrency: Option<usize>,
+    /// Hashes that may wait for a slot before logins get 503; `None`: eight per slot.
+    pub(crate) hash_queue: Option<usize>,
     pub(crate) cors_origins: Vec<String>,
 }
 
@@ -221,6 +225,19 @@ pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConf
         Argon2Params::default()
     });
 
+    let count = |name: &str, max: usize, problems: &mut Vec<String>| {
+        let value = get(name)?;
+        match value.parse::<usize>() {
+            Ok(n) if (1..=max).contains(&n) => Some(n),
+            _ => {
+                problems.push(format!("{name}: {value:?} is not a number from 1 to {max}"));
+                None
+            }
+        }
+    };
+    let hash_concurrency = count("PASSWORD_HASH_CONCURRENCY", 256, &mut problems);
+    let hash_queue = count("PASSWORD_HASH_QUEUE", 100_000, &mut problems);
+
     let cors_origins: Vec<String> = get("CORS_ORIGINS")
         .map(|v| {
             v.split(',')
@@ -256,6 +273,8 @@ pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConf
             access_ttl,
             refresh_ttl,
             argon2,
+            hash_concurrency,
+            hash_queue,
             cors_origins,
         })
     } else {

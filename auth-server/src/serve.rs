@@ -14,7 +14,7 @@ use auth_core::store::EventSink;
 use auth_core::secrecy::{ExposeSecret, SecretString};
 use auth_core::store::postgres::{MigrationState, PostgresConfig, PostgresStore};
 use auth_core::store::redis::{RedisConfig, RedisStore};
-use auth_tower::health::{HealthCheck, HealthService, StartupGate};
+use auth_tower::health::{DrainGate, HealthCheck, HealthService, StartupGate};
 use auth_tower::metrics::Metrics;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -66,7 +66,9 @@ async fn run(config: ServeConfig) -> Result<(), String> {
     tracing::info!(environment = ?config.environment, version = env!("CARGO_PKG_VERSION"), "starting auth-server");
     let startup = StartupGate::new();
     let metrics = Metrics::new();
+    let drain = DrainGate::new();
     let mut health = HealthService::new(startup.clone())
+        .drain_gate(drain.clone())
         .timeout(Duration::from_secs(2))
         .reporter(metrics.health_reporter());
     let audit: Arc<dyn EventSink> = Arc::new(TracingEventSink);
@@ -162,6 +164,7 @@ async fn run(config: ServeConfig) -> Result<(), String> {
             tracing::info!(signal, deadline = ?config.shutdown_timeout, "shutting down: no new connections, draining in-flight requests");
         }
     }
+    drain.start_draining();
     let _ = stop_tx.send(());
     match tokio::time::timeout(config.shutdown_timeout, server).await {
         Ok(_) => tracing::info!("drained; bye"),
@@ -238,9 +241,15 @@ fn authenticator(
     settings.tokens.access_ttl = config.access_ttl;
     settings.sessions.absolute = config.refresh_ttl;
     settings.sessions.idle = settings.sessions.idle.min(config.refresh_ttl);
+    let defaults = PasswordConfig::default();
+    let concurrency = config
+        .hash_concurrency
+        .unwrap_or(defaults.max_concurrent_hashes);
     settings.passwords = PasswordConfig {
         argon2: config.argon2,
-        ..PasswordConfig::default()
+        max_concurrent_hashes: concurrency,
+        max_queued_hashes: config.hash_queue.unwrap_or(concurrency * 8),
+        ..defaults
     };
     let mut builder = Authenticator::builder(config.keys.clone(), settings)
         .stores(stores)

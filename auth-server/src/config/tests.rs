@@ -54,6 +54,8 @@ fn values_are_read_and_trimmed() {
         ("AUTH_TOKEN_FORMAT", "paseto-v4-local"),
         ("ARGON2_MEMORY_KIB", "65536"),
         ("ARGON2_ITERATIONS", "3"),
+        ("PASSWORD_HASH_CONCURRENCY", "4"),
+        ("PASSWORD_HASH_QUEUE", "16"),
         (
             "CORS_ORIGINS",
             "https://app.example.com, https://admin.example.com",
@@ -74,6 +76,10 @@ fn values_are_read_and_trimmed() {
         Algorithm::PasetoV4Local
     );
     assert_eq!(config.argon2.memory_kib(), 65_536);
+    assert_eq!(
+        (config.hash_concurrency, config.hash_queue),
+        (Some(4), Some(16))
+    );
     assert_eq!(config.cors_origins.len(), 2);
     assert_eq!(
         config.database_url.unwrap().expose_secret(),
@@ -94,6 +100,7 @@ fn every_problem_is_listed_at_once_with_the_variable_name() {
         ("ARGON2_MEMORY_KIB", "1024"),
         ("CORS_ORIGINS", "ftp://x"),
         ("AUTH_TOKEN_FORMAT", "jwt-none"),
+        ("PASSWORD_HASH_CONCURRENCY", "0"),
     ]);
     for variable in [
         "PORT",
@@ -106,6 +113,7 @@ fn every_problem_is_listed_at_once_with_the_variable_name() {
         "ARGON2_*",
         "CORS_ORIGINS",
         "AUTH_TOKEN_FORMAT",
+        "PASSWORD_HASH_CONCURRENCY",
     ] {
         assert!(has(&found, variable), "{variable} missing from {found:?}");
     }

@@ -151,6 +151,28 @@ impl StartupGate {
     }
 }
 
+/// Flips when the process starts shutting down: readiness answers 503 from then on, so load
+/// balancers stop sending new work while in-flight requests drain.
+#[derive(Debug, Clone, Default)]
+pub struct DrainGate(Arc<AtomicBool>);
+
+impl DrainGate {
+    /// A gate that is not draining.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Shutdown has begun.
+    pub fn start_draining(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+
+    /// Whether shutdown has begun.
+    pub fn is_draining(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
 /// Called with each component's state after every readiness run (for example to set the
 /// `auth_service_health{component}` gauge).
 pub type HealthReporter = Arc<dyn Fn(&str, bool) + Send + Sync>;
@@ -161,6 +183,7 @@ pub struct HealthService {
     checks: Arc<[HealthCheck]>,
     timeout: Duration,
     startup: StartupGate,
+    drain: DrainGate,
     reporter: Option<HealthReporter>,
 }
 
@@ -181,8 +204,15 @@ impl HealthService {
             checks: Arc::from(Vec::new()),
             timeout: Duration::from_secs(2),
             startup,
+            drain: DrainGate::new(),
             reporter: None,
         }
+    }
+
+    /// Readiness answers 503 once `drain` starts draining.
+    pub fn drain_gate(mut self, drain: DrainGate) -> Self {
+        self.drain = drain;
+        self
     }
 
     /// Adds a dependency to the readiness probe.
@@ -205,8 +235,15 @@ impl HealthService {
         self
     }
 
-    /// Runs every check concurrently; the JSON body and whether all are up.
+    /// Runs every check concurrently; the JSON body and whether all are up. While draining,
+    /// answers not ready without running the checks.
     pub async fn readiness(&self) -> (bool, Value) {
+        if self.drain.is_draining() {
+            return body(vec![(
+                "shutdown".to_owned(),
+                Err("the process is shutting down".to_owned()),
+            )]);
+        }
         let runs = self.checks.iter().map(|check| {
             let run = (check.check)();
             let timeout = self.timeout;

@@ -256,3 +256,17 @@ async fn custom_probes_plug_in_through_the_trait() {
         HealthService::new(StartupGate::new()).with_check(HealthCheck::new(Flaky { up: true }));
     assert_eq!(probe(&service, "/health/readiness").await.0, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn readiness_turns_503_once_draining_while_liveness_stays_up() {
+    let drain = DrainGate::new();
+    let service = HealthService::new(StartupGate::new())
+        .with_check(up("postgres"))
+        .drain_gate(drain.clone());
+    assert_eq!(probe(&service, "/health/readiness").await.0, StatusCode::OK);
+    drain.start_draining();
+    let (status, body) = probe(&service, "/health/readiness").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["error"]["shutdown"]["status"], "down");
+    assert_eq!(probe(&service, "/health/liveness").await.0, StatusCode::OK);
+}
