@@ -7,6 +7,7 @@ mod common;
 use std::time::Duration;
 
 use auth_core::secrecy::ExposeSecret;
+use auth_core::store::conformance::service_url;
 use auth_core::token::{Algorithm, Key};
 use common::*;
 use serde_json::json;
@@ -20,17 +21,7 @@ struct Schema {
 
 impl Schema {
     async fn create() -> Option<Self> {
-        let base = match std::env::var("AUTH_TEST_DATABASE_URL") {
-            Ok(url) if !url.is_empty() => url,
-            _ => {
-                assert!(
-                    std::env::var_os("CI").is_none(),
-                    "AUTH_TEST_DATABASE_URL must be set when CI is"
-                );
-                eprintln!("SKIPPED: AUTH_TEST_DATABASE_URL is not set");
-                return None;
-            }
-        };
+        let base = service_url("AUTH_TEST_DATABASE_URL")?;
         let (admin, connection) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
             .await
             .unwrap();
@@ -58,17 +49,7 @@ fn uuid_hex() -> String {
 }
 
 fn redis_url() -> Option<String> {
-    match std::env::var("AUTH_TEST_REDIS_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "AUTH_TEST_REDIS_URL must be set when CI is"
-            );
-            eprintln!("SKIPPED: AUTH_TEST_REDIS_URL is not set");
-            None
-        }
-    }
+    service_url("AUTH_TEST_REDIS_URL")
 }
 
 /// One signing key for every instance of a test, as a deployment shares AUTH_SIGNING_KEYS.

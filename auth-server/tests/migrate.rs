@@ -7,17 +7,7 @@ use std::process::Command;
 const BIN: &str = env!("CARGO_BIN_EXE_auth-server");
 
 fn database_url() -> Option<String> {
-    match std::env::var("AUTH_TEST_DATABASE_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "AUTH_TEST_DATABASE_URL must be set when CI is"
-            );
-            eprintln!("SKIPPED: AUTH_TEST_DATABASE_URL is not set");
-            None
-        }
-    }
+    auth_core::store::conformance::service_url("AUTH_TEST_DATABASE_URL")
 }
 
 fn migrate(url: &str, args: &[&str]) -> (bool, String, String) {

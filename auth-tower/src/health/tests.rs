@@ -159,21 +159,8 @@ async fn unknown_probes_and_methods_are_refused() {
     assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
 }
 
-/// Requires the variable in CI; elsewhere says the test was skipped.
 #[cfg(any(feature = "postgres", feature = "redis"))]
-fn service_url(variable: &str) -> Option<String> {
-    match std::env::var(variable) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "{variable} must be set when CI is"
-            );
-            eprintln!("SKIPPED: {variable} is not set");
-            None
-        }
-    }
-}
+use auth_core::store::conformance::service_url;
 
 #[cfg(any(feature = "postgres", feature = "redis"))]
 fn closed_port() -> u16 {

@@ -33,18 +33,7 @@ fn t0() -> SystemTime {
 }
 
 fn database_url() -> Option<String> {
-    match std::env::var("AUTH_TEST_DATABASE_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            // CI must never skip a backend test silently.
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "AUTH_TEST_DATABASE_URL must be set when CI is"
-            );
-            eprintln!("SKIPPED: AUTH_TEST_DATABASE_URL is not set");
-            None
-        }
-    }
+    crate::store::conformance::service_url("AUTH_TEST_DATABASE_URL")
 }
 
 async fn admin_client(url: &str) -> Result<tokio_postgres::Client, tokio_postgres::Error> {

@@ -21,18 +21,7 @@ const HOUR: Duration = Duration::from_secs(3600);
 const MINUTE: Duration = Duration::from_secs(60);
 
 fn redis_url() -> Option<String> {
-    match std::env::var("AUTH_TEST_REDIS_URL") {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        _ => {
-            // CI must never skip a backend test silently.
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "AUTH_TEST_REDIS_URL must be set when CI is"
-            );
-            eprintln!("SKIPPED: AUTH_TEST_REDIS_URL is not set; the Redis store was not tested");
-            None
-        }
-    }
+    crate::store::conformance::service_url("AUTH_TEST_REDIS_URL")
 }
 
 fn random_prefix() -> String {
