@@ -509,3 +509,59 @@ async fn every_response_carries_a_request_id_and_a_given_one_is_kept() {
     assert!(logs.contains("\"route\":\"/v1/auth/me\""), "{logs}");
     assert!(!logs.contains(secret_token), "a token reached the logs");
 }
+
+/// Whether python3 with the `cryptography` package is there; required under CI.
+fn python_with_cryptography() -> bool {
+    let found = std::process::Command::new("python3")
+        .args(["-c", "import cryptography"])
+        .status()
+        .is_ok_and(|status| status.success());
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "python3 with cryptography must be installed when CI is (see .ci/run)"
+        );
+        eprintln!("SKIPPED: python3 with the cryptography package is not installed");
+    }
+    found
+}
+
+#[tokio::test]
+async fn an_issued_jwt_verifies_with_an_independent_implementation_from_the_jwks_alone() {
+    if !python_with_cryptography() {
+        return;
+    }
+    let server = start().await;
+    let port = server.port;
+    let credentials = serde_json::json!({"email": "jose@example.com", "password": "correct horse battery staple"});
+    let registered = post_json(port, "/v1/auth/register", &credentials, None).await;
+    let login = post_json(port, "/v1/auth/login", &credentials, None).await;
+    let token = login.body["access_token"].as_str().unwrap().to_owned();
+    let (_, jwks) = request(port, "GET", "/.well-known/jwks.json").await;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/verify_jwt.py");
+    let verified = Command::new("python3")
+        .args([script, &jwks.to_string(), &token, "auth"])
+        .output()
+        .await
+        .unwrap();
+    let out = String::from_utf8_lossy(&verified.stdout);
+    assert!(verified.status.success(), "{out}");
+    assert_eq!(out.trim(), registered.body["user_id"].as_str().unwrap());
+
+    // The same check refuses a tampered token.
+    // Flip the first character of the signature (the last one may only carry padding bits).
+    let signature_start = token.rfind('.').unwrap() + 1;
+    let first = &token[signature_start..=signature_start];
+    let replacement = if first == "A" { "B" } else { "A" };
+    let tampered = format!(
+        "{}{replacement}{}",
+        &token[..signature_start],
+        &token[signature_start + 1..]
+    );
+    let refused = Command::new("python3")
+        .args([script, &jwks.to_string(), &tampered, "auth"])
+        .output()
+        .await
+        .unwrap();
+    assert!(!refused.status.success());
+}
