@@ -40,6 +40,11 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Account management.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -63,6 +68,24 @@ pub(crate) struct HealthcheckArgs {
     /// Seconds to wait for the answer.
     #[arg(long, default_value_t = 3)]
     pub(crate) timeout: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum UserCommand {
+    /// Create an account (to bootstrap an administrator, say). The password is read from
+    /// AUTH_BOOTSTRAP_PASSWORD or, when that is unset, from the first line of standard input;
+    /// it must meet the password policy. Prints {"user_id","email"}.
+    Create(UserCreateArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct UserCreateArgs {
+    /// The account's email address.
+    #[arg(long)]
+    pub(crate) email: String,
+    /// The database the server uses.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub(crate) database_url: String,
 }
 
 #[derive(Debug, Subcommand)]

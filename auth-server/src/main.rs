@@ -1,6 +1,7 @@
 //! `auth-server`: the reference authentication server.
 //!
-//! Subcommands: `serve` (the default), `migrate`, `healthcheck` and `keys generate`. Configuration
+//! Subcommands: `serve` (the default), `migrate`, `healthcheck`, `keys generate` and
+//! `user create`. Configuration
 //! comes from the environment (see `auth-server serve --help`).
 
 mod api;
@@ -11,12 +12,13 @@ mod healthcheck;
 mod keys;
 mod migrate;
 mod serve;
+mod user;
 
 use std::process::ExitCode;
 
 use clap::Parser as _;
 
-use cli::{Cli, Command, KeysCommand};
+use cli::{Cli, Command, KeysCommand, UserCommand};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -27,5 +29,8 @@ fn main() -> ExitCode {
         Command::Keys {
             command: KeysCommand::Generate(args),
         } => keys::generate(&args),
+        Command::User {
+            command: UserCommand::Create(args),
+        } => user::create(&args),
     }
 }

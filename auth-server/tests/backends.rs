@@ -187,3 +187,45 @@ async fn two_instances_on_postgres_and_redis_share_sessions() {
     stop(b).await;
     schema.drop_schema().await;
 }
+
+#[tokio::test]
+async fn user_create_bootstraps_an_account_the_server_logs_in() {
+    let Some(schema) = Schema::create().await else {
+        return;
+    };
+    let create = |password: &str| {
+        std::process::Command::new(BIN)
+            .args(["user", "create", "--email", "Admin@Example.com"])
+            .env_clear()
+            .env("DATABASE_URL", &schema.url)
+            .env("AUTH_BOOTSTRAP_PASSWORD", password)
+            .output()
+            .unwrap()
+    };
+    let weak = create("short");
+    assert!(!weak.status.success());
+    assert!(String::from_utf8_lossy(&weak.stderr).contains("weak_password"));
+    let created = create("correct horse battery staple");
+    assert!(created.status.success(), "{created:?}");
+    let printed: serde_json::Value = serde_json::from_slice(&created.stdout).unwrap();
+    assert_eq!(printed["email"], "admin@example.com");
+    let duplicate = create("correct horse battery staple");
+    assert!(String::from_utf8_lossy(&duplicate.stderr).contains("conflict"));
+
+    let keys = signing_keys();
+    let server = start_with(&[
+        ("DATABASE_URL", schema.url.as_str()),
+        ("AUTH_SIGNING_KEYS", keys.as_str()),
+    ])
+    .await;
+    let login = post_json(
+        server.port,
+        "/v1/auth/login",
+        &json!({"email": "admin@example.com", "password": "correct horse battery staple"}),
+        None,
+    )
+    .await;
+    assert_eq!(login.status, 200, "{:?}", login.body);
+    stop(server).await;
+    schema.drop_schema().await;
+}
