@@ -1,7 +1,7 @@
 //! The `/v1/auth` HTTP API: JSON in, JSON out, every error as `{"error", "message"}` with the
 //! status its code calls for.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use auth_core::Error;
@@ -132,6 +132,44 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
+/// The header a trusted reverse proxy puts the client's address in (`TRUSTED_PROXY_HEADER`).
+#[derive(Debug, Clone)]
+pub(crate) struct TrustedProxyHeader(pub(crate) Option<axum::http::HeaderName>);
+
+/// The client's address for throttling: the socket's peer, or, when a trusted proxy header is
+/// configured, the last address in that header (the one the proxy itself appended; earlier
+/// entries came from the client and prove nothing).
+pub(crate) struct ClientIp(pub(crate) IpAddr);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip());
+        let forwarded = parts
+            .extensions
+            .get::<TrustedProxyHeader>()
+            .and_then(|TrustedProxyHeader(name)| name.as_ref())
+            .and_then(|name| parts.headers.get_all(name).iter().next_back())
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.rsplit(',').next())
+            .and_then(|last| last.trim().parse::<IpAddr>().ok());
+        forwarded.or(peer).map(ClientIp).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "no client address",
+            )
+        })
+    }
+}
+
 #[derive(Deserialize)]
 struct Credentials {
     email: String,
@@ -194,11 +232,11 @@ async fn register(
 
 async fn login(
     State(auth): State<Authenticator>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(client): ClientIp,
     ApiJson(request): ApiJson<Credentials>,
 ) -> Result<Response, ApiError> {
     match auth
-        .login(&request.email, &request.password, Some(peer.ip()))
+        .login(&request.email, &request.password, Some(client))
         .await?
     {
         LoginOutcome::Authenticated(tokens) => Ok(no_store(tokens_body(&tokens))),
@@ -245,14 +283,14 @@ async fn me(
 
 async fn verify_mfa(
     State(auth): State<Authenticator>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(client): ClientIp,
     ApiJson(request): ApiJson<MfaVerifyRequest>,
 ) -> Result<Response, ApiError> {
     let tokens = auth
         .verify_mfa(
             request.mfa_token.expose_secret(),
             request.code.expose_secret(),
-            Some(peer.ip()),
+            Some(client),
         )
         .await?;
     Ok(no_store(tokens_body(&tokens)))
@@ -355,7 +393,7 @@ async fn revoke_other_sessions(
 }
 
 /// The `/v1/auth` routes; the bearer ones behind `AuthLayer`.
-pub(crate) fn routes(auth: Authenticator) -> Router {
+pub(crate) fn routes(auth: Authenticator, proxy_header: TrustedProxyHeader) -> Router {
     let bearer = Router::new()
         .route("/v1/auth/logout", post(logout))
         .route("/v1/auth/me", get(me))
@@ -376,4 +414,5 @@ pub(crate) fn routes(auth: Authenticator) -> Router {
         .route("/v1/auth/mfa/verify", post(verify_mfa))
         .merge(bearer)
         .with_state(auth)
+        .layer(Extension(proxy_header))
 }

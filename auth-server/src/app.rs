@@ -116,6 +116,7 @@ pub(crate) fn router(
     health: HealthService,
     metrics: &Metrics,
     cors_origins: &[String],
+    proxy_header: crate::api::TrustedProxyHeader,
 ) -> Router {
     Router::new()
         .route_service("/health/liveness", health.clone())
@@ -126,7 +127,7 @@ pub(crate) fn router(
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
-        .merge(crate::api::routes(auth))
+        .merge(crate::api::routes(auth, proxy_header))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(cors(cors_origins))
         .layer(TimeoutLayer::with_status_code(

@@ -54,6 +54,8 @@ pub(crate) struct ServeConfig {
     /// Hashes that may wait for a slot before logins get 503; `None`: eight per slot.
     pub(crate) hash_queue: Option<usize>,
     pub(crate) cors_origins: Vec<String>,
+    /// The header a trusted reverse proxy writes the client address into, if any.
+    pub(crate) trusted_proxy_header: Option<axum::http::HeaderName>,
 }
 
 /// One entry of `AUTH_SIGNING_KEYS`: what `auth-server keys generate` prints.
@@ -256,6 +258,16 @@ pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConf
         }
     }
 
+    let trusted_proxy_header = get("TRUSTED_PROXY_HEADER").and_then(|name| {
+        axum::http::HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes())
+            .map_err(|_| {
+                problems.push(format!(
+                    "TRUSTED_PROXY_HEADER: {name:?} is not a header name"
+                ))
+            })
+            .ok()
+    });
+
     if problems.is_empty() {
         Ok(ServeConfig {
             port,
@@ -276,6 +288,7 @@ pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConf
             hash_concurrency,
             hash_queue,
             cors_origins,
+            trusted_proxy_header,
         })
     } else {
         Err(problems)

@@ -143,8 +143,15 @@ async fn run(config: ServeConfig) -> Result<(), String> {
     let mut server = tokio::spawn(
         axum::serve(
             listener,
-            router(state, auth, health, &metrics, &config.cors_origins)
-                .into_make_service_with_connect_info::<SocketAddr>(),
+            router(
+                state,
+                auth,
+                health,
+                &metrics,
+                &config.cors_origins,
+                crate::api::TrustedProxyHeader(config.trusted_proxy_header.clone()),
+            )
+            .into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(async move {
             let _ = stop_rx.await;

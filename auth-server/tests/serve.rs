@@ -565,3 +565,56 @@ async fn an_issued_jwt_verifies_with_an_independent_implementation_from_the_jwks
         .unwrap();
     assert!(!refused.status.success());
 }
+
+/// The client address the audit log recorded for the failed logins, in order.
+async fn failed_login_clients(mut server: common::Server) -> Vec<String> {
+    terminate(&server.child);
+    let _ = tokio::time::timeout(Duration::from_secs(15), server.child.wait()).await;
+    let mut clients = Vec::new();
+    while let Ok(Some(line)) =
+        tokio::time::timeout(Duration::from_secs(5), server.logs.recv()).await
+    {
+        let log: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+        if log["event"] == "login_failed" {
+            clients.push(log["client"].as_str().unwrap_or_default().to_owned());
+        }
+    }
+    clients
+}
+
+#[tokio::test]
+async fn the_client_address_comes_from_a_trusted_proxy_header_only_when_configured() {
+    let wrong = serde_json::json!({"email": "nobody@example.com", "password": "wrong horse battery staple"});
+    let forwarded = |port| {
+        let body = wrong.to_string();
+        async move {
+            send(
+                port,
+                "POST",
+                "/v1/auth/login",
+                &[
+                    "content-type: application/json",
+                    "x-forwarded-for: 198.51.100.7, 203.0.113.9",
+                ],
+                body.as_bytes(),
+            )
+            .await
+        }
+    };
+
+    let direct = start().await;
+    assert_eq!(forwarded(direct.port).await.status, 401);
+    assert_eq!(
+        failed_login_clients(direct).await,
+        vec!["127.0.0.1"],
+        "the header is ignored by default"
+    );
+
+    let proxied = start_with(&[("TRUSTED_PROXY_HEADER", "X-Forwarded-For")]).await;
+    assert_eq!(forwarded(proxied.port).await.status, 401);
+    assert_eq!(
+        failed_login_clients(proxied).await,
+        vec!["203.0.113.9"],
+        "the address the proxy appended, not the one the client claimed"
+    );
+}

@@ -101,6 +101,7 @@ fn every_problem_is_listed_at_once_with_the_variable_name() {
         ("CORS_ORIGINS", "ftp://x"),
         ("AUTH_TOKEN_FORMAT", "jwt-none"),
         ("PASSWORD_HASH_CONCURRENCY", "0"),
+        ("TRUSTED_PROXY_HEADER", "not a header"),
     ]);
     for variable in [
         "PORT",
@@ -114,6 +115,7 @@ fn every_problem_is_listed_at_once_with_the_variable_name() {
         "CORS_ORIGINS",
         "AUTH_TOKEN_FORMAT",
         "PASSWORD_HASH_CONCURRENCY",
+        "TRUSTED_PROXY_HEADER",
     ] {
         assert!(has(&found, variable), "{variable} missing from {found:?}");
     }
