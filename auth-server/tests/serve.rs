@@ -618,3 +618,51 @@ async fn the_client_address_comes_from_a_trusted_proxy_header_only_when_configur
         "the address the proxy appended, not the one the client claimed"
     );
 }
+
+#[tokio::test]
+async fn sigterm_lets_in_flight_requests_finish_and_refuses_new_connections() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // A costly hash keeps the login in flight for a good while after the signal.
+    let mut server =
+        start_with(&[("ARGON2_MEMORY_KIB", "262144"), ("ARGON2_ITERATIONS", "4")]).await;
+    let body =
+        serde_json::json!({"email": "slow@example.com", "password": "wrong horse battery staple"})
+            .to_string();
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", server.port))
+        .await
+        .unwrap();
+    let head = format!(
+        "POST /v1/auth/login HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // Let the server read the request and start hashing, then ask it to stop.
+    let mut first = [0u8; 1];
+    let peek = tokio::time::timeout(Duration::from_millis(100), stream.peek(&mut first)).await;
+    assert!(
+        peek.is_err(),
+        "the login must still be in flight when the signal is sent"
+    );
+    terminate(&server.child);
+
+    let mut answer = String::new();
+    tokio::time::timeout(Duration::from_secs(20), stream.read_to_string(&mut answer))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.1 401"),
+        "the in-flight login completed: {answer}"
+    );
+    let status = tokio::time::timeout(Duration::from_secs(20), server.child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status}");
+    assert!(
+        tokio::net::TcpStream::connect(("127.0.0.1", server.port))
+            .await
+            .is_err(),
+        "no new connections after shutdown"
+    );
+}

@@ -25,15 +25,17 @@ pub async fn start() -> Server {
 /// Starts `auth-server serve` on port 0 with extra environment variables.
 pub async fn start_with(vars: &[(&str, &str)]) -> Server {
     let mut command = Command::new(BIN);
-    command.arg("serve").env_clear();
+    command
+        .arg("serve")
+        .env_clear()
+        .env("PORT", "0")
+        .env("LOG_FORMAT", "json")
+        .env("SHUTDOWN_TIMEOUT", "5");
+    // The test's own variables win over the defaults above.
     for (name, value) in vars {
         command.env(name, value);
     }
     let mut child = command
-        .env("PORT", "0")
-        .env("LOG_FORMAT", "json")
-        .env("SHUTDOWN_TIMEOUT", "5")
-        .env("ARGON2_MEMORY_KIB", "19456")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .kill_on_drop(true)
