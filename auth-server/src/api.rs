@@ -15,9 +15,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Extension, Json, Router};
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// An API failure, answered as JSON with the right status.
 #[derive(Debug)]
@@ -107,7 +107,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (
             self.status,
-            Json(json!({ "error": self.code, "message": self.message })),
+            Json(ErrorBody {
+                error: self.code.to_owned(),
+                message: self.message,
+            }),
         )
             .into_response();
         if let Some(wait) = self.retry_after {
@@ -170,66 +173,180 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct Credentials {
     email: String,
+    #[schema(value_type = String, format = Password)]
     password: SecretString,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct RefreshRequest {
+    #[schema(value_type = String)]
     refresh_token: SecretString,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct MfaVerifyRequest {
+    #[schema(value_type = String)]
     mfa_token: SecretString,
+    #[schema(value_type = String)]
     code: SecretString,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct PasswordChange {
+    #[schema(value_type = String)]
     current_password: SecretString,
+    #[schema(value_type = String)]
     new_password: SecretString,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct CodeRequest {
+    #[schema(value_type = String)]
     code: SecretString,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct DisableTotpRequest {
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     code: Option<SecretString>,
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     password: Option<SecretString>,
 }
 
-fn tokens_body(tokens: &Tokens) -> serde_json::Value {
-    json!({
-        "access_token": tokens.access_token.expose_secret(),
-        "token_type": tokens.token_type,
-        "expires_in": tokens.expires_in,
-        "refresh_token": tokens.refresh_token.expose_secret(),
-    })
+/// The error body every failure answers with.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ErrorBody {
+    /// A stable, documented code (`invalid_credentials`, `token_reused`, `weak_password`, ...).
+    error: String,
+    /// A human-readable explanation; never reveals whether an account exists.
+    message: String,
+}
+
+/// Tokens handed out by login, MFA verification and refresh.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct TokenBody {
+    /// The access token (JWT or PASETO).
+    access_token: String,
+    /// Always `Bearer`.
+    token_type: &'static str,
+    /// Seconds until the access token expires.
+    expires_in: u64,
+    /// The refresh token: opaque and single use.
+    refresh_token: String,
+}
+
+impl From<&Tokens> for TokenBody {
+    fn from(tokens: &Tokens) -> Self {
+        Self {
+            access_token: tokens.access_token.expose_secret().to_owned(),
+            token_type: tokens.token_type,
+            expires_in: tokens.expires_in,
+            refresh_token: tokens.refresh_token.expose_secret().to_owned(),
+        }
+    }
+}
+
+/// The password was right and a second factor is needed.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct MfaChallengeBody {
+    /// Always true.
+    mfa_required: bool,
+    /// Send it with a code to `/v1/auth/mfa/verify`.
+    mfa_token: String,
+    /// Seconds until the challenge expires.
+    expires_in: u64,
+}
+
+/// What a login answers.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub(crate) enum LoginBody {
+    /// No second factor enrolled.
+    Tokens(TokenBody),
+    /// A second factor is enrolled.
+    Challenge(MfaChallengeBody),
+}
+
+/// A new account.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct UserBody {
+    /// Its id.
+    #[schema(value_type = String)]
+    user_id: auth_core::store::UserId,
+    /// Its normalised email.
+    email: String,
+}
+
+/// The caller's account.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ProfileBody {
+    #[schema(value_type = String)]
+    user_id: auth_core::store::UserId,
+    email: String,
+    mfa_enabled: bool,
+    #[schema(value_type = Option<String>)]
+    session_id: Option<SessionId>,
+}
+
+/// What an authenticator app needs. Shown once.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct EnrollmentBody {
+    /// The secret in base32.
+    secret: String,
+    /// The `otpauth://` URI, usually shown as a QR code.
+    otpauth_uri: String,
+}
+
+/// Recovery codes, shown once.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct RecoveryCodesBody {
+    recovery_codes: Vec<String>,
+}
+
+/// One of the caller's sessions.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct SessionBody {
+    #[schema(value_type = String)]
+    id: SessionId,
+    /// Seconds since the Unix epoch.
+    created_at: u64,
+    /// Seconds since the Unix epoch.
+    last_used_at: u64,
+    /// Whether it is the session of the token that asked.
+    current: bool,
+}
+
+/// The caller's sessions.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct SessionsBody {
+    sessions: Vec<SessionBody>,
 }
 
 /// Token responses must never be cached (RFC 6749 section 5.1).
-fn no_store(body: serde_json::Value) -> Response {
+fn no_store<T: Serialize>(body: T) -> Response {
     ([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
 }
 
+#[utoipa::path(post, path = "/v1/auth/register", request_body = Credentials, responses((status = 201, body = UserBody), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn register(
     State(auth): State<Authenticator>,
     ApiJson(request): ApiJson<Credentials>,
 ) -> Result<Response, ApiError> {
     let user = auth.register(&request.email, &request.password).await?;
-    let body = json!({ "user_id": user.id, "email": user.email });
+    let body = UserBody {
+        user_id: user.id,
+        email: user.email,
+    };
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
+#[utoipa::path(post, path = "/v1/auth/login", request_body = Credentials, responses((status = 200, body = LoginBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn login(
     State(auth): State<Authenticator>,
     ClientIp(client): ClientIp,
@@ -239,26 +356,30 @@ async fn login(
         .login(&request.email, &request.password, Some(client))
         .await?
     {
-        LoginOutcome::Authenticated(tokens) => Ok(no_store(tokens_body(&tokens))),
+        LoginOutcome::Authenticated(tokens) => {
+            Ok(no_store(LoginBody::Tokens(TokenBody::from(&tokens))))
+        }
         LoginOutcome::MfaRequired {
             mfa_token,
             expires_in,
-        } => Ok(no_store(json!({
-            "mfa_required": true,
-            "mfa_token": mfa_token.expose_secret(),
-            "expires_in": expires_in,
+        } => Ok(no_store(LoginBody::Challenge(MfaChallengeBody {
+            mfa_required: true,
+            mfa_token: mfa_token.expose_secret().to_owned(),
+            expires_in,
         }))),
     }
 }
 
+#[utoipa::path(post, path = "/v1/auth/refresh", request_body = RefreshRequest, responses((status = 200, body = TokenBody), (status = 401, body = ErrorBody, description = "invalid_token, or token_reused: the family is revoked")))]
 async fn refresh(
     State(auth): State<Authenticator>,
     ApiJson(request): ApiJson<RefreshRequest>,
 ) -> Result<Response, ApiError> {
     let tokens = auth.refresh(request.refresh_token.expose_secret()).await?;
-    Ok(no_store(tokens_body(&tokens)))
+    Ok(no_store(TokenBody::from(&tokens)))
 }
 
+#[utoipa::path(post, path = "/v1/auth/logout", responses((status = 204, description = "the session and its tokens are revoked"), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
 async fn logout(
     State(auth): State<Authenticator>,
     Extension(principal): Extension<Principal>,
@@ -267,20 +388,22 @@ async fn logout(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(get, path = "/v1/auth/me", responses((status = 200, body = ProfileBody), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
 async fn me(
     State(auth): State<Authenticator>,
     Extension(principal): Extension<Principal>,
 ) -> Result<Response, ApiError> {
     let profile = auth.me(&principal).await?;
-    Ok(Json(json!({
-        "user_id": profile.user_id,
-        "email": profile.email,
-        "mfa_enabled": profile.mfa_enabled,
-        "session_id": profile.session_id,
-    }))
+    Ok(Json(ProfileBody {
+        user_id: profile.user_id,
+        email: profile.email,
+        mfa_enabled: profile.mfa_enabled,
+        session_id: profile.session_id,
+    })
     .into_response())
 }
 
+#[utoipa::path(post, path = "/v1/auth/mfa/verify", request_body = MfaVerifyRequest, responses((status = 200, body = TokenBody), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn verify_mfa(
     State(auth): State<Authenticator>,
     ClientIp(client): ClientIp,
@@ -293,9 +416,10 @@ async fn verify_mfa(
             Some(client),
         )
         .await?;
-    Ok(no_store(tokens_body(&tokens)))
+    Ok(no_store(TokenBody::from(&tokens)))
 }
 
+#[utoipa::path(post, path = "/v1/auth/password", request_body = PasswordChange, responses((status = 204, description = "changed; other sessions ended"), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
 async fn change_password(
     State(auth): State<Authenticator>,
     Extension(principal): Extension<Principal>,
@@ -306,17 +430,19 @@ async fn change_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(post, path = "/v1/auth/mfa/totp/enroll", responses((status = 200, body = EnrollmentBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
 async fn enroll_totp(
     State(auth): State<Authenticator>,
     Extension(principal): Extension<Principal>,
 ) -> Result<Response, ApiError> {
     let enrollment = auth.enroll_totp(&principal).await?;
-    Ok(no_store(json!({
-        "secret": enrollment.secret.expose_secret(),
-        "otpauth_uri": enrollment.otpauth_uri.expose_secret(),
-    })))
+    Ok(no_store(EnrollmentBody {
+        secret: enrollment.secret.expose_secret().to_owned(),
+        otpauth_uri: enrollment.otpauth_uri.expose_secret().to_owned(),
+    }))
 }
 
+#[utoipa::path(post, path = "/v1/auth/mfa/totp/confirm", request_body = CodeRequest, responses((status = 200, body = RecoveryCodesBody), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
 async fn confirm_totp(
     State(auth): State<Authenticator>,
     Extension(principal): Extension<Principal>,
@@ -325,10 +451,14 @@ async fn confirm_totp(
     let codes = auth
         .confirm_totp(&principal, request.code.expose_secret())
         .await?;
-    let codes: Vec<&str> = codes.iter().map(|code| code.expose_secret()).collect();
-    Ok(no_store(json!({ "recovery_codes": codes })))
+    let recovery_codes = codes
+        .iter()
+        .map(|code| code.expose_secret().to_owned())
+        .collect();
+    Ok(no_store(RecoveryCodesBody { recovery_codes }))
 }
 
+#[utoipa::path(delete, path = "/v1/auth/mfa/totp", request_body = DisableTotpRequest, responses((status = 204, description = "disabled"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
 async fn disable_totp(
     State(auth): State<Authenticator>,
     Extension(principal): Extension<Principal>,
@@ -354,26 +484,26 @@ fn timestamp(time: std::time::SystemTime) -> u64 {
         .map_or(0, |since| since.as_secs())
 }
 
+#[utoipa::path(get, path = "/v1/auth/sessions", responses((status = 200, body = SessionsBody), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
 async fn sessions(
     State(auth): State<Authenticator>,
     Extension(principal): Extension<Principal>,
 ) -> Result<Response, ApiError> {
-    let sessions: Vec<serde_json::Value> = auth
+    let sessions = auth
         .sessions(&principal)
         .await?
         .into_iter()
-        .map(|session| {
-            json!({
-                "id": session.id,
-                "created_at": timestamp(session.created_at),
-                "last_used_at": timestamp(session.last_used_at),
-                "current": session.current,
-            })
+        .map(|session| SessionBody {
+            id: session.id,
+            created_at: timestamp(session.created_at),
+            last_used_at: timestamp(session.last_used_at),
+            current: session.current,
         })
         .collect();
-    Ok(Json(json!({ "sessions": sessions })).into_response())
+    Ok(Json(SessionsBody { sessions }).into_response())
 }
 
+#[utoipa::path(delete, path = "/v1/auth/sessions/{id}", params(("id" = String, Path, description = "a session id from the list")), responses((status = 204, description = "ended"), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 async fn revoke_session(
     State(auth): State<Authenticator>,
     Extension(principal): Extension<Principal>,
@@ -384,6 +514,7 @@ async fn revoke_session(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(delete, path = "/v1/auth/sessions", responses((status = 204, description = "every other session ended"), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
 async fn revoke_other_sessions(
     State(auth): State<Authenticator>,
     Extension(principal): Extension<Principal>,
@@ -412,7 +543,49 @@ pub(crate) fn routes(auth: Authenticator, proxy_header: TrustedProxyHeader) -> R
         .route("/v1/auth/login", post(login))
         .route("/v1/auth/refresh", post(refresh))
         .route("/v1/auth/mfa/verify", post(verify_mfa))
+        .route("/openapi.json", get(openapi))
         .merge(bearer)
         .with_state(auth)
         .layer(Extension(proxy_header))
+}
+
+struct BearerScheme;
+
+impl utoipa::Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The OpenAPI document, generated from the handlers and the types they read and write.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "auth-server", description = "Authentication API"),
+    paths(
+        register,
+        login,
+        refresh,
+        verify_mfa,
+        logout,
+        me,
+        change_password,
+        enroll_totp,
+        confirm_totp,
+        disable_totp,
+        sessions,
+        revoke_other_sessions,
+        revoke_session
+    ),
+    modifiers(&BearerScheme)
+)]
+pub(crate) struct ApiDoc;
+
+/// `GET /openapi.json`.
+pub(crate) async fn openapi() -> Response {
+    Json(<ApiDoc as utoipa::OpenApi>::openapi()).into_response()
 }

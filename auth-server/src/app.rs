@@ -42,6 +42,7 @@ pub(crate) const ROUTES: &[&str] = &[
     "/health/startup",
     "/metrics",
     "/.well-known/jwks.json",
+    "/openapi.json",
 ];
 
 #[derive(Debug, Clone)]

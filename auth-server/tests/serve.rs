@@ -666,3 +666,78 @@ async fn sigterm_lets_in_flight_requests_finish_and_refuses_new_connections() {
         "no new connections after shutdown"
     );
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route_of_the_api() {
+    let server = start().await;
+    let (status, doc) = request(server.port, "GET", "/openapi.json").await;
+    assert_eq!(status, 200);
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3.1"),
+        "{}",
+        doc["openapi"]
+    );
+    let expected = [
+        ("post", "/v1/auth/register"),
+        ("post", "/v1/auth/login"),
+        ("post", "/v1/auth/mfa/verify"),
+        ("post", "/v1/auth/refresh"),
+        ("post", "/v1/auth/logout"),
+        ("get", "/v1/auth/me"),
+        ("post", "/v1/auth/password"),
+        ("post", "/v1/auth/mfa/totp/enroll"),
+        ("post", "/v1/auth/mfa/totp/confirm"),
+        ("delete", "/v1/auth/mfa/totp"),
+        ("get", "/v1/auth/sessions"),
+        ("delete", "/v1/auth/sessions"),
+        ("delete", "/v1/auth/sessions/{id}"),
+    ];
+    for (method, path) in expected {
+        assert!(
+            doc["paths"][path][method].is_object(),
+            "{method} {path} missing"
+        );
+    }
+    let documented: usize = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|p| p.as_object().unwrap().len())
+        .sum();
+    assert_eq!(
+        documented,
+        expected.len(),
+        "every documented operation is a route"
+    );
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    for schema in [
+        "TokenBody",
+        "ErrorBody",
+        "Credentials",
+        "LoginBody",
+        "SessionsBody",
+    ] {
+        assert!(schemas.contains_key(schema), "{schema} missing");
+    }
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    // The document's token shape is the one login really answers with.
+    let token_fields: Vec<&str> = schemas["TokenBody"]["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let credentials =
+        serde_json::json!({"email": "doc@example.com", "password": "correct horse battery staple"});
+    post_json(server.port, "/v1/auth/register", &credentials, None).await;
+    let login = post_json(server.port, "/v1/auth/login", &credentials, None).await;
+    for field in token_fields {
+        assert!(
+            login.body.get(field).is_some(),
+            "{field} documented but not answered"
+        );
+    }
+}
