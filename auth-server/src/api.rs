@@ -523,6 +523,14 @@ async fn revoke_other_sessions(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Names the authenticated user in the request's span, so its log line says who asked.
+async fn record_user(request: Request, next: axum::middleware::Next) -> Response {
+    if let Some(principal) = request.extensions().get::<Principal>() {
+        tracing::Span::current().record("user_id", tracing::field::display(principal.user_id));
+    }
+    next.run(request).await
+}
+
 /// The `/v1/auth` routes; the bearer ones behind `AuthLayer`.
 pub(crate) fn routes(auth: Authenticator, proxy_header: TrustedProxyHeader) -> Router {
     let bearer = Router::new()
@@ -537,6 +545,7 @@ pub(crate) fn routes(auth: Authenticator, proxy_header: TrustedProxyHeader) -> R
             get(sessions).delete(revoke_other_sessions),
         )
         .route("/v1/auth/sessions/{id}", delete(revoke_session))
+        .route_layer(axum::middleware::from_fn(record_user))
         .route_layer(AuthLayer::required(auth.clone()).realm("auth"));
     Router::new()
         .route("/v1/auth/register", post(register))

@@ -68,7 +68,13 @@ fn request_span(request: &Request<Body>) -> tracing::Span {
         .extensions()
         .get::<MatchedPath>()
         .map_or("unmatched", MatchedPath::as_str);
-    tracing::info_span!("request", request_id, method = %request.method(), route)
+    tracing::info_span!(
+        "request",
+        request_id,
+        method = %request.method(),
+        route,
+        user_id = tracing::field::Empty,
+    )
 }
 
 fn log_response(response: &Response, latency: Duration, _span: &tracing::Span) {

@@ -741,3 +741,40 @@ async fn the_openapi_document_describes_every_route_of_the_api() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_request_log_names_the_authenticated_user() {
+    let mut server = start().await;
+    let credentials =
+        serde_json::json!({"email": "who@example.com", "password": "correct horse battery staple"});
+    let registered = post_json(server.port, "/v1/auth/register", &credentials, None).await;
+    let login = post_json(server.port, "/v1/auth/login", &credentials, None).await;
+    let access = login.body["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        get_json(server.port, "/v1/auth/me", Some(&access))
+            .await
+            .status,
+        200
+    );
+    terminate(&server.child);
+    let _ = tokio::time::timeout(Duration::from_secs(15), server.child.wait()).await;
+    let mut logs = Vec::new();
+    while let Ok(Some(line)) =
+        tokio::time::timeout(Duration::from_secs(5), server.logs.recv()).await
+    {
+        logs.push(line);
+    }
+    let user_id = registered.body["user_id"].as_str().unwrap();
+    let answered_me = logs
+        .iter()
+        .filter(|line| line.contains("\"answered\"") && line.contains("/v1/auth/me"))
+        .collect::<Vec<_>>();
+    assert_eq!(answered_me.len(), 1, "{logs:?}");
+    assert!(answered_me[0].contains(user_id), "{}", answered_me[0]);
+    assert!(
+        answered_me[0].contains("\"status\":200"),
+        "{}",
+        answered_me[0]
+    );
+    assert!(answered_me[0].contains("latency_ms"), "{}", answered_me[0]);
+}
