@@ -198,18 +198,7 @@ impl RefreshStore for MemoryStore {
         {
             return Err(Error::Conflict("refresh family or token exists".into()));
         }
-        let capped = RefreshTokenRecord {
-            idle_expires_at: first.idle_expires_at.min(family.expires_at),
-            ..first
-        };
-        state.refresh_tokens.insert(
-            capped.hash,
-            TokenState {
-                record: capped,
-                family: family.id,
-                spent: None,
-            },
-        );
+        insert_token(&mut state, first, &family);
         state
             .family_by_session
             .insert(family.session_id.clone(), family.id);
@@ -299,9 +288,14 @@ fn insert_successor(
     if let Some(token) = state.refresh_tokens.get_mut(presented) {
         token.spent = Some((now, successor.hash));
     }
+    insert_token(state, successor, family);
+}
+
+/// Stores a current token of `family`, its idle expiry capped at the family's absolute one.
+fn insert_token(state: &mut State, record: RefreshTokenRecord, family: &RefreshFamily) {
     let capped = RefreshTokenRecord {
-        idle_expires_at: successor.idle_expires_at.min(family.expires_at),
-        ..successor
+        idle_expires_at: record.idle_expires_at.min(family.expires_at),
+        ..record
     };
     state.refresh_tokens.insert(
         capped.hash,
