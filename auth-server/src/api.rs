@@ -57,6 +57,8 @@ impl From<Error> for ApiError {
         let retry_after = match &error {
             Error::Throttled { retry_after } => Some(*retry_after),
             Error::Busy => Some(Duration::from_secs(1)),
+            // A lost dependency usually comes back within a failover or a restart.
+            Error::Unavailable(_) => Some(Duration::from_secs(5)),
             _ => None,
         };
         let message = match &error {

@@ -13,6 +13,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
@@ -20,7 +21,6 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 /// The route templates the metrics label requests with.
@@ -52,9 +52,6 @@ pub(crate) struct AppState {
 
 /// Largest request body accepted.
 const BODY_LIMIT: usize = 64 * 1024;
-
-/// Longest a request may take before it is answered 503.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A span per request, named by its request id, method and route template (never the raw
 /// path, which may carry ids).
@@ -117,45 +114,81 @@ fn cors(origins: &[String]) -> CorsLayer {
         .allow_credentials(true)
 }
 
+/// The middleware every route goes through, outermost last.
+#[derive(Debug, Clone)]
+pub(crate) struct Stack {
+    pub(crate) metrics: Metrics,
+    pub(crate) cors_origins: Vec<String>,
+    pub(crate) request_timeout: Duration,
+}
+
 pub(crate) fn router(
     state: AppState,
     auth: Authenticator,
     health: HealthService,
-    metrics: &Metrics,
-    cors_origins: &[String],
+    stack: &Stack,
     proxy_header: crate::api::TrustedProxyHeader,
 ) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route_service("/health/liveness", health.clone())
         .route_service("/health/readiness", health.clone())
         .route_service("/health/startup", health)
-        .route_service("/metrics", metrics.service())
+        .route_service("/metrics", stack.metrics.service())
         .route("/.well-known/jwks.json", get(jwks))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
-        .merge(crate::api::routes(auth, proxy_header))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(cors(cors_origins))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            REQUEST_TIMEOUT,
-        ))
-        .layer(CatchPanicLayer::custom(panic_response))
-        .layer(metrics.layer().routes(ROUTES))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(request_span)
-                .on_request(())
-                .on_response(log_response),
-        )
-        .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-        // Outermost, so nothing below ever logs a credential.
-        .layer(SetSensitiveRequestHeadersLayer::new([
-            header::AUTHORIZATION,
-            header::COOKIE,
-        ]))
+        .merge(crate::api::routes(auth, proxy_header));
+    stack.apply(routes)
+}
+
+impl Stack {
+    /// Wraps `routes` in the body limit, CORS, the request deadline, the panic catcher,
+    /// metrics, the request span and log line, and request ids.
+    pub(crate) fn apply(&self, routes: Router) -> Router {
+        let timeout = self.request_timeout;
+        routes
+            .layer(DefaultBodyLimit::max(BODY_LIMIT))
+            .layer(cors(&self.cors_origins))
+            .layer(middleware::from_fn(move |request: Request, next: Next| {
+                deadline(timeout, request, next)
+            }))
+            .layer(CatchPanicLayer::custom(panic_response))
+            .layer(self.metrics.layer().routes(ROUTES))
+            .layer(
+                TraceLayer::new_for_http()
+                    .make_span_with(request_span)
+                    .on_request(())
+                    .on_response(log_response),
+            )
+            .layer(PropagateRequestIdLayer::x_request_id())
+            .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+            // Outermost, so nothing below ever logs a credential.
+            .layer(SetSensitiveRequestHeadersLayer::new([
+                header::AUTHORIZATION,
+                header::COOKIE,
+            ]))
+    }
+}
+
+/// A request still unanswered after `limit` is answered 503 `timeout`, with `Retry-After`;
+/// its handler is dropped (work already handed to the hashing pool runs to its end).
+async fn deadline(limit: Duration, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(limit_s = limit.as_secs(), "request timed out");
+            let mut response = error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "timeout",
+                format!("no answer within {} s; try again", limit.as_secs()),
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            response
+        }
+    }
 }
 
 async fn jwks(State(state): State<AppState>) -> Response {
@@ -184,4 +217,72 @@ async fn method_not_allowed(method: Method, uri: Uri) -> Response {
         "method_not_allowed",
         format!("{method} is not allowed on {}", uri.path()),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    fn stack(request_timeout: Duration) -> Stack {
+        Stack {
+            metrics: Metrics::new(),
+            cors_origins: Vec::new(),
+            request_timeout,
+        }
+    }
+
+    async fn call(
+        app: &Router,
+        path: &str,
+    ) -> (StatusCode, axum::http::HeaderMap, serde_json::Value) {
+        let request = Request::builder().uri(path).body(Body::empty()).unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        let (parts, body) = response.into_parts();
+        let bytes = body.collect().await.unwrap().to_bytes();
+        let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        (parts.status, parts.headers, json)
+    }
+
+    async fn boom() -> &'static str {
+        panic!("handler bug")
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_in_our_shape_and_the_service_lives_on() {
+        let app = stack(Duration::from_secs(30)).apply(
+            Router::new()
+                .route("/boom", get(boom))
+                .route("/fine", get(|| async { "ok" })),
+        );
+        let (status, headers, body) = call(&app, "/boom").await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body["error"], "internal");
+        assert_eq!(body["message"], "internal error", "no panic text leaks");
+        assert!(headers.contains_key("x-request-id"));
+        let (status, _, _) = call(&app, "/fine").await;
+        assert_eq!(status, StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn a_request_past_its_deadline_answers_503_timeout_with_retry_after() {
+        let app = stack(Duration::from_millis(50)).apply(
+            Router::new()
+                .route(
+                    "/slow",
+                    get(|| async {
+                        tokio::time::sleep(Duration::from_secs(3600)).await;
+                        "never"
+                    }),
+                )
+                .route("/fast", get(|| async { "ok" })),
+        );
+        let (status, headers, body) = call(&app, "/slow").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body["error"], "timeout");
+        assert_eq!(headers[header::RETRY_AFTER], "1");
+        let (status, _, _) = call(&app, "/fast").await;
+        assert_eq!(status, StatusCode::OK);
+    }
 }

@@ -17,7 +17,8 @@ pub(crate) enum Command {
     ///
     /// Environment: PORT (8080); AUTH_ENV (development|production); LOG_LEVEL (a tracing
     /// filter, info); LOG_FORMAT (json|pretty; json in production); SHUTDOWN_TIMEOUT (seconds
-    /// to drain in-flight requests, 25); DATABASE_URL (PostgreSQL; none: in memory); REDIS_URL
+    /// to drain in-flight requests, 25); REQUEST_TIMEOUT (seconds before a request is answered
+    /// 503 timeout, 30); DATABASE_URL (PostgreSQL; none: in memory); REDIS_URL
     /// (sessions, throttling, revocation; needs DATABASE_URL); AUTH_SIGNING_KEYS (JSON array
     /// from `keys generate`, the first signs); JWT_ACCESS_SECRET (HS256, at least 32 bytes);
     /// AUTH_TOKEN_FORMAT (format of a generated development key); MFA_ENCRYPTION_KEY (64 hex

@@ -39,6 +39,7 @@ pub(crate) struct ServeConfig {
     pub(crate) log_level: String,
     pub(crate) log_format: LogFormat,
     pub(crate) shutdown_timeout: Duration,
+    pub(crate) request_timeout: Duration,
     pub(crate) database_url: Option<SecretString>,
     pub(crate) redis_url: Option<SecretString>,
     pub(crate) keys: KeySet,
@@ -137,6 +138,9 @@ pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConf
     let shutdown_timeout = parse("SHUTDOWN_TIMEOUT", &mut problems, &seconds(1, 3600))
         .and_then(|v| v.parse().ok())
         .map_or(Duration::from_secs(25), Duration::from_secs);
+    let request_timeout = parse("REQUEST_TIMEOUT", &mut problems, &seconds(1, 3600))
+        .and_then(|v| v.parse().ok())
+        .map_or(Duration::from_secs(30), Duration::from_secs);
     let access_ttl = parse("ACCESS_TOKEN_TTL", &mut problems, &seconds(30, 86_400))
         .and_then(|v| v.parse().ok())
         .map_or(Duration::from_secs(900), Duration::from_secs);
@@ -275,6 +279,7 @@ pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConf
             log_level,
             log_format,
             shutdown_timeout,
+            request_timeout,
             database_url,
             redis_url,
             keys,

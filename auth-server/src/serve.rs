@@ -19,7 +19,7 @@ use auth_tower::metrics::Metrics;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-use crate::app::{AppState, router};
+use crate::app::{AppState, Stack, router};
 use crate::config::{self, Environment, KeySource, LogFormat, ServeConfig};
 
 pub(crate) fn main() -> ExitCode {
@@ -72,6 +72,8 @@ async fn run(config: ServeConfig) -> Result<(), String> {
         .timeout(Duration::from_secs(2))
         .reporter(metrics.health_reporter());
     let audit: Arc<dyn EventSink> = Arc::new(TracingEventSink);
+    // The pools to close once the last request has drained.
+    let mut pools = Pools::default();
     let stores = match &config.database_url {
         None => {
             tracing::warn!(
@@ -82,6 +84,7 @@ async fn run(config: ServeConfig) -> Result<(), String> {
         }
         Some(url) => {
             let postgres = connect_postgres(url, config.environment).await?;
+            pools.postgres = Some(postgres.clone());
             health = health.with_check(HealthCheck::postgres(
                 postgres.clone(),
                 Duration::from_secs(1),
@@ -92,6 +95,7 @@ async fn run(config: ServeConfig) -> Result<(), String> {
                     let redis = RedisStore::connect(RedisConfig::from_url(url.expose_secret()))
                         .await
                         .map_err(|e| format!("REDIS_URL: {e}"))?;
+                    pools.redis = Some(redis.clone());
                     health = health
                         .with_check(HealthCheck::redis(redis.clone(), Duration::from_secs(1)));
                     Stores::postgres_with_redis(postgres, redis)
@@ -147,8 +151,11 @@ async fn run(config: ServeConfig) -> Result<(), String> {
                 state,
                 auth,
                 health,
-                &metrics,
-                &config.cors_origins,
+                &Stack {
+                    metrics: metrics.clone(),
+                    cors_origins: config.cors_origins.clone(),
+                    request_timeout: config.request_timeout,
+                },
                 crate::api::TrustedProxyHeader(config.trusted_proxy_header.clone()),
             )
             .into_make_service_with_connect_info::<SocketAddr>(),
@@ -174,10 +181,30 @@ async fn run(config: ServeConfig) -> Result<(), String> {
     drain.start_draining();
     let _ = stop_tx.send(());
     match tokio::time::timeout(config.shutdown_timeout, server).await {
-        Ok(_) => tracing::info!("drained; bye"),
+        Ok(_) => tracing::info!("drained"),
         Err(_) => tracing::warn!("drain deadline passed; closing the remaining connections"),
     }
+    pools.close().await;
+    tracing::info!("connections closed; bye");
     Ok(())
+}
+
+/// The backend connection pools, closed after the drain so no request loses its database.
+#[derive(Default)]
+struct Pools {
+    postgres: Option<PostgresStore>,
+    redis: Option<RedisStore>,
+}
+
+impl Pools {
+    async fn close(self) {
+        if let Some(postgres) = self.postgres {
+            postgres.close();
+        }
+        if let Some(redis) = self.redis {
+            redis.close().await;
+        }
+    }
 }
 
 /// Installs the SIGTERM (what orchestrators send) and SIGINT (Ctrl-C) handlers at once, so a
@@ -267,5 +294,7 @@ fn authenticator(
             "DEVELOPMENT MODE: no MFA_ENCRYPTION_KEY, TOTP secrets are encrypted with a key that dies with the process"
         ),
     }
-    builder.build().map_err(|e| format!("authenticator: {e}"))
+    let auth = builder.build().map_err(|e| format!("authenticator: {e}"))?;
+    metrics.watch_password_pool(auth.passwords());
+    Ok(auth)
 }

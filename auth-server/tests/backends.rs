@@ -61,6 +61,7 @@ fn signing_keys() -> String {
 const CREDENTIALS: &str =
     r#"{"email":"ops@example.com","password":"correct horse battery staple"}"#;
 
+/// SIGTERM, a clean exit, and the pools closed after the drain.
 async fn stop(mut server: Server) {
     terminate(&server.child);
     let status = tokio::time::timeout(Duration::from_secs(15), server.child.wait())
@@ -68,6 +69,18 @@ async fn stop(mut server: Server) {
         .unwrap()
         .unwrap();
     assert!(status.success(), "{status}");
+    let mut messages = Vec::new();
+    while let Ok(Some(line)) =
+        tokio::time::timeout(Duration::from_secs(5), server.logs.recv()).await
+    {
+        messages.push(line);
+    }
+    let joined = messages.join("\n");
+    let drained = joined.find("drained").expect("no drain line");
+    let closed = joined
+        .find("connections closed")
+        .expect("no pool close line");
+    assert!(drained < closed, "pools close after the drain: {joined}");
 }
 
 #[tokio::test]
@@ -185,6 +198,109 @@ async fn two_instances_on_postgres_and_redis_share_sessions() {
 
     stop(a).await;
     stop(b).await;
+    schema.drop_schema().await;
+}
+
+#[tokio::test]
+async fn the_full_mfa_life_of_an_account_on_postgres_and_redis() {
+    let Some(schema) = Schema::create().await else {
+        return;
+    };
+    let Some(redis) = redis_url() else {
+        return;
+    };
+    let keys = signing_keys();
+    let mfa_key = "7f".repeat(32);
+    let server = start_with(&[
+        ("DATABASE_URL", schema.url.as_str()),
+        ("REDIS_URL", redis.as_str()),
+        ("AUTH_SIGNING_KEYS", keys.as_str()),
+        ("MFA_ENCRYPTION_KEY", mfa_key.as_str()),
+    ])
+    .await;
+    // A unique address: the accounts live in this test's schema, the sessions and replay
+    // guards in the shared Redis.
+    mfa_happy_path(server.port, &format!("mfa-{}@example.com", uuid_hex())).await;
+    stop(server).await;
+    schema.drop_schema().await;
+}
+
+#[tokio::test]
+async fn a_dependency_lost_after_start_answers_503_never_500() {
+    let Some(schema) = Schema::create().await else {
+        return;
+    };
+    let Some(redis) = redis_url() else {
+        return;
+    };
+    let postgres_relay = Relay::to(service_addr(&schema.url, 5432)).await;
+    let redis_relay = Relay::to(service_addr(&redis, 6379)).await;
+    let database_url = via_port(&schema.url, postgres_relay.port);
+    let redis_url = via_port(&redis, redis_relay.port);
+    let keys = signing_keys();
+    let server = start_with(&[
+        ("DATABASE_URL", database_url.as_str()),
+        ("REDIS_URL", redis_url.as_str()),
+        ("AUTH_SIGNING_KEYS", keys.as_str()),
+    ])
+    .await;
+    let port = server.port;
+    let email = format!("down-{}@example.com", uuid_hex());
+    let credentials = json!({"email": email, "password": "correct horse battery staple"});
+    assert_eq!(
+        post_json(port, "/v1/auth/register", &credentials, None)
+            .await
+            .status,
+        201
+    );
+    let login = post_json(port, "/v1/auth/login", &credentials, None).await;
+    assert_eq!(login.status, 200, "{:?}", login.body);
+    let access = login.body["access_token"].as_str().unwrap().to_owned();
+
+    // Redis goes away: readiness says so, and what needs sessions answers 503.
+    redis_relay.cut();
+    let (status, body) = request(port, "GET", "/health/readiness").await;
+    assert_eq!(
+        (status, body["details"]["redis"]["status"].as_str()),
+        (503, Some("down")),
+        "{body:?}"
+    );
+    assert_eq!(body["details"]["postgres"]["status"], "up", "{body:?}");
+    let refused = post_json(port, "/v1/auth/login", &credentials, None).await;
+    assert_eq!(
+        (refused.status, refused.body["error"].as_str()),
+        (503, Some("unavailable")),
+        "login without Redis: {:?}",
+        refused.body
+    );
+    assert!(refused.head.contains("retry-after:"), "{}", refused.head);
+    let me = get_json(port, "/v1/auth/me", Some(&access)).await;
+    assert_eq!(
+        (me.status, me.body["error"].as_str()),
+        (503, Some("unavailable")),
+        "the session check cannot run: {:?}",
+        me.body
+    );
+
+    // PostgreSQL goes too: accounts are out of reach, and liveness still answers.
+    postgres_relay.cut();
+    let (status, body) = request(port, "GET", "/health/readiness").await;
+    assert_eq!(
+        (status, body["details"]["postgres"]["status"].as_str()),
+        (503, Some("down")),
+        "{body:?}"
+    );
+    let other = json!({"email": format!("late-{}@example.com", uuid_hex()), "password": "correct horse battery staple"});
+    let register = post_json(port, "/v1/auth/register", &other, None).await;
+    assert_eq!(
+        (register.status, register.body["error"].as_str()),
+        (503, Some("unavailable")),
+        "register without PostgreSQL: {:?}",
+        register.body
+    );
+    assert_eq!(request(port, "GET", "/health/liveness").await.0, 200);
+
+    stop(server).await;
     schema.drop_schema().await;
 }
 

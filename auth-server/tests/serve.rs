@@ -125,85 +125,6 @@ async fn production_mode_lists_every_problem_and_exits_non_zero() {
 }
 
 #[tokio::test]
-async fn register_login_me_refresh_reuse_and_logout_over_http() {
-    let server = start().await;
-    let port = server.port;
-    let credentials =
-        serde_json::json!({"email": "Ada@Example.com", "password": "correct horse battery staple"});
-    let registered = post_json(port, "/v1/auth/register", &credentials, None).await;
-    assert_eq!(registered.status, 201, "{:?}", registered.body);
-    assert_eq!(registered.body["email"], "ada@example.com");
-
-    let login = post_json(port, "/v1/auth/login", &credentials, None).await;
-    assert_eq!(login.status, 200, "{:?}", login.body);
-    assert!(login.head.contains("cache-control: no-store"));
-    assert_eq!(login.body["token_type"], "Bearer");
-    assert_eq!(login.body["expires_in"], 900);
-    let access = login.body["access_token"].as_str().unwrap().to_owned();
-    let refresh = login.body["refresh_token"].as_str().unwrap().to_owned();
-
-    let me = get_json(port, "/v1/auth/me", Some(&access)).await;
-    assert_eq!(me.status, 200, "{:?}", me.body);
-    assert_eq!(me.body["user_id"], registered.body["user_id"]);
-    assert_eq!(me.body["mfa_enabled"], false);
-
-    let rotated = post_json(
-        port,
-        "/v1/auth/refresh",
-        &serde_json::json!({"refresh_token": refresh}),
-        None,
-    )
-    .await;
-    assert_eq!(rotated.status, 200, "{:?}", rotated.body);
-    let reused = post_json(
-        port,
-        "/v1/auth/refresh",
-        &serde_json::json!({"refresh_token": refresh}),
-        None,
-    )
-    .await;
-    assert_eq!(
-        (reused.status, reused.body["error"].as_str()),
-        (401, Some("token_reused"))
-    );
-    let dead = post_json(
-        port,
-        "/v1/auth/refresh",
-        &serde_json::json!({"refresh_token": rotated.body["refresh_token"]}),
-        None,
-    )
-    .await;
-    assert_eq!(
-        (dead.status, dead.body["error"].as_str()),
-        (401, Some("invalid_token"))
-    );
-    let me = get_json(port, "/v1/auth/me", Some(&access)).await;
-    assert_eq!(
-        me.status, 401,
-        "the family's session is revoked, and its access tokens with it"
-    );
-
-    let again = post_json(port, "/v1/auth/login", &credentials, None).await;
-    let access = again.body["access_token"].as_str().unwrap().to_owned();
-    let logout = post_json(
-        port,
-        "/v1/auth/logout",
-        &serde_json::json!({}),
-        Some(&access),
-    )
-    .await;
-    assert_eq!(logout.status, 204);
-    let me = get_json(port, "/v1/auth/me", Some(&access)).await;
-    assert_eq!(me.status, 401);
-    assert!(
-        me.head
-            .contains("www-authenticate: bearer realm=\"auth\", error=\"invalid_token\""),
-        "{}",
-        me.head
-    );
-}
-
-#[tokio::test]
 async fn bad_input_gets_the_right_status_and_code() {
     let server = start().await;
     let port = server.port;
@@ -289,16 +210,6 @@ async fn readiness_startup_and_metrics_are_served() {
     );
 }
 
-fn totp_code(secret: &str) -> String {
-    use auth_core::mfa::{TotpParams, TotpSecret, code_at};
-    let secret = TotpSecret::from_base32(secret).unwrap();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    code_at(&secret, &TotpParams::default(), i64::try_from(now).unwrap()).unwrap()
-}
-
 async fn delete_json(port: u16, path: &str, body: &Value, bearer: &str) -> Answer {
     let authorization = format!("authorization: Bearer {bearer}");
     send(
@@ -309,6 +220,12 @@ async fn delete_json(port: u16, path: &str, body: &Value, bearer: &str) -> Answe
         body.to_string().as_bytes(),
     )
     .await
+}
+
+#[tokio::test]
+async fn the_full_mfa_life_of_an_account_on_the_memory_backends() {
+    let server = start().await;
+    mfa_happy_path(server.port, "Mei@Example.com").await;
 }
 
 #[tokio::test]
@@ -355,7 +272,7 @@ async fn totp_enrolment_challenge_recovery_sessions_and_password_change_over_htt
     let confirmed = post_json(
         port,
         "/v1/auth/mfa/totp/confirm",
-        &serde_json::json!({"code": totp_code(&secret)}),
+        &serde_json::json!({"code": totp_code_in(&secret, 0)}),
         Some(&access),
     )
     .await;
@@ -777,4 +694,68 @@ async fn the_request_log_names_the_authenticated_user() {
         answered_me[0]
     );
     assert!(answered_me[0].contains("latency_ms"), "{}", answered_me[0]);
+}
+
+#[tokio::test]
+async fn an_overloaded_hashing_pool_answers_503_busy_with_retry_after() {
+    // One hash at a time, one waiting, and each hash slow enough that a burst overlaps.
+    let server = start_with(&[
+        ("PASSWORD_HASH_CONCURRENCY", "1"),
+        ("PASSWORD_HASH_QUEUE", "1"),
+        ("ARGON2_ITERATIONS", "40"),
+    ])
+    .await;
+    let port = server.port;
+    let burst: Vec<_> = (0..10)
+        .map(|i| {
+            tokio::spawn(async move {
+                let body = serde_json::json!({"email": format!("nobody{i}@example.com"), "password": "correct horse battery staple"});
+                post_json(port, "/v1/auth/login", &body, None).await
+            })
+        })
+        .collect();
+    let mut busy = 0;
+    let mut answered = 0;
+    for answer in burst {
+        let answer = answer.await.unwrap();
+        match answer.status {
+            401 => answered += 1,
+            503 => {
+                assert_eq!(answer.body["error"], "busy", "{:?}", answer.body);
+                assert!(answer.head.contains("retry-after:"), "{}", answer.head);
+                busy += 1;
+            }
+            other => panic!("unexpected {other}: {:?}", answer.body),
+        }
+    }
+    assert!(answered >= 1, "the pool still works through its capacity");
+    assert!(busy >= 1, "a burst over capacity is refused, not queued");
+    // Once the burst is over, logins are served again.
+    let body = serde_json::json!({"email": "nobody@example.com", "password": "correct horse battery staple"});
+    assert_eq!(
+        post_json(port, "/v1/auth/login", &body, None).await.status,
+        401
+    );
+}
+
+#[tokio::test]
+async fn a_request_past_the_deadline_answers_503_timeout_and_the_server_goes_on() {
+    // A hash far slower than the one-second deadline.
+    let server = start_with(&[
+        ("REQUEST_TIMEOUT", "1"),
+        ("ARGON2_MEMORY_KIB", "65536"),
+        ("ARGON2_ITERATIONS", "200"),
+    ])
+    .await;
+    let body = serde_json::json!({"email": "slow@example.com", "password": "correct horse battery staple"});
+    let slow = post_json(server.port, "/v1/auth/login", &body, None).await;
+    assert_eq!(
+        (slow.status, slow.body["error"].as_str()),
+        (503, Some("timeout")),
+        "{:?}",
+        slow.body
+    );
+    assert!(slow.head.contains("retry-after: 1"), "{}", slow.head);
+    assert!(slow.head.contains("x-request-id:"), "{}", slow.head);
+    assert_eq!(request(server.port, "GET", "/health/liveness").await.0, 200);
 }

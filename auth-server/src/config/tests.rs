@@ -32,6 +32,7 @@ fn an_empty_environment_gives_the_development_defaults() {
     assert_eq!(config.log_level, "info");
     assert_eq!(config.log_format, LogFormat::Pretty);
     assert_eq!(config.shutdown_timeout, Duration::from_secs(25));
+    assert_eq!(config.request_timeout, Duration::from_secs(30));
     assert_eq!(config.access_ttl, Duration::from_secs(900));
     assert_eq!(config.refresh_ttl, Duration::from_secs(2_592_000));
     assert!(config.database_url.is_none() && config.redis_url.is_none());
@@ -47,6 +48,7 @@ fn values_are_read_and_trimmed() {
         ("LOG_FORMAT", "json"),
         ("LOG_LEVEL", "auth_server=debug"),
         ("SHUTDOWN_TIMEOUT", "5"),
+        ("REQUEST_TIMEOUT", "10"),
         ("ACCESS_TOKEN_TTL", "600"),
         ("REFRESH_TOKEN_TTL", "86400"),
         ("AUTH_ISSUER", "https://auth.example.com"),
@@ -67,6 +69,7 @@ fn values_are_read_and_trimmed() {
     assert_eq!(config.port, 9000);
     assert_eq!(config.log_format, LogFormat::Json);
     assert_eq!(config.shutdown_timeout, Duration::from_secs(5));
+    assert_eq!(config.request_timeout, Duration::from_secs(10));
     assert_eq!(config.access_ttl, Duration::from_secs(600));
     assert_eq!(config.refresh_ttl, Duration::from_secs(86_400));
     assert_eq!(config.issuer, "https://auth.example.com");
@@ -94,6 +97,7 @@ fn every_problem_is_listed_at_once_with_the_variable_name() {
         ("AUTH_ENV", "staging"),
         ("LOG_FORMAT", "xml"),
         ("SHUTDOWN_TIMEOUT", "0"),
+        ("REQUEST_TIMEOUT", "-1"),
         ("ACCESS_TOKEN_TTL", "forever"),
         ("DATABASE_URL", "mysql://db"),
         ("MFA_ENCRYPTION_KEY", "abc"),
@@ -108,6 +112,7 @@ fn every_problem_is_listed_at_once_with_the_variable_name() {
         "AUTH_ENV",
         "LOG_FORMAT",
         "SHUTDOWN_TIMEOUT",
+        "REQUEST_TIMEOUT",
         "ACCESS_TOKEN_TTL",
         "DATABASE_URL",
         "MFA_ENCRYPTION_KEY",

@@ -140,3 +140,245 @@ pub fn terminate(child: &Child) {
         .unwrap();
     assert!(status.success());
 }
+
+/// The TOTP code for `secret` at `offset_steps` 30-second steps from now.
+pub fn totp_code_in(secret: &str, offset_steps: i64) -> String {
+    use auth_core::mfa::{TotpParams, TotpSecret, code_at};
+    let secret = TotpSecret::from_base32(secret).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let at = i64::try_from(now).unwrap() + offset_steps * 30;
+    code_at(&secret, &TotpParams::default(), at).unwrap()
+}
+
+fn token(answer: &Answer, field: &str) -> String {
+    answer.body[field]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {field} in {} {:?}", answer.status, answer.body))
+        .to_owned()
+}
+
+/// The whole life of an account over HTTP, whatever the backends: register, login, me, enrol
+/// TOTP, confirm, logout, login (a challenge), verify with a TOTP code, refresh, replay the
+/// spent refresh token (reuse detected), and find the whole family dead.
+pub async fn mfa_happy_path(port: u16, email: &str) {
+    let credentials =
+        serde_json::json!({"email": email, "password": "correct horse battery staple"});
+    let registered = post_json(port, "/v1/auth/register", &credentials, None).await;
+    assert_eq!(registered.status, 201, "{:?}", registered.body);
+    let email = email.to_lowercase();
+    assert_eq!(
+        registered.body["email"],
+        email.as_str(),
+        "addresses are kept lower-case"
+    );
+
+    let login = post_json(port, "/v1/auth/login", &credentials, None).await;
+    assert_eq!(login.status, 200, "{:?}", login.body);
+    assert!(
+        login.head.contains("cache-control: no-store"),
+        "{}",
+        login.head
+    );
+    assert_eq!(login.body["token_type"], "Bearer");
+    assert_eq!(login.body["expires_in"], 900);
+    let access = token(&login, "access_token");
+    let me = get_json(port, "/v1/auth/me", Some(&access)).await;
+    assert_eq!(me.status, 200, "{:?}", me.body);
+    assert_eq!(me.body["user_id"], registered.body["user_id"]);
+    assert_eq!(me.body["email"], email.as_str());
+    assert_eq!(me.body["mfa_enabled"], false, "{:?}", me.body);
+
+    let enrolled = post_json(
+        port,
+        "/v1/auth/mfa/totp/enroll",
+        &serde_json::json!({}),
+        Some(&access),
+    )
+    .await;
+    assert_eq!(enrolled.status, 200, "{:?}", enrolled.body);
+    let secret = token(&enrolled, "secret");
+    let confirmed = post_json(
+        port,
+        "/v1/auth/mfa/totp/confirm",
+        &serde_json::json!({"code": totp_code_in(&secret, 0)}),
+        Some(&access),
+    )
+    .await;
+    assert_eq!(confirmed.status, 200, "{:?}", confirmed.body);
+    let me = get_json(port, "/v1/auth/me", Some(&access)).await;
+    assert_eq!(me.body["mfa_enabled"], true, "{:?}", me.body);
+
+    let logout = post_json(
+        port,
+        "/v1/auth/logout",
+        &serde_json::json!({}),
+        Some(&access),
+    )
+    .await;
+    assert_eq!(logout.status, 204, "{:?}", logout.body);
+    let me = get_json(port, "/v1/auth/me", Some(&access)).await;
+    assert_eq!(me.status, 401, "a logged-out session's access token");
+    assert!(
+        me.head
+            .contains("www-authenticate: bearer realm=\"auth\", error=\"invalid_token\""),
+        "{}",
+        me.head
+    );
+
+    // The password alone is no longer enough.
+    let challenge = post_json(port, "/v1/auth/login", &credentials, None).await;
+    assert_eq!(challenge.status, 200, "{:?}", challenge.body);
+    assert_eq!(challenge.body["mfa_required"], true, "{:?}", challenge.body);
+    assert!(challenge.body.get("access_token").is_none());
+    let mfa_token = token(&challenge, "mfa_token");
+    // The next step's code: the confirmation spent this one, and spent steps never count twice.
+    let code = totp_code_in(&secret, 1);
+    let verified = post_json(
+        port,
+        "/v1/auth/mfa/verify",
+        &serde_json::json!({"mfa_token": mfa_token, "code": code}),
+        None,
+    )
+    .await;
+    assert_eq!(verified.status, 200, "{:?}", verified.body);
+    let access = token(&verified, "access_token");
+    let refresh = token(&verified, "refresh_token");
+    assert_eq!(
+        get_json(port, "/v1/auth/me", Some(&access)).await.status,
+        200
+    );
+
+    // The same code on a fresh challenge is a replay.
+    let challenge = post_json(port, "/v1/auth/login", &credentials, None).await;
+    let replayed = post_json(
+        port,
+        "/v1/auth/mfa/verify",
+        &serde_json::json!({"mfa_token": token(&challenge, "mfa_token"), "code": code}),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (replayed.status, replayed.body["error"].as_str()),
+        (401, Some("invalid_credentials")),
+        "a spent TOTP code"
+    );
+
+    let rotated = post_json(
+        port,
+        "/v1/auth/refresh",
+        &serde_json::json!({"refresh_token": refresh}),
+        None,
+    )
+    .await;
+    assert_eq!(rotated.status, 200, "{:?}", rotated.body);
+    let newest_access = token(&rotated, "access_token");
+    let newest_refresh = token(&rotated, "refresh_token");
+
+    let reused = post_json(
+        port,
+        "/v1/auth/refresh",
+        &serde_json::json!({"refresh_token": refresh}),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (reused.status, reused.body["error"].as_str()),
+        (401, Some("token_reused")),
+        "{:?}",
+        reused.body
+    );
+    // The family died with the reuse: its newest refresh token and its session are gone.
+    let dead = post_json(
+        port,
+        "/v1/auth/refresh",
+        &serde_json::json!({"refresh_token": newest_refresh}),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (dead.status, dead.body["error"].as_str()),
+        (401, Some("invalid_token")),
+        "{:?}",
+        dead.body
+    );
+    assert_eq!(
+        get_json(port, "/v1/auth/me", Some(&newest_access))
+            .await
+            .status,
+        401
+    );
+}
+
+/// A TCP relay to a real service that the test can cut: every open connection drops and new
+/// ones are refused, as when the service's host goes away.
+pub struct Relay {
+    pub port: u16,
+    cut: tokio::sync::watch::Sender<bool>,
+}
+
+impl Relay {
+    pub async fn to(upstream: std::net::SocketAddr) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (cut, watch) = tokio::sync::watch::channel(false);
+        let mut accepting = watch.clone();
+        tokio::spawn(async move {
+            loop {
+                let (mut inbound, _) = tokio::select! {
+                    accepted = listener.accept() => match accepted {
+                        Ok(pair) => pair,
+                        Err(_) => continue,
+                    },
+                    // Dropping the listener makes later connections fail at once.
+                    _ = accepting.wait_for(|cut| *cut) => return,
+                };
+                let mut connection_cut = watch.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = connection_cut.wait_for(|cut| *cut) => {}
+                    }
+                });
+            }
+        });
+        Self { port, cut }
+    }
+
+    pub fn cut(&self) {
+        self.cut.send_replace(true);
+    }
+}
+
+/// The `host:port` of a service URL such as `postgres://user@127.0.0.1:5432/db`.
+pub fn service_addr(url: &str, default_port: u16) -> std::net::SocketAddr {
+    use std::net::ToSocketAddrs;
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?']).next().unwrap();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
+    let with_port = if host_port.contains(':') {
+        host_port.to_owned()
+    } else {
+        format!("{host_port}:{default_port}")
+    };
+    with_port.to_socket_addrs().unwrap().next().unwrap()
+}
+
+/// `url` with its host and port replaced by 127.0.0.1:`port`.
+pub fn via_port(url: &str, port: u16) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let user = authority
+        .rsplit_once('@')
+        .map(|(user, _)| format!("{user}@"));
+    format!(
+        "{scheme}://{}127.0.0.1:{port}{tail}",
+        user.unwrap_or_default()
+    )
+}

@@ -39,6 +39,7 @@
 
 mod auth;
 mod http_layer;
+mod pool;
 mod process;
 
 use std::convert::Infallible;
@@ -110,6 +111,7 @@ pub struct Metrics {
     token_issue: Histogram,
     password_hash: Histogram,
     health: Family<ComponentLabels, Gauge>,
+    password_pool: pool::PasswordPoolCollector,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -189,6 +191,8 @@ impl Metrics {
             health.clone(),
         );
         registry.register_collector(Box::new(process::ProcessCollector));
+        let password_pool = pool::PasswordPoolCollector::default();
+        registry.register_collector(Box::new(password_pool.clone()));
 
         // Every known outcome starts at zero, so rates and alerts see the series before the
         // first event (Prometheus cannot tell a missing series from a quiet one).
@@ -219,6 +223,7 @@ impl Metrics {
             token_issue,
             password_hash,
             health,
+            password_pool,
         }
     }
 
@@ -245,6 +250,13 @@ impl Metrics {
                 })
                 .set(i64::from(up));
         })
+    }
+
+    /// Reports the occupancy of `passwords`' hashing pool as `auth_password_hash_in_flight`,
+    /// `auth_password_hash_capacity` and `auth_password_hash_workers`, read at each scrape.
+    /// The first service named is the one reported; later calls change nothing.
+    pub fn watch_password_pool(&self, passwords: &auth_core::password::PasswordService) {
+        let _ = self.password_pool.service.set(passwords.clone());
     }
 
     /// The registry as OpenMetrics text.

@@ -384,3 +384,47 @@ fn the_checker_refuses_malformed_expositions() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_hashing_pool_reports_occupancy_once_watched() {
+    use auth_core::password::{PasswordConfig, PasswordService};
+
+    let metrics = Metrics::new();
+    let samples = check_openmetrics(&metrics.encode().unwrap());
+    assert_eq!(sample(&samples, "auth_password_hash_capacity"), None);
+
+    let passwords = PasswordService::new(PasswordConfig {
+        max_concurrent_hashes: 1,
+        max_queued_hashes: 2,
+        ..PasswordConfig::default()
+    })
+    .unwrap();
+    metrics.watch_password_pool(&passwords);
+    let samples = check_openmetrics(&metrics.encode().unwrap());
+    assert_eq!(sample(&samples, "auth_password_hash_in_flight"), Some(0.0));
+    assert_eq!(sample(&samples, "auth_password_hash_capacity"), Some(3.0));
+    assert_eq!(sample(&samples, "auth_password_hash_workers"), Some(1.0));
+
+    // A hash in progress shows while it runs and is gone when it ends.
+    let hashing = tokio::spawn({
+        let passwords = passwords.clone();
+        async move {
+            passwords
+                .hash_new_password(&SecretString::from("correct horse battery staple"))
+                .await
+        }
+    });
+    let mut seen = false;
+    for _ in 0..10_000 {
+        let samples = check_openmetrics(&metrics.encode().unwrap());
+        if sample(&samples, "auth_password_hash_in_flight") == Some(1.0) {
+            seen = true;
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert!(seen, "the running hash never showed as in flight");
+    hashing.await.unwrap().unwrap();
+    let samples = check_openmetrics(&metrics.encode().unwrap());
+    assert_eq!(sample(&samples, "auth_password_hash_in_flight"), Some(0.0));
+}

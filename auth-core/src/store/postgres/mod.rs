@@ -156,6 +156,12 @@ impl PostgresStore {
         Ok(Self { pool })
     }
 
+    /// Closes the pool (for a graceful shutdown): idle connections close at once, busy ones
+    /// when their call returns, and later calls fail as [`Error::Unavailable`].
+    pub fn close(&self) {
+        self.pool.close();
+    }
+
     /// Runs `SELECT 1`, for a readiness probe: [`Error::Unavailable`] if no answer comes
     /// within `timeout`.
     pub async fn ping(&self, timeout: Duration) -> Result<()> {
