@@ -1,0 +1,43 @@
+# shellcheck shell=bash
+# Shared by the deploy checks: where the validators live and how they are installed.
+# Sourced, never run. Tools go into one Python virtualenv under target/ (ignored by git), so a
+# fresh machine installs them once and a developer's machine keeps them between runs.
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+tools_dir="${AUTH_CI_TOOLS:-$repo_root/target/ci-tools}"
+venv="$tools_dir/venv"
+
+say() { printf -- '-- %s\n' "$*"; }
+fail() { printf 'FAILED: %s\n' "$*" >&2; exit 1; }
+
+# pip_tool COMMAND SPEC...: makes COMMAND available from the tools virtualenv, installing SPEC
+# (pip requirement specifiers, pinned) when the command is missing there.
+pip_tool() {
+  local command="$1"
+  shift
+  if [ ! -x "$venv/bin/python" ]; then
+    mkdir -p "$tools_dir"
+    python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --upgrade pip
+  fi
+  if [ ! -x "$venv/bin/$command" ]; then
+    "$venv/bin/python" -m pip install --quiet "$@"
+  fi
+  [ -x "$venv/bin/$command" ] || fail "$command did not install from $*"
+}
+
+# apt_tool COMMAND PACKAGE: installs a Debian package when COMMAND is not on PATH.
+apt_tool() {
+  local command="$1" package="$2"
+  command -v "$command" >/dev/null && return 0
+  # Root on a CI container, sudo on a hosted runner or a developer's machine.
+  local sudo=()
+  [ "$(id -u)" = 0 ] || sudo=(sudo)
+  if [ -z "${apt_updated:-}" ]; then
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    apt_updated=1
+  fi
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -qq --no-install-recommends "$package" >/dev/null
+  command -v "$command" >/dev/null || fail "$command did not install from the $package package"
+}
