@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Checks the shell scripts: shellcheck on every deploy/**/*.sh and .ci/run, then the backup,
+# Checks the shell scripts: shellcheck on every tracked *.sh and .ci/run, then the backup,
 # restore and restore-drill scripts for real against PostgreSQL (AUTH_CHECK_POSTGRES_URL, a
 # server URL without a database, trust or password in the URL; default the local server):
 # a scratch database migrated and filled by auth-server itself, a plain and an encrypted
@@ -15,7 +15,11 @@ apt_tool shellcheck shellcheck
 apt_tool psql postgresql-client
 apt_tool age age
 
-mapfile -t scripts < <(find deploy -type f -name '*.sh' | sort)
+# Every script the repository holds (and any new one not yet added), wherever it lives.
+mapfile -t scripts < <(
+  { git ls-files '*.sh'; git ls-files --others --exclude-standard '*.sh'; } 2>/dev/null | sort -u
+)
+[ "${#scripts[@]}" -gt 0 ] || mapfile -t scripts < <(find . -path ./target -prune -o -type f -name '*.sh' -print | sort)
 scripts+=(.ci/run)
 say "shellcheck $(shellcheck --version | sed -n 's/^version: //p'): ${#scripts[@]} scripts"
 # A finding fails the check at the end, after the drills have run too.
