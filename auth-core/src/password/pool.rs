@@ -6,7 +6,7 @@
 //! holds `m` KiB) or starve the runtime.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use tokio::sync::Semaphore;
 
@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 pub(crate) struct HashPool {
     permits: Arc<Semaphore>,
     admitted: Arc<AtomicUsize>,
+    refused: AtomicU64,
     max_running: usize,
     capacity: usize,
 }
@@ -35,6 +36,7 @@ impl HashPool {
         Self {
             permits: Arc::new(Semaphore::new(max_running)),
             admitted: Arc::new(AtomicUsize::new(0)),
+            refused: AtomicU64::new(0),
             max_running,
             capacity: max_running.saturating_add(max_queued),
         }
@@ -43,6 +45,11 @@ impl HashPool {
     /// Jobs running or waiting right now.
     pub(crate) fn in_flight(&self) -> usize {
         self.admitted.load(Ordering::Acquire)
+    }
+
+    /// Jobs refused as [`Error::Busy`] since the pool was made.
+    pub(crate) fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
     }
 
     pub(crate) fn max_running(&self) -> usize {
@@ -58,7 +65,10 @@ impl HashPool {
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
                 (n < self.capacity).then_some(n + 1)
             })
-            .map_err(|_| Error::Busy)?;
+            .map_err(|_| {
+                self.refused.fetch_add(1, Ordering::Relaxed);
+                Error::Busy
+            })?;
         Ok(Admission(Arc::clone(&self.admitted)))
     }
 

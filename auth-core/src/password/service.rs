@@ -128,6 +128,12 @@ impl PasswordService {
         self.inner.pool.capacity()
     }
 
+    /// Hashes refused with [`Error::Busy`] because the pool was full, since the service was
+    /// made: a counter for saturation alerts.
+    pub fn hashes_refused(&self) -> u64 {
+        self.inner.pool.refused()
+    }
+
     /// Hashes that may run at once.
     pub fn max_concurrent_hashes(&self) -> usize {
         self.inner.pool.max_running()

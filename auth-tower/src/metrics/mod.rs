@@ -253,7 +253,8 @@ impl Metrics {
     }
 
     /// Reports the occupancy of `passwords`' hashing pool as `auth_password_hash_in_flight`,
-    /// `auth_password_hash_capacity` and `auth_password_hash_workers`, read at each scrape.
+    /// `auth_password_hash_capacity` and `auth_password_hash_workers`, and its refusals as
+    /// `auth_password_hash_refused_total`, read at each scrape.
     /// The first service named is the one reported; later calls change nothing.
     pub fn watch_password_pool(&self, passwords: &auth_core::password::PasswordService) {
         let _ = self.password_pool.service.set(passwords.clone());

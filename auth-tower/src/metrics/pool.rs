@@ -5,6 +5,7 @@ use std::sync::{Arc, OnceLock};
 use auth_core::password::PasswordService;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 
 /// Reports nothing until [`Metrics::watch_password_pool`](super::Metrics::watch_password_pool)
@@ -44,6 +45,14 @@ impl Collector for PasswordPoolCollector {
             let metric = encoder.encode_descriptor(name, help, None, gauge.metric_type())?;
             gauge.encode(metric)?;
         }
+        let refused = ConstCounter::new(service.hashes_refused());
+        let metric = encoder.encode_descriptor(
+            "auth_password_hash_refused",
+            "Password hashes refused because the pool was full (answered 503 busy)",
+            None,
+            refused.metric_type(),
+        )?;
+        refused.encode(metric)?;
         Ok(())
     }
 }

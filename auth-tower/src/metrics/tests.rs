@@ -404,6 +404,10 @@ async fn the_hashing_pool_reports_occupancy_once_watched() {
     assert_eq!(sample(&samples, "auth_password_hash_in_flight"), Some(0.0));
     assert_eq!(sample(&samples, "auth_password_hash_capacity"), Some(3.0));
     assert_eq!(sample(&samples, "auth_password_hash_workers"), Some(1.0));
+    assert_eq!(
+        sample(&samples, "auth_password_hash_refused_total"),
+        Some(0.0)
+    );
 
     // A hash in progress shows while it runs and is gone when it ends.
     let hashing = tokio::spawn({
@@ -424,7 +428,37 @@ async fn the_hashing_pool_reports_occupancy_once_watched() {
         tokio::task::yield_now().await;
     }
     assert!(seen, "the running hash never showed as in flight");
+    // Fill the queue behind it, then one more is refused and counted.
+    let queued: Vec<_> = (0..2)
+        .map(|_| {
+            let passwords = passwords.clone();
+            tokio::spawn(async move {
+                passwords
+                    .hash_new_password(&SecretString::from("correct horse battery staple"))
+                    .await
+            })
+        })
+        .collect();
+    for _ in 0..10_000 {
+        if passwords.hashes_in_flight() == 3 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(passwords.hashes_in_flight(), 3, "one running, two waiting");
+    let refused = passwords
+        .hash_new_password(&SecretString::from("correct horse battery staple"))
+        .await;
+    assert!(
+        matches!(refused, Err(auth_core::Error::Busy)),
+        "{refused:?}"
+    );
+    let samples = check_openmetrics(&metrics.encode().unwrap());
+    assert!(sample(&samples, "auth_password_hash_refused_total") >= Some(1.0));
     hashing.await.unwrap().unwrap();
+    for job in queued {
+        job.await.unwrap().unwrap();
+    }
     let samples = check_openmetrics(&metrics.encode().unwrap());
     assert_eq!(sample(&samples, "auth_password_hash_in_flight"), Some(0.0));
 }
