@@ -1,12 +1,18 @@
 //! A bounded pool for CPU- and memory-heavy work, off the async runtime.
 //!
-//! At most `permits` jobs run at once on tokio's blocking threads; at most `queue` more wait
-//! for a permit. Beyond that, [`HashPool::run`] answers [`Error::Busy`] at once instead of
-//! queueing without bound, so a login storm cannot take unbounded memory (each Argon2 hash
-//! holds `m` KiB) or starve the runtime.
+//! At most `permits` jobs run at once, each on one of the pool's own `permits` threads; at
+//! most `queue` more wait for a permit. Beyond that, [`HashPool::run`] answers [`Error::Busy`]
+//! at once instead of queueing without bound, so a login storm cannot take unbounded memory
+//! (each Argon2 hash holds `m` KiB) or starve the runtime.
+//!
+//! The threads are the pool's own rather than tokio's blocking pool, which starts a new thread
+//! whenever its idle ones are still winding down: glibc keeps a freed Argon2 block in the arena
+//! of the thread that freed it, so every thread that ever hashed kept up to `m` resident (340
+//! MiB after 48 logins at two hashes at a time). With a fixed set, that is `permits` x `m` at
+//! most.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
 
 use tokio::sync::Semaphore;
 
@@ -19,6 +25,7 @@ pub(crate) struct HashPool {
     refused: AtomicU64,
     max_running: usize,
     capacity: usize,
+    workers: Workers,
 }
 
 /// Counts one admitted job until dropped, whether it finished, failed or was abandoned.
@@ -27,6 +34,53 @@ struct Admission(Arc<AtomicUsize>);
 impl Drop for Admission {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+type Job = Box<dyn FnOnce() + Send + 'static>;
+
+/// The pool's threads, started on first use and ended when the pool is dropped (their channel
+/// closes).
+#[derive(Debug)]
+struct Workers {
+    count: usize,
+    sender: OnceLock<std::result::Result<mpsc::Sender<Job>, String>>,
+}
+
+impl Workers {
+    fn submit(&self, job: Job) -> Result<()> {
+        match self.sender.get_or_init(|| self.start()) {
+            Ok(sender) => sender
+                .send(job)
+                .map_err(|_| Error::Internal("the hashing threads stopped".into())),
+            Err(error) => Err(Error::Internal(error.clone())),
+        }
+    }
+
+    fn start(&self) -> std::result::Result<mpsc::Sender<Job>, String> {
+        let (sender, receiver) = mpsc::channel::<Job>();
+        let receiver = Arc::new(Mutex::new(receiver));
+        for index in 0..self.count {
+            let receiver = Arc::clone(&receiver);
+            std::thread::Builder::new()
+                .name(format!("auth-hash-{index}"))
+                .spawn(move || {
+                    loop {
+                        // The lock is released before the job runs, so the next thread waits
+                        // for the next job meanwhile.
+                        let next = match receiver.lock() {
+                            Ok(receiver) => receiver.recv(),
+                            Err(_) => return,
+                        };
+                        match next {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    }
+                })
+                .map_err(|e| format!("cannot start a hashing thread: {e}"))?;
+        }
+        Ok(sender)
     }
 }
 
@@ -39,6 +93,10 @@ impl HashPool {
             refused: AtomicU64::new(0),
             max_running,
             capacity: max_running.saturating_add(max_queued),
+            workers: Workers {
+                count: max_running,
+                sender: OnceLock::new(),
+            },
         }
     }
 
@@ -72,9 +130,11 @@ impl HashPool {
         Ok(Admission(Arc::clone(&self.admitted)))
     }
 
-    /// Runs `job` on a blocking thread once a permit is free. If the caller stops waiting,
-    /// a job that already started still holds its permit until it ends, so the bound on
-    /// concurrent work holds even for abandoned requests.
+    /// Runs `job` on one of the pool's threads once a permit is free (a permit always finds a
+    /// thread: there are as many of each). If the caller stops waiting, a job that already
+    /// started still holds its permit until it ends, so the bound on concurrent work holds
+    /// even for abandoned requests. A job that panics fails with [`Error::Internal`] and its
+    /// thread lives on.
     pub(crate) async fn run<T, F>(&self, job: F) -> Result<T>
     where
         T: Send + 'static,
@@ -85,12 +145,18 @@ impl HashPool {
             .acquire_owned()
             .await
             .map_err(|_| Error::Internal("hashing pool closed".into()))?;
-        tokio::task::spawn_blocking(move || {
-            let _held = (permit, admission);
-            job()
-        })
-        .await
-        .map_err(|e| Error::Internal(format!("hashing task failed: {e}")))
+        let (done, outcome) = tokio::sync::oneshot::channel();
+        self.workers.submit(Box::new(move || {
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+            // The slot is free before the caller hears back, as the caller may count on it.
+            drop((permit, admission));
+            let _ = done.send(result);
+        }))?;
+        match outcome.await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(_)) => Err(Error::Internal("a hashing job panicked".into())),
+            Err(_) => Err(Error::Internal("the hashing threads stopped".into())),
+        }
     }
 }
 
@@ -207,5 +273,36 @@ mod tests {
         release_tx.send(()).unwrap();
         running.await.unwrap().unwrap();
         assert_eq!(pool.in_flight(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_job_fails_alone_and_its_thread_lives_on() {
+        let pool = HashPool::new(1, 0);
+        let failed = pool.run(|| -> u8 { panic!("job bug") }).await;
+        assert!(matches!(failed, Err(Error::Internal(_))), "{failed:?}");
+        assert_eq!(pool.in_flight(), 0);
+        assert_eq!(pool.run(|| 3).await.unwrap(), 3);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn jobs_run_on_the_pools_own_threads_only() {
+        let pool = Arc::new(HashPool::new(2, 64));
+        let jobs: Vec<_> = (0..32)
+            .map(|_| {
+                let pool = Arc::clone(&pool);
+                tokio::spawn(async move {
+                    pool.run(|| std::thread::current().name().map(str::to_owned))
+                        .await
+                })
+            })
+            .collect();
+        let mut names = std::collections::BTreeSet::new();
+        for job in jobs {
+            names.insert(job.await.unwrap().unwrap().unwrap_or_default());
+        }
+        assert!(
+            names.iter().all(|name| name.starts_with("auth-hash-")) && names.len() <= 2,
+            "{names:?}"
+        );
     }
 }
