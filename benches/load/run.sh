@@ -1,0 +1,652 @@
+#!/usr/bin/env bash
+# Load harness for auth-server: starts the release server against the local PostgreSQL and
+# Redis (or in memory), seeds accounts over HTTP, drives it with wrk over loopback and prints
+# one summary line per scenario (throughput, latency percentiles, errors by status, the
+# server's peak RSS).
+#
+#   benches/load/run.sh [all|login|me|me-memory|me-pg|refresh|storm]...
+#
+# Scenarios:
+#   login      single-hash time (sequential logins, one connection) and the argon2 limit it
+#              implies (cores / hash time), then logins/s at a concurrency the hashing pool
+#              admits without refusing, compared with that limit
+#   me-memory  GET /v1/auth/me with valid bearer tokens, in-memory backends
+#   me-pg      the same on PostgreSQL + Redis (me runs both)
+#   refresh    POST /v1/auth/refresh on PostgreSQL + Redis, each connection chaining the
+#              rotated token from the answer it got
+#   storm      logins offered at LOAD_STORM_FACTOR (10) times the argon2 limit, while paced
+#              GET /me and refresh run: their p99, timeouts, and how excess logins are refused
+# Every scenario line carries the server's peak RSS (VmHWM) during it; each server start
+# and stop prints its idle RSS, its peak over the loads and its RSS after them.
+#
+# Environment (defaults in brackets):
+#   LOAD_DURATION [20s]        duration of each measured run (wrk syntax: 5s, 1m)
+#   LOAD_CALIBRATE [5s]        duration of the sequential-login calibration
+#   LOAD_CONNECTIONS [64]      connections of the me and refresh runs
+#   LOAD_THREADS [2]           wrk threads
+#   LOAD_USERS [16]            seeded accounts (also the number of access tokens for me)
+#   LOAD_STORM_FACTOR [10]     storm login rate, in multiples of the argon2 limit
+#   LOAD_STORM_ME_RATE [1000]  GET /me per second during the storm
+#   LOAD_STORM_REFRESH_RATE [200]  refreshes per second during the storm
+#   LOAD_PORT [18480]          server port (requests go to 127.0.0.1 only)
+#   LOAD_PG_URL [postgres://postgres@127.0.0.1:5432]  server; a scratch database is
+#                              created in it and dropped on exit
+#   LOAD_REDIS_URL [redis://127.0.0.1:6379], LOAD_REDIS_DB [8]: the logical database is
+#                              flushed at start and at exit, so it must be one of its own
+#   LOAD_SERVER_CPUS, LOAD_CLIENT_CPUS  taskset CPU lists to pin the server and wrk (unset:
+#                              no pinning, both share every core)
+#   LOAD_COUNT_STATUS [1]      0 leaves wrk's response() hook out of the me runs (less client
+#                              CPU; errors then only as wrk's count of statuses >= 400)
+#   LOAD_KEEP [0]              1 keeps the work directory (server logs, wrk outputs)
+#   LOAD_SKIP_BUILD [0]        1 uses target/release/auth-server without building it
+#   ARGON2_MEMORY_KIB, ARGON2_ITERATIONS, ARGON2_PARALLELISM, PASSWORD_HASH_CONCURRENCY,
+#   PASSWORD_HASH_QUEUE        passed to the server when set (its defaults otherwise)
+#
+# Needs: cargo, curl, psql, redis-cli, awk, wrk (installed with apt-get when missing).
+
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+
+DURATION="${LOAD_DURATION:-20s}"
+CALIBRATE="${LOAD_CALIBRATE:-5s}"
+CONNECTIONS="${LOAD_CONNECTIONS:-64}"
+THREADS="${LOAD_THREADS:-2}"
+USERS="${LOAD_USERS:-16}"
+STORM_FACTOR="${LOAD_STORM_FACTOR:-10}"
+STORM_ME_RATE="${LOAD_STORM_ME_RATE:-1000}"
+STORM_REFRESH_RATE="${LOAD_STORM_REFRESH_RATE:-200}"
+PORT="${LOAD_PORT:-18480}"
+PG_URL="${LOAD_PG_URL:-postgres://postgres@127.0.0.1:5432}"
+REDIS_BASE="${LOAD_REDIS_URL:-redis://127.0.0.1:6379}"
+REDIS_DB="${LOAD_REDIS_DB:-8}"
+SERVER_CPUS="${LOAD_SERVER_CPUS:-}"
+CLIENT_CPUS="${LOAD_CLIENT_CPUS:-}"
+KEEP="${LOAD_KEEP:-0}"
+SKIP_BUILD="${LOAD_SKIP_BUILD:-0}"
+
+BASE_URL="http://127.0.0.1:$PORT"
+BIN="$ROOT/target/release/auth-server"
+PASSWORD="load harness password"
+REQUEST_TIMEOUT=5   # the server answers 503 timeout after this many seconds
+WRK_TIMEOUT=10s     # longer than the server's deadline, so its 503s show before wrk gives up
+SPARES=4            # refresh tokens per wrk thread beyond one per connection
+
+WORK=""
+DB_NAME=""
+SERVER_PID=""
+SERVER_BACKEND=""
+SERVER_PEAK_KIB=0
+SERVER_IDLE_KIB=0
+SIGNING_KEYS=""
+PEAK_RESETTABLE=1
+HASH_MS=""
+LIMIT=""
+CORES=""
+SAMPLER_PID=""
+CLK_TCK=$(getconf CLK_TCK)
+declare -a WRK_PIDS=()
+
+log() { printf '# %s\n' "$*" >&2; }
+die() { printf 'run.sh: %s\n' "$*" >&2; exit 1; }
+
+usage() {
+  sed -n '2,/^$/p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+}
+
+# --- cleanup ------------------------------------------------------------------------------
+
+cleanup() {
+  local status=$?
+  trap - EXIT INT TERM
+  local pid
+  for pid in "${WRK_PIDS[@]}" $SAMPLER_PID; do
+    kill "$pid" 2>/dev/null || true
+  done
+  stop_server quiet || true
+  if [[ -n "$DB_NAME" ]]; then
+    psql "$PG_URL/postgres" -qAt -c "DROP DATABASE IF EXISTS \"$DB_NAME\" WITH (FORCE)" \
+      >/dev/null 2>&1 || log "could not drop database $DB_NAME"
+  fi
+  if [[ -n "$WORK" ]]; then
+    redis-cli -u "$REDIS_BASE/$REDIS_DB" flushdb >/dev/null 2>&1 || true
+    if [[ "$KEEP" == 1 ]]; then
+      log "work directory kept: $WORK"
+    else
+      rm -rf "$WORK"
+    fi
+  fi
+  exit "$status"
+}
+
+# --- small helpers ------------------------------------------------------------------------
+
+# Floating-point arithmetic: calc '<awk expression>'.
+calc() { awk "BEGIN { printf \"%s\", $1 }"; }
+
+# The value of key=value in a RESULT line.
+field() {
+  local re="(^| )$1=([^ ]*)"
+  if [[ $2 =~ $re ]]; then
+    printf '%s' "${BASH_REMATCH[2]}"
+  else
+    printf ''
+  fi
+}
+
+# The count for one status in a statuses=200:10,503:4 field.
+status_count() {
+  local statuses=$1 code=$2 item
+  for item in ${statuses//,/ }; do
+    if [[ "${item%%:*}" == "$code" ]]; then
+      printf '%s' "${item#*:}"
+      return
+    fi
+  done
+  printf '0'
+}
+
+# A value from the server's /metrics (first sample with that exact name, labels included;
+# 0 when there is none yet).
+metric() {
+  curl -sf "$BASE_URL/metrics" | awk -v name="$1" '$1 == name { v = $2 } END { print v + 0 }'
+}
+
+# Refresh outcomes the server counted: "ROTATED REUSED".
+refresh_counts() {
+  local page
+  page=$(curl -sf "$BASE_URL/metrics")
+  awk '$1 == "auth_refresh_total{outcome=\"rotated\"}" { r = $2 }
+       $1 == "auth_refresh_total{outcome=\"reused\"}" { u = $2 }
+       END { printf "%d %d\n", r, u }' <<<"$page"
+}
+
+# pin CPUS: sets PIN to the command prefix that pins to the CPU list (empty: no pinning).
+# A prefix rather than a wrapper function, so that "${PIN[@]}" cmd & gives cmd's own pid.
+declare -a PIN=()
+pin() {
+  PIN=()
+  if [[ -n "$1" ]]; then PIN=(taskset -c "$1"); fi
+}
+
+email_of() { printf 'load-%d@example.com' "$1"; }
+
+# --- server -------------------------------------------------------------------------------
+
+rss_kib() {
+  awk -v key="$1:" '$1 == key { print $2 }' "/proc/$SERVER_PID/status" 2>/dev/null || echo 0
+}
+
+mib() { calc "$1 / 1024"; }
+
+# CPU time the server has used, in clock ticks (utime + stime from /proc/PID/stat).
+cpu_ticks() {
+  local stat
+  stat=$(<"/proc/$SERVER_PID/stat")
+  stat=${stat##*) }
+  awk '{ print $12 + $13 }' <<<"$stat"
+}
+
+# A measurement window: window_start resets VmHWM to the current RSS (clear_refs 5) and
+# notes the server's CPU time; window_end sets WIN_PEAK (VmHWM in MiB since the start) and
+# WIN_CPU (cores the server kept busy on average), and keeps the server-wide peak.
+WIN_CPU0=0
+WIN_T0=0
+WIN_PEAK=0
+WIN_CPU=0
+window_start() {
+  if [[ "$PEAK_RESETTABLE" == 1 ]] && ! { echo 5 >"/proc/$SERVER_PID/clear_refs"; } 2>/dev/null; then
+    PEAK_RESETTABLE=0
+    log "cannot reset VmHWM (clear_refs); peak RSS figures are since the server started"
+  fi
+  WIN_CPU0=$(cpu_ticks)
+  WIN_T0=$(date +%s%N)
+}
+
+window_end() {
+  local peak ticks t1
+  peak=$(rss_kib VmHWM)
+  ticks=$(cpu_ticks)
+  t1=$(date +%s%N)
+  if (( peak > SERVER_PEAK_KIB )); then SERVER_PEAK_KIB=$peak; fi
+  WIN_PEAK=$(mib "$peak")
+  WIN_CPU=$(calc "($ticks - $WIN_CPU0) / $CLK_TCK / (($t1 - $WIN_T0) / 1000000000)")
+}
+
+start_server() {
+  local backend=$1
+  if [[ "$SERVER_BACKEND" == "$backend" ]]; then return; fi
+  stop_server
+  local -a env=(
+    "PATH=$PATH"
+    "PORT=$PORT"
+    "AUTH_ENV=development"
+    "LOG_LEVEL=warn"
+    "LOG_FORMAT=json"
+    "REQUEST_TIMEOUT=$REQUEST_TIMEOUT"
+    "GLIBC_TUNABLES=glibc.malloc.mmap_threshold=1048576"
+    "AUTH_SIGNING_KEYS=$SIGNING_KEYS"
+  )
+  local name
+  for name in ARGON2_MEMORY_KIB ARGON2_ITERATIONS ARGON2_PARALLELISM \
+    PASSWORD_HASH_CONCURRENCY PASSWORD_HASH_QUEUE; do
+    if [[ -n "${!name:-}" ]]; then env+=("$name=${!name}"); fi
+  done
+  if [[ "$backend" == pg ]]; then
+    ensure_database
+    env+=("DATABASE_URL=$PG_URL/$DB_NAME" "REDIS_URL=$REDIS_BASE/$REDIS_DB")
+  fi
+  if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+    die "port $PORT is already in use (set LOAD_PORT)"
+  fi
+  pin "$SERVER_CPUS"
+  "${PIN[@]}" env -i "${env[@]}" "$BIN" serve >>"$WORK/server-$backend.log" 2>&1 &
+  SERVER_PID=$!
+  SERVER_BACKEND=$backend
+  SERVER_PEAK_KIB=0
+  local i
+  for ((i = 0; i < 300; i++)); do
+    if curl -sf -o /dev/null "$BASE_URL/health/readiness"; then break; fi
+    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server-$backend.log" >&2; die "the server exited"; }
+    sleep 0.1
+  done
+  curl -sf -o /dev/null "$BASE_URL/health/readiness" || die "the server is not ready after 30 s"
+  CORES=$("${PIN[@]}" nproc)
+  sleep 1
+  local idle
+  idle=$(rss_kib VmRSS)
+  SERVER_IDLE_KIB=$idle
+  printf '%-15s started (%s), cores: %s, hashing pool %s workers + %s waiting; idle RSS %.1f MiB\n' \
+    "server-$backend" "$(backend_name "$backend")" "$CORES" "$(metric auth_password_hash_workers)" \
+    "$(( $(metric auth_password_hash_capacity) - $(metric auth_password_hash_workers) ))" "$(mib "$idle")"
+  seed_users
+}
+
+backend_name() {
+  if [[ "$1" == pg ]]; then echo "PostgreSQL + Redis"; else echo "in-memory"; fi
+}
+
+stop_server() {
+  if [[ -z "$SERVER_PID" ]]; then return 0; fi
+  if [[ "${1:-}" != quiet ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    sleep 1
+    local now peak
+    now=$(rss_kib VmRSS)
+    peak=$(rss_kib VmHWM)
+    if (( peak > SERVER_PEAK_KIB )); then SERVER_PEAK_KIB=$peak; fi
+    printf '%-15s idle RSS %.1f MiB, peak RSS over its loads %.1f MiB, RSS after them %.1f MiB\n' \
+      "rss-$SERVER_BACKEND" "$(mib "$SERVER_IDLE_KIB")" "$(mib "$SERVER_PEAK_KIB")" "$(mib "$now")"
+  fi
+  kill -TERM "$SERVER_PID" 2>/dev/null || true
+  local i
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$SERVER_PID" 2>/dev/null || true
+  wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=""
+  SERVER_BACKEND=""
+}
+
+ensure_database() {
+  if [[ -n "$DB_NAME" ]]; then return; fi
+  local name
+  name="auth_load_$$_$(date +%s)"
+  psql "$PG_URL/postgres" -qAt -v ON_ERROR_STOP=1 -c "CREATE DATABASE \"$name\"" >/dev/null
+  DB_NAME=$name
+  DATABASE_URL="$PG_URL/$DB_NAME" "$BIN" migrate >>"$WORK/migrate.log" 2>&1 ||
+    { cat "$WORK/migrate.log" >&2; die "migrate failed"; }
+}
+
+# --- seeding ------------------------------------------------------------------------------
+
+seed_users() {
+  local i code
+  : >"$WORK/emails"
+  for ((i = 0; i < USERS; i++)); do
+    code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$BASE_URL/v1/auth/register" \
+      -H 'content-type: application/json' \
+      -d "{\"email\":\"$(email_of "$i")\",\"password\":\"$PASSWORD\"}")
+    [[ "$code" == 201 || "$code" == 409 ]] || die "register answered $code"
+    email_of "$i" >>"$WORK/emails"
+    printf '\n' >>"$WORK/emails"
+  done
+}
+
+# seed_sessions COUNT PREFIX: COUNT logins (four at a time, round robin over the accounts);
+# writes PREFIX.access and PREFIX.refresh, one token per line.
+seed_sessions() {
+  local count=$1 prefix=$2 i
+  local -a pids=()
+  rm -f "$prefix".part.*
+  for ((i = 0; i < count; i++)); do
+    curl -s -X POST "$BASE_URL/v1/auth/login" -H 'content-type: application/json' \
+      -d "{\"email\":\"$(email_of $((i % USERS)))\",\"password\":\"$PASSWORD\"}" \
+      >"$prefix.part.$i" &
+    pids+=("$!")
+    if (( ${#pids[@]} == 4 )); then
+      wait "${pids[@]}"
+      pids=()
+    fi
+  done
+  if (( ${#pids[@]} > 0 )); then wait "${pids[@]}"; fi
+  cat "$prefix".part.* | grep -o '"access_token":"[^"]*"' | cut -d'"' -f4 >"$prefix.access" || true
+  cat "$prefix".part.* | grep -o '"refresh_token":"[^"]*"' | cut -d'"' -f4 >"$prefix.refresh" || true
+  rm -f "$prefix".part.*
+  local got
+  got=$(wc -l <"$prefix.refresh")
+  (( got == count )) || die "seeding: $got of $count logins succeeded"
+}
+
+# --- wrk ----------------------------------------------------------------------------------
+
+# run_wrk NAME SCRIPT CONNECTIONS THREADS DURATION [VAR=value...]: runs wrk in the foreground
+# (or, with WRK_BACKGROUND=1, in the background, its pid in WRK_PIDS); output in NAME.wrk.
+run_wrk() {
+  local name=$1 script=$2 conns=$3 threads=$4 dur=$5
+  shift 5
+  if (( threads > conns )); then threads=$conns; fi
+  local -a cmd=(env "LOAD_LUA_DIR=$HERE" "LOAD_THREADS=$threads" "$@"
+    wrk "-t$threads" "-c$conns" "-d$dur" --timeout "$WRK_TIMEOUT" --latency
+    -s "$HERE/$script" "$BASE_URL")
+  pin "$CLIENT_CPUS"
+  if [[ "${WRK_BACKGROUND:-0}" == 1 ]]; then
+    "${PIN[@]}" "${cmd[@]}" >"$WORK/$name.wrk" 2>&1 &
+    WRK_PIDS+=("$!")
+  else
+    "${PIN[@]}" "${cmd[@]}" >"$WORK/$name.wrk" 2>&1 ||
+      { cat "$WORK/$name.wrk" >&2; die "wrk failed ($name)"; }
+  fi
+}
+
+result_of() {
+  local line
+  line=$(grep '^RESULT ' "$WORK/$1.wrk" | tail -n 1) ||
+    { cat "$WORK/$1.wrk" >&2; die "no result from wrk ($1)"; }
+  printf '%s' "$line"
+}
+
+# Everything that is not a 2xx answer, by status, plus socket errors and timeouts.
+errors_of() {
+  local r=$1 out="" item code
+  local statuses
+  statuses=$(field statuses "$r")
+  if [[ "$statuses" == - ]]; then
+    local http
+    http=$(field http_errors "$r")
+    if (( http > 0 )); then out+=" >=400:$http"; fi
+  else
+    for item in ${statuses//,/ }; do
+      code=${item%%:*}
+      if [[ "$code" != 2* ]]; then out+=" $item"; fi
+    done
+  fi
+  local key
+  for key in connect_errors read_errors write_errors client_timeouts server_timeouts exhausted; do
+    local n
+    n=$(field "$key" "$r")
+    if (( ${n:-0} > 0 )); then out+=" $key:$n"; fi
+  done
+  printf '%s' "${out:- none}"
+}
+
+# ms value of a *_us field.
+ms() { calc "$(field "$1" "$2") / 1000"; }
+
+rps_of() { calc "$(field requests "$1") / ($(field duration_us "$1") / 1000000)"; }
+
+# summary NAME UNIT RESULT [NOTE]: the one line of a scenario (after window_end).
+summary() {
+  local name=$1 unit=$2 r=$3 note=${4:-}
+  printf '%-15s %9.1f %s  p50 %7.2f ms  p95 %7.2f ms  p99 %7.2f ms  max %8.2f ms  n=%s  errors:%s  peak RSS %.1f MiB  server CPU %.2f cores%s\n' \
+    "$name" "$(rps_of "$r")" "$unit" "$(ms p50_us "$r")" "$(ms p95_us "$r")" "$(ms p99_us "$r")" \
+    "$(ms max_us "$r")" "$(field requests "$r")" "$(errors_of "$r")" "$WIN_PEAK" "$WIN_CPU" "${note:+  $note}"
+}
+
+verdict() {
+  # verdict VALUE OP TARGET: "met" or "missed".
+  if [[ $(calc "($1 $2 $3) ? 1 : 0") == 1 ]]; then printf 'met'; else printf 'missed'; fi
+}
+
+# --- scenarios ----------------------------------------------------------------------------
+
+# The argon2 limit: cores / single-hash time. The hash time is the server's own
+# auth_password_hash_duration_seconds (sum / count) over sequential logins on one
+# connection: one hash at a time, so no wait for a slot is included, and the parameters,
+# build and allocator settings are exactly the server's. The login latency of the same run is
+# printed beside it as an upper bound (HTTP, JSON, database and token signing included).
+calibrate() {
+  if [[ -n "$HASH_MS" ]]; then return; fi
+  start_server pg
+  local sum0 count0 sum1 count1 r
+  sum0=$(metric auth_password_hash_duration_seconds_sum)
+  count0=$(metric auth_password_hash_duration_seconds_count)
+  window_start
+  run_wrk login-seq login.lua 1 1 "$CALIBRATE" "LOAD_SEED_FILE=$WORK/emails" "LOAD_PASSWORD=$PASSWORD"
+  window_end
+  r=$(result_of login-seq)
+  sum1=$(metric auth_password_hash_duration_seconds_sum)
+  count1=$(metric auth_password_hash_duration_seconds_count)
+  (( $(calc "$count1 - $count0") > 0 )) || die "calibration: no hash recorded"
+  HASH_MS=$(calc "($sum1 - $sum0) * 1000 / ($count1 - $count0)")
+  LIMIT=$(calc "$CORES * 1000 / $HASH_MS")
+  summary login-seq 'logins/s' "$r" \
+    "$(printf 'one connection; server hash time %.2f ms (%d hashes) -> argon2 limit %s cores / %.2f ms = %.1f logins/s' \
+      "$HASH_MS" "$(calc "$count1 - $count0")" "$CORES" "$HASH_MS" "$LIMIT")"
+}
+
+scenario_login() {
+  calibrate
+  local workers capacity conns r rps
+  workers=$(metric auth_password_hash_workers)
+  capacity=$(metric auth_password_hash_capacity)
+  # Enough logins in flight to keep every worker busy, never more than the pool admits.
+  conns=$(( workers * 4 ))
+  if (( conns > capacity )); then conns=$capacity; fi
+  window_start
+  run_wrk login login.lua "$conns" "$THREADS" "$DURATION" "LOAD_SEED_FILE=$WORK/emails" "LOAD_PASSWORD=$PASSWORD"
+  window_end
+  r=$(result_of login)
+  rps=$(rps_of "$r")
+  summary login 'logins/s' "$r" \
+    "$(printf '%d connections; %.0f%% of the argon2 limit %.1f/s' "$conns" "$(calc "$rps * 100 / $LIMIT")" "$LIMIT")"
+}
+
+run_me() {
+  local backend=$1 name=$2 r rps
+  start_server "$backend"
+  seed_sessions "$USERS" "$WORK/me"
+  window_start
+  run_wrk "$name" me.lua "$CONNECTIONS" "$THREADS" "$DURATION" "LOAD_SEED_FILE=$WORK/me.access"
+  window_end
+  r=$(result_of "$name")
+  rps=$(rps_of "$r")
+  local note
+  note="$CONNECTIONS connections"
+  if [[ "$backend" == memory ]]; then
+    note+="; target >= 44000 req/s: $(verdict "$rps" '>=' 44000)"
+  fi
+  summary "$name" 'req/s' "$r" "$note"
+}
+
+scenario_me_memory() { run_me memory me-memory; }
+scenario_me_pg() { run_me pg me-pg; }
+
+scenario_refresh() {
+  start_server pg
+  local r rps per_core threads=$THREADS
+  if (( threads > CONNECTIONS )); then threads=$CONNECTIONS; fi
+  seed_sessions $(( CONNECTIONS + SPARES * threads )) "$WORK/refresh"
+  local rot0 reu0 rot1 reu1
+  read -r rot0 reu0 < <(refresh_counts)
+  window_start
+  run_wrk refresh refresh.lua "$CONNECTIONS" "$threads" "$DURATION" "LOAD_SEED_FILE=$WORK/refresh.refresh"
+  window_end
+  r=$(result_of refresh)
+  read -r rot1 reu1 < <(refresh_counts)
+  rps=$(rps_of "$r")
+  per_core=$(calc "$rps / $CORES")
+  summary refresh 'req/s' "$r" \
+    "$(printf '%d connections, chained (server: %d rotated, %d reused); %.0f/s per core: target >= 1200/s per core: %s' \
+      "$CONNECTIONS" $(( rot1 - rot0 )) $(( reu1 - reu0 )) "$per_core" "$(verdict "$per_core" '>=' 1200)")"
+}
+
+# Connections and per-connection pause (ms) to offer RATE requests/s with pauses of about
+# 100 ms (at least 2 connections); prints "CONNECTIONS DELAY_MS".
+pacing() {
+  local rate=$1 conns
+  conns=$(calc "int($rate / 10 + 0.999)")
+  if (( conns < 2 )); then conns=2; fi
+  printf '%s %s\n' "$conns" "$(calc "$conns * 1000 / $rate")"
+}
+
+scenario_storm() {
+  calibrate
+  start_server pg
+  local login_rate login_conns login_delay me_conns me_delay ref_conns ref_delay workers capacity
+  workers=$(metric auth_password_hash_workers)
+  capacity=$(metric auth_password_hash_capacity)
+  login_rate=$(calc "$LIMIT * $STORM_FACTOR")
+  read -r login_conns login_delay < <(pacing "$login_rate")
+  # Up to "capacity" connections wait for their hash at any moment; more connections so
+  # the others still offer the rate.
+  login_conns=$(( login_conns + capacity ))
+  read -r me_conns me_delay < <(pacing "$STORM_ME_RATE")
+  read -r ref_conns ref_delay < <(pacing "$STORM_REFRESH_RATE")
+  local ref_threads=$THREADS
+  if (( ref_threads > ref_conns )); then ref_threads=$ref_conns; fi
+  seed_sessions "$USERS" "$WORK/storm-me"
+  seed_sessions $(( ref_conns + SPARES * ref_threads )) "$WORK/storm"
+  window_start
+  WRK_PIDS=()
+  WRK_BACKGROUND=1 run_wrk storm-me me.lua "$me_conns" "$THREADS" "$DURATION" \
+    "LOAD_SEED_FILE=$WORK/storm-me.access" "LOAD_DELAY_MS=$me_delay"
+  WRK_BACKGROUND=1 run_wrk storm-refresh refresh.lua "$ref_conns" "$ref_threads" "$DURATION" \
+    "LOAD_SEED_FILE=$WORK/storm.refresh" "LOAD_DELAY_MS=$ref_delay"
+  WRK_BACKGROUND=1 run_wrk storm-login login.lua "$login_conns" "$THREADS" "$DURATION" \
+    "LOAD_SEED_FILE=$WORK/emails" "LOAD_PASSWORD=$PASSWORD" "LOAD_DELAY_MS=$login_delay"
+  # The hashing pool's occupancy, sampled from /metrics while the storm lasts.
+  while true; do
+    metric auth_password_hash_in_flight || true
+    sleep 0.2
+  done >"$WORK/storm-in-flight" 2>/dev/null &
+  SAMPLER_PID=$!
+  local pid failed=0
+  for pid in "${WRK_PIDS[@]}"; do
+    wait "$pid" || failed=1
+  done
+  WRK_PIDS=()
+  kill "$SAMPLER_PID" 2>/dev/null || true
+  wait "$SAMPLER_PID" 2>/dev/null || true
+  SAMPLER_PID=""
+  local max_in_flight
+  max_in_flight=$(sort -n "$WORK/storm-in-flight" | tail -n 1)
+  (( failed == 0 )) || { cat "$WORK"/storm-*.wrk >&2; die "wrk failed (storm)"; }
+  window_end
+  local rl r_me rr
+  rl=$(result_of storm-login)
+  r_me=$(result_of storm-me)
+  rr=$(result_of storm-refresh)
+  local statuses ok busy throttled refused secs
+  statuses=$(field statuses "$rl")
+  ok=$(status_count "$statuses" 200)
+  busy=$(status_count "$statuses" 503)
+  throttled=$(status_count "$statuses" 429)
+  refused=$(( busy + throttled ))
+  secs=$(calc "$(field duration_us "$rl") / 1000000")
+  summary storm-login 'logins/s' "$rl" \
+    "$(printf 'offered %.0f/s by %d connections = %.1fx the argon2 limit; accepted %.1f/s' \
+      "$login_rate" "$login_conns" "$(calc "$(rps_of "$rl") / $LIMIT")" "$(calc "$ok / $secs")")"
+  summary storm-me 'req/s' "$r_me" "paced at $STORM_ME_RATE/s by $me_conns connections"
+  summary storm-refresh 'req/s' "$rr" "paced at $STORM_REFRESH_RATE/s by $ref_conns connections, chained"
+  local me_p99 ref_p99 timeouts missing
+  me_p99=$(ms p99_us "$r_me")
+  ref_p99=$(ms p99_us "$rr")
+  timeouts=0
+  local r
+  for r in "$rl" "$r_me" "$rr"; do
+    timeouts=$(( timeouts + $(field client_timeouts "$r") + $(field server_timeouts "$r") ))
+  done
+  missing=$(field retry_after_missing "$rl")
+  printf '%-15s me p99 %.2f ms, refresh p99 %.2f ms (target <= 20 ms: %s); timeouts %d (target 0: %s); excess logins refused: %d of %d (503: %d, 429: %d), Retry-After missing on %d; hashing pool at most %s in flight of %d (%d running + %d waiting): %s\n' \
+    storm "$me_p99" "$ref_p99" \
+    "$(verdict "$(calc "($me_p99 <= 20 && $ref_p99 <= 20) ? 1 : 0")" '==' 1)" \
+    "$timeouts" "$(verdict "$timeouts" '==' 0)" "$refused" "$(field requests "$rl")" "$busy" "$throttled" "$missing" \
+    "${max_in_flight:-?}" "$capacity" "$workers" "$(( capacity - workers ))" \
+    "$(if (( refused > 0 && missing == 0 && ${max_in_flight:-0} <= capacity )); then echo 'refused, not queued'; else echo 'CHECK'; fi)"
+}
+
+# --- main ---------------------------------------------------------------------------------
+
+main() {
+  local -a scenarios=()
+  local arg
+  for arg in "${@:-all}"; do
+    case "$arg" in
+      all) scenarios+=(me-memory login me-pg refresh storm) ;;
+      me) scenarios+=(me-memory me-pg) ;;
+      login | me-memory | me-pg | refresh | storm) scenarios+=("$arg") ;;
+      -h | --help | help) usage; exit 0 ;;
+      *) usage >&2; die "unknown scenario: $arg" ;;
+    esac
+  done
+
+  local tool
+  for tool in cargo curl psql redis-cli awk; do
+    command -v "$tool" >/dev/null || die "$tool is required"
+  done
+  if ! command -v wrk >/dev/null; then
+    log "wrk is missing; installing it with apt-get"
+    if [[ $(id -u) == 0 ]]; then apt-get install -y wrk >/dev/null; else sudo apt-get install -y wrk >/dev/null; fi
+  fi
+  if [[ -n "$SERVER_CPUS$CLIENT_CPUS" ]]; then command -v taskset >/dev/null || die "taskset is required for pinning"; fi
+
+  trap cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  WORK=$(mktemp -d "${TMPDIR:-/tmp}/auth-load.XXXXXX")
+
+  if [[ "$SKIP_BUILD" == 1 ]]; then
+    log "LOAD_SKIP_BUILD=1: using the existing release binary as it is"
+  else
+    log "building the release server (cargo reuses it when it is fresh)"
+    (cd "$ROOT" && cargo build --release --quiet -p auth-server)
+  fi
+  [[ -x "$BIN" ]] || die "no binary at $BIN"
+
+  redis-cli -u "$REDIS_BASE/$REDIS_DB" ping >/dev/null || die "Redis does not answer at $REDIS_BASE"
+  psql "$PG_URL/postgres" -qAt -c 'select 1' >/dev/null || die "PostgreSQL does not answer at $PG_URL"
+  redis-cli -u "$REDIS_BASE/$REDIS_DB" flushdb >/dev/null
+
+  SIGNING_KEYS="[$("$BIN" keys generate --format jwt-eddsa)]"
+
+  local pinning="no pinning: wrk and the server share every core, so the figures include wrk's CPU"
+  if [[ -n "$SERVER_CPUS$CLIENT_CPUS" ]]; then
+    pinning="server on CPUs ${SERVER_CPUS:-any}, wrk on CPUs ${CLIENT_CPUS:-any}"
+  fi
+  printf '# auth-server load harness, %s; %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(wrk -v 2>&1 | head -n 1 | cut -d' ' -f1-2)"
+  printf '# machine: %s cores, load average %s; %s\n' "$(nproc)" \
+    "$(cut -d' ' -f1-3 /proc/loadavg)" "$pinning"
+  printf '# runs of %s (calibration %s), %s wrk threads, loopback only (127.0.0.1:%s); argon2 m=%s KiB t=%s p=%s\n' \
+    "$DURATION" "$CALIBRATE" "$THREADS" "$PORT" "${ARGON2_MEMORY_KIB:-19456}" \
+    "${ARGON2_ITERATIONS:-2}" "${ARGON2_PARALLELISM:-1}"
+
+  # Scenarios in the order given, but each server started once: in-memory ones first.
+  local s
+  for s in "${scenarios[@]}"; do
+    [[ "$s" == me-memory ]] && scenario_me_memory
+  done
+  for s in "${scenarios[@]}"; do
+    case "$s" in
+      login) scenario_login ;;
+      me-pg) scenario_me_pg ;;
+      refresh) scenario_refresh ;;
+      storm) scenario_storm ;;
+    esac
+  done
+  stop_server
+}
+
+main "$@"
