@@ -9,8 +9,8 @@ use auth_core::flows::{Authenticator, DisableTotp, LoginOutcome, Principal, Toke
 use auth_core::secrecy::{ExposeSecret, SecretString};
 use auth_core::store::SessionId;
 use auth_tower::authn::AuthLayer;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, FromRequest, Path, Request, State};
+use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -105,6 +105,26 @@ impl From<JsonRejection> for ApiError {
     }
 }
 
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        match rejection {
+            PathRejection::FailedToDeserializePathParams(_) => Self::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                rejection.body_text(),
+            ),
+            other => {
+                tracing::error!(rejection = %other.body_text(), "path parameters missing");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error",
+                )
+            }
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (
@@ -133,6 +153,22 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let Json(value) = Json::<T>::from_request(request, state).await?;
+        Ok(Self(value))
+    }
+}
+
+/// `Path<T>` whose rejections (a segment that is not UTF-8 once percent-decoded, say) are API
+/// errors in our JSON shape.
+pub(crate) struct ApiPath<T>(pub(crate) T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let Path(value) = Path::<T>::from_request_parts(parts, state).await?;
         Ok(Self(value))
     }
 }
@@ -509,7 +545,7 @@ async fn sessions(
 async fn revoke_session(
     State(auth): State<Authenticator>,
     Extension(principal): Extension<Principal>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = SessionId::parse(&id)?;
     auth.revoke_session(&principal, &id).await?;
@@ -599,4 +635,80 @@ pub(crate) struct ApiDoc;
 /// `GET /openapi.json`.
 pub(crate) async fn openapi() -> Response {
     Json(<ApiDoc as utoipa::OpenApi>::openapi()).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use axum::body::Body;
+    use axum::http::Method;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn send(
+        router: &Router,
+        method: Method,
+        path: &str,
+        bearer: Option<&str>,
+        body: &str,
+    ) -> (StatusCode, serde_json::Value) {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::CONTENT_TYPE, "application/json");
+        if let Some(token) = bearer {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let mut request = request.body(Body::from(body.to_owned())).unwrap();
+        request
+            .extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from(([192, 0, 2, 1], 40_000))));
+        let response = router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let json = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+            panic!(
+                "{status} with a non-JSON body: {}",
+                String::from_utf8_lossy(&bytes)
+            )
+        });
+        (status, json)
+    }
+
+    /// Found by the `api_bodies` fuzz target: axum's own plain-text rejection answered a
+    /// session id that percent-decodes to invalid UTF-8.
+    #[tokio::test]
+    async fn a_session_id_that_is_not_utf8_is_answered_400_in_our_json_shape() {
+        let router = crate::development_router().unwrap();
+        let credentials =
+            r#"{"email":"ada@example.com","password":"correct horse battery staple"}"#;
+        let (status, _) = send(
+            &router,
+            Method::POST,
+            "/v1/auth/register",
+            None,
+            credentials,
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED);
+        let (status, tokens) =
+            send(&router, Method::POST, "/v1/auth/login", None, credentials).await;
+        assert_eq!(status, StatusCode::OK);
+        let token = tokens["access_token"].as_str().unwrap();
+
+        let (status, body) = send(
+            &router,
+            Method::DELETE,
+            "/v1/auth/sessions/%9A",
+            Some(token),
+            "",
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body["error"], "invalid_request");
+        assert!(body["message"].is_string());
+    }
 }

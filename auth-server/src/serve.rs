@@ -16,6 +16,7 @@ use auth_core::store::postgres::{MigrationState, PostgresConfig, PostgresStore};
 use auth_core::store::redis::{RedisConfig, RedisStore};
 use auth_tower::health::{DrainGate, HealthCheck, HealthService, StartupGate};
 use auth_tower::metrics::Metrics;
+use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
@@ -103,11 +104,6 @@ async fn run(config: ServeConfig) -> Result<(), String> {
             }
         }
     };
-    // Audit events also feed the metrics.
-    let stores = Stores {
-        events: Arc::new(metrics.event_sink(stores.events.clone())),
-        ..stores
-    };
     let active = config
         .keys
         .active()
@@ -128,10 +124,7 @@ async fn run(config: ServeConfig) -> Result<(), String> {
             "signing keys loaded"
         ),
     }
-    let state = AppState {
-        jwks: Arc::new(config.keys.jwks()),
-    };
-    let auth = authenticator(&config, stores, &metrics)?;
+    let app = app(&config, stores, health, &metrics)?;
 
     let shutdown = shutdown_signal()?;
     let listener = TcpListener::bind(("0.0.0.0", config.port))
@@ -147,18 +140,7 @@ async fn run(config: ServeConfig) -> Result<(), String> {
     let mut server = tokio::spawn(
         axum::serve(
             listener,
-            router(
-                state,
-                auth,
-                health,
-                &Stack {
-                    metrics: metrics.clone(),
-                    cors_origins: config.cors_origins.clone(),
-                    request_timeout: config.request_timeout,
-                },
-                crate::api::TrustedProxyHeader(config.trusted_proxy_header.clone()),
-            )
-            .into_make_service_with_connect_info::<SocketAddr>(),
+            app.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(async move {
             let _ = stop_rx.await;
@@ -187,6 +169,46 @@ async fn run(config: ServeConfig) -> Result<(), String> {
     pools.close().await;
     tracing::info!("connections closed; bye");
     Ok(())
+}
+
+/// The routes and their middleware over `stores`, as `serve` runs them.
+fn app(
+    config: &ServeConfig,
+    stores: Stores,
+    health: HealthService,
+    metrics: &Metrics,
+) -> Result<Router, String> {
+    // Audit events also feed the metrics.
+    let stores = Stores {
+        events: Arc::new(metrics.event_sink(stores.events.clone())),
+        ..stores
+    };
+    let state = AppState {
+        jwks: Arc::new(config.keys.jwks()),
+    };
+    let auth = authenticator(config, stores, metrics)?;
+    Ok(router(
+        state,
+        auth,
+        health,
+        &Stack {
+            metrics: metrics.clone(),
+            cors_origins: config.cors_origins.clone(),
+            request_timeout: config.request_timeout,
+        },
+        crate::api::TrustedProxyHeader(config.trusted_proxy_header.clone()),
+    ))
+}
+
+/// What `serve` runs without `DATABASE_URL`, already started: in-memory stores with the
+/// tracing audit sink. See [`crate::development_router`].
+pub(crate) fn development_router(config: &ServeConfig) -> Result<Router, String> {
+    let startup = StartupGate::new();
+    startup.mark_started();
+    let metrics = Metrics::new();
+    let health = HealthService::new(startup).reporter(metrics.health_reporter());
+    let stores = Stores::memory_with_events(Arc::new(TracingEventSink));
+    app(config, stores, health, &metrics)
 }
 
 /// The backend connection pools, closed after the drain so no request loses its database.

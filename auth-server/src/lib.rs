@@ -1,0 +1,95 @@
+//! `auth-server`: the reference authentication server.
+//!
+//! Subcommands: `serve` (the default), `migrate`, `healthcheck`, `keys generate` and
+//! `user create`. Configuration
+//! comes from the environment (see `auth-server serve --help`).
+//!
+//! The binary is a thin wrapper over [`main`]; the library exists so that tests and fuzz
+//! targets can drive the real router in-process.
+#![deny(missing_docs)]
+
+mod api;
+mod app;
+mod cli;
+mod config;
+mod healthcheck;
+mod keys;
+mod migrate;
+mod serve;
+mod user;
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+use cli::{Cli, Command, KeysCommand, UserCommand};
+
+/// Parses the command line and runs the subcommand it names.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command.unwrap_or_default() {
+        Command::Serve => serve::main(),
+        Command::Migrate(args) => migrate::main(&args),
+        Command::Healthcheck(args) => healthcheck::main(&args),
+        Command::Keys {
+            command: KeysCommand::Generate(args),
+        } => keys::generate(&args),
+        Command::User {
+            command: UserCommand::Create(args),
+        } => user::create(&args),
+    }
+}
+
+/// The router `serve` runs when no variable is set (development mode: in-memory stores, a
+/// generated signing key, default Argon2 and throttle settings), without the listener. Requests
+/// to the throttled routes need a `ConnectInfo<SocketAddr>` extension, as `serve` adds. For
+/// in-process tests and fuzzing; call it within a Tokio runtime.
+#[doc(hidden)]
+pub fn development_router() -> Result<axum::Router, String> {
+    let config = config::from_env(|_| None).map_err(|problems| problems.join("; "))?;
+    serve::development_router(&config)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use axum::body::Body;
+    use axum::extract::ConnectInfo;
+    use axum::http::{Request, StatusCode, header};
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    async fn post(
+        router: &axum::Router,
+        path: &str,
+        body: &str,
+    ) -> (StatusCode, serde_json::Value) {
+        let mut request = Request::post(path)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_owned()))
+            .unwrap();
+        request
+            .extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from(([192, 0, 2, 1], 40_000))));
+        let response = router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn the_development_router_serves_the_api_in_process() {
+        let router = super::development_router().unwrap();
+        let credentials =
+            r#"{"email":"ada@example.com","password":"correct horse battery staple"}"#;
+        let (status, body) = post(&router, "/v1/auth/register", credentials).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let (status, body) = post(&router, "/v1/auth/login", credentials).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(body["access_token"].is_string());
+        let (status, body) = post(&router, "/v1/auth/login", "{\"email\":").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body["error"], "invalid_request");
+    }
+}
