@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use auth_core::secrecy::ExposeSecret;
 use auth_core::store::conformance::service_url;
 use auth_core::token::{Algorithm, Key};
@@ -63,19 +61,7 @@ const CREDENTIALS: &str =
 
 /// SIGTERM, a clean exit, and the pools closed after the drain.
 async fn stop(mut server: Server) {
-    terminate(&server.child);
-    let status = tokio::time::timeout(Duration::from_secs(15), server.child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(status.success(), "{status}");
-    let mut messages = Vec::new();
-    while let Ok(Some(line)) =
-        tokio::time::timeout(Duration::from_secs(5), server.logs.recv()).await
-    {
-        messages.push(line);
-    }
-    let joined = messages.join("\n");
+    let joined = terminate_and_collect_logs(&mut server).await;
     let drained = joined.find("drained").expect("no drain line");
     let closed = joined
         .find("connections closed")

@@ -50,20 +50,7 @@ async fn unknown_routes_and_methods_get_json_errors() {
 #[tokio::test]
 async fn sigterm_drains_and_exits_zero() {
     let mut server = start().await;
-    terminate(&server.child);
-    let status = tokio::time::timeout(Duration::from_secs(15), server.child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(status.success(), "{status}");
-    let mut messages = Vec::new();
-    // The log forwarder ends when the process closes its stdout.
-    while let Ok(Some(line)) =
-        tokio::time::timeout(Duration::from_secs(5), server.logs.recv()).await
-    {
-        messages.push(line);
-    }
-    let joined = messages.join("\n");
+    let joined = terminate_and_collect_logs(&mut server).await;
     assert!(
         joined.contains("shutting down") && joined.contains("SIGTERM"),
         "{joined}"

@@ -132,6 +132,25 @@ pub async fn request(port: u16, method: &str, path: &str) -> (u16, Value) {
     (answer.status, answer.body)
 }
 
+/// Sends SIGTERM, asserts a clean exit within 15 s, and returns every log line the process
+/// wrote after starting, joined.
+pub async fn terminate_and_collect_logs(server: &mut Server) -> String {
+    terminate(&server.child);
+    let status = tokio::time::timeout(Duration::from_secs(15), server.child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status}");
+    let mut messages = Vec::new();
+    // The log forwarder ends when the process closes its stdout.
+    while let Ok(Some(line)) =
+        tokio::time::timeout(Duration::from_secs(5), server.logs.recv()).await
+    {
+        messages.push(line);
+    }
+    messages.join("\n")
+}
+
 pub fn terminate(child: &Child) {
     let pid = child.id().unwrap().to_string();
     let status = std::process::Command::new("kill")
