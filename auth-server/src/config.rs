@@ -54,10 +54,17 @@ pub(crate) struct ServeConfig {
     pub(crate) hash_concurrency: Option<usize>,
     /// Hashes that may wait for a slot before logins get 503; `None`: eight per slot.
     pub(crate) hash_queue: Option<usize>,
+    /// Verified access tokens remembered so repeats skip the signature check; 0: none.
+    pub(crate) token_cache_size: usize,
     pub(crate) cors_origins: Vec<String>,
     /// The header a trusted reverse proxy writes the client address into, if any.
     pub(crate) trusted_proxy_header: Option<axum::http::HeaderName>,
 }
+
+/// Verified access tokens remembered by default (about half a KiB each).
+const DEFAULT_TOKEN_CACHE_SIZE: usize = 10_000;
+/// The most `TOKEN_CACHE_SIZE` accepts: about 500 MiB.
+const MAX_TOKEN_CACHE_SIZE: usize = 1_000_000;
 
 /// One entry of `AUTH_SIGNING_KEYS`: what `auth-server keys generate` prints.
 #[derive(Debug, serde::Deserialize)]
@@ -243,6 +250,18 @@ pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConf
     };
     let hash_concurrency = count("PASSWORD_HASH_CONCURRENCY", 256, &mut problems);
     let hash_queue = count("PASSWORD_HASH_QUEUE", 100_000, &mut problems);
+    let token_cache_size = parse(
+        "TOKEN_CACHE_SIZE",
+        &mut problems,
+        &|v| match v.parse::<usize>() {
+            Ok(n) if n <= MAX_TOKEN_CACHE_SIZE => Ok(()),
+            _ => Err(format!(
+                "{v:?} is not a number from 0 (no cache) to {MAX_TOKEN_CACHE_SIZE}"
+            )),
+        },
+    )
+    .and_then(|v| v.parse().ok())
+    .unwrap_or(DEFAULT_TOKEN_CACHE_SIZE);
 
     let cors_origins: Vec<String> = get("CORS_ORIGINS")
         .map(|v| {
@@ -292,6 +311,7 @@ pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConf
             argon2,
             hash_concurrency,
             hash_queue,
+            token_cache_size,
             cors_origins,
             trusted_proxy_header,
         })

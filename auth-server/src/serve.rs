@@ -297,6 +297,7 @@ fn authenticator(
     settings.tokens.access_ttl = config.access_ttl;
     settings.sessions.absolute = config.refresh_ttl;
     settings.sessions.idle = settings.sessions.idle.min(config.refresh_ttl);
+    settings.verified_token_cache = config.token_cache_size;
     let defaults = PasswordConfig::default();
     let concurrency = config
         .hash_concurrency

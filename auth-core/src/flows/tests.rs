@@ -329,6 +329,11 @@ async fn logout_refuses_the_sessions_tokens_at_once() {
     w.register("hal@example.com").await;
     let tokens = w.tokens("hal@example.com").await;
     let principal = w.principal(&tokens).await;
+    // The token is in the verified-token cache (on by default) before the logout; the
+    // revocation still wins.
+    assert_eq!(w.auth.verifier().cached_tokens(), 1);
+    let again = w.principal(&tokens).await;
+    assert_eq!(again.claims, principal.claims);
     w.auth.logout(&principal).await.unwrap();
     let access = w
         .auth

@@ -32,6 +32,7 @@
 //! Verification answers `Error::InvalidToken` with a [`TokenRejection`]
 //! reason; time comes from the injected [`Clock`](crate::clock::Clock).
 
+mod cache;
 mod claims;
 mod config;
 #[cfg(feature = "jwt")]
@@ -190,11 +191,14 @@ impl TokenIssuer {
 }
 
 /// Verifies tokens against a [`KeySet`], which may hold verification keys only.
+///
+/// Cheap to clone; clones share keys, configuration and the verified-token cache.
 #[derive(Debug, Clone)]
 pub struct TokenVerifier {
     keys: Arc<KeySet>,
     config: Arc<TokenConfig>,
     clock: SharedClock,
+    cache: Option<Arc<cache::VerifiedTokenCache>>,
 }
 
 impl TokenVerifier {
@@ -206,7 +210,69 @@ impl TokenVerifier {
             keys,
             config: Arc::new(config),
             clock,
+            cache: None,
         })
+    }
+
+    /// Remembers up to `capacity` verified access tokens, so that
+    /// [`verify_access_cached`](Self::verify_access_cached) answers a repeat without checking
+    /// its signature again (0 turns the cache off). Entries are keyed by the SHA-256 of the
+    /// token, never the token itself, and hold its standard claims; when the cache is full it
+    /// starts afresh. A hit re-checks the claims against the clock and configuration exactly as
+    /// a first verification does (expiry, not-before and issue time with the leeway, issuer,
+    /// audience), so a cached token stops working at the same second an uncached one would.
+    ///
+    /// The cache belongs to this verifier and its clones, so every entry was vouched for by
+    /// this verifier's keys. It answers for the signature only: revocation (a session's `sid`)
+    /// is the caller's to check on every request, hit or not, as
+    /// `flows::Authenticator::authenticate` does.
+    pub fn with_cache(mut self, capacity: usize) -> Self {
+        self.cache = (capacity > 0).then(|| Arc::new(cache::VerifiedTokenCache::new(capacity)));
+        self
+    }
+
+    /// How many verified tokens the cache holds (0 without a cache).
+    pub fn cached_tokens(&self) -> usize {
+        self.cache.as_ref().map_or(0, |cache| cache.len())
+    }
+
+    /// Verifies an access token with the standard claims, through the verified-token cache
+    /// when this verifier has one ([`with_cache`](Self::with_cache)); without one, the same as
+    /// [`verify_access`](Self::verify_access).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use auth_core::clock::SystemClock;
+    /// # use auth_core::token::{Algorithm, Key, KeySet, NewToken, TokenConfig, TokenIssuer, TokenVerifier};
+    /// # use secrecy::ExposeSecret;
+    /// # let keys = Arc::new(KeySet::new(Key::generate(Algorithm::default())?)?);
+    /// # let config = TokenConfig::new("https://auth.example.com", "api");
+    /// # let issuer = TokenIssuer::new(keys.clone(), config.clone(), Arc::new(SystemClock))?;
+    /// let verifier = TokenVerifier::new(keys, config, Arc::new(SystemClock))?.with_cache(10_000);
+    /// let issued = issuer.issue_access(NewToken::new("user-42"))?;
+    /// let first = verifier.verify_access_cached(issued.token.expose_secret())?; // signature checked
+    /// let again = verifier.verify_access_cached(issued.token.expose_secret())?; // from the cache
+    /// assert_eq!(first, again);
+    /// assert_eq!(verifier.cached_tokens(), 1);
+    /// # Ok::<(), auth_core::Error>(())
+    /// ```
+    pub fn verify_access_cached(&self, token: &str) -> Result<Claims> {
+        let Some(cache) = &self.cache else {
+            return self.verify_access(token);
+        };
+        if token.len() > self.config.max_token_len {
+            return Err(TokenRejection::TooLarge.into());
+        }
+        let key = crate::store::SecretHash::of(token.as_bytes());
+        let now = self.clock.unix_seconds();
+        if let Some(claims) = cache.get(&key, now, self.config.leeway_seconds()) {
+            validation::validate_claims(&claims, now, &self.config)?;
+            return Ok(Claims::clone(&claims));
+        }
+        let claims: Claims = self.authenticate(token, TokenKind::Access)?;
+        validation::validate_claims(&claims, now, &self.config)?;
+        cache.put(key, Arc::new(claims.clone()));
+        Ok(claims)
     }
 
     /// Verifies an access token and returns its claims.

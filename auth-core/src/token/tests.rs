@@ -494,3 +494,136 @@ fn debug_output_never_shows_tokens_or_key_material() {
         assert!(debug.contains(key.id().as_str()));
     }
 }
+
+/// Why `verifier` refuses `token` through its cache; panics if it accepts it.
+fn reject_cached(verifier: &TokenVerifier, token: &str) -> TokenRejection {
+    match verifier.verify_access_cached(token) {
+        Err(Error::InvalidToken(reason)) => reason,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[test]
+fn the_cache_answers_a_repeat_with_the_same_claims() {
+    for algorithm in Algorithm::all() {
+        let (issuer, verifier, _) = with_clock(*algorithm);
+        let verifier = verifier.with_cache(16);
+        let token = issue(&issuer);
+        let first = verifier.verify_access_cached(&token).unwrap();
+        assert_eq!(verifier.cached_tokens(), 1, "{algorithm}");
+        let again = verifier.verify_access_cached(&token).unwrap();
+        assert_eq!(first, again, "{algorithm}");
+        assert_eq!(
+            first,
+            verifier.verify_access::<NoCustomClaims>(&token).unwrap()
+        );
+        // Clones share the cache.
+        assert_eq!(verifier.clone().cached_tokens(), 1, "{algorithm}");
+    }
+}
+
+#[test]
+fn a_cached_token_expires_at_the_same_second_as_an_uncached_one() {
+    for algorithm in Algorithm::all() {
+        let (issuer, verifier, clock) = with_clock(*algorithm);
+        let verifier = verifier.with_cache(16);
+        let token = issue(&issuer);
+        verifier.verify_access_cached(&token).unwrap();
+        clock.advance(Duration::from_secs(900 + 29));
+        assert!(verifier.verify_access_cached(&token).is_ok(), "{algorithm}");
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(
+            reject_cached(&verifier, &token),
+            TokenRejection::Expired,
+            "{algorithm}"
+        );
+        assert_eq!(verifier.cached_tokens(), 0, "{algorithm}: dropped");
+    }
+}
+
+#[test]
+fn a_cached_token_is_checked_against_the_clock_on_every_hit() {
+    // The clock stepping back (an NTP correction) makes a cached token not yet valid, as it
+    // would an uncached one.
+    let (issuer, verifier, clock) = with_clock(Algorithm::default());
+    let verifier = verifier.with_cache(16);
+    let token = issue(&issuer);
+    verifier.verify_access_cached(&token).unwrap();
+    clock.rewind(Duration::from_secs(31));
+    assert_eq!(
+        reject_cached(&verifier, &token),
+        TokenRejection::NotYetValid
+    );
+}
+
+#[test]
+fn only_tokens_that_verified_are_cached() {
+    for algorithm in Algorithm::all() {
+        let (issuer, verifier, _) = with_clock(*algorithm);
+        let verifier = verifier.with_cache(16);
+        let token = issue(&issuer);
+        // One byte changed in the signature or tag: refused, and nothing is cached.
+        let mut tampered = token.clone().into_bytes();
+        let at = tampered.len() - 3;
+        tampered[at] = if tampered[at] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(tampered).unwrap();
+        assert!(
+            verifier.verify_access_cached(&tampered).is_err(),
+            "{algorithm}"
+        );
+        assert_eq!(verifier.cached_tokens(), 0, "{algorithm}");
+        // The genuine token is cached, and the tampered one is still refused afterwards.
+        verifier.verify_access_cached(&token).unwrap();
+        assert!(
+            verifier.verify_access_cached(&tampered).is_err(),
+            "{algorithm}"
+        );
+        assert_eq!(verifier.cached_tokens(), 1, "{algorithm}");
+    }
+}
+
+#[test]
+fn the_cache_never_accepts_a_token_of_another_kind() {
+    let (issuer, verifier, _) = with_clock(Algorithm::default());
+    let verifier = verifier.with_cache(16);
+    let challenge = issuer
+        .issue(TokenKind::MfaChallenge, NewToken::new("user-1"))
+        .unwrap();
+    let challenge = challenge.token.expose_secret();
+    assert_eq!(
+        reject_cached(&verifier, challenge),
+        TokenRejection::WrongType
+    );
+    assert_eq!(
+        reject_cached(&verifier, challenge),
+        TokenRejection::WrongType
+    );
+    assert_eq!(verifier.cached_tokens(), 0);
+}
+
+#[test]
+fn the_cache_is_bounded_and_can_be_turned_off() {
+    let (issuer, verifier, _) = with_clock(Algorithm::default());
+    let bounded = verifier.clone().with_cache(3);
+    for i in 0..10 {
+        let issued = issuer
+            .issue_access(NewToken::new(format!("user-{i}")))
+            .unwrap();
+        let claims = bounded
+            .verify_access_cached(issued.token.expose_secret())
+            .unwrap();
+        assert_eq!(claims.sub, format!("user-{i}"));
+        assert!((1..=3).contains(&bounded.cached_tokens()));
+    }
+    let off = verifier.with_cache(0);
+    off.verify_access_cached(&issue(&issuer)).unwrap();
+    assert_eq!(off.cached_tokens(), 0);
+}
+
+#[test]
+fn an_oversized_token_is_refused_before_it_is_hashed() {
+    let (_, verifier, _) = with_clock(Algorithm::default());
+    let verifier = verifier.with_cache(16);
+    let huge = "a".repeat(config().max_token_len + 1);
+    assert_eq!(reject_cached(&verifier, &huge), TokenRejection::TooLarge);
+}

@@ -1,13 +1,9 @@
 //! What turns a bearer credential into a verified principal.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
-
 use auth_core::Error;
 use auth_core::TokenRejection;
-use auth_core::clock::{SharedClock, SystemClock};
 use auth_core::session::SidRevocationCheck;
-use auth_core::store::{SecretHash, SessionId};
+use auth_core::store::SessionId;
 use auth_core::token::{Claims, TokenVerifier};
 
 use crate::BoxFuture;
@@ -33,12 +29,11 @@ impl BearerAuthenticator for auth_core::flows::Authenticator {
 }
 
 /// Access-token verification for services that only check tokens: the signature and claims
-/// (through a [`TokenVerifier`]), optionally a [`VerifiedTokenCache`] in front of it, and
-/// optionally the `sid` revocation check. Yields the token's [`Claims`].
+/// (through a [`TokenVerifier`], optionally with its verified-token cache) and optionally the
+/// `sid` revocation check. Yields the token's [`Claims`].
 #[derive(Debug, Clone)]
 pub struct TokenAuthentication {
     verifier: TokenVerifier,
-    cache: Option<VerifiedTokenCache>,
     sid_check: Option<SidRevocationCheck>,
 }
 
@@ -47,15 +42,20 @@ impl TokenAuthentication {
     pub fn new(verifier: TokenVerifier) -> Self {
         Self {
             verifier,
-            cache: None,
             sid_check: None,
         }
     }
 
-    /// Remembers verified tokens in `cache`, so repeated requests skip the signature check.
-    pub fn with_cache(mut self, cache: VerifiedTokenCache) -> Self {
-        self.cache = Some(cache);
+    /// Remembers up to `capacity` verified tokens, so repeated requests skip the signature
+    /// check; see [`TokenVerifier::with_cache`] for what a hit still checks.
+    pub fn with_cache(mut self, capacity: usize) -> Self {
+        self.verifier = self.verifier.with_cache(capacity);
         self
+    }
+
+    /// The verifier in use (with its cache, if any).
+    pub fn verifier(&self) -> &TokenVerifier {
+        &self.verifier
     }
 
     /// Refuses tokens whose session (`sid`) was revoked. Checked on every request, cache hit
@@ -67,17 +67,7 @@ impl TokenAuthentication {
 
     /// Verifies `token` and its session.
     pub async fn verify(&self, token: &str) -> Result<Claims, Error> {
-        let claims = match &self.cache {
-            Some(cache) => match cache.get(token) {
-                Some(claims) => claims,
-                None => {
-                    let claims: Claims = self.verifier.verify_access(token)?;
-                    cache.put(token, &claims);
-                    claims
-                }
-            },
-            None => self.verifier.verify_access(token)?,
-        };
+        let claims = self.verifier.verify_access_cached(token)?;
         if let (Some(check), Some(sid)) = (&self.sid_check, claims.sid.as_deref()) {
             let sid = SessionId::parse(sid)
                 .map_err(|_| Error::InvalidToken(TokenRejection::Malformed))?;
@@ -95,74 +85,5 @@ impl BearerAuthenticator for TokenAuthentication {
     fn authenticate(&self, token: String) -> BoxFuture<Result<Claims, Error>> {
         let this = self.clone();
         Box::pin(async move { this.verify(&token).await })
-    }
-}
-
-/// A bounded cache of verified access tokens, keyed by the SHA-256 of the token (never the
-/// token itself) and never used past the token's expiry. When full, it starts afresh.
-#[derive(Clone)]
-pub struct VerifiedTokenCache {
-    entries: Arc<Mutex<HashMap<SecretHash, Claims>>>,
-    capacity: usize,
-    clock: SharedClock,
-}
-
-impl std::fmt::Debug for VerifiedTokenCache {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VerifiedTokenCache")
-            .field("capacity", &self.capacity)
-            .field("len", &self.len())
-            .finish()
-    }
-}
-
-impl VerifiedTokenCache {
-    /// A cache of at most `capacity` tokens, reading time from the system clock.
-    pub fn new(capacity: usize) -> Self {
-        Self::with_clock(capacity, Arc::new(SystemClock))
-    }
-
-    /// A cache of at most `capacity` tokens, reading time from `clock`.
-    pub fn with_clock(capacity: usize, clock: SharedClock) -> Self {
-        Self {
-            entries: Arc::new(Mutex::new(HashMap::new())),
-            capacity: capacity.max(1),
-            clock,
-        }
-    }
-
-    /// How many tokens are cached.
-    pub fn len(&self) -> usize {
-        self.entries
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
-    }
-
-    /// Whether nothing is cached.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    fn get(&self, token: &str) -> Option<Claims> {
-        let key = SecretHash::of(token.as_bytes());
-        let now = self.clock.unix_seconds();
-        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        match entries.get(&key) {
-            Some(claims) if now < claims.exp => Some(claims.clone()),
-            Some(_) => {
-                entries.remove(&key);
-                None
-            }
-            None => None,
-        }
-    }
-
-    fn put(&self, token: &str, claims: &Claims) {
-        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        if entries.len() >= self.capacity {
-            entries.clear();
-        }
-        entries.insert(SecretHash::of(token.as_bytes()), claims.clone());
     }
 }

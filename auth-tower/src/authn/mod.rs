@@ -56,7 +56,7 @@ mod future;
 mod layer;
 mod response;
 
-pub use authenticator::{BearerAuthenticator, TokenAuthentication, VerifiedTokenCache};
+pub use authenticator::{BearerAuthenticator, TokenAuthentication};
 pub use future::ResponseFuture;
 pub use layer::{AuthLayer, AuthService, Mode};
 pub use response::AuthBody;
