@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use auth_core::mfa::MfaKeyring;
-use auth_core::password::Argon2Params;
+use auth_core::password::{Argon2Params, PasswordConfig};
 use auth_core::secrecy::{ExposeSecret, SecretString};
 use auth_core::token::{Algorithm, Key, KeySet};
 
@@ -54,6 +54,8 @@ pub(crate) struct ServeConfig {
     pub(crate) hash_concurrency: Option<usize>,
     /// Hashes that may wait for a slot before logins get 503; `None`: eight per slot.
     pub(crate) hash_queue: Option<usize>,
+    /// Niceness of the hashing threads (0-19); `None`: the library's default.
+    pub(crate) hash_niceness: Option<u8>,
     /// Verified access tokens remembered so repeats skip the signature check; 0: none.
     pub(crate) token_cache_size: usize,
     pub(crate) cors_origins: Vec<String>,
@@ -250,6 +252,18 @@ pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConf
     };
     let hash_concurrency = count("PASSWORD_HASH_CONCURRENCY", 256, &mut problems);
     let hash_queue = count("PASSWORD_HASH_QUEUE", 100_000, &mut problems);
+    let hash_niceness = parse(
+        "PASSWORD_HASH_NICENESS",
+        &mut problems,
+        &|v| match v.parse::<u8>() {
+            Ok(n) if n <= PasswordConfig::MAX_HASH_THREAD_NICENESS => Ok(()),
+            _ => Err(format!(
+                "{v:?} is not a niceness from 0 to {}",
+                PasswordConfig::MAX_HASH_THREAD_NICENESS
+            )),
+        },
+    )
+    .and_then(|v| v.parse().ok());
     let token_cache_size = parse(
         "TOKEN_CACHE_SIZE",
         &mut problems,
@@ -311,6 +325,7 @@ pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConf
             argon2,
             hash_concurrency,
             hash_queue,
+            hash_niceness,
             token_cache_size,
             cors_origins,
             trusted_proxy_header,

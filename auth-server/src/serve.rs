@@ -306,6 +306,9 @@ fn authenticator(
         argon2: config.argon2,
         max_concurrent_hashes: concurrency,
         max_queued_hashes: config.hash_queue.unwrap_or(concurrency * 8),
+        hash_thread_niceness: config
+            .hash_niceness
+            .unwrap_or(defaults.hash_thread_niceness),
         ..defaults
     };
     let mut builder = Authenticator::builder(config.keys.clone(), settings)

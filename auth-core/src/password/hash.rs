@@ -7,11 +7,20 @@
 //!
 //! These functions are CPU- and memory-heavy by design. In async code use
 //! [`PasswordService`](super::PasswordService), which runs them on a bounded blocking pool.
+//!
+//! Argon2 runs in a block buffer that each thread keeps and reuses (see `memory.rs`);
+//! this module writes and checks the PHC strings around it, byte for byte as the argon2
+//! crate's own `PasswordHasher` does.
 
-use argon2::Argon2;
-use password_hash::phc::PasswordHash;
-use password_hash::{PasswordHasher as _, PasswordVerifier};
+use std::fmt;
 
+use argon2::{Algorithm, Argon2, Version};
+use password_hash::PasswordVerifier;
+use password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
+use subtle::ConstantTimeEq as _;
+use zeroize::Zeroizing;
+
+use super::memory;
 use super::policy::NormalizedPassword;
 use crate::error::{Error, Result};
 
@@ -85,12 +94,9 @@ impl Argon2Params {
             .map_err(|e| Error::Config(format!("argon2 parameters: {e}")))
     }
 
-    fn hasher(self) -> Result<Argon2<'static>> {
-        Ok(Argon2::new(
-            argon2::Algorithm::Argon2id,
-            argon2::Version::V0x13,
-            self.to_argon2()?,
-        ))
+    /// Argon2 memory blocks a hash at these parameters works in.
+    fn block_count(self) -> Result<usize> {
+        Ok(self.to_argon2()?.block_count())
     }
 }
 
@@ -177,12 +183,36 @@ const MAX_SCRYPT_LOG_N: u8 = 20;
 const MAX_STORED_HASH_LEN: usize = 512;
 
 /// Hashes a normalised password with Argon2id at `params`, with a fresh random salt.
+///
+/// The `m` KiB Argon2 works in is allocated for the hash and freed after it, except on the
+/// hashing threads of [`PasswordService`](super::PasswordService), which each keep one buffer
+/// for all their hashes.
 pub fn hash_password(params: Argon2Params, password: &NormalizedPassword) -> Result<String> {
-    let hash = params
-        .hasher()?
-        .hash_password(password.as_bytes())
-        .map_err(|e| Error::Internal(format!("argon2 hashing failed: {e}")))?;
-    Ok(hash.to_string())
+    let salt = password_hash::try_generate_salt()
+        .map_err(|e| Error::Internal(format!("cannot draw a salt: {e}")))?;
+    hash_with_salt(params, password.as_bytes(), &salt)
+}
+
+/// The Argon2id PHC string of `password` with `salt` at `params`.
+fn hash_with_salt(params: Argon2Params, password: &[u8], salt: &[u8]) -> Result<String> {
+    let failed = |e: &dyn fmt::Display| Error::Internal(format!("argon2 hashing failed: {e}"));
+    let argon2_params = params.to_argon2()?;
+    let salt = Salt::new(salt).map_err(|e| failed(&e))?;
+    let hasher = Argon2::new(Algorithm::Argon2id, Version::V0x13, argon2_params.clone());
+    let mut output = [0u8; argon2::Params::DEFAULT_OUTPUT_LEN];
+    let blocks = argon2_params.block_count();
+    memory::with_blocks(blocks, blocks, |memory| {
+        hasher.hash_password_into_with_memory(password, &salt, &mut output, memory)
+    })?
+    .map_err(|e| failed(&e))?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&argon2_params).map_err(|e| failed(&e))?,
+        salt: Some(salt),
+        hash: Some(Output::new(&output).map_err(|e| failed(&e))?),
+    };
+    Ok(phc.to_string())
 }
 
 /// Checks `raw_password` against `stored`, and says whether a match must be rehashed to
@@ -192,6 +222,10 @@ pub fn hash_password(params: Argon2Params, password: &NormalizedPassword) -> Res
 /// hashes). Legacy hashes are checked against the password exactly as given, as the system
 /// that wrote them did; bcrypt, like every bcrypt implementation, reads only the first 72
 /// bytes. A malformed or unknown hash is [`Error::InvalidHash`], never a panic.
+///
+/// Memory as for [`hash_password`]; on a hashing thread of the service, a stored hash at a
+/// larger `m` than `params` (up to [`MAX_ARGON2_MEMORY_KIB`]) is checked in memory that is
+/// freed right after.
 pub fn verify_password(
     params: Argon2Params,
     raw_password: &str,
@@ -206,7 +240,7 @@ pub fn verify_password(
             let hash = parse_phc(stored)?;
             check_argon2_limits(&hash)?;
             let normalized = NormalizedPassword::new(raw_password);
-            let matched = phc_verify(&Argon2::default(), normalized.as_bytes(), &hash)?;
+            let matched = verify_argon2(params, normalized.as_bytes(), &hash)?;
             if matched && !needs_argon2_rehash(params, &hash)? {
                 return Ok(Verification::Valid {
                     needs_rehash: false,
@@ -243,6 +277,34 @@ pub fn needs_rehash(params: Argon2Params, stored: &str) -> Result<bool> {
 
 fn parse_phc(stored: &str) -> Result<PasswordHash> {
     PasswordHash::new(stored).map_err(|e| Error::InvalidHash(format!("malformed PHC string: {e}")))
+}
+
+/// Recomputes an Argon2 hash (any variant, version and parameters it states, within the limits
+/// checked before) of `password` and compares it with the stored one in constant time, as the
+/// argon2 crate's `PasswordVerifier` does, in this thread's reused memory.
+fn verify_argon2(configured: Argon2Params, password: &[u8], hash: &PasswordHash) -> Result<bool> {
+    // As `PasswordVerifier`: a PHC string without a salt or hash matches no password.
+    let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else {
+        return Ok(false);
+    };
+    let unusable = |e: &dyn fmt::Display| Error::InvalidHash(format!("unusable hash: {e}"));
+    let algorithm = Algorithm::try_from(hash.algorithm.as_str()).map_err(|e| unusable(&e))?;
+    let version = match hash.version {
+        Some(version) => Version::try_from(version).map_err(|e| unusable(&e))?,
+        None => Version::default(),
+    };
+    // Includes the stored output length, and `keyid`/`data` when the string has them.
+    let params = argon2::Params::try_from(hash).map_err(|e| unusable(&e))?;
+    let verifier = Argon2::new(algorithm, version, params.clone());
+    let mut computed = Zeroizing::new([0u8; Output::MAX_LENGTH]);
+    let computed = computed
+        .get_mut(..expected.len())
+        .ok_or_else(|| unusable(&"hash output too long"))?;
+    memory::with_blocks(params.block_count(), configured.block_count()?, |memory| {
+        verifier.hash_password_into_with_memory(password, salt, computed, memory)
+    })?
+    .map_err(|e| unusable(&e))?;
+    Ok(expected.as_bytes().ct_eq(computed).into())
 }
 
 fn phc_verify(
@@ -337,9 +399,33 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-    use password_hash::CustomizedPasswordHasher;
+    use password_hash::{CustomizedPasswordHasher, PasswordHasher};
 
     const PASSWORD: &str = "correct horse battery staple";
+
+    /// Runs a test body on a fresh thread, which starts without an Argon2 buffer and keeps
+    /// one between hashes, as the hashing pool's threads do.
+    fn on_a_new_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        std::thread::spawn(|| {
+            memory::keep_buffer_on_this_thread();
+            f()
+        })
+        .join()
+        .unwrap()
+    }
+
+    /// The argon2 crate's own PHC string, with its own memory.
+    fn argon2_crate_hash(argon2: &Argon2<'_>, password: &str, salt: &[u8]) -> String {
+        argon2
+            .hash_password_with_salt(password.as_bytes(), salt)
+            .unwrap()
+            .to_string()
+    }
+
+    fn argon2id(memory_kib: u32, iterations: u32, parallelism: u32) -> Argon2<'static> {
+        let params = argon2::Params::new(memory_kib, iterations, parallelism, None).unwrap();
+        Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+    }
 
     fn hash_default(password: &str) -> String {
         hash_password(Argon2Params::default(), &NormalizedPassword::new(password)).unwrap()
@@ -376,6 +462,221 @@ mod tests {
             stronger.starts_with("$argon2id$v=19$m=38912,t=3,p=2$"),
             "{stronger}"
         );
+    }
+
+    #[test]
+    fn our_phc_strings_are_byte_identical_to_the_argon2_crates() {
+        let salts: [&[u8]; 3] = [b"saltsaltsaltsalt", &[0xa5; 8], &[0x5a; 48]];
+        // p = 3 does not divide m: Argon2 rounds the memory down to whole lanes.
+        for (m, t, p) in [
+            (19_456, 2, 1),
+            (38_912, 3, 2),
+            (19_457, 2, 3),
+            (24_000, 2, 16),
+        ] {
+            let params = Argon2Params::new(m, t, p).unwrap();
+            for salt in salts {
+                let ours = hash_with_salt(params, PASSWORD.as_bytes(), salt).unwrap();
+                let theirs = argon2_crate_hash(&argon2id(m, t, p), PASSWORD, salt);
+                assert_eq!(ours, theirs, "m={m} t={t} p={p}");
+                assert!(
+                    ours.starts_with(&format!("$argon2id$v=19$m={m},t={t},p={p}$")),
+                    "{ours}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn new_hashes_verify_with_the_argon2_crate() {
+        for params in [
+            Argon2Params::default(),
+            Argon2Params::new(19_457, 3, 2).unwrap(),
+        ] {
+            let stored = hash_password(params, &NormalizedPassword::new(PASSWORD)).unwrap();
+            let parsed = PasswordHash::new(&stored).unwrap();
+            assert!(
+                Argon2::default()
+                    .verify_password(PASSWORD.as_bytes(), &parsed)
+                    .is_ok()
+            );
+            assert!(
+                Argon2::default()
+                    .verify_password(b"correct horse battery stapler", &parsed)
+                    .is_err()
+            );
+        }
+    }
+
+    #[test]
+    fn hashes_made_by_the_argon2_crate_verify_whatever_their_variant_version_and_costs() {
+        let custom = |algorithm, version, m, t, p, output_len| {
+            let params = argon2::Params::new(m, t, p, output_len).unwrap();
+            Argon2::new(algorithm, version, params)
+        };
+        let mut with_data = argon2::ParamsBuilder::new();
+        with_data
+            .m_cost(19_456)
+            .data(argon2::AssociatedData::new(b"tenant-7").unwrap());
+        let cases = [
+            (argon2id(19_456, 2, 1), false),
+            (argon2id(19_456, 3, 1), true),
+            (argon2id(19_456, 2, 2), true),
+            (argon2id(19_459, 2, 3), true),
+            (
+                custom(Algorithm::Argon2id, Version::V0x10, 19_456, 2, 1, None),
+                true,
+            ),
+            (
+                custom(Algorithm::Argon2id, Version::V0x13, 19_456, 2, 1, Some(16)),
+                false,
+            ),
+            (
+                custom(Algorithm::Argon2id, Version::V0x13, 19_456, 2, 1, Some(64)),
+                false,
+            ),
+            (
+                custom(Algorithm::Argon2d, Version::V0x13, 8_192, 4, 2, None),
+                true,
+            ),
+            (
+                custom(Algorithm::Argon2i, Version::V0x10, 8_192, 3, 1, None),
+                true,
+            ),
+            (
+                Argon2::new(
+                    Algorithm::Argon2id,
+                    Version::V0x13,
+                    with_data.build().unwrap(),
+                ),
+                false,
+            ),
+        ];
+        for (argon2, needs_rehash) in cases {
+            let stored = argon2_crate_hash(&argon2, PASSWORD, b"saltsaltsaltsalt");
+            assert_eq!(
+                verify_default(PASSWORD, &stored).unwrap(),
+                Verification::Valid { needs_rehash },
+                "{stored}"
+            );
+            assert_eq!(
+                verify_default("correct horse battery stapler", &stored).unwrap(),
+                Verification::Invalid,
+                "{stored}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_tampered_hash_does_not_verify() {
+        let mut builder = argon2::ParamsBuilder::new();
+        builder
+            .m_cost(19_456)
+            .data(argon2::AssociatedData::new(b"tenant-7").unwrap());
+        let argon2 = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            builder.build().unwrap(),
+        );
+        let stored = argon2_crate_hash(&argon2, PASSWORD, b"saltsaltsaltsalt");
+        assert!(verify_default(PASSWORD, &stored).unwrap().is_valid());
+        let parsed = PasswordHash::new(&stored).unwrap();
+        let salt = parsed.salt.unwrap().to_string();
+        let output = parsed.hash.unwrap().to_string();
+        let flip_first = |b64: &str| {
+            let replacement = if b64.starts_with('A') { "B" } else { "A" };
+            format!("{replacement}{}", &b64[1..])
+        };
+        let tampered = [
+            stored.replace(&output, &flip_first(&output)),
+            stored.replace(&salt, &flip_first(&salt)),
+            stored.replace("$argon2id$", "$argon2d$"),
+            stored.replace("$v=19$", "$v=16$"),
+            stored.replace("m=19456", "m=19457"),
+            stored.replace("t=2", "t=3"),
+            stored.replace("p=1", "p=2"),
+            stored.replace(",data=dGVuYW50LTc", ",data=dGVuYW50LTg"),
+            stored.replace(",data=dGVuYW50LTc", ""),
+            // The first 18 bytes of the output only.
+            stored.replace(&output, &output[..24]),
+        ];
+        for tampered in tampered {
+            assert_ne!(tampered, stored);
+            assert_eq!(
+                verify_default(PASSWORD, &tampered).unwrap(),
+                Verification::Invalid,
+                "{tampered}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_thread_keeps_one_buffer_at_the_configured_size_across_hashes() {
+        on_a_new_thread(|| {
+            let default_blocks = Argon2Params::default().block_count().unwrap();
+            assert_eq!(memory::retained_blocks(), 0);
+            let stored = hash_default(PASSWORD);
+            assert_eq!(memory::retained_blocks(), default_blocks);
+            assert!(verify_default(PASSWORD, &stored).unwrap().is_valid());
+            assert_eq!(memory::retained_blocks(), default_blocks);
+        });
+    }
+
+    #[test]
+    fn hashes_after_bigger_and_smaller_ones_on_the_same_thread_still_verify() {
+        on_a_new_thread(|| {
+            let default_blocks = Argon2Params::default().block_count().unwrap();
+            let bigger = Argon2Params::new(38_912, 2, 1).unwrap();
+            let first = hash_default(PASSWORD);
+
+            // A stored hash above the configured memory: checked, then its memory is freed.
+            let big = argon2_crate_hash(&argon2id(38_912, 2, 1), PASSWORD, b"saltsaltsaltsalt");
+            assert_eq!(
+                verify_default(PASSWORD, &big).unwrap(),
+                Verification::Valid { needs_rehash: true }
+            );
+            assert_eq!(memory::retained_blocks(), 0);
+            let second = hash_default(PASSWORD);
+            assert_eq!(memory::retained_blocks(), default_blocks);
+
+            // Configured bigger: the buffer grows and stays; a smaller hash runs in it.
+            assert_eq!(
+                verify_password(bigger, PASSWORD, &big).unwrap(),
+                Verification::Valid {
+                    needs_rehash: false
+                }
+            );
+            assert_eq!(memory::retained_blocks(), 38_912);
+            let small = argon2_crate_hash(&argon2id(8_192, 2, 1), PASSWORD, b"saltsaltsaltsalt");
+            assert!(
+                verify_password(bigger, PASSWORD, &small)
+                    .unwrap()
+                    .is_valid()
+            );
+            assert!(!verify_password(bigger, "nope", &small).unwrap().is_valid());
+            assert_eq!(memory::retained_blocks(), 38_912);
+            let third = hash_default(PASSWORD);
+
+            for stored in [&first, &second, &third, &big, &small] {
+                assert!(
+                    verify_default(PASSWORD, stored).unwrap().is_valid(),
+                    "{stored}"
+                );
+                assert!(
+                    !verify_default("nope", stored).unwrap().is_valid(),
+                    "{stored}"
+                );
+            }
+            assert_eq!(
+                hash_with_salt(
+                    Argon2Params::default(),
+                    PASSWORD.as_bytes(),
+                    b"saltsaltsaltsalt"
+                )
+                .unwrap(),
+                argon2_crate_hash(&argon2id(19_456, 2, 1), PASSWORD, b"saltsaltsaltsalt")
+            );
+        });
     }
 
     #[test]
@@ -602,6 +903,16 @@ mod tests {
             verify_default(PASSWORD, &huge),
             Err(Error::InvalidHash(_))
         ));
+    }
+
+    #[test]
+    fn an_argon2_hash_just_above_the_memory_limit_is_refused() {
+        let too_big = format!(
+            "$argon2id$v=19$m={},t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaA",
+            MAX_ARGON2_MEMORY_KIB + 1
+        );
+        let refused = verify_default(PASSWORD, &too_big);
+        assert!(matches!(refused, Err(Error::InvalidHash(_))), "{refused:?}");
     }
 
     #[test]

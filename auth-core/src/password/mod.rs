@@ -7,8 +7,10 @@
 //!   `needs_rehash`).
 //! - New passwords meet a length-only policy (ASVS 2.1: 12 to 128 characters by default, any
 //!   Unicode, NFKC-normalised, never truncated) and an optional breached-password check.
-//! - [`PasswordService`] runs every hash on tokio's blocking threads behind a bounded pool:
-//!   concurrent logins can neither starve the runtime nor queue without limit.
+//! - [`PasswordService`] runs every hash on its own threads behind a bounded pool: concurrent
+//!   logins can neither starve the runtime nor queue without limit. Each thread reuses one
+//!   Argon2 memory buffer and, on Linux, runs at a lower priority than request handling
+//!   ([`PasswordConfig::hash_thread_niceness`]).
 //!
 //! ```
 //! use auth_core::password::{PasswordConfig, PasswordService, Verification};
@@ -36,6 +38,7 @@
 
 mod breached;
 mod hash;
+mod memory;
 mod policy;
 mod pool;
 mod service;

@@ -9,7 +9,11 @@
 //! whenever its idle ones are still winding down: glibc keeps a freed Argon2 block in the arena
 //! of the thread that freed it, so every thread that ever hashed kept up to `m` resident (340
 //! MiB after 48 logins at two hashes at a time). With a fixed set, that is `permits` x `m` at
-//! most.
+//! most, and each thread keeps and reuses one Argon2 buffer (see `memory.rs`).
+//!
+//! On Linux each thread lowers its own priority (raises its niceness) when it starts, so that
+//! under a login storm request handling on the same cores (the async runtime, a database on
+//! the same machine) still gets the CPU first, while idle cores remain the hashes' own.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, mpsc};
@@ -44,6 +48,7 @@ type Job = Box<dyn FnOnce() + Send + 'static>;
 #[derive(Debug)]
 struct Workers {
     count: usize,
+    niceness: u8,
     sender: OnceLock<std::result::Result<mpsc::Sender<Job>, String>>,
 }
 
@@ -62,9 +67,12 @@ impl Workers {
         let receiver = Arc::new(Mutex::new(receiver));
         for index in 0..self.count {
             let receiver = Arc::clone(&receiver);
+            let niceness = self.niceness;
             std::thread::Builder::new()
                 .name(format!("auth-hash-{index}"))
                 .spawn(move || {
+                    lower_priority(niceness);
+                    super::memory::keep_buffer_on_this_thread();
                     loop {
                         // The lock is released before the job runs, so the next thread waits
                         // for the next job meanwhile.
@@ -84,8 +92,36 @@ impl Workers {
     }
 }
 
+/// Raises the calling thread's niceness to `niceness` (0 leaves it alone), unless it is
+/// already that high: raising a niceness needs no privilege, and this never lowers one.
+#[cfg(target_os = "linux")]
+fn lower_priority(niceness: u8) {
+    use rustix::process::{getpriority_process, setpriority_process};
+
+    if niceness == 0 {
+        return;
+    }
+    // On Linux a niceness belongs to a thread, and PRIO_PROCESS with a thread id sets that
+    // thread's alone.
+    let thread = Some(rustix::thread::gettid());
+    let wanted = i32::from(niceness);
+    let lowered = match getpriority_process(thread) {
+        Ok(current) if current >= wanted => Ok(()),
+        _ => setpriority_process(thread, wanted),
+    };
+    if let Err(error) = lowered {
+        tracing::warn!(%error, niceness, "cannot lower the priority of a hashing thread");
+    }
+}
+
+/// Thread priorities are left alone outside Linux.
+#[cfg(not(target_os = "linux"))]
+fn lower_priority(_niceness: u8) {}
+
 impl HashPool {
-    pub(crate) fn new(max_running: usize, max_queued: usize) -> Self {
+    /// A pool whose threads run at `niceness` (on Linux; 0 leaves them at the niceness of the
+    /// thread that starts them).
+    pub(crate) fn new(max_running: usize, max_queued: usize, niceness: u8) -> Self {
         let max_running = max_running.max(1);
         Self {
             permits: Arc::new(Semaphore::new(max_running)),
@@ -95,6 +131,7 @@ impl HashPool {
             capacity: max_running.saturating_add(max_queued),
             workers: Workers {
                 count: max_running,
+                niceness,
                 sender: OnceLock::new(),
             },
         }
@@ -189,7 +226,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_pool_and_queue_answers_busy_at_once() {
-        let pool = Arc::new(HashPool::new(1, 1));
+        let pool = Arc::new(HashPool::new(1, 1, 0));
         let (running, release_tx) = occupy(&pool).await;
         let queued = tokio::spawn({
             let pool = Arc::clone(&pool);
@@ -208,7 +245,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn no_more_than_the_permitted_jobs_run_at_once() {
-        let pool = Arc::new(HashPool::new(2, 64));
+        let pool = Arc::new(HashPool::new(2, 64, 0));
         let running = Arc::new(AtomicUsize::new(0));
         let peak = Arc::new(AtomicUsize::new(0));
         let jobs: Vec<_> = (0..16)
@@ -236,7 +273,7 @@ mod tests {
     async fn jobs_do_not_block_the_async_runtime() {
         // On a single-threaded runtime, a job that ran on the runtime thread would stop every
         // other task until it finished. Here the job waits until another task has run.
-        let pool = HashPool::new(1, 0);
+        let pool = HashPool::new(1, 0, 0);
         let other_task_ran = Arc::new(AtomicBool::new(false));
         let flag = other_task_ran.clone();
         let ticker = tokio::spawn(async move { flag.store(true, Ordering::SeqCst) });
@@ -258,7 +295,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_abandoned_wait_gives_its_place_back() {
-        let pool = Arc::new(HashPool::new(1, 1));
+        let pool = Arc::new(HashPool::new(1, 1, 0));
         let (running, release_tx) = occupy(&pool).await;
         let waiting = tokio::spawn({
             let pool = Arc::clone(&pool);
@@ -277,16 +314,59 @@ mod tests {
 
     #[tokio::test]
     async fn a_panicking_job_fails_alone_and_its_thread_lives_on() {
-        let pool = HashPool::new(1, 0);
+        let pool = HashPool::new(1, 0, 0);
         let failed = pool.run(|| -> u8 { panic!("job bug") }).await;
         assert!(matches!(failed, Err(Error::Internal(_))), "{failed:?}");
         assert_eq!(pool.in_flight(), 0);
         assert_eq!(pool.run(|| 3).await.unwrap(), 3);
     }
 
+    /// The niceness of the calling thread.
+    #[cfg(target_os = "linux")]
+    fn own_niceness() -> i32 {
+        rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap()
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test(flavor = "current_thread")]
+    async fn pool_threads_run_at_the_configured_niceness_and_callers_keep_theirs() {
+        let before = own_niceness();
+        let pool = HashPool::new(2, 4, 10);
+        for _ in 0..4 {
+            assert_eq!(pool.run(own_niceness).await.unwrap(), before.max(10));
+        }
+        assert_eq!(own_niceness(), before);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test(flavor = "current_thread")]
+    async fn niceness_zero_leaves_pool_threads_at_the_process_niceness() {
+        let pool = HashPool::new(1, 0, 0);
+        assert_eq!(pool.run(own_niceness).await.unwrap(), own_niceness());
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn pool_threads_never_raise_their_priority() {
+        // Threads inherit the niceness of the thread that starts them: start the pool from a
+        // thread already nicer than configured.
+        let seen = std::thread::spawn(|| {
+            let nicer = own_niceness().max(15);
+            rustix::process::setpriority_process(Some(rustix::thread::gettid()), nicer).unwrap();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap();
+            let pool = HashPool::new(1, 0, 10);
+            (nicer, runtime.block_on(pool.run(own_niceness)).unwrap())
+        })
+        .join()
+        .unwrap();
+        assert_eq!(seen.1, seen.0);
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn jobs_run_on_the_pools_own_threads_only() {
-        let pool = Arc::new(HashPool::new(2, 64));
+        let pool = Arc::new(HashPool::new(2, 64, 0));
         let jobs: Vec<_> = (0..32)
             .map(|_| {
                 let pool = Arc::clone(&pool);

@@ -38,6 +38,18 @@ pub struct PasswordConfig {
     pub max_queued_hashes: usize,
     /// What to do when the breached-password check fails.
     pub on_breach_check_failure: BreachCheckFailure,
+    /// Niceness of the hashing threads, 0 to 19 (default 10): on Linux each raises its own to
+    /// this when it starts (never lowers it, so a service started with `nice` keeps its own),
+    /// so that under a login storm request handling and a local database get the CPU first. 0
+    /// leaves them at the process's. Ignored on other platforms.
+    pub hash_thread_niceness: u8,
+}
+
+impl PasswordConfig {
+    /// Largest [`PasswordConfig::hash_thread_niceness`]: the lowest priority there is.
+    pub const MAX_HASH_THREAD_NICENESS: u8 = 19;
+    /// Default [`PasswordConfig::hash_thread_niceness`].
+    pub const DEFAULT_HASH_THREAD_NICENESS: u8 = 10;
 }
 
 impl Default for PasswordConfig {
@@ -49,6 +61,7 @@ impl Default for PasswordConfig {
             max_concurrent_hashes: cores,
             max_queued_hashes: cores * 8,
             on_breach_check_failure: BreachCheckFailure::default(),
+            hash_thread_niceness: Self::DEFAULT_HASH_THREAD_NICENESS,
         }
     }
 }
@@ -102,7 +115,18 @@ impl PasswordService {
                 "max_concurrent_hashes must be at least 1".into(),
             ));
         }
-        let pool = HashPool::new(config.max_concurrent_hashes, config.max_queued_hashes);
+        if config.hash_thread_niceness > PasswordConfig::MAX_HASH_THREAD_NICENESS {
+            return Err(Error::Config(format!(
+                "hash_thread_niceness {} is above {}",
+                config.hash_thread_niceness,
+                PasswordConfig::MAX_HASH_THREAD_NICENESS
+            )));
+        }
+        let pool = HashPool::new(
+            config.max_concurrent_hashes,
+            config.max_queued_hashes,
+            config.hash_thread_niceness,
+        );
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
@@ -406,6 +430,36 @@ mod tests {
             PasswordService::new(config),
             Err(Error::Config(_))
         ));
+    }
+
+    #[test]
+    fn a_hash_thread_niceness_above_19_is_a_config_error() {
+        let config = |hash_thread_niceness| PasswordConfig {
+            hash_thread_niceness,
+            ..PasswordConfig::default()
+        };
+        assert!(matches!(
+            PasswordService::new(config(20)),
+            Err(Error::Config(_))
+        ));
+        assert!(PasswordService::new(config(19)).is_ok());
+        assert!(PasswordService::new(config(0)).is_ok());
+        assert_eq!(PasswordConfig::default().hash_thread_niceness, 10);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test(flavor = "current_thread")]
+    async fn hashing_threads_run_at_the_configured_niceness() {
+        let niceness = || rustix::process::getpriority_process(Some(rustix::thread::gettid()));
+        let before = niceness().unwrap();
+        for (configured, expected) in [(0, before), (7, before.max(7)), (10, before.max(10))] {
+            let service = service_with(PasswordConfig {
+                hash_thread_niceness: configured,
+                ..PasswordConfig::default()
+            });
+            let seen = service.inner.pool.run(niceness).await.unwrap().unwrap();
+            assert_eq!(seen, expected, "configured {configured}");
+        }
     }
 
     #[tokio::test]

@@ -36,6 +36,7 @@ fn an_empty_environment_gives_the_development_defaults() {
     assert_eq!(config.access_ttl, Duration::from_secs(900));
     assert_eq!(config.refresh_ttl, Duration::from_secs(2_592_000));
     assert_eq!(config.token_cache_size, 10_000);
+    assert_eq!(config.hash_niceness, None);
     assert!(config.database_url.is_none() && config.redis_url.is_none());
     assert_eq!(config.key_source, KeySource::Generated);
     assert_eq!(config.keys.active().unwrap().algorithm(), Algorithm::EdDsa);
@@ -60,6 +61,7 @@ fn values_are_read_and_trimmed() {
         ("PASSWORD_HASH_CONCURRENCY", "4"),
         ("PASSWORD_HASH_QUEUE", "16"),
         ("TOKEN_CACHE_SIZE", "0"),
+        ("PASSWORD_HASH_NICENESS", "0"),
         (
             "CORS_ORIGINS",
             "https://app.example.com, https://admin.example.com",
@@ -86,6 +88,7 @@ fn values_are_read_and_trimmed() {
         (Some(4), Some(16))
     );
     assert_eq!(config.token_cache_size, 0);
+    assert_eq!(config.hash_niceness, Some(0));
     assert_eq!(config.cors_origins.len(), 2);
     assert_eq!(
         config.database_url.unwrap().expose_secret(),
@@ -109,6 +112,7 @@ fn every_problem_is_listed_at_once_with_the_variable_name() {
         ("AUTH_TOKEN_FORMAT", "jwt-none"),
         ("PASSWORD_HASH_CONCURRENCY", "0"),
         ("TOKEN_CACHE_SIZE", "-1"),
+        ("PASSWORD_HASH_NICENESS", "20"),
         ("TRUSTED_PROXY_HEADER", "not a header"),
     ]);
     for variable in [
@@ -125,6 +129,7 @@ fn every_problem_is_listed_at_once_with_the_variable_name() {
         "AUTH_TOKEN_FORMAT",
         "PASSWORD_HASH_CONCURRENCY",
         "TOKEN_CACHE_SIZE",
+        "PASSWORD_HASH_NICENESS",
         "TRUSTED_PROXY_HEADER",
     ] {
         assert!(has(&found, variable), "{variable} missing from {found:?}");
