@@ -1,5 +1,5 @@
--- GET /v1/auth/me with valid bearer tokens (LOAD_SEED_FILE: one access token per line),
--- each thread rotating through its share of them. LOAD_DELAY_MS paces each connection
+-- GET /v1/auth/me (or LOAD_PATH) with valid bearer tokens (LOAD_SEED_FILE: one access token
+-- per line), each thread rotating through its share of them. LOAD_DELAY_MS paces each connection
 -- (the background traffic of the storm); LOAD_COUNT_STATUS=0 leaves response() out, so
 -- wrk parses no headers or bodies (only its own count of statuses >= 400 remains).
 local lib = dofile(os.getenv("LOAD_LUA_DIR") .. "/lib.lua")
@@ -9,11 +9,12 @@ done = lib.done
 
 local requests = {}
 local n, i = 0, 0
+local path = os.getenv("LOAD_PATH") or "/v1/auth/me"
 
 function init(_args)
   math.randomseed(os.time() + (thread_id or 0))
   for _, token in ipairs(lib.seeds()) do
-    table.insert(requests, wrk.format("GET", "/v1/auth/me", { ["Authorization"] = "Bearer " .. token }))
+    table.insert(requests, wrk.format("GET", path, { ["Authorization"] = "Bearer " .. token }))
   end
   n = #requests
   assert(n > 0, "me.lua: no access tokens in LOAD_SEED_FILE")

@@ -4,7 +4,7 @@
 # one summary line per scenario (throughput, latency percentiles, errors by status, the
 # server's peak RSS).
 #
-#   benches/load/run.sh [all|login|me|me-memory|me-pg|refresh|storm]...
+#   benches/load/run.sh [all|login|me|me-memory|me-pg|refresh|storm|auth-layer]...
 #
 # Scenarios:
 #   login      single-hash time (sequential logins, one connection) and the argon2 limit it
@@ -16,6 +16,9 @@
 #              rotated token from the answer it got
 #   storm      logins offered at LOAD_STORM_FACTOR (10) times the argon2 limit, while paced
 #              GET /me and refresh run: their p99, timeouts, and how excess logins are refused
+#   auth-layer a trivial axum handler (benches/examples/auth_layer_target.rs) bare, behind
+#              AuthLayer with its verified-token cache, and behind AuthLayer without it: the
+#              layer's share of throughput (target: the cached layer keeps >= 90%)
 # Every scenario line carries the server's peak RSS (VmHWM) during it; each server start
 # and stop prints its idle RSS, its peak over the loads and its RSS after them.
 #
@@ -38,6 +41,9 @@
 #   LOAD_COUNT_STATUS [1]      0 leaves wrk's response() hook out of the me runs (less client
 #                              CPU; errors then only as wrk's count of statuses >= 400)
 #   LOAD_KEEP [0]              1 keeps the work directory (server logs, wrk outputs)
+#   LOAD_PROFILE [0]           1 samples the server with perf (cpu-clock, 999 Hz) during each
+#                              measured run and prints its hottest functions; the work
+#                              directory is kept with the perf data (needs perf)
 #   LOAD_SKIP_BUILD [0]        1 uses target/release/auth-server without building it
 #   ARGON2_MEMORY_KIB, ARGON2_ITERATIONS, ARGON2_PARALLELISM, PASSWORD_HASH_CONCURRENCY,
 #   PASSWORD_HASH_QUEUE        passed to the server when set (its defaults otherwise)
@@ -64,10 +70,13 @@ REDIS_DB="${LOAD_REDIS_DB:-8}"
 SERVER_CPUS="${LOAD_SERVER_CPUS:-}"
 CLIENT_CPUS="${LOAD_CLIENT_CPUS:-}"
 KEEP="${LOAD_KEEP:-0}"
+PROFILE="${LOAD_PROFILE:-0}"
+if [[ "$PROFILE" == 1 ]]; then KEEP=1; fi
 SKIP_BUILD="${LOAD_SKIP_BUILD:-0}"
 
 BASE_URL="http://127.0.0.1:$PORT"
 BIN="$ROOT/target/release/auth-server"
+LAYER_BIN="$ROOT/target/release/examples/auth_layer_target"
 PASSWORD="load harness password"
 REQUEST_TIMEOUT=5   # the server answers 503 timeout after this many seconds
 WRK_TIMEOUT=10s     # longer than the server's deadline, so its 503s show before wrk gives up
@@ -85,6 +94,8 @@ HASH_MS=""
 LIMIT=""
 CORES=""
 SAMPLER_PID=""
+PERF_PID=""
+WINDOWS=0
 CLK_TCK=$(getconf CLK_TCK)
 declare -a WRK_PIDS=()
 
@@ -101,7 +112,7 @@ cleanup() {
   local status=$?
   trap - EXIT INT TERM
   local pid
-  for pid in "${WRK_PIDS[@]}" $SAMPLER_PID; do
+  for pid in "${WRK_PIDS[@]}" $SAMPLER_PID $PERF_PID; do
     kill "$pid" 2>/dev/null || true
   done
   stop_server quiet || true
@@ -200,8 +211,28 @@ window_start() {
     PEAK_RESETTABLE=0
     log "cannot reset VmHWM (clear_refs); peak RSS figures are since the server started"
   fi
+  WINDOWS=$(( WINDOWS + 1 ))
+  if [[ "$PROFILE" == 1 ]]; then
+    perf record -q -e cpu-clock -F 999 -p "$SERVER_PID" -o "$WORK/window-$WINDOWS.perf" \
+      >"$WORK/window-$WINDOWS.perf.log" 2>&1 &
+    PERF_PID=$!
+    sleep 0.5
+  fi
   WIN_CPU0=$(cpu_ticks)
   WIN_T0=$(date +%s%N)
+}
+
+# The server's hottest functions in the window just ended (LOAD_PROFILE=1), to stderr.
+window_profile() {
+  kill -INT "$PERF_PID" 2>/dev/null || true
+  wait "$PERF_PID" 2>/dev/null || true
+  PERF_PID=""
+  local data="$WORK/window-$WINDOWS.perf"
+  perf report -i "$data" --stdio --no-children --sort symbol --percent-limit 1.5 2>/dev/null |
+    grep -v '^#' | grep -v '^$' | sed -E 's/[[:space:]]+(-[[:space:]]+)*$//' | cut -c1-160 |
+    head -n 25 >"$data.txt" || true
+  log "profile of run $WINDOWS (perf report -i $data):"
+  sed 's/^/#   /' "$data.txt" >&2
 }
 
 window_end() {
@@ -212,6 +243,7 @@ window_end() {
   if (( peak > SERVER_PEAK_KIB )); then SERVER_PEAK_KIB=$peak; fi
   WIN_PEAK=$(mib "$peak")
   WIN_CPU=$(calc "($ticks - $WIN_CPU0) / $CLK_TCK / (($t1 - $WIN_T0) / 1000000000)")
+  if [[ -n "$PERF_PID" ]]; then window_profile; fi
 }
 
 start_server() {
@@ -578,6 +610,49 @@ scenario_storm() {
     "$(if (( refused > 0 && missing == 0 && ${max_in_flight:-0} <= capacity )); then echo 'refused, not queued'; else echo 'CHECK'; fi)"
 }
 
+# The trivial handler of auth_layer_target in each mode, one server at a time, the same wrk
+# run against each; the layer's cost is the drop in throughput from the bare handler.
+scenario_auth_layer() {
+  stop_server
+  local mode r rps bare_rps=""
+  for mode in bare cached uncached; do
+    pin "$SERVER_CPUS"
+    "${PIN[@]}" "$LAYER_BIN" "$mode" "$PORT" "$WORK/layer.access" "$USERS" >>"$WORK/layer-$mode.log" 2>&1 &
+    SERVER_PID=$!
+    local i
+    for ((i = 0; i < 100; i++)); do
+      if [[ -s "$WORK/layer.access" ]] && (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then break; fi
+      kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/layer-$mode.log" >&2; die "auth_layer_target exited"; }
+      sleep 0.1
+    done
+    window_start
+    run_wrk "layer-$mode" me.lua "$CONNECTIONS" "$THREADS" "$DURATION" \
+      "LOAD_SEED_FILE=$WORK/layer.access" "LOAD_PATH=/hello"
+    window_end
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=""
+    rm -f "$WORK/layer.access"
+    r=$(result_of "layer-$mode")
+    rps=$(rps_of "$r")
+    if [[ "$mode" == bare ]]; then
+      bare_rps=$rps
+      summary "layer-$mode" 'req/s' "$r" "$CONNECTIONS connections; trivial handler, no layer"
+    else
+      local share
+      share=$(calc "$rps * 100 / $bare_rps")
+      local note
+      note=$(printf '%.1f%% of the bare handler' "$share")
+      if [[ "$mode" == cached ]]; then
+        note+="; target >= 90%: $(verdict "$share" '>=' 90)"
+      else
+        note+=" (no cache: an EdDSA signature check per request)"
+      fi
+      summary "layer-$mode" 'req/s' "$r" "$note"
+    fi
+  done
+}
+
 # --- main ---------------------------------------------------------------------------------
 
 main() {
@@ -585,9 +660,9 @@ main() {
   local arg
   for arg in "${@:-all}"; do
     case "$arg" in
-      all) scenarios+=(me-memory login me-pg refresh storm) ;;
+      all) scenarios+=(auth-layer me-memory login me-pg refresh storm) ;;
       me) scenarios+=(me-memory me-pg) ;;
-      login | me-memory | me-pg | refresh | storm) scenarios+=("$arg") ;;
+      auth-layer | login | me-memory | me-pg | refresh | storm) scenarios+=("$arg") ;;
       -h | --help | help) usage; exit 0 ;;
       *) usage >&2; die "unknown scenario: $arg" ;;
     esac
@@ -601,6 +676,7 @@ main() {
     log "wrk is missing; installing it with apt-get"
     if [[ $(id -u) == 0 ]]; then apt-get install -y wrk >/dev/null; else sudo apt-get install -y wrk >/dev/null; fi
   fi
+  if [[ "$PROFILE" == 1 ]]; then command -v perf >/dev/null || die "LOAD_PROFILE=1 needs perf"; fi
   if [[ -n "$SERVER_CPUS$CLIENT_CPUS" ]]; then command -v taskset >/dev/null || die "taskset is required for pinning"; fi
 
   trap cleanup EXIT
@@ -609,12 +685,18 @@ main() {
   WORK=$(mktemp -d "${TMPDIR:-/tmp}/auth-load.XXXXXX")
 
   if [[ "$SKIP_BUILD" == 1 ]]; then
-    log "LOAD_SKIP_BUILD=1: using the existing release binary as it is"
+    log "LOAD_SKIP_BUILD=1: using the existing release binaries as they are"
   else
     log "building the release server (cargo reuses it when it is fresh)"
     (cd "$ROOT" && cargo build --release --quiet -p auth-server)
+    if [[ " ${scenarios[*]} " == *" auth-layer "* ]]; then
+      (cd "$ROOT" && cargo build --release --quiet -p auth-benches --example auth_layer_target)
+    fi
   fi
   [[ -x "$BIN" ]] || die "no binary at $BIN"
+  if [[ " ${scenarios[*]} " == *" auth-layer "* ]]; then
+    [[ -x "$LAYER_BIN" ]] || die "no binary at $LAYER_BIN"
+  fi
 
   redis-cli -u "$REDIS_BASE/$REDIS_DB" ping >/dev/null || die "Redis does not answer at $REDIS_BASE"
   psql "$PG_URL/postgres" -qAt -c 'select 1' >/dev/null || die "PostgreSQL does not answer at $PG_URL"
@@ -635,6 +717,9 @@ main() {
 
   # Scenarios in the order given, but each server started once: in-memory ones first.
   local s
+  for s in "${scenarios[@]}"; do
+    [[ "$s" == auth-layer ]] && scenario_auth_layer
+  done
   for s in "${scenarios[@]}"; do
     [[ "$s" == me-memory ]] && scenario_me_memory
   done

@@ -39,6 +39,23 @@ pub(super) fn keep_buffer_on_this_thread() {
     KEEP.set(true);
 }
 
+/// Whether this thread holds a buffer now.
+pub(super) fn holds_buffer() -> bool {
+    BLOCKS
+        .try_with(|slot| {
+            let blocks = slot.take();
+            let holds = !blocks.is_empty();
+            slot.set(blocks);
+            holds
+        })
+        .unwrap_or(false)
+}
+
+/// Frees this thread's buffer; the next hash allocates a new one.
+pub(super) fn release_buffer() {
+    let _ = BLOCKS.try_with(Cell::take);
+}
+
 /// Runs `job` on at least `needed` blocks of this thread's buffer, then keeps the buffer only
 /// if it is no larger than `keep` blocks and the thread opted in.
 ///

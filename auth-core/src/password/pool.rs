@@ -9,14 +9,17 @@
 //! whenever its idle ones are still winding down: glibc keeps a freed Argon2 block in the arena
 //! of the thread that freed it, so every thread that ever hashed kept up to `m` resident (340
 //! MiB after 48 logins at two hashes at a time). With a fixed set, that is `permits` x `m` at
-//! most, and each thread keeps and reuses one Argon2 buffer (see `memory.rs`).
+//! most, and each thread keeps and reuses one Argon2 buffer (see `memory.rs`) until it has
+//! been idle for [`IDLE_RELEASE`].
 //!
 //! On Linux each thread lowers its own priority (raises its niceness) when it starts, so that
 //! under a login storm request handling on the same cores (the async runtime, a database on
 //! the same machine) still gets the CPU first, while idle cores remain the hashes' own.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, mpsc};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
@@ -43,52 +46,119 @@ impl Drop for Admission {
 
 type Job = Box<dyn FnOnce() + Send + 'static>;
 
-/// The pool's threads, started on first use and ended when the pool is dropped (their channel
-/// closes).
-#[derive(Debug)]
+/// How long a hashing thread keeps its Argon2 buffer with nothing to do. Under steady logins
+/// the buffer is reused and never faulted in again; after a burst, an idle server goes back
+/// to its idle footprint.
+const IDLE_RELEASE: Duration = Duration::from_secs(10);
+
+/// Jobs waiting for a thread, and whether the pool is gone.
+#[derive(Default)]
+struct Queue {
+    jobs: VecDeque<Job>,
+    closed: bool,
+}
+
+/// What the pool and its threads share.
+#[derive(Default)]
+struct Shared {
+    queue: Mutex<Queue>,
+    ready: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        // Jobs run outside the lock and their panics are caught, so it is never held by a
+        // panicking thread; if it were, the queue would still be consistent.
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The next job, or `None` once the pool is dropped and the queue is empty. While it
+    /// waits, a thread that holds an Argon2 buffer lets it go after `idle_release`.
+    fn next(&self, idle_release: Duration) -> Option<Job> {
+        let mut queue = self.lock();
+        loop {
+            if let Some(job) = queue.jobs.pop_front() {
+                return Some(job);
+            }
+            if queue.closed {
+                return None;
+            }
+            if super::memory::holds_buffer() {
+                let (woken, wait) = self
+                    .ready
+                    .wait_timeout(queue, idle_release)
+                    .unwrap_or_else(PoisonError::into_inner);
+                queue = woken;
+                if wait.timed_out() && queue.jobs.is_empty() {
+                    super::memory::release_buffer();
+                }
+            } else {
+                queue = self
+                    .ready
+                    .wait(queue)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+        }
+    }
+}
+
+/// The pool's threads, started on first use and ended when the pool is dropped (after the
+/// jobs already handed to them).
 struct Workers {
     count: usize,
     niceness: u8,
-    sender: OnceLock<std::result::Result<mpsc::Sender<Job>, String>>,
+    idle_release: Duration,
+    shared: OnceLock<std::result::Result<Arc<Shared>, String>>,
+}
+
+impl std::fmt::Debug for Workers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Workers")
+            .field("count", &self.count)
+            .field("niceness", &self.niceness)
+            .field("started", &self.shared.get().is_some())
+            .finish()
+    }
 }
 
 impl Workers {
     fn submit(&self, job: Job) -> Result<()> {
-        match self.sender.get_or_init(|| self.start()) {
-            Ok(sender) => sender
-                .send(job)
-                .map_err(|_| Error::Internal("the hashing threads stopped".into())),
+        match self.shared.get_or_init(|| self.start()) {
+            Ok(shared) => {
+                shared.lock().jobs.push_back(job);
+                shared.ready.notify_one();
+                Ok(())
+            }
             Err(error) => Err(Error::Internal(error.clone())),
         }
     }
 
-    fn start(&self) -> std::result::Result<mpsc::Sender<Job>, String> {
-        let (sender, receiver) = mpsc::channel::<Job>();
-        let receiver = Arc::new(Mutex::new(receiver));
+    fn start(&self) -> std::result::Result<Arc<Shared>, String> {
+        let shared = Arc::new(Shared::default());
         for index in 0..self.count {
-            let receiver = Arc::clone(&receiver);
-            let niceness = self.niceness;
+            let shared = Arc::clone(&shared);
+            let (niceness, idle_release) = (self.niceness, self.idle_release);
             std::thread::Builder::new()
                 .name(format!("auth-hash-{index}"))
                 .spawn(move || {
                     lower_priority(niceness);
                     super::memory::keep_buffer_on_this_thread();
-                    loop {
-                        // The lock is released before the job runs, so the next thread waits
-                        // for the next job meanwhile.
-                        let next = match receiver.lock() {
-                            Ok(receiver) => receiver.recv(),
-                            Err(_) => return,
-                        };
-                        match next {
-                            Ok(job) => job(),
-                            Err(_) => return,
-                        }
+                    while let Some(job) = shared.next(idle_release) {
+                        job();
                     }
                 })
                 .map_err(|e| format!("cannot start a hashing thread: {e}"))?;
         }
-        Ok(sender)
+        Ok(shared)
+    }
+}
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        if let Some(Ok(shared)) = self.shared.get() {
+            shared.lock().closed = true;
+            shared.ready.notify_all();
+        }
     }
 }
 
@@ -132,9 +202,17 @@ impl HashPool {
             workers: Workers {
                 count: max_running,
                 niceness,
-                sender: OnceLock::new(),
+                idle_release: IDLE_RELEASE,
+                shared: OnceLock::new(),
             },
         }
+    }
+
+    /// The same pool, its threads letting their Argon2 buffers go after `idle` instead.
+    #[cfg(test)]
+    fn with_idle_release(mut self, idle: Duration) -> Self {
+        self.workers.idle_release = idle;
+        self
     }
 
     /// Jobs running or waiting right now.
@@ -222,6 +300,42 @@ mod tests {
         });
         started_rx.await.unwrap();
         (running, release_tx)
+    }
+
+    #[tokio::test]
+    async fn a_thread_keeps_its_argon2_buffer_between_jobs_and_lets_it_go_when_idle() {
+        use crate::password::memory;
+        let idle = Duration::from_millis(500);
+        let pool = HashPool::new(1, 0, 0).with_idle_release(idle);
+        let held = pool
+            .run(|| {
+                memory::with_blocks(16, 16, |_| ()).unwrap();
+                memory::retained_blocks()
+            })
+            .await
+            .unwrap();
+        assert_eq!(held, 16);
+        assert_eq!(pool.run(memory::retained_blocks).await.unwrap(), 16);
+        tokio::time::sleep(idle * 4).await;
+        assert_eq!(pool.run(memory::retained_blocks).await.unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn dropping_the_pool_ends_its_threads() {
+        let pool = HashPool::new(2, 0, 0);
+        let (tx, rx) = std::sync::mpsc::channel();
+        pool.run(move || {
+            // Dropped when the thread ends: the receiver then sees the channel close.
+            thread_local!(static GUARD: std::cell::RefCell<Option<std::sync::mpsc::Sender<()>>> = const { std::cell::RefCell::new(None) });
+            GUARD.with(|guard| *guard.borrow_mut() = Some(tx));
+        })
+        .await
+        .unwrap();
+        drop(pool);
+        let ended = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(10)))
+            .await
+            .unwrap();
+        assert_eq!(ended, Err(std::sync::mpsc::RecvTimeoutError::Disconnected));
     }
 
     #[tokio::test]
