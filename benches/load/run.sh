@@ -81,6 +81,7 @@ PASSWORD="load harness password"
 REQUEST_TIMEOUT=5   # the server answers 503 timeout after this many seconds
 WRK_TIMEOUT=10s     # longer than the server's deadline, so its 503s show before wrk gives up
 SPARES=4            # refresh tokens per wrk thread beyond one per connection
+IDLE_AGAIN=11       # seconds of quiet before the last RSS reading (buffers go after 10 s idle)
 
 WORK=""
 DB_NAME=""
@@ -307,8 +308,13 @@ stop_server() {
     now=$(rss_kib VmRSS)
     peak=$(rss_kib VmHWM)
     if (( peak > SERVER_PEAK_KIB )); then SERVER_PEAK_KIB=$peak; fi
-    printf '%-15s idle RSS %.1f MiB, peak RSS over its loads %.1f MiB, RSS after them %.1f MiB\n' \
-      "rss-$SERVER_BACKEND" "$(mib "$SERVER_IDLE_KIB")" "$(mib "$SERVER_PEAK_KIB")" "$(mib "$now")"
+    # The hashing threads let their Argon2 buffers go after 10 s without work.
+    sleep "$IDLE_AGAIN"
+    local later
+    later=$(rss_kib VmRSS)
+    printf '%-15s idle RSS %.1f MiB, peak RSS over its loads %.1f MiB, RSS 1 s after them %.1f MiB, %d s after %.1f MiB\n' \
+      "rss-$SERVER_BACKEND" "$(mib "$SERVER_IDLE_KIB")" "$(mib "$SERVER_PEAK_KIB")" "$(mib "$now")" \
+      $(( IDLE_AGAIN + 1 )) "$(mib "$later")"
   fi
   kill -TERM "$SERVER_PID" 2>/dev/null || true
   local i
