@@ -25,8 +25,8 @@ pub(crate) enum Command {
     /// characters); ACCESS_TOKEN_TTL (900); REFRESH_TOKEN_TTL (2592000); AUTH_ISSUER;
     /// AUTH_AUDIENCE; ARGON2_MEMORY_KIB, ARGON2_ITERATIONS, ARGON2_PARALLELISM (19456, 2, 1);
     /// PASSWORD_HASH_CONCURRENCY (hashes at once, one per core), PASSWORD_HASH_QUEUE (waiting
-    /// hashes before logins get 503, eight per slot); PASSWORD_HASH_NICENESS (0-19, 10: hashing
-    /// threads yield the CPU to request handling); TOKEN_CACHE_SIZE (verified access tokens
+    /// hashes before logins get 503, eight per slot); PASSWORD_HASH_NICENESS (0-19, 0; above 0
+    /// hashing threads yield the CPU to request handling); TOKEN_CACHE_SIZE (verified access tokens
     /// remembered so repeats skip the signature check, revocation still checked; 10000, 0: off);
     /// CORS_ORIGINS (comma-separated); TRUSTED_PROXY_HEADER (e.g. x-forwarded-for: take the
     /// client address from it; set only when every request comes through that proxy). Production refuses in-memory state, generated keys and

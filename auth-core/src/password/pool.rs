@@ -12,9 +12,9 @@
 //! most, and each thread keeps and reuses one Argon2 buffer (see `memory.rs`) until it has
 //! been idle for [`IDLE_RELEASE`].
 //!
-//! On Linux each thread lowers its own priority (raises its niceness) when it starts, so that
-//! under a login storm request handling on the same cores (the async runtime, a database on
-//! the same machine) still gets the CPU first, while idle cores remain the hashes' own.
+//! On Linux each thread can lower its own priority (raise its niceness) when it starts, so
+//! that request handling on the same cores (the async runtime, a database on the same
+//! machine) gets the CPU first; off by default (see `PasswordConfig::hash_thread_niceness`).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
