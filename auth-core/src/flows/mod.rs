@@ -478,13 +478,18 @@ impl Authenticator {
 
     /// Checks a password login. Unknown account, wrong password and disabled account all
     /// answer [`Error::InvalidCredentials`] at the same cost; too many failures answer
-    /// [`Error::Throttled`], even for the right password.
+    /// [`Error::Throttled`], even for the right password. With every hashing slot and queue
+    /// place taken it answers [`Error::Busy`] at once, before any lookup.
     pub async fn login(
         &self,
         email: &str,
         password: &SecretString,
         client: Option<IpAddr>,
     ) -> Result<LoginOutcome> {
+        // With every hashing slot taken, the answer is 503 busy whatever the account: give it
+        // before the throttle and account lookups, so a login storm does not also become a
+        // storm of Redis and database queries (one each per refused login).
+        self.inner.passwords.refuse_if_saturated()?;
         let throttle = &self.inner.throttle;
         if let Err(error) = throttle.check(email, client).await {
             self.emit(

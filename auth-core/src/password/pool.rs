@@ -233,6 +233,16 @@ impl HashPool {
         self.capacity
     }
 
+    /// [`Error::Busy`] (counted as a refusal) if a job submitted now would be refused; a
+    /// cheap early answer for callers with costly work to do before their job.
+    pub(crate) fn refuse_if_full(&self) -> Result<()> {
+        if self.admitted.load(Ordering::Acquire) >= self.capacity {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+            return Err(Error::Busy);
+        }
+        Ok(())
+    }
+
     fn admit(&self) -> Result<Admission> {
         self.admitted
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {

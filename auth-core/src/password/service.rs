@@ -143,6 +143,14 @@ impl PasswordService {
         })
     }
 
+    /// [`Error::Busy`] at once if every hashing slot and queue place is taken, so a caller
+    /// can refuse before doing the work that leads to a hash (a login's account lookup, say)
+    /// instead of after it. Counted in [`hashes_refused`](Self::hashes_refused). A later hash
+    /// can still be refused: this is a snapshot, not a reservation.
+    pub fn refuse_if_saturated(&self) -> Result<()> {
+        self.inner.pool.refuse_if_full()
+    }
+
     /// The configuration in force.
     pub fn config(&self) -> &PasswordConfig {
         &self.inner.config
@@ -485,6 +493,38 @@ mod tests {
             .count();
         assert_eq!(busy, 1, "{a:?} {b:?}");
         assert_eq!(Error::Busy.code(), "busy");
+    }
+
+    #[tokio::test]
+    async fn a_saturated_service_refuses_early_and_counts_it() {
+        let service = service_with(PasswordConfig {
+            max_concurrent_hashes: 1,
+            max_queued_hashes: 0,
+            ..PasswordConfig::default()
+        });
+        assert!(service.refuse_if_saturated().is_ok());
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let (started, running) = tokio::sync::oneshot::channel();
+        let pool_job = tokio::spawn({
+            let service = service.clone();
+            async move {
+                service
+                    .inner
+                    .pool
+                    .run(move || {
+                        let _ = started.send(());
+                        let _ = released.recv();
+                    })
+                    .await
+            }
+        });
+        running.await.unwrap();
+        assert!(matches!(service.refuse_if_saturated(), Err(Error::Busy)));
+        assert_eq!(service.hashes_refused(), 1);
+        release.send(()).unwrap();
+        pool_job.await.unwrap().unwrap();
+        assert!(service.refuse_if_saturated().is_ok());
+        assert_eq!(service.hashes_refused(), 1);
     }
 
     fn service_with(config: PasswordConfig) -> PasswordService {
