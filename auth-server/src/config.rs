@@ -65,7 +65,8 @@ pub(crate) struct ServeConfig {
 
 /// Verified access tokens remembered by default (about half a KiB each).
 const DEFAULT_TOKEN_CACHE_SIZE: usize = 10_000;
-/// The most `TOKEN_CACHE_SIZE` accepts: about 500 MiB.
+/// The most `TOKEN_CACHE_SIZE` accepts: about 500 MiB of the server's own tokens (larger
+/// claims take more; only tokens signed by its keys are cached).
 const MAX_TOKEN_CACHE_SIZE: usize = 1_000_000;
 
 /// One entry of `AUTH_SIGNING_KEYS`: what `auth-server keys generate` prints.

@@ -46,7 +46,9 @@
 #                              directory is kept with the perf data (needs perf)
 #   LOAD_SKIP_BUILD [0]        1 uses target/release/auth-server without building it
 #   ARGON2_MEMORY_KIB, ARGON2_ITERATIONS, ARGON2_PARALLELISM, PASSWORD_HASH_CONCURRENCY,
-#   PASSWORD_HASH_QUEUE        passed to the server when set (its defaults otherwise)
+#   PASSWORD_HASH_QUEUE, PASSWORD_HASH_NICENESS, TOKEN_CACHE_SIZE
+#                              passed to the server when set (its defaults otherwise), so
+#                              unset them unless they are what is being measured
 #
 # Needs: cargo, curl, psql, redis-cli, awk, wrk (installed with apt-get when missing).
 
@@ -495,6 +497,7 @@ scenario_login() {
   window_end
   sum1=$(metric auth_password_hash_duration_seconds_sum)
   count1=$(metric auth_password_hash_duration_seconds_count)
+  (( $(calc "$count1 - $count0") > 0 )) || die "login-par: no hash recorded"
   par_ms=$(calc "($sum1 - $sum0) * 1000 / ($count1 - $count0)")
   r=$(result_of login-par)
   summary login-par 'logins/s' "$r" \
@@ -640,14 +643,21 @@ scenario_auth_layer() {
   local mode r rps bare_rps=""
   for mode in bare cached uncached; do
     pin "$SERVER_CPUS"
+    if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+      die "port $PORT is already in use (set LOAD_PORT)"
+    fi
     "${PIN[@]}" "$LAYER_BIN" "$mode" "$PORT" "$WORK/layer.access" "$USERS" >>"$WORK/layer-$mode.log" 2>&1 &
     SERVER_PID=$!
-    local i
+    local i ready=0
     for ((i = 0; i < 100; i++)); do
-      if [[ -s "$WORK/layer.access" ]] && (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then break; fi
+      if [[ -s "$WORK/layer.access" ]] && (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+        ready=1
+        break
+      fi
       kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/layer-$mode.log" >&2; die "auth_layer_target exited"; }
       sleep 0.1
     done
+    (( ready == 1 )) || die "auth_layer_target ($mode) is not listening after 10 s"
     window_start
     run_wrk "layer-$mode" me.lua "$CONNECTIONS" "$THREADS" "$DURATION" \
       "LOAD_SEED_FILE=$WORK/layer.access" "LOAD_PATH=/hello"
@@ -663,6 +673,7 @@ scenario_auth_layer() {
       summary "layer-$mode" 'req/s' "$r" "$CONNECTIONS connections; trivial handler, no layer"
     else
       local share
+      [[ $(calc "($bare_rps > 0) ? 1 : 0") == 1 ]] || die "the bare handler answered nothing"
       share=$(calc "$rps * 100 / $bare_rps")
       local note
       note=$(printf '%.1f%% of the bare handler' "$share")

@@ -19,12 +19,13 @@
 //! before) gets a buffer that is dropped after it, so one such hash does not pin its memory
 //! for the thread's lifetime.
 //!
-//! The buffer holds Argon2's internal state of the last hash, never the password itself; every
-//! hash writes each block before it reads it, so stale contents cannot affect a result.
+//! The buffer is zeroed after every hash (the crate does not wipe Argon2's memory itself, and
+//! its first blocks are cheap functions of the password), so at rest it holds nothing.
 
 use std::cell::Cell;
 
 use argon2::Block;
+use zeroize::Zeroize;
 
 use crate::error::{Error, Result};
 
@@ -93,11 +94,26 @@ fn run<T>(
         })?;
         blocks.resize(wanted, Block::new());
     }
-    let result = job(blocks);
+    let result = {
+        // Wiped after the job even if it panics: the first blocks of an Argon2 memory are
+        // cheap functions of the password, so a dump of them would let candidates be tested
+        // without the memory-hard work.
+        let wipe = Wipe(blocks.as_mut_slice());
+        job(&mut *wipe.0)
+    };
     if blocks.len() > keep {
         *blocks = Vec::new();
     }
     Ok(result)
+}
+
+/// Zeroes the blocks it holds when dropped.
+struct Wipe<'a>(&'a mut [Block]);
+
+impl Drop for Wipe<'_> {
+    fn drop(&mut self) {
+        self.0.iter_mut().for_each(Zeroize::zeroize);
+    }
 }
 
 /// Blocks held by this thread's buffer right now.
@@ -123,6 +139,26 @@ mod tests {
         })
         .join()
         .unwrap()
+    }
+
+    #[test]
+    fn the_buffer_is_zeroed_after_every_job() {
+        on_a_new_thread(|| {
+            let mut marked = Block::new();
+            marked.as_mut().fill(7);
+            let first = with_blocks(4, 4, |blocks| {
+                blocks.fill(marked);
+                blocks.as_ptr()
+            })
+            .unwrap();
+            let (second, zeroed) = with_blocks(4, 4, |blocks| {
+                let zeroed = blocks.iter().all(|b| b.as_ref().iter().all(|w| *w == 0));
+                (blocks.as_ptr(), zeroed)
+            })
+            .unwrap();
+            assert_eq!(first, second, "the same buffer");
+            assert!(zeroed, "wiped between the jobs");
+        });
     }
 
     #[test]

@@ -18,7 +18,7 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
@@ -72,6 +72,12 @@ impl Shared {
         self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Tells the threads to end once the queue is empty.
+    fn close(&self) {
+        self.lock().closed = true;
+        self.ready.notify_all();
+    }
+
     /// The next job, or `None` once the pool is dropped and the queue is empty. While it
     /// waits, a thread that holds an Argon2 buffer lets it go after `idle_release`.
     fn next(&self, idle_release: Duration) -> Option<Job> {
@@ -108,7 +114,8 @@ struct Workers {
     count: usize,
     niceness: u8,
     idle_release: Duration,
-    shared: OnceLock<std::result::Result<Arc<Shared>, String>>,
+    /// `None` until the first job, or after a failed start (the next job tries again).
+    shared: Mutex<Option<Arc<Shared>>>,
 }
 
 impl std::fmt::Debug for Workers {
@@ -116,38 +123,56 @@ impl std::fmt::Debug for Workers {
         f.debug_struct("Workers")
             .field("count", &self.count)
             .field("niceness", &self.niceness)
-            .field("started", &self.shared.get().is_some())
+            .field("started", &self.started().is_some())
             .finish()
     }
 }
 
 impl Workers {
-    fn submit(&self, job: Job) -> Result<()> {
-        match self.shared.get_or_init(|| self.start()) {
-            Ok(shared) => {
-                shared.lock().jobs.push_back(job);
-                shared.ready.notify_one();
-                Ok(())
-            }
-            Err(error) => Err(Error::Internal(error.clone())),
-        }
+    fn started(&self) -> Option<Arc<Shared>> {
+        self.shared
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
+    fn submit(&self, job: Job) -> Result<()> {
+        let shared = {
+            let mut slot = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
+            match &*slot {
+                Some(shared) => Arc::clone(shared),
+                None => {
+                    let shared = self.start().map_err(Error::Internal)?;
+                    *slot = Some(Arc::clone(&shared));
+                    shared
+                }
+            }
+        };
+        shared.lock().jobs.push_back(job);
+        shared.ready.notify_one();
+        Ok(())
+    }
+
+    /// Starts every thread, or none: if one cannot start (a process or memory limit), those
+    /// already started are told to end, and the next job tries again.
     fn start(&self) -> std::result::Result<Arc<Shared>, String> {
         let shared = Arc::new(Shared::default());
         for index in 0..self.count {
-            let shared = Arc::clone(&shared);
+            let worker = Arc::clone(&shared);
             let (niceness, idle_release) = (self.niceness, self.idle_release);
-            std::thread::Builder::new()
+            let started = std::thread::Builder::new()
                 .name(format!("auth-hash-{index}"))
                 .spawn(move || {
                     lower_priority(niceness);
                     super::memory::keep_buffer_on_this_thread();
-                    while let Some(job) = shared.next(idle_release) {
+                    while let Some(job) = worker.next(idle_release) {
                         job();
                     }
-                })
-                .map_err(|e| format!("cannot start a hashing thread: {e}"))?;
+                });
+            if let Err(error) = started {
+                shared.close();
+                return Err(format!("cannot start a hashing thread: {error}"));
+            }
         }
         Ok(shared)
     }
@@ -155,9 +180,8 @@ impl Workers {
 
 impl Drop for Workers {
     fn drop(&mut self) {
-        if let Some(Ok(shared)) = self.shared.get() {
-            shared.lock().closed = true;
-            shared.ready.notify_all();
+        if let Some(shared) = self.started() {
+            shared.close();
         }
     }
 }
@@ -203,7 +227,7 @@ impl HashPool {
                 count: max_running,
                 niceness,
                 idle_release: IDLE_RELEASE,
-                shared: OnceLock::new(),
+                shared: Mutex::new(None),
             },
         }
     }
