@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use async_trait::async_trait;
 
 use crate::error::Result;
-use crate::store::{EventSink, FamilyId, SessionId, UserId};
+use crate::id::{Amr, FamilyId, SessionId, UserId};
 
 /// Why a login failed. Internal: clients only ever see `invalid_credentials` or `throttled`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -47,7 +47,7 @@ pub enum AuthEventKind {
     /// A login completed (password, and second factor when enrolled).
     LoginSucceeded {
         /// Methods used, as in the `amr` claim.
-        amr: Vec<String>,
+        amr: Amr,
     },
     /// A login failed.
     LoginFailed {
@@ -116,6 +116,13 @@ impl AuthEvent {
             AuthEventKind::SessionEnded { .. } => "session_ended",
         }
     }
+}
+
+/// Where audit events go.
+#[async_trait]
+pub trait EventSink: Send + Sync + fmt::Debug {
+    /// Records one event.
+    async fn record(&self, event: AuthEvent) -> Result<()>;
 }
 
 /// Writes every event as a structured `tracing` event at INFO (WARN for security signals)

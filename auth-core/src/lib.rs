@@ -27,9 +27,11 @@
 //! ```
 //!
 //! Underneath: [`password`] (Argon2id, policy, breached-password checks), [`token`] (JWT and
-//! PASETO with rotating keys), [`mfa`] (TOTP, recovery codes), [`session`], [`throttle`],
-//! [`store`] (the storage traits, the memory backend and the conformance suite), [`event`]
-//! (audit events) and [`clock`].
+//! PASETO with rotating keys), [`mfa`] (TOTP, recovery codes), [`session`], [`refresh`]
+//! (refresh-token families and their rotation), [`throttle`], [`store`] (the storage traits,
+//! the memory backend and the conformance suite), [`event`] (audit events and where they go),
+//! [`id`] (the ids and secrets every module speaks of), [`clock`] and, with the `test-util`
+//! feature, `testing` (fixtures for tests).
 #![deny(missing_docs)]
 
 pub mod clock;
@@ -37,10 +39,14 @@ pub mod error;
 pub mod event;
 #[cfg(any(feature = "jwt", feature = "paseto"))]
 pub mod flows;
+pub mod id;
 pub mod mfa;
 pub mod password;
+pub mod refresh;
 pub mod session;
 pub mod store;
+#[cfg(any(test, feature = "test-util"))]
+pub mod testing;
 pub mod throttle;
 #[cfg(any(feature = "jwt", feature = "paseto"))]
 pub mod token;

@@ -1,73 +1,17 @@
-//! Server-side sessions and the opaque secrets behind sessions and refresh tokens.
+//! Server-side sessions: their lifetimes, and the `sid` revocation check of token verifiers.
 //!
-//! Both are 256 random bits from the operating system, shown once as unpadded base64url and
-//! stored only as their SHA-256 digest ([`SecretHash`]). A session's public id is that digest
-//! ([`SessionId`]): access tokens carry it as `sid`, and users see it when listing sessions.
+//! A session's public id is the digest of its secret ([`SessionId`]); access tokens carry it as
+//! `sid`, so a revoked session's tokens are refused before they expire.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rand::RngCore as _;
-use rand::rngs::OsRng;
-use secrecy::{ExposeSecret, SecretString};
-use zeroize::Zeroizing;
-
 use crate::clock::SharedClock;
-use crate::error::{Result, TokenRejection};
-use crate::store::{RevocationStore, SecretHash, SessionId};
-
-/// A 256-bit opaque secret (a refresh token, a session secret).
-pub struct OpaqueSecret(SecretString);
-
-impl OpaqueSecret {
-    /// A fresh secret from the operating system's generator.
-    pub fn generate() -> Self {
-        let mut bytes = Zeroizing::new([0u8; 32]);
-        OsRng.fill_bytes(bytes.as_mut());
-        Self(SecretString::from(URL_SAFE_NO_PAD.encode(bytes.as_ref())))
-    }
-
-    /// Reads a secret given by a client; anything but 43 base64url characters is malformed.
-    pub fn parse(text: &str) -> Result<Self> {
-        let well_formed = text.len() == 43
-            && text
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-            && URL_SAFE_NO_PAD
-                .decode(text)
-                .is_ok_and(|bytes| bytes.len() == 32);
-        if well_formed {
-            Ok(Self(SecretString::from(text)))
-        } else {
-            Err(TokenRejection::Malformed.into())
-        }
-    }
-
-    /// The digest stored in place of the secret.
-    pub fn hash(&self) -> SecretHash {
-        SecretHash::of(self.0.expose_secret().as_bytes())
-    }
-
-    /// The session id of a session whose secret this is.
-    pub fn session_id(&self) -> SessionId {
-        SessionId::from_secret(self.0.expose_secret().as_bytes())
-    }
-
-    /// The secret, to hand to its holder.
-    pub fn into_secret(self) -> SecretString {
-        self.0
-    }
-}
-
-impl fmt::Debug for OpaqueSecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("OpaqueSecret(REDACTED)")
-    }
-}
+use crate::error::{Error, Result, TokenRejection};
+use crate::id::SessionId;
+use crate::store::RevocationStore;
 
 /// How long sessions and their refresh tokens live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,6 +73,21 @@ impl SidRevocationCheck {
         }
     }
 
+    /// The session an access token names in its `sid` claim, if any, refused when revoked:
+    /// the one check every token verifier runs. A `sid` that cannot be a session id is a
+    /// malformed token.
+    pub async fn check_sid(&self, sid: Option<&str>) -> Result<Option<SessionId>> {
+        let Some(sid) = sid else {
+            return Ok(None);
+        };
+        let sid =
+            SessionId::parse(sid).map_err(|_| Error::InvalidToken(TokenRejection::Malformed))?;
+        if self.is_revoked(&sid).await? {
+            return Err(TokenRejection::Revoked.into());
+        }
+        Ok(Some(sid))
+    }
+
     /// Whether the session is revoked.
     pub async fn is_revoked(&self, sid: &SessionId) -> Result<bool> {
         let now = self.clock.now();
@@ -154,7 +113,7 @@ impl SidRevocationCheck {
 
     /// Revokes the session until `until` (when its last access token has expired).
     pub async fn revoke(&self, sid: &SessionId, until: SystemTime) -> Result<()> {
-        self.store.revoke_sid(sid, until).await?;
+        self.store.revoke_sid(sid, self.clock.now(), until).await?;
         self.remember(sid, CacheEntry::Revoked);
         Ok(())
     }
@@ -187,48 +146,6 @@ impl fmt::Debug for SidRevocationCheck {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
-    #[test]
-    fn secrets_are_256_bits_of_base64url_and_distinct() {
-        let a = OpaqueSecret::generate().into_secret();
-        let b = OpaqueSecret::generate().into_secret();
-        assert_eq!(a.expose_secret().len(), 43);
-        assert_ne!(a.expose_secret(), b.expose_secret());
-        let decoded = URL_SAFE_NO_PAD.decode(a.expose_secret()).unwrap();
-        assert_eq!(decoded.len(), 32);
-    }
-
-    #[test]
-    fn a_parsed_secret_hashes_like_the_generated_one() {
-        let secret = OpaqueSecret::generate();
-        let hash = secret.hash();
-        let id = secret.session_id();
-        let text = secret.into_secret();
-        let parsed = OpaqueSecret::parse(text.expose_secret()).unwrap();
-        assert_eq!(parsed.hash(), hash);
-        assert_eq!(parsed.session_id(), id);
-        assert_eq!(id.as_str(), hash.to_base64url());
-    }
-
-    #[test]
-    fn malformed_secrets_are_refused() {
-        for text in [
-            "",
-            "short",
-            &"a".repeat(44),
-            &"!".repeat(43),
-            &"a".repeat(4096),
-        ] {
-            assert!(OpaqueSecret::parse(text).is_err(), "{text}");
-        }
-    }
-
-    #[test]
-    fn debug_output_never_shows_the_secret() {
-        let secret = OpaqueSecret::generate();
-        assert_eq!(format!("{secret:?}"), "OpaqueSecret(REDACTED)");
-    }
 
     #[cfg(feature = "memory")]
     mod sid_check {
@@ -237,13 +154,13 @@ mod tests {
 
         use super::super::SidRevocationCheck;
         use crate::clock::{Clock, ManualClock};
-        use crate::session::OpaqueSecret;
+        use crate::id::OpaqueSecret;
         use crate::store::RevocationStore;
         use crate::store::memory::MemoryStore;
 
         fn setup(ttl: u64) -> (SidRevocationCheck, Arc<MemoryStore>, Arc<ManualClock>) {
             let store = Arc::new(MemoryStore::new());
-            let clock = Arc::new(ManualClock::at_unix(1_800_000_000));
+            let clock = crate::testing::clock();
             let check =
                 SidRevocationCheck::new(store.clone(), clock.clone(), Duration::from_secs(ttl));
             (check, store, clock)
@@ -267,7 +184,7 @@ mod tests {
             let sid = OpaqueSecret::generate().session_id();
             assert!(!check.is_revoked(&sid).await.unwrap());
             store
-                .revoke_sid(&sid, clock.now() + Duration::from_secs(900))
+                .revoke_sid(&sid, clock.now(), clock.now() + Duration::from_secs(900))
                 .await
                 .unwrap();
             assert!(!check.is_revoked(&sid).await.unwrap(), "cached");
@@ -281,7 +198,7 @@ mod tests {
             let sid = OpaqueSecret::generate().session_id();
             assert!(!check.is_revoked(&sid).await.unwrap());
             store
-                .revoke_sid(&sid, clock.now() + Duration::from_secs(900))
+                .revoke_sid(&sid, clock.now(), clock.now() + Duration::from_secs(900))
                 .await
                 .unwrap();
             assert!(check.is_revoked(&sid).await.unwrap());

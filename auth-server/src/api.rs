@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use auth_core::Error;
 use auth_core::flows::{Authenticator, DisableTotp, LoginOutcome, Principal, Tokens};
+use auth_core::id::SessionId;
 use auth_core::secrecy::{ExposeSecret, SecretString};
-use auth_core::store::SessionId;
 use auth_tower::authn::AuthLayer;
 use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Request, State};
@@ -316,7 +316,7 @@ pub(crate) enum LoginBody {
 pub(crate) struct UserBody {
     /// Its id.
     #[schema(value_type = String)]
-    user_id: auth_core::store::UserId,
+    user_id: auth_core::id::UserId,
     /// Its normalised email.
     email: String,
 }
@@ -325,7 +325,7 @@ pub(crate) struct UserBody {
 #[derive(Serialize, ToSchema)]
 pub(crate) struct ProfileBody {
     #[schema(value_type = String)]
-    user_id: auth_core::store::UserId,
+    user_id: auth_core::id::UserId,
     email: String,
     mfa_enabled: bool,
     #[schema(value_type = Option<String>)]

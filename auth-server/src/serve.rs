@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use auth_core::event::EventSink;
 use auth_core::event::TracingEventSink;
 use auth_core::flows::{Authenticator, AuthenticatorConfig, Stores};
 use auth_core::password::PasswordConfig;
-use auth_core::store::EventSink;
 
 use auth_core::secrecy::{ExposeSecret, SecretString};
 use auth_core::store::postgres::{MigrationState, PostgresConfig, PostgresStore};

@@ -9,12 +9,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use auth_core::id::{Amr, FamilyId, SecretHash, SessionId, UserId};
+use auth_core::refresh::{RefreshFamily, RefreshTokenRecord, Rotation};
 use auth_core::store::postgres::{PostgresConfig, PostgresStore};
 use auth_core::store::redis::{RedisConfig, RedisStore};
-use auth_core::store::{
-    FamilyId, RefreshFamily, RefreshStore, RefreshTokenRecord, Rotation, SecretHash, Session,
-    SessionId, SessionStore, User, UserId, UserStore,
-};
+use auth_core::store::{RefreshStore, Session, SessionStore, User, UserStore};
 use criterion::{Criterion, criterion_group, criterion_main};
 use tokio::runtime::Runtime;
 
@@ -130,7 +129,7 @@ fn session_lookup_on_redis(c: &mut Criterion) {
     let session = Session {
         id: SessionId::from_secret(b"bench session"),
         user_id: user,
-        amr: vec!["pwd".into()],
+        amr: Amr::Password,
         created_at: t0(),
         last_used_at: t0(),
         idle_expires_at: t0() + DAY,

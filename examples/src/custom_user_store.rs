@@ -13,7 +13,8 @@ use std::collections::HashMap;
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use async_trait::async_trait;
-use auth_core::store::{User, UserId, UserStore};
+use auth_core::id::UserId;
+use auth_core::store::{User, UserStore};
 use auth_core::{Error, Result};
 
 /// Accounts by id, with an index from the lower-cased email to the id.

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use auth_core::Error;
 use auth_core::flows::{Authenticator, AuthenticatorConfig, LoginOutcome, Principal, Stores};
+use auth_core::id::UserId;
 use auth_core::secrecy::SecretString;
-use auth_core::store::UserId;
 use auth_core::token::{Algorithm, Key, KeySet};
 use auth_tower::authn::AuthLayer;
 use auth_tower::health::{HealthCheck, HealthService, StartupGate};

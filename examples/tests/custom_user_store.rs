@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use auth_core::Error;
+use auth_core::id::UserId;
 use auth_core::store::conformance;
-use auth_core::store::{User, UserId, UserStore};
+use auth_core::store::{User, UserStore};
 use auth_examples::custom_user_store::UserDirectory;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

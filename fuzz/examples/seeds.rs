@@ -9,7 +9,8 @@ use auth_core::clock::ManualClock;
 use auth_core::mfa::{TotpParams, TotpSecret, code_at};
 use auth_core::secrecy::ExposeSecret;
 use auth_core::token::{Algorithm, KeySet, NewToken, TokenIssuer, TokenKind};
-use auth_fuzz::{JWT, NOW_UNIX, PASETO};
+use auth_core::testing::{NOW, token_config};
+use auth_fuzz::{JWT, PASETO};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use password_hash::CustomizedPasswordHasher;
@@ -71,9 +72,9 @@ fn tokens(algorithm: Algorithm) -> Result<Vec<(String, String)>, auth_core::Erro
             )?,
         ),
     ];
-    let past = Arc::new(ManualClock::at_unix(NOW_UNIX - 86_400));
+    let past = Arc::new(ManualClock::at_unix(NOW - 86_400));
     let keys = Arc::new(KeySet::new(auth_fuzz::key(algorithm))?);
-    let stale = TokenIssuer::new(keys, auth_fuzz::config(), past)?;
+    let stale = TokenIssuer::new(keys, token_config(), past)?;
     seeds.push((
         format!("{name}-expired"),
         token(&stale, TokenKind::Access, NewToken::new("user-42"))?,
@@ -123,9 +124,9 @@ fn jwt() -> Result<Seeds, Box<dyn std::error::Error>> {
             "signed-aud-list".into(),
             format!(
                 "{header}\n{{\"iss\":\"https://auth.example.com\",\"sub\":\"u\",\"aud\":[\"other\",\"api\"],\"exp\":{},\"iat\":{},\"nbf\":{},\"jti\":\"j\",\"scope\":\"a b\",\"amr\":[\"pwd\"],\"sid\":\"s\",\"extra\":{{\"nested\":[1,2.5e300,null]}}}}",
-                NOW_UNIX + 600,
-                NOW_UNIX,
-                NOW_UNIX
+                NOW + 600,
+                NOW,
+                NOW
             ),
         ),
         (
@@ -256,7 +257,7 @@ fn passwords() -> Seeds {
 fn totp() -> Result<Seeds, Box<dyn std::error::Error>> {
     let secret = TotpSecret::from_bytes(b"12345678901234567890")?;
     let mut seeds = Vec::new();
-    let now = i64::try_from(NOW_UNIX)?;
+    let now = i64::try_from(NOW)?;
     // (algorithm, digits, period) as the target reads them.
     for (algorithm, digits, period) in [(0u8, 6u8, 30u16), (1, 8, 30), (2, 6, 60), (0, 8, 15)] {
         let head = |time: i64| {

@@ -1,23 +1,16 @@
-//! Fixtures shared by the fuzz targets and the seed generator: fixed test keys and a fixed
-//! clock, so that the committed seed tokens stay valid and reach claims validation.
+//! Fixtures shared by the fuzz targets and the seed generator: fixed test keys, and auth-core's
+//! fixed clock and token configuration (`auth_core::testing`), so that the committed seed
+//! tokens stay valid and reach claims validation.
 //!
 //! The keys protect nothing: the JWT ones are auth-core's test keys, the others were generated
 //! for this crate. Never use them outside fuzzing.
 
 use std::sync::Arc;
 
-use auth_core::clock::{ManualClock, SharedClock};
+use auth_core::testing::{AUDIENCE, ISSUER, NOW, clock, pem, token_config};
 use auth_core::token::{
-    Algorithm, Claims, Key, KeySet, NoCustomClaims, TokenConfig, TokenIssuer, TokenKind,
-    TokenVerifier,
+    Algorithm, Claims, Key, KeySet, NoCustomClaims, TokenIssuer, TokenKind, TokenVerifier,
 };
-
-/// The issuer every fixture token names.
-pub const ISSUER: &str = "https://auth.example.com";
-/// The audience every fixture token names.
-pub const AUDIENCE: &str = "api";
-/// The fixed time the fixtures run at: 2026-01-01T00:00:00Z.
-pub const NOW_UNIX: u64 = 1_767_225_600;
 
 /// The JWT algorithms.
 pub const JWT: [Algorithm; 4] = [
@@ -36,10 +29,6 @@ pub const PASETO_PUBLIC_SECRET: &str = "k4.secret.8rdIlReU8LCv6WrDAhJjjVYbZIXvDO
 /// The `v4.local` key, PASERK.
 pub const PASETO_LOCAL: &str = "k4.local.G2aseshCs4EMKPsbdyQOutkGfOk5_VAxT09aYBP233E";
 
-const ED25519_PEM: &str = include_str!("../../auth-core/src/token/testdata/ed25519.pem");
-const P256_PEM: &str = include_str!("../../auth-core/src/token/testdata/p256.pem");
-const RSA_PEM: &str = include_str!("../../auth-core/src/token/testdata/rsa-2048.pem");
-
 /// The fixed signing key for `algorithm`.
 ///
 /// # Panics
@@ -47,25 +36,15 @@ const RSA_PEM: &str = include_str!("../../auth-core/src/token/testdata/rsa-2048.
 /// not a finding.
 pub fn key(algorithm: Algorithm) -> Key {
     let encoded = match algorithm {
-        Algorithm::EdDsa => ED25519_PEM,
-        Algorithm::Es256 => P256_PEM,
-        Algorithm::Rs256 => RSA_PEM,
+        Algorithm::EdDsa => pem::ED25519,
+        Algorithm::Es256 => pem::P256,
+        Algorithm::Rs256 => pem::RSA_2048,
         Algorithm::Hs256 => HS256_SECRET,
         Algorithm::PasetoV4Public => PASETO_PUBLIC_SECRET,
         Algorithm::PasetoV4Local => PASETO_LOCAL,
         other => panic!("no fixture key for {other}"),
     };
     Key::import(algorithm, encoded).expect("fixture key loads")
-}
-
-/// The clock, standing at [`NOW_UNIX`].
-pub fn clock() -> SharedClock {
-    Arc::new(ManualClock::at_unix(NOW_UNIX))
-}
-
-/// The token configuration: [`ISSUER`], [`AUDIENCE`], the defaults otherwise.
-pub fn config() -> TokenConfig {
-    TokenConfig::new(ISSUER, AUDIENCE)
 }
 
 /// A verifier that accepts tokens of every fixture key, JWT and PASETO alike.
@@ -78,7 +57,7 @@ pub fn verifier() -> TokenVerifier {
         keys.add_verification_key(key(algorithm))
             .expect("distinct key ids");
     }
-    TokenVerifier::new(Arc::new(keys), config(), clock()).expect("valid config")
+    TokenVerifier::new(Arc::new(keys), token_config(), clock()).expect("valid config")
 }
 
 /// An issuer signing with the fixture key of `algorithm`, at the fixed time.
@@ -87,14 +66,14 @@ pub fn verifier() -> TokenVerifier {
 /// If the fixtures are inconsistent.
 pub fn issuer(algorithm: Algorithm) -> TokenIssuer {
     let keys = KeySet::new(key(algorithm)).expect("a signing key");
-    TokenIssuer::new(Arc::new(keys), config(), clock()).expect("valid config")
+    TokenIssuer::new(Arc::new(keys), token_config(), clock()).expect("valid config")
 }
 
 /// Verifies `token` as an access token and as an MFA challenge; whatever is accepted must have
 /// passed validation at the fixed time.
 ///
 /// # Panics
-/// When an accepted token's claims are not valid at [`NOW_UNIX`]: a finding.
+/// When an accepted token's claims are not valid at [`NOW`](auth_core::testing::NOW): a finding.
 pub fn verify_and_check(verifier: &TokenVerifier, token: &str) {
     for kind in [TokenKind::Access, TokenKind::MfaChallenge] {
         if let Ok(claims) = verifier.verify::<NoCustomClaims>(token, kind) {
@@ -104,7 +83,7 @@ pub fn verify_and_check(verifier: &TokenVerifier, token: &str) {
 }
 
 fn check(claims: &Claims<NoCustomClaims>) {
-    let now = i64::try_from(NOW_UNIX).expect("fits");
+    let now = i64::try_from(NOW).expect("fits");
     let leeway = 30;
     assert_eq!(claims.iss, ISSUER);
     assert!(claims.aud.contains(AUDIENCE));

@@ -8,10 +8,11 @@ use secrecy::SecretString;
 
 use super::{Authenticator, Principal, Tokens};
 use crate::clock::unix_seconds;
-use crate::error::{Error, Result, TokenRejection};
+use crate::error::{Error, Result};
 use crate::event::AuthEventKind;
+use crate::id::{Amr, UserId};
 use crate::mfa::{self, RecoveryCodes, TotpSecret, recovery_code_hash};
-use crate::store::{TotpRecord, UserId};
+use crate::store::TotpRecord;
 use crate::throttle::mfa_key;
 use crate::token::{Claims, TokenKind};
 
@@ -154,10 +155,7 @@ impl Authenticator {
             .inner
             .verifier
             .verify(mfa_token, TokenKind::MfaChallenge)?;
-        let user_id: UserId = challenge
-            .sub
-            .parse()
-            .map_err(|_| Error::InvalidToken(TokenRejection::Malformed))?;
+        let user_id = challenge.user_id()?;
         let user = self
             .inner
             .stores
@@ -167,8 +165,8 @@ impl Authenticator {
             .filter(|user| !user.disabled)
             .ok_or(Error::InvalidCredentials)?;
         let amr = match self.check_second_factor(&user.id, code).await? {
-            Factor::Totp => vec!["pwd".to_owned(), "otp".to_owned(), "mfa".to_owned()],
-            Factor::RecoveryCode => vec!["pwd".to_owned(), "mfa".to_owned()],
+            Factor::Totp => Amr::PasswordAndTotp,
+            Factor::RecoveryCode => Amr::PasswordAndRecoveryCode,
         };
         self.start_session(&user, amr, client).await
     }

@@ -4,33 +4,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::refresh::RefreshOutcome;
 use crate::token::TokenKind;
-
-/// What a refresh call came to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum RefreshOutcome {
-    /// The token was rotated and new tokens issued.
-    Rotated,
-    /// A spent token was presented again: the family was revoked.
-    Reused,
-    /// Unknown, malformed, expired or revoked.
-    Invalid,
-    /// A dependency failed; nothing was decided.
-    Error,
-}
-
-impl RefreshOutcome {
-    /// A stable label: `rotated`, `reused`, `invalid` or `error`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Rotated => "rotated",
-            Self::Reused => "reused",
-            Self::Invalid => "invalid",
-            Self::Error => "error",
-        }
-    }
-}
 
 /// Called by the [`Authenticator`](super::Authenticator) as it works. Every method has an empty
 /// default; implementations must be cheap and must not block.

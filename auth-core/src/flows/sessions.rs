@@ -1,11 +1,11 @@
-//! Session listing and revocation.
+//! Sessions: listing, revocation, logout, and the one way a session ends.
 
 use std::time::SystemTime;
 
 use super::{Authenticator, Principal};
 use crate::error::{Error, Result};
-use crate::event::SessionEnd;
-use crate::store::SessionId;
+use crate::event::{AuthEventKind, SessionEnd};
+use crate::id::{SessionId, UserId};
 
 /// A session as its owner sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +62,7 @@ impl Authenticator {
             .await
     }
 
+    /// Ends every session of the caller's user but the caller's own.
     pub(super) async fn end_other_sessions(
         &self,
         principal: &Principal,
@@ -74,16 +75,61 @@ impl Authenticator {
             .revoke_sessions_of(&principal.user_id, principal.session_id.as_ref())
             .await?;
         for session in ended {
-            self.inner
-                .stores
-                .refresh
-                .revoke_session_family(&session)
+            self.retire_session(principal.user_id, &session, reason, true)
                 .await?;
-            self.revoke_sid(&session).await?;
+        }
+        Ok(())
+    }
+
+    /// Ends the caller's session: its refresh tokens and access tokens stop working at once.
+    pub async fn logout(&self, principal: &Principal) -> Result<()> {
+        let session = principal
+            .session_id
+            .as_ref()
+            .ok_or_else(|| Error::InvalidRequest("the token has no session".into()))?;
+        self.end_session(principal.user_id, session, SessionEnd::Logout)
+            .await
+    }
+
+    /// Ends a session, its refresh family and (through the revocation list) its access tokens.
+    pub(super) async fn end_session(
+        &self,
+        user: UserId,
+        session: &SessionId,
+        reason: SessionEnd,
+    ) -> Result<()> {
+        let ended = self
+            .inner
+            .stores
+            .sessions
+            .revoke_session(&user, session)
+            .await?;
+        self.retire_session(user, session, reason, ended).await
+    }
+
+    /// What ending a session does besides removing its record: its refresh family is revoked,
+    /// its access tokens are refused from now on, and (when the record was still there, so
+    /// the end is news) the end is recorded.
+    async fn retire_session(
+        &self,
+        user: UserId,
+        session: &SessionId,
+        reason: SessionEnd,
+        record_end: bool,
+    ) -> Result<()> {
+        self.inner
+            .stores
+            .refresh
+            .revoke_session_family(session)
+            .await?;
+        let tokens = &self.inner.config.tokens;
+        let until = self.now() + tokens.access_ttl + tokens.leeway;
+        self.inner.sid_check.revoke(session, until).await?;
+        if record_end {
             self.emit(
-                crate::event::AuthEventKind::SessionEnded { reason },
-                Some(principal.user_id),
-                Some(session),
+                AuthEventKind::SessionEnded { reason },
+                Some(user),
+                Some(session.clone()),
                 None,
             )
             .await;

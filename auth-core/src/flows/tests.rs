@@ -8,9 +8,10 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::*;
 use crate::clock::{Clock, ManualClock};
-use crate::event::MemoryEventSink;
+use crate::event::{LoginFailure, MemoryEventSink};
 use crate::mfa::{TotpSecret, code_at};
-use crate::token::{Algorithm, Key};
+use crate::refresh::RefreshOutcome;
+use crate::testing;
 
 const PASSWORD: &str = "correct horse battery staple";
 const CLIENT: Option<IpAddr> = Some(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 9)));
@@ -27,12 +28,10 @@ fn world() -> World {
 }
 
 fn world_with(configure: impl FnOnce(AuthenticatorConfig) -> AuthenticatorConfig) -> World {
-    let clock = Arc::new(ManualClock::at_unix(1_800_000_000));
+    let clock = testing::clock();
     let events = MemoryEventSink::new();
     let stores = Stores::memory_with_events(Arc::new(events.clone()));
-    let keys = KeySet::new(Key::generate(Algorithm::EdDsa).unwrap()).unwrap();
-    let config = configure(AuthenticatorConfig::new("https://auth.example.com", "api"));
-    let auth = Authenticator::builder(keys, config)
+    let auth = testing::authenticator_builder(configure(testing::authenticator_config()))
         .stores(stores.clone())
         .clock(clock.clone())
         .build()
@@ -316,7 +315,7 @@ async fn malformed_refresh_tokens_are_invalid_tokens() {
             TokenRejection::Malformed
         );
     }
-    let unknown = crate::session::OpaqueSecret::generate().into_secret();
+    let unknown = crate::id::OpaqueSecret::generate().into_secret();
     assert_eq!(
         rejection(w.auth.refresh(unknown.expose_secret()).await),
         TokenRejection::NotActive
@@ -671,6 +670,7 @@ async fn another_process_revocation_is_seen_once_the_cache_entry_is_stale() {
         .revocations
         .revoke_sid(
             &tokens.session_id,
+            w.clock.now(),
             w.clock.now() + Duration::from_secs(3600),
         )
         .await
@@ -775,14 +775,10 @@ impl AuthObserver for Recorder {
 #[tokio::test]
 async fn the_observer_sees_hashes_issues_and_refresh_outcomes() {
     let recorder = Arc::new(Recorder::default());
-    let keys = KeySet::new(Key::generate(Algorithm::EdDsa).unwrap()).unwrap();
-    let auth = Authenticator::builder(
-        keys,
-        AuthenticatorConfig::new("https://auth.example.com", "api"),
-    )
-    .observer(recorder.clone())
-    .build()
-    .unwrap();
+    let auth = testing::authenticator_builder(testing::authenticator_config())
+        .observer(recorder.clone())
+        .build()
+        .unwrap();
     auth.register("obs@example.com", &secret(PASSWORD))
         .await
         .unwrap();

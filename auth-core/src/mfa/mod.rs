@@ -19,7 +19,7 @@
 //! ```
 //! use auth_core::mfa::{MfaKeyring, RecoveryCodes, TotpParams, TotpSecret};
 //! use auth_core::mfa::{code_at, otpauth_uri, recovery_code_hash, verify};
-//! use auth_core::store::UserId;
+//! use auth_core::id::UserId;
 //! use auth_core::secrecy::ExposeSecret;
 //!
 //! # fn main() -> auth_core::Result<()> {

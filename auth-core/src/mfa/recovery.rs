@@ -6,7 +6,7 @@ use rand::rngs::OsRng;
 use secrecy::SecretString;
 use zeroize::Zeroizing;
 
-use crate::store::SecretHash;
+use crate::id::SecretHash;
 
 /// Random bytes in a recovery code (80 bits).
 const CODE_BYTES: usize = 10;

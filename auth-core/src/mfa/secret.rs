@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 
 use super::{EncryptedSecret, TotpSecret};
 use crate::error::{Error, Result};
-use crate::store::UserId;
+use crate::id::UserId;
 
 /// Length of an AES-256 key in bytes.
 const KEY_LEN: usize = 32;

@@ -36,9 +36,9 @@
 //! # }
 //! ```
 
+mod argon2_buffer;
 mod breached;
 mod hash;
-mod memory;
 mod policy;
 mod pool;
 mod service;

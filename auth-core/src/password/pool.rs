@@ -89,14 +89,14 @@ impl Shared {
             if queue.closed {
                 return None;
             }
-            if super::memory::holds_buffer() {
+            if super::argon2_buffer::holds_buffer() {
                 let (woken, wait) = self
                     .ready
                     .wait_timeout(queue, idle_release)
                     .unwrap_or_else(PoisonError::into_inner);
                 queue = woken;
                 if wait.timed_out() && queue.jobs.is_empty() {
-                    super::memory::release_buffer();
+                    super::argon2_buffer::release_buffer();
                 }
             } else {
                 queue = self
@@ -164,7 +164,7 @@ impl Workers {
                 .name(format!("auth-hash-{index}"))
                 .spawn(move || {
                     lower_priority(niceness);
-                    super::memory::keep_buffer_on_this_thread();
+                    super::argon2_buffer::keep_buffer_on_this_thread();
                     while let Some(job) = worker.next(idle_release) {
                         job();
                     }
@@ -338,20 +338,20 @@ mod tests {
 
     #[tokio::test]
     async fn a_thread_keeps_its_argon2_buffer_between_jobs_and_lets_it_go_when_idle() {
-        use crate::password::memory;
+        use crate::password::argon2_buffer;
         let idle = Duration::from_millis(500);
         let pool = HashPool::new(1, 0, 0).with_idle_release(idle);
         let held = pool
             .run(|| {
-                memory::with_blocks(16, 16, |_| ()).unwrap();
-                memory::retained_blocks()
+                argon2_buffer::with_blocks(16, 16, |_| ()).unwrap();
+                argon2_buffer::retained_blocks()
             })
             .await
             .unwrap();
         assert_eq!(held, 16);
-        assert_eq!(pool.run(memory::retained_blocks).await.unwrap(), 16);
+        assert_eq!(pool.run(argon2_buffer::retained_blocks).await.unwrap(), 16);
         tokio::time::sleep(idle * 4).await;
-        assert_eq!(pool.run(memory::retained_blocks).await.unwrap(), 0);
+        assert_eq!(pool.run(argon2_buffer::retained_blocks).await.unwrap(), 0);
     }
 
     #[tokio::test]

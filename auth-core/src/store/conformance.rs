@@ -23,7 +23,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 /// Generates one `#[tokio::test]` per conformance check for a store that implements every
 /// trait. `$factory` is an expression evaluated in each test to a future of
@@ -60,10 +60,13 @@ macro_rules! store_conformance_tests {
     };
 }
 
+use crate::id::{Amr, FamilyId, SecretHash, SessionId, UserId};
+
+use crate::refresh::{RefreshFamily, RefreshTokenRecord, Rotation};
+
 use super::{
-    FamilyId, MfaStore, RefreshFamily, RefreshStore, RefreshTokenRecord, RevocationStore, Rotation,
-    SecretHash, Session, SessionId, SessionStore, ThrottleStore, TotpRecord, TotpReplayGuard, User,
-    UserId, UserStore,
+    MfaStore, RefreshStore, RevocationStore, Session, SessionStore, ThrottleStore, TotpRecord,
+    TotpReplayGuard, User, UserStore,
 };
 use crate::error::Error;
 use crate::mfa::{EncryptedSecret, TotpParams};
@@ -90,7 +93,7 @@ const HOUR: Duration = Duration::from_secs(3600);
 
 /// A fixed instant the checks count from.
 fn t0() -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(1_800_000_000)
+    crate::testing::now()
 }
 
 fn random_secret() -> [u8; 32] {
@@ -121,7 +124,7 @@ fn new_session(user: &User, created_at: SystemTime) -> Session {
     Session {
         id: SessionId::from_secret(&random_secret()),
         user_id: user.id,
-        amr: vec!["pwd".into()],
+        amr: Amr::Password,
         created_at,
         last_used_at: created_at,
         idle_expires_at: created_at + HOUR,
@@ -732,7 +735,10 @@ pub async fn revoked_sessions_are_refused_until_their_tokens_expire(
 ) {
     let id = SessionId::from_secret(&random_secret());
     assert!(!revocations.is_sid_revoked(&id, t0()).await.unwrap());
-    revocations.revoke_sid(&id, t0() + HOUR).await.unwrap();
+    revocations
+        .revoke_sid(&id, t0(), t0() + HOUR)
+        .await
+        .unwrap();
     assert!(revocations.is_sid_revoked(&id, t0()).await.unwrap());
     assert!(
         revocations
@@ -742,8 +748,14 @@ pub async fn revoked_sessions_are_refused_until_their_tokens_expire(
     );
     assert!(!revocations.is_sid_revoked(&id, t0() + HOUR).await.unwrap());
     // A later revocation of the same id is not shortened by an earlier deadline.
-    revocations.revoke_sid(&id, t0() + 2 * HOUR).await.unwrap();
-    revocations.revoke_sid(&id, t0() + HOUR).await.unwrap();
+    revocations
+        .revoke_sid(&id, t0(), t0() + 2 * HOUR)
+        .await
+        .unwrap();
+    revocations
+        .revoke_sid(&id, t0(), t0() + HOUR)
+        .await
+        .unwrap();
     assert!(
         revocations
             .is_sid_revoked(&id, t0() + HOUR + MINUTE)

@@ -11,10 +11,13 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 
+use crate::id::{FamilyId, SecretHash, SessionId, UserId};
+
+use crate::refresh::{RefreshFamily, RefreshTokenRecord, Rotation, within_grace};
+
 use super::{
-    FamilyId, MfaStore, RefreshFamily, RefreshStore, RefreshTokenRecord, RevocationStore, Rotation,
-    SecretHash, Session, SessionId, SessionStore, ThrottleRecord, ThrottleStore, TotpRecord,
-    TotpReplayGuard, User, UserId, UserStore, within_grace,
+    MfaStore, RefreshStore, RevocationStore, Session, SessionStore, ThrottleRecord, ThrottleStore,
+    TotpRecord, TotpReplayGuard, User, UserStore,
 };
 use crate::error::{Error, Result};
 
@@ -454,7 +457,7 @@ impl TotpReplayGuard for MemoryStore {
 
 #[async_trait]
 impl RevocationStore for MemoryStore {
-    async fn revoke_sid(&self, id: &SessionId, until: SystemTime) -> Result<()> {
+    async fn revoke_sid(&self, id: &SessionId, _now: SystemTime, until: SystemTime) -> Result<()> {
         let mut state = self.state();
         let entry = state.revoked_sids.entry(id.clone()).or_insert(until);
         *entry = (*entry).max(until);

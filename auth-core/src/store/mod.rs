@@ -3,7 +3,7 @@
 //! Every trait is object safe and `Send + Sync`, so flows hold them as `Arc<dyn ...>`. Methods
 //! that depend on time take `now` from the caller's injected clock, so expiry is tested without
 //! sleeping; records past their expiry read as absent, never as errors. Backends report their
-//! own failures as [`Error::Unavailable`].
+//! own failures as [`Error::Unavailable`](crate::Error::Unavailable).
 //!
 //! Backends:
 //! - `memory` (feature `memory`, on by default): every trait, in process.
@@ -25,170 +25,14 @@ pub mod postgres;
 pub mod redis;
 
 use std::fmt;
-use std::str::FromStr;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-use uuid::Uuid;
 
-use crate::error::{Error, Result};
-use crate::event::AuthEvent;
+use crate::error::Result;
+use crate::id::{Amr, SecretHash, SessionId, UserId};
 use crate::mfa::{EncryptedSecret, TotpParams};
-
-/// A user's stable id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct UserId(Uuid);
-
-impl UserId {
-    /// A new random id.
-    pub fn new() -> Self {
-        Self(Uuid::new_v4())
-    }
-
-    /// The id as a UUID.
-    pub fn as_uuid(&self) -> Uuid {
-        self.0
-    }
-}
-
-impl Default for UserId {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl From<Uuid> for UserId {
-    fn from(id: Uuid) -> Self {
-        Self(id)
-    }
-}
-
-impl fmt::Display for UserId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl FromStr for UserId {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<Self> {
-        Uuid::parse_str(s)
-            .map(Self)
-            .map_err(|_| Error::InvalidRequest("not a user id".into()))
-    }
-}
-
-/// The SHA-256 digest of a secret token (refresh token, session secret, recovery code): what
-/// stores keep instead of the secret.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct SecretHash([u8; 32]);
-
-impl SecretHash {
-    /// The digest of `secret`.
-    pub fn of(secret: &[u8]) -> Self {
-        Self(Sha256::digest(secret).into())
-    }
-
-    /// A digest read back from storage.
-    pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        Self(bytes)
-    }
-
-    /// The digest's bytes.
-    pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
-
-    /// Unpadded base64url of the digest.
-    pub fn to_base64url(&self) -> String {
-        URL_SAFE_NO_PAD.encode(self.0)
-    }
-}
-
-impl fmt::Debug for SecretHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // A digest of a high-entropy secret reveals nothing, but a prefix is enough to debug.
-        write!(f, "SecretHash({}…)", &self.to_base64url()[..8])
-    }
-}
-
-/// The public id of a server-side session: the base64url SHA-256 of its 256-bit secret. It is
-/// what access tokens carry as `sid` and what users see when listing sessions; the secret
-/// itself is never stored.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct SessionId(String);
-
-impl SessionId {
-    /// The id of the session whose secret is `secret`.
-    pub fn from_secret(secret: &[u8]) -> Self {
-        Self(SecretHash::of(secret).to_base64url())
-    }
-
-    /// Parses an id given by a client: 43 base64url characters.
-    pub fn parse(s: &str) -> Result<Self> {
-        let valid = s.len() == 43
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if valid {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(Error::InvalidRequest("not a session id".into()))
-        }
-    }
-
-    /// The id as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for SessionId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// The id of a refresh-token family.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct FamilyId(Uuid);
-
-impl FamilyId {
-    /// A new random id.
-    pub fn new() -> Self {
-        Self(Uuid::new_v4())
-    }
-
-    /// The id as a UUID.
-    pub fn as_uuid(&self) -> Uuid {
-        self.0
-    }
-}
-
-impl Default for FamilyId {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl From<Uuid> for FamilyId {
-    fn from(id: Uuid) -> Self {
-        Self(id)
-    }
-}
-
-impl fmt::Display for FamilyId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
+use crate::refresh::{RefreshFamily, RefreshTokenRecord, Rotation};
 
 /// An account.
 #[derive(Clone, PartialEq, Eq)]
@@ -219,7 +63,7 @@ impl fmt::Debug for User {
 /// Accounts.
 #[async_trait]
 pub trait UserStore: Send + Sync + fmt::Debug {
-    /// Stores a new account; [`Error::Conflict`] if its email is taken.
+    /// Stores a new account; [`Error::Conflict`](crate::Error::Conflict) if its email is taken.
     async fn create_user(&self, user: User) -> Result<()>;
     /// The account with this normalised email.
     async fn user_by_email(&self, email: &str) -> Result<Option<User>>;
@@ -252,7 +96,7 @@ pub struct TotpRecord {
 #[async_trait]
 pub trait MfaStore: Send + Sync + fmt::Debug {
     /// Stores an unconfirmed credential, replacing an earlier unconfirmed one;
-    /// [`Error::Conflict`] if a confirmed credential exists.
+    /// [`Error::Conflict`](crate::Error::Conflict) if a confirmed credential exists.
     async fn save_pending_totp(&self, record: TotpRecord) -> Result<()>;
     /// The user's credential, confirmed or not.
     async fn totp(&self, user: &UserId) -> Result<Option<TotpRecord>>;
@@ -292,51 +136,6 @@ pub trait TotpReplayGuard: Send + Sync + fmt::Debug {
     ) -> Result<bool>;
 }
 
-/// A family of refresh tokens: all the tokens one login session rotated through.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RefreshFamily {
-    /// The family's id.
-    pub id: FamilyId,
-    /// Whose session it is.
-    pub user_id: UserId,
-    /// The session it belongs to.
-    pub session_id: SessionId,
-    /// When the family started (the login).
-    pub created_at: SystemTime,
-    /// Absolute expiry: no token of the family is valid after it.
-    pub expires_at: SystemTime,
-}
-
-/// One refresh token, as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RefreshTokenRecord {
-    /// The digest of the token.
-    pub hash: SecretHash,
-    /// When it was issued.
-    pub issued_at: SystemTime,
-    /// Idle expiry: it must be used before this time.
-    pub idle_expires_at: SystemTime,
-}
-
-/// What presenting a refresh token did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Rotation {
-    /// The token was current: it is now spent and the successor is current.
-    Rotated(RefreshFamily),
-    /// The token had been rotated already: the whole family is now revoked.
-    Reused(RefreshFamily),
-    /// Unknown, expired, or of a revoked family.
-    Invalid,
-}
-
-/// Whether a refresh token spent at `spent_at` and presented again at `now` is a retry that the
-/// reuse grace period covers. A zero grace period covers nothing, not even a retry in the same
-/// instant. Every backend decides with this one rule.
-#[cfg(any(feature = "memory", feature = "postgres"))]
-pub(crate) fn within_grace(spent_at: SystemTime, now: SystemTime, grace: Duration) -> bool {
-    !grace.is_zero() && now.duration_since(spent_at).unwrap_or_default() <= grace
-}
-
 /// Refresh-token families.
 #[async_trait]
 pub trait RefreshStore: Send + Sync + fmt::Debug {
@@ -365,7 +164,7 @@ pub struct Session {
     /// Whose session it is.
     pub user_id: UserId,
     /// Authentication methods used at login (`pwd`, `otp`, ...).
-    pub amr: Vec<String>,
+    pub amr: Amr,
     /// When the login happened.
     pub created_at: SystemTime,
     /// When the session was last used (refresh, or a touch by a verifier).
@@ -456,15 +255,9 @@ pub trait ThrottleStore: Send + Sync + fmt::Debug {
 /// once, not when they expire.
 #[async_trait]
 pub trait RevocationStore: Send + Sync + fmt::Debug {
-    /// Records the session as revoked until `until` (past which its tokens have expired anyway).
-    async fn revoke_sid(&self, id: &SessionId, until: SystemTime) -> Result<()>;
+    /// Records the session as revoked at `now` until `until` (past which its tokens have
+    /// expired anyway). A later deadline already recorded is kept.
+    async fn revoke_sid(&self, id: &SessionId, now: SystemTime, until: SystemTime) -> Result<()>;
     /// Whether the session is revoked at `now`.
     async fn is_sid_revoked(&self, id: &SessionId, now: SystemTime) -> Result<bool>;
-}
-
-/// Where audit events go.
-#[async_trait]
-pub trait EventSink: Send + Sync + fmt::Debug {
-    /// Records one event.
-    async fn record(&self, event: AuthEvent) -> Result<()>;
 }

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::store::SecretHash;
+use crate::id::SecretHash;
 
 use super::claims::Claims;
 

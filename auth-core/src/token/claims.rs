@@ -6,7 +6,8 @@ use std::time::Duration;
 use serde::de::{self, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, TokenRejection};
+use crate::id::UserId;
 
 /// The claims of an access or challenge token.
 ///
@@ -48,6 +49,14 @@ pub struct Claims<C = NoCustomClaims> {
 }
 
 impl<C> Claims<C> {
+    /// The user the token speaks for: `sub` read as a [`UserId`]. A subject that is not one is
+    /// a malformed token.
+    pub fn user_id(&self) -> Result<UserId> {
+        self.sub
+            .parse()
+            .map_err(|_| Error::InvalidToken(TokenRejection::Malformed))
+    }
+
     /// The granted scopes, one by one.
     pub fn scopes(&self) -> impl Iterator<Item = &str> {
         self.scope.split(' ').filter(|scope| !scope.is_empty())

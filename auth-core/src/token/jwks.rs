@@ -140,7 +140,7 @@ mod tests {
     use secrecy::ExposeSecret;
 
     use super::*;
-    use crate::token::test_support::{clock, config, key};
+    use crate::testing::{clock, key, token_config};
     use crate::token::{Algorithm, Key, NewToken, TokenIssuer};
 
     #[test]
@@ -226,7 +226,7 @@ mod tests {
     fn standard_clients_verify_our_tokens_with_the_published_jwks() {
         for algorithm in [Algorithm::EdDsa, Algorithm::Es256, Algorithm::Rs256] {
             let keys = Arc::new(KeySet::new(key(algorithm)).unwrap());
-            let issuer = TokenIssuer::new(keys.clone(), config(), clock()).unwrap();
+            let issuer = TokenIssuer::new(keys.clone(), token_config(), clock()).unwrap();
             let issued = issuer.issue_access(NewToken::new("user-1")).unwrap();
             let json = serde_json::to_string(&keys.jwks()).unwrap();
 
@@ -241,8 +241,8 @@ mod tests {
             let mut validation = jsonwebtoken::Validation::new(jwa);
             validation.validate_exp = false; // our clock is not the wall clock
             validation.required_spec_claims.clear();
-            validation.set_issuer(&[config().issuer]);
-            validation.set_audience(&[config().audience]);
+            validation.set_issuer(&[token_config().issuer]);
+            validation.set_audience(&[token_config().audience]);
             let data = jsonwebtoken::decode::<serde_json::Value>(
                 issued.token.expose_secret(),
                 &decoding,

@@ -483,7 +483,8 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-    use crate::token::test_support::{key, public_only};
+    use crate::testing::key;
+    use crate::token::test_support::public_only;
     use secrecy::ExposeSecret;
 
     #[test]

@@ -263,7 +263,7 @@ impl TokenVerifier {
         if token.len() > self.config.max_token_len {
             return Err(TokenRejection::TooLarge.into());
         }
-        let key = crate::store::SecretHash::of(token.as_bytes());
+        let key = crate::id::SecretHash::of(token.as_bytes());
         let now = self.clock.unix_seconds();
         if let Some(claims) = cache.get(&key, now, self.config.leeway_seconds()) {
             validation::validate_claims(&claims, now, &self.config)?;

@@ -1,43 +1,11 @@
-//! Shared fixtures for the token tests: a fixed clock, a configuration, keys.
+//! Helpers of the token tests alone; the fixtures they share with other tests are in
+//! [`crate::testing`].
 #![allow(clippy::unwrap_used)]
-
-use std::sync::Arc;
 
 use secrecy::ExposeSecret;
 
-use super::{Algorithm, Key, KeySet, NewToken, TokenConfig, TokenIssuer, TokenVerifier};
-use crate::clock::ManualClock;
+use super::{Key, NewToken, TokenIssuer, TokenVerifier};
 use crate::error::{Error, TokenRejection};
-
-/// 2023-11-14T22:13:20Z.
-pub(crate) const NOW: u64 = 1_700_000_000;
-
-pub(crate) fn clock() -> Arc<ManualClock> {
-    Arc::new(ManualClock::at_unix(NOW))
-}
-
-pub(crate) fn config() -> TokenConfig {
-    TokenConfig::new("https://issuer.test", "api.test")
-}
-
-/// A key of `algorithm`; RSA comes from a fixture, since generating one is slow.
-pub(crate) fn key(algorithm: Algorithm) -> Key {
-    #[cfg(feature = "jwt")]
-    if algorithm == Algorithm::Rs256 {
-        return rsa_fixture();
-    }
-    Key::generate(algorithm).unwrap()
-}
-
-/// The 2048-bit RSA test key, parsed once per test binary.
-#[cfg(feature = "jwt")]
-pub(crate) fn rsa_fixture() -> Key {
-    static RSA: std::sync::OnceLock<Key> = std::sync::OnceLock::new();
-    RSA.get_or_init(|| {
-        Key::from_pem(Algorithm::Rs256, include_str!("testdata/rsa-2048.pem")).unwrap()
-    })
-    .clone()
-}
 
 /// The public half of an asymmetric key, as a verifier elsewhere would load it.
 pub(crate) fn public_only(key: &Key) -> Option<Key> {
@@ -51,21 +19,6 @@ pub(crate) fn public_only(key: &Key) -> Option<Key> {
         return Some(loaded);
     }
     None
-}
-
-/// An issuer and a verifier over `keys`, with the test configuration and a fixed clock.
-pub(crate) fn tokens(keys: KeySet) -> (TokenIssuer, TokenVerifier) {
-    let keys = Arc::new(keys);
-    let clock = clock();
-    (
-        TokenIssuer::new(keys.clone(), config(), clock.clone()).unwrap(),
-        TokenVerifier::new(keys, config(), clock).unwrap(),
-    )
-}
-
-/// A verifier over `keys`, with the test configuration and a fixed clock.
-pub(crate) fn verifier(keys: KeySet) -> TokenVerifier {
-    TokenVerifier::new(Arc::new(keys), config(), clock()).unwrap()
 }
 
 /// A raw access token for `user-1`.

@@ -7,13 +7,14 @@ use std::time::{Duration, UNIX_EPOCH};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
-use super::test_support::{NOW, clock, config, issue, key, public_only, reject, tokens, verifier};
+use super::test_support::{issue, public_only, reject};
 use super::*;
 use crate::clock::ManualClock;
+use crate::testing::{NOW, clock, issuer_and_verifier, key, token_config, verifier};
 
 fn assert_roundtrip(algorithm: Algorithm) {
     let key = key(algorithm);
-    let (issuer, verifier) = tokens(KeySet::new(key.clone()).unwrap());
+    let (issuer, verifier) = issuer_and_verifier(KeySet::new(key.clone()).unwrap());
     let issued = issuer
         .issue_access(
             NewToken::new("user-42")
@@ -48,37 +49,37 @@ fn assert_roundtrip(algorithm: Algorithm) {
 
 #[cfg(feature = "jwt")]
 #[test]
-fn eddsa_tokens_roundtrip() {
+fn an_eddsa_token_verifies_with_the_claims_it_was_issued_with() {
     assert_roundtrip(Algorithm::EdDsa);
 }
 
 #[cfg(feature = "jwt")]
 #[test]
-fn es256_tokens_roundtrip() {
+fn an_es256_token_verifies_with_the_claims_it_was_issued_with() {
     assert_roundtrip(Algorithm::Es256);
 }
 
 #[cfg(feature = "jwt")]
 #[test]
-fn rs256_tokens_roundtrip() {
+fn an_rs256_token_verifies_with_the_claims_it_was_issued_with() {
     assert_roundtrip(Algorithm::Rs256);
 }
 
 #[cfg(feature = "jwt")]
 #[test]
-fn hs256_tokens_roundtrip() {
+fn an_hs256_token_verifies_with_the_claims_it_was_issued_with() {
     assert_roundtrip(Algorithm::Hs256);
 }
 
 #[cfg(feature = "paseto")]
 #[test]
-fn paseto_v4_public_tokens_roundtrip() {
+fn a_paseto_v4_public_token_verifies_with_the_claims_it_was_issued_with() {
     assert_roundtrip(Algorithm::PasetoV4Public);
 }
 
 #[cfg(feature = "paseto")]
 #[test]
-fn paseto_v4_local_tokens_roundtrip() {
+fn a_paseto_v4_local_token_verifies_with_the_claims_it_was_issued_with() {
     assert_roundtrip(Algorithm::PasetoV4Local);
 }
 
@@ -91,7 +92,7 @@ struct Tenant {
 #[test]
 fn custom_claims_roundtrip_in_every_format() {
     for algorithm in Algorithm::all() {
-        let (issuer, verifier) = tokens(KeySet::new(key(*algorithm)).unwrap());
+        let (issuer, verifier) = issuer_and_verifier(KeySet::new(key(*algorithm)).unwrap());
         let tenant = Tenant {
             tenant: "acme".into(),
             roles: vec!["admin".into()],
@@ -113,7 +114,7 @@ fn custom_claims_roundtrip_in_every_format() {
 
 #[test]
 fn custom_claims_that_are_not_an_object_are_refused_at_issue() {
-    let (issuer, _) = tokens(KeySet::new(key(Algorithm::default())).unwrap());
+    let (issuer, _) = issuer_and_verifier(KeySet::new(key(Algorithm::default())).unwrap());
     let result = issuer.issue_access(NewToken::new("user-1").custom(42));
     assert!(matches!(result, Err(Error::Config(_))));
 }
@@ -121,7 +122,7 @@ fn custom_claims_that_are_not_an_object_are_refused_at_issue() {
 #[test]
 fn an_mfa_challenge_is_never_accepted_as_an_access_token() {
     for algorithm in Algorithm::all() {
-        let (issuer, verifier) = tokens(KeySet::new(key(*algorithm)).unwrap());
+        let (issuer, verifier) = issuer_and_verifier(KeySet::new(key(*algorithm)).unwrap());
         let challenge = issuer
             .issue(TokenKind::MfaChallenge, NewToken::new("user-1"))
             .unwrap();
@@ -143,7 +144,7 @@ fn an_mfa_challenge_is_never_accepted_as_an_access_token() {
 #[test]
 fn an_access_token_is_never_accepted_as_an_mfa_challenge() {
     for algorithm in Algorithm::all() {
-        let (issuer, verifier) = tokens(KeySet::new(key(*algorithm)).unwrap());
+        let (issuer, verifier) = issuer_and_verifier(KeySet::new(key(*algorithm)).unwrap());
         let refused = verifier.verify::<NoCustomClaims>(&issue(&issuer), TokenKind::MfaChallenge);
         assert!(
             matches!(refused, Err(Error::InvalidToken(TokenRejection::WrongType))),
@@ -156,8 +157,8 @@ fn an_access_token_is_never_accepted_as_an_mfa_challenge() {
 fn with_clock(algorithm: Algorithm) -> (TokenIssuer, TokenVerifier, Arc<ManualClock>) {
     let keys = Arc::new(KeySet::new(key(algorithm)).unwrap());
     let clock = clock();
-    let issuer = TokenIssuer::new(keys.clone(), config(), clock.clone()).unwrap();
-    let verifier = TokenVerifier::new(keys, config(), clock.clone()).unwrap();
+    let issuer = TokenIssuer::new(keys.clone(), token_config(), clock.clone()).unwrap();
+    let verifier = TokenVerifier::new(keys, token_config(), clock.clone()).unwrap();
     (issuer, verifier, clock)
 }
 
@@ -200,13 +201,13 @@ fn a_token_from_the_future_is_not_yet_valid() {
 }
 
 #[test]
-fn leeway_is_configuration() {
+fn without_leeway_a_token_expires_at_its_exact_expiry() {
     let keys = Arc::new(KeySet::new(key(Algorithm::default())).unwrap());
     let clock = clock();
-    let issuer = TokenIssuer::new(keys.clone(), config(), clock.clone()).unwrap();
+    let issuer = TokenIssuer::new(keys.clone(), token_config(), clock.clone()).unwrap();
     let strict = TokenConfig {
         leeway: Duration::ZERO,
-        ..config()
+        ..token_config()
     };
     let verifier = TokenVerifier::new(keys, strict, clock.clone()).unwrap();
     let token = issue(&issuer);
@@ -222,12 +223,12 @@ fn another_issuer_is_refused() {
             keys.clone(),
             TokenConfig {
                 issuer: "https://evil.test".into(),
-                ..config()
+                ..token_config()
             },
             clock(),
         )
         .unwrap();
-        let verifier = TokenVerifier::new(keys, config(), clock()).unwrap();
+        let verifier = TokenVerifier::new(keys, token_config(), clock()).unwrap();
         assert_eq!(
             reject(&verifier, &issue(&issuer)),
             TokenRejection::WrongIssuer,
@@ -240,12 +241,12 @@ fn another_issuer_is_refused() {
 fn another_audience_is_refused() {
     for algorithm in Algorithm::all() {
         let keys = Arc::new(KeySet::new(key(*algorithm)).unwrap());
-        let issuer = TokenIssuer::new(keys.clone(), config(), clock()).unwrap();
+        let issuer = TokenIssuer::new(keys.clone(), token_config(), clock()).unwrap();
         let verifier = TokenVerifier::new(
             keys,
             TokenConfig {
                 audience: "billing.test".into(),
-                ..config()
+                ..token_config()
             },
             clock(),
         )
@@ -273,12 +274,12 @@ fn a_token_signed_by_the_previous_key_still_verifies_after_rotation() {
     for algorithm in Algorithm::all() {
         let first = key(*algorithm);
         let mut keys = KeySet::new(first.clone()).unwrap();
-        let (old_issuer, _) = tokens(keys.clone());
+        let (old_issuer, _) = issuer_and_verifier(keys.clone());
         let old_token = issue(&old_issuer);
 
         let second = another_key(&first);
         keys.rotate(second.clone()).unwrap();
-        let (issuer, verifier) = tokens(keys);
+        let (issuer, verifier) = issuer_and_verifier(keys);
         let new = issuer.issue_access(NewToken::new("user-1")).unwrap();
         assert_eq!(new.kid, *second.id(), "{algorithm}");
         assert!(verifier.verify_access::<NoCustomClaims>(&old_token).is_ok());
@@ -295,7 +296,7 @@ fn a_retired_key_no_longer_verifies() {
     for algorithm in Algorithm::all() {
         let first = key(*algorithm);
         let mut keys = KeySet::new(first.clone()).unwrap();
-        let (old_issuer, _) = tokens(keys.clone());
+        let (old_issuer, _) = issuer_and_verifier(keys.clone());
         let old_token = issue(&old_issuer);
         keys.rotate(another_key(&first)).unwrap();
         keys.retire(first.id().as_str()).unwrap();
@@ -312,7 +313,7 @@ fn a_retired_key_no_longer_verifies() {
 fn a_verifier_works_with_verification_keys_only() {
     for algorithm in Algorithm::all() {
         let private = key(*algorithm);
-        let (issuer, _) = tokens(KeySet::new(private.clone()).unwrap());
+        let (issuer, _) = issuer_and_verifier(KeySet::new(private.clone()).unwrap());
         // Shared-secret keys verify with the secret itself; others with their public half.
         let verification = public_only(&private).unwrap_or(private);
         let verifier = verifier(
@@ -330,7 +331,7 @@ fn issuing_without_an_active_key_is_a_config_error() {
     let keys = KeySet::verification_only()
         .with_verification_key(key(Algorithm::default()))
         .unwrap();
-    let result = TokenIssuer::new(Arc::new(keys), config(), clock());
+    let result = TokenIssuer::new(Arc::new(keys), token_config(), clock());
     assert!(matches!(result, Err(Error::Config(_))));
 }
 
@@ -339,7 +340,7 @@ fn an_invalid_configuration_is_refused_at_construction() {
     let keys = Arc::new(KeySet::new(key(Algorithm::default())).unwrap());
     let broken = TokenConfig {
         audience: String::new(),
-        ..config()
+        ..token_config()
     };
     assert!(matches!(
         TokenIssuer::new(keys.clone(), broken.clone(), clock()),
@@ -353,7 +354,7 @@ fn an_invalid_configuration_is_refused_at_construction() {
 
 #[test]
 fn bad_issue_requests_are_refused() {
-    let (issuer, _) = tokens(KeySet::new(key(Algorithm::default())).unwrap());
+    let (issuer, _) = issuer_and_verifier(KeySet::new(key(Algorithm::default())).unwrap());
     for request in [
         NewToken::new(""),
         NewToken::new("user-1").scope(["read write"]),
@@ -368,7 +369,7 @@ fn bad_issue_requests_are_refused() {
 
 #[test]
 fn the_lifetime_can_be_set_per_token() {
-    let (issuer, verifier) = tokens(KeySet::new(key(Algorithm::default())).unwrap());
+    let (issuer, verifier) = issuer_and_verifier(KeySet::new(key(Algorithm::default())).unwrap());
     let issued = issuer
         .issue_access(NewToken::new("user-1").ttl(Duration::from_secs(60)))
         .unwrap();
@@ -381,14 +382,14 @@ fn the_lifetime_can_be_set_per_token() {
 #[test]
 fn an_oversized_token_is_refused_before_parsing() {
     let verifier = verifier(KeySet::new(key(Algorithm::default())).unwrap());
-    let huge = "x".repeat(config().max_token_len + 1);
+    let huge = "x".repeat(token_config().max_token_len + 1);
     assert_eq!(reject(&verifier, &huge), TokenRejection::TooLarge);
     let paseto_shaped = format!("v4.public.{huge}");
     assert_eq!(reject(&verifier, &paseto_shaped), TokenRejection::TooLarge);
 }
 
 #[test]
-fn garbage_is_malformed() {
+fn garbage_is_refused_as_malformed() {
     let verifier = verifier(KeySet::new(key(Algorithm::default())).unwrap());
     for garbage in [
         "",
@@ -419,7 +420,7 @@ fn a_key_of_the_other_format_is_an_algorithm_mismatch() {
         .unwrap()
         .with_verification_key(paseto_key.clone())
         .unwrap();
-    let (issuer, verifier) = tokens(keys.clone());
+    let (issuer, verifier) = issuer_and_verifier(keys.clone());
 
     // A JWT whose kid names the PASETO key.
     let token = issue(&issuer);
@@ -438,7 +439,7 @@ fn a_key_of_the_other_format_is_an_algorithm_mismatch() {
     );
 
     // A PASETO token whose footer names the JWT key.
-    let (paseto_issuer, _) = tokens(KeySet::new(paseto_key).unwrap());
+    let (paseto_issuer, _) = issuer_and_verifier(KeySet::new(paseto_key).unwrap());
     let token = issue(&paseto_issuer);
     let (body, _) = token.rsplit_once('.').unwrap();
     let footer = serde_json::json!({"kid": jwt_key.id().as_str(), "typ": "at+jwt"});
@@ -454,7 +455,7 @@ fn a_key_of_the_other_format_is_an_algorithm_mismatch() {
 
 #[test]
 fn jti_is_128_random_bits_in_base64url() {
-    let (issuer, _) = tokens(KeySet::new(key(Algorithm::default())).unwrap());
+    let (issuer, _) = issuer_and_verifier(KeySet::new(key(Algorithm::default())).unwrap());
     let first = issuer.issue_access(NewToken::new("user-1")).unwrap();
     let second = issuer.issue_access(NewToken::new("user-1")).unwrap();
     assert_eq!(first.jti.len(), 22, "16 bytes, unpadded base64url");
@@ -473,7 +474,7 @@ fn debug_output_never_shows_tokens_or_key_material() {
         let key = key(*algorithm);
         let secret = key.export_private().unwrap();
         let keys = KeySet::new(key.clone()).unwrap();
-        let (issuer, verifier) = tokens(keys.clone());
+        let (issuer, verifier) = issuer_and_verifier(keys.clone());
         let issued = issuer.issue_access(NewToken::new("user-1")).unwrap();
         let token = issued.token.expose_secret();
 
@@ -624,6 +625,6 @@ fn the_cache_is_bounded_and_can_be_turned_off() {
 fn an_oversized_token_is_refused_before_it_is_hashed() {
     let (_, verifier, _) = with_clock(Algorithm::default());
     let verifier = verifier.with_cache(16);
-    let huge = "a".repeat(config().max_token_len + 1);
+    let huge = "a".repeat(token_config().max_token_len + 1);
     assert_eq!(reject_cached(&verifier, &huge), TokenRejection::TooLarge);
 }

@@ -2,8 +2,8 @@
 
 use auth_core::Error;
 use auth_core::TokenRejection;
+use auth_core::id::SessionId;
 use auth_core::session::SidRevocationCheck;
-use auth_core::store::SessionId;
 use auth_core::token::{Claims, TokenVerifier};
 
 use crate::BoxFuture;

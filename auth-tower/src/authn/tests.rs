@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use auth_core::clock::{Clock, ManualClock};
 use auth_core::flows::{Authenticator, AuthenticatorConfig, LoginOutcome, Principal};
+use auth_core::id::SessionId;
 use auth_core::secrecy::{ExposeSecret, SecretString};
 use auth_core::session::SidRevocationCheck;
-use auth_core::store::SessionId;
 use auth_core::store::memory::MemoryStore;
 use auth_core::token::{
     Algorithm, Claims, Key, KeySet, NewToken, TokenConfig, TokenIssuer, TokenKind, TokenVerifier,

@@ -4,9 +4,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use auth_core::event::EventSink;
 use auth_core::event::{AuthEvent, AuthEventKind, LoginFailure};
-use auth_core::flows::{AuthObserver, RefreshOutcome};
-use auth_core::store::EventSink;
+use auth_core::flows::AuthObserver;
+use auth_core::refresh::RefreshOutcome;
 use auth_core::token::TokenKind;
 
 use super::{LoginLabels, Metrics, OutcomeLabels};
@@ -43,9 +44,13 @@ impl Metrics {
     fn count(&self, event: &AuthEvent) {
         match &event.kind {
             AuthEventKind::LoginSucceeded { amr } => {
-                let second_factor = amr.iter().any(|m| m == "otp" || m == "mfa");
-                self.login("success", if second_factor { "mfa" } else { "password" });
-                if amr.iter().any(|m| m == "otp") {
+                let method = if amr.is_multi_factor() {
+                    "mfa"
+                } else {
+                    "password"
+                };
+                self.login("success", method);
+                if amr.used_totp() {
                     self.mfa("success");
                 }
             }

@@ -2,10 +2,10 @@ use std::collections::HashSet;
 use std::convert::Infallible;
 use std::time::Duration;
 
-use auth_core::event::{AuthEvent, AuthEventKind, LoginFailure, MemoryEventSink};
+use auth_core::event::{AuthEvent, AuthEventKind, EventSink, LoginFailure, MemoryEventSink};
 use auth_core::flows::{Authenticator, AuthenticatorConfig, LoginOutcome, Stores};
+use auth_core::id::Amr;
 use auth_core::secrecy::{ExposeSecret, SecretString};
-use auth_core::store::EventSink;
 use auth_core::token::{Algorithm, Key, KeySet};
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
@@ -241,11 +241,9 @@ async fn audit_events_count_logins_second_factors_and_throttling_and_pass_on() {
         client: None,
     };
     for kind in [
+        AuthEventKind::LoginSucceeded { amr: Amr::Password },
         AuthEventKind::LoginSucceeded {
-            amr: vec!["pwd".into()],
-        },
-        AuthEventKind::LoginSucceeded {
-            amr: vec!["pwd".into(), "otp".into(), "mfa".into()],
+            amr: Amr::PasswordAndTotp,
         },
         AuthEventKind::LoginFailed {
             reason: LoginFailure::WrongPassword,

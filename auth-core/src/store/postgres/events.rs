@@ -5,7 +5,8 @@ use async_trait::async_trait;
 use super::{PostgresStore, execute, pg_time};
 use crate::error::Result;
 use crate::event::AuthEvent;
-use crate::store::{EventSink, SessionId, UserId};
+use crate::event::EventSink;
+use crate::id::{SessionId, UserId};
 
 #[async_trait]
 impl EventSink for PostgresStore {

@@ -9,8 +9,9 @@ use super::{
     PostgresStore, corrupt, db_error, execute, get, pg_time, query_one, query_opt, to_i64, to_u64,
 };
 use crate::error::{Error, Result};
+use crate::id::{SecretHash, UserId};
 use crate::mfa::{EncryptedSecret, TotpAlgorithm, TotpParams};
-use crate::store::{MfaStore, SecretHash, TotpRecord, UserId};
+use crate::store::{MfaStore, TotpRecord};
 
 #[async_trait]
 impl MfaStore for PostgresStore {

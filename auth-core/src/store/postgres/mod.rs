@@ -4,7 +4,7 @@
 //! [`PostgresStore`] implements [`UserStore`](super::UserStore), [`MfaStore`](super::MfaStore),
 //! [`RefreshStore`](super::RefreshStore), [`SessionStore`](super::SessionStore),
 //! [`ThrottleStore`](super::ThrottleStore), [`RevocationStore`](super::RevocationStore) and
-//! [`EventSink`](super::EventSink) (table `auth_audit_events`). Every protocol step the traits
+//! [`EventSink`](crate::event::EventSink) (table `auth_audit_events`). Every protocol step the traits
 //! call atomic is one statement or one transaction: refresh rotation locks the token's family
 //! row (`SELECT ... FOR UPDATE`), so concurrent rotations of one token serialise and exactly one
 //! succeeds. Times are `timestamptz` (microsecond precision) and always the `now` the caller
@@ -70,7 +70,7 @@ use secrecy::{ExposeSecret, SecretString};
 pub use migrate::{MigrationReport, MigrationState, MigrationStatus};
 
 use crate::error::{Error, Result};
-use crate::store::SessionId;
+use crate::id::SessionId;
 
 /// How to reach PostgreSQL, and the pool's limits.
 #[derive(Debug, Clone)]

@@ -15,10 +15,9 @@ use uuid::Uuid;
 
 use super::{PostgresStore, db_error, execute, get, get_session_id, pg_time, query_opt};
 use crate::error::{Error, Result};
-use crate::store::{
-    FamilyId, RefreshFamily, RefreshStore, RefreshTokenRecord, Rotation, SecretHash, SessionId,
-    UserId, within_grace,
-};
+use crate::id::{FamilyId, SecretHash, SessionId, UserId};
+use crate::refresh::{RefreshFamily, RefreshTokenRecord, Rotation, within_grace};
+use crate::store::RefreshStore;
 
 #[async_trait]
 impl RefreshStore for PostgresStore {

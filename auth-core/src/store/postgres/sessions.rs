@@ -8,8 +8,9 @@ use deadpool_postgres::tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::{PostgresStore, execute, get, get_session_id, pg_time, query, query_one, query_opt};
-use crate::error::Result;
-use crate::store::{RevocationStore, Session, SessionId, SessionStore, UserId};
+use crate::error::{Error, Result};
+use crate::id::{Amr, SessionId, UserId};
+use crate::store::{RevocationStore, Session, SessionStore};
 
 #[async_trait]
 impl SessionStore for PostgresStore {
@@ -23,7 +24,7 @@ impl SessionStore for PostgresStore {
             &[
                 &session.id.as_str(),
                 &session.user_id.as_uuid(),
-                &session.amr,
+                &session.amr.methods(),
                 &pg_time(session.created_at),
                 &pg_time(session.last_used_at),
                 &pg_time(session.idle_expires_at),
@@ -117,7 +118,7 @@ impl SessionStore for PostgresStore {
 
 #[async_trait]
 impl RevocationStore for PostgresStore {
-    async fn revoke_sid(&self, id: &SessionId, until: SystemTime) -> Result<()> {
+    async fn revoke_sid(&self, id: &SessionId, _now: SystemTime, until: SystemTime) -> Result<()> {
         let client = self.client().await?;
         // A later deadline is never shortened by an earlier one.
         execute(
@@ -148,7 +149,8 @@ fn session(row: &Row) -> Result<Session> {
     Ok(Session {
         id: get_session_id(row, "id")?,
         user_id: UserId::from(get::<Uuid>(row, "user_id")?),
-        amr: get(row, "amr")?,
+        amr: Amr::from_methods(&get::<Vec<String>>(row, "amr")?)
+            .ok_or_else(|| Error::Internal("unknown authentication methods in a session".into()))?,
         created_at: get(row, "created_at")?,
         last_used_at: get(row, "last_used_at")?,
         idle_expires_at: get(row, "idle_expires_at")?,

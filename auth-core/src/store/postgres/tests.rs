@@ -8,20 +8,22 @@
 
 use std::net::{IpAddr, TcpListener};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use deadpool_postgres::tokio_postgres::{self, NoTls};
 
 use super::migrate::LOCK_CLASS;
 use super::{MigrationReport, MigrationState, PostgresConfig, PostgresStore, PurgeReport};
 use crate::error::Error;
+use crate::event::EventSink;
 use crate::event::{AuthEvent, AuthEventKind, LoginFailure};
+use crate::id::{Amr, FamilyId, SecretHash, SessionId, UserId};
 use crate::mfa::{EncryptedSecret, TotpParams};
+use crate::refresh::{RefreshFamily, RefreshTokenRecord, Rotation};
 use crate::store::conformance::new_user;
 use crate::store::{
-    EventSink, FamilyId, MfaStore, RefreshFamily, RefreshStore, RefreshTokenRecord,
-    RevocationStore, Rotation, SecretHash, Session, SessionId, SessionStore, ThrottleStore,
-    TotpRecord, TotpReplayGuard, User, UserId, UserStore,
+    MfaStore, RefreshStore, RevocationStore, Session, SessionStore, ThrottleStore, TotpRecord,
+    TotpReplayGuard, User, UserStore,
 };
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -29,7 +31,7 @@ const HOUR: Duration = Duration::from_secs(3600);
 const DAY: Duration = Duration::from_secs(24 * 3600);
 
 fn t0() -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(1_800_000_000)
+    crate::testing::now()
 }
 
 fn database_url() -> Option<String> {
@@ -270,7 +272,7 @@ fn session_of(user: &User, created_at: SystemTime, idle: Duration, absolute: Dur
     Session {
         id: SessionId::from_secret(&rand::random::<[u8; 32]>()),
         user_id: user.id,
-        amr: vec!["pwd".into(), "otp".into()],
+        amr: Amr::PasswordAndTotp,
         created_at,
         last_used_at: created_at,
         idle_expires_at: created_at + idle,
@@ -419,8 +421,8 @@ async fn purge_expired_removes_what_has_ended_and_keeps_the_rest() {
         SessionId::from_secret(b"over"),
         SessionId::from_secret(b"still"),
     );
-    store.revoke_sid(&over, t0() + HOUR).await.unwrap();
-    store.revoke_sid(&still, now + HOUR).await.unwrap();
+    store.revoke_sid(&over, t0(), t0() + HOUR).await.unwrap();
+    store.revoke_sid(&still, now, now + HOUR).await.unwrap();
 
     // A TOTP step forgotten by now, and one still remembered.
     let forgotten = UserId::new();

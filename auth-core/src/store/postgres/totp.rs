@@ -6,7 +6,8 @@ use async_trait::async_trait;
 
 use super::{PostgresStore, pg_time, query_opt, to_i64};
 use crate::error::Result;
-use crate::store::{TotpReplayGuard, UserId};
+use crate::id::UserId;
+use crate::store::TotpReplayGuard;
 
 #[async_trait]
 impl TotpReplayGuard for PostgresStore {

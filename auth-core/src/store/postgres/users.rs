@@ -6,7 +6,8 @@ use uuid::Uuid;
 
 use super::{PostgresStore, execute, get, pg_time, query_opt};
 use crate::error::Result;
-use crate::store::{User, UserId, UserStore};
+use crate::id::UserId;
+use crate::store::{User, UserStore};
 
 #[async_trait]
 impl UserStore for PostgresStore {

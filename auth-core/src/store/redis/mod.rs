@@ -110,8 +110,8 @@ use fred::types::config::UnresponsiveConfig;
 use fred::types::scripts::Script;
 use sha2::{Digest, Sha256};
 
-use super::{SessionId, UserId};
 use crate::error::{Error, Result};
+use crate::id::{SessionId, UserId};
 
 /// Longest key lifetime the store sets (100 years); keeps TTL arithmetic in range.
 const MAX_TTL_MS: u64 = 100 * 365 * 24 * 3600 * 1000;

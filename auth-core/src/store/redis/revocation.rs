@@ -9,14 +9,15 @@ use super::{
     CLOCK_SKEW_SLACK, RedisStore, decode_time, encode_time, malformed, millis_of, ttl_millis,
 };
 use crate::error::Result;
-use crate::store::{RevocationStore, SessionId};
+use crate::id::SessionId;
+use crate::store::RevocationStore;
 
 #[async_trait]
 impl RevocationStore for RedisStore {
-    async fn revoke_sid(&self, id: &SessionId, until: SystemTime) -> Result<()> {
-        // The trait gives no `now`: the key's lifetime (not the answer) is measured from the
-        // system clock, with slack for application clocks running behind.
-        let ttl = ttl_millis(SystemTime::now(), until).saturating_add(millis_of(CLOCK_SKEW_SLACK));
+    async fn revoke_sid(&self, id: &SessionId, now: SystemTime, until: SystemTime) -> Result<()> {
+        // The key's lifetime (not the answer) gets slack for clocks of other processes running
+        // behind this one's.
+        let ttl = ttl_millis(now, until).saturating_add(millis_of(CLOCK_SKEW_SLACK));
         let _: i64 = self
             .run(
                 "revoke sid",

@@ -8,7 +8,8 @@ use fred::types::Value;
 
 use super::{RedisStore, decode_time, encode_time, malformed, ttl_millis};
 use crate::error::{Error, Result};
-use crate::store::{Session, SessionId, SessionStore, UserId};
+use crate::id::{Amr, SessionId, UserId};
+use crate::store::{Session, SessionStore};
 
 /// The session hash's fields, in the order [`parse_session`] reads them.
 const FIELDS: [&str; 6] = [
@@ -44,7 +45,8 @@ fn parse_session(id: &SessionId, fields: Vec<Option<String>>) -> Result<Option<S
             .and_then(|u| u.parse().ok())
             .ok_or_else(|| malformed("session"))?,
         amr: amr
-            .and_then(|a| serde_json::from_str(&a).ok())
+            .and_then(|a| serde_json::from_str::<Vec<String>>(&a).ok())
+            .and_then(|methods| Amr::from_methods(&methods))
             .ok_or_else(|| malformed("session"))?,
         created_at: time(created)?,
         last_used_at: time(last_used)?,
@@ -105,7 +107,7 @@ impl SessionStore for RedisStore {
         // The session's last use stands for "now": the key lives until the session expires.
         let now = session.last_used_at;
         let ttl = ttl_millis(now, session.idle_expires_at.min(session.expires_at));
-        let amr = serde_json::to_string(&session.amr)
+        let amr = serde_json::to_string(session.amr.methods())
             .map_err(|e| Error::Internal(format!("encoding amr: {e}")))?;
         let args = vec![
             ttl.to_string(),

@@ -12,10 +12,9 @@ use tokio::task::AbortHandle;
 
 use super::{RedisConfig, RedisStore, decode_time, encode_time, redact_url};
 use crate::error::Error;
+use crate::id::{Amr, SessionId, UserId};
 use crate::store::memory::MemoryStore;
-use crate::store::{
-    RevocationStore, Session, SessionId, SessionStore, ThrottleStore, UserId, conformance,
-};
+use crate::store::{RevocationStore, Session, SessionStore, ThrottleStore, conformance};
 
 const HOUR: Duration = Duration::from_secs(3600);
 const MINUTE: Duration = Duration::from_secs(60);
@@ -98,7 +97,7 @@ impl Drop for Fixture {
 }
 
 fn t0() -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(1_800_000_000)
+    crate::testing::now()
 }
 
 fn new_session(user: UserId, created_at: SystemTime) -> Session {
@@ -106,7 +105,7 @@ fn new_session(user: UserId, created_at: SystemTime) -> Session {
     Session {
         id: SessionId::from_secret(&secret),
         user_id: user,
-        amr: vec!["pwd".into(), "otp".into()],
+        amr: Amr::PasswordAndTotp,
         created_at,
         last_used_at: created_at,
         idle_expires_at: created_at + HOUR,
@@ -130,7 +129,7 @@ fn closed_port() -> u16 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sessions_conformance() {
+async fn redis_sessions_pass_the_conformance_checks() {
     let Some(fixture) = Fixture::new().await else {
         return;
     };
@@ -142,7 +141,7 @@ async fn sessions_conformance() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn throttle_conformance() {
+async fn redis_throttle_counters_pass_the_conformance_checks() {
     let Some(fixture) = Fixture::new().await else {
         return;
     };
@@ -150,7 +149,7 @@ async fn throttle_conformance() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn revocation_conformance() {
+async fn redis_revocations_pass_the_conformance_checks() {
     let Some(fixture) = Fixture::new().await else {
         return;
     };
@@ -161,7 +160,7 @@ async fn revocation_conformance() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn totp_replay_guard_conformance() {
+async fn the_redis_totp_replay_guard_passes_the_conformance_checks() {
     let Some(fixture) = Fixture::new().await else {
         return;
     };
@@ -185,7 +184,7 @@ async fn keys_carry_the_prefix_and_expire() {
     let revoked = new_session(user, t0()).id;
     let real_now = SystemTime::now();
     store
-        .revoke_sid(&revoked, real_now + 15 * MINUTE)
+        .revoke_sid(&revoked, real_now, real_now + 15 * MINUTE)
         .await
         .unwrap();
 
@@ -244,7 +243,10 @@ async fn keys_carry_the_prefix_and_expire() {
         .expect("alive");
     let pttl = fixture.pttl(&session_key).await;
     assert!(within(pttl, 2 * HOUR, 10 * MINUTE), "touched PTTL {pttl}");
-    store.revoke_sid(&revoked, real_now).await.unwrap();
+    store
+        .revoke_sid(&revoked, real_now, real_now)
+        .await
+        .unwrap();
     let pttl = fixture.pttl(&revoked_key).await;
     assert!(
         within(pttl, 15 * MINUTE + MINUTE, MINUTE),
@@ -551,7 +553,7 @@ fn stored_times_round_trip_and_sort() {
 }
 
 #[test]
-fn proxy_url_split() {
+fn a_redis_url_splits_into_prefix_address_and_database() {
     assert_eq!(
         split_redis_url("redis://:pw@10.0.0.1:6380/3"),
         Some(("redis://:pw@".into(), "10.0.0.1:6380".into(), "/3".into()))

@@ -1,0 +1,223 @@
+//! Registration and login: the password step, the second-factor challenge when one is
+//! enrolled, and the session a completed login opens.
+
+use std::net::IpAddr;
+
+use secrecy::SecretString;
+
+use super::{Authenticator, LoginOutcome, Tokens};
+use crate::error::{Error, Result};
+use crate::event::{AuthEventKind, LoginFailure};
+use crate::id::{Amr, FamilyId, OpaqueSecret, SessionId, UserId};
+use crate::password::Verification;
+use crate::refresh::{NewRefreshToken, RefreshFamily};
+use crate::store::{Session, User};
+use crate::token::{NewToken, TokenKind};
+
+/// Normalises an email address for storage and lookup: trimmed and lower-cased; refuses what
+/// cannot be an address.
+pub fn normalize_email(email: &str) -> Result<String> {
+    let email = email.trim().to_lowercase();
+    let valid = email.len() <= 254
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && !domain.is_empty() && !domain.contains('@')
+        })
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+    if valid {
+        Ok(email)
+    } else {
+        Err(Error::InvalidRequest("not an email address".into()))
+    }
+}
+
+impl Authenticator {
+    /// Creates an account. [`Error::WeakPassword`] when the policy refuses the password,
+    /// [`Error::Conflict`] when the email is taken.
+    pub async fn register(&self, email: &str, password: &SecretString) -> Result<User> {
+        let email = normalize_email(email)?;
+        let password_hash = self
+            .timed_hash(self.inner.passwords.hash_new_password(password))
+            .await?;
+        let user = User {
+            id: UserId::new(),
+            email,
+            password_hash,
+            disabled: false,
+            created_at: self.now(),
+        };
+        self.inner.stores.users.create_user(user.clone()).await?;
+        self.emit(AuthEventKind::Registered, Some(user.id), None, None)
+            .await;
+        Ok(user)
+    }
+
+    /// Checks a password login. Unknown account, wrong password and disabled account all
+    /// answer [`Error::InvalidCredentials`] at the same cost; too many failures answer
+    /// [`Error::Throttled`], even for the right password. With every hashing slot and queue
+    /// place taken it answers [`Error::Busy`] at once, before any lookup.
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &SecretString,
+        client: Option<IpAddr>,
+    ) -> Result<LoginOutcome> {
+        // With every hashing slot taken, the answer is 503 busy whatever the account: give it
+        // before the throttle and account lookups, so a login storm does not also become a
+        // storm of Redis and database queries (one each per refused login).
+        self.inner.passwords.refuse_if_saturated()?;
+        let throttle = &self.inner.throttle;
+        if let Err(error) = throttle.check(email, client).await {
+            self.emit(
+                AuthEventKind::LoginFailed {
+                    reason: LoginFailure::Throttled,
+                },
+                None,
+                None,
+                client,
+            )
+            .await;
+            return Err(error);
+        }
+        let user = match normalize_email(email) {
+            Ok(normalized) => self.inner.stores.users.user_by_email(&normalized).await?,
+            Err(_) => None,
+        };
+        let Some(user) = user else {
+            let _ = self
+                .timed_hash(self.inner.passwords.verify_unknown_account(password))
+                .await?;
+            return self
+                .refuse_login(email, client, None, LoginFailure::UnknownAccount)
+                .await;
+        };
+        let verification = self
+            .timed_hash(self.inner.passwords.verify(password, &user.password_hash))
+            .await?;
+        let Verification::Valid { needs_rehash } = verification else {
+            return self
+                .refuse_login(email, client, Some(user.id), LoginFailure::WrongPassword)
+                .await;
+        };
+        if user.disabled {
+            return self
+                .refuse_login(email, client, Some(user.id), LoginFailure::DisabledAccount)
+                .await;
+        }
+        throttle.record_success(email).await?;
+        if needs_rehash {
+            let upgraded = self
+                .timed_hash(self.inner.passwords.rehash(password))
+                .await?;
+            self.inner
+                .stores
+                .users
+                .set_password_hash(&user.id, &upgraded)
+                .await?;
+            self.emit(AuthEventKind::PasswordRehashed, Some(user.id), None, client)
+                .await;
+        }
+        if self.totp_enabled(&user.id).await? {
+            let challenge = self.issue(
+                TokenKind::MfaChallenge,
+                NewToken::new(user.id.to_string()).amr(Amr::Password.methods().iter().copied()),
+            )?;
+            self.emit(AuthEventKind::MfaChallenged, Some(user.id), None, client)
+                .await;
+            return Ok(LoginOutcome::MfaRequired {
+                mfa_token: challenge.token,
+                expires_in: self.inner.config.tokens.mfa_challenge_ttl.as_secs(),
+            });
+        }
+        let tokens = self.start_session(&user, Amr::Password, client).await?;
+        Ok(LoginOutcome::Authenticated(tokens))
+    }
+
+    async fn refuse_login(
+        &self,
+        email: &str,
+        client: Option<IpAddr>,
+        user: Option<UserId>,
+        reason: LoginFailure,
+    ) -> Result<LoginOutcome> {
+        self.inner.throttle.record_failure(email, client).await?;
+        self.emit(AuthEventKind::LoginFailed { reason }, user, None, client)
+            .await;
+        Err(Error::InvalidCredentials)
+    }
+
+    /// Opens a new session (a fresh id at every login) with its refresh family, and issues the
+    /// first tokens.
+    pub(super) async fn start_session(
+        &self,
+        user: &User,
+        amr: Amr,
+        client: Option<IpAddr>,
+    ) -> Result<Tokens> {
+        let now = self.now();
+        let lifetimes = self.inner.config.sessions;
+        let session_secret = OpaqueSecret::generate();
+        let session_id = session_secret.session_id();
+        let expires_at = now + lifetimes.absolute;
+        let idle_expires_at = (now + lifetimes.idle).min(expires_at);
+        self.inner
+            .stores
+            .sessions
+            .create_session(Session {
+                id: session_id.clone(),
+                user_id: user.id,
+                amr,
+                created_at: now,
+                last_used_at: now,
+                idle_expires_at,
+                expires_at,
+            })
+            .await?;
+        let refresh_token = NewRefreshToken::issue(now, idle_expires_at);
+        self.inner
+            .stores
+            .refresh
+            .create_family(
+                RefreshFamily {
+                    id: FamilyId::new(),
+                    user_id: user.id,
+                    session_id: session_id.clone(),
+                    created_at: now,
+                    expires_at,
+                },
+                refresh_token.record,
+            )
+            .await?;
+        let tokens = self.tokens_for(user.id, &session_id, amr, refresh_token.secret)?;
+        self.emit(
+            AuthEventKind::LoginSucceeded { amr },
+            Some(user.id),
+            Some(session_id),
+            client,
+        )
+        .await;
+        Ok(tokens)
+    }
+
+    pub(super) fn tokens_for(
+        &self,
+        user_id: UserId,
+        session_id: &SessionId,
+        amr: Amr,
+        refresh_token: OpaqueSecret,
+    ) -> Result<Tokens> {
+        let access = self.issue(
+            TokenKind::Access,
+            NewToken::new(user_id.to_string())
+                .session_id(session_id.as_str())
+                .amr(amr.methods().iter().copied()),
+        )?;
+        Ok(Tokens {
+            access_token: access.token,
+            token_type: "Bearer",
+            expires_in: self.inner.config.tokens.access_ttl.as_secs(),
+            refresh_token: refresh_token.into_secret(),
+            session_id: session_id.clone(),
+            user_id,
+        })
+    }
+}

@@ -1,0 +1,539 @@
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::time::UNIX_EPOCH;
+
+use super::*;
+
+fn at(seconds: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(1_700_000_000 + seconds)
+}
+
+fn secs(seconds: u64) -> Duration {
+    Duration::from_secs(seconds)
+}
+
+/// `failures` failures in a window that started at `at(0)`, the last one at `at(last)`.
+fn record(failures: u32, last: u64) -> ThrottleRecord {
+    ThrottleRecord {
+        failures,
+        window_started_at: at(0),
+        last_failure_at: at(last),
+    }
+}
+
+fn wait_right_after(policy: &ThrottlePolicy, failures: u32) -> Option<Duration> {
+    policy.retry_after(Some(&record(failures, 100)), at(100))
+}
+
+#[test]
+fn no_record_means_no_wait() {
+    assert_eq!(ThrottlePolicy::per_account().retry_after(None, at(0)), None);
+}
+
+#[test]
+fn the_first_five_failures_are_free() {
+    let policy = ThrottlePolicy::per_account();
+    for failures in 0..=5 {
+        assert_eq!(wait_right_after(&policy, failures), None, "{failures}");
+    }
+}
+
+#[test]
+fn the_sixth_failure_costs_one_second_and_each_next_doubles_up_to_fifteen_minutes() {
+    let policy = ThrottlePolicy::per_account();
+    let expected = [
+        (6, 1),
+        (7, 2),
+        (8, 4),
+        (9, 8),
+        (10, 16),
+        (14, 256),
+        (15, 512),
+        (16, 900),
+        (19, 900),
+    ];
+    for (failures, seconds) in expected {
+        assert_eq!(
+            wait_right_after(&policy, failures),
+            Some(secs(seconds)),
+            "{failures}"
+        );
+    }
+}
+
+#[test]
+fn the_delay_runs_from_the_last_failure() {
+    let policy = ThrottlePolicy::per_account();
+    let seventh = record(7, 100);
+    let half_a_second_later = at(100) + Duration::from_millis(500);
+    assert_eq!(
+        policy.retry_after(Some(&seventh), half_a_second_later),
+        Some(Duration::from_millis(1_500))
+    );
+    assert_eq!(policy.retry_after(Some(&seventh), at(102)), None);
+    assert_eq!(policy.retry_after(Some(&seventh), at(500)), None);
+}
+
+#[test]
+fn twenty_failures_lock_the_account_until_the_window_ends() {
+    let policy = ThrottlePolicy::per_account();
+    let locked = record(20, 600);
+    assert_eq!(
+        policy.retry_after(Some(&locked), at(600)),
+        Some(secs(3_000))
+    );
+    // Long after any progressive delay would have passed, still locked.
+    assert_eq!(
+        policy.retry_after(Some(&locked), at(3_000)),
+        Some(secs(600))
+    );
+    assert_eq!(policy.retry_after(Some(&locked), at(3_599)), Some(secs(1)));
+    assert_eq!(policy.retry_after(Some(&locked), at(3_600)), None);
+}
+
+#[test]
+fn a_record_whose_window_has_ended_counts_as_no_record() {
+    let policy = ThrottlePolicy::per_account();
+    for failures in [6, 19, 20, 1_000] {
+        let old = record(failures, 3_599);
+        assert_eq!(
+            policy.retry_after(Some(&old), at(3_600)),
+            None,
+            "{failures}"
+        );
+        assert_eq!(
+            policy.retry_after(Some(&old), at(90_000)),
+            None,
+            "{failures}"
+        );
+    }
+}
+
+#[test]
+fn a_delay_never_outlasts_the_window() {
+    let policy = ThrottlePolicy::per_account();
+    // A 15-minute delay after a failure ten minutes before the window ends.
+    let late = record(19, 3_000);
+    assert_eq!(policy.retry_after(Some(&late), at(3_000)), Some(secs(600)));
+}
+
+#[test]
+fn a_clock_that_went_backwards_never_panics_nor_waits_longer_than_the_policy() {
+    let policy = ThrottlePolicy::per_account();
+    let a_day_before = UNIX_EPOCH + secs(1_700_000_000 - 86_400);
+    assert_eq!(
+        policy.retry_after(Some(&record(3, 100)), a_day_before),
+        None
+    );
+    assert_eq!(
+        policy.retry_after(Some(&record(7, 100)), a_day_before),
+        Some(secs(2))
+    );
+    assert_eq!(
+        policy.retry_after(Some(&record(20, 100)), a_day_before),
+        Some(secs(3_600))
+    );
+    assert_eq!(
+        policy.retry_after(Some(&record(20, 100)), UNIX_EPOCH - secs(1_000)),
+        Some(secs(3_600))
+    );
+}
+
+#[test]
+fn a_huge_failure_count_does_not_overflow() {
+    let account = ThrottlePolicy::per_account();
+    assert_eq!(wait_right_after(&account, u32::MAX), Some(secs(3_500)));
+    // The per-address policy reaches 78 doublings before its lockout.
+    let address = ThrottlePolicy::per_address();
+    assert_eq!(wait_right_after(&address, 99), Some(secs(60)));
+    assert_eq!(wait_right_after(&address, u32::MAX), Some(secs(3_500)));
+}
+
+#[test]
+fn extreme_durations_saturate_instead_of_overflowing() {
+    let policy = ThrottlePolicy::new(Duration::MAX, 0, Duration::MAX, Duration::MAX, 100).unwrap();
+    let late = ThrottleRecord {
+        failures: 99,
+        window_started_at: at(0),
+        last_failure_at: at(0),
+    };
+    assert_eq!(policy.retry_after(Some(&late), at(0)), Some(Duration::MAX));
+    let locked = ThrottleRecord {
+        failures: 100,
+        ..late
+    };
+    assert_eq!(
+        policy.retry_after(Some(&locked), at(0)),
+        Some(Duration::MAX)
+    );
+}
+
+#[test]
+fn per_account_defaults_match_the_design() {
+    let policy = ThrottlePolicy::per_account();
+    assert_eq!(policy.window(), secs(3_600));
+    assert_eq!(policy.free_failures(), 5);
+    assert_eq!(policy.base_delay(), secs(1));
+    assert_eq!(policy.max_delay(), secs(900));
+    assert_eq!(policy.lockout_after(), 20);
+    assert_eq!(ThrottlePolicy::default(), policy);
+}
+
+#[test]
+fn the_presets_pass_their_own_validation() {
+    for preset in [ThrottlePolicy::per_account(), ThrottlePolicy::per_address()] {
+        let rebuilt = ThrottlePolicy::new(
+            preset.window(),
+            preset.free_failures(),
+            preset.base_delay(),
+            preset.max_delay(),
+            preset.lockout_after(),
+        )
+        .unwrap();
+        assert_eq!(rebuilt, preset);
+    }
+}
+
+#[test]
+fn per_address_is_more_lenient_than_per_account_but_within_asvs() {
+    let account = ThrottlePolicy::per_account();
+    let address = ThrottlePolicy::per_address();
+    assert!(address.free_failures() > account.free_failures());
+    assert!(address.lockout_after() > account.lockout_after());
+    assert!(address.lockout_after() <= ThrottlePolicy::MAX_FAILURES_PER_HOUR);
+}
+
+#[test]
+fn the_asvs_bound_rejects_a_policy_allowing_101_failures_per_hour() {
+    let hour = secs(3_600);
+    assert!(ThrottlePolicy::new(hour, 5, secs(1), secs(900), 100).is_ok());
+    let error = ThrottlePolicy::new(hour, 5, secs(1), secs(900), 101).unwrap_err();
+    assert!(matches!(error, Error::Config(_)), "{error}");
+}
+
+#[test]
+fn the_asvs_bound_scales_with_the_window() {
+    let half_hour = secs(1_800);
+    assert!(ThrottlePolicy::new(half_hour, 5, secs(1), secs(60), 50).is_ok());
+    assert!(ThrottlePolicy::new(half_hour, 5, secs(1), secs(60), 51).is_err());
+    // A longer window does not allow more than 100 failures in it.
+    let day = secs(86_400);
+    assert!(ThrottlePolicy::new(day, 5, secs(1), secs(60), 100).is_ok());
+    assert!(ThrottlePolicy::new(day, 5, secs(1), secs(60), 101).is_err());
+    // A window of a few seconds cannot lock out within the bound at all.
+    assert!(ThrottlePolicy::new(secs(30), 0, secs(1), secs(1), 1).is_err());
+}
+
+#[test]
+fn inconsistent_policies_are_refused() {
+    let hour = secs(3_600);
+    let refused = [
+        ThrottlePolicy::new(Duration::ZERO, 5, secs(1), secs(1), 20),
+        ThrottlePolicy::new(hour, 20, secs(1), secs(900), 20),
+        ThrottlePolicy::new(hour, 21, secs(1), secs(900), 20),
+        ThrottlePolicy::new(hour, 5, secs(901), secs(900), 20),
+        ThrottlePolicy::new(hour, 5, secs(1), secs(3_601), 20),
+    ];
+    for result in refused {
+        assert!(matches!(result, Err(Error::Config(_))), "{result:?}");
+    }
+}
+
+#[test]
+fn case_and_whitespace_variants_of_an_email_share_an_account_key() {
+    let key = account_key("alice@example.com");
+    assert_eq!(key, "acct:alice@example.com");
+    for variant in [
+        "Alice@Example.com",
+        "ALICE@EXAMPLE.COM",
+        "  alice@example.com\t\n",
+        "al ice @ example.com",
+        "\u{a0}alice@example.com\u{3000}",
+        "ａｌｉｃｅ＠ｅｘａｍｐｌｅ．ｃｏｍ",
+    ] {
+        assert_eq!(account_key(variant), key, "{variant:?}");
+    }
+}
+
+#[test]
+fn account_keys_fold_every_spelling_of_a_letter() {
+    assert_eq!(account_key("ΑΣ@example.gr"), account_key("ασ@example.gr"));
+    assert_eq!(account_key("ας@example.gr"), account_key("ασ@example.gr"));
+    // Composed and decomposed accents are the same account.
+    assert_eq!(
+        account_key("Jos\u{e9}@x.es"),
+        account_key("JOSE\u{301}@x.es")
+    );
+}
+
+#[test]
+fn different_emails_have_different_account_keys() {
+    assert_ne!(
+        account_key("alice@example.com"),
+        account_key("bob@example.com")
+    );
+    assert_ne!(
+        account_key("alice@example.com"),
+        account_key("alice@example.org")
+    );
+}
+
+#[test]
+fn ipv4_addresses_are_counted_one_by_one() {
+    let a = address_key(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)));
+    let b = address_key(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)));
+    assert_eq!(a, "addr:192.0.2.1");
+    assert_ne!(a, b);
+}
+
+#[test]
+fn ipv6_addresses_in_one_64_share_an_address_key() {
+    let key = |s: &str| address_key(s.parse().unwrap());
+    assert_eq!(key("2001:db8:1:2::1"), "addr:2001:db8:1:2::/64");
+    assert_eq!(
+        key("2001:db8:1:2::1"),
+        key("2001:db8:1:2:ffff:ffff:ffff:ffff")
+    );
+    assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+}
+
+#[test]
+fn ipv4_mapped_ipv6_addresses_count_as_the_ipv4_address() {
+    let mapped: IpAddr = "::ffff:192.0.2.1".parse().unwrap();
+    let plain = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+    assert_eq!(address_key(mapped), address_key(plain));
+    // Not folded into the ::ffff:0:0/64 network of every other IPv4 client.
+    let other: IpAddr = "::ffff:198.51.100.7".parse().unwrap();
+    assert_ne!(address_key(mapped), address_key(other));
+}
+
+#[test]
+fn keys_of_different_kinds_never_collide() {
+    let user = UserId::new();
+    let keys = [
+        account_key("192.0.2.1"),
+        address_key(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1))),
+        address_key(IpAddr::V6(Ipv6Addr::LOCALHOST)),
+        mfa_key(&user),
+    ];
+    assert!(keys[0].starts_with("acct:"));
+    assert!(keys[1].starts_with("addr:"));
+    assert_eq!(keys[3], format!("mfa:{user}"));
+    for (i, a) in keys.iter().enumerate() {
+        for b in &keys[i + 1..] {
+            assert_ne!(a, b);
+        }
+    }
+}
+
+#[cfg(feature = "memory")]
+mod service {
+    use crate::clock::ManualClock;
+    use crate::store::memory::MemoryStore;
+
+    use super::*;
+
+    const ALICE: &str = "alice@example.com";
+
+    fn ip(s: &str) -> Option<IpAddr> {
+        Some(s.parse().unwrap())
+    }
+
+    fn throttle() -> (Throttle, Arc<ManualClock>, MemoryStore) {
+        let clock = Arc::new(ManualClock::new(at(0)));
+        let store = MemoryStore::new();
+        let throttle = Throttle::new(Arc::new(store.clone()), clock.clone());
+        (throttle, clock, store)
+    }
+
+    fn retry_after(result: Result<()>) -> Duration {
+        match result {
+            Err(Error::Throttled { retry_after }) => retry_after,
+            other => panic!("expected Throttled, got {other:?}"),
+        }
+    }
+
+    async fn fail(throttle: &Throttle, account: &str, client: Option<IpAddr>, times: u32) {
+        for _ in 0..times {
+            throttle.record_failure(account, client).await.unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn an_attempt_with_no_failures_is_allowed() {
+        let (throttle, _, _) = throttle();
+        throttle.check(ALICE, ip("192.0.2.1")).await.unwrap();
+        throttle.check(ALICE, None).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_sixth_failure_makes_the_next_attempt_wait_a_second() {
+        let (throttle, clock, _) = throttle();
+        fail(&throttle, ALICE, None, 5).await;
+        throttle.check(ALICE, None).await.unwrap();
+        fail(&throttle, ALICE, None, 1).await;
+        assert_eq!(retry_after(throttle.check(ALICE, None).await), secs(1));
+        clock.advance(secs(1));
+        throttle.check(ALICE, None).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_locked_account_is_refused_before_any_credential_is_looked_at() {
+        let (throttle, clock, _) = throttle();
+        fail(&throttle, ALICE, ip("192.0.2.1"), 20).await;
+        clock.advance(secs(1_000));
+        // `check` takes no credential: a correct password gets this same answer, from
+        // any address, under any spelling of the account.
+        for client in [None, ip("192.0.2.1"), ip("198.51.100.9"), ip("2001:db8::1")] {
+            for account in [ALICE, " ALICE@example.com "] {
+                let wait = retry_after(throttle.check(account, client).await);
+                assert_eq!(wait, secs(2_600), "{account:?} from {client:?}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn the_lock_lifts_when_the_window_ends() {
+        let (throttle, clock, _) = throttle();
+        fail(&throttle, ALICE, None, 20).await;
+        clock.advance(secs(3_599));
+        assert_eq!(retry_after(throttle.check(ALICE, None).await), secs(1));
+        clock.advance(secs(1));
+        throttle.check(ALICE, None).await.unwrap();
+        // A failure now starts a fresh window: free again.
+        fail(&throttle, ALICE, None, 1).await;
+        throttle.check(ALICE, None).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn changing_address_does_not_reset_the_account_counter() {
+        let (throttle, _, _) = throttle();
+        for i in 0..20_u8 {
+            let client = Some(IpAddr::V4(Ipv4Addr::new(203, 0, 113, i)));
+            throttle.record_failure(ALICE, client).await.unwrap();
+        }
+        let fresh_address = ip("198.51.100.1");
+        assert_eq!(
+            retry_after(throttle.check(ALICE, fresh_address).await),
+            secs(3_600)
+        );
+        // Each address saw one failure only, so it can still try other accounts.
+        let one_of_them = Some(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 7)));
+        throttle
+            .check("bob@example.com", one_of_them)
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn case_and_whitespace_variants_count_against_one_account() {
+        let (throttle, _, _) = throttle();
+        let variants = [
+            "alice@example.com",
+            "Alice@Example.com",
+            " ALICE@EXAMPLE.COM",
+        ];
+        for variant in variants.iter().cycle().take(20) {
+            throttle.record_failure(variant, None).await.unwrap();
+        }
+        assert_eq!(retry_after(throttle.check(ALICE, None).await), secs(3_600));
+    }
+
+    #[tokio::test]
+    async fn check_answers_the_longer_of_the_account_and_address_waits() {
+        let (throttle, _, _) = throttle();
+        let client = ip("2001:db8:1:2::10");
+        // The address locks after 100 failures over many accounts.
+        for i in 0..100 {
+            let account = format!("user{i}@example.com");
+            throttle.record_failure(&account, client).await.unwrap();
+        }
+        let neighbour = ip("2001:db8:1:2::99");
+        assert_eq!(
+            retry_after(throttle.check("new@example.com", neighbour).await),
+            secs(3_600)
+        );
+        throttle
+            .check("new@example.com", ip("2001:db8:1:3::10"))
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn check_answers_the_account_wait_when_it_is_the_longer_one() {
+        let (throttle, _, _) = throttle();
+        let client = ip("192.0.2.1");
+        for i in 0..21 {
+            let account = format!("other{i}@example.com");
+            throttle.record_failure(&account, client).await.unwrap();
+        }
+        fail(&throttle, ALICE, None, 7).await;
+        assert_eq!(
+            retry_after(throttle.check("x@example.com", client).await),
+            secs(1)
+        );
+        assert_eq!(retry_after(throttle.check(ALICE, None).await), secs(2));
+        assert_eq!(retry_after(throttle.check(ALICE, client).await), secs(2));
+    }
+
+    #[tokio::test]
+    async fn success_clears_the_account_counter_but_not_the_address_counter() {
+        let (throttle, _, store) = throttle();
+        let client = ip("192.0.2.1");
+        fail(&throttle, ALICE, client, 19).await;
+        throttle.record_success(" Alice@Example.com").await.unwrap();
+        throttle.check(ALICE, None).await.unwrap();
+        let address = store
+            .throttle_record(&address_key(client.unwrap()), at(0), secs(3_600))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(address.failures, 19);
+        let account = store
+            .throttle_record(&account_key(ALICE), at(0), secs(3_600))
+            .await
+            .unwrap();
+        assert_eq!(account, None);
+    }
+
+    #[tokio::test]
+    async fn each_counter_uses_its_own_policy_window() {
+        let short = ThrottlePolicy::new(secs(60), 0, secs(1), secs(1), 1).unwrap();
+        let (throttle, clock, _) = throttle();
+        let throttle = throttle.with_address_policy(short);
+        let client = ip("192.0.2.1");
+        fail(&throttle, ALICE, client, 1).await;
+        assert_eq!(
+            retry_after(throttle.check("bob@example.com", client).await),
+            secs(60)
+        );
+        clock.advance(secs(60));
+        throttle.check("bob@example.com", client).await.unwrap();
+        assert_eq!(throttle.account_policy(), ThrottlePolicy::per_account());
+        assert_eq!(throttle.address_policy(), short);
+    }
+
+    #[tokio::test]
+    async fn wrong_mfa_codes_are_counted_per_user_under_the_account_policy() {
+        let (throttle, clock, _) = throttle();
+        let user = UserId::new();
+        let key = mfa_key(&user);
+        for _ in 0..20 {
+            throttle.record_failure_key(&key).await.unwrap();
+        }
+        clock.advance(secs(60));
+        assert_eq!(retry_after(throttle.check_key(&key).await), secs(3_540));
+        // Another user's codes and the account's password attempts are counted apart.
+        throttle.check_key(&mfa_key(&UserId::new())).await.unwrap();
+        throttle.check(ALICE, None).await.unwrap();
+        throttle.record_success_key(&key).await.unwrap();
+        throttle.check_key(&key).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_clock_going_backwards_keeps_the_lock_no_longer_than_the_window() {
+        let (throttle, clock, _) = throttle();
+        fail(&throttle, ALICE, None, 20).await;
+        clock.rewind(secs(86_400));
+        assert_eq!(retry_after(throttle.check(ALICE, None).await), secs(3_600));
+    }
+}
