@@ -23,27 +23,12 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::TraceLayer;
 
-/// The route templates the metrics label requests with.
-pub(crate) const ROUTES: &[&str] = &[
-    "/v1/auth/register",
-    "/v1/auth/login",
-    "/v1/auth/refresh",
-    "/v1/auth/logout",
-    "/v1/auth/me",
-    "/v1/auth/mfa/verify",
-    "/v1/auth/password",
-    "/v1/auth/mfa/totp/enroll",
-    "/v1/auth/mfa/totp/confirm",
-    "/v1/auth/mfa/totp",
-    "/v1/auth/sessions",
-    "/v1/auth/sessions/{id}",
-    "/health/liveness",
-    "/health/readiness",
-    "/health/startup",
-    "/metrics",
-    "/.well-known/jwks.json",
-    "/openapi.json",
-];
+/// The probes, each answered by the health service.
+const PROBES: [&str; 3] = ["/health/liveness", "/health/readiness", "/health/startup"];
+/// The metrics in Prometheus' text format.
+const METRICS: &str = "/metrics";
+/// The public keys that verify access tokens.
+const JWKS: &str = "/.well-known/jwks.json";
 
 #[derive(Debug, Clone)]
 pub(crate) struct AppState {
@@ -122,6 +107,9 @@ pub(crate) struct Stack {
     pub(crate) request_timeout: Duration,
 }
 
+/// Every route: the probes, metrics, the public keys and the API, with the fallbacks that
+/// answer 404 and 405 in our JSON shape, inside the middleware of `stack`. The metrics label
+/// requests with the template of each route registered here.
 pub(crate) fn router(
     state: AppState,
     auth: Authenticator,
@@ -129,23 +117,32 @@ pub(crate) fn router(
     stack: &Stack,
     proxy_header: crate::api::TrustedProxyHeader,
 ) -> Router {
-    let routes = Router::new()
-        .route_service("/health/liveness", health.clone())
-        .route_service("/health/readiness", health.clone())
-        .route_service("/health/startup", health)
-        .route_service("/metrics", stack.metrics.service())
-        .route("/.well-known/jwks.json", get(jwks))
+    let api = crate::api::routes(auth, proxy_header);
+    let mut routes = Router::new();
+    for probe in PROBES {
+        routes = routes.route_service(probe, health.clone());
+    }
+    let routes = routes
+        .route_service(METRICS, stack.metrics.service())
+        .route(JWKS, get(jwks))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
-        .merge(crate::api::routes(auth, proxy_header));
-    stack.apply(routes)
+        .merge(api.router);
+    let templates: Vec<String> = PROBES
+        .into_iter()
+        .chain([METRICS, JWKS])
+        .map(str::to_owned)
+        .chain(api.templates)
+        .collect();
+    stack.apply(routes, &templates)
 }
 
 impl Stack {
     /// Wraps `routes` in the body limit, CORS, the request deadline, the panic catcher,
-    /// metrics, the request span and log line, and request ids.
-    pub(crate) fn apply(&self, routes: Router) -> Router {
+    /// metrics (labelled by the route `templates`), the request span and log line, and request
+    /// ids.
+    pub(crate) fn apply(&self, routes: Router, templates: &[String]) -> Router {
         let timeout = self.request_timeout;
         routes
             .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -154,7 +151,7 @@ impl Stack {
                 deadline(timeout, request, next)
             }))
             .layer(CatchPanicLayer::custom(panic_response))
-            .layer(self.metrics.layer().routes(ROUTES))
+            .layer(self.metrics.layer().routes(templates))
             .layer(
                 TraceLayer::new_for_http()
                     .make_span_with(request_span)
@@ -255,6 +252,7 @@ mod tests {
             Router::new()
                 .route("/boom", get(boom))
                 .route("/fine", get(|| async { "ok" })),
+            &[],
         );
         let (status, headers, body) = call(&app, "/boom").await;
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
@@ -277,6 +275,7 @@ mod tests {
                     }),
                 )
                 .route("/fast", get(|| async { "ok" })),
+            &[],
         );
         let (status, headers, body) = call(&app, "/slow").await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);

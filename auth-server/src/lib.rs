@@ -12,6 +12,7 @@ mod api;
 mod app;
 mod cli;
 mod config;
+mod error;
 mod healthcheck;
 mod keys;
 mod migrate;
@@ -23,6 +24,8 @@ use std::process::ExitCode;
 use clap::Parser as _;
 
 use cli::{Cli, Command, KeysCommand, UserCommand};
+
+pub use error::ServeError;
 
 /// Parses the command line and runs the subcommand it names.
 pub fn main() -> ExitCode {
@@ -43,10 +46,12 @@ pub fn main() -> ExitCode {
 /// The router `serve` runs when no variable is set (development mode: in-memory stores, a
 /// generated signing key, default Argon2 and throttle settings), without the listener. Requests
 /// to the throttled routes need a `ConnectInfo<SocketAddr>` extension, as `serve` adds. For
-/// in-process tests and fuzzing; call it within a Tokio runtime.
+/// in-process tests and fuzzing; call it within a Tokio runtime. It fails only if the
+/// development defaults are refused ([`ServeError::Config`]) or cannot build the Authenticator
+/// ([`ServeError::Authenticator`]).
 #[doc(hidden)]
-pub fn development_router() -> Result<axum::Router, String> {
-    let config = config::from_env(|_| None).map_err(|problems| problems.join("; "))?;
+pub fn development_router() -> Result<axum::Router, ServeError> {
+    let config = config::from_env(|_| None).map_err(ServeError::Config)?;
     serve::development_router(&config)
 }
 

@@ -22,6 +22,7 @@ use tokio::sync::oneshot;
 
 use crate::app::{AppState, Stack, router};
 use crate::config::{self, Environment, KeySource, LogFormat, ServeConfig};
+use crate::error::ServeError;
 
 pub(crate) fn main() -> ExitCode {
     let config = match config::from_env(|name| std::env::var(name).ok()) {
@@ -63,7 +64,7 @@ fn init_tracing(config: &ServeConfig) {
     }
 }
 
-async fn run(config: ServeConfig) -> Result<(), String> {
+async fn run(config: ServeConfig) -> Result<(), ServeError> {
     tracing::info!(environment = ?config.environment, version = env!("CARGO_PKG_VERSION"), "starting auth-server");
     let startup = StartupGate::new();
     let metrics = Metrics::new();
@@ -95,7 +96,7 @@ async fn run(config: ServeConfig) -> Result<(), String> {
                 Some(url) => {
                     let redis = RedisStore::connect(RedisConfig::from_url(url.expose_secret()))
                         .await
-                        .map_err(|e| format!("REDIS_URL: {e}"))?;
+                        .map_err(ServeError::Redis)?;
                     pools.redis = Some(redis.clone());
                     health = health
                         .with_check(HealthCheck::redis(redis.clone(), Duration::from_secs(1)));
@@ -104,10 +105,7 @@ async fn run(config: ServeConfig) -> Result<(), String> {
             }
         }
     };
-    let active = config
-        .keys
-        .active()
-        .ok_or_else(|| "no active signing key".to_owned())?;
+    let active = config.keys.active().ok_or(ServeError::NoActiveKey)?;
     match config.key_source {
         KeySource::Generated => tracing::warn!(
             kid = active.id().as_str(),
@@ -129,10 +127,11 @@ async fn run(config: ServeConfig) -> Result<(), String> {
     let shutdown = shutdown_signal()?;
     let listener = TcpListener::bind(("0.0.0.0", config.port))
         .await
-        .map_err(|e| format!("cannot listen on port {}: {e}", config.port))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| format!("listener address: {e}"))?;
+        .map_err(|source| ServeError::Listen {
+            port: config.port,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(ServeError::ListenerAddress)?;
     startup.mark_started();
     tracing::info!(%addr, "listening");
 
@@ -152,8 +151,8 @@ async fn run(config: ServeConfig) -> Result<(), String> {
         finished = &mut server => {
             return match finished {
                 Ok(Ok(())) => Ok(()),
-                Ok(Err(e)) => Err(format!("server: {e}")),
-                Err(e) => Err(format!("server task: {e}")),
+                Ok(Err(e)) => Err(ServeError::Server(e)),
+                Err(e) => Err(ServeError::ServerTask(e)),
             };
         }
         signal = shutdown => {
@@ -177,7 +176,7 @@ fn app(
     stores: Stores,
     health: HealthService,
     metrics: &Metrics,
-) -> Result<Router, String> {
+) -> Result<Router, ServeError> {
     // Audit events also feed the metrics.
     let stores = Stores {
         events: Arc::new(metrics.event_sink(stores.events.clone())),
@@ -202,7 +201,7 @@ fn app(
 
 /// What `serve` runs without `DATABASE_URL`, already started: in-memory stores with the
 /// tracing audit sink. See [`crate::development_router`].
-pub(crate) fn development_router(config: &ServeConfig) -> Result<Router, String> {
+pub(crate) fn development_router(config: &ServeConfig) -> Result<Router, ServeError> {
     let startup = StartupGate::new();
     startup.mark_started();
     let metrics = Metrics::new();
@@ -233,12 +232,16 @@ impl Pools {
 /// signal that arrives right after start-up is not missed, and returns a future that resolves
 /// with the first signal's name.
 #[cfg(unix)]
-fn shutdown_signal() -> Result<impl Future<Output = &'static str>, String> {
+fn shutdown_signal() -> Result<impl Future<Output = &'static str>, ServeError> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut terminate =
-        signal(SignalKind::terminate()).map_err(|e| format!("SIGTERM handler: {e}"))?;
-    let mut interrupt =
-        signal(SignalKind::interrupt()).map_err(|e| format!("SIGINT handler: {e}"))?;
+    let handler = |kind: SignalKind, name: &'static str| {
+        signal(kind).map_err(|source| ServeError::Signal {
+            signal: name,
+            source,
+        })
+    };
+    let mut terminate = handler(SignalKind::terminate(), "SIGTERM")?;
+    let mut interrupt = handler(SignalKind::interrupt(), "SIGINT")?;
     Ok(async move {
         tokio::select! {
             _ = terminate.recv() => "SIGTERM",
@@ -248,7 +251,7 @@ fn shutdown_signal() -> Result<impl Future<Output = &'static str>, String> {
 }
 
 #[cfg(not(unix))]
-fn shutdown_signal() -> Result<impl Future<Output = &'static str>, String> {
+fn shutdown_signal() -> Result<impl Future<Output = &'static str>, ServeError> {
     Ok(async {
         let _ = tokio::signal::ctrl_c().await;
         "Ctrl-C"
@@ -260,29 +263,24 @@ fn shutdown_signal() -> Result<impl Future<Output = &'static str>, String> {
 async fn connect_postgres(
     url: &SecretString,
     environment: Environment,
-) -> Result<PostgresStore, String> {
+) -> Result<PostgresStore, ServeError> {
     let store = PostgresStore::connect(&PostgresConfig::from_url(url.expose_secret()))
-        .map_err(|e| format!("DATABASE_URL: {e}"))?;
+        .map_err(ServeError::Database)?;
     if environment == Environment::Development {
-        let report = store
-            .migrate()
-            .await
-            .map_err(|e| format!("migrations: {e}"))?;
+        let report = store.migrate().await.map_err(ServeError::Migrations)?;
         tracing::info!(applied = ?report.applied, version = report.current, "database schema up to date");
         return Ok(store);
     }
     let pending: Vec<u32> = store
         .migration_status()
         .await
-        .map_err(|e| format!("migration status: {e}"))?
+        .map_err(ServeError::MigrationStatus)?
         .into_iter()
         .filter(|m| m.state == MigrationState::Pending)
         .map(|m| m.version)
         .collect();
     if !pending.is_empty() {
-        return Err(format!(
-            "migrations {pending:?} are pending: run `auth-server migrate` first"
-        ));
+        return Err(ServeError::PendingMigrations(pending));
     }
     Ok(store)
 }
@@ -292,7 +290,7 @@ fn authenticator(
     config: &ServeConfig,
     stores: Stores,
     metrics: &Metrics,
-) -> Result<Authenticator, String> {
+) -> Result<Authenticator, ServeError> {
     let mut settings = AuthenticatorConfig::new(config.issuer.clone(), config.audience.clone());
     settings.tokens.access_ttl = config.access_ttl;
     settings.sessions.absolute = config.refresh_ttl;
@@ -320,7 +318,7 @@ fn authenticator(
             "DEVELOPMENT MODE: no MFA_ENCRYPTION_KEY, TOTP secrets are encrypted with a key that dies with the process"
         ),
     }
-    let auth = builder.build().map_err(|e| format!("authenticator: {e}"))?;
+    let auth = builder.build().map_err(ServeError::Authenticator)?;
     metrics.watch_password_pool(auth.passwords());
     Ok(auth)
 }

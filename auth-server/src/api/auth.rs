@@ -1,0 +1,97 @@
+//! Accounts and their tokens: register, login, refresh, logout, the caller's profile and
+//! password change.
+
+use auth_core::flows::{Authenticator, LoginOutcome, Principal};
+use auth_core::secrecy::ExposeSecret;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+
+use super::error::{ApiError, ErrorBody};
+use super::extract::{ApiJson, ClientIp};
+use super::types::{
+    Credentials, LoginBody, MfaChallengeBody, PasswordChange, ProfileBody, RefreshRequest,
+    TokenBody, UserBody, no_store,
+};
+
+#[utoipa::path(post, path = "/v1/auth/register", request_body = Credentials, responses((status = 201, body = UserBody), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn register(
+    State(auth): State<Authenticator>,
+    ApiJson(request): ApiJson<Credentials>,
+) -> Result<Response, ApiError> {
+    let user = auth.register(&request.email, &request.password).await?;
+    let body = UserBody {
+        user_id: user.id,
+        email: user.email,
+    };
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+#[utoipa::path(post, path = "/v1/auth/login", request_body = Credentials, responses((status = 200, body = LoginBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub(crate) async fn login(
+    State(auth): State<Authenticator>,
+    ClientIp(client): ClientIp,
+    ApiJson(request): ApiJson<Credentials>,
+) -> Result<Response, ApiError> {
+    match auth
+        .login(&request.email, &request.password, Some(client))
+        .await?
+    {
+        LoginOutcome::Authenticated(tokens) => {
+            Ok(no_store(LoginBody::Tokens(TokenBody::from(&tokens))))
+        }
+        LoginOutcome::MfaRequired {
+            mfa_token,
+            expires_in,
+        } => Ok(no_store(LoginBody::Challenge(MfaChallengeBody {
+            mfa_required: true,
+            mfa_token: mfa_token.expose_secret().to_owned(),
+            expires_in,
+        }))),
+    }
+}
+
+#[utoipa::path(post, path = "/v1/auth/refresh", request_body = RefreshRequest, responses((status = 200, body = TokenBody), (status = 401, body = ErrorBody, description = "invalid_token, or token_reused: the family is revoked")))]
+pub(crate) async fn refresh(
+    State(auth): State<Authenticator>,
+    ApiJson(request): ApiJson<RefreshRequest>,
+) -> Result<Response, ApiError> {
+    let tokens = auth.refresh(request.refresh_token.expose_secret()).await?;
+    Ok(no_store(TokenBody::from(&tokens)))
+}
+
+#[utoipa::path(post, path = "/v1/auth/logout", responses((status = 204, description = "the session and its tokens are revoked"), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
+pub(crate) async fn logout(
+    State(auth): State<Authenticator>,
+    Extension(principal): Extension<Principal>,
+) -> Result<StatusCode, ApiError> {
+    auth.logout(&principal).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/v1/auth/me", responses((status = 200, body = ProfileBody), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
+pub(crate) async fn me(
+    State(auth): State<Authenticator>,
+    Extension(principal): Extension<Principal>,
+) -> Result<Response, ApiError> {
+    let profile = auth.me(&principal).await?;
+    Ok(Json(ProfileBody {
+        user_id: profile.user_id,
+        email: profile.email,
+        mfa_enabled: profile.mfa_enabled,
+        session_id: profile.session_id,
+    })
+    .into_response())
+}
+
+#[utoipa::path(post, path = "/v1/auth/password", request_body = PasswordChange, responses((status = 204, description = "changed; other sessions ended"), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
+pub(crate) async fn change_password(
+    State(auth): State<Authenticator>,
+    Extension(principal): Extension<Principal>,
+    ApiJson(request): ApiJson<PasswordChange>,
+) -> Result<StatusCode, ApiError> {
+    auth.change_password(&principal, &request.current_password, &request.new_password)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

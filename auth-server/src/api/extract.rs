@@ -1,0 +1,77 @@
+//! Extractors whose rejections are [`ApiError`]s: a JSON body, a path parameter, the client's
+//! address. (The bearer token is checked by `AuthLayer`, which hands handlers a `Principal`.)
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::Json;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Request};
+use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+
+/// `Json<T>` whose rejections are API errors (400, 413, 415) in our JSON shape.
+pub(crate) struct ApiJson<T>(pub(crate) T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let Json(value) = Json::<T>::from_request(request, state).await?;
+        Ok(Self(value))
+    }
+}
+
+/// `Path<T>` whose rejections (a segment that is not UTF-8 once percent-decoded, say) are API
+/// errors in our JSON shape.
+pub(crate) struct ApiPath<T>(pub(crate) T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let Path(value) = Path::<T>::from_request_parts(parts, state).await?;
+        Ok(Self(value))
+    }
+}
+
+/// The header a trusted reverse proxy puts the client's address in (`TRUSTED_PROXY_HEADER`).
+#[derive(Debug, Clone)]
+pub(crate) struct TrustedProxyHeader(pub(crate) Option<axum::http::HeaderName>);
+
+/// The client's address for throttling: the socket's peer, or, when a trusted proxy header is
+/// configured, the last address in that header (the one the proxy itself appended; earlier
+/// entries came from the client and prove nothing).
+pub(crate) struct ClientIp(pub(crate) IpAddr);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip());
+        let forwarded = parts
+            .extensions
+            .get::<TrustedProxyHeader>()
+            .and_then(|TrustedProxyHeader(name)| name.as_ref())
+            .and_then(|name| parts.headers.get_all(name).iter().next_back())
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.rsplit(',').next())
+            .and_then(|last| last.trim().parse::<IpAddr>().ok());
+        forwarded.or(peer).map(ClientIp).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "no client address",
+            )
+        })
+    }
+}

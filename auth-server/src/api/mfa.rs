@@ -1,0 +1,81 @@
+//! The second factor: completing a login with a code, and enrolling, confirming and disabling
+//! TOTP.
+
+use auth_core::flows::{Authenticator, DisableTotp, Principal};
+use auth_core::secrecy::ExposeSecret;
+use axum::Extension;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+
+use super::error::{ApiError, ErrorBody};
+use super::extract::{ApiJson, ClientIp};
+use super::types::{
+    CodeRequest, DisableTotpRequest, EnrollmentBody, MfaVerifyRequest, RecoveryCodesBody,
+    TokenBody, no_store,
+};
+
+#[utoipa::path(post, path = "/v1/auth/mfa/verify", request_body = MfaVerifyRequest, responses((status = 200, body = TokenBody), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub(crate) async fn verify_mfa(
+    State(auth): State<Authenticator>,
+    ClientIp(client): ClientIp,
+    ApiJson(request): ApiJson<MfaVerifyRequest>,
+) -> Result<Response, ApiError> {
+    let tokens = auth
+        .verify_mfa(
+            request.mfa_token.expose_secret(),
+            request.code.expose_secret(),
+            Some(client),
+        )
+        .await?;
+    Ok(no_store(TokenBody::from(&tokens)))
+}
+
+#[utoipa::path(post, path = "/v1/auth/mfa/totp/enroll", responses((status = 200, body = EnrollmentBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+pub(crate) async fn enroll_totp(
+    State(auth): State<Authenticator>,
+    Extension(principal): Extension<Principal>,
+) -> Result<Response, ApiError> {
+    let enrollment = auth.enroll_totp(&principal).await?;
+    Ok(no_store(EnrollmentBody {
+        secret: enrollment.secret.expose_secret().to_owned(),
+        otpauth_uri: enrollment.otpauth_uri.expose_secret().to_owned(),
+    }))
+}
+
+#[utoipa::path(post, path = "/v1/auth/mfa/totp/confirm", request_body = CodeRequest, responses((status = 200, body = RecoveryCodesBody), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+pub(crate) async fn confirm_totp(
+    State(auth): State<Authenticator>,
+    Extension(principal): Extension<Principal>,
+    ApiJson(request): ApiJson<CodeRequest>,
+) -> Result<Response, ApiError> {
+    let codes = auth
+        .confirm_totp(&principal, request.code.expose_secret())
+        .await?;
+    let recovery_codes = codes
+        .iter()
+        .map(|code| code.expose_secret().to_owned())
+        .collect();
+    Ok(no_store(RecoveryCodesBody { recovery_codes }))
+}
+
+#[utoipa::path(delete, path = "/v1/auth/mfa/totp", request_body = DisableTotpRequest, responses((status = 204, description = "disabled"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+pub(crate) async fn disable_totp(
+    State(auth): State<Authenticator>,
+    Extension(principal): Extension<Principal>,
+    ApiJson(request): ApiJson<DisableTotpRequest>,
+) -> Result<StatusCode, ApiError> {
+    let proof = match (&request.code, &request.password) {
+        (Some(code), None) => DisableTotp::Code(code.expose_secret()),
+        (None, Some(password)) => DisableTotp::Password(password),
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "send either a code or the password",
+            ));
+        }
+    };
+    auth.disable_totp(&principal, proof).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,161 @@
+//! The request and response bodies of the API, as the OpenAPI document describes them.
+
+use auth_core::flows::Tokens;
+use auth_core::id::SessionId;
+use auth_core::secrecy::{ExposeSecret, SecretString};
+use axum::Json;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct Credentials {
+    pub(crate) email: String,
+    #[schema(value_type = String, format = Password)]
+    pub(crate) password: SecretString,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct RefreshRequest {
+    #[schema(value_type = String)]
+    pub(crate) refresh_token: SecretString,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct MfaVerifyRequest {
+    #[schema(value_type = String)]
+    pub(crate) mfa_token: SecretString,
+    #[schema(value_type = String)]
+    pub(crate) code: SecretString,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct PasswordChange {
+    #[schema(value_type = String)]
+    pub(crate) current_password: SecretString,
+    #[schema(value_type = String)]
+    pub(crate) new_password: SecretString,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct CodeRequest {
+    #[schema(value_type = String)]
+    pub(crate) code: SecretString,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DisableTotpRequest {
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub(crate) code: Option<SecretString>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub(crate) password: Option<SecretString>,
+}
+
+/// Tokens handed out by login, MFA verification and refresh.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct TokenBody {
+    /// The access token (JWT or PASETO).
+    pub(crate) access_token: String,
+    /// Always `Bearer`.
+    pub(crate) token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub(crate) expires_in: u64,
+    /// The refresh token: opaque and single use.
+    pub(crate) refresh_token: String,
+}
+
+impl From<&Tokens> for TokenBody {
+    fn from(tokens: &Tokens) -> Self {
+        Self {
+            access_token: tokens.access_token.expose_secret().to_owned(),
+            token_type: tokens.token_type,
+            expires_in: tokens.expires_in,
+            refresh_token: tokens.refresh_token.expose_secret().to_owned(),
+        }
+    }
+}
+
+/// The password was right and a second factor is needed.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct MfaChallengeBody {
+    /// Always true.
+    pub(crate) mfa_required: bool,
+    /// Send it with a code to `/v1/auth/mfa/verify`.
+    pub(crate) mfa_token: String,
+    /// Seconds until the challenge expires.
+    pub(crate) expires_in: u64,
+}
+
+/// What a login answers.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub(crate) enum LoginBody {
+    /// No second factor enrolled.
+    Tokens(TokenBody),
+    /// A second factor is enrolled.
+    Challenge(MfaChallengeBody),
+}
+
+/// A new account.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct UserBody {
+    /// Its id.
+    #[schema(value_type = String)]
+    pub(crate) user_id: auth_core::id::UserId,
+    /// Its normalised email.
+    pub(crate) email: String,
+}
+
+/// The caller's account.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ProfileBody {
+    #[schema(value_type = String)]
+    pub(crate) user_id: auth_core::id::UserId,
+    pub(crate) email: String,
+    pub(crate) mfa_enabled: bool,
+    #[schema(value_type = Option<String>)]
+    pub(crate) session_id: Option<SessionId>,
+}
+
+/// What an authenticator app needs. Shown once.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct EnrollmentBody {
+    /// The secret in base32.
+    pub(crate) secret: String,
+    /// The `otpauth://` URI, usually shown as a QR code.
+    pub(crate) otpauth_uri: String,
+}
+
+/// Recovery codes, shown once.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct RecoveryCodesBody {
+    pub(crate) recovery_codes: Vec<String>,
+}
+
+/// One of the caller's sessions.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct SessionBody {
+    #[schema(value_type = String)]
+    pub(crate) id: SessionId,
+    /// Seconds since the Unix epoch.
+    pub(crate) created_at: u64,
+    /// Seconds since the Unix epoch.
+    pub(crate) last_used_at: u64,
+    /// Whether it is the session of the token that asked.
+    pub(crate) current: bool,
+}
+
+/// The caller's sessions.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct SessionsBody {
+    pub(crate) sessions: Vec<SessionBody>,
+}
+
+/// Token responses must never be cached (RFC 6749 section 5.1).
+pub(crate) fn no_store<T: Serialize>(body: T) -> Response {
+    ([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
+}
