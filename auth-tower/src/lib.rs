@@ -7,7 +7,7 @@
 //!   RFC 6750 answers and the verified principal in the request extensions.
 //! - [`health::HealthService`]: liveness, readiness (concurrent checks with timeouts) and
 //!   startup probes.
-//! - [`metrics`]: `MetricsLayer` (requests by method, route template, status class),
+//! - [`metrics`]: `HttpMetricsLayer` (requests by method, route template, status class),
 //!   the `/metrics` service (OpenMetrics), and the auth business metrics from auth-core's
 //!   events and observer hooks.
 //! - [`scope::RequireScopeLayer`]: `403 insufficient_scope` for principals that lack a scope.
@@ -34,6 +34,9 @@
 
 use std::future::Future;
 use std::pin::Pin;
+
+#[macro_use]
+mod macros;
 
 /// A boxed, sendable future, as the services and traits of this crate return.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;

@@ -1,5 +1,7 @@
 //! What turns a bearer credential into a verified principal.
 
+use std::future::Future;
+
 use auth_core::Error;
 use auth_core::TokenRejection;
 use auth_core::id::SessionId;
@@ -8,8 +10,44 @@ use auth_core::token::{Claims, TokenVerifier};
 
 use crate::BoxFuture;
 
-/// Verifies a bearer credential. Implemented by [`TokenAuthentication`] and by
-/// `auth_core::flows::Authenticator`; implement it for anything else that can vouch for a token.
+/// Verifies a bearer credential. Implemented by [`TokenAuthentication`], by
+/// `auth_core::flows::Authenticator`, and by any async closure from the token to a
+/// `Result<Principal, auth_core::Error>`; implement it for anything else that can vouch for a
+/// token.
+///
+/// ```
+/// use std::sync::Arc;
+///
+/// use auth_core::clock::SystemClock;
+/// use auth_core::token::{Algorithm, Claims, Key, KeySet, TokenConfig, TokenVerifier};
+/// use auth_core::Error;
+/// use auth_tower::authn::AuthLayer;
+///
+/// /// What the routes of this service know about their caller.
+/// #[derive(Clone)]
+/// struct Staff {
+///     user_id: String,
+/// }
+///
+/// # fn main() -> Result<(), Error> {
+/// # let keys = Arc::new(KeySet::new(Key::generate(Algorithm::EdDsa)?)?);
+/// # let config = TokenConfig::new("https://auth.example.com", "api");
+/// let verifier = TokenVerifier::new(keys, config, Arc::new(SystemClock))?;
+/// // Only staff accounts' tokens are accepted here.
+/// let layer = AuthLayer::required(move |token: String| {
+///     let verifier = verifier.clone();
+///     async move {
+///         let claims: Claims = verifier.verify_access(&token)?;
+///         match claims.sub.strip_prefix("staff-") {
+///             Some(_) => Ok(Staff { user_id: claims.sub }),
+///             None => Err(Error::InvalidCredentials),
+///         }
+///     }
+/// });
+/// # let _ = layer;
+/// # Ok(())
+/// # }
+/// ```
 pub trait BearerAuthenticator: Clone + Send + Sync + 'static {
     /// What a verified credential yields; inserted into the request extensions.
     type Principal: Clone + Send + Sync + 'static;
@@ -17,6 +55,21 @@ pub trait BearerAuthenticator: Clone + Send + Sync + 'static {
     /// Verifies `token`. `Error::InvalidToken` (and `InvalidCredentials`) answer 401,
     /// `Error::Unavailable` 503, `Error::Throttled` 429; anything else 500.
     fn authenticate(&self, token: String) -> BoxFuture<Result<Self::Principal, Error>>;
+}
+
+/// Any async closure (or function) from the token to the principal: `Fn(String) -> impl
+/// Future<Output = Result<P, Error>>`.
+impl<F, Fut, P> BearerAuthenticator for F
+where
+    F: Fn(String) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<P, Error>> + Send + 'static,
+    P: Clone + Send + Sync + 'static,
+{
+    type Principal = P;
+
+    fn authenticate(&self, token: String) -> BoxFuture<Result<P, Error>> {
+        Box::pin(self(token))
+    }
 }
 
 impl BearerAuthenticator for auth_core::flows::Authenticator {

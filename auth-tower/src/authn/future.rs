@@ -1,4 +1,4 @@
-//! [`ResponseFuture`] of [`AuthService`](super::AuthService).
+//! [`ResponseFuture`] of [`Auth`](super::Auth).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -12,7 +12,7 @@ use super::response::AuthBody;
 type Authenticating<B, E> = Pin<Box<dyn Future<Output = Result<Response<AuthBody<B>>, E>> + Send>>;
 
 pin_project! {
-    /// The response future of [`AuthService`](super::AuthService).
+    /// The response future of [`Auth`](super::Auth).
     pub struct ResponseFuture<F, B, E> {
         #[pin]
         state: State<F, B, E>,
@@ -32,7 +32,7 @@ pin_project! {
 }
 
 impl<F, B, E> ResponseFuture<F, B, E> {
-    pub(crate) fn inner(future: F) -> Self {
+    pub(super) fn inner(future: F) -> Self {
         Self {
             state: State::Inner { future },
         }
@@ -44,7 +44,7 @@ impl<F, B, E> ResponseFuture<F, B, E> {
         }
     }
 
-    pub(crate) fn refused(response: Response<AuthBody<B>>) -> Self {
+    pub(super) fn refused(response: Response<AuthBody<B>>) -> Self {
         Self {
             state: State::Refused {
                 response: Some(response),

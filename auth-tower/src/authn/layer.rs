@@ -1,4 +1,4 @@
-//! [`AuthLayer`] and [`AuthService`].
+//! [`AuthLayer`] and its service [`Auth`].
 
 use std::task::{Context, Poll};
 
@@ -64,10 +64,10 @@ impl<A: BearerAuthenticator> AuthLayer<A> {
 }
 
 impl<S, A: Clone> Layer<S> for AuthLayer<A> {
-    type Service = AuthService<S, A>;
+    type Service = Auth<S, A>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        AuthService {
+        Auth {
             inner,
             layer: self.clone(),
         }
@@ -76,26 +76,13 @@ impl<S, A: Clone> Layer<S> for AuthLayer<A> {
 
 /// The service [`AuthLayer`] wraps around an inner service.
 #[derive(Debug, Clone)]
-pub struct AuthService<S, A> {
+pub struct Auth<S, A> {
     inner: S,
     layer: AuthLayer<A>,
 }
 
-impl<S, A> AuthService<S, A> {
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+impl<S, A> Auth<S, A> {
+    define_inner_service_accessors!();
 }
 
 /// What the request offers as a credential.
@@ -150,7 +137,7 @@ fn credential(headers: &HeaderMap, cookie: Option<&str>) -> Credential {
     Credential::None
 }
 
-impl<S, A, ReqBody, ResBody> Service<Request<ReqBody>> for AuthService<S, A>
+impl<S, A, ReqBody, ResBody> Service<Request<ReqBody>> for Auth<S, A>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
     S::Future: Send + 'static,

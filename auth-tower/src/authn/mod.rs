@@ -58,7 +58,7 @@ mod response;
 
 pub use authenticator::{BearerAuthenticator, TokenAuthentication};
 pub use future::ResponseFuture;
-pub use layer::{AuthLayer, AuthService, Mode};
+pub use layer::{Auth, AuthLayer, Mode};
 pub use response::AuthBody;
 pub(crate) use response::{insufficient_scope, missing_credential};
 

@@ -11,7 +11,7 @@ use http_body_util::Full;
 use pin_project_lite::pin_project;
 
 pin_project! {
-    /// The response body of an [`AuthService`](super::AuthService): the inner service's body,
+    /// The response body of an [`Auth`](super::Auth): the inner service's body,
     /// or the layer's own JSON error.
     pub struct AuthBody<B> {
         #[pin]
@@ -28,7 +28,7 @@ pin_project! {
 }
 
 impl<B> AuthBody<B> {
-    pub(super) fn inner(body: B) -> Self {
+    pub(crate) fn inner(body: B) -> Self {
         Self {
             kind: Kind::Inner { body },
         }

@@ -316,3 +316,29 @@ fn dependency_failures_answer_503_and_throttling_429() {
     assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(throttled.headers()[header::RETRY_AFTER], "2");
 }
+
+/// A principal of the caller's own type, as an embedder's closure would yield.
+#[derive(Clone)]
+struct Robot(&'static str);
+
+#[tokio::test]
+async fn an_async_closure_authenticates_and_its_principal_reaches_the_service() {
+    let layer = AuthLayer::required(|token: String| async move {
+        match token.as_str() {
+            "build-bot-token" => Ok(Robot("build-bot")),
+            _ => Err(auth_core::Error::InvalidCredentials),
+        }
+    });
+    let service = layer.layer(service_fn(|request: Request<Full<Bytes>>| async move {
+        let who = request
+            .extensions()
+            .get::<Robot>()
+            .map_or("nobody", |r| r.0);
+        Ok::<_, Infallible>(Response::new(Full::from(who)))
+    }));
+    let (status, _, body) = call(service.clone(), get(Some("Bearer build-bot-token"))).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "build-bot"));
+    let (status, headers, _) = call(service, get(Some("Bearer someone-else"))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(challenge(&headers).contains("error=\"invalid_token\""));
+}

@@ -1,4 +1,4 @@
-//! Prometheus metrics: [`MetricsLayer`] measures HTTP requests, [`MetricsService`] serves the
+//! Prometheus metrics: [`HttpMetricsLayer`] measures HTTP requests, [`MetricsService`] serves the
 //! registry as OpenMetrics text at `/metrics`, and [`Metrics`] also turns auth-core's audit
 //! events and observer hooks into the auth business metrics.
 //!
@@ -13,7 +13,7 @@
 //! | `process_resident_memory_bytes`, `process_open_fds`, `process_cpu_seconds_total` | (Linux) |
 //!
 //! The `route` label comes from a bounded set: the route templates given to
-//! [`MetricsLayer::routes`] (`/v1/auth/sessions/{id}` matches any one segment there), else
+//! [`HttpMetricsLayer::routes`] (`/v1/auth/sessions/{id}` matches any one segment there), else
 //! `unmatched`. Raw paths never become labels.
 //!
 //! ```
@@ -38,7 +38,8 @@
 //! ```
 
 mod auth;
-mod http_layer;
+mod future;
+mod layer;
 mod pool;
 mod process;
 
@@ -58,7 +59,8 @@ use prometheus_client::registry::Registry;
 use tower_service::Service;
 
 pub use auth::MetricsEventSink;
-pub use http_layer::{Measured, MetricsLayer, MetricsResponseFuture, UNMATCHED_ROUTE};
+pub use future::ResponseFuture;
+pub use layer::{HttpMetrics, HttpMetricsLayer, UNMATCHED_ROUTE};
 
 use crate::BoxFuture;
 
@@ -228,8 +230,8 @@ impl Metrics {
     }
 
     /// A layer measuring every request it sees.
-    pub fn layer(&self) -> MetricsLayer {
-        MetricsLayer::new(self.clone())
+    pub fn layer(&self) -> HttpMetricsLayer {
+        HttpMetricsLayer::new(self.clone())
     }
 
     /// The `/metrics` endpoint.

@@ -1,24 +1,21 @@
-//! [`MetricsLayer`]: request counts and latencies by method, route template and status class.
+//! [`HttpMetricsLayer`] and its service [`HttpMetrics`]: request counts and latencies by method,
+//! route template and status class.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Instant;
 
 use http::{Method, Request, Response};
-use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::{HttpLabels, Metrics};
+use super::{Metrics, ResponseFuture};
 
 /// The label of a request no route template matched.
 pub const UNMATCHED_ROUTE: &str = "unmatched";
 
 /// Measures requests into [`Metrics`]; see the [module docs](super).
 #[derive(Debug, Clone)]
-pub struct MetricsLayer {
+pub struct HttpMetricsLayer {
     metrics: Metrics,
     routes: Arc<[RouteTemplate]>,
 }
@@ -68,9 +65,9 @@ impl RouteTemplate {
     }
 }
 
-impl MetricsLayer {
+impl HttpMetricsLayer {
     /// A layer recording into `metrics`, with no route templates yet (every route is
-    /// `unmatched` until [`MetricsLayer::routes`] names them).
+    /// `unmatched` until [`HttpMetricsLayer::routes`] names them).
     pub fn new(metrics: Metrics) -> Self {
         Self {
             metrics,
@@ -104,39 +101,26 @@ impl MetricsLayer {
     }
 }
 
-impl<S> Layer<S> for MetricsLayer {
-    type Service = Measured<S>;
+impl<S> Layer<S> for HttpMetricsLayer {
+    type Service = HttpMetrics<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Measured {
+        HttpMetrics {
             inner,
             layer: self.clone(),
         }
     }
 }
 
-/// The service [`MetricsLayer`] wraps around an inner service.
+/// The service [`HttpMetricsLayer`] wraps around an inner service.
 #[derive(Debug, Clone)]
-pub struct Measured<S> {
+pub struct HttpMetrics<S> {
     inner: S,
-    layer: MetricsLayer,
+    layer: HttpMetricsLayer,
 }
 
-impl<S> Measured<S> {
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+impl<S> HttpMetrics<S> {
+    define_inner_service_accessors!();
 }
 
 /// A bounded method label.
@@ -153,23 +137,13 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
-fn status_class(status: u16) -> &'static str {
-    match status {
-        100..=199 => "1xx",
-        200..=299 => "2xx",
-        300..=399 => "3xx",
-        400..=499 => "4xx",
-        _ => "5xx",
-    }
-}
-
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Measured<S>
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for HttpMetrics<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = MetricsResponseFuture<S::Future>;
+    type Future = ResponseFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -178,49 +152,11 @@ where
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let method = method_label(request.method());
         let route = self.layer.route_of(request.uri().path());
-        MetricsResponseFuture {
-            inner: self.inner.call(request),
-            metrics: self.layer.metrics.clone(),
+        ResponseFuture::new(
+            self.inner.call(request),
+            self.layer.metrics.clone(),
             method,
             route,
-            started: Instant::now(),
-        }
-    }
-}
-
-pin_project! {
-    /// The response future of [`Measured`]: records when the response head is ready.
-    pub struct MetricsResponseFuture<F> {
-        #[pin]
-        inner: F,
-        metrics: Metrics,
-        method: &'static str,
-        route: Arc<str>,
-        started: Instant,
-    }
-}
-
-impl<F, B, E> Future for MetricsResponseFuture<F>
-where
-    F: Future<Output = Result<Response<B>, E>>,
-{
-    type Output = Result<Response<B>, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let result = std::task::ready!(this.inner.poll(cx));
-        let status = match &result {
-            Ok(response) => status_class(response.status().as_u16()),
-            // The service failed without a response: what a client sees is a server error.
-            Err(_) => "5xx",
-        };
-        let labels = HttpLabels {
-            method: this.method,
-            route: this.route.clone(),
-            status,
-        };
-        this.metrics
-            .record_http(&labels, this.started.elapsed().as_secs_f64());
-        Poll::Ready(result)
+        )
     }
 }
