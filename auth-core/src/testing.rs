@@ -60,6 +60,7 @@ mod tokens {
     use std::sync::Arc;
 
     use super::{AUDIENCE, ISSUER, clock};
+    use crate::clock::ManualClock;
     use crate::flows::{Authenticator, AuthenticatorBuilder, AuthenticatorConfig};
     use crate::token::{Algorithm, Key, KeySet, TokenConfig, TokenIssuer, TokenVerifier};
 
@@ -94,8 +95,16 @@ mod tokens {
 
     /// An issuer and a verifier over `keys`, with [`token_config`] and a clock at [`NOW`](super::NOW).
     pub fn issuer_and_verifier(keys: KeySet) -> (TokenIssuer, TokenVerifier) {
+        issuer_and_verifier_on(keys, clock())
+    }
+
+    /// An issuer and a verifier over `keys`, with [`token_config`], reading time from `clock`
+    /// (so the test can move it).
+    pub fn issuer_and_verifier_on(
+        keys: KeySet,
+        clock: Arc<ManualClock>,
+    ) -> (TokenIssuer, TokenVerifier) {
         let keys = Arc::new(keys);
-        let clock = clock();
         (
             TokenIssuer::new(keys.clone(), token_config(), clock.clone()).expect("valid config"),
             TokenVerifier::new(keys, token_config(), clock).expect("valid config"),

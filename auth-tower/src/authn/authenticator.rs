@@ -3,8 +3,6 @@
 use std::future::Future;
 
 use auth_core::Error;
-use auth_core::TokenRejection;
-use auth_core::id::SessionId;
 use auth_core::session::SidRevocationCheck;
 use auth_core::token::{Claims, TokenVerifier};
 
@@ -121,12 +119,8 @@ impl TokenAuthentication {
     /// Verifies `token` and its session.
     pub async fn verify(&self, token: &str) -> Result<Claims, Error> {
         let claims = self.verifier.verify_access_cached(token)?;
-        if let (Some(check), Some(sid)) = (&self.sid_check, claims.sid.as_deref()) {
-            let sid = SessionId::parse(sid)
-                .map_err(|_| Error::InvalidToken(TokenRejection::Malformed))?;
-            if check.is_revoked(&sid).await? {
-                return Err(TokenRejection::Revoked.into());
-            }
+        if let Some(check) = &self.sid_check {
+            check.check_sid(claims.sid.as_deref()).await?;
         }
         Ok(claims)
     }

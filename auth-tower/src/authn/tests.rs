@@ -5,14 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use auth_core::clock::{Clock, ManualClock};
-use auth_core::flows::{Authenticator, AuthenticatorConfig, LoginOutcome, Principal};
+use auth_core::flows::{LoginOutcome, Principal};
 use auth_core::id::SessionId;
 use auth_core::secrecy::{ExposeSecret, SecretString};
 use auth_core::session::SidRevocationCheck;
 use auth_core::store::memory::MemoryStore;
-use auth_core::token::{
-    Algorithm, Claims, Key, KeySet, NewToken, TokenConfig, TokenIssuer, TokenKind, TokenVerifier,
-};
+use auth_core::testing;
+use auth_core::token::{Claims, NewToken, TokenIssuer, TokenKind, TokenVerifier};
 use bytes::Bytes;
 use http::{Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full};
@@ -28,12 +27,11 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
-    let clock = Arc::new(ManualClock::at_unix(1_800_000_000));
-    let keys = Arc::new(KeySet::new(Key::generate(Algorithm::EdDsa).unwrap()).unwrap());
-    let config = TokenConfig::new("https://auth.example.com", "api");
+    let clock = testing::clock();
+    let (issuer, verifier) = testing::issuer_and_verifier_on(testing::keys(), clock.clone());
     Fixture {
-        issuer: TokenIssuer::new(keys.clone(), config.clone(), clock.clone()).unwrap(),
-        verifier: TokenVerifier::new(keys, config, clock.clone()).unwrap(),
+        issuer,
+        verifier,
         clock,
     }
 }
@@ -260,13 +258,7 @@ async fn a_revoked_session_is_refused_even_when_its_token_is_cached() {
 
 #[tokio::test]
 async fn the_authenticator_yields_its_principal_and_logout_is_immediate() {
-    let keys = KeySet::new(Key::generate(Algorithm::EdDsa).unwrap()).unwrap();
-    let auth = Authenticator::builder(
-        keys,
-        AuthenticatorConfig::new("https://auth.example.com", "api"),
-    )
-    .build()
-    .unwrap();
+    let auth = testing::authenticator();
     let password = SecretString::from("correct horse battery staple");
     let user = auth.register("ada@example.com", &password).await.unwrap();
     let LoginOutcome::Authenticated(tokens) = auth

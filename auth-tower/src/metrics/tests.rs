@@ -3,10 +3,10 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use auth_core::event::{AuthEvent, AuthEventKind, EventSink, LoginFailure, MemoryEventSink};
-use auth_core::flows::{Authenticator, AuthenticatorConfig, LoginOutcome, Stores};
+use auth_core::flows::{LoginOutcome, Stores};
 use auth_core::id::Amr;
 use auth_core::secrecy::{ExposeSecret, SecretString};
-use auth_core::token::{Algorithm, Key, KeySet};
+use auth_core::testing;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use tower::{ServiceExt, service_fn};
@@ -296,15 +296,11 @@ async fn the_authenticator_feeds_refresh_hashing_and_issuing_metrics() {
     let stores = Stores::memory_with_events(Arc::new(
         metrics.event_sink(Arc::new(MemoryEventSink::new())),
     ));
-    let keys = KeySet::new(Key::generate(Algorithm::EdDsa).unwrap()).unwrap();
-    let auth = Authenticator::builder(
-        keys,
-        AuthenticatorConfig::new("https://auth.example.com", "api"),
-    )
-    .stores(stores)
-    .observer(Arc::new(metrics.clone()))
-    .build()
-    .unwrap();
+    let auth = testing::authenticator_builder(testing::authenticator_config())
+        .stores(stores)
+        .observer(Arc::new(metrics.clone()))
+        .build()
+        .unwrap();
     let password = SecretString::from("correct horse battery staple");
     auth.register("ada@example.com", &password).await.unwrap();
     let LoginOutcome::Authenticated(tokens) = auth

@@ -1,11 +1,8 @@
 use std::convert::Infallible;
-use std::sync::Arc;
 
-use auth_core::clock::ManualClock;
 use auth_core::secrecy::ExposeSecret;
-use auth_core::token::{
-    Algorithm, Claims, Key, KeySet, NewToken, TokenConfig, TokenIssuer, TokenVerifier,
-};
+use auth_core::testing;
+use auth_core::token::{Claims, NewToken, TokenIssuer, TokenVerifier};
 use bytes::Bytes;
 use http::{Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full};
@@ -20,13 +17,7 @@ async fn ok(_: Request<Full<Bytes>>) -> Result<Response<Full<Bytes>>, Infallible
 }
 
 fn tokens() -> (TokenIssuer, TokenVerifier) {
-    let clock = Arc::new(ManualClock::at_unix(1_800_000_000));
-    let keys = Arc::new(KeySet::new(Key::generate(Algorithm::EdDsa).unwrap()).unwrap());
-    let config = TokenConfig::new("https://auth.example.com", "api");
-    (
-        TokenIssuer::new(keys.clone(), config.clone(), clock.clone()).unwrap(),
-        TokenVerifier::new(keys, config, clock).unwrap(),
-    )
+    testing::issuer_and_verifier(testing::keys())
 }
 
 /// AuthLayer then RequireScope, as a route would stack them.
