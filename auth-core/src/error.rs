@@ -101,8 +101,11 @@ impl fmt::Display for PasswordRejection {
 }
 
 /// The error type of every fallible operation in `auth-core`.
+///
+/// Deliberately not `#[non_exhaustive]`: auth-tower's one answer per error (HTTP and gRPC)
+/// matches it exhaustively, so a new variant does not compile until it has an answer. Adding
+/// a variant is therefore a breaking change of this crate.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum Error {
     /// The credentials do not match. Deliberately says nothing about which part was wrong.
     #[error("invalid credentials")]
