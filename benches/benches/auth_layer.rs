@@ -7,11 +7,10 @@
 
 use std::convert::Infallible;
 use std::hint::black_box;
-use std::sync::Arc;
 
-use auth_core::clock::SystemClock;
 use auth_core::secrecy::ExposeSecret as _;
-use auth_core::token::{Algorithm, Key, KeySet, NewToken, TokenConfig, TokenIssuer, TokenVerifier};
+use auth_core::testing;
+use auth_core::token::NewToken;
 use auth_tower::authn::{AuthLayer, TokenAuthentication};
 use bytes::Bytes;
 use criterion::measurement::WallTime;
@@ -35,11 +34,7 @@ fn auth_layer(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    let config = TokenConfig::new("https://auth.example.com", "api");
-    let clock = Arc::new(SystemClock);
-    let keys = Arc::new(KeySet::new(Key::generate(Algorithm::EdDsa).unwrap()).unwrap());
-    let issuer = TokenIssuer::new(keys.clone(), config.clone(), clock.clone()).unwrap();
-    let verifier = TokenVerifier::new(keys, config, clock).unwrap();
+    let (issuer, verifier) = testing::issuer_and_verifier(testing::keys());
     let issued = issuer
         .issue_access(
             NewToken::new("user-42")

@@ -8,18 +8,14 @@ use std::sync::Arc;
 
 use auth_core::clock::SystemClock;
 use auth_core::secrecy::ExposeSecret as _;
-use auth_core::token::{
-    Algorithm, Claims, Key, KeySet, NewToken, TokenConfig, TokenIssuer, TokenVerifier,
-};
+use auth_core::testing::{AUDIENCE, ISSUER, token_config};
+use auth_core::token::{Algorithm, Claims, Key, KeySet, NewToken, TokenIssuer, TokenVerifier};
 use criterion::{Criterion, criterion_group, criterion_main};
 use pasetors::claims::ClaimsValidationRules;
 use pasetors::keys::{AsymmetricPublicKey, SymmetricKey};
 use pasetors::token::UntrustedToken;
 use pasetors::version4::V4;
 use pasetors::{Local, Public};
-
-const ISSUER: &str = "https://auth.example.com";
-const AUDIENCE: &str = "api";
 
 /// What the library alone does to accept a token: parse, check the signature or tag with a key
 /// built once, deserialize and validate the claims (expiry, issuer, audience).
@@ -98,7 +94,7 @@ impl Primitive {
 }
 
 fn tokens(c: &mut Criterion) {
-    let config = TokenConfig::new(ISSUER, AUDIENCE);
+    let config = token_config();
     let clock = Arc::new(SystemClock);
     let hmac_secret = [7u8; 32];
     for &algorithm in Algorithm::all() {
