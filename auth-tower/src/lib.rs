@@ -3,6 +3,8 @@
 //! `auth-core` holds the rules and makes no HTTP requests; everything that speaks HTTP and
 //! that an embedding service would want lives here. So far:
 //!
+//! - [`answer::Answer`]: the one answer to every `auth_core::Error` (status, code, message,
+//!   `Retry-After`, RFC 6750 challenge), as JSON or, to gRPC requests, as a gRPC status.
 //! - [`authn::AuthLayer`]: bearer authentication for any Tower stack (axum, tonic, hyper), with
 //!   RFC 6750 answers and the verified principal in the request extensions.
 //! - [`health::HealthService`]: liveness, readiness (concurrent checks with timeouts) and
@@ -41,6 +43,7 @@ mod macros;
 /// A boxed, sendable future, as the services and traits of this crate return.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
+pub mod answer;
 #[cfg(any(feature = "jwt", feature = "paseto"))]
 pub mod authn;
 #[cfg(feature = "hibp")]

@@ -12,9 +12,12 @@ use std::net::IpAddr;
 use auth_core::Error;
 use auth_core::flows::{Authenticator, LoginOutcome, Principal};
 use auth_core::secrecy::{ExposeSecret, SecretString};
+use auth_tower::answer::Answer;
 use http::{HeaderValue, Response, StatusCode, header};
 use serde::Deserialize;
 use serde_json::{Value, json};
+
+use crate::demo::REALM;
 
 /// The body of `POST /login`.
 #[derive(Deserialize)]
@@ -99,61 +102,29 @@ pub fn malformed_body(reason: &str) -> Response<String> {
 
 /// No such route.
 pub fn not_found() -> Response<String> {
-    json(
-        StatusCode::NOT_FOUND,
-        &json!({ "error": "not_found", "message": "no such resource" }),
-    )
+    Answer::new(StatusCode::NOT_FOUND, "not_found", "no such resource").into_json_response()
 }
 
 /// The route exists but not for this method.
 pub fn method_not_allowed(allow: &'static str) -> Response<String> {
-    let mut response = json(
+    let mut response: Response<String> = Answer::new(
         StatusCode::METHOD_NOT_ALLOWED,
-        &json!({ "error": "method_not_allowed", "message": format!("this resource answers {allow}") }),
-    );
+        "method_not_allowed",
+        format!("this resource answers {allow}"),
+    )
+    .into_json_response();
     response
         .headers_mut()
         .insert(header::ALLOW, HeaderValue::from_static(allow));
     response
 }
 
-/// The status an error answers with.
-pub fn error_status(error: &Error) -> StatusCode {
-    match error {
-        Error::InvalidRequest(_) => StatusCode::BAD_REQUEST,
-        Error::InvalidCredentials
-        | Error::InvalidToken(_)
-        | Error::TokenReused
-        | Error::MfaRequired => StatusCode::UNAUTHORIZED,
-        Error::NotFound(_) => StatusCode::NOT_FOUND,
-        Error::Conflict(_) => StatusCode::CONFLICT,
-        Error::WeakPassword(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        Error::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
-        Error::Busy | Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
-    }
-}
-
-/// `{"error", "message"}` with the error's status (and `Retry-After` when throttled). Server
-/// faults say no more than that they happened.
+/// The answer to `error`: auth-tower's one [`Answer`] (status, code, a client-safe message,
+/// `Retry-After`, a `Bearer` challenge on `401`), as JSON.
 pub fn error_response(error: &Error) -> Response<String> {
-    let status = error_status(error);
-    let message = if status.is_server_error() {
-        "the request could not be completed".to_owned()
-    } else {
-        error.to_string()
-    };
-    let mut response = json(
-        status,
-        &json!({ "error": error.code(), "message": message }),
-    );
-    if let Error::Throttled { retry_after } = error {
-        let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
-    }
-    response
+    Answer::from_error(error)
+        .with_realm(REALM)
+        .into_json_response()
 }
 
 fn json(status: StatusCode, body: &Value) -> Response<String> {
@@ -166,4 +137,91 @@ fn json(status: StatusCode, body: &Value) -> Response<String> {
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use auth_core::TokenRejection;
+
+    use super::*;
+
+    fn answer(error: Error) -> (StatusCode, http::HeaderMap, Value) {
+        let (parts, body) = error_response(&error).into_parts();
+        (
+            parts.status,
+            parts.headers,
+            serde_json::from_str(&body).unwrap(),
+        )
+    }
+
+    #[test]
+    fn errors_get_the_servers_status_code_and_retry_after() {
+        let cases = [
+            (
+                Error::MfaRequired,
+                StatusCode::FORBIDDEN,
+                "mfa_required",
+                None,
+            ),
+            (
+                Error::Busy,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                Some("1"),
+            ),
+            (
+                Error::Unavailable("redis".into()),
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                Some("5"),
+            ),
+            (
+                Error::Throttled {
+                    retry_after: Duration::from_millis(200),
+                },
+                StatusCode::TOO_MANY_REQUESTS,
+                "throttled",
+                Some("1"),
+            ),
+            (
+                Error::Internal("no principal".into()),
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                None,
+            ),
+        ];
+        for (error, status, code, retry_after) in cases {
+            let (got, headers, body) = answer(error);
+            assert_eq!((got, body["error"].as_str()), (status, Some(code)));
+            assert_eq!(
+                headers
+                    .get(header::RETRY_AFTER)
+                    .map(|v| v.to_str().unwrap()),
+                retry_after,
+                "{code}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_refused_token_is_answered_without_its_reason() {
+        let (status, headers, body) = answer(Error::InvalidToken(TokenRejection::Expired));
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("invalid_token"))
+        );
+        assert_eq!(body["message"], "the token is invalid");
+        assert_eq!(
+            headers[header::WWW_AUTHENTICATE],
+            "Bearer realm=\"orders\", error=\"invalid_token\", error_description=\"the token is invalid\""
+        );
+    }
+
+    #[test]
+    fn server_faults_say_internal_error_and_no_more() {
+        let (_, _, body) = answer(Error::Internal("no principal".into()));
+        assert_eq!(body["message"], "internal error");
+    }
 }

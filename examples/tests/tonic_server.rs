@@ -61,9 +61,16 @@ async fn health_check_is_refused_without_a_bearer_token_and_serving_with_one() {
     let forged = client.check(check(Some("not.a.token"))).await.unwrap_err();
     assert_eq!(forged.code(), Code::Unauthenticated, "{forged:?}");
     assert!(
-        forged.message().contains("error=\"invalid_token\""),
+        forged
+            .metadata()
+            .get("www-authenticate")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .contains("error=\"invalid_token\""),
         "{forged:?}"
     );
+    assert_eq!(forged.message(), "the token is invalid", "{forged:?}");
 
     // A valid token.
     let token = demo.access_token(DEMO_EMAIL, DEMO_PASSWORD).await.unwrap();

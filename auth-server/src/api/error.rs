@@ -1,78 +1,32 @@
 //! [`ApiError`]: how a failure is answered. Every error is JSON `{"error", "message"}` with the
-//! status its code calls for, and `Retry-After` when waiting helps.
-
-use std::time::Duration;
+//! status its code calls for, `Retry-After` when waiting helps, and a `Bearer` challenge on a
+//! `401`; an `auth_core::Error` gets auth-tower's one [`Answer`].
 
 use auth_core::Error;
-use axum::Json;
+use auth_tower::answer::Answer;
 use axum::extract::rejection::{JsonRejection, PathRejection};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-/// An API failure, answered as JSON with the right status.
+use super::REALM;
+
+/// An API failure, answered as JSON with the right status: auth-tower's [`Answer`], the one
+/// answer every `auth_core::Error` gets.
 #[derive(Debug)]
-pub(crate) struct ApiError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-    retry_after: Option<Duration>,
-}
+pub(crate) struct ApiError(Answer);
 
 impl ApiError {
-    /// A failure with no `Retry-After`.
+    /// A failure of the API's own (a body too large, say), with no `Retry-After`.
     pub(super) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-            retry_after: None,
-        }
+        Self(Answer::new(status, code, message.into()))
     }
 }
 
 impl From<Error> for ApiError {
     fn from(error: Error) -> Self {
-        let status = match &error {
-            Error::InvalidCredentials | Error::InvalidToken(_) | Error::TokenReused => {
-                StatusCode::UNAUTHORIZED
-            }
-            Error::MfaRequired => StatusCode::FORBIDDEN,
-            Error::WeakPassword(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Error::Conflict(_) => StatusCode::CONFLICT,
-            Error::NotFound(_) => StatusCode::NOT_FOUND,
-            Error::InvalidRequest(_) => StatusCode::BAD_REQUEST,
-            Error::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Error::Busy | Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        let retry_after = match &error {
-            Error::Throttled { retry_after } => Some(*retry_after),
-            Error::Busy => Some(Duration::from_secs(1)),
-            // A lost dependency usually comes back within a failover or a restart.
-            Error::Unavailable(_) => Some(Duration::from_secs(5)),
-            _ => None,
-        };
-        let message = match &error {
-            // Details of internal failures go to the log, not to the client.
-            _ if status == StatusCode::INTERNAL_SERVER_ERROR => {
-                tracing::error!(error = %error, "request failed");
-                "internal error".to_owned()
-            }
-            Error::Unavailable(detail) => {
-                tracing::warn!(detail = %detail, "a dependency is unavailable");
-                "a dependency is unavailable, retry later".to_owned()
-            }
-            Error::InvalidToken(_) => "the token is invalid".to_owned(),
-            _ => error.to_string(),
-        };
-        Self {
-            status,
-            code: error.code(),
-            message,
-            retry_after,
-        }
+        Self(Answer::from_error(&error))
     }
 }
 
@@ -120,21 +74,7 @@ impl From<PathRejection> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = (
-            self.status,
-            Json(ErrorBody {
-                error: self.code.to_owned(),
-                message: self.message,
-            }),
-        )
-            .into_response();
-        if let Some(wait) = self.retry_after {
-            let seconds = wait.as_millis().div_ceil(1000).max(1).to_string();
-            if let Ok(value) = HeaderValue::from_str(&seconds) {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
-        }
-        response
+        self.0.with_realm(REALM).into_json_response()
     }
 }
 

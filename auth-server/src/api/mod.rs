@@ -32,6 +32,9 @@ use utoipa_axum::routes;
 
 pub(crate) use extract::TrustedProxyHeader;
 
+/// The realm of the API's `WWW-Authenticate` challenges, from `AuthLayer` and from handlers.
+const REALM: &str = "auth";
+
 /// Where the OpenAPI document is served; the document does not describe this route itself.
 const OPENAPI_PATH: &str = "/openapi.json";
 
@@ -110,7 +113,7 @@ fn split(auth: Authenticator) -> (Router<Authenticator>, OpenApi) {
     }
     let bearer = bearer
         .route_layer(middleware::from_fn(record_user))
-        .route_layer(AuthLayer::required(auth).realm("auth"));
+        .route_layer(AuthLayer::required(auth).realm(REALM));
     let (router, mut doc) = public.merge(bearer).split_for_parts();
     untagged(&mut doc);
     (router, doc)

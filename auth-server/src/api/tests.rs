@@ -18,6 +18,18 @@ async fn send(
     bearer: Option<&str>,
     body: &str,
 ) -> (StatusCode, serde_json::Value) {
+    let (status, _, json) = answer(router, method, path, bearer, body).await;
+    (status, json)
+}
+
+/// `(status, headers, JSON body)` of `router`'s answer to a request with a JSON `body`.
+async fn answer(
+    router: &Router,
+    method: Method,
+    path: &str,
+    bearer: Option<&str>,
+    body: &str,
+) -> (StatusCode, axum::http::HeaderMap, serde_json::Value) {
     let mut request = Request::builder()
         .method(method)
         .uri(path)
@@ -29,16 +41,16 @@ async fn send(
     request
         .extensions_mut()
         .insert(ConnectInfo(SocketAddr::from(([192, 0, 2, 1], 40_000))));
-    let response = router.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let (parts, body) = router.clone().oneshot(request).await.unwrap().into_parts();
+    let bytes = body.collect().await.unwrap().to_bytes();
     let json = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
         panic!(
-            "{status} with a non-JSON body: {}",
+            "{} with a non-JSON body: {}",
+            parts.status,
             String::from_utf8_lossy(&bytes)
         )
     });
-    (status, json)
+    (parts.status, parts.headers, json)
 }
 
 /// Found by the `api_bodies` fuzz target: axum's own plain-text rejection answered a
@@ -148,6 +160,114 @@ async fn the_router_serves_exactly_the_methods_of_the_route_table_on_each_path()
             expected,
             "{unserved} {path} answered {}",
             response.status()
+        );
+    }
+}
+
+/// A handler's `401` says how to authenticate, as `AuthLayer`'s do, in the API's realm; its
+/// description is the generic message, never a token's rejection reason.
+#[tokio::test]
+async fn a_handlers_401_carries_a_bearer_challenge_with_a_generic_description() {
+    let router = crate::development_router().unwrap();
+    let cases = [
+        (
+            "/v1/auth/login",
+            r#"{"email":"nobody@example.com","password":"wrong horse battery staple"}"#,
+            "invalid_credentials",
+            "invalid credentials",
+        ),
+        (
+            "/v1/auth/refresh",
+            r#"{"refresh_token":"garbage"}"#,
+            "invalid_token",
+            "the token is invalid",
+        ),
+    ];
+    for (path, body, code, message) in cases {
+        let (status, headers, body) = answer(&router, Method::POST, path, None, body).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some(code)),
+            "{path}"
+        );
+        assert_eq!(body["message"], message, "{path}");
+        assert_eq!(
+            headers[header::WWW_AUTHENTICATE],
+            format!(
+                "Bearer realm=\"auth\", error=\"invalid_token\", error_description=\"{message}\""
+            )
+            .as_str(),
+            "{path}"
+        );
+        assert_eq!(headers[header::CACHE_CONTROL], "no-store", "{path}");
+    }
+}
+
+/// `ApiError` answers every `auth_core::Error` with auth-tower's one answer: the statuses,
+/// codes and `Retry-After` the API has always sent.
+#[tokio::test]
+async fn api_errors_answer_with_the_status_code_and_retry_after_of_each_error() {
+    use std::time::Duration;
+
+    use auth_core::{Error, TokenRejection};
+    use axum::response::IntoResponse;
+
+    use super::error::ApiError;
+
+    let cases = [
+        (Error::InvalidCredentials, 401, "invalid_credentials", None),
+        (
+            Error::InvalidToken(TokenRejection::Revoked),
+            401,
+            "invalid_token",
+            None,
+        ),
+        (Error::TokenReused, 401, "token_reused", None),
+        (Error::MfaRequired, 403, "mfa_required", None),
+        (
+            Error::Throttled {
+                retry_after: Duration::from_millis(2500),
+            },
+            429,
+            "throttled",
+            Some("3"),
+        ),
+        (Error::Conflict("x".into()), 409, "conflict", None),
+        (Error::NotFound("x".into()), 404, "not_found", None),
+        (
+            Error::InvalidRequest("x".into()),
+            400,
+            "invalid_request",
+            None,
+        ),
+        (Error::Busy, 503, "busy", Some("1")),
+        (
+            Error::Unavailable("db".into()),
+            503,
+            "unavailable",
+            Some("5"),
+        ),
+        (Error::Internal("x".into()), 500, "internal", None),
+    ];
+    for (error, status, code, retry_after) in cases {
+        let response = ApiError::from(error).into_response();
+        assert_eq!(response.status().as_u16(), status, "{code}");
+        assert_eq!(
+            response
+                .headers()
+                .get(header::RETRY_AFTER)
+                .map(|v| v.to_str().unwrap()),
+            retry_after,
+            "{code}"
+        );
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(body["error"], code);
+        assert!(
+            !body["message"]
+                .as_str()
+                .unwrap()
+                .contains("session revoked")
         );
     }
 }

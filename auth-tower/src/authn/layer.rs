@@ -8,7 +8,8 @@ use tower_service::Service;
 
 use super::authenticator::BearerAuthenticator;
 use super::future::ResponseFuture;
-use super::response::{self, AuthBody};
+use super::response::{AuthBody, refusal};
+use crate::answer::Answer;
 
 /// Whether requests without a credential may pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,11 +163,15 @@ where
             value.set_sensitive(true);
         }
         match credential(request.headers(), self.layer.cookie.as_deref()) {
-            Credential::Malformed => {
-                ResponseFuture::refused(response::malformed_credential(&realm))
-            }
+            Credential::Malformed => ResponseFuture::refused(refusal(
+                Answer::malformed_credential().with_realm(realm),
+                request.headers(),
+            )),
             Credential::None => match self.layer.mode {
-                Mode::Required => ResponseFuture::refused(response::missing_credential(&realm)),
+                Mode::Required => ResponseFuture::refused(refusal(
+                    Answer::missing_credential().with_realm(realm),
+                    request.headers(),
+                )),
                 Mode::Optional => ResponseFuture::inner(inner.call(request)),
             },
             Credential::Bearer(token) => {
@@ -177,7 +182,10 @@ where
                             request.extensions_mut().insert(principal);
                             inner.call(request).await.map(|r| r.map(AuthBody::inner))
                         }
-                        Err(error) => Ok(response::refused(&realm, &error)),
+                        Err(error) => Ok(refusal(
+                            Answer::from_error(&error).with_realm(realm),
+                            request.headers(),
+                        )),
                     }
                 }))
             }

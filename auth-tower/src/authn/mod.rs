@@ -60,7 +60,7 @@ pub use authenticator::{BearerAuthenticator, TokenAuthentication};
 pub use future::ResponseFuture;
 pub use layer::{Auth, AuthLayer, Mode};
 pub use response::AuthBody;
-pub(crate) use response::{insufficient_scope, missing_credential};
+pub(crate) use response::refusal;
 
 #[cfg(test)]
 mod tests;

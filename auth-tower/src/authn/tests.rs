@@ -19,6 +19,7 @@ use tower::{Service, ServiceExt, service_fn};
 use tower_layer::Layer;
 
 use super::*;
+use crate::answer::Answer;
 
 struct Fixture {
     issuer: TokenIssuer,
@@ -134,7 +135,7 @@ async fn a_malformed_header_is_an_invalid_request() {
 }
 
 #[tokio::test]
-async fn bad_tokens_get_invalid_token_with_the_reason() {
+async fn bad_tokens_get_invalid_token_without_the_reason() {
     let f = fixture();
     let layer = AuthLayer::required(TokenAuthentication::new(f.verifier.clone()));
     let expired = f.token(NewToken::new("user-1").ttl(Duration::from_secs(60)));
@@ -146,12 +147,8 @@ async fn bad_tokens_get_invalid_token_with_the_reason() {
         .expose_secret()
         .to_owned();
     f.clock.advance(Duration::from_secs(60 + 31));
-    let cases = [
-        (expired, "token expired"),
-        (challenge_token, "wrong token type"),
-        ("not.a.token".to_owned(), "malformed token"),
-    ];
-    for (token, reason) in cases {
+    // The reasons (expired, wrong type, malformed) are for logs: every one gets one answer.
+    for token in [expired, challenge_token, "not.a.token".to_owned()] {
         let (status, headers, body) = call(
             layer.layer(service_fn(echo)),
             get(Some(&format!("Bearer {token}"))),
@@ -160,12 +157,11 @@ async fn bad_tokens_get_invalid_token_with_the_reason() {
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         assert_eq!(
             challenge(&headers),
-            format!(
-                "Bearer realm=\"api\", error=\"invalid_token\", error_description=\"{reason}\""
-            )
+            "Bearer realm=\"api\", error=\"invalid_token\", error_description=\"the token is invalid\""
         );
         let json: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(json["error"], "invalid_token");
+        assert_eq!(json["message"], "the token is invalid");
     }
 }
 
@@ -253,7 +249,8 @@ async fn a_revoked_session_is_refused_even_when_its_token_is_cached() {
     )
     .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert!(challenge(&headers).contains("session revoked"));
+    assert!(challenge(&headers).contains("error=\"invalid_token\""));
+    assert!(!challenge(&headers).contains("session revoked"));
 }
 
 #[tokio::test]
@@ -290,8 +287,10 @@ async fn the_authenticator_yields_its_principal_and_logout_is_immediate() {
 
 #[test]
 fn dependency_failures_answer_503_and_throttling_429() {
-    let unavailable: Response<AuthBody<Full<Bytes>>> =
-        response::refused("api", &auth_core::Error::Unavailable("redis down".into()));
+    let refused = |error: auth_core::Error| -> Response<AuthBody<Full<Bytes>>> {
+        response::refusal(Answer::from_error(&error), &http::HeaderMap::new())
+    };
+    let unavailable = refused(auth_core::Error::Unavailable("redis down".into()));
     assert_eq!(unavailable.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(
         unavailable
@@ -299,12 +298,9 @@ fn dependency_failures_answer_503_and_throttling_429() {
             .get(header::WWW_AUTHENTICATE)
             .is_none()
     );
-    let throttled: Response<AuthBody<Full<Bytes>>> = response::refused(
-        "api",
-        &auth_core::Error::Throttled {
-            retry_after: Duration::from_millis(1500),
-        },
-    );
+    let throttled = refused(auth_core::Error::Throttled {
+        retry_after: Duration::from_millis(1500),
+    });
     assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(throttled.headers()[header::RETRY_AFTER], "2");
 }
@@ -333,4 +329,118 @@ async fn an_async_closure_authenticates_and_its_principal_reaches_the_service() 
     let (status, headers, _) = call(service, get(Some("Bearer someone-else"))).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(challenge(&headers).contains("error=\"invalid_token\""));
+}
+
+/// What the layer answers when its authenticator fails every token with `error()`, asked as
+/// JSON or as gRPC.
+async fn refused_with(
+    error: fn() -> auth_core::Error,
+    grpc: bool,
+) -> (StatusCode, http::HeaderMap, String) {
+    let layer = AuthLayer::required(move |_token: String| async move { Err::<Robot, _>(error()) });
+    let mut request = get(Some("Bearer some-token"));
+    if grpc {
+        request.headers_mut().insert(
+            header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/grpc"),
+        );
+    }
+    call(layer.layer(service_fn(echo)), request).await
+}
+
+fn code(body: &str) -> String {
+    let json: serde_json::Value = serde_json::from_str(body).unwrap();
+    json["error"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn refused_credentials_are_invalid_credentials_with_an_invalid_token_challenge() {
+    let (status, headers, body) =
+        refused_with(|| auth_core::Error::InvalidCredentials, false).await;
+    assert_eq!(
+        (status, code(&body).as_str()),
+        (StatusCode::UNAUTHORIZED, "invalid_credentials")
+    );
+    assert_eq!(
+        challenge(&headers),
+        "Bearer realm=\"api\", error=\"invalid_token\", error_description=\"invalid credentials\""
+    );
+}
+
+#[tokio::test]
+async fn a_missing_second_factor_is_403_mfa_required() {
+    let (status, headers, body) = refused_with(|| auth_core::Error::MfaRequired, false).await;
+    assert_eq!(
+        (status, code(&body).as_str()),
+        (StatusCode::FORBIDDEN, "mfa_required")
+    );
+    assert!(headers.get(header::WWW_AUTHENTICATE).is_none());
+}
+
+#[tokio::test]
+async fn a_full_hashing_pool_is_503_busy_with_retry_after_1() {
+    let (status, headers, body) = refused_with(|| auth_core::Error::Busy, false).await;
+    assert_eq!(
+        (status, code(&body).as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, "busy")
+    );
+    assert_eq!(headers[header::RETRY_AFTER], "1");
+}
+
+#[tokio::test]
+async fn a_lost_dependency_is_503_unavailable_with_retry_after_5_and_no_detail() {
+    let (status, headers, body) = refused_with(
+        || auth_core::Error::Unavailable("redis at 10.0.0.7".into()),
+        false,
+    )
+    .await;
+    assert_eq!(
+        (status, code(&body).as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+    );
+    assert_eq!(headers[header::RETRY_AFTER], "5");
+    assert!(!body.contains("10.0.0.7"), "{body}");
+}
+
+#[tokio::test]
+async fn a_server_fault_is_500_with_its_code_and_internal_error() {
+    let (status, _, body) =
+        refused_with(|| auth_core::Error::InvalidKey("pem".into()), false).await;
+    assert_eq!(
+        (status, code(&body).as_str()),
+        (StatusCode::INTERNAL_SERVER_ERROR, "invalid_key")
+    );
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(json["message"], "internal error");
+}
+
+#[tokio::test]
+async fn grpc_requests_are_refused_with_a_grpc_status() {
+    let (status, headers, body) = refused_with(
+        || auth_core::Error::InvalidToken(auth_core::TokenRejection::Expired),
+        true,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::CONTENT_TYPE], "application/grpc");
+    assert_eq!(headers["grpc-status"], "16");
+    assert_eq!(headers["grpc-message"], "the token is invalid");
+    assert!(challenge(&headers).contains("error=\"invalid_token\""));
+    assert!(body.is_empty());
+
+    let (_, headers, _) = refused_with(|| auth_core::Error::Busy, true).await;
+    assert_eq!(headers["grpc-status"], "14");
+    assert_eq!(headers[header::RETRY_AFTER], "1");
+
+    // No credential at all: UNAUTHENTICATED with the bare challenge.
+    let layer = AuthLayer::required(|_token: String| async { Ok(Robot("unused")) });
+    let mut request = get(None);
+    request.headers_mut().insert(
+        header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/grpc+proto"),
+    );
+    let (status, headers, _) = call(layer.layer(service_fn(echo)), request).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["grpc-status"], "16");
+    assert_eq!(challenge(&headers), "Bearer realm=\"api\"");
 }

@@ -5,12 +5,13 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::{Request, Response, StatusCode};
+use http::{Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;
 
 use super::{ResponseFuture, ScopedPrincipal};
-use crate::authn::AuthBody;
+use crate::answer::Answer;
+use crate::authn::{AuthBody, refusal};
 
 type Predicate<P> = Arc<dyn Fn(&P) -> bool + Send + Sync>;
 
@@ -145,13 +146,16 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let realm = || self.layer.realm.to_string();
         match request.extensions().get::<P>() {
-            None => ResponseFuture::refused(crate::authn::missing_credential(&self.layer.realm)),
+            None => ResponseFuture::refused(refusal(
+                Answer::missing_credential().with_realm(realm()),
+                request.headers(),
+            )),
             Some(principal) if !(self.layer.predicate)(principal) => {
-                ResponseFuture::refused(crate::authn::insufficient_scope(
-                    &self.layer.realm,
-                    &self.layer.required,
-                    StatusCode::FORBIDDEN,
+                ResponseFuture::refused(refusal(
+                    Answer::insufficient_scope(&self.layer.required).with_realm(realm()),
+                    request.headers(),
                 ))
             }
             Some(_) => ResponseFuture::inner(self.inner.call(request)),

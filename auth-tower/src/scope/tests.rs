@@ -113,3 +113,25 @@ async fn without_a_principal_the_answer_is_401() {
         "Bearer realm=\"api\""
     );
 }
+
+#[tokio::test]
+async fn a_grpc_request_without_the_scope_gets_permission_denied() {
+    let service = RequireScopeLayer::<Claims>::all(["orders:read"]).layer(service_fn(ok));
+    let claims: Claims = serde_json::from_value(serde_json::json!({
+        "iss": "i", "sub": "user-1", "aud": "api", "exp": 0, "iat": 0, "jti": "j",
+        "scope": "profile",
+    }))
+    .unwrap();
+    let mut request = Request::post("/orders.Orders/List")
+        .header(header::CONTENT_TYPE, "application/grpc")
+        .body(Full::default())
+        .unwrap();
+    request.extensions_mut().insert(claims);
+    let response = service.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["grpc-status"], "7");
+    assert_eq!(
+        response.headers()[header::WWW_AUTHENTICATE],
+        "Bearer realm=\"api\", error=\"insufficient_scope\", scope=\"orders:read\""
+    );
+}
