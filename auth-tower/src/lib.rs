@@ -37,6 +37,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
+#[cfg(any(feature = "jwt", feature = "paseto"))]
 #[macro_use]
 mod macros;
 
