@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use auth_core::flows::Authenticator;
 use auth_core::token::Jwks;
+use auth_tower::answer::Answer;
 use auth_tower::health::HealthService;
 use auth_tower::metrics::Metrics;
 use axum::Json;
@@ -16,7 +17,6 @@ use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use serde_json::json;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -75,6 +75,7 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
         "internal",
         "internal error".to_owned(),
     )
+    .into_json_response()
 }
 
 /// CORS for the configured origins only; none configured, no cross-origin access. Credentials
@@ -175,15 +176,13 @@ async fn deadline(limit: Duration, request: Request, next: Next) -> Response {
         Ok(response) => response,
         Err(_) => {
             tracing::warn!(limit_s = limit.as_secs(), "request timed out");
-            let mut response = error(
+            error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "timeout",
                 format!("no answer within {} s; try again", limit.as_secs()),
-            );
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            response
+            )
+            .with_retry_after(Duration::from_secs(1))
+            .into_json_response()
         }
     }
 }
@@ -196,8 +195,9 @@ async fn jwks(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-fn error(status: StatusCode, code: &str, message: String) -> Response {
-    (status, Json(json!({ "error": code, "message": message }))).into_response()
+/// The server's own refusals (no route, a panic, a timeout) in the one answer shape.
+fn error(status: StatusCode, code: &'static str, message: String) -> Answer {
+    Answer::new(status, code, message)
 }
 
 async fn not_found(method: Method, uri: Uri) -> Response {
@@ -206,6 +206,7 @@ async fn not_found(method: Method, uri: Uri) -> Response {
         "not_found",
         format!("no route for {method} {}", uri.path()),
     )
+    .into_json_response()
 }
 
 async fn method_not_allowed(method: Method, uri: Uri) -> Response {
@@ -214,6 +215,7 @@ async fn method_not_allowed(method: Method, uri: Uri) -> Response {
         "method_not_allowed",
         format!("{method} is not allowed on {}", uri.path()),
     )
+    .into_json_response()
 }
 
 #[cfg(test)]
