@@ -811,3 +811,32 @@ async fn the_observer_sees_hashes_issues_and_refresh_outcomes() {
         ]
     );
 }
+
+#[tokio::test]
+async fn the_breached_password_check_refuses_at_registration_with_the_configured_policy() {
+    let mut config = testing::authenticator_config();
+    config.passwords.policy = crate::password::PasswordPolicy::new(14, 128).unwrap();
+    let auth = testing::authenticator_builder(config)
+        .breached_password_check(Arc::new(crate::password::BreachList::from_passwords([
+            "breached horse battery",
+        ])))
+        .build()
+        .unwrap();
+    let error = auth
+        .register("b@example.com", &secret("breached horse battery"))
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        error,
+        Error::WeakPassword(crate::PasswordRejection::Breached)
+    ));
+    // The configured policy still applies beside the check: 13 characters are too few.
+    let error = auth
+        .register("b@example.com", &secret("thirteen char"))
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        error,
+        Error::WeakPassword(crate::PasswordRejection::TooShort { min: 14 })
+    ));
+}
