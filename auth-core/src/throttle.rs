@@ -1,14 +1,46 @@
-//! Brute-force protection: failure counters per account and per client address, answered
-//! with a progressive delay and then a temporary lockout (ASVS 2.2.1).
+//! Brute-force protection: attempt counters per account, per account and client address, per
+//! client address and per challenge, answered with a progressive delay and then a temporary
+//! lockout (ASVS 2.2.1).
+//!
+//! # Reserve first, then check
+//!
+//! An attempt is counted before its secret is checked: [`Throttle::reserve_password`] (and its
+//! siblings) count it atomically in every counter it belongs to, one store call each, and
+//! decide from the counts those calls return. Concurrent attempts therefore each see their own
+//! count, and a burst of any size gets no more checks than the policies allow: with the
+//! defaults, six of a thousand wrong passwords sent at once reach the hasher. The [`Attempt`]
+//! the reservation returns is settled with the outcome of the check: [`Attempt::failed`],
+//! [`Attempt::succeeded`] or, when the check could not be made, [`Attempt::release`]. An
+//! attempt refused by a policy is given back at once, so waiting clients are not punished for
+//! asking early, and the delay runs from the last failure, not from the last refusal.
+//!
+//! # Whose attempts count where
+//!
+//! "N failures lock the account" lets anyone lock anyone out, so the strict limit is keyed on
+//! the account *and* the client address ([`account_address_key`], policy
+//! [`ThrottlePolicy::per_account`]): an attacker at one address is slowed after five
+//! failures and locked after twenty, while the owner, signing in from elsewhere, is not. An
+//! account-wide ceiling ([`account_key`], policy [`ThrottlePolicy::account_ceiling`]) catches
+//! attackers spread over many addresses, and a per-address counter ([`address_key`], policy
+//! [`ThrottlePolicy::per_address`]) catches one address trying many accounts. This follows
+//! OWASP's Authentication Cheat Sheet, which warns that account lockout invites denial of
+//! service and recommends limits per account and per source.
+//!
+//! A success clears the counters of the account (the owner proved who they are) but only
+//! gives back its own reservation on the address counter: an attacker holding an account of
+//! their own must not reset their address's count between guesses at others.
+//!
+//! A second factor counts per user ([`mfa_key`], strict: the attacker already has the
+//! password), per client address and per challenge ([`challenge_key`], a budget of five,
+//! after which the challenge is spent and the user logs in again).
+//!
+//! # The policies
 //!
 //! The rules are pure functions of time: a [`ThrottlePolicy`] looks at a [`ThrottleRecord`]
 //! (what a [`ThrottleStore`] counted) and the current time and says how long the next attempt
-//! must wait. [`Throttle`] applies two policies, one per account and a more lenient one per
-//! client address, over a store and an injected clock.
-//!
-//! With the per-account defaults the first five failures in an hour cost nothing; from the
-//! sixth on, the next attempt waits 1 s, then 2 s, 4 s, ... up to 15 minutes; the twentieth
-//! failure locks the account until the hour that began with the first failure is over.
+//! must wait. With the per-account defaults the first five failures in an hour cost nothing;
+//! from the sixth on, the next attempt waits 1 s, then 2 s, 4 s, ... up to 15 minutes; the
+//! twentieth failure locks until the hour that began with the first failure is over.
 //!
 //! ```
 //! use std::time::{Duration, UNIX_EPOCH};
@@ -37,7 +69,7 @@ use std::time::{Duration, SystemTime};
 use unicode_normalization::UnicodeNormalization;
 
 use crate::clock::SharedClock;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, TokenRejection};
 use crate::id::UserId;
 use crate::store::{ThrottleRecord, ThrottleStore};
 
@@ -127,6 +159,32 @@ impl ThrottlePolicy {
         }
     }
 
+    /// The account-wide ceiling over every client address, looser than
+    /// [`per_account`](Self::per_account) (which is keyed on the account and the address): a
+    /// one-hour window, 50 free failures, then 1 s doubling up to one minute, and a lockout at
+    /// 100 failures, the ASVS bound.
+    pub fn account_ceiling() -> Self {
+        Self {
+            window: HOUR,
+            free_failures: 50,
+            base_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(60),
+            lockout_after: Self::MAX_FAILURES_PER_HOUR,
+        }
+    }
+
+    /// The budget of one second-factor challenge: five attempts, then it is spent (the
+    /// challenge expires long before the one-hour window does).
+    pub fn per_challenge() -> Self {
+        Self {
+            window: HOUR,
+            free_failures: 4,
+            base_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(1),
+            lockout_after: 5,
+        }
+    }
+
     /// Per client address, more lenient because many users can share one (NAT, offices): a
     /// one-hour window, 20 free failures, then 1 s doubling up to one minute, and a lockout
     /// at 100 failures.
@@ -195,6 +253,17 @@ impl ThrottlePolicy {
         Some(wait.min(longest)).filter(|wait| !wait.is_zero())
     }
 
+    /// How long the attempt whose reservation returned `counted` must wait at `now`; `None`
+    /// when it may be checked. The attempts counted before it (failed, or reserved and still
+    /// being checked) decide, as [`retry_after`](Self::retry_after) would for them.
+    pub fn wait_for_reserved(&self, counted: &ThrottleRecord, now: SystemTime) -> Option<Duration> {
+        let before = ThrottleRecord {
+            failures: counted.failures.saturating_sub(1),
+            ..*counted
+        };
+        self.retry_after(Some(&before), now)
+    }
+
     /// The progressive delay after `failures` failures below the lockout threshold; `None`
     /// while they are free.
     fn delay_after(&self, failures: u32) -> Option<Duration> {
@@ -253,39 +322,107 @@ pub fn address_key(ip: IpAddr) -> String {
     }
 }
 
+/// The key of the strict counter of an account at one client address: the
+/// [`address_key`] (or `addr:unknown` when the address is not known), `|` and the
+/// [`account_key`].
+pub fn account_address_key(identifier: &str, client: Option<IpAddr>) -> String {
+    let address = client.map_or_else(|| "addr:unknown".to_owned(), address_key);
+    format!("{address}|{}", account_key(identifier))
+}
+
 /// The throttle key counting wrong second-factor codes of a user: `mfa:` and the user id.
 pub fn mfa_key(user: &UserId) -> String {
     format!("mfa:{user}")
 }
 
-/// Brute-force protection over a [`ThrottleStore`]: failures count per account and per
-/// client address, each under its own [`ThrottlePolicy`].
+/// The throttle key of one second-factor challenge: `challenge:` and its token id (`jti`).
+pub fn challenge_key(jti: &str) -> String {
+    format!("challenge:{jti}")
+}
+
+/// What a success does to a counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnSuccess {
+    /// Forgets every failure counted: for counters of the account whose owner just proved
+    /// who they are.
+    Clear,
+    /// Gives back only this attempt's reservation: for counters others share, such as a
+    /// client address.
+    Release,
+}
+
+/// One counter an attempt is reserved in: its key, its policy and what a success does to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Counter {
+    /// The throttle key.
+    pub key: String,
+    /// The policy deciding from its count.
+    pub policy: ThrottlePolicy,
+    /// What a success does to it.
+    pub on_success: OnSuccess,
+    /// Whether a refusal means that what it counts is used up (a challenge), so the answer is
+    /// an inactive token rather than a wait.
+    pub spent_when_refused: bool,
+}
+
+impl Counter {
+    /// A counter under `policy`.
+    pub fn new(key: String, policy: ThrottlePolicy, on_success: OnSuccess) -> Self {
+        Self {
+            key,
+            policy,
+            on_success,
+            spent_when_refused: false,
+        }
+    }
+
+    /// The counter of something that is used up when its policy refuses: the refusal answers
+    /// [`TokenRejection::NotActive`].
+    pub fn spent_when_refused(mut self) -> Self {
+        self.spent_when_refused = true;
+        self
+    }
+}
+
+/// Brute-force protection over a [`ThrottleStore`]: every check of a secret reserves an
+/// [`Attempt`] first (see the [module documentation](self)).
 ///
-/// Callers [`check`](Self::check) before verifying a credential, so a locked account gets
-/// the same answer whether or not the credential is right, then record the outcome.
 /// Cheap to clone: clones share the store and the clock.
 #[derive(Debug, Clone)]
 pub struct Throttle {
     store: Arc<dyn ThrottleStore>,
     clock: SharedClock,
     account_policy: ThrottlePolicy,
+    ceiling_policy: ThrottlePolicy,
     address_policy: ThrottlePolicy,
+    challenge_policy: ThrottlePolicy,
 }
 
 impl Throttle {
-    /// A throttle with [`ThrottlePolicy::per_account`] and [`ThrottlePolicy::per_address`].
+    /// A throttle with the default policies: [`ThrottlePolicy::per_account`],
+    /// [`ThrottlePolicy::account_ceiling`], [`ThrottlePolicy::per_address`] and
+    /// [`ThrottlePolicy::per_challenge`].
     pub fn new(store: Arc<dyn ThrottleStore>, clock: SharedClock) -> Self {
         Self {
             store,
             clock,
             account_policy: ThrottlePolicy::per_account(),
+            ceiling_policy: ThrottlePolicy::account_ceiling(),
             address_policy: ThrottlePolicy::per_address(),
+            challenge_policy: ThrottlePolicy::per_challenge(),
         }
     }
 
-    /// Replaces the policy for accounts (and raw keys such as [`mfa_key`]).
+    /// Replaces the strict policy, for an account at one address (and for a user's second
+    /// factor).
     pub fn with_account_policy(mut self, policy: ThrottlePolicy) -> Self {
         self.account_policy = policy;
+        self
+    }
+
+    /// Replaces the account-wide ceiling.
+    pub fn with_ceiling_policy(mut self, policy: ThrottlePolicy) -> Self {
+        self.ceiling_policy = policy;
         self
     }
 
@@ -295,9 +432,20 @@ impl Throttle {
         self
     }
 
-    /// The policy for accounts and raw keys.
+    /// Replaces the budget of one second-factor challenge.
+    pub fn with_challenge_policy(mut self, policy: ThrottlePolicy) -> Self {
+        self.challenge_policy = policy;
+        self
+    }
+
+    /// The strict policy, for an account at one address and for a user's second factor.
     pub fn account_policy(&self) -> ThrottlePolicy {
         self.account_policy
+    }
+
+    /// The account-wide ceiling.
+    pub fn ceiling_policy(&self) -> ThrottlePolicy {
+        self.ceiling_policy
     }
 
     /// The policy for client addresses.
@@ -305,78 +453,171 @@ impl Throttle {
         self.address_policy
     }
 
-    /// Whether an attempt on `account` from `client` may go ahead now:
-    /// [`Error::Throttled`] with the longer of the account's and the address's waits if not.
-    pub async fn check(&self, account: &str, client: Option<IpAddr>) -> Result<()> {
-        let now = self.clock.now();
-        let account_wait = self
-            .wait(&account_key(account), self.account_policy, now)
-            .await?;
-        let address_wait = match client {
-            Some(ip) => {
-                self.wait(&address_key(ip), self.address_policy, now)
-                    .await?
-            }
-            None => None,
-        };
-        throttled(account_wait.max(address_wait))
+    /// The budget of one second-factor challenge.
+    pub fn challenge_policy(&self) -> ThrottlePolicy {
+        self.challenge_policy
     }
 
-    /// Counts a failed attempt on `account` from `client` against both.
-    pub async fn record_failure(&self, account: &str, client: Option<IpAddr>) -> Result<()> {
-        let now = self.clock.now();
-        self.store
-            .record_failure(&account_key(account), now, self.account_policy.window)
-            .await?;
+    /// Reserves a password attempt on `account` from `client`: counted per address, per
+    /// account at that address and account-wide, in that order.
+    pub async fn reserve_password(&self, account: &str, client: Option<IpAddr>) -> Result<Attempt> {
+        let mut counters = Vec::with_capacity(3);
         if let Some(ip) = client {
-            self.store
-                .record_failure(&address_key(ip), now, self.address_policy.window)
+            counters.push(self.address_counter(ip));
+        }
+        counters.push(Counter::new(
+            account_address_key(account, client),
+            self.account_policy,
+            OnSuccess::Clear,
+        ));
+        counters.push(Counter::new(
+            account_key(account),
+            self.ceiling_policy,
+            OnSuccess::Clear,
+        ));
+        self.reserve(counters).await
+    }
+
+    /// Reserves a second-factor attempt for `user` from `client`, answering the challenge
+    /// with token id `challenge` when there is one: counted per address, per challenge and
+    /// per user.
+    pub async fn reserve_second_factor(
+        &self,
+        user: &UserId,
+        client: Option<IpAddr>,
+        challenge: Option<&str>,
+    ) -> Result<Attempt> {
+        let mut counters = Vec::with_capacity(3);
+        if let Some(ip) = client {
+            counters.push(self.address_counter(ip));
+        }
+        if let Some(jti) = challenge {
+            counters.push(
+                Counter::new(
+                    challenge_key(jti),
+                    self.challenge_policy,
+                    OnSuccess::Release,
+                )
+                .spent_when_refused(),
+            );
+        }
+        counters.push(Counter::new(
+            mfa_key(user),
+            self.account_policy,
+            OnSuccess::Clear,
+        ));
+        self.reserve(counters).await
+    }
+
+    fn address_counter(&self, ip: IpAddr) -> Counter {
+        Counter::new(address_key(ip), self.address_policy, OnSuccess::Release)
+    }
+
+    /// Reserves an attempt in each of `counters`, in order, one atomic store call each, and
+    /// decides from the counts returned. The first counter whose policy refuses ends the
+    /// reservation: every counter reserved so far is given back and the answer is
+    /// [`Error::Throttled`] with that counter's wait (or, for a counter
+    /// [spent when refused](Counter::spent_when_refused), an inactive token).
+    pub async fn reserve(&self, counters: Vec<Counter>) -> Result<Attempt> {
+        let now = self.clock.now();
+        let mut attempt = Attempt {
+            throttle: self.clone(),
+            counters: Vec::with_capacity(counters.len()),
+        };
+        for counter in counters {
+            let counted = match self
+                .store
+                .reserve_attempt(&counter.key, now, counter.policy.window)
+                .await
+            {
+                Ok(counted) => counted,
+                Err(error) => {
+                    attempt.give_back().await;
+                    return Err(error);
+                }
+            };
+            let wait = counter.policy.wait_for_reserved(&counted, now);
+            let spent = counter.spent_when_refused;
+            attempt.counters.push(counter);
+            if let Some(retry_after) = wait {
+                attempt.give_back().await;
+                return Err(if spent {
+                    TokenRejection::NotActive.into()
+                } else {
+                    Error::Throttled { retry_after }
+                });
+            }
+        }
+        Ok(attempt)
+    }
+
+    /// The record of a raw key under `policy`'s window, as it stands now.
+    pub async fn record(
+        &self,
+        key: &str,
+        policy: ThrottlePolicy,
+    ) -> Result<Option<ThrottleRecord>> {
+        self.store
+            .throttle_record(key, self.clock.now(), policy.window)
+            .await
+    }
+}
+
+/// An attempt counted in its counters before its secret is checked; settle it with the
+/// outcome. Dropped unsettled (a cancelled request, an error), it stays counted as a failure
+/// that does not move the delay clock: the limits err on the safe side.
+#[derive(Debug)]
+#[must_use = "an attempt is settled with the outcome of its check"]
+pub struct Attempt {
+    throttle: Throttle,
+    counters: Vec<Counter>,
+}
+
+impl Attempt {
+    /// The check failed: the attempt stays counted and the delay runs from now.
+    pub async fn failed(mut self) -> Result<()> {
+        let now = self.throttle.clock.now();
+        let store = &self.throttle.store;
+        for counter in std::mem::take(&mut self.counters) {
+            store
+                .confirm_failure(&counter.key, now, counter.policy.window)
                 .await?;
         }
         Ok(())
     }
 
-    /// Forgets the failures of `account` after a successful attempt. The client address keeps
-    /// its count: one valid account must not reset an address's attempts on others.
-    pub async fn record_success(&self, account: &str) -> Result<()> {
-        self.record_success_key(&account_key(account)).await
-    }
-
-    /// [`check`](Self::check) for a raw key (such as [`mfa_key`]), under the account policy.
-    pub async fn check_key(&self, key: &str) -> Result<()> {
-        let now = self.clock.now();
-        throttled(self.wait(key, self.account_policy, now).await?)
-    }
-
-    /// Counts a failure against a raw key (such as [`mfa_key`]), under the account policy.
-    pub async fn record_failure_key(&self, key: &str) -> Result<()> {
-        let now = self.clock.now();
-        self.store
-            .record_failure(key, now, self.account_policy.window)
-            .await?;
+    /// The check passed: counters of the account are cleared, shared ones get this attempt
+    /// back.
+    pub async fn succeeded(mut self) -> Result<()> {
+        let store = &self.throttle.store;
+        for counter in std::mem::take(&mut self.counters) {
+            match counter.on_success {
+                OnSuccess::Clear => store.clear_failures(&counter.key).await?,
+                OnSuccess::Release => store.release_attempt(&counter.key).await?,
+            }
+        }
         Ok(())
     }
 
-    /// Forgets the failures of a raw key.
-    pub async fn record_success_key(&self, key: &str) -> Result<()> {
-        self.store.clear_failures(key).await
+    /// The check could not be made (a store failed, the request was refused before it): the
+    /// attempt is given back everywhere.
+    pub async fn release(mut self) -> Result<()> {
+        let store = &self.throttle.store;
+        for counter in std::mem::take(&mut self.counters) {
+            store.release_attempt(&counter.key).await?;
+        }
+        Ok(())
     }
 
-    async fn wait(
-        &self,
-        key: &str,
-        policy: ThrottlePolicy,
-        now: SystemTime,
-    ) -> Result<Option<Duration>> {
-        let record = self.store.throttle_record(key, now, policy.window).await?;
-        Ok(policy.retry_after(record.as_ref(), now))
-    }
-}
-
-fn throttled(wait: Option<Duration>) -> Result<()> {
-    match wait {
-        Some(retry_after) => Err(Error::Throttled { retry_after }),
-        None => Ok(()),
+    /// Gives the reservations back, logging rather than reporting a failure (the caller is
+    /// already answering with another error).
+    async fn give_back(&mut self) {
+        let store = &self.throttle.store;
+        for counter in std::mem::take(&mut self.counters) {
+            if let Err(error) = store.release_attempt(&counter.key).await {
+                tracing::warn!(%error, "a throttle reservation could not be given back");
+            }
+        }
     }
 }
 

@@ -3,8 +3,8 @@
 //! `cargo test -p auth-core --test module_graph -- --nocapture` prints one line per top-level
 //! module (`module -> dep1, dep2`), then the modules inside `token/`. A dependency is any
 //! `crate::x` or `super::` path that leads into another module, in a `use` (grouped and
-//! multi-line ones too) or inline in code. Comments, strings, files named `tests.rs` or
-//! `conformance.rs` and `#[cfg(test)] mod x { .. }` blocks do not count: tests may import anything.
+//! multi-line ones too) or inline in code. Comments, strings, files named `tests.rs`,
+//! `*_tests.rs` or `conformance.rs` and `#[cfg(test)] mod x { .. }` blocks do not count: tests may import anything.
 //!
 //! The rules: no cycle between top-level modules (cycles among `token/`'s own files are
 //! allowed), and `store` is imported only from above it: see [`MAY_IMPORT_STORE`].
@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 /// it. `crate` is `lib.rs`.
 const MAY_IMPORT_STORE: &[&str] = &["crate", "store", "flows", "session", "throttle"];
 
-/// Files that are tests as a whole.
+/// Files that are tests as a whole (besides those named `*_tests.rs`).
 const TEST_FILES: &[&str] = &["tests.rs", "conformance.rs"];
 
 /// node -> dependency -> where it is seen (`file:line`, the first per file).
@@ -185,7 +185,10 @@ fn rust_files(dir: &Path) -> Vec<PathBuf> {
                 .unwrap_or_default();
             if dir.join(&path).is_dir() {
                 todo.push(path);
-            } else if name.ends_with(".rs") && !TEST_FILES.contains(&name) {
+            } else if name.ends_with(".rs")
+                && !TEST_FILES.contains(&name)
+                && !name.ends_with("_tests.rs")
+            {
                 files.push(path);
             }
         }

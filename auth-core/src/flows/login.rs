@@ -30,6 +30,17 @@ pub fn normalize_email(email: &str) -> Result<String> {
     }
 }
 
+/// What the password step of a login found.
+enum LoginCheck {
+    /// The password is right and the account enabled.
+    Passed { user: User, needs_rehash: bool },
+    /// The login is refused, for this reason.
+    Refused {
+        user: Option<UserId>,
+        reason: LoginFailure,
+    },
+}
+
 impl Authenticator {
     /// Creates an account. [`Error::WeakPassword`] when the policy refuses the password,
     /// [`Error::Conflict`] when the email is taken.
@@ -53,8 +64,10 @@ impl Authenticator {
 
     /// Checks a password login. Unknown account, wrong password and disabled account all
     /// answer [`Error::InvalidCredentials`] at the same cost; too many failures answer
-    /// [`Error::Throttled`], even for the right password. With every hashing slot and queue
-    /// place taken it answers [`Error::Busy`] at once, before any lookup.
+    /// [`Error::Throttled`], even for the right password. The attempt is reserved in the
+    /// throttle before anything is looked up or hashed (see [`crate::throttle`]), so no burst
+    /// gets more checks than the limits allow. With every hashing slot and queue place taken
+    /// it answers [`Error::Busy`] at once, before any lookup.
     pub async fn login(
         &self,
         email: &str,
@@ -65,45 +78,41 @@ impl Authenticator {
         // before the throttle and account lookups, so a login storm does not also become a
         // storm of Redis and database queries (one each per refused login).
         self.inner.passwords.refuse_if_saturated()?;
-        let throttle = &self.inner.throttle;
-        if let Err(error) = throttle.check(email, client).await {
-            self.emit(
-                AuthEventKind::LoginFailed {
-                    reason: LoginFailure::Throttled,
-                },
-                None,
-                None,
-                client,
-            )
-            .await;
-            return Err(error);
-        }
-        let user = match normalize_email(email) {
-            Ok(normalized) => self.inner.stores.users.user_by_email(&normalized).await?,
-            Err(_) => None,
+        let attempt = match self.inner.throttle.reserve_password(email, client).await {
+            Ok(attempt) => attempt,
+            Err(error) => {
+                if matches!(error, Error::Throttled { .. }) {
+                    self.emit(
+                        AuthEventKind::LoginFailed {
+                            reason: LoginFailure::Throttled,
+                        },
+                        None,
+                        None,
+                        client,
+                    )
+                    .await;
+                }
+                return Err(error);
+            }
         };
-        let Some(user) = user else {
-            let _ = self
-                .timed_hash(self.inner.passwords.verify_unknown_account(password))
-                .await?;
-            return self
-                .refuse_login(email, client, None, LoginFailure::UnknownAccount)
-                .await;
+        let (user, needs_rehash) = match self.check_login_password(email, password).await {
+            Ok(LoginCheck::Passed { user, needs_rehash }) => {
+                attempt.succeeded().await?;
+                (user, needs_rehash)
+            }
+            Ok(LoginCheck::Refused { user, reason }) => {
+                attempt.failed().await?;
+                self.emit(AuthEventKind::LoginFailed { reason }, user, None, client)
+                    .await;
+                return Err(Error::InvalidCredentials);
+            }
+            Err(error) => {
+                // The check could not be made (a store or the hashing pool failed): the
+                // attempt is given back, so the retry is not punished for it.
+                let _ = attempt.release().await;
+                return Err(error);
+            }
         };
-        let verification = self
-            .timed_hash(self.inner.passwords.verify(password, &user.password_hash))
-            .await?;
-        let Verification::Valid { needs_rehash } = verification else {
-            return self
-                .refuse_login(email, client, Some(user.id), LoginFailure::WrongPassword)
-                .await;
-        };
-        if user.disabled {
-            return self
-                .refuse_login(email, client, Some(user.id), LoginFailure::DisabledAccount)
-                .await;
-        }
-        throttle.record_success(email).await?;
         if needs_rehash {
             let upgraded = self
                 .timed_hash(self.inner.passwords.rehash(password))
@@ -132,17 +141,43 @@ impl Authenticator {
         Ok(LoginOutcome::Authenticated(tokens))
     }
 
-    async fn refuse_login(
+    /// The password check of a login, its attempt already reserved: the account and whether
+    /// its hash wants upgrading, or why the login is refused. Unknown accounts verify against
+    /// a dummy hash, so every refusal costs the same.
+    async fn check_login_password(
         &self,
         email: &str,
-        client: Option<IpAddr>,
-        user: Option<UserId>,
-        reason: LoginFailure,
-    ) -> Result<LoginOutcome> {
-        self.inner.throttle.record_failure(email, client).await?;
-        self.emit(AuthEventKind::LoginFailed { reason }, user, None, client)
-            .await;
-        Err(Error::InvalidCredentials)
+        password: &SecretString,
+    ) -> Result<LoginCheck> {
+        let user = match normalize_email(email) {
+            Ok(normalized) => self.inner.stores.users.user_by_email(&normalized).await?,
+            Err(_) => None,
+        };
+        let Some(user) = user else {
+            let _ = self
+                .timed_hash(self.inner.passwords.verify_unknown_account(password))
+                .await?;
+            return Ok(LoginCheck::Refused {
+                user: None,
+                reason: LoginFailure::UnknownAccount,
+            });
+        };
+        let verification = self
+            .timed_hash(self.inner.passwords.verify(password, &user.password_hash))
+            .await?;
+        let Verification::Valid { needs_rehash } = verification else {
+            return Ok(LoginCheck::Refused {
+                user: Some(user.id),
+                reason: LoginFailure::WrongPassword,
+            });
+        };
+        if user.disabled {
+            return Ok(LoginCheck::Refused {
+                user: Some(user.id),
+                reason: LoginFailure::DisabledAccount,
+            });
+        }
+        Ok(LoginCheck::Passed { user, needs_rehash })
     }
 
     /// Opens a new session (a fresh id at every login) with its refresh family, and issues the

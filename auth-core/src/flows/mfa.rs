@@ -2,18 +2,18 @@
 
 use std::fmt;
 use std::net::IpAddr;
-use std::time::Duration;
+use std::time::{Duration, UNIX_EPOCH};
 
 use secrecy::SecretString;
 
 use super::{Authenticator, Principal, Tokens};
 use crate::clock::unix_seconds;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, TokenRejection};
 use crate::event::AuthEventKind;
 use crate::id::{Amr, UserId};
 use crate::mfa::{self, RecoveryCodes, TotpSecret, recovery_code_hash};
 use crate::store::TotpRecord;
-use crate::throttle::mfa_key;
+use crate::throttle::{Attempt, challenge_key};
 use crate::token::{Claims, TokenKind};
 
 /// What a user needs to add the account to an authenticator app. Shown once.
@@ -79,10 +79,12 @@ impl Authenticator {
     }
 
     /// Confirms enrolment with a valid code and returns the ten recovery codes, shown once.
+    /// The code is checked like a login's second factor, its attempt reserved first.
     pub async fn confirm_totp(
         &self,
         principal: &Principal,
         code: &str,
+        client: Option<IpAddr>,
     ) -> Result<Vec<SecretString>> {
         let user = self.user_for(principal).await?;
         let record = self
@@ -93,11 +95,13 @@ impl Authenticator {
             .await?
             .filter(|record| !record.confirmed)
             .ok_or_else(|| Error::Conflict("no TOTP enrolment is pending".into()))?;
-        let key = mfa_key(&user.id);
-        self.inner.throttle.check_key(&key).await?;
-        let Some(step) = self.totp_step(&user.id, &record, code)? else {
-            return self.refuse_factor(&user.id, &key).await;
-        };
+        let attempt = self
+            .inner
+            .throttle
+            .reserve_second_factor(&user.id, client, None)
+            .await?;
+        let checked = self.totp_step(&user.id, &record, code);
+        let step = self.settle_factor(&user.id, attempt, checked).await?;
         let (shown, hashes) = RecoveryCodes::generate();
         if !self
             .inner
@@ -108,27 +112,34 @@ impl Authenticator {
         {
             return Err(Error::Conflict("no TOTP enrolment is pending".into()));
         }
-        self.inner.throttle.record_success_key(&key).await?;
         self.emit(
             AuthEventKind::MfaEnrolled,
             Some(user.id),
             principal.session_id.clone(),
-            None,
+            client,
         )
         .await;
         Ok(shown)
     }
 
     /// Turns TOTP off, given a current code, a recovery code or the password.
-    pub async fn disable_totp(&self, principal: &Principal, proof: DisableTotp<'_>) -> Result<()> {
+    pub async fn disable_totp(
+        &self,
+        principal: &Principal,
+        proof: DisableTotp<'_>,
+        client: Option<IpAddr>,
+    ) -> Result<()> {
         let user = self.user_for(principal).await?;
         if !self.totp_enabled(&user.id).await? {
             return Err(Error::Conflict("TOTP is not enabled".into()));
         }
         match proof {
-            DisableTotp::Password(password) => self.check_current_password(&user, password).await?,
+            DisableTotp::Password(password) => {
+                self.check_current_password(&user, password, client).await?;
+            }
             DisableTotp::Code(code) => {
-                self.check_second_factor(&user.id, code).await?;
+                self.check_second_factor(&user.id, code, client, None)
+                    .await?;
             }
         }
         self.inner.stores.mfa.delete_totp(&user.id).await?;
@@ -136,15 +147,16 @@ impl Authenticator {
             AuthEventKind::MfaDisabled,
             Some(user.id),
             principal.session_id.clone(),
-            None,
+            client,
         )
         .await;
         Ok(())
     }
 
     /// Completes a login that answered [`LoginOutcome::MfaRequired`](super::LoginOutcome): the
-    /// challenge and a TOTP or recovery code give tokens. Wrong codes count against a strict
-    /// per-user limit.
+    /// challenge and a TOTP or recovery code give tokens. Each attempt is reserved first,
+    /// against the user, the client address and the challenge's own budget; a challenge that
+    /// succeeded once is spent.
     pub async fn verify_mfa(
         &self,
         mfa_token: &str,
@@ -164,18 +176,61 @@ impl Authenticator {
             .await?
             .filter(|user| !user.disabled)
             .ok_or(Error::InvalidCredentials)?;
-        let amr = match self.check_second_factor(&user.id, code).await? {
+        let amr = match self
+            .check_second_factor(&user.id, code, client, Some(&challenge.jti))
+            .await?
+        {
             Factor::Totp => Amr::PasswordAndTotp,
             Factor::RecoveryCode => Amr::PasswordAndRecoveryCode,
         };
+        // Spent at its first success, remembered until it expires.
+        let expires_at =
+            UNIX_EPOCH + Duration::from_secs(u64::try_from(challenge.exp).unwrap_or(0));
+        let first_use = self
+            .inner
+            .stores
+            .revocations
+            .use_once(&challenge_key(&challenge.jti), self.now(), expires_at)
+            .await?;
+        if !first_use {
+            return Err(TokenRejection::NotActive.into());
+        }
         self.start_session(&user, amr, client).await
     }
 
     /// Checks a TOTP code (replay-protected) or a recovery code (consumed) for a user with
-    /// TOTP enabled, under the per-user throttle.
-    async fn check_second_factor(&self, user: &UserId, code: &str) -> Result<Factor> {
-        let key = mfa_key(user);
-        self.inner.throttle.check_key(&key).await?;
+    /// TOTP enabled, the attempt reserved first (against `challenge`'s budget too, when the
+    /// code answers one).
+    async fn check_second_factor(
+        &self,
+        user: &UserId,
+        code: &str,
+        client: Option<IpAddr>,
+        challenge: Option<&str>,
+    ) -> Result<Factor> {
+        let attempt = self
+            .inner
+            .throttle
+            .reserve_second_factor(user, client, challenge)
+            .await?;
+        let checked = self.match_second_factor(user, code).await;
+        let factor = self.settle_factor(user, attempt, checked).await?;
+        if matches!(factor, Factor::RecoveryCode) {
+            let remaining = self.inner.stores.mfa.recovery_codes_left(user).await?;
+            self.emit(
+                AuthEventKind::RecoveryCodeUsed { remaining },
+                Some(*user),
+                None,
+                client,
+            )
+            .await;
+        }
+        Ok(factor)
+    }
+
+    /// Which second factor `code` is for the user, if any: a fresh TOTP step, or an unused
+    /// recovery code (consumed).
+    async fn match_second_factor(&self, user: &UserId, code: &str) -> Result<Option<Factor>> {
         let record = self
             .inner
             .stores
@@ -203,38 +258,44 @@ impl Authenticator {
         } else {
             None
         };
-        let Some(factor) = factor else {
-            return self.refuse_factor(user, &key).await;
-        };
-        self.inner.throttle.record_success_key(&key).await?;
-        if matches!(factor, Factor::RecoveryCode) {
-            let remaining = mfa_store.recovery_codes_left(user).await?;
-            self.emit(
-                AuthEventKind::RecoveryCodeUsed { remaining },
-                Some(*user),
-                None,
-                None,
-            )
-            .await;
-        }
         Ok(factor)
+    }
+
+    /// Settles a reserved second-factor attempt with what the check found: a failure is
+    /// counted and recorded, an error gives the attempt back.
+    async fn settle_factor<T>(
+        &self,
+        user: &UserId,
+        attempt: Attempt,
+        checked: Result<Option<T>>,
+    ) -> Result<T> {
+        match checked {
+            Ok(Some(found)) => {
+                attempt.succeeded().await?;
+                Ok(found)
+            }
+            Ok(None) => {
+                attempt.failed().await?;
+                self.emit(AuthEventKind::MfaFailed, Some(*user), None, None)
+                    .await;
+                Err(Error::InvalidCredentials)
+            }
+            Err(error) => {
+                let _ = attempt.release().await;
+                Err(error)
+            }
+        }
     }
 
     /// The step a TOTP code matches (within the window), if any.
     fn totp_step(&self, user: &UserId, record: &TotpRecord, code: &str) -> Result<Option<u64>> {
         let secret = self.inner.mfa_keys.decrypt(user, &record.secret)?;
+        self.inner.observer.second_factor_checked();
         Ok(mfa::verify(
             &secret,
             &record.params,
             code,
             unix_seconds(self.now()),
         ))
-    }
-
-    async fn refuse_factor<T>(&self, user: &UserId, key: &str) -> Result<T> {
-        self.inner.throttle.record_failure_key(key).await?;
-        self.emit(AuthEventKind::MfaFailed, Some(*user), None, None)
-            .await;
-        Err(Error::InvalidCredentials)
     }
 }

@@ -240,5 +240,7 @@ impl Authenticator {
     }
 }
 
+#[cfg(all(test, feature = "test-util"))]
+mod limit_tests;
 #[cfg(test)]
 mod tests;

@@ -21,6 +21,10 @@ pub trait AuthObserver: Send + Sync + fmt::Debug {
         let _ = elapsed;
     }
 
+    /// A second-factor code was checked against a user's TOTP secret (what an attacker
+    /// guessing codes pays for; throttled attempts never get here).
+    fn second_factor_checked(&self) {}
+
     /// A refresh call ended with `outcome`.
     fn refreshed(&self, outcome: RefreshOutcome) {
         let _ = outcome;

@@ -1,5 +1,7 @@
 //! Password changes, and the current-password check that guards sensitive changes.
 
+use std::net::IpAddr;
+
 use secrecy::SecretString;
 
 use super::{Authenticator, Principal};
@@ -16,9 +18,10 @@ impl Authenticator {
         principal: &Principal,
         current: &SecretString,
         new: &SecretString,
+        client: Option<IpAddr>,
     ) -> Result<()> {
         let user = self.user_for(principal).await?;
-        self.check_current_password(&user, current).await?;
+        self.check_current_password(&user, current, client).await?;
         let hash = self
             .timed_hash(self.inner.passwords.hash_new_password(new))
             .await?;
@@ -39,23 +42,33 @@ impl Authenticator {
         Ok(())
     }
 
-    /// A sensitive change needs the current password; wrong guesses count against the throttle.
+    /// A sensitive change needs the current password: checked like a login's, its attempt
+    /// reserved first in the same counters.
     pub(super) async fn check_current_password(
         &self,
         user: &User,
         password: &SecretString,
+        client: Option<IpAddr>,
     ) -> Result<()> {
-        self.inner.throttle.check(&user.email, None).await?;
-        match self
+        let attempt = self
+            .inner
+            .throttle
+            .reserve_password(&user.email, client)
+            .await?;
+        let verification = match self
             .timed_hash(self.inner.passwords.verify(password, &user.password_hash))
-            .await?
+            .await
         {
-            Verification::Valid { .. } => Ok(()),
+            Ok(verification) => verification,
+            Err(error) => {
+                let _ = attempt.release().await;
+                return Err(error);
+            }
+        };
+        match verification {
+            Verification::Valid { .. } => attempt.succeeded().await,
             Verification::Invalid => {
-                self.inner
-                    .throttle
-                    .record_failure(&user.email, None)
-                    .await?;
+                attempt.failed().await?;
                 Err(Error::InvalidCredentials)
             }
         }

@@ -77,7 +77,7 @@ impl World {
         let totp = TotpSecret::from_base32(enrollment.secret.expose_secret()).unwrap();
         let codes = self
             .auth
-            .confirm_totp(principal, &self.code(&totp))
+            .confirm_totp(principal, &self.code(&totp), None)
             .await
             .unwrap();
         (totp, codes)
@@ -363,17 +363,17 @@ async fn changing_the_password_needs_the_current_one_and_ends_other_sessions() {
 
     let wrong = w
         .auth
-        .change_password(&principal, &secret("not my password"), &secret(new))
+        .change_password(&principal, &secret("not my password"), &secret(new), None)
         .await;
     assert_eq!(wrong.unwrap_err().code(), "invalid_credentials");
     let weak = w
         .auth
-        .change_password(&principal, &secret(PASSWORD), &secret("short"))
+        .change_password(&principal, &secret(PASSWORD), &secret("short"), None)
         .await;
     assert_eq!(weak.unwrap_err().code(), "weak_password");
 
     w.auth
-        .change_password(&principal, &secret(PASSWORD), &secret(new))
+        .change_password(&principal, &secret(PASSWORD), &secret(new), None)
         .await
         .unwrap();
     assert!(
@@ -470,7 +470,7 @@ async fn totp_enrolment_login_challenge_and_verification() {
     assert!(uri.starts_with("otpauth://totp/"), "{uri}");
     assert!(uri.contains(&format!("secret={}", enrollment.secret.expose_secret())));
     let totp = TotpSecret::from_base32(enrollment.secret.expose_secret()).unwrap();
-    let wrong = w.auth.confirm_totp(&principal, "000000").await;
+    let wrong = w.auth.confirm_totp(&principal, "000000", None).await;
     assert_eq!(wrong.unwrap_err().code(), "invalid_credentials");
     assert!(
         !w.auth.me(&principal).await.unwrap().mfa_enabled,
@@ -478,7 +478,7 @@ async fn totp_enrolment_login_challenge_and_verification() {
     );
     let codes = w
         .auth
-        .confirm_totp(&principal, &w.code(&totp))
+        .confirm_totp(&principal, &w.code(&totp), None)
         .await
         .unwrap();
     assert_eq!(codes.len(), 10);
@@ -590,8 +590,9 @@ async fn wrong_second_factors_are_strictly_limited() {
                 assert_eq!(right.unwrap_err().code(), "throttled");
                 w.advance(retry_after.as_secs() + 1);
             }
-            // Waiting out the delays outlives challenges: log in again for a new one.
-            Err(Error::InvalidToken(TokenRejection::Expired)) => {
+            // Waiting out the delays outlives challenges, and five wrong codes spend one: log
+            // in again for a new one.
+            Err(Error::InvalidToken(TokenRejection::Expired | TokenRejection::NotActive)) => {
                 challenge = mfa_challenge(&w, "ned@example.com").await;
             }
             other => panic!("unexpected {other:?}"),
@@ -625,17 +626,21 @@ async fn disabling_totp_needs_a_fresh_factor_or_the_password() {
 
     let wrong = w
         .auth
-        .disable_totp(&principal, DisableTotp::Password(&secret("not it at all")))
+        .disable_totp(
+            &principal,
+            DisableTotp::Password(&secret("not it at all")),
+            None,
+        )
         .await;
     assert_eq!(wrong.unwrap_err().code(), "invalid_credentials");
     let stale = w
         .auth
-        .disable_totp(&principal, DisableTotp::Code("000000"))
+        .disable_totp(&principal, DisableTotp::Code("000000"), None)
         .await;
     assert_eq!(stale.unwrap_err().code(), "invalid_credentials");
     w.advance(30);
     w.auth
-        .disable_totp(&principal, DisableTotp::Code(&w.code(&totp)))
+        .disable_totp(&principal, DisableTotp::Code(&w.code(&totp)), None)
         .await
         .unwrap();
     assert!(!w.auth.me(&principal).await.unwrap().mfa_enabled);
@@ -646,12 +651,12 @@ async fn disabling_totp_needs_a_fresh_factor_or_the_password() {
 
     let (_, _) = w.enable_totp(&principal).await;
     w.auth
-        .disable_totp(&principal, DisableTotp::Password(&secret(PASSWORD)))
+        .disable_totp(&principal, DisableTotp::Password(&secret(PASSWORD)), None)
         .await
         .unwrap();
     let none = w
         .auth
-        .disable_totp(&principal, DisableTotp::Password(&secret(PASSWORD)))
+        .disable_totp(&principal, DisableTotp::Password(&secret(PASSWORD)), None)
         .await;
     assert_eq!(none.unwrap_err().code(), "conflict");
     let names = w.events.names();
@@ -744,7 +749,11 @@ async fn totp_can_use_sha256_and_eight_digits() {
     let code = w.code(&totp);
     assert_eq!(code.len(), 8);
     assert_eq!(
-        w.auth.confirm_totp(&principal, &code).await.unwrap().len(),
+        w.auth
+            .confirm_totp(&principal, &code, None)
+            .await
+            .unwrap()
+            .len(),
         10
     );
 }

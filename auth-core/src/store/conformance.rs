@@ -44,7 +44,8 @@ macro_rules! store_conformance_tests {
         $crate::store_conformance_tests!(@test $factory, refresh_reuse_grace_period_covers_quick_retries(users, refresh));
         $crate::store_conformance_tests!(@test $factory, refresh_rotation_is_single_use_under_concurrency(users, refresh));
         $crate::store_conformance_tests!(@test $factory, sessions_expire_list_and_revoke(users, sessions));
-        $crate::store_conformance_tests!(@test $factory, throttle_counters_count_expire_and_clear(throttle));
+        $crate::store_conformance_tests!(@test $factory, throttle_counters_reserve_release_confirm_and_expire(throttle));
+        $crate::store_conformance_tests!(@test $factory, single_use_ids_are_used_once_until_they_expire(revocations));
         $crate::store_conformance_tests!(@test $factory, revoked_sessions_are_refused_until_their_tokens_expire(revocations));
         $crate::store_conformance_tests!(@test $factory, totp_replay_guard_accepts_each_step_once(guard));
     };
@@ -648,41 +649,53 @@ pub async fn sessions_expire_list_and_revoke(
     );
 }
 
-/// Throttle counters: counting, windows, clearing, and no lost updates under concurrency.
-pub async fn throttle_counters_count_expire_and_clear(throttle: Arc<dyn ThrottleStore>) {
+/// Throttle counters: reserving, giving back, confirming failures, windows, clearing, and each
+/// concurrent reservation seeing its own count.
+pub async fn throttle_counters_reserve_release_confirm_and_expire(
+    throttle: Arc<dyn ThrottleStore>,
+) {
     let key = format!("conformance:{}", UserId::new());
     let window = HOUR;
+    let fields = |r: super::ThrottleRecord| (r.failures, r.window_started_at, r.last_failure_at);
     assert_eq!(
         throttle.throttle_record(&key, t0(), window).await.unwrap(),
         None
     );
-    let first = throttle.record_failure(&key, t0(), window).await.unwrap();
-    assert_eq!(
-        (
-            first.failures,
-            first.window_started_at,
-            first.last_failure_at
-        ),
-        (1, t0(), t0())
-    );
-    let second = throttle
-        .record_failure(&key, t0() + MINUTE, window)
+    let first = throttle.reserve_attempt(&key, t0(), window).await.unwrap();
+    assert_eq!(fields(first), (1, t0(), t0()), "a window starts");
+    let failed = throttle
+        .confirm_failure(&key, t0() + MINUTE, window)
         .await
         .unwrap();
     assert_eq!(
-        (
-            second.failures,
-            second.window_started_at,
-            second.last_failure_at
-        ),
-        (2, t0(), t0() + MINUTE)
+        fields(failed),
+        (1, t0(), t0() + MINUTE),
+        "a confirmed failure moves the last failure, not the count"
     );
+    let second = throttle
+        .reserve_attempt(&key, t0() + 2 * MINUTE, window)
+        .await
+        .unwrap();
+    assert_eq!(
+        fields(second),
+        (2, t0(), t0() + MINUTE),
+        "a reservation counts without moving the last failure"
+    );
+    throttle.release_attempt(&key).await.unwrap();
     assert_eq!(
         throttle
-            .throttle_record(&key, t0() + MINUTE, window)
+            .throttle_record(&key, t0() + 2 * MINUTE, window)
             .await
-            .unwrap(),
-        Some(second)
+            .unwrap()
+            .map(fields),
+        Some((1, t0(), t0() + MINUTE)),
+        "given back"
+    );
+    let earlier = throttle.confirm_failure(&key, t0(), window).await.unwrap();
+    assert_eq!(
+        fields(earlier),
+        (1, t0(), t0() + MINUTE),
+        "the last failure never moves back"
     );
     assert_eq!(
         throttle
@@ -693,12 +706,12 @@ pub async fn throttle_counters_count_expire_and_clear(throttle: Arc<dyn Throttle
         "window over"
     );
     let fresh = throttle
-        .record_failure(&key, t0() + window, window)
+        .reserve_attempt(&key, t0() + window, window)
         .await
         .unwrap();
     assert_eq!(
-        (fresh.failures, fresh.window_started_at),
-        (1, t0() + window),
+        fields(fresh),
+        (1, t0() + window, t0() + window),
         "a new window"
     );
     throttle.clear_failures(&key).await.unwrap();
@@ -709,24 +722,94 @@ pub async fn throttle_counters_count_expire_and_clear(throttle: Arc<dyn Throttle
             .unwrap(),
         None
     );
+    let after_clear = throttle
+        .confirm_failure(&key, t0() + window, window)
+        .await
+        .unwrap();
+    assert_eq!(
+        fields(after_clear),
+        (1, t0() + window, t0() + window),
+        "a failure confirmed after a clear starts a window of one"
+    );
+    for _ in 0..3 {
+        throttle.release_attempt(&key).await.unwrap();
+    }
+    assert_eq!(
+        throttle
+            .throttle_record(&key, t0() + window, window)
+            .await
+            .unwrap()
+            .map(|r| r.failures),
+        Some(0),
+        "never below zero"
+    );
+    throttle
+        .release_attempt("conformance:absent")
+        .await
+        .unwrap();
 
     let key = format!("conformance:{}", UserId::new());
-    let failures: Vec<_> = (0..50)
+    let reservations: Vec<_> = (0..50)
         .map(|_| {
             let throttle = throttle.clone();
             let key = key.clone();
-            tokio::spawn(async move { throttle.record_failure(&key, t0(), window).await.unwrap() })
+            tokio::spawn(async move { throttle.reserve_attempt(&key, t0(), window).await.unwrap() })
         })
         .collect();
-    for failure in failures {
-        failure.await.unwrap();
+    let mut counts = Vec::new();
+    for reservation in reservations {
+        counts.push(reservation.await.unwrap().failures);
     }
-    let record = throttle
-        .throttle_record(&key, t0(), window)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(record.failures, 50, "no failure is lost under concurrency");
+    counts.sort_unstable();
+    assert_eq!(
+        counts,
+        (1..=50).collect::<Vec<u32>>(),
+        "each concurrent reservation sees its own count"
+    );
+}
+
+/// Single-use ids: used once until they expire, then usable again.
+pub async fn single_use_ids_are_used_once_until_they_expire(revocations: Arc<dyn RevocationStore>) {
+    let id = format!("conformance:{}", UserId::new());
+    assert!(
+        revocations
+            .use_once(&id, t0(), t0() + MINUTE)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !revocations
+            .use_once(&id, t0(), t0() + MINUTE)
+            .await
+            .unwrap(),
+        "a second use"
+    );
+    assert!(
+        revocations
+            .use_once(&id, t0() + MINUTE, t0() + HOUR)
+            .await
+            .unwrap(),
+        "forgotten once expired"
+    );
+
+    let racing = format!("conformance:{}", UserId::new());
+    let uses: Vec<_> = (0..20)
+        .map(|_| {
+            let revocations = revocations.clone();
+            let racing = racing.clone();
+            tokio::spawn(async move {
+                revocations
+                    .use_once(&racing, t0(), t0() + MINUTE)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut used = 0;
+    for attempt in uses {
+        used += usize::from(attempt.await.unwrap());
+    }
+    assert_eq!(used, 1, "used once under concurrency");
 }
 
 /// Revoked session ids: revoked until the given time, then forgotten.

@@ -39,6 +39,7 @@ struct State {
     sessions: HashMap<SessionId, Session>,
     throttle: HashMap<String, ThrottleRecord>,
     revoked_sids: HashMap<SessionId, SystemTime>,
+    used_once: HashMap<String, SystemTime>,
     totp_steps: HashMap<UserId, (u64, SystemTime)>,
 }
 
@@ -386,20 +387,21 @@ impl SessionStore for MemoryStore {
     }
 }
 
-#[async_trait]
-impl ThrottleStore for MemoryStore {
-    async fn record_failure(
+impl MemoryStore {
+    /// Applies `count` to the open window of `key`, or starts a window of one attempt at
+    /// `now`; returns the record after.
+    fn count_attempt(
         &self,
         key: &str,
         now: SystemTime,
         window: Duration,
-    ) -> Result<ThrottleRecord> {
+        count: impl FnOnce(&mut ThrottleRecord),
+    ) -> ThrottleRecord {
         let mut state = self.state();
         match state.throttle.get_mut(key) {
             Some(record) if record.window_open(now, window) => {
-                record.failures = record.failures.saturating_add(1);
-                record.last_failure_at = record.last_failure_at.max(now);
-                Ok(*record)
+                count(record);
+                *record
             }
             _ => {
                 let fresh = ThrottleRecord {
@@ -408,9 +410,42 @@ impl ThrottleStore for MemoryStore {
                     last_failure_at: now,
                 };
                 state.throttle.insert(key.to_owned(), fresh);
-                Ok(fresh)
+                fresh
             }
         }
+    }
+}
+
+#[async_trait]
+impl ThrottleStore for MemoryStore {
+    async fn reserve_attempt(
+        &self,
+        key: &str,
+        now: SystemTime,
+        window: Duration,
+    ) -> Result<ThrottleRecord> {
+        Ok(self.count_attempt(key, now, window, |record| {
+            record.failures = record.failures.saturating_add(1);
+        }))
+    }
+
+    async fn release_attempt(&self, key: &str) -> Result<()> {
+        if let Some(record) = self.state().throttle.get_mut(key) {
+            record.failures = record.failures.saturating_sub(1);
+        }
+        Ok(())
+    }
+
+    async fn confirm_failure(
+        &self,
+        key: &str,
+        now: SystemTime,
+        window: Duration,
+    ) -> Result<ThrottleRecord> {
+        Ok(self.count_attempt(key, now, window, |record| {
+            record.failures = record.failures.max(1);
+            record.last_failure_at = record.last_failure_at.max(now);
+        }))
     }
 
     async fn throttle_record(
@@ -470,6 +505,16 @@ impl RevocationStore for MemoryStore {
             .revoked_sids
             .get(id)
             .is_some_and(|until| now < *until))
+    }
+
+    async fn use_once(&self, id: &str, now: SystemTime, until: SystemTime) -> Result<bool> {
+        let mut state = self.state();
+        if state.used_once.get(id).is_some_and(|until| now < *until) {
+            return Ok(false);
+        }
+        state.used_once.retain(|_, until| now < *until);
+        state.used_once.insert(id.to_owned(), until);
+        Ok(true)
     }
 }
 

@@ -209,14 +209,15 @@ pub trait SessionStore: Send + Sync + fmt::Debug {
     ) -> Result<Vec<SessionId>>;
 }
 
-/// Failure counters for brute-force protection.
+/// Attempt counters for brute-force protection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ThrottleRecord {
-    /// Failures counted in the current window.
+    /// Attempts counted in the current window: those that failed and those reserved and not
+    /// yet settled (see [`ThrottleStore::reserve_attempt`]).
     pub failures: u32,
-    /// When the window started (the first failure of it).
+    /// When the window started (the first attempt counted in it).
     pub window_started_at: SystemTime,
-    /// When the last failure happened.
+    /// When the last failure was confirmed; the window start until one is.
     pub last_failure_at: SystemTime,
 }
 
@@ -229,12 +230,33 @@ impl ThrottleRecord {
     }
 }
 
-/// Failure counters, keyed by account or client address.
+/// Attempt counters, keyed by account, client address or challenge.
+///
+/// An attempt is counted before its secret is checked, in one atomic call
+/// ([`reserve_attempt`](Self::reserve_attempt)), and the caller decides from the count that
+/// call returns: concurrent attempts each see their own count, so a burst of any size gets no
+/// more checks than the policy allows. The attempt is then settled: given back when it was
+/// refused unchecked or succeeded ([`release_attempt`](Self::release_attempt)), marked when it
+/// failed ([`confirm_failure`](Self::confirm_failure)), or wiped with the rest of the counter
+/// ([`clear_failures`](Self::clear_failures)).
 #[async_trait]
 pub trait ThrottleStore: Send + Sync + fmt::Debug {
-    /// Atomically counts one failure for `key` at `now`; a window older than `window` starts
-    /// afresh. Returns the record after counting.
-    async fn record_failure(
+    /// Atomically counts one attempt for `key` at `now` and returns the record after counting;
+    /// a window older than `window` starts afresh (one attempt, started and last failed at
+    /// `now`). The time of the last failure is left as it was.
+    async fn reserve_attempt(
+        &self,
+        key: &str,
+        now: SystemTime,
+        window: Duration,
+    ) -> Result<ThrottleRecord>;
+    /// Gives back one attempt counted by [`reserve_attempt`](Self::reserve_attempt); the
+    /// count never goes below zero and nothing else changes.
+    async fn release_attempt(&self, key: &str) -> Result<()>;
+    /// Marks a reserved attempt as failed at `now`: the last failure moves to `now` (never
+    /// back) and the count stays. If the window has closed, or the counter was cleared
+    /// meanwhile, a window of one failure starts at `now`. Returns the record after it.
+    async fn confirm_failure(
         &self,
         key: &str,
         now: SystemTime,
@@ -247,12 +269,12 @@ pub trait ThrottleStore: Send + Sync + fmt::Debug {
         now: SystemTime,
         window: Duration,
     ) -> Result<Option<ThrottleRecord>>;
-    /// Forgets `key` (after a successful login).
+    /// Forgets `key` (after the account's owner proved who they are).
     async fn clear_failures(&self, key: &str) -> Result<()>;
 }
 
 /// Revoked sessions, checked by token verifiers so a session's access tokens stop working at
-/// once, not when they expire.
+/// once, not when they expire; and used single-use ids, remembered until they expire.
 #[async_trait]
 pub trait RevocationStore: Send + Sync + fmt::Debug {
     /// Records the session as revoked at `now` until `until` (past which its tokens have
@@ -260,4 +282,8 @@ pub trait RevocationStore: Send + Sync + fmt::Debug {
     async fn revoke_sid(&self, id: &SessionId, now: SystemTime, until: SystemTime) -> Result<()>;
     /// Whether the session is revoked at `now`.
     async fn is_sid_revoked(&self, id: &SessionId, now: SystemTime) -> Result<bool>;
+    /// Atomically marks the single-use id `id` (a second-factor challenge, for example) used
+    /// until `until`, when whatever it names has expired anyway: true the first time, false
+    /// while an earlier use is remembered.
+    async fn use_once(&self, id: &str, now: SystemTime, until: SystemTime) -> Result<bool>;
 }

@@ -314,6 +314,8 @@ fn keys_of_different_kinds_never_collide() {
         address_key(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1))),
         address_key(IpAddr::V6(Ipv6Addr::LOCALHOST)),
         mfa_key(&user),
+        account_address_key("192.0.2.1", None),
+        challenge_key("192.0.2.1"),
     ];
     assert!(keys[0].starts_with("acct:"));
     assert!(keys[1].starts_with("addr:"));
@@ -325,9 +327,40 @@ fn keys_of_different_kinds_never_collide() {
     }
 }
 
+#[test]
+fn the_strict_key_joins_the_address_and_the_account() {
+    let client = Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)));
+    assert_eq!(
+        account_address_key(" Alice@Example.com", client),
+        "addr:192.0.2.1|acct:alice@example.com"
+    );
+    assert_eq!(
+        account_address_key("alice@example.com", None),
+        "addr:unknown|acct:alice@example.com"
+    );
+}
+
+#[test]
+fn a_reserved_attempt_is_decided_by_the_attempts_before_it() {
+    let policy = ThrottlePolicy::per_account();
+    let counted = |failures| ThrottleRecord {
+        failures,
+        window_started_at: at(0),
+        last_failure_at: at(0),
+    };
+    // Six attempts before it are free; the seventh waits a second after the last failure.
+    assert_eq!(policy.wait_for_reserved(&counted(6), at(0)), None);
+    assert_eq!(policy.wait_for_reserved(&counted(7), at(0)), Some(secs(1)));
+    assert_eq!(policy.wait_for_reserved(&counted(7), at(1)), None);
+    assert_eq!(
+        policy.wait_for_reserved(&counted(21), at(1)),
+        Some(secs(3_599))
+    );
+}
+
 #[cfg(feature = "memory")]
 mod service {
-    use crate::clock::ManualClock;
+    use crate::clock::{Clock, ManualClock};
     use crate::store::memory::MemoryStore;
 
     use super::*;
@@ -352,147 +385,228 @@ mod service {
         }
     }
 
+    /// Whether a password attempt may be checked now; the attempt is given back.
+    async fn may_try(throttle: &Throttle, account: &str, client: Option<IpAddr>) -> Result<()> {
+        throttle
+            .reserve_password(account, client)
+            .await?
+            .release()
+            .await
+    }
+
+    /// `times` failed password attempts, each reserved and settled as a failure.
     async fn fail(throttle: &Throttle, account: &str, client: Option<IpAddr>, times: u32) {
         for _ in 0..times {
-            throttle.record_failure(account, client).await.unwrap();
+            let attempt = throttle.reserve_password(account, client).await.unwrap();
+            attempt.failed().await.unwrap();
         }
+    }
+
+    /// `times` failures counted on `key` directly, past any delay the policy would ask for.
+    async fn count_failures(store: &MemoryStore, key: &str, times: u32) {
+        for _ in 0..times {
+            store
+                .reserve_attempt(key, at(0), secs(3_600))
+                .await
+                .unwrap();
+            store
+                .confirm_failure(key, at(0), secs(3_600))
+                .await
+                .unwrap();
+        }
+    }
+
+    async fn failures(store: &MemoryStore, key: &str, now: SystemTime) -> Option<u32> {
+        store
+            .throttle_record(key, now, secs(3_600))
+            .await
+            .unwrap()
+            .map(|record| record.failures)
     }
 
     #[tokio::test]
     async fn an_attempt_with_no_failures_is_allowed() {
         let (throttle, _, _) = throttle();
-        throttle.check(ALICE, ip("192.0.2.1")).await.unwrap();
-        throttle.check(ALICE, None).await.unwrap();
+        may_try(&throttle, ALICE, ip("192.0.2.1")).await.unwrap();
+        may_try(&throttle, ALICE, None).await.unwrap();
     }
 
     #[tokio::test]
     async fn the_sixth_failure_makes_the_next_attempt_wait_a_second() {
         let (throttle, clock, _) = throttle();
         fail(&throttle, ALICE, None, 5).await;
-        throttle.check(ALICE, None).await.unwrap();
+        may_try(&throttle, ALICE, None).await.unwrap();
         fail(&throttle, ALICE, None, 1).await;
-        assert_eq!(retry_after(throttle.check(ALICE, None).await), secs(1));
+        assert_eq!(retry_after(may_try(&throttle, ALICE, None).await), secs(1));
         clock.advance(secs(1));
-        throttle.check(ALICE, None).await.unwrap();
+        may_try(&throttle, ALICE, None).await.unwrap();
     }
 
     #[tokio::test]
-    async fn a_locked_account_is_refused_before_any_credential_is_looked_at() {
-        let (throttle, clock, _) = throttle();
-        fail(&throttle, ALICE, ip("192.0.2.1"), 20).await;
-        clock.advance(secs(1_000));
-        // `check` takes no credential: a correct password gets this same answer, from
-        // any address, under any spelling of the account.
-        for client in [None, ip("192.0.2.1"), ip("198.51.100.9"), ip("2001:db8::1")] {
-            for account in [ALICE, " ALICE@example.com "] {
-                let wait = retry_after(throttle.check(account, client).await);
-                assert_eq!(wait, secs(2_600), "{account:?} from {client:?}");
+    async fn a_refused_attempt_is_given_back_and_does_not_move_the_delay() {
+        let (throttle, clock, store) = throttle();
+        fail(&throttle, ALICE, None, 6).await;
+        clock.advance(Duration::from_millis(500));
+        for _ in 0..10 {
+            assert_eq!(
+                retry_after(may_try(&throttle, ALICE, None).await),
+                Duration::from_millis(500)
+            );
+        }
+        let key = account_address_key(ALICE, None);
+        assert_eq!(failures(&store, &key, clock.now()).await, Some(6));
+        clock.advance(Duration::from_millis(500));
+        may_try(&throttle, ALICE, None).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_unsettled_attempt_stays_counted() {
+        let (throttle, _, store) = throttle();
+        let attempt = throttle.reserve_password(ALICE, None).await.unwrap();
+        drop(attempt);
+        let key = account_address_key(ALICE, None);
+        assert_eq!(failures(&store, &key, at(0)).await, Some(1));
+    }
+
+    #[tokio::test]
+    async fn a_burst_of_reservations_admits_only_the_free_attempts() {
+        let (throttle, _, _) = throttle();
+        let client = ip("192.0.2.1");
+        let mut admitted = Vec::new();
+        let mut refused = 0;
+        for _ in 0..1_000 {
+            match throttle.reserve_password(ALICE, client).await {
+                Ok(attempt) => admitted.push(attempt),
+                Err(Error::Throttled { .. }) => refused += 1,
+                Err(other) => panic!("{other:?}"),
             }
+        }
+        // Nothing is settled yet: the six admitted are still being checked.
+        assert_eq!((admitted.len(), refused), (6, 994));
+        for attempt in admitted {
+            attempt.failed().await.unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn a_locked_account_is_refused_before_any_credential_is_looked_at_and_not_elsewhere() {
+        let (throttle, clock, store) = throttle();
+        let attacker = ip("192.0.2.1");
+        count_failures(&store, &account_address_key(ALICE, attacker), 20).await;
+        clock.advance(secs(1_000));
+        // A reservation takes no credential: a correct password gets this same answer, under
+        // any spelling of the account.
+        for account in [ALICE, " ALICE@example.com "] {
+            let wait = retry_after(may_try(&throttle, account, attacker).await);
+            assert_eq!(wait, secs(2_600), "{account:?}");
+        }
+        // The owner, elsewhere, is not locked out by the attacker's failures.
+        for owner in [None, ip("198.51.100.9"), ip("2001:db8::1")] {
+            may_try(&throttle, ALICE, owner).await.unwrap();
         }
     }
 
     #[tokio::test]
     async fn the_lock_lifts_when_the_window_ends() {
-        let (throttle, clock, _) = throttle();
-        fail(&throttle, ALICE, None, 20).await;
+        let (throttle, clock, store) = throttle();
+        count_failures(&store, &account_address_key(ALICE, None), 20).await;
         clock.advance(secs(3_599));
-        assert_eq!(retry_after(throttle.check(ALICE, None).await), secs(1));
+        assert_eq!(retry_after(may_try(&throttle, ALICE, None).await), secs(1));
         clock.advance(secs(1));
-        throttle.check(ALICE, None).await.unwrap();
+        may_try(&throttle, ALICE, None).await.unwrap();
         // A failure now starts a fresh window: free again.
         fail(&throttle, ALICE, None, 1).await;
-        throttle.check(ALICE, None).await.unwrap();
+        may_try(&throttle, ALICE, None).await.unwrap();
     }
 
     #[tokio::test]
-    async fn changing_address_does_not_reset_the_account_counter() {
-        let (throttle, _, _) = throttle();
-        for i in 0..20_u8 {
+    async fn failures_spread_over_many_addresses_reach_the_account_wide_ceiling() {
+        let (throttle, clock, _) = throttle();
+        for i in 0..100_u8 {
             let client = Some(IpAddr::V4(Ipv4Addr::new(203, 0, 113, i)));
-            throttle.record_failure(ALICE, client).await.unwrap();
+            fail(&throttle, ALICE, client, 1).await;
+            if i >= 50 {
+                // Past the ceiling's delays, which start after fifty failures.
+                clock.advance(secs(60));
+            }
         }
         let fresh_address = ip("198.51.100.1");
         assert_eq!(
-            retry_after(throttle.check(ALICE, fresh_address).await),
-            secs(3_600)
+            retry_after(may_try(&throttle, ALICE, fresh_address).await),
+            secs(600)
         );
         // Each address saw one failure only, so it can still try other accounts.
         let one_of_them = Some(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 7)));
-        throttle
-            .check("bob@example.com", one_of_them)
+        may_try(&throttle, "bob@example.com", one_of_them)
             .await
             .unwrap();
     }
 
     #[tokio::test]
     async fn case_and_whitespace_variants_count_against_one_account() {
-        let (throttle, _, _) = throttle();
+        let (throttle, clock, _) = throttle();
         let variants = [
             "alice@example.com",
             "Alice@Example.com",
             " ALICE@EXAMPLE.COM",
         ];
-        for variant in variants.iter().cycle().take(20) {
-            throttle.record_failure(variant, None).await.unwrap();
+        for variant in variants.iter().cycle().take(6) {
+            fail(&throttle, variant, None, 1).await;
         }
-        assert_eq!(retry_after(throttle.check(ALICE, None).await), secs(3_600));
+        assert_eq!(retry_after(may_try(&throttle, ALICE, None).await), secs(1));
+        clock.advance(secs(1));
+        fail(&throttle, " alice@EXAMPLE.com ", None, 1).await;
+        assert_eq!(retry_after(may_try(&throttle, ALICE, None).await), secs(2));
     }
 
     #[tokio::test]
-    async fn check_answers_the_longer_of_the_account_and_address_waits() {
-        let (throttle, _, _) = throttle();
+    async fn an_address_trying_many_accounts_is_locked_with_its_64() {
+        let (throttle, _, store) = throttle();
         let client = ip("2001:db8:1:2::10");
-        // The address locks after 100 failures over many accounts.
-        for i in 0..100 {
-            let account = format!("user{i}@example.com");
-            throttle.record_failure(&account, client).await.unwrap();
-        }
+        count_failures(&store, &address_key(client.unwrap()), 100).await;
         let neighbour = ip("2001:db8:1:2::99");
         assert_eq!(
-            retry_after(throttle.check("new@example.com", neighbour).await),
+            retry_after(may_try(&throttle, "new@example.com", neighbour).await),
             secs(3_600)
         );
-        throttle
-            .check("new@example.com", ip("2001:db8:1:3::10"))
+        may_try(&throttle, "new@example.com", ip("2001:db8:1:3::10"))
             .await
             .unwrap();
     }
 
     #[tokio::test]
-    async fn check_answers_the_account_wait_when_it_is_the_longer_one() {
-        let (throttle, _, _) = throttle();
-        let client = ip("192.0.2.1");
-        for i in 0..21 {
-            let account = format!("other{i}@example.com");
-            throttle.record_failure(&account, client).await.unwrap();
-        }
-        fail(&throttle, ALICE, None, 7).await;
-        assert_eq!(
-            retry_after(throttle.check("x@example.com", client).await),
-            secs(1)
-        );
-        assert_eq!(retry_after(throttle.check(ALICE, None).await), secs(2));
-        assert_eq!(retry_after(throttle.check(ALICE, client).await), secs(2));
-    }
-
-    #[tokio::test]
-    async fn success_clears_the_account_counter_but_not_the_address_counter() {
+    async fn a_refusal_by_one_counter_gives_back_the_others() {
         let (throttle, _, store) = throttle();
         let client = ip("192.0.2.1");
-        fail(&throttle, ALICE, client, 19).await;
-        throttle.record_success(" Alice@Example.com").await.unwrap();
-        throttle.check(ALICE, None).await.unwrap();
-        let address = store
-            .throttle_record(&address_key(client.unwrap()), at(0), secs(3_600))
+        count_failures(&store, &account_address_key(ALICE, client), 20).await;
+        retry_after(may_try(&throttle, ALICE, client).await);
+        assert_eq!(
+            failures(&store, &address_key(client.unwrap()), at(0)).await,
+            Some(0),
+            "the address counter reserved before the refusal is given back"
+        );
+        assert_eq!(failures(&store, &account_key(ALICE), at(0)).await, None);
+    }
+
+    #[tokio::test]
+    async fn success_clears_the_account_counters_but_gives_the_address_only_its_attempt() {
+        let (throttle, _, store) = throttle();
+        let client = ip("192.0.2.1");
+        fail(&throttle, ALICE, client, 5).await;
+        let attempt = throttle
+            .reserve_password(" Alice@Example.com", client)
             .await
-            .unwrap()
             .unwrap();
-        assert_eq!(address.failures, 19);
-        let account = store
-            .throttle_record(&account_key(ALICE), at(0), secs(3_600))
-            .await
-            .unwrap();
-        assert_eq!(account, None);
+        attempt.succeeded().await.unwrap();
+        assert_eq!(
+            failures(&store, &address_key(client.unwrap()), at(0)).await,
+            Some(5)
+        );
+        assert_eq!(failures(&store, &account_key(ALICE), at(0)).await, None);
+        assert_eq!(
+            failures(&store, &account_address_key(ALICE, client), at(0)).await,
+            None
+        );
     }
 
     #[tokio::test]
@@ -503,37 +617,80 @@ mod service {
         let client = ip("192.0.2.1");
         fail(&throttle, ALICE, client, 1).await;
         assert_eq!(
-            retry_after(throttle.check("bob@example.com", client).await),
+            retry_after(may_try(&throttle, "bob@example.com", client).await),
             secs(60)
         );
         clock.advance(secs(60));
-        throttle.check("bob@example.com", client).await.unwrap();
+        may_try(&throttle, "bob@example.com", client).await.unwrap();
         assert_eq!(throttle.account_policy(), ThrottlePolicy::per_account());
+        assert_eq!(throttle.ceiling_policy(), ThrottlePolicy::account_ceiling());
+        assert_eq!(throttle.challenge_policy(), ThrottlePolicy::per_challenge());
         assert_eq!(throttle.address_policy(), short);
     }
 
     #[tokio::test]
     async fn wrong_mfa_codes_are_counted_per_user_under_the_account_policy() {
-        let (throttle, clock, _) = throttle();
+        let (throttle, clock, store) = throttle();
         let user = UserId::new();
-        let key = mfa_key(&user);
-        for _ in 0..20 {
-            throttle.record_failure_key(&key).await.unwrap();
-        }
+        count_failures(&store, &mfa_key(&user), 20).await;
         clock.advance(secs(60));
-        assert_eq!(retry_after(throttle.check_key(&key).await), secs(3_540));
+        let second_factor = |user| {
+            let throttle = throttle.clone();
+            async move {
+                throttle
+                    .reserve_second_factor(&user, ip("192.0.2.1"), None)
+                    .await?
+                    .release()
+                    .await
+            }
+        };
+        assert_eq!(retry_after(second_factor(user).await), secs(3_540));
         // Another user's codes and the account's password attempts are counted apart.
-        throttle.check_key(&mfa_key(&UserId::new())).await.unwrap();
-        throttle.check(ALICE, None).await.unwrap();
-        throttle.record_success_key(&key).await.unwrap();
-        throttle.check_key(&key).await.unwrap();
+        second_factor(UserId::new()).await.unwrap();
+        may_try(&throttle, ALICE, None).await.unwrap();
+        store.clear_failures(&mfa_key(&user)).await.unwrap();
+        second_factor(user).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_challenge_allows_five_attempts() {
+        let (throttle, _, _) = throttle();
+        let user = UserId::new();
+        for _ in 0..5 {
+            throttle
+                .reserve_second_factor(&user, None, Some("challenge-1"))
+                .await
+                .unwrap()
+                .failed()
+                .await
+                .unwrap();
+        }
+        let spent = throttle
+            .reserve_second_factor(&user, None, Some("challenge-1"))
+            .await
+            .map(drop);
+        assert!(
+            matches!(spent, Err(Error::InvalidToken(TokenRejection::NotActive))),
+            "{spent:?}"
+        );
+        // The user's own counter is not locked by five failures, so a new challenge may try.
+        throttle
+            .reserve_second_factor(&user, None, Some("challenge-2"))
+            .await
+            .unwrap()
+            .release()
+            .await
+            .unwrap();
     }
 
     #[tokio::test]
     async fn a_clock_going_backwards_keeps_the_lock_no_longer_than_the_window() {
-        let (throttle, clock, _) = throttle();
-        fail(&throttle, ALICE, None, 20).await;
+        let (throttle, clock, store) = throttle();
+        count_failures(&store, &account_address_key(ALICE, None), 20).await;
         clock.rewind(secs(86_400));
-        assert_eq!(retry_after(throttle.check(ALICE, None).await), secs(3_600));
+        assert_eq!(
+            retry_after(may_try(&throttle, ALICE, None).await),
+            secs(3_600)
+        );
     }
 }

@@ -89,9 +89,15 @@ pub(crate) async fn me(
 pub(crate) async fn change_password(
     State(auth): State<Authenticator>,
     Extension(principal): Extension<Principal>,
+    ClientIp(client): ClientIp,
     ApiJson(request): ApiJson<PasswordChange>,
 ) -> Result<StatusCode, ApiError> {
-    auth.change_password(&principal, &request.current_password, &request.new_password)
-        .await?;
+    auth.change_password(
+        &principal,
+        &request.current_password,
+        &request.new_password,
+        Some(client),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -47,10 +47,11 @@ pub(crate) async fn enroll_totp(
 pub(crate) async fn confirm_totp(
     State(auth): State<Authenticator>,
     Extension(principal): Extension<Principal>,
+    ClientIp(client): ClientIp,
     ApiJson(request): ApiJson<CodeRequest>,
 ) -> Result<Response, ApiError> {
     let codes = auth
-        .confirm_totp(&principal, request.code.expose_secret())
+        .confirm_totp(&principal, request.code.expose_secret(), Some(client))
         .await?;
     let recovery_codes = codes
         .iter()
@@ -63,6 +64,7 @@ pub(crate) async fn confirm_totp(
 pub(crate) async fn disable_totp(
     State(auth): State<Authenticator>,
     Extension(principal): Extension<Principal>,
+    ClientIp(client): ClientIp,
     ApiJson(request): ApiJson<DisableTotpRequest>,
 ) -> Result<StatusCode, ApiError> {
     let proof = match (&request.code, &request.password) {
@@ -76,6 +78,6 @@ pub(crate) async fn disable_totp(
             ));
         }
     };
-    auth.disable_totp(&principal, proof).await?;
+    auth.disable_totp(&principal, proof, Some(client)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -29,6 +29,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "totp_replay_guard",
         sql: include_str!("migrations/0002_totp_replay_guard.sql"),
     },
+    Migration {
+        version: 3,
+        name: "limits_and_epochs",
+        sql: include_str!("migrations/0003_limits_and_epochs.sql"),
+    },
 ];
 
 /// First key of the advisory lock migrations hold; the second is a hash of the schema, so

@@ -51,7 +51,7 @@ mod migrate;
 mod refresh;
 mod sessions;
 #[cfg(all(test, feature = "test-util"))]
-mod tests;
+pub(crate) mod tests;
 mod throttle;
 mod totp;
 mod users;
@@ -223,6 +223,12 @@ impl PostgresStore {
             &[&now],
         )
         .await?;
+        let used_once = execute(
+            &tx,
+            "DELETE FROM auth_used_once WHERE used_until <= $1",
+            &[&now],
+        )
+        .await?;
         tx.commit().await.map_err(db_error)?;
         Ok(PurgeReport {
             sessions,
@@ -230,6 +236,7 @@ impl PostgresStore {
             refresh_tokens: to_u64(get(&dead, "tokens")?, "count")? + idle_tokens,
             revoked_sessions,
             totp_steps,
+            used_once,
         })
     }
 
@@ -274,6 +281,8 @@ pub struct PurgeReport {
     pub revoked_sessions: u64,
     /// TOTP replay-guard entries whose step can no longer verify.
     pub totp_steps: u64,
+    /// Single-use ids past the time they are remembered for.
+    pub used_once: u64,
 }
 
 /// A database failure as this crate's error: unique violations are conflicts, references to

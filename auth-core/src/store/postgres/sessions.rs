@@ -1,5 +1,5 @@
-//! [`SessionStore`] (table `auth_sessions`) and [`RevocationStore`] (table
-//! `auth_revoked_sessions`).
+//! [`SessionStore`] (table `auth_sessions`) and [`RevocationStore`] (tables
+//! `auth_revoked_sessions` and `auth_used_once`).
 
 use std::time::SystemTime;
 
@@ -142,6 +142,21 @@ impl RevocationStore for PostgresStore {
         )
         .await?;
         get(&row, "revoked")
+    }
+
+    async fn use_once(&self, id: &str, now: SystemTime, until: SystemTime) -> Result<bool> {
+        let client = self.client().await?;
+        // A row comes back when the id is new, or when its earlier use has expired.
+        let row = query_opt(
+            &client,
+            "INSERT INTO auth_used_once AS u (id, used_until) VALUES ($1, $3) \
+             ON CONFLICT (id) DO UPDATE SET used_until = EXCLUDED.used_until \
+             WHERE u.used_until <= $2 \
+             RETURNING 1 AS used",
+            &[&id, &pg_time(now), &pg_time(until)],
+        )
+        .await?;
+        Ok(row.is_some())
     }
 }
 

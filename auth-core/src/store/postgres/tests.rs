@@ -45,14 +45,14 @@ async fn admin_client(url: &str) -> Result<tokio_postgres::Client, tokio_postgre
 }
 
 /// A schema of the test's own; dropped on drop, even when the test panics.
-struct TestSchema {
+pub(crate) struct TestSchema {
     url: String,
     name: String,
 }
 
 impl TestSchema {
     /// A new empty schema, or `None` (having said so) without a test database.
-    async fn create() -> Option<Self> {
+    pub(crate) async fn create() -> Option<Self> {
         let url = database_url()?;
         let name = format!("auth_test_{:016x}", rand::random::<u64>());
         let admin = admin_client(&url).await.unwrap();
@@ -66,13 +66,18 @@ impl TestSchema {
 
     /// A configuration whose connections work in this schema.
     fn config(&self) -> PostgresConfig {
+        self.config_with(8)
+    }
+
+    /// [`config`](Self::config) with a pool of `max_connections`.
+    fn config_with(&self, max_connections: usize) -> PostgresConfig {
         let separator = if self.url.contains('?') { '&' } else { '?' };
         let url = format!(
             "{}{separator}options=-c%20search_path%3D{}",
             self.url, self.name
         );
         PostgresConfig {
-            max_connections: 8,
+            max_connections,
             ..PostgresConfig::from_url(url)
         }
     }
@@ -84,7 +89,12 @@ impl TestSchema {
 
     /// A new pool on this schema, migrated.
     async fn migrated_store(&self) -> PostgresStore {
-        let store = self.store();
+        self.migrated_store_with(8).await
+    }
+
+    /// A new pool of `max_connections` on this schema, migrated.
+    pub(crate) async fn migrated_store_with(&self, max_connections: usize) -> PostgresStore {
+        let store = PostgresStore::connect(&self.config_with(max_connections)).unwrap();
         store.migrate().await.unwrap();
         store
     }
@@ -433,6 +443,13 @@ async fn purge_expired_removes_what_has_ended_and_keeps_the_rest() {
             .unwrap()
     );
     assert!(store.accept_step(&user.id, 2, now, MINUTE).await.unwrap());
+    assert!(store.use_once("spent", t0(), t0() + MINUTE).await.unwrap());
+    assert!(
+        store
+            .use_once("remembered", now, now + MINUTE)
+            .await
+            .unwrap()
+    );
 
     let report = store.purge_expired(now).await.unwrap();
     assert_eq!(
@@ -443,7 +460,14 @@ async fn purge_expired_removes_what_has_ended_and_keeps_the_rest() {
             refresh_tokens: 3,
             revoked_sessions: 1,
             totp_steps: 1,
+            used_once: 1,
         }
+    );
+    assert!(
+        !store
+            .use_once("remembered", now, now + MINUTE)
+            .await
+            .unwrap()
     );
     assert_eq!(count(&store, "auth_sessions").await, 1);
     assert_eq!(count(&store, "auth_refresh_families").await, 2);
@@ -483,7 +507,7 @@ async fn times_far_from_now_are_stored_and_compared() {
     let store = schema.migrated_store().await;
     let key = format!("far:{}", UserId::new());
     for (failures, window) in [(1, Duration::MAX), (2, Duration::from_secs(1 << 50))] {
-        let record = store.record_failure(&key, t0(), window).await.unwrap();
+        let record = store.reserve_attempt(&key, t0(), window).await.unwrap();
         assert_eq!(record.failures, failures);
         assert!(
             store

@@ -19,8 +19,9 @@
 //! |---|---|---|---|
 //! | `<prefix>sess:{<session id>}` | hash | `user`, `amr` (JSON array), `created`, `last_used`, `idle_expires`, `expires` | when the session does: `min(idle_expires, expires) - now` |
 //! | `<prefix>user:{<user id>}:sessions` | sorted set | the user's session ids, scored by `created` (ms) | with the longest-lived session indexed |
-//! | `<prefix>throttle:{<SHA-256 hex of the counter key>}` | hash | `failures`, `window_started`, `last_failure` | when the window closes, plus 60 s |
+//! | `<prefix>throttle:{<SHA-256 hex of the counter key>}` | hash | `failures` (attempts counted), `window_started`, `last_failure` | when the window closes, plus 60 s |
 //! | `<prefix>revoked:{<session id>}` | string | the deadline | at the deadline, plus 60 s |
+//! | `<prefix>once:{<SHA-256 hex of the single-use id>}` | string | the deadline | at the deadline, plus 60 s |
 //! | `<prefix>totp:{<user id>}` | string | the last accepted TOTP step | once the step's code can no longer verify |
 //!
 //! Throttle counter keys (which contain email addresses) are hashed, so key names carry no
@@ -42,8 +43,10 @@
 //!   only if the record still exists and is alive, so it never resurrects a revoked session;
 //! - revoking a session is a script that deletes the record only if it belongs to the user;
 //!   the index entry is removed afterwards (or pruned by the next listing);
-//! - counting a failure is one script (increment, window start, last failure, TTL);
-//! - revoking a session id is one script that never moves a later deadline earlier.
+//! - reserving an attempt, and marking it failed, are each one script (count, window start,
+//!   last failure, TTL); giving it back is one script that never goes below zero;
+//! - revoking a session id is one script that never moves a later deadline earlier;
+//! - using a single-use id is one script that refuses while an earlier use is remembered.
 //!
 //! # Time
 //!
@@ -96,7 +99,7 @@ mod throttle;
 mod totp;
 
 #[cfg(all(test, feature = "redis", feature = "test-util"))]
-mod tests;
+pub(crate) mod tests;
 
 use std::fmt;
 use std::future::Future;
@@ -246,7 +249,9 @@ struct Scripts {
     index_session: Script,
     touch_session: Script,
     revoke_session: Script,
-    record_failure: Script,
+    count_attempt: Script,
+    release_attempt: Script,
+    use_once: Script,
     revoke_sid: Script,
     totp_step: Script,
 }
@@ -260,7 +265,9 @@ impl Scripts {
             index_session: Script::from_lua(include_str!("lua/index_session.lua")),
             touch_session: with_prelude(include_str!("lua/touch_session.lua")),
             revoke_session: Script::from_lua(include_str!("lua/revoke_session.lua")),
-            record_failure: with_prelude(include_str!("lua/record_failure.lua")),
+            count_attempt: with_prelude(include_str!("lua/count_attempt.lua")),
+            release_attempt: Script::from_lua(include_str!("lua/release_attempt.lua")),
+            use_once: with_prelude(include_str!("lua/use_once.lua")),
             revoke_sid: with_prelude(include_str!("lua/revoke_sid.lua")),
             totp_step: Script::from_lua(include_str!("lua/totp_step.lua")),
         }
@@ -379,8 +386,7 @@ impl RedisStore {
     }
 
     fn throttle_key(&self, key: &str) -> String {
-        let digest = data_encoding::HEXLOWER.encode(&Sha256::digest(key.as_bytes()));
-        format!("{}throttle:{{{digest}}}", self.inner.prefix)
+        format!("{}throttle:{{{}}}", self.inner.prefix, hex_digest(key))
     }
 
     fn totp_step_key(&self, user: &UserId) -> String {
@@ -389,6 +395,10 @@ impl RedisStore {
 
     fn revoked_key(&self, id: &SessionId) -> String {
         format!("{}revoked:{{{id}}}", self.inner.prefix)
+    }
+
+    fn used_once_key(&self, id: &str) -> String {
+        format!("{}once:{{{}}}", self.inner.prefix, hex_digest(id))
     }
 }
 
@@ -431,6 +441,12 @@ fn decode_time(text: &str) -> Option<SystemTime> {
 fn ttl_millis(from: SystemTime, to: SystemTime) -> u64 {
     let nanos = to.duration_since(from).map_or(0, |d| d.as_nanos());
     duration_millis_ceil(nanos).max(1)
+}
+
+/// The SHA-256 of `key`, in lower-case hex: key names of a bounded length, carrying no
+/// personal data.
+fn hex_digest(key: &str) -> String {
+    data_encoding::HEXLOWER.encode(&Sha256::digest(key.as_bytes()))
 }
 
 /// Milliseconds of `duration`, rounded up, capped at [`MAX_TTL_MS`].

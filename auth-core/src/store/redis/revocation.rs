@@ -1,4 +1,5 @@
-//! [`RevocationStore`] on Redis: one string per revoked session id, holding the deadline.
+//! [`RevocationStore`] on Redis: one string per revoked session id, holding the deadline, and
+//! one per used single-use id.
 
 use std::time::SystemTime;
 
@@ -42,5 +43,21 @@ impl RevocationStore for RedisStore {
                 Ok(now < until)
             }
         }
+    }
+
+    async fn use_once(&self, id: &str, now: SystemTime, until: SystemTime) -> Result<bool> {
+        // Remembered for as long as the id is good, plus slack for clocks running behind.
+        let ttl = ttl_millis(now, until).saturating_add(millis_of(CLOCK_SKEW_SLACK));
+        let first: i64 = self
+            .run(
+                "use once",
+                self.inner.scripts.use_once.evalsha_with_reload(
+                    self.client(),
+                    self.used_once_key(id),
+                    vec![encode_time(now), encode_time(until), ttl.to_string()],
+                ),
+            )
+            .await?;
+        Ok(first == 1)
     }
 }

@@ -39,14 +39,21 @@ fn test_config(url: &str) -> RedisConfig {
 
 /// A store under a fresh prefix whose keys are deleted when it is dropped, even by a failing
 /// test.
-struct Fixture {
-    store: RedisStore,
+pub(crate) struct Fixture {
+    pub(crate) store: RedisStore,
 }
 
 impl Fixture {
     async fn new() -> Option<Self> {
+        Self::with_pool(2).await
+    }
+
+    /// A fixture whose store holds `pool_size` connections.
+    pub(crate) async fn with_pool(pool_size: usize) -> Option<Self> {
         let url = redis_url()?;
-        let store = RedisStore::connect(test_config(&url))
+        let mut config = test_config(&url);
+        config.pool_size = pool_size;
+        let store = RedisStore::connect(config)
             .await
             .expect("connect to AUTH_TEST_REDIS_URL");
         Some(Self { store })
@@ -145,7 +152,10 @@ async fn redis_throttle_counters_pass_the_conformance_checks() {
     let Some(fixture) = Fixture::new().await else {
         return;
     };
-    conformance::throttle_counters_count_expire_and_clear(Arc::new(fixture.store.clone())).await;
+    conformance::throttle_counters_reserve_release_confirm_and_expire(Arc::new(
+        fixture.store.clone(),
+    ))
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -157,6 +167,8 @@ async fn redis_revocations_pass_the_conformance_checks() {
         fixture.store.clone(),
     ))
     .await;
+    conformance::single_use_ids_are_used_once_until_they_expire(Arc::new(fixture.store.clone()))
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -178,7 +190,7 @@ async fn keys_carry_the_prefix_and_expire() {
     let session = new_session(user, t0());
     store.create_session(session.clone()).await.unwrap();
     store
-        .record_failure("acct:ada@example.com", t0(), 15 * MINUTE)
+        .reserve_attempt("acct:ada@example.com", t0(), 15 * MINUTE)
         .await
         .unwrap();
     let revoked = new_session(user, t0()).id;
@@ -485,7 +497,7 @@ async fn redis_going_down_makes_calls_unavailable_promptly() {
     let started = Instant::now();
     assert_unavailable(store.session(&id, t0()).await, "read");
     assert_unavailable(store.touch_session(&id, t0(), t0() + HOUR).await, "script");
-    assert_unavailable(store.record_failure("k", t0(), HOUR).await, "throttle");
+    assert_unavailable(store.reserve_attempt("k", t0(), HOUR).await, "throttle");
     assert_unavailable(store.is_sid_revoked(&id, t0()).await, "revocation");
     assert_unavailable(store.ping(Duration::from_millis(300)).await, "ping");
     assert!(

@@ -1,4 +1,4 @@
-//! [`ThrottleStore`] on Redis: one hash per counter, updated by one script.
+//! [`ThrottleStore`] on Redis: one hash per counter, each change one script.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -26,10 +26,20 @@ fn parse_record(fields: Vec<Option<String>>) -> Result<Option<ThrottleRecord>> {
     }))
 }
 
-#[async_trait]
-impl ThrottleStore for RedisStore {
-    async fn record_failure(
+/// What the counting script does to an attempt.
+#[derive(Clone, Copy)]
+enum Count {
+    /// Counts one more, before its check.
+    Reserve,
+    /// Marks a reserved one failed.
+    Fail,
+}
+
+impl RedisStore {
+    /// Runs the counting script on `key`.
+    async fn count_attempt(
         &self,
+        count: Count,
         key: &str,
         now: SystemTime,
         window: Duration,
@@ -43,8 +53,11 @@ impl ThrottleStore for RedisStore {
             .unwrap_or_default();
         let fields: Vec<Option<String>> = self
             .run(
-                "record failure",
-                self.inner.scripts.record_failure.evalsha_with_reload(
+                match count {
+                    Count::Reserve => "reserve attempt",
+                    Count::Fail => "confirm failure",
+                },
+                self.inner.scripts.count_attempt.evalsha_with_reload(
                     self.client(),
                     self.throttle_key(key),
                     vec![
@@ -52,11 +65,51 @@ impl ThrottleStore for RedisStore {
                         threshold,
                         millis_of(window).to_string(),
                         millis_of(CLOCK_SKEW_SLACK).to_string(),
+                        match count {
+                            Count::Reserve => "reserve",
+                            Count::Fail => "fail",
+                        }
+                        .to_owned(),
                     ],
                 ),
             )
             .await?;
         parse_record(fields)?.ok_or_else(|| malformed("throttle"))
+    }
+}
+
+#[async_trait]
+impl ThrottleStore for RedisStore {
+    async fn reserve_attempt(
+        &self,
+        key: &str,
+        now: SystemTime,
+        window: Duration,
+    ) -> Result<ThrottleRecord> {
+        self.count_attempt(Count::Reserve, key, now, window).await
+    }
+
+    async fn release_attempt(&self, key: &str) -> Result<()> {
+        let _: i64 = self
+            .run(
+                "release attempt",
+                self.inner.scripts.release_attempt.evalsha_with_reload(
+                    self.client(),
+                    self.throttle_key(key),
+                    Vec::<String>::new(),
+                ),
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn confirm_failure(
+        &self,
+        key: &str,
+        now: SystemTime,
+        window: Duration,
+    ) -> Result<ThrottleRecord> {
+        self.count_attempt(Count::Fail, key, now, window).await
     }
 
     async fn throttle_record(

@@ -1,18 +1,26 @@
--- Counts one failure: increments the counter of the open window, or starts a new window.
+-- Counts an attempt on a throttle counter, in one of two ways:
+-- 'reserve': one more attempt, before its secret is checked (the last failure is left alone);
+-- 'fail': a reserved attempt failed: the count stays (at least one) and the last failure moves
+-- to now, never back.
+-- Either way a closed or missing window starts afresh: one attempt, started and failed at now.
 -- KEYS[1]: the counter hash. ARGV[1]: now. ARGV[2]: now minus the window length, or '' if that
 -- is before the epoch (then every stored window is still open). ARGV[3]: the window length in
--- ms. ARGV[4]: extra lifetime in ms for clock skew between callers.
+-- ms. ARGV[4]: extra lifetime in ms for clock skew between callers. ARGV[5]: 'reserve' or 'fail'.
 -- Returns {failures, window_started, last_failure}.
 local now = ARGV[1]
 local stored = redis.call('HMGET', KEYS[1], 'failures', 'window_started', 'last_failure')
 local failures, started, last
 -- A window is open while now < started + window, that is while now - window < started.
 if stored[1] and stored[2] and stored[3] and (ARGV[2] == '' or cmp_time(ARGV[2], stored[2]) < 0) then
-  failures = math.min(tonumber(stored[1]) + 1, 4294967295)
   started = stored[2]
   last = stored[3]
-  if cmp_time(last, now) < 0 then
-    last = now
+  if ARGV[5] == 'reserve' then
+    failures = math.min(tonumber(stored[1]) + 1, 4294967295)
+  else
+    failures = math.max(tonumber(stored[1]), 1)
+    if cmp_time(last, now) < 0 then
+      last = now
+    end
   end
 else
   failures = 1
