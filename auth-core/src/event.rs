@@ -36,6 +36,9 @@ pub enum SessionEnd {
     PasswordChanged,
     /// A refresh token of its family was reused.
     RefreshReuse,
+    /// A credential changed (a factor added or removed, "log out everywhere", the account
+    /// disabled), or changed while the session was being opened.
+    CredentialsChanged,
 }
 
 /// What happened.

@@ -26,6 +26,9 @@ pub struct RefreshFamily {
     pub created_at: SystemTime,
     /// Absolute expiry: no token of the family is valid after it.
     pub expires_at: SystemTime,
+    /// The credentials epoch of the login (see [`User::epoch`](crate::store::User::epoch)): a
+    /// refresh is refused once the user's epoch has moved past it.
+    pub epoch: u64,
 }
 
 /// One refresh token, as stored.

@@ -67,6 +67,7 @@ fn refresh_rotation_on_postgres(c: &mut Criterion) {
             password_hash: "$argon2id$bench".into(),
             disabled: false,
             created_at: t0(),
+            epoch: 0,
         };
         store.create_user(user.clone()).await.unwrap();
         let family = RefreshFamily {
@@ -75,6 +76,7 @@ fn refresh_rotation_on_postgres(c: &mut Criterion) {
             session_id: SessionId::from_secret(b"bench session"),
             created_at: t0(),
             expires_at: t0() + 30 * DAY,
+            epoch: 0,
         };
         let first = RefreshTokenRecord {
             hash: hash(0),
@@ -131,6 +133,7 @@ fn session_lookup_on_redis(c: &mut Criterion) {
         user_id: user,
         amr: Amr::Password,
         created_at: t0(),
+        auth_time: t0(),
         last_used_at: t0(),
         idle_expires_at: t0() + DAY,
         expires_at: t0() + 30 * DAY,

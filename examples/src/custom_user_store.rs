@@ -63,8 +63,8 @@ impl UserDirectory {
         self.tables.write().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn update(&self, id: &UserId, change: impl FnOnce(&mut User)) -> bool {
-        self.write().by_id.get_mut(id).map(change).is_some()
+    fn update<T>(&self, id: &UserId, change: impl FnOnce(&mut User) -> T) -> Option<T> {
+        self.write().by_id.get_mut(id).map(change)
     }
 }
 
@@ -95,11 +95,45 @@ impl UserStore for UserDirectory {
         Ok(self.read().by_id.get(id).cloned())
     }
 
-    async fn set_password_hash(&self, id: &UserId, password_hash: &str) -> Result<bool> {
-        Ok(self.update(id, |user| password_hash.clone_into(&mut user.password_hash)))
+    async fn upgrade_password_hash(
+        &self,
+        id: &UserId,
+        epoch: u64,
+        password_hash: &str,
+    ) -> Result<bool> {
+        // Under the write lock, so a change cannot slip in between the check and the write.
+        let upgraded = self.update(id, |user| {
+            let current = user.epoch == epoch;
+            if current {
+                password_hash.clone_into(&mut user.password_hash);
+            }
+            current
+        });
+        Ok(upgraded == Some(true))
+    }
+
+    async fn change_password_hash(&self, id: &UserId, password_hash: &str) -> Result<Option<u64>> {
+        Ok(self.update(id, |user| {
+            password_hash.clone_into(&mut user.password_hash);
+            user.epoch += 1;
+            user.epoch
+        }))
+    }
+
+    async fn advance_epoch(&self, id: &UserId) -> Result<Option<u64>> {
+        Ok(self.update(id, |user| {
+            user.epoch += 1;
+            user.epoch
+        }))
     }
 
     async fn set_disabled(&self, id: &UserId, disabled: bool) -> Result<bool> {
-        Ok(self.update(id, |user| user.disabled = disabled))
+        let updated = self.update(id, |user| {
+            user.disabled = disabled;
+            if disabled {
+                user.epoch += 1;
+            }
+        });
+        Ok(updated.is_some())
     }
 }

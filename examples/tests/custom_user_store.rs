@@ -25,6 +25,7 @@ async fn user_directory_finds_and_refuses_emails_whatever_their_case() {
         password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
         disabled: false,
         created_at: SystemTime::now(),
+        epoch: 0,
     };
     directory.create_user(user.clone()).await.unwrap();
 

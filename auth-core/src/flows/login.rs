@@ -2,12 +2,16 @@
 //! enrolled, and the session a completed login opens.
 
 use std::net::IpAddr;
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
 
 use secrecy::SecretString;
 
 use super::{Authenticator, LoginOutcome, Tokens};
+use crate::clock::unix_seconds;
 use crate::error::{Error, Result};
-use crate::event::{AuthEventKind, LoginFailure};
+use crate::event::{AuthEventKind, LoginFailure, SessionEnd};
 use crate::id::{Amr, FamilyId, OpaqueSecret, SessionId, UserId};
 use crate::password::Verification;
 use crate::refresh::{NewRefreshToken, RefreshFamily};
@@ -55,6 +59,7 @@ impl Authenticator {
             password_hash,
             disabled: false,
             created_at: self.now(),
+            epoch: 0,
         };
         self.inner.stores.users.create_user(user.clone()).await?;
         self.emit(AuthEventKind::Registered, Some(user.id), None, None)
@@ -117,18 +122,26 @@ impl Authenticator {
             let upgraded = self
                 .timed_hash(self.inner.passwords.rehash(password))
                 .await?;
-            self.inner
+            // Only while the credentials are those just verified: an upgrade never undoes a
+            // password change that came first.
+            let upgraded = self
+                .inner
                 .stores
                 .users
-                .set_password_hash(&user.id, &upgraded)
+                .upgrade_password_hash(&user.id, user.epoch, &upgraded)
                 .await?;
-            self.emit(AuthEventKind::PasswordRehashed, Some(user.id), None, client)
-                .await;
+            if upgraded {
+                self.emit(AuthEventKind::PasswordRehashed, Some(user.id), None, client)
+                    .await;
+            }
         }
         if self.totp_enabled(&user.id).await? {
+            // The challenge carries the epoch read with the hash just verified.
             let challenge = self.issue(
                 TokenKind::MfaChallenge,
-                NewToken::new(user.id.to_string()).amr(Amr::Password.methods().iter().copied()),
+                NewToken::new(user.id.to_string())
+                    .amr(Amr::Password.methods().iter().copied())
+                    .custom(ChallengeClaims { epoch: user.epoch }),
             )?;
             self.emit(AuthEventKind::MfaChallenged, Some(user.id), None, client)
                 .await;
@@ -137,7 +150,9 @@ impl Authenticator {
                 expires_in: self.inner.config.tokens.mfa_challenge_ttl.as_secs(),
             });
         }
-        let tokens = self.start_session(&user, Amr::Password, client).await?;
+        let tokens = self
+            .start_session(&user, Amr::Password, user.epoch, client)
+            .await?;
         Ok(LoginOutcome::Authenticated(tokens))
     }
 
@@ -181,11 +196,14 @@ impl Authenticator {
     }
 
     /// Opens a new session (a fresh id at every login) with its refresh family, and issues the
-    /// first tokens.
+    /// first tokens. `epoch` is the credentials epoch read with the password hash that was
+    /// verified; if the user's epoch has moved on by the time the session exists (the password
+    /// changed meanwhile), the session is ended at once and the login refused.
     pub(super) async fn start_session(
         &self,
         user: &User,
         amr: Amr,
+        epoch: u64,
         client: Option<IpAddr>,
     ) -> Result<Tokens> {
         let now = self.now();
@@ -202,6 +220,7 @@ impl Authenticator {
                 user_id: user.id,
                 amr,
                 created_at: now,
+                auth_time: now,
                 last_used_at: now,
                 idle_expires_at,
                 expires_at,
@@ -218,11 +237,22 @@ impl Authenticator {
                     session_id: session_id.clone(),
                     created_at: now,
                     expires_at,
+                    epoch,
                 },
                 refresh_token.record,
             )
             .await?;
-        let tokens = self.tokens_for(user.id, &session_id, amr, refresh_token.secret)?;
+        // A credential change moves the epoch on, then ends the sessions it finds. Read after
+        // this session exists, the epoch has either not moved (and the change's sweep will find
+        // this session) or it has (and this session ends here): no session of old credentials
+        // survives either way.
+        let current = self.inner.stores.users.user_by_id(&user.id).await?;
+        if !current.is_some_and(|current| current.epoch == epoch && !current.disabled) {
+            self.end_session(user.id, &session_id, SessionEnd::CredentialsChanged)
+                .await?;
+            return Err(Error::InvalidCredentials);
+        }
+        let tokens = self.tokens_for(user.id, &session_id, amr, now, refresh_token.secret)?;
         self.emit(
             AuthEventKind::LoginSucceeded { amr },
             Some(user.id),
@@ -238,13 +268,15 @@ impl Authenticator {
         user_id: UserId,
         session_id: &SessionId,
         amr: Amr,
+        auth_time: SystemTime,
         refresh_token: OpaqueSecret,
     ) -> Result<Tokens> {
         let access = self.issue(
             TokenKind::Access,
             NewToken::new(user_id.to_string())
                 .session_id(session_id.as_str())
-                .amr(amr.methods().iter().copied()),
+                .amr(amr.methods().iter().copied())
+                .auth_time(unix_seconds(auth_time)),
         )?;
         Ok(Tokens {
             access_token: access.token,
@@ -255,4 +287,13 @@ impl Authenticator {
             user_id,
         })
     }
+}
+
+/// What a second-factor challenge carries besides the registered claims.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct ChallengeClaims {
+    /// The credentials epoch read with the password hash that was verified (0 in challenges
+    /// of releases before it, when every epoch was 0).
+    #[serde(default)]
+    pub(super) epoch: u64,
 }

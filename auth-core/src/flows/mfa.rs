@@ -6,10 +6,11 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use secrecy::SecretString;
 
+use super::login::ChallengeClaims;
 use super::{Authenticator, Principal, Tokens};
 use crate::clock::unix_seconds;
 use crate::error::{Error, Result, TokenRejection};
-use crate::event::AuthEventKind;
+use crate::event::{AuthEventKind, SessionEnd};
 use crate::id::{Amr, UserId};
 use crate::mfa::{self, RecoveryCodes, TotpSecret, recovery_code_hash};
 use crate::store::TotpRecord;
@@ -79,7 +80,8 @@ impl Authenticator {
     }
 
     /// Confirms enrolment with a valid code and returns the ten recovery codes, shown once.
-    /// The code is checked like a login's second factor, its attempt reserved first.
+    /// The code is checked like a login's second factor, its attempt reserved first. A factor
+    /// added is a credential change: every other session ends.
     pub async fn confirm_totp(
         &self,
         principal: &Principal,
@@ -119,10 +121,14 @@ impl Authenticator {
             client,
         )
         .await;
+        let epoch = self.advance_epoch(&user.id).await?;
+        self.credentials_changed(principal, epoch, SessionEnd::CredentialsChanged)
+            .await?;
         Ok(shown)
     }
 
-    /// Turns TOTP off, given a current code, a recovery code or the password.
+    /// Turns TOTP off, given a current code, a recovery code or the password. A credential
+    /// change: every other session ends.
     pub async fn disable_totp(
         &self,
         principal: &Principal,
@@ -150,7 +156,9 @@ impl Authenticator {
             client,
         )
         .await;
-        Ok(())
+        let epoch = self.advance_epoch(&user.id).await?;
+        self.credentials_changed(principal, epoch, SessionEnd::CredentialsChanged)
+            .await
     }
 
     /// Completes a login that answered [`LoginOutcome::MfaRequired`](super::LoginOutcome): the
@@ -163,7 +171,7 @@ impl Authenticator {
         code: &str,
         client: Option<IpAddr>,
     ) -> Result<Tokens> {
-        let challenge: Claims = self
+        let challenge: Claims<ChallengeClaims> = self
             .inner
             .verifier
             .verify(mfa_token, TokenKind::MfaChallenge)?;
@@ -176,6 +184,11 @@ impl Authenticator {
             .await?
             .filter(|user| !user.disabled)
             .ok_or(Error::InvalidCredentials)?;
+        // The credentials changed since the password step: the challenge is void.
+        let epoch = challenge.custom.epoch;
+        if user.epoch != epoch {
+            return Err(TokenRejection::NotActive.into());
+        }
         let amr = match self
             .check_second_factor(&user.id, code, client, Some(&challenge.jti))
             .await?
@@ -195,7 +208,7 @@ impl Authenticator {
         if !first_use {
             return Err(TokenRejection::NotActive.into());
         }
-        self.start_session(&user, amr, client).await
+        self.start_session(&user, amr, epoch, client).await
     }
 
     /// Checks a TOTP code (replay-protected) or a recovery code (consumed) for a user with

@@ -165,7 +165,11 @@ impl Authenticator {
     }
 
     /// Signs a token and reports how long it took.
-    fn issue(&self, kind: TokenKind, token: NewToken) -> Result<IssuedToken> {
+    fn issue<C: serde::Serialize>(
+        &self,
+        kind: TokenKind,
+        token: NewToken<C>,
+    ) -> Result<IssuedToken> {
         let started = std::time::Instant::now();
         let issued = self.inner.issuer.issue(kind, token);
         self.inner.observer.token_issued(kind, started.elapsed());
@@ -240,6 +244,8 @@ impl Authenticator {
     }
 }
 
+#[cfg(all(test, feature = "test-util"))]
+mod epoch_tests;
 #[cfg(all(test, feature = "test-util"))]
 mod limit_tests;
 #[cfg(test)]

@@ -5,14 +5,15 @@ use std::net::IpAddr;
 use secrecy::SecretString;
 
 use super::{Authenticator, Principal};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, TokenRejection};
 use crate::event::{AuthEventKind, SessionEnd};
 use crate::password::Verification;
 use crate::store::User;
 
 impl Authenticator {
     /// Changes the password: the current one is required, the new one must meet the policy,
-    /// and every other session of the user ends.
+    /// the credentials epoch moves on and every other session of the user ends, including
+    /// logins finishing concurrently and second-factor challenges already issued.
     pub async fn change_password(
         &self,
         principal: &Principal,
@@ -25,21 +26,22 @@ impl Authenticator {
         let hash = self
             .timed_hash(self.inner.passwords.hash_new_password(new))
             .await?;
-        self.inner
+        let epoch = self
+            .inner
             .stores
             .users
-            .set_password_hash(&user.id, &hash)
-            .await?;
+            .change_password_hash(&user.id, &hash)
+            .await?
+            .ok_or(Error::InvalidToken(TokenRejection::Revoked))?;
         self.emit(
             AuthEventKind::PasswordChanged,
             Some(user.id),
             principal.session_id.clone(),
-            None,
+            client,
         )
         .await;
-        self.end_other_sessions(principal, SessionEnd::PasswordChanged)
-            .await?;
-        Ok(())
+        self.credentials_changed(principal, epoch, SessionEnd::PasswordChanged)
+            .await
     }
 
     /// A sensitive change needs the current password: checked like a login's, its attempt

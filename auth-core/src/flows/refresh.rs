@@ -62,9 +62,24 @@ impl Authenticator {
                     .await?;
                 let user = self.inner.stores.users.user_by_id(&family.user_id).await?;
                 match (session, user) {
-                    (Some(session), Some(user)) if !user.disabled => {
-                        self.tokens_for(user.id, &session.id, session.amr, successor.secret)
+                    // A session of older credentials is over, whatever its expiry says.
+                    (Some(_), Some(user)) if user.epoch > family.epoch => {
+                        self.end_session(
+                            family.user_id,
+                            &family.session_id,
+                            SessionEnd::CredentialsChanged,
+                        )
+                        .await?;
+                        Err(TokenRejection::NotActive.into())
                     }
+                    // `auth_time` is copied, never renewed: a refresh is no authentication.
+                    (Some(session), Some(user)) if !user.disabled => self.tokens_for(
+                        user.id,
+                        &session.id,
+                        session.amr,
+                        session.auth_time,
+                        successor.secret,
+                    ),
                     _ => {
                         self.end_session(family.user_id, &family.session_id, SessionEnd::Revoked)
                             .await?;

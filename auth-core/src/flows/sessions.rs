@@ -3,7 +3,7 @@
 use std::time::SystemTime;
 
 use super::{Authenticator, Principal};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, TokenRejection};
 use crate::event::{AuthEventKind, SessionEnd};
 use crate::id::{SessionId, UserId};
 
@@ -56,18 +56,65 @@ impl Authenticator {
             .await
     }
 
-    /// Ends every session of the caller but the current one.
+    /// Ends every session of the caller but the current one ("log out everywhere else"): the
+    /// credentials epoch moves on, so logins finishing concurrently and second-factor
+    /// challenges already issued end too.
     pub async fn revoke_other_sessions(&self, principal: &Principal) -> Result<()> {
-        self.end_other_sessions(principal, SessionEnd::Revoked)
+        let epoch = self.advance_epoch(&principal.user_id).await?;
+        self.credentials_changed(principal, epoch, SessionEnd::Revoked)
             .await
     }
 
-    /// Ends every session of the caller's user but the caller's own.
-    pub(super) async fn end_other_sessions(
+    /// Disables an account: it can no longer log in, its credentials epoch moves on and every
+    /// session of it ends at once. [`Error::NotFound`] if there is no such account.
+    pub async fn disable_user(&self, user: &UserId) -> Result<()> {
+        if !self.inner.stores.users.set_disabled(user, true).await? {
+            return Err(Error::NotFound("no such account".into()));
+        }
+        let ended = self
+            .inner
+            .stores
+            .sessions
+            .revoke_sessions_of(user, None)
+            .await?;
+        for session in ended {
+            self.retire_session(*user, &session, SessionEnd::CredentialsChanged, true)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Moves the user's credentials epoch on; the new epoch.
+    pub(super) async fn advance_epoch(&self, user: &UserId) -> Result<u64> {
+        self.inner
+            .stores
+            .users
+            .advance_epoch(user)
+            .await?
+            .ok_or(Error::InvalidToken(TokenRejection::Revoked))
+    }
+
+    /// After a credential change that moved the user's epoch to `epoch`: the caller's own
+    /// session moves to it and keeps working, every other session ends. Logins that read the
+    /// old credentials and finish later end themselves (see `start_session`).
+    pub(super) async fn credentials_changed(
         &self,
         principal: &Principal,
+        epoch: u64,
         reason: SessionEnd,
     ) -> Result<()> {
+        if let Some(current) = &principal.session_id {
+            self.inner
+                .stores
+                .refresh
+                .advance_family_epoch(current, epoch)
+                .await?;
+        }
+        self.end_other_sessions(principal, reason).await
+    }
+
+    /// Ends every session of the caller's user but the caller's own.
+    async fn end_other_sessions(&self, principal: &Principal, reason: SessionEnd) -> Result<()> {
         let ended = self
             .inner
             .stores

@@ -227,6 +227,7 @@ async fn a_legacy_hash_is_upgraded_on_login() {
         password_hash: bcrypt::hash(PASSWORD, 4).unwrap(),
         disabled: false,
         created_at: w.clock.now(),
+        epoch: 0,
     };
     w.stores.users.create_user(user.clone()).await.unwrap();
     w.tokens("legacy@example.com").await;

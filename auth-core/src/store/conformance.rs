@@ -116,6 +116,7 @@ pub async fn new_user(users: &dyn UserStore) -> User {
         password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNo".into(),
         disabled: false,
         created_at: t0(),
+        epoch: 0,
     };
     users.create_user(user.clone()).await.expect("create_user");
     user
@@ -127,6 +128,7 @@ fn new_session(user: &User, created_at: SystemTime) -> Session {
         user_id: user.id,
         amr: Amr::Password,
         created_at,
+        auth_time: created_at,
         last_used_at: created_at,
         idle_expires_at: created_at + HOUR,
         expires_at: created_at + 24 * HOUR,
@@ -163,18 +165,52 @@ pub async fn users_are_stored_found_and_unique(users: Arc<dyn UserStore>) {
         "duplicate email: {duplicate:?}"
     );
 
+    let stored = |id| {
+        let users = users.clone();
+        async move { users.user_by_id(&id).await.unwrap().unwrap() }
+    };
     assert!(
         users
-            .set_password_hash(&user.id, "$2b$12$new")
+            .upgrade_password_hash(&user.id, 0, "$argon2id$upgraded")
             .await
             .unwrap()
     );
+    let upgraded = stored(user.id).await;
+    assert_eq!(
+        (upgraded.password_hash.as_str(), upgraded.epoch),
+        ("$argon2id$upgraded", 0),
+        "an upgrade keeps the epoch"
+    );
+    assert_eq!(
+        users
+            .change_password_hash(&user.id, "$2b$12$new")
+            .await
+            .unwrap(),
+        Some(1)
+    );
+    assert!(
+        !users
+            .upgrade_password_hash(&user.id, 0, "$argon2id$stale")
+            .await
+            .unwrap(),
+        "an upgrade of the old password never undoes a change"
+    );
+    assert_eq!(users.advance_epoch(&user.id).await.unwrap(), Some(2));
     assert!(users.set_disabled(&user.id, true).await.unwrap());
-    let updated = users.user_by_id(&user.id).await.unwrap().unwrap();
+    let updated = stored(user.id).await;
     assert_eq!(updated.password_hash, "$2b$12$new");
     assert!(updated.disabled);
-    assert!(!users.set_password_hash(&UserId::new(), "x").await.unwrap());
-    assert!(!users.set_disabled(&UserId::new(), true).await.unwrap());
+    assert_eq!(updated.epoch, 3, "disabling moves the epoch on");
+    assert!(users.set_disabled(&user.id, false).await.unwrap());
+    assert_eq!(stored(user.id).await.epoch, 3, "enabling does not");
+    let nobody = UserId::new();
+    assert!(!users.upgrade_password_hash(&nobody, 0, "x").await.unwrap());
+    assert_eq!(
+        users.change_password_hash(&nobody, "x").await.unwrap(),
+        None
+    );
+    assert_eq!(users.advance_epoch(&nobody).await.unwrap(), None);
+    assert!(!users.set_disabled(&nobody, true).await.unwrap());
 }
 
 fn pending_totp(user: &User) -> TotpRecord {
@@ -326,6 +362,7 @@ async fn new_family(
         session_id: SessionId::from_secret(&random_secret()),
         created_at: t0(),
         expires_at: t0() + 30 * 24 * HOUR,
+        epoch: 4,
     };
     let first = token(t0());
     refresh
@@ -422,6 +459,32 @@ pub async fn refresh_rotation_reuse_and_expiry(
         Rotation::Invalid,
         "absolute lifetime"
     );
+
+    // Moving the family to a later credentials epoch, never back.
+    let (family, first) = new_family(users.as_ref(), refresh.as_ref()).await;
+    assert!(
+        refresh
+            .advance_family_epoch(&family.session_id, 7)
+            .await
+            .unwrap()
+    );
+    assert!(
+        refresh
+            .advance_family_epoch(&family.session_id, 5)
+            .await
+            .unwrap()
+    );
+    let second = token(t0());
+    assert_eq!(
+        refresh
+            .rotate(&first.hash, second.clone(), t0(), Duration::ZERO)
+            .await
+            .unwrap(),
+        Rotation::Rotated(RefreshFamily { epoch: 7, ..family }),
+        "the epoch stays at the latest"
+    );
+    let unknown = SessionId::from_secret(&random_secret());
+    assert!(!refresh.advance_family_epoch(&unknown, 9).await.unwrap());
 
     // Revoking the session's family.
     let (family, first) = new_family(users.as_ref(), refresh.as_ref()).await;
@@ -583,6 +646,25 @@ pub async fn sessions_expire_list_and_revoke(
         "never past the absolute expiry"
     );
     assert_eq!(
+        capped.auth_time, first.auth_time,
+        "a touch is no authentication"
+    );
+    let stepped_up_at = touched_at + MINUTE;
+    let stepped_up = sessions
+        .reauthenticate_session(&first.id, stepped_up_at, stepped_up_at + HOUR)
+        .await
+        .unwrap()
+        .expect("alive");
+    assert_eq!(
+        (stepped_up.auth_time, stepped_up.last_used_at),
+        (stepped_up_at, stepped_up_at)
+    );
+    assert_eq!(
+        sessions.session(&first.id, stepped_up_at).await.unwrap(),
+        Some(stepped_up),
+        "a fresh authentication is stored"
+    );
+    assert_eq!(
         sessions.session(&first.id, first.expires_at).await.unwrap(),
         None,
         "absolute expiry"
@@ -593,6 +675,14 @@ pub async fn sessions_expire_list_and_revoke(
             .await
             .unwrap(),
         None
+    );
+    assert_eq!(
+        sessions
+            .reauthenticate_session(&first.id, first.expires_at, first.expires_at + HOUR)
+            .await
+            .unwrap(),
+        None,
+        "an expired session cannot be stepped up"
     );
 
     let second = new_session(&user, t0() + MINUTE);

@@ -43,6 +43,14 @@ struct State {
     totp_steps: HashMap<UserId, (u64, SystemTime)>,
 }
 
+impl State {
+    /// The family of a session, revoked or not.
+    fn family_of_session(&mut self, session: &SessionId) -> Option<&mut FamilyState> {
+        let id = self.family_by_session.get(session)?;
+        self.families.get_mut(id)
+    }
+}
+
 struct FamilyState {
     family: RefreshFamily,
     revoked: bool,
@@ -102,13 +110,34 @@ impl UserStore for MemoryStore {
         Ok(self.state().users.get(id).cloned())
     }
 
-    async fn set_password_hash(&self, id: &UserId, password_hash: &str) -> Result<bool> {
+    async fn upgrade_password_hash(
+        &self,
+        id: &UserId,
+        epoch: u64,
+        password_hash: &str,
+    ) -> Result<bool> {
         Ok(self
             .state()
             .users
             .get_mut(id)
-            .map(|user| user.password_hash = password_hash.to_owned())
+            .filter(|user| user.epoch == epoch)
+            .map(|user| password_hash.clone_into(&mut user.password_hash))
             .is_some())
+    }
+
+    async fn change_password_hash(&self, id: &UserId, password_hash: &str) -> Result<Option<u64>> {
+        Ok(self.state().users.get_mut(id).map(|user| {
+            password_hash.clone_into(&mut user.password_hash);
+            user.epoch = user.epoch.saturating_add(1);
+            user.epoch
+        }))
+    }
+
+    async fn advance_epoch(&self, id: &UserId) -> Result<Option<u64>> {
+        Ok(self.state().users.get_mut(id).map(|user| {
+            user.epoch = user.epoch.saturating_add(1);
+            user.epoch
+        }))
     }
 
     async fn set_disabled(&self, id: &UserId, disabled: bool) -> Result<bool> {
@@ -116,7 +145,12 @@ impl UserStore for MemoryStore {
             .state()
             .users
             .get_mut(id)
-            .map(|user| user.disabled = disabled)
+            .map(|user| {
+                user.disabled = disabled;
+                if disabled {
+                    user.epoch = user.epoch.saturating_add(1);
+                }
+            })
             .is_some())
     }
 }
@@ -271,14 +305,19 @@ impl RefreshStore for MemoryStore {
     }
 
     async fn revoke_session_family(&self, session: &SessionId) -> Result<bool> {
-        let mut state = self.state();
-        let Some(id) = state.family_by_session.get(session).copied() else {
-            return Ok(false);
-        };
-        Ok(state
-            .families
-            .get_mut(&id)
+        Ok(self
+            .state()
+            .family_of_session(session)
             .is_some_and(|family| !std::mem::replace(&mut family.revoked, true)))
+    }
+
+    async fn advance_family_epoch(&self, session: &SessionId, epoch: u64) -> Result<bool> {
+        Ok(self
+            .state()
+            .family_of_session(session)
+            .filter(|family| !family.revoked)
+            .map(|family| family.family.epoch = family.family.epoch.max(epoch))
+            .is_some())
     }
 }
 
@@ -337,13 +376,16 @@ impl SessionStore for MemoryStore {
         now: SystemTime,
         idle_expires_at: SystemTime,
     ) -> Result<Option<Session>> {
-        let mut state = self.state();
-        let Some(session) = state.sessions.get_mut(id).filter(|s| s.is_live(now)) else {
-            return Ok(None);
-        };
-        session.last_used_at = now;
-        session.idle_expires_at = idle_expires_at.min(session.expires_at);
-        Ok(Some(session.clone()))
+        Ok(self.touch(id, now, idle_expires_at, false))
+    }
+
+    async fn reauthenticate_session(
+        &self,
+        id: &SessionId,
+        now: SystemTime,
+        idle_expires_at: SystemTime,
+    ) -> Result<Option<Session>> {
+        Ok(self.touch(id, now, idle_expires_at, true))
     }
 
     async fn sessions_of(&self, user: &UserId, now: SystemTime) -> Result<Vec<Session>> {
@@ -388,6 +430,25 @@ impl SessionStore for MemoryStore {
 }
 
 impl MemoryStore {
+    /// Marks a live session used (and, when `reauthenticated`, freshly authenticated at
+    /// `now`); `None` if it is not alive.
+    fn touch(
+        &self,
+        id: &SessionId,
+        now: SystemTime,
+        idle_expires_at: SystemTime,
+        reauthenticated: bool,
+    ) -> Option<Session> {
+        let mut state = self.state();
+        let session = state.sessions.get_mut(id).filter(|s| s.is_live(now))?;
+        session.last_used_at = now;
+        if reauthenticated {
+            session.auth_time = now;
+        }
+        session.idle_expires_at = idle_expires_at.min(session.expires_at);
+        Some(session.clone())
+    }
+
     /// Applies `count` to the open window of `key`, or starts a window of one attempt at
     /// `now`; returns the record after.
     fn count_attempt(

@@ -47,6 +47,11 @@ pub struct User {
     pub disabled: bool,
     /// When the account was created.
     pub created_at: SystemTime,
+    /// The credentials epoch: moved on by a password change or reset, a factor change, "log
+    /// out everywhere" and disabling. Sessions, refresh families and second-factor challenges
+    /// carry the epoch read with the password hash that opened them; older ones are refused.
+    /// New accounts start at 0.
+    pub epoch: u64,
 }
 
 impl fmt::Debug for User {
@@ -56,6 +61,7 @@ impl fmt::Debug for User {
             .field("email", &self.email)
             .field("disabled", &self.disabled)
             .field("created_at", &self.created_at)
+            .field("epoch", &self.epoch)
             .finish_non_exhaustive()
     }
 }
@@ -69,9 +75,24 @@ pub trait UserStore: Send + Sync + fmt::Debug {
     async fn user_by_email(&self, email: &str) -> Result<Option<User>>;
     /// The account with this id.
     async fn user_by_id(&self, id: &UserId) -> Result<Option<User>>;
-    /// Replaces the password hash; false if there is no such account.
-    async fn set_password_hash(&self, id: &UserId, password_hash: &str) -> Result<bool>;
-    /// Enables or disables the account; false if there is no such account.
+    /// Replaces the hash with a stronger hash of the same password (an upgrade at login),
+    /// atomically only while the credentials epoch is still `epoch`, so an upgrade never
+    /// undoes a password change that came first. False if the epoch moved on or there is no
+    /// such account.
+    async fn upgrade_password_hash(
+        &self,
+        id: &UserId,
+        epoch: u64,
+        password_hash: &str,
+    ) -> Result<bool>;
+    /// Replaces the password (a change or a reset) and moves the credentials epoch on, in one
+    /// atomic step; the new epoch, or `None` if there is no such account.
+    async fn change_password_hash(&self, id: &UserId, password_hash: &str) -> Result<Option<u64>>;
+    /// Moves the credentials epoch on (a factor change, "log out everywhere"); the new epoch,
+    /// or `None` if there is no such account.
+    async fn advance_epoch(&self, id: &UserId) -> Result<Option<u64>>;
+    /// Enables or disables the account; disabling also moves the credentials epoch on. False
+    /// if there is no such account.
     async fn set_disabled(&self, id: &UserId, disabled: bool) -> Result<bool>;
 }
 
@@ -154,6 +175,9 @@ pub trait RefreshStore: Send + Sync + fmt::Debug {
     ) -> Result<Rotation>;
     /// Revokes the family of a session; false if it had none alive.
     async fn revoke_session_family(&self, session: &SessionId) -> Result<bool>;
+    /// Moves the live family of a session to credentials epoch `epoch` (never back), so the
+    /// session that changed the credentials keeps working; false if it has none alive.
+    async fn advance_family_epoch(&self, session: &SessionId, epoch: u64) -> Result<bool>;
 }
 
 /// A server-side session.
@@ -167,6 +191,9 @@ pub struct Session {
     pub amr: Amr,
     /// When the login happened.
     pub created_at: SystemTime,
+    /// When the user last authenticated in this session: the login, or a step-up since. A
+    /// refresh copies it unchanged, so only an authentication makes a session fresh.
+    pub auth_time: SystemTime,
     /// When the session was last used (refresh, or a touch by a verifier).
     pub last_used_at: SystemTime,
     /// Idle expiry.
@@ -192,6 +219,14 @@ pub trait SessionStore: Send + Sync + fmt::Debug {
     /// Marks the session used at `now` and extends its idle expiry to `idle_expires_at`
     /// (never past the absolute expiry); `None` if it is not alive.
     async fn touch_session(
+        &self,
+        id: &SessionId,
+        now: SystemTime,
+        idle_expires_at: SystemTime,
+    ) -> Result<Option<Session>>;
+    /// [`touch_session`](Self::touch_session) after the user authenticated again in the
+    /// session (a step-up): `auth_time` becomes `now` as well.
+    async fn reauthenticate_session(
         &self,
         id: &SessionId,
         now: SystemTime,

@@ -12,7 +12,7 @@ use crate::id::UserId;
 /// The claims of an access or challenge token.
 ///
 /// The registered claims (`iss`, `sub`, `aud`, `exp`, `iat`, `nbf`, `jti`) follow RFC 7519, `sid`
-/// OpenID Connect, `scope` RFC 8693 and `amr` RFC 8176. Times are whole seconds since the Unix epoch
+/// and `auth_time` OpenID Connect, `scope` RFC 8693 and `amr` RFC 8176. Times are whole seconds since the Unix epoch
 /// here and in JWTs (NumericDate); PASETO tokens carry them as RFC 3339 strings on the wire.
 ///
 /// `custom` holds the application's own claims, flattened beside the registered ones; its field
@@ -43,6 +43,10 @@ pub struct Claims<C = NoCustomClaims> {
     /// Authentication methods used at login (RFC 8176), such as `pwd` or `otp`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub amr: Vec<String>,
+    /// When the user last authenticated (OpenID Connect Core 1.0), in seconds since the Unix
+    /// epoch: the login or a later step-up, never a refresh.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
     /// The application's own claims.
     #[serde(flatten)]
     pub custom: C,
@@ -199,6 +203,7 @@ pub struct NewToken<C = NoCustomClaims> {
     pub(crate) session_id: Option<String>,
     pub(crate) scopes: Vec<String>,
     pub(crate) amr: Vec<String>,
+    pub(crate) auth_time: Option<i64>,
     pub(crate) ttl: Option<Duration>,
     pub(crate) custom: C,
 }
@@ -211,6 +216,7 @@ impl NewToken<NoCustomClaims> {
             session_id: None,
             scopes: Vec::new(),
             amr: Vec::new(),
+            auth_time: None,
             ttl: None,
             custom: NoCustomClaims {},
         }
@@ -244,6 +250,12 @@ impl<C> NewToken<C> {
         self
     }
 
+    /// Says when the user last authenticated (`auth_time`, seconds since the Unix epoch).
+    pub fn auth_time(mut self, unix_seconds: i64) -> Self {
+        self.auth_time = Some(unix_seconds);
+        self
+    }
+
     /// Overrides the lifetime configured for this kind of token.
     pub fn ttl(mut self, ttl: Duration) -> Self {
         self.ttl = Some(ttl);
@@ -257,6 +269,7 @@ impl<C> NewToken<C> {
             session_id: self.session_id,
             scopes: self.scopes,
             amr: self.amr,
+            auth_time: self.auth_time,
             ttl: self.ttl,
             custom,
         }

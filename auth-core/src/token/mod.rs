@@ -161,6 +161,7 @@ impl TokenIssuer {
             sid: token.session_id,
             scope,
             amr: token.amr,
+            auth_time: token.auth_time,
             custom: token.custom,
         };
         let encoded = match key.material() {

@@ -48,6 +48,7 @@ mod tests {
 
     fn claims() -> Claims {
         Claims {
+            auth_time: None,
             iss: "https://issuer.test".into(),
             sub: "user-1".into(),
             aud: Audience::from("api"),

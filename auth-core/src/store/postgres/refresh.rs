@@ -13,6 +13,7 @@ use deadpool_postgres::Transaction;
 use deadpool_postgres::tokio_postgres::Row;
 use uuid::Uuid;
 
+use super::users::{epoch, epoch_param};
 use super::{PostgresStore, db_error, execute, get, get_session_id, pg_time, query_opt};
 use crate::error::{Error, Result};
 use crate::id::{FamilyId, SecretHash, SessionId, UserId};
@@ -27,14 +28,16 @@ impl RefreshStore for PostgresStore {
         let tx = client.transaction().await.map_err(db_error)?;
         execute(
             &tx,
-            "INSERT INTO auth_refresh_families (id, user_id, session_id, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO auth_refresh_families \
+               (id, user_id, session_id, created_at, expires_at, epoch) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
             &[
                 &family.id.as_uuid(),
                 &family.user_id.as_uuid(),
                 &family.session_id.as_str(),
                 &pg_time(family.created_at),
                 &expires_at,
+                &epoch_param(family.epoch)?,
             ],
         )
         .await?;
@@ -67,6 +70,18 @@ impl RefreshStore for PostgresStore {
         .await?;
         Ok(revoked > 0)
     }
+
+    async fn advance_family_epoch(&self, session: &SessionId, epoch: u64) -> Result<bool> {
+        let client = self.client().await?;
+        let advanced = execute(
+            &client,
+            "UPDATE auth_refresh_families SET epoch = GREATEST(epoch, $2) \
+             WHERE session_id = $1 AND NOT revoked",
+            &[&session.as_str(), &epoch_param(epoch)?],
+        )
+        .await?;
+        Ok(advanced > 0)
+    }
 }
 
 /// The protocol step of [`RefreshStore::rotate`], inside `tx`; the same decisions, in the same
@@ -82,7 +97,7 @@ async fn rotate(
     // The lock every writer of the family's tokens takes first.
     let Some(family_row) = query_opt(
         tx,
-        "SELECT id, user_id, session_id, created_at, expires_at, revoked \
+        "SELECT id, user_id, session_id, created_at, expires_at, revoked, epoch \
          FROM auth_refresh_families \
          WHERE id = (SELECT family_id FROM auth_refresh_tokens WHERE hash = $1) \
          FOR UPDATE",
@@ -202,5 +217,6 @@ fn refresh_family(row: &Row) -> Result<RefreshFamily> {
         session_id: get_session_id(row, "session_id")?,
         created_at: get(row, "created_at")?,
         expires_at: get(row, "expires_at")?,
+        epoch: epoch(row)?,
     })
 }

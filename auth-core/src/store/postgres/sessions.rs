@@ -12,6 +12,38 @@ use crate::error::{Error, Result};
 use crate::id::{Amr, SessionId, UserId};
 use crate::store::{RevocationStore, Session, SessionStore};
 
+impl PostgresStore {
+    /// Marks a live session used (and, when `reauthenticated`, freshly authenticated at
+    /// `now`); `None` if it is not alive.
+    async fn touch(
+        &self,
+        id: &SessionId,
+        now: SystemTime,
+        idle_expires_at: SystemTime,
+        reauthenticated: bool,
+    ) -> Result<Option<Session>> {
+        let client = self.client().await?;
+        query_opt(
+            &client,
+            "UPDATE auth_sessions \
+             SET last_used_at = $2, idle_expires_at = LEAST($3, expires_at), \
+               auth_time = CASE WHEN $4 THEN $2 ELSE auth_time END \
+             WHERE id = $1 AND $2 < idle_expires_at AND $2 < expires_at \
+             RETURNING id, user_id, amr, created_at, last_used_at, idle_expires_at, expires_at, \
+               COALESCE(auth_time, created_at) AS auth_time",
+            &[
+                &id.as_str(),
+                &pg_time(now),
+                &pg_time(idle_expires_at),
+                &reauthenticated,
+            ],
+        )
+        .await?
+        .map(|row| session(&row))
+        .transpose()
+    }
+}
+
 #[async_trait]
 impl SessionStore for PostgresStore {
     async fn create_session(&self, session: Session) -> Result<()> {
@@ -19,8 +51,9 @@ impl SessionStore for PostgresStore {
         execute(
             &client,
             "INSERT INTO auth_sessions \
-               (id, user_id, amr, created_at, last_used_at, idle_expires_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+               (id, user_id, amr, created_at, last_used_at, idle_expires_at, expires_at, \
+                auth_time) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             &[
                 &session.id.as_str(),
                 &session.user_id.as_uuid(),
@@ -29,6 +62,7 @@ impl SessionStore for PostgresStore {
                 &pg_time(session.last_used_at),
                 &pg_time(session.idle_expires_at),
                 &pg_time(session.expires_at),
+                &pg_time(session.auth_time),
             ],
         )
         .await?;
@@ -39,7 +73,8 @@ impl SessionStore for PostgresStore {
         let client = self.client().await?;
         query_opt(
             &client,
-            "SELECT id, user_id, amr, created_at, last_used_at, idle_expires_at, expires_at \
+            "SELECT id, user_id, amr, created_at, last_used_at, idle_expires_at, expires_at, \
+               COALESCE(auth_time, created_at) AS auth_time \
              FROM auth_sessions \
              WHERE id = $1 AND $2 < idle_expires_at AND $2 < expires_at",
             &[&id.as_str(), &pg_time(now)],
@@ -55,25 +90,24 @@ impl SessionStore for PostgresStore {
         now: SystemTime,
         idle_expires_at: SystemTime,
     ) -> Result<Option<Session>> {
-        let client = self.client().await?;
-        query_opt(
-            &client,
-            "UPDATE auth_sessions \
-             SET last_used_at = $2, idle_expires_at = LEAST($3, expires_at) \
-             WHERE id = $1 AND $2 < idle_expires_at AND $2 < expires_at \
-             RETURNING id, user_id, amr, created_at, last_used_at, idle_expires_at, expires_at",
-            &[&id.as_str(), &pg_time(now), &pg_time(idle_expires_at)],
-        )
-        .await?
-        .map(|row| session(&row))
-        .transpose()
+        self.touch(id, now, idle_expires_at, false).await
+    }
+
+    async fn reauthenticate_session(
+        &self,
+        id: &SessionId,
+        now: SystemTime,
+        idle_expires_at: SystemTime,
+    ) -> Result<Option<Session>> {
+        self.touch(id, now, idle_expires_at, true).await
     }
 
     async fn sessions_of(&self, user: &UserId, now: SystemTime) -> Result<Vec<Session>> {
         let client = self.client().await?;
         query(
             &client,
-            "SELECT id, user_id, amr, created_at, last_used_at, idle_expires_at, expires_at \
+            "SELECT id, user_id, amr, created_at, last_used_at, idle_expires_at, expires_at, \
+               COALESCE(auth_time, created_at) AS auth_time \
              FROM auth_sessions \
              WHERE user_id = $1 AND $2 < idle_expires_at AND $2 < expires_at \
              ORDER BY created_at, id",
@@ -170,5 +204,6 @@ fn session(row: &Row) -> Result<Session> {
         last_used_at: get(row, "last_used_at")?,
         idle_expires_at: get(row, "idle_expires_at")?,
         expires_at: get(row, "expires_at")?,
+        auth_time: get(row, "auth_time")?,
     })
 }

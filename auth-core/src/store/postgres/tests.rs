@@ -284,6 +284,7 @@ fn session_of(user: &User, created_at: SystemTime, idle: Duration, absolute: Dur
         user_id: user.id,
         amr: Amr::PasswordAndTotp,
         created_at,
+        auth_time: created_at,
         last_used_at: created_at,
         idle_expires_at: created_at + idle,
         expires_at: created_at + absolute,
@@ -304,6 +305,7 @@ async fn family_of(
         session_id: SessionId::from_secret(&rand::random::<[u8; 32]>()),
         created_at,
         expires_at: created_at + lifetime,
+        epoch: 0,
     };
     let first = RefreshTokenRecord {
         hash: random_hash(),

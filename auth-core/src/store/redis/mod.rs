@@ -17,7 +17,7 @@
 //!
 //! | key | type | contents | expires |
 //! |---|---|---|---|
-//! | `<prefix>sess:{<session id>}` | hash | `user`, `amr` (JSON array), `created`, `last_used`, `idle_expires`, `expires` | when the session does: `min(idle_expires, expires) - now` |
+//! | `<prefix>sess:{<session id>}` | hash | `user`, `amr` (JSON array), `created`, `last_used`, `idle_expires`, `expires`, `auth_time` (absent in sessions of earlier releases: read as `created`) | when the session does: `min(idle_expires, expires) - now` |
 //! | `<prefix>user:{<user id>}:sessions` | sorted set | the user's session ids, scored by `created` (ms) | with the longest-lived session indexed |
 //! | `<prefix>throttle:{<SHA-256 hex of the counter key>}` | hash | `failures` (attempts counted), `window_started`, `last_failure` | when the window closes, plus 60 s |
 //! | `<prefix>revoked:{<session id>}` | string | the deadline | at the deadline, plus 60 s |

@@ -12,13 +12,14 @@ use crate::id::{Amr, SessionId, UserId};
 use crate::store::{Session, SessionStore};
 
 /// The session hash's fields, in the order [`parse_session`] reads them.
-const FIELDS: [&str; 6] = [
+const FIELDS: [&str; 7] = [
     "user",
     "amr",
     "created",
     "last_used",
     "idle_expires",
     "expires",
+    "auth_time",
 ];
 
 /// A session id read back from an index: any text, as [`SessionId`] accepts when deserialised.
@@ -31,7 +32,7 @@ fn parse_session(id: &SessionId, fields: Vec<Option<String>>) -> Result<Option<S
     if fields.iter().all(Option::is_none) {
         return Ok(None);
     }
-    let [user, amr, created, last_used, idle, expires]: [Option<String>; 6] =
+    let [user, amr, created, last_used, idle, expires, auth_time]: [Option<String>; 7] =
         fields.try_into().map_err(|_| malformed("session"))?;
     let time = |field: Option<String>| {
         field
@@ -48,6 +49,8 @@ fn parse_session(id: &SessionId, fields: Vec<Option<String>>) -> Result<Option<S
             .and_then(|a| serde_json::from_str::<Vec<String>>(&a).ok())
             .and_then(|methods| Amr::from_methods(&methods))
             .ok_or_else(|| malformed("session"))?,
+        // Sessions stored by a release before `auth_time` count from their login.
+        auth_time: time(auth_time.or_else(|| created.clone()))?,
         created_at: time(created)?,
         last_used_at: time(last_used)?,
         idle_expires_at: time(idle)?,
@@ -66,6 +69,35 @@ impl RedisStore {
             )
             .await?;
         parse_session(id, fields)
+    }
+
+    /// Marks a live session used (and, when `reauthenticated`, freshly authenticated at
+    /// `now`); `None` if it is not alive.
+    async fn touch(
+        &self,
+        id: &SessionId,
+        now: SystemTime,
+        idle_expires_at: SystemTime,
+        reauthenticated: bool,
+    ) -> Result<Option<Session>> {
+        let mut args = vec![encode_time(now), encode_time(idle_expires_at)];
+        if reauthenticated {
+            args.push("reauthenticated".to_owned());
+        }
+        let fields: Option<Vec<Option<String>>> = self
+            .run(
+                "touch session",
+                self.inner.scripts.touch_session.evalsha_with_reload(
+                    self.client(),
+                    self.session_key(id.as_str()),
+                    args,
+                ),
+            )
+            .await?;
+        match fields {
+            Some(fields) => parse_session(id, fields),
+            None => Ok(None),
+        }
     }
 
     /// The ids in the user's index, as stored.
@@ -123,6 +155,8 @@ impl SessionStore for RedisStore {
             encode_time(session.idle_expires_at),
             "expires".into(),
             encode_time(session.expires_at),
+            "auth_time".into(),
+            encode_time(session.auth_time),
         ];
         let scripts = &self.inner.scripts;
         let client = self.client();
@@ -177,20 +211,16 @@ impl SessionStore for RedisStore {
         now: SystemTime,
         idle_expires_at: SystemTime,
     ) -> Result<Option<Session>> {
-        let fields: Option<Vec<Option<String>>> = self
-            .run(
-                "touch session",
-                self.inner.scripts.touch_session.evalsha_with_reload(
-                    self.client(),
-                    self.session_key(id.as_str()),
-                    vec![encode_time(now), encode_time(idle_expires_at)],
-                ),
-            )
-            .await?;
-        match fields {
-            Some(fields) => parse_session(id, fields),
-            None => Ok(None),
-        }
+        self.touch(id, now, idle_expires_at, false).await
+    }
+
+    async fn reauthenticate_session(
+        &self,
+        id: &SessionId,
+        now: SystemTime,
+        idle_expires_at: SystemTime,
+    ) -> Result<Option<Session>> {
+        self.touch(id, now, idle_expires_at, true).await
     }
 
     async fn sessions_of(&self, user: &UserId, now: SystemTime) -> Result<Vec<Session>> {

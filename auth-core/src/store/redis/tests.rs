@@ -6,7 +6,7 @@ use std::net::TcpListener as StdListener;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use fred::prelude::{KeysInterface, SortedSetsInterface};
+use fred::prelude::{HashesInterface, KeysInterface, SortedSetsInterface};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::AbortHandle;
 
@@ -114,6 +114,7 @@ fn new_session(user: UserId, created_at: SystemTime) -> Session {
         user_id: user,
         amr: Amr::PasswordAndTotp,
         created_at,
+        auth_time: created_at - HOUR,
         last_used_at: created_at,
         idle_expires_at: created_at + HOUR,
         expires_at: created_at + 24 * HOUR,
@@ -264,6 +265,31 @@ async fn keys_carry_the_prefix_and_expire() {
         within(pttl, 15 * MINUTE + MINUTE, MINUTE),
         "revocation PTTL after an earlier deadline {pttl}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_stored_without_auth_time_counts_from_its_login() {
+    let Some(fixture) = Fixture::new().await else {
+        return;
+    };
+    let store = &fixture.store;
+    let session = new_session(UserId::new(), t0());
+    store.create_session(session.clone()).await.unwrap();
+    // As a release before step-up stored it.
+    let removed: i64 = store
+        .client()
+        .hdel(store.session_key(session.id.as_str()), "auth_time")
+        .await
+        .unwrap();
+    assert_eq!(removed, 1);
+    let read = store.session(&session.id, t0()).await.unwrap().unwrap();
+    assert_eq!(read.auth_time, session.created_at);
+    let touched = store
+        .touch_session(&session.id, t0() + MINUTE, t0() + HOUR)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(touched.auth_time, session.created_at);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

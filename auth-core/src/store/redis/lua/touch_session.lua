@@ -1,8 +1,9 @@
 -- Marks a live session used and extends its idle expiry; touches nothing if the key is gone,
 -- so a concurrent revocation (DEL) is never undone.
--- KEYS[1]: the session hash. ARGV[1]: now. ARGV[2]: the requested idle expiry.
--- Returns the updated record's fields (user, amr, created, last_used, idle_expires, expires),
--- or nil if there is no session alive at now.
+-- KEYS[1]: the session hash. ARGV[1]: now. ARGV[2]: the requested idle expiry. ARGV[3]
+-- (optional): 'reauthenticated', to record now as the session's auth_time as well.
+-- Returns the updated record's fields (user, amr, created, last_used, idle_expires, expires,
+-- auth_time), or nil if there is no session alive at now.
 local stored = redis.call('HMGET', KEYS[1], 'idle_expires', 'expires')
 local idle, expires = stored[1], stored[2]
 if not idle or not expires then
@@ -17,5 +18,9 @@ if cmp_time(expires, new_idle) < 0 then
   new_idle = expires
 end
 redis.call('HSET', KEYS[1], 'last_used', now, 'idle_expires', new_idle)
+if ARGV[3] == 'reauthenticated' then
+  redis.call('HSET', KEYS[1], 'auth_time', now)
+end
 redis.call('PEXPIRE', KEYS[1], ttl_arg(millis_between(now, new_idle)))
-return redis.call('HMGET', KEYS[1], 'user', 'amr', 'created', 'last_used', 'idle_expires', 'expires')
+return redis.call('HMGET', KEYS[1], 'user', 'amr', 'created', 'last_used', 'idle_expires', 'expires',
+  'auth_time')
