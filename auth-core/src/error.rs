@@ -128,6 +128,14 @@ pub enum Error {
     /// The operation needs a second factor (or a fresh one) that was not given.
     #[error("a second factor is required")]
     MfaRequired,
+    /// The action needs a fresh authentication: the current password in the request, or an
+    /// access token whose `auth_time` is at most `max_age` old (see
+    /// [`SensitiveAction`](crate::flows::SensitiveAction)). Reauthenticate, then retry.
+    #[error("this action needs a fresh authentication (within {} s)", max_age.as_secs())]
+    ReauthRequired {
+        /// How recent the authentication must be.
+        max_age: Duration,
+    },
     /// The request conflicts with the current state (an account that exists, MFA already on).
     #[error("conflict: {0}")]
     Conflict(String),
@@ -167,6 +175,7 @@ impl Error {
             Self::Throttled { .. } => "throttled",
             Self::TokenReused => "token_reused",
             Self::MfaRequired => "mfa_required",
+            Self::ReauthRequired { .. } => "reauth_required",
             Self::Conflict(_) => "conflict",
             Self::NotFound(_) => "not_found",
             Self::InvalidRequest(_) => "invalid_request",
@@ -219,6 +228,12 @@ mod tests {
             ),
             (Error::TokenReused, "token_reused"),
             (Error::MfaRequired, "mfa_required"),
+            (
+                Error::ReauthRequired {
+                    max_age: Duration::from_secs(300),
+                },
+                "reauth_required",
+            ),
             (Error::Conflict("x".into()), "conflict"),
             (Error::NotFound("x".into()), "not_found"),
             (Error::InvalidRequest("x".into()), "invalid_request"),

@@ -79,6 +79,8 @@ pub enum AuthEventKind {
     PasswordChanged,
     /// A stored password hash was upgraded on login.
     PasswordRehashed,
+    /// The user authenticated again in a session (a step-up).
+    Reauthenticated,
     /// A session ended.
     SessionEnded {
         /// Why.
@@ -116,6 +118,7 @@ impl AuthEvent {
             AuthEventKind::RefreshReuseDetected { .. } => "refresh_reuse_detected",
             AuthEventKind::PasswordChanged => "password_changed",
             AuthEventKind::PasswordRehashed => "password_rehashed",
+            AuthEventKind::Reauthenticated => "reauthenticated",
             AuthEventKind::SessionEnded { .. } => "session_ended",
         }
     }

@@ -19,10 +19,11 @@ pub(crate) enum Command {
     /// filter, info); LOG_FORMAT (json|pretty; json in production); SHUTDOWN_TIMEOUT (seconds
     /// to drain in-flight requests, 25); REQUEST_TIMEOUT (seconds before a request is answered
     /// 503 timeout, 30); DATABASE_URL (PostgreSQL; none: in memory); REDIS_URL
-    /// (sessions, throttling, revocation; needs DATABASE_URL); AUTH_SIGNING_KEYS (JSON array
+    /// (sessions, throttling, revocation; needs DATABASE_URL); REDIS_KEY_PREFIX (auth:); AUTH_SIGNING_KEYS (JSON array
     /// from `keys generate`, the first signs); JWT_ACCESS_SECRET (HS256, at least 32 bytes);
     /// AUTH_TOKEN_FORMAT (format of a generated development key); MFA_ENCRYPTION_KEY (64 hex
-    /// characters); ACCESS_TOKEN_TTL (900); REFRESH_TOKEN_TTL (2592000); AUTH_ISSUER;
+    /// characters); ACCESS_TOKEN_TTL (900); REFRESH_TOKEN_TTL (2592000); REAUTH_MAX_AGE (how
+    /// recent a login must be for sensitive changes, 300); AUTH_ISSUER;
     /// AUTH_AUDIENCE; ARGON2_MEMORY_KIB, ARGON2_ITERATIONS, ARGON2_PARALLELISM (19456, 2, 1);
     /// PASSWORD_HASH_CONCURRENCY (hashes at once, one per core), PASSWORD_HASH_QUEUE (waiting
     /// hashes before logins get 503, eight per slot); PASSWORD_HASH_NICENESS (0-19, 0; above 0

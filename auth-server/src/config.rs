@@ -42,6 +42,8 @@ pub(crate) struct ServeConfig {
     pub(crate) request_timeout: Duration,
     pub(crate) database_url: Option<SecretString>,
     pub(crate) redis_url: Option<SecretString>,
+    /// Prepended to every Redis key, so deployments can share a Redis database.
+    pub(crate) redis_key_prefix: String,
     pub(crate) keys: KeySet,
     pub(crate) key_source: KeySource,
     pub(crate) mfa_keys: Option<MfaKeyring>,
@@ -49,6 +51,8 @@ pub(crate) struct ServeConfig {
     pub(crate) audience: String,
     pub(crate) access_ttl: Duration,
     pub(crate) refresh_ttl: Duration,
+    /// How recent an authentication must be for the actions that need a fresh one.
+    pub(crate) reauth_max_age: Duration,
     pub(crate) argon2: Argon2Params,
     /// Hashes that may run at once; `None`: one per core.
     pub(crate) hash_concurrency: Option<usize>,
@@ -161,6 +165,9 @@ pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConf
     )
     .and_then(|v| v.parse().ok())
     .map_or(Duration::from_secs(2_592_000), Duration::from_secs);
+    let reauth_max_age = parse("REAUTH_MAX_AGE", &mut problems, &seconds(30, 86_400))
+        .and_then(|v| v.parse().ok())
+        .map_or(Duration::from_secs(300), Duration::from_secs);
 
     let url = |name: &str, schemes: &[&str], problems: &mut Vec<String>| {
         let value = get(name)?;
@@ -178,6 +185,18 @@ pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConf
         &["redis", "redis-sentinel", "redis-cluster"],
         &mut problems,
     );
+    let redis_key_prefix = parse("REDIS_KEY_PREFIX", &mut problems, &|v| {
+        if v.is_empty()
+            || v.len() > 64
+            || v.contains(['{', '}'])
+            || v.chars().any(char::is_whitespace)
+        {
+            Err("1 to 64 characters, no braces or spaces".to_owned())
+        } else {
+            Ok(())
+        }
+    })
+    .unwrap_or_else(|| "auth:".to_owned());
     if redis_url.is_some() && database_url.is_none() && get("DATABASE_URL").is_none() {
         problems.push("REDIS_URL: Redis holds sessions only; set DATABASE_URL too".to_owned());
     }
@@ -316,6 +335,7 @@ pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConf
             request_timeout,
             database_url,
             redis_url,
+            redis_key_prefix,
             keys,
             key_source,
             mfa_keys,
@@ -323,6 +343,7 @@ pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConf
             audience,
             access_ttl,
             refresh_ttl,
+            reauth_max_age,
             argon2,
             hash_concurrency,
             hash_queue,

@@ -94,7 +94,9 @@ async fn run(config: ServeConfig) -> Result<(), ServeError> {
             match &config.redis_url {
                 None => Stores::postgres(postgres),
                 Some(url) => {
-                    let redis = RedisStore::connect(RedisConfig::from_url(url.expose_secret()))
+                    let mut redis_config = RedisConfig::from_url(url.expose_secret());
+                    redis_config.key_prefix = config.redis_key_prefix.clone();
+                    let redis = RedisStore::connect(redis_config)
                         .await
                         .map_err(ServeError::Redis)?;
                     pools.redis = Some(redis.clone());
@@ -296,6 +298,7 @@ fn authenticator(
     settings.sessions.absolute = config.refresh_ttl;
     settings.sessions.idle = settings.sessions.idle.min(config.refresh_ttl);
     settings.verified_token_cache = config.token_cache_size;
+    settings.reauthentication_max_age = config.reauth_max_age;
     let defaults = PasswordConfig::default();
     let concurrency = config
         .hash_concurrency

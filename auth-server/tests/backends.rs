@@ -6,6 +6,7 @@ mod common;
 
 use auth_core::secrecy::ExposeSecret;
 use auth_core::store::conformance::service_url;
+use auth_core::store::redis::{RedisConfig, RedisStore};
 use auth_core::token::{Algorithm, Key};
 use common::*;
 use serde_json::json;
@@ -129,9 +130,11 @@ async fn two_instances_on_postgres_and_redis_share_sessions() {
         return;
     };
     let keys = signing_keys();
+    let prefix = RedisPrefix::new();
     let env = [
         ("DATABASE_URL", schema.url.as_str()),
         ("REDIS_URL", redis.as_str()),
+        ("REDIS_KEY_PREFIX", prefix.0.as_str()),
         ("AUTH_SIGNING_KEYS", keys.as_str()),
     ];
     let credentials: serde_json::Value = serde_json::from_str(CREDENTIALS).unwrap();
@@ -185,30 +188,20 @@ async fn two_instances_on_postgres_and_redis_share_sessions() {
     stop(a).await;
     stop(b).await;
     schema.drop_schema().await;
+    prefix.delete_keys(&redis).await;
 }
 
 #[tokio::test]
 async fn the_full_mfa_life_of_an_account_on_postgres_and_redis() {
-    let Some(schema) = Schema::create().await else {
+    let Some(backends) = Backends::start().await else {
         return;
     };
-    let Some(redis) = redis_url() else {
-        return;
-    };
-    let keys = signing_keys();
-    let mfa_key = "7f".repeat(32);
-    let server = start_with(&[
-        ("DATABASE_URL", schema.url.as_str()),
-        ("REDIS_URL", redis.as_str()),
-        ("AUTH_SIGNING_KEYS", keys.as_str()),
-        ("MFA_ENCRYPTION_KEY", mfa_key.as_str()),
-    ])
+    mfa_happy_path(
+        backends.server.port,
+        &format!("mfa-{}@example.com", uuid_hex()),
+    )
     .await;
-    // A unique address: the accounts live in this test's schema, the sessions and replay
-    // guards in the shared Redis.
-    mfa_happy_path(server.port, &format!("mfa-{}@example.com", uuid_hex())).await;
-    stop(server).await;
-    schema.drop_schema().await;
+    backends.stop().await;
 }
 
 #[tokio::test]
@@ -224,9 +217,11 @@ async fn a_dependency_lost_after_start_answers_503_never_500() {
     let database_url = via_port(&schema.url, postgres_relay.port);
     let redis_url = via_port(&redis, redis_relay.port);
     let keys = signing_keys();
+    let prefix = RedisPrefix::new();
     let server = start_with(&[
         ("DATABASE_URL", database_url.as_str()),
         ("REDIS_URL", redis_url.as_str()),
+        ("REDIS_KEY_PREFIX", prefix.0.as_str()),
         ("AUTH_SIGNING_KEYS", keys.as_str()),
     ])
     .await;
@@ -288,6 +283,7 @@ async fn a_dependency_lost_after_start_answers_503_never_500() {
 
     stop(server).await;
     schema.drop_schema().await;
+    prefix.delete_keys(&redis).await;
 }
 
 #[tokio::test]
@@ -330,4 +326,207 @@ async fn user_create_bootstraps_an_account_the_server_logs_in() {
     assert_eq!(login.status, 200, "{:?}", login.body);
     stop(server).await;
     schema.drop_schema().await;
+}
+
+/// A sample of the server's `/metrics`: the value of the series named exactly `series`.
+async fn metric(port: u16, series: &str) -> f64 {
+    let scraped = send(port, "GET", "/metrics", &[], b"").await;
+    let text = scraped.body.as_str().unwrap().to_owned();
+    text.lines()
+        .find_map(|line| {
+            let (name, value) = line.rsplit_once(' ')?;
+            (name == series).then(|| value.parse().unwrap())
+        })
+        .unwrap_or_else(|| panic!("{series} missing from /metrics"))
+}
+
+/// One JSON POST on a connection of its own: the status, or 0 with the error printed.
+async fn exchange(port: u16, path: &str, body: &serde_json::Value) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let body = body.to_string();
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\
+         content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let attempt = async {
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+        stream.write_all(request.as_bytes()).await?;
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).await?;
+        Ok::<_, std::io::Error>(raw)
+    };
+    match attempt.await {
+        Ok(raw) => String::from_utf8_lossy(&raw)
+            .split(' ')
+            .nth(1)
+            .and_then(|status| status.parse().ok())
+            .unwrap_or(0),
+        Err(error) => {
+            eprintln!("exchange failed: {error}");
+            0
+        }
+    }
+}
+
+/// Sends `n` copies of a JSON POST at once, each on a connection of its own; the statuses.
+async fn burst(port: u16, n: usize, path: &'static str, body: serde_json::Value) -> Vec<u16> {
+    let body = std::sync::Arc::new(body);
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let body = body.clone();
+            tokio::spawn(async move { exchange(port, path, &body).await })
+        })
+        .collect();
+    let mut statuses = Vec::with_capacity(n);
+    for task in tasks {
+        statuses.push(task.await.unwrap());
+    }
+    statuses
+}
+
+/// The statuses that are neither 401 nor 429.
+fn unexpected(statuses: &[u16]) -> Vec<u16> {
+    statuses
+        .iter()
+        .copied()
+        .filter(|status| ![401, 429].contains(status))
+        .collect()
+}
+
+/// The built server on a PostgreSQL schema and a Redis key prefix of its own, with TOTP on.
+struct Backends {
+    server: Server,
+    schema: Schema,
+    redis: String,
+    prefix: RedisPrefix,
+}
+
+impl Backends {
+    async fn start() -> Option<Self> {
+        let schema = Schema::create().await?;
+        let redis = redis_url()?;
+        let keys = signing_keys();
+        let mfa_key = "7f".repeat(32);
+        let prefix = RedisPrefix::new();
+        let server = start_with(&[
+            ("DATABASE_URL", schema.url.as_str()),
+            ("REDIS_URL", redis.as_str()),
+            ("REDIS_KEY_PREFIX", prefix.0.as_str()),
+            ("AUTH_SIGNING_KEYS", keys.as_str()),
+            ("MFA_ENCRYPTION_KEY", mfa_key.as_str()),
+        ])
+        .await;
+        Some(Self {
+            server,
+            schema,
+            redis,
+            prefix,
+        })
+    }
+
+    /// Stops the server, then drops the schema and the keys.
+    async fn stop(self) {
+        stop(self.server).await;
+        self.schema.drop_schema().await;
+        self.prefix.delete_keys(&self.redis).await;
+    }
+}
+
+/// A Redis key prefix of a test's own, whose keys the test deletes at its end: tests share one
+/// Redis, and counters such as those of 127.0.0.1 must not carry over from one to another.
+struct RedisPrefix(String);
+
+impl RedisPrefix {
+    fn new() -> Self {
+        Self(format!("auth-test-{}:", uuid_hex()))
+    }
+
+    async fn delete_keys(&self, url: &str) {
+        let mut config = RedisConfig::from_url(url);
+        config.key_prefix = self.0.clone();
+        let store = RedisStore::connect(config).await.unwrap();
+        store.delete_every_key().await.unwrap();
+        store.close().await;
+    }
+}
+
+/// 1,000 wrong passwords, then 1,000 wrong TOTP codes on one challenge, sent at once to the
+/// built server on PostgreSQL and Redis: only the policy's allowance reaches the hasher (six)
+/// and the TOTP checker (five), counted by the server's own metrics; every answer is a 401 or
+/// a 429, and the right code after the burst is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_thousand_concurrent_logins_on_postgres_and_redis_reach_the_hasher_six_times() {
+    let Some(backends) = Backends::start().await else {
+        return;
+    };
+    let port = backends.server.port;
+
+    // The owner enrols TOTP first, so the attacker's burst cannot slow this set-up.
+    let owner = format!("owner-{}@example.com", uuid_hex());
+    let credentials = json!({ "email": owner, "password": "correct horse battery staple" });
+    let registered = post_json(port, "/v1/auth/register", &credentials, None).await;
+    assert_eq!(registered.status, 201);
+    let login = post_json(port, "/v1/auth/login", &credentials, None).await;
+    let access = login.body["access_token"].as_str().unwrap().to_owned();
+    let enrolled = post_json(port, "/v1/auth/mfa/totp/enroll", &json!({}), Some(&access)).await;
+    let secret = enrolled.body["secret"].as_str().unwrap().to_owned();
+    let confirmed = post_json(
+        port,
+        "/v1/auth/mfa/totp/confirm",
+        &json!({ "code": totp_code_in(&secret, 0) }),
+        Some(&access),
+    )
+    .await;
+    assert_eq!(confirmed.status, 200, "{:?}", confirmed.body);
+    let challenge = post_json(port, "/v1/auth/login", &credentials, None).await;
+    let mfa_token = challenge.body["mfa_token"].as_str().unwrap().to_owned();
+
+    let hashes = "auth_password_hash_duration_seconds_count";
+    let before = metric(port, hashes).await;
+    let wrong = json!({ "email": owner, "password": "not the password at all" });
+    let started = std::time::Instant::now();
+    let statuses = burst(port, 1_000, "/v1/auth/login", wrong).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let checked = metric(port, hashes).await - before;
+    // Six free failures, then one more each time the doubling delay (1 s, 2 s, ...) has run
+    // out while the burst still lasts: after k more, 2^k - 1 seconds have passed.
+    let allowed = 6.0 + (elapsed + 1.0).log2().floor();
+    eprintln!(
+        "passwords checked: {checked} of 1,000 sent at once over HTTP in {elapsed:.2} s \
+         (allowed: {allowed})"
+    );
+    assert_eq!(unexpected(&statuses), Vec::<u16>::new());
+    assert!(
+        (1.0..=allowed).contains(&checked),
+        "{checked} passwords checked"
+    );
+
+    let near: Vec<String> = (-1..=2).map(|step| totp_code_in(&secret, step)).collect();
+    let wrong_code = (0..)
+        .map(|n: u32| format!("{:06}", n * 7_919 % 1_000_000))
+        .find(|code| !near.contains(code))
+        .unwrap();
+    let checks = "auth_second_factor_checks_total";
+    let before = metric(port, checks).await;
+    let guesses = json!({ "mfa_token": mfa_token, "code": wrong_code });
+    let statuses = burst(port, 1_000, "/v1/auth/mfa/verify", guesses).await;
+    let checked = metric(port, checks).await - before;
+    eprintln!("TOTP codes checked: {checked} of 1,000 sent at once over HTTP");
+    assert_eq!(unexpected(&statuses), Vec::<u16>::new());
+    assert!((1.0..=5.0).contains(&checked), "{checked} codes checked");
+    let right = post_json(
+        port,
+        "/v1/auth/mfa/verify",
+        &json!({ "mfa_token": mfa_token, "code": totp_code_in(&secret, 1) }),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (right.status, right.body["error"].as_str()),
+        (401, Some("invalid_token")),
+        "the right code after the burst: the challenge is spent"
+    );
+
+    backends.stop().await;
 }

@@ -589,6 +589,7 @@ async fn the_openapi_document_describes_every_route_of_the_api() {
         ("post", "/v1/auth/logout"),
         ("get", "/v1/auth/me"),
         ("post", "/v1/auth/password"),
+        ("post", "/v1/auth/reauthenticate"),
         ("post", "/v1/auth/mfa/totp/enroll"),
         ("post", "/v1/auth/mfa/totp/confirm"),
         ("delete", "/v1/auth/mfa/totp"),

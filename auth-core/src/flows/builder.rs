@@ -131,6 +131,9 @@ pub struct AuthenticatorConfig {
     /// skips the signature check (see [`TokenVerifier::with_cache`]); 0 turns the cache off.
     /// Each entry takes about half a KiB. Revocation is still checked on every request.
     pub verified_token_cache: usize,
+    /// How recent an authentication must be for the actions that need a fresh one
+    /// ([`SensitiveAction`](super::SensitiveAction)). Default 5 minutes; must not be zero.
+    pub reauthentication_max_age: Duration,
 }
 
 impl AuthenticatorConfig {
@@ -145,6 +148,7 @@ impl AuthenticatorConfig {
             passwords: PasswordConfig::default(),
             sid_cache_ttl: Duration::from_secs(2),
             verified_token_cache: 10_000,
+            reauthentication_max_age: super::step_up::DEFAULT_REAUTHENTICATION_MAX_AGE,
         }
     }
 }
@@ -215,6 +219,11 @@ impl AuthenticatorBuilder {
         if lifetimes.idle.is_zero() || lifetimes.absolute.is_zero() {
             return Err(Error::Config(
                 "session idle and absolute lifetimes must be positive".into(),
+            ));
+        }
+        if self.config.reauthentication_max_age.is_zero() {
+            return Err(Error::Config(
+                "the maximum age of a fresh authentication must be positive".into(),
             ));
         }
         let passwords = match self.breach_check {

@@ -226,21 +226,8 @@ impl Authenticator {
                 expires_at,
             })
             .await?;
-        let refresh_token = NewRefreshToken::issue(now, idle_expires_at);
-        self.inner
-            .stores
-            .refresh
-            .create_family(
-                RefreshFamily {
-                    id: FamilyId::new(),
-                    user_id: user.id,
-                    session_id: session_id.clone(),
-                    created_at: now,
-                    expires_at,
-                    epoch,
-                },
-                refresh_token.record,
-            )
+        let refresh_token = self
+            .start_family(user.id, &session_id, idle_expires_at, expires_at, epoch)
             .await?;
         // A credential change moves the epoch on, then ends the sessions it finds. Read after
         // this session exists, the epoch has either not moved (and the change's sweep will find
@@ -252,7 +239,7 @@ impl Authenticator {
                 .await?;
             return Err(Error::InvalidCredentials);
         }
-        let tokens = self.tokens_for(user.id, &session_id, amr, now, refresh_token.secret)?;
+        let tokens = self.tokens_for(user.id, &session_id, amr, now, refresh_token)?;
         self.emit(
             AuthEventKind::LoginSucceeded { amr },
             Some(user.id),
@@ -261,6 +248,35 @@ impl Authenticator {
         )
         .await;
         Ok(tokens)
+    }
+
+    /// Starts a refresh family for a session, on credentials epoch `epoch`: its first token.
+    pub(super) async fn start_family(
+        &self,
+        user_id: UserId,
+        session_id: &SessionId,
+        idle_expires_at: SystemTime,
+        expires_at: SystemTime,
+        epoch: u64,
+    ) -> Result<OpaqueSecret> {
+        let now = self.now();
+        let first = NewRefreshToken::issue(now, idle_expires_at);
+        self.inner
+            .stores
+            .refresh
+            .create_family(
+                RefreshFamily {
+                    id: FamilyId::new(),
+                    user_id,
+                    session_id: session_id.clone(),
+                    created_at: now,
+                    expires_at,
+                    epoch,
+                },
+                first.record,
+            )
+            .await?;
+        Ok(first.secret)
     }
 
     pub(super) fn tokens_for(

@@ -7,7 +7,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use secrecy::SecretString;
 
 use super::login::ChallengeClaims;
-use super::{Authenticator, Principal, Tokens};
+use super::{Authenticator, Principal, SensitiveAction, Tokens};
 use crate::clock::unix_seconds;
 use crate::error::{Error, Result, TokenRejection};
 use crate::event::{AuthEventKind, SessionEnd};
@@ -40,15 +40,17 @@ pub enum DisableTotp<'a> {
 }
 
 /// Which second factor matched.
-enum Factor {
+pub(super) enum Factor {
     Totp,
     RecoveryCode,
 }
 
 impl Authenticator {
     /// Starts TOTP enrolment: a new secret, stored encrypted and unconfirmed until
-    /// [`Authenticator::confirm_totp`]. [`Error::Conflict`] if TOTP is already on.
+    /// [`Authenticator::confirm_totp`]. Adding a factor needs a fresh authentication
+    /// ([`Error::ReauthRequired`] otherwise); [`Error::Conflict`] if TOTP is already on.
     pub async fn enroll_totp(&self, principal: &Principal) -> Result<TotpEnrollment> {
+        self.require_fresh(principal, SensitiveAction::AddFactor)?;
         let user = self.user_for(principal).await?;
         if self.totp_enabled(&user.id).await? {
             return Err(Error::Conflict("TOTP is already enabled".into()));
@@ -214,7 +216,7 @@ impl Authenticator {
     /// Checks a TOTP code (replay-protected) or a recovery code (consumed) for a user with
     /// TOTP enabled, the attempt reserved first (against `challenge`'s budget too, when the
     /// code answers one).
-    async fn check_second_factor(
+    pub(super) async fn check_second_factor(
         &self,
         user: &UserId,
         code: &str,

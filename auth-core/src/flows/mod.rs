@@ -2,7 +2,8 @@
 //!
 //! Register, log in (password, then a second factor when one is enrolled), verify the second
 //! factor, refresh, log out, change the password, enrol/confirm/disable TOTP, list and revoke
-//! sessions, and authenticate access tokens (with the `sid` revocation check). Every flow takes
+//! sessions, reauthenticate for the actions that need a fresh authentication (see
+//! [`SensitiveAction`]), and authenticate access tokens (with the `sid` revocation check). Every flow takes
 //! its time from the injected clock, keeps secrets in `secrecy` types and records an
 //! [`AuthEvent`] for what happened.
 
@@ -13,6 +14,7 @@ mod observe;
 mod password;
 mod refresh;
 mod sessions;
+mod step_up;
 
 use std::fmt;
 use std::net::IpAddr;
@@ -39,6 +41,7 @@ pub use login::normalize_email;
 pub use mfa::{DisableTotp, TotpEnrollment};
 pub use observe::{AuthObserver, NoObserver};
 pub use sessions::SessionInfo;
+pub use step_up::{Reauthentication, SensitiveAction};
 
 /// Tokens handed to a client after a login, an MFA verification or a refresh.
 pub struct Tokens {

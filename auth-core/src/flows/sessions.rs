@@ -2,7 +2,7 @@
 
 use std::time::SystemTime;
 
-use super::{Authenticator, Principal};
+use super::{Authenticator, Principal, SensitiveAction};
 use crate::error::{Error, Result, TokenRejection};
 use crate::event::{AuthEventKind, SessionEnd};
 use crate::id::{SessionId, UserId};
@@ -41,7 +41,12 @@ impl Authenticator {
     }
 
     /// Ends one of the caller's sessions; [`Error::NotFound`] if the caller has no such session.
+    /// Ending another session than the caller's own needs a fresh authentication
+    /// ([`Error::ReauthRequired`] otherwise).
     pub async fn revoke_session(&self, principal: &Principal, id: &SessionId) -> Result<()> {
+        if principal.session_id.as_ref() != Some(id) {
+            self.require_fresh(principal, SensitiveAction::EndOtherSessions)?;
+        }
         let live = self
             .inner
             .stores
@@ -58,8 +63,10 @@ impl Authenticator {
 
     /// Ends every session of the caller but the current one ("log out everywhere else"): the
     /// credentials epoch moves on, so logins finishing concurrently and second-factor
-    /// challenges already issued end too.
+    /// challenges already issued end too. Needs a fresh authentication
+    /// ([`Error::ReauthRequired`] otherwise).
     pub async fn revoke_other_sessions(&self, principal: &Principal) -> Result<()> {
+        self.require_fresh(principal, SensitiveAction::EndOtherSessions)?;
         let epoch = self.advance_epoch(&principal.user_id).await?;
         self.credentials_changed(principal, epoch, SessionEnd::Revoked)
             .await

@@ -850,3 +850,159 @@ async fn the_breached_password_check_refuses_at_registration_with_the_configured
         Error::WeakPassword(crate::PasswordRejection::TooShort { min: 14 })
     ));
 }
+
+fn reauth_required(result: Result<impl std::fmt::Debug>) -> Duration {
+    match result {
+        Err(Error::ReauthRequired { max_age }) => max_age,
+        other => panic!("expected reauth_required, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_refresh_copies_auth_time_so_enrolling_after_the_window_needs_a_step_up() {
+    let w = world();
+    w.register("step@example.com").await;
+    let login = w.tokens("step@example.com").await;
+    let logged_in_at = w.principal(&login).await.claims.auth_time;
+    assert_eq!(logged_in_at, Some(w.clock.unix_seconds()));
+
+    w.advance(301);
+    let refreshed = w
+        .auth
+        .refresh(login.refresh_token.expose_secret())
+        .await
+        .unwrap();
+    let principal = w.principal(&refreshed).await;
+    assert_eq!(
+        principal.claims.auth_time, logged_in_at,
+        "a refresh is no authentication"
+    );
+    let refused = w.auth.enroll_totp(&principal).await;
+    assert_eq!(reauth_required(refused), Duration::from_secs(300));
+
+    let stepped_up = w
+        .auth
+        .reauthenticate(
+            &principal,
+            Reauthentication::Password(&secret(PASSWORD)),
+            CLIENT,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        stepped_up.session_id, refreshed.session_id,
+        "the same session"
+    );
+    let fresh = w.principal(&stepped_up).await;
+    assert_eq!(fresh.claims.auth_time, Some(w.clock.unix_seconds()));
+    w.enable_totp(&fresh).await;
+    assert_eq!(
+        rejection(
+            w.auth
+                .refresh(refreshed.refresh_token.expose_secret())
+                .await
+        ),
+        TokenRejection::NotActive,
+        "the refresh token of before the step-up stops working"
+    );
+    // The stepped-up session's own refresh keeps the step-up's auth_time.
+    w.advance(60);
+    let later = w
+        .auth
+        .refresh(stepped_up.refresh_token.expose_secret())
+        .await
+        .unwrap();
+    assert_eq!(
+        w.principal(&later).await.claims.auth_time,
+        fresh.claims.auth_time
+    );
+    assert_eq!(
+        w.events
+            .names()
+            .iter()
+            .filter(|n| **n == "reauthenticated")
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn ending_other_sessions_needs_a_fresh_authentication_but_logging_out_does_not() {
+    let w = world();
+    w.register("ends@example.com").await;
+    let mine = w.tokens("ends@example.com").await;
+    let other = w.tokens("ends@example.com").await;
+    w.advance(301);
+    let mine = w
+        .auth
+        .refresh(mine.refresh_token.expose_secret())
+        .await
+        .unwrap();
+    let principal = w.principal(&mine).await;
+    reauth_required(w.auth.revoke_other_sessions(&principal).await);
+    reauth_required(w.auth.revoke_session(&principal, &other.session_id).await);
+    assert!(w.auth.sessions(&principal).await.unwrap().len() == 2);
+    w.auth
+        .revoke_session(&principal, &mine.session_id)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_step_up_is_checked_like_a_login_and_takes_a_code_when_totp_is_on() {
+    let w = world();
+    w.register("proof@example.com").await;
+    let tokens = w.tokens("proof@example.com").await;
+    let principal = w.principal(&tokens).await;
+    let refused = w
+        .auth
+        .reauthenticate(&principal, Reauthentication::Code("123456"), CLIENT)
+        .await;
+    assert!(
+        matches!(refused, Err(Error::InvalidRequest(_))),
+        "{refused:?}"
+    );
+    for _ in 0..6 {
+        let wrong = w
+            .auth
+            .reauthenticate(
+                &principal,
+                Reauthentication::Password(&secret("wrong one")),
+                CLIENT,
+            )
+            .await;
+        assert!(matches!(wrong, Err(Error::InvalidCredentials)), "{wrong:?}");
+    }
+    let throttled = w
+        .auth
+        .reauthenticate(
+            &principal,
+            Reauthentication::Password(&secret(PASSWORD)),
+            CLIENT,
+        )
+        .await;
+    assert!(
+        matches!(throttled, Err(Error::Throttled { .. })),
+        "{throttled:?}"
+    );
+
+    w.advance(2);
+    let (totp, _) = w.enable_totp(&principal).await;
+    w.advance(30);
+    let stepped_up = w
+        .auth
+        .reauthenticate(&principal, Reauthentication::Code(&w.code(&totp)), CLIENT)
+        .await
+        .unwrap();
+    assert_eq!(stepped_up.session_id, tokens.session_id);
+}
+
+#[test]
+fn a_zero_reauthentication_max_age_is_refused() {
+    let mut config = testing::authenticator_config();
+    config.reauthentication_max_age = Duration::ZERO;
+    let built = testing::authenticator_builder(config).build();
+    assert!(matches!(built, Err(Error::Config(_))), "{built:?}");
+    assert_eq!(SensitiveAction::ALL.len(), 4);
+    assert_eq!(SensitiveAction::AddFactor.as_str(), "add_factor");
+}

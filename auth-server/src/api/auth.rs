@@ -1,5 +1,5 @@
-//! Accounts and their tokens: register, login, refresh, logout, the caller's profile and
-//! password change.
+//! Accounts and their tokens: register, login, refresh, reauthentication (a step-up), logout,
+//! the caller's profile and password change.
 
 use auth_core::flows::{Authenticator, LoginOutcome, Principal};
 use auth_core::secrecy::ExposeSecret;
@@ -11,8 +11,8 @@ use axum::{Extension, Json};
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ClientIp};
 use super::types::{
-    Credentials, LoginBody, MfaChallengeBody, PasswordChange, ProfileBody, RefreshRequest,
-    TokenBody, UserBody, no_store,
+    Credentials, LoginBody, MfaChallengeBody, PasswordChange, ProfileBody, ProofRequest,
+    RefreshRequest, TokenBody, UserBody, no_store,
 };
 
 #[utoipa::path(post, path = "/v1/auth/register", request_body = Credentials, responses((status = 201, body = UserBody), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -58,6 +58,19 @@ pub(crate) async fn refresh(
     ApiJson(request): ApiJson<RefreshRequest>,
 ) -> Result<Response, ApiError> {
     let tokens = auth.refresh(request.refresh_token.expose_secret()).await?;
+    Ok(no_store(TokenBody::from(&tokens)))
+}
+
+#[utoipa::path(post, path = "/v1/auth/reauthenticate", request_body = ProofRequest, responses((status = 200, body = TokenBody, description = "the same session, new tokens with a fresh auth_time; the previous refresh token stops working"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)), security(("bearer" = [])))]
+pub(crate) async fn reauthenticate(
+    State(auth): State<Authenticator>,
+    Extension(principal): Extension<Principal>,
+    ClientIp(client): ClientIp,
+    ApiJson(request): ApiJson<ProofRequest>,
+) -> Result<Response, ApiError> {
+    let tokens = auth
+        .reauthenticate(&principal, request.proof()?, Some(client))
+        .await?;
     Ok(no_store(TokenBody::from(&tokens)))
 }
 

@@ -1,7 +1,7 @@
 //! The second factor: completing a login with a code, and enrolling, confirming and disabling
 //! TOTP.
 
-use auth_core::flows::{Authenticator, DisableTotp, Principal};
+use auth_core::flows::{Authenticator, DisableTotp, Principal, Reauthentication};
 use auth_core::secrecy::ExposeSecret;
 use axum::Extension;
 use axum::extract::State;
@@ -11,8 +11,8 @@ use axum::response::Response;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ClientIp};
 use super::types::{
-    CodeRequest, DisableTotpRequest, EnrollmentBody, MfaVerifyRequest, RecoveryCodesBody,
-    TokenBody, no_store,
+    CodeRequest, EnrollmentBody, MfaVerifyRequest, ProofRequest, RecoveryCodesBody, TokenBody,
+    no_store,
 };
 
 #[utoipa::path(post, path = "/v1/auth/mfa/verify", request_body = MfaVerifyRequest, responses((status = 200, body = TokenBody), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
@@ -31,7 +31,7 @@ pub(crate) async fn verify_mfa(
     Ok(no_store(TokenBody::from(&tokens)))
 }
 
-#[utoipa::path(post, path = "/v1/auth/mfa/totp/enroll", responses((status = 200, body = EnrollmentBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/v1/auth/mfa/totp/enroll", responses((status = 200, body = EnrollmentBody), (status = 401, body = ErrorBody, description = "invalid_token, or reauth_required: authenticate again first (POST /v1/auth/reauthenticate)"), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
 pub(crate) async fn enroll_totp(
     State(auth): State<Authenticator>,
     Extension(principal): Extension<Principal>,
@@ -60,23 +60,16 @@ pub(crate) async fn confirm_totp(
     Ok(no_store(RecoveryCodesBody { recovery_codes }))
 }
 
-#[utoipa::path(delete, path = "/v1/auth/mfa/totp", request_body = DisableTotpRequest, responses((status = 204, description = "disabled"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(delete, path = "/v1/auth/mfa/totp", request_body = ProofRequest, responses((status = 204, description = "disabled"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
 pub(crate) async fn disable_totp(
     State(auth): State<Authenticator>,
     Extension(principal): Extension<Principal>,
     ClientIp(client): ClientIp,
-    ApiJson(request): ApiJson<DisableTotpRequest>,
+    ApiJson(request): ApiJson<ProofRequest>,
 ) -> Result<StatusCode, ApiError> {
-    let proof = match (&request.code, &request.password) {
-        (Some(code), None) => DisableTotp::Code(code.expose_secret()),
-        (None, Some(password)) => DisableTotp::Password(password),
-        _ => {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "send either a code or the password",
-            ));
-        }
+    let proof = match request.proof()? {
+        Reauthentication::Code(code) => DisableTotp::Code(code),
+        Reauthentication::Password(password) => DisableTotp::Password(password),
     };
     auth.disable_totp(&principal, proof, Some(client)).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -60,6 +60,7 @@ fn table() -> Vec<(Access, UtoipaMethodRouter<Authenticator>)> {
         (Bearer, routes!(auth::logout)),
         (Bearer, routes!(auth::me)),
         (Bearer, routes!(auth::change_password)),
+        (Bearer, routes!(auth::reauthenticate)),
         (Bearer, routes!(mfa::enroll_totp)),
         (Bearer, routes!(mfa::confirm_totp)),
         (Bearer, routes!(mfa::disable_totp)),

@@ -36,7 +36,7 @@ pub(crate) async fn sessions(
     Ok(Json(SessionsBody { sessions }).into_response())
 }
 
-#[utoipa::path(delete, path = "/v1/auth/sessions/{id}", params(("id" = String, Path, description = "a session id from the list")), responses((status = 204, description = "ended"), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(delete, path = "/v1/auth/sessions/{id}", params(("id" = String, Path, description = "a session id from the list")), responses((status = 204, description = "ended"), (status = 401, body = ErrorBody, description = "invalid_token, or reauth_required for a session other than the caller's"), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub(crate) async fn revoke_session(
     State(auth): State<Authenticator>,
     Extension(principal): Extension<Principal>,
@@ -47,7 +47,7 @@ pub(crate) async fn revoke_session(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(delete, path = "/v1/auth/sessions", responses((status = 204, description = "every other session ended"), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(delete, path = "/v1/auth/sessions", responses((status = 204, description = "every other session ended"), (status = 401, body = ErrorBody, description = "invalid_token, or reauth_required: authenticate again first")), security(("bearer" = [])))]
 pub(crate) async fn revoke_other_sessions(
     State(auth): State<Authenticator>,
     Extension(principal): Extension<Principal>,

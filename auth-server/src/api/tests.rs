@@ -53,23 +53,31 @@ async fn answer(
     (parts.status, parts.headers, json)
 }
 
+/// Registers `email` (password `correct horse battery staple`) and logs in: the token body.
+async fn signed_up(router: &Router, email: &str) -> serde_json::Value {
+    let credentials =
+        serde_json::json!({ "email": email, "password": "correct horse battery staple" })
+            .to_string();
+    let (status, _) = send(
+        router,
+        Method::POST,
+        "/v1/auth/register",
+        None,
+        &credentials,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, tokens) = send(router, Method::POST, "/v1/auth/login", None, &credentials).await;
+    assert_eq!(status, StatusCode::OK);
+    tokens
+}
+
 /// Found by the `api_bodies` fuzz target: axum's own plain-text rejection answered a
 /// session id that percent-decodes to invalid UTF-8.
 #[tokio::test]
 async fn a_session_id_that_is_not_utf8_is_answered_400_in_our_json_shape() {
     let router = crate::development_router().unwrap();
-    let credentials = r#"{"email":"ada@example.com","password":"correct horse battery staple"}"#;
-    let (status, _) = send(
-        &router,
-        Method::POST,
-        "/v1/auth/register",
-        None,
-        credentials,
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED);
-    let (status, tokens) = send(&router, Method::POST, "/v1/auth/login", None, credentials).await;
-    assert_eq!(status, StatusCode::OK);
+    let tokens = signed_up(&router, "ada@example.com").await;
     let token = tokens["access_token"].as_str().unwrap();
 
     let (status, body) = send(
@@ -225,6 +233,14 @@ async fn api_errors_answer_with_the_status_code_and_retry_after_of_each_error() 
         (Error::TokenReused, 401, "token_reused", None),
         (Error::MfaRequired, 403, "mfa_required", None),
         (
+            Error::ReauthRequired {
+                max_age: Duration::from_secs(300),
+            },
+            401,
+            "reauth_required",
+            None,
+        ),
+        (
             Error::Throttled {
                 retry_after: Duration::from_millis(2500),
             },
@@ -270,4 +286,103 @@ async fn api_errors_answer_with_the_status_code_and_retry_after_of_each_error() 
                 .contains("session revoked")
         );
     }
+}
+
+/// Step-up over HTTP: after the window a refreshed token cannot enrol TOTP (401
+/// `reauth_required`, an RFC 9470 challenge); `POST /v1/auth/reauthenticate` with the password
+/// gives the same session fresh tokens, which can.
+#[tokio::test]
+async fn enrolling_with_a_stale_token_needs_a_step_up_over_http() {
+    use std::time::Duration;
+
+    let clock = auth_core::testing::clock();
+    let auth =
+        auth_core::testing::authenticator_builder(auth_core::testing::authenticator_config())
+            .clock(clock.clone())
+            .build()
+            .unwrap();
+    let router = super::routes(auth, super::TrustedProxyHeader(None)).router;
+    let login = signed_up(&router, "step@example.com").await;
+
+    clock.advance(Duration::from_secs(301));
+    let refresh = serde_json::json!({ "refresh_token": login["refresh_token"] }).to_string();
+    let (status, refreshed) = send(&router, Method::POST, "/v1/auth/refresh", None, &refresh).await;
+    assert_eq!(status, StatusCode::OK);
+    let stale = refreshed["access_token"].as_str().unwrap();
+    let (status, headers, body) = answer(
+        &router,
+        Method::POST,
+        "/v1/auth/mfa/totp/enroll",
+        Some(stale),
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"], "reauth_required");
+    let challenge = headers[header::WWW_AUTHENTICATE].to_str().unwrap();
+    assert!(
+        challenge.contains(r#"error="insufficient_user_authentication""#)
+            && challenge.ends_with("max_age=300"),
+        "{challenge}"
+    );
+
+    for bad in [r#"{}"#, r#"{"password":"x","code":"123456"}"#] {
+        let (status, body) = send(
+            &router,
+            Method::POST,
+            "/v1/auth/reauthenticate",
+            Some(stale),
+            bad,
+        )
+        .await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_request"))
+        );
+    }
+    let (status, body) = send(
+        &router,
+        Method::POST,
+        "/v1/auth/reauthenticate",
+        Some(stale),
+        r#"{"password":"not the password"}"#,
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_credentials"))
+    );
+    let (status, fresh) = send(
+        &router,
+        Method::POST,
+        "/v1/auth/reauthenticate",
+        Some(stale),
+        r#"{"password":"correct horse battery staple"}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, before) = send(&router, Method::GET, "/v1/auth/me", Some(stale), "").await;
+    let (_, after) = send(
+        &router,
+        Method::GET,
+        "/v1/auth/me",
+        fresh["access_token"].as_str(),
+        "",
+    )
+    .await;
+    assert!(before["session_id"].is_string());
+    assert_eq!(
+        after["session_id"], before["session_id"],
+        "the same session"
+    );
+    let (status, enrolment) = send(
+        &router,
+        Method::POST,
+        "/v1/auth/mfa/totp/enroll",
+        fresh["access_token"].as_str(),
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{enrolment}");
+    assert!(enrolment["otpauth_uri"].as_str().is_some());
 }

@@ -1,6 +1,6 @@
 //! The request and response bodies of the API, as the OpenAPI document describes them.
 
-use auth_core::flows::Tokens;
+use auth_core::flows::{Reauthentication, Tokens};
 use auth_core::id::SessionId;
 use auth_core::secrecy::{ExposeSecret, SecretString};
 use axum::Json;
@@ -44,15 +44,32 @@ pub(crate) struct CodeRequest {
     pub(crate) code: SecretString,
 }
 
+/// A password or a second-factor code, exactly one: what turns TOTP off, and what a step-up
+/// authenticates with.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct DisableTotpRequest {
+pub(crate) struct ProofRequest {
+    /// A current TOTP code or a recovery code.
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub(crate) code: Option<SecretString>,
+    /// The account password.
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub(crate) password: Option<SecretString>,
+}
+
+impl ProofRequest {
+    /// The one proof sent: `invalid_request` (400) for none or both.
+    pub(crate) fn proof(&self) -> Result<Reauthentication<'_>, auth_core::Error> {
+        match (&self.code, &self.password) {
+            (Some(code), None) => Ok(Reauthentication::Code(code.expose_secret())),
+            (None, Some(password)) => Ok(Reauthentication::Password(password)),
+            _ => Err(auth_core::Error::InvalidRequest(
+                "send either a code or the password".into(),
+            )),
+        }
+    }
 }
 
 /// Tokens handed out by login, MFA verification and refresh.

@@ -35,6 +35,8 @@ fn an_empty_environment_gives_the_development_defaults() {
     assert_eq!(config.request_timeout, Duration::from_secs(30));
     assert_eq!(config.access_ttl, Duration::from_secs(900));
     assert_eq!(config.refresh_ttl, Duration::from_secs(2_592_000));
+    assert_eq!(config.reauth_max_age, Duration::from_secs(300));
+    assert_eq!(config.redis_key_prefix, "auth:");
     assert_eq!(config.token_cache_size, 10_000);
     assert_eq!(config.hash_niceness, None);
     assert!(config.database_url.is_none() && config.redis_url.is_none());
@@ -53,6 +55,7 @@ fn values_are_read_and_trimmed() {
         ("REQUEST_TIMEOUT", "10"),
         ("ACCESS_TOKEN_TTL", "600"),
         ("REFRESH_TOKEN_TTL", "86400"),
+        ("REAUTH_MAX_AGE", "120"),
         ("AUTH_ISSUER", "https://auth.example.com"),
         ("AUTH_AUDIENCE", "orders"),
         ("AUTH_TOKEN_FORMAT", "paseto-v4-local"),
@@ -68,6 +71,7 @@ fn values_are_read_and_trimmed() {
         ),
         ("DATABASE_URL", "postgres://auth@db/auth"),
         ("REDIS_URL", "redis://cache:6379"),
+        ("REDIS_KEY_PREFIX", "orders-auth:"),
     ])
     .unwrap();
     assert_eq!(config.port, 9000);
@@ -76,6 +80,8 @@ fn values_are_read_and_trimmed() {
     assert_eq!(config.request_timeout, Duration::from_secs(10));
     assert_eq!(config.access_ttl, Duration::from_secs(600));
     assert_eq!(config.refresh_ttl, Duration::from_secs(86_400));
+    assert_eq!(config.reauth_max_age, Duration::from_secs(120));
+    assert_eq!(config.redis_key_prefix, "orders-auth:");
     assert_eq!(config.issuer, "https://auth.example.com");
     assert_eq!(config.audience, "orders");
     assert_eq!(
@@ -114,6 +120,8 @@ fn every_problem_is_listed_at_once_with_the_variable_name() {
         ("TOKEN_CACHE_SIZE", "-1"),
         ("PASSWORD_HASH_NICENESS", "20"),
         ("TRUSTED_PROXY_HEADER", "not a header"),
+        ("REAUTH_MAX_AGE", "0"),
+        ("REDIS_KEY_PREFIX", "{shared}"),
     ]);
     for variable in [
         "PORT",
@@ -131,6 +139,8 @@ fn every_problem_is_listed_at_once_with_the_variable_name() {
         "TOKEN_CACHE_SIZE",
         "PASSWORD_HASH_NICENESS",
         "TRUSTED_PROXY_HEADER",
+        "REAUTH_MAX_AGE",
+        "REDIS_KEY_PREFIX",
     ] {
         assert!(has(&found, variable), "{variable} missing from {found:?}");
     }

@@ -4,7 +4,8 @@
 //! [`Answer::from_error`] is the one mapping from an error to its answer: a status, the
 //! error's stable [code](auth_core::Error::code), a message that is safe to show a client,
 //! `Retry-After` when waiting helps, and for `401` an RFC 6750 `WWW-Authenticate: Bearer`
-//! challenge. It is an exhaustive `match` with no wildcard arm, so a new variant of
+//! challenge (for `reauth_required`, RFC 9470's `insufficient_user_authentication` with
+//! `max_age`). It is an exhaustive `match` with no wildcard arm, so a new variant of
 //! `auth_core::Error` does not compile until it has an answer. [`AuthLayer`], [`RequireScope`]
 //! and `auth-server` all answer through it.
 //!
@@ -14,6 +15,7 @@
 //! | `InvalidToken(_)` | 401 | `invalid_token` | | 16 `UNAUTHENTICATED` |
 //! | `TokenReused` | 401 | `token_reused` | | 16 `UNAUTHENTICATED` |
 //! | `MfaRequired` | 403 | `mfa_required` | | 7 `PERMISSION_DENIED` |
+//! | `ReauthRequired { max_age }` | 401 | `reauth_required` | | 16 `UNAUTHENTICATED` |
 //! | `WeakPassword(_)` | 422 | `weak_password` | | 3 `INVALID_ARGUMENT` |
 //! | `Throttled { retry_after }` | 429 | `throttled` | `retry_after`, rounded up | 8 `RESOURCE_EXHAUSTED` |
 //! | `Conflict(_)` | 409 | `conflict` | | 6 `ALREADY_EXISTS` |
@@ -114,6 +116,8 @@ struct Challenge {
     error: Option<&'static str>,
     description: Option<Cow<'static, str>>,
     scope: Option<String>,
+    /// RFC 9470: how recent the user's authentication must be, in seconds.
+    max_age: Option<u64>,
 }
 
 impl Challenge {
@@ -122,6 +126,7 @@ impl Challenge {
         error: None,
         description: None,
         scope: None,
+        max_age: None,
     };
 }
 
@@ -156,6 +161,17 @@ impl Answer {
                 Self::unauthorized(code, INVALID_TOKEN)
             }
             Error::MfaRequired => Self::new(StatusCode::FORBIDDEN, code, error.to_string()),
+            Error::ReauthRequired { max_age } => Self::new(
+                StatusCode::UNAUTHORIZED,
+                code,
+                error.to_string(),
+            )
+            .with_challenge(Challenge {
+                error: Some("insufficient_user_authentication"),
+                description: Some(Cow::Borrowed("a more recent authentication is required")),
+                scope: None,
+                max_age: Some(max_age.as_secs()),
+            }),
             Error::WeakPassword(_) => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, error.to_string())
             }
@@ -215,6 +231,7 @@ impl Answer {
             error: Some("invalid_request"),
             description: Some(Cow::Borrowed("malformed Authorization header")),
             scope: None,
+            max_age: None,
         })
     }
 
@@ -230,6 +247,7 @@ impl Answer {
             error: Some("insufficient_scope"),
             description: None,
             scope: Some(required.to_owned()),
+            max_age: None,
         })
     }
 
@@ -240,6 +258,7 @@ impl Answer {
             error: Some("invalid_token"),
             description: Some(message),
             scope: None,
+            max_age: None,
         })
     }
 
@@ -314,6 +333,9 @@ impl Answer {
         }
         if let Some(scope) = &challenge.scope {
             let _ = write!(value, ", scope=\"{}\"", quoted(scope));
+        }
+        if let Some(max_age) = challenge.max_age {
+            let _ = write!(value, ", max_age={max_age}");
         }
         HeaderValue::from_str(&value).ok()
     }

@@ -16,7 +16,10 @@ fn every_error() -> Vec<Error> {
             Error::InvalidCredentials => Some(Error::InvalidToken(TokenRejection::Expired)),
             Error::InvalidToken(_) => Some(Error::TokenReused),
             Error::TokenReused => Some(Error::MfaRequired),
-            Error::MfaRequired => {
+            Error::MfaRequired => Some(Error::ReauthRequired {
+                max_age: Duration::from_secs(300),
+            }),
+            Error::ReauthRequired { .. } => {
                 Some(Error::WeakPassword(PasswordRejection::TooShort { min: 12 }))
             }
             Error::WeakPassword(_) => Some(Error::Throttled {
@@ -77,6 +80,13 @@ fn expected(
             "mfa_required",
             7,
             "a second factor is required",
+            None,
+        ),
+        Error::ReauthRequired { .. } => (
+            StatusCode::UNAUTHORIZED,
+            "reauth_required",
+            16,
+            "this action needs a fresh authentication (within 300 s)",
             None,
         ),
         Error::WeakPassword(_) => (
@@ -193,7 +203,7 @@ fn every_variant_is_sampled_once() {
     let all = every_error();
     let kinds: std::collections::HashSet<_> = all.iter().map(std::mem::discriminant).collect();
     assert_eq!(kinds.len(), all.len());
-    assert_eq!(all.len(), 15);
+    assert_eq!(all.len(), 16);
 }
 
 #[test]
@@ -234,7 +244,20 @@ fn every_error_answers_a_grpc_request_with_its_grpc_status_and_message() {
 }
 
 #[test]
-fn every_401_carries_an_invalid_token_challenge_with_the_generic_message() {
+fn a_stale_authentication_gets_an_rfc_9470_challenge_with_max_age() {
+    let error = Error::ReauthRequired {
+        max_age: Duration::from_secs(300),
+    };
+    let answer = Answer::from_error(&error);
+    assert_eq!(
+        answer.www_authenticate().unwrap(),
+        "Bearer realm=\"api\", error=\"insufficient_user_authentication\", \
+         error_description=\"a more recent authentication is required\", max_age=300"
+    );
+}
+
+#[test]
+fn every_401_for_a_credential_carries_an_invalid_token_challenge_with_the_generic_message() {
     for (error, description) in [
         (Error::InvalidCredentials, "invalid credentials"),
         (

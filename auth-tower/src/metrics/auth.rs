@@ -86,6 +86,10 @@ impl AuthObserver for Metrics {
         self.password_hash.observe(elapsed.as_secs_f64());
     }
 
+    fn second_factor_checked(&self) {
+        self.second_factor_checks.inc();
+    }
+
     fn refreshed(&self, outcome: RefreshOutcome) {
         self.refreshes
             .get_or_create(&OutcomeLabels {

@@ -8,7 +8,7 @@
 //! | `auth_login_total` | `outcome` (`success`, `failure`, `throttled`, `mfa_required`), `method` (`password`, `mfa`) |
 //! | `auth_refresh_total` | `outcome` (`rotated`, `reused`, `invalid`, `error`) |
 //! | `auth_mfa_verify_total` | `outcome` (`success`, `failure`, `recovery_code`) |
-//! | `auth_throttled_total`, `auth_token_issue_duration_seconds`, `auth_password_hash_duration_seconds` | |
+//! | `auth_throttled_total`, `auth_second_factor_checks_total`, `auth_token_issue_duration_seconds`, `auth_password_hash_duration_seconds` | |
 //! | `auth_service_health` | `component` (1 up, 0 down) |
 //! | `process_resident_memory_bytes`, `process_open_fds`, `process_cpu_seconds_total` | (Linux) |
 //!
@@ -110,6 +110,7 @@ pub struct Metrics {
     refreshes: Family<OutcomeLabels, Counter>,
     mfa_verifications: Family<OutcomeLabels, Counter>,
     throttled: Counter,
+    second_factor_checks: Counter,
     token_issue: Histogram,
     password_hash: Histogram,
     health: Family<ComponentLabels, Gauge>,
@@ -143,6 +144,7 @@ impl Metrics {
         let refreshes = Family::<OutcomeLabels, Counter>::default();
         let mfa_verifications = Family::<OutcomeLabels, Counter>::default();
         let throttled = Counter::default();
+        let second_factor_checks = Counter::default();
         let token_issue = latency_histogram();
         let password_hash = latency_histogram();
         let health = Family::<ComponentLabels, Gauge>::default();
@@ -176,6 +178,11 @@ impl Metrics {
             "auth_throttled",
             "Attempts refused by brute-force throttling",
             throttled.clone(),
+        );
+        registry.register(
+            "auth_second_factor_checks",
+            "Codes checked against a TOTP secret (throttled attempts never are)",
+            second_factor_checks.clone(),
         );
         registry.register(
             "auth_token_issue_duration_seconds",
@@ -222,6 +229,7 @@ impl Metrics {
             refreshes,
             mfa_verifications,
             throttled,
+            second_factor_checks,
             token_issue,
             password_hash,
             health,

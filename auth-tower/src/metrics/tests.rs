@@ -3,7 +3,7 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use auth_core::event::{AuthEvent, AuthEventKind, EventSink, LoginFailure, MemoryEventSink};
-use auth_core::flows::{LoginOutcome, Stores};
+use auth_core::flows::{Authenticator, LoginOutcome, Stores, Tokens};
 use auth_core::id::Amr;
 use auth_core::secrecy::{ExposeSecret, SecretString};
 use auth_core::testing;
@@ -204,6 +204,7 @@ async fn the_metrics_service_serves_valid_openmetrics() {
         "# TYPE auth_refresh counter",
         "# TYPE auth_mfa_verify counter",
         "# TYPE auth_throttled counter",
+        "# TYPE auth_second_factor_checks counter",
         "# TYPE auth_token_issue_duration_seconds histogram",
         "# TYPE auth_password_hash_duration_seconds histogram",
     ] {
@@ -290,6 +291,53 @@ async fn audit_events_count_logins_second_factors_and_throttling_and_pass_on() {
     }
 }
 
+/// Registers ada@example.com and logs in.
+async fn signed_up(auth: &Authenticator) -> Tokens {
+    let password = SecretString::from("correct horse battery staple");
+    auth.register("ada@example.com", &password).await.unwrap();
+    match auth
+        .login("ada@example.com", &password, None)
+        .await
+        .unwrap()
+    {
+        LoginOutcome::Authenticated(tokens) => tokens,
+        LoginOutcome::MfaRequired { .. } => panic!("no MFA enrolled"),
+    }
+}
+
+#[tokio::test]
+async fn every_code_checked_against_a_totp_secret_is_counted() {
+    let metrics = Metrics::new();
+    let auth = testing::authenticator_builder(testing::authenticator_config())
+        .clock(testing::clock())
+        .observer(Arc::new(metrics.clone()))
+        .build()
+        .unwrap();
+    let tokens = signed_up(&auth).await;
+    let principal = auth
+        .authenticate(tokens.access_token.expose_secret())
+        .await
+        .unwrap();
+    let enrollment = auth.enroll_totp(&principal).await.unwrap();
+    let totp = auth_core::mfa::TotpSecret::from_base32(enrollment.secret.expose_secret()).unwrap();
+    let now = auth_core::clock::unix_seconds(testing::now());
+    let code_at = |at| auth_core::mfa::code_at(&totp, &auth.config().totp, at).unwrap();
+    let code = code_at(now);
+    // Not the code of this step, nor of one either side (all three verify).
+    let near = [code_at(now - 30), code.clone(), code_at(now + 30)];
+    let wrong = ["000000", "111111", "222222", "333333"]
+        .into_iter()
+        .find(|candidate| !near.iter().any(|c| c == candidate))
+        .unwrap();
+    assert!(auth.confirm_totp(&principal, wrong, None).await.is_err());
+    auth.confirm_totp(&principal, &code, None).await.unwrap();
+    let samples = check_openmetrics(&metrics.encode().unwrap());
+    assert_eq!(
+        sample(&samples, "auth_second_factor_checks_total"),
+        Some(2.0)
+    );
+}
+
 #[tokio::test]
 async fn the_authenticator_feeds_refresh_hashing_and_issuing_metrics() {
     let metrics = Metrics::new();
@@ -301,15 +349,7 @@ async fn the_authenticator_feeds_refresh_hashing_and_issuing_metrics() {
         .observer(Arc::new(metrics.clone()))
         .build()
         .unwrap();
-    let password = SecretString::from("correct horse battery staple");
-    auth.register("ada@example.com", &password).await.unwrap();
-    let LoginOutcome::Authenticated(tokens) = auth
-        .login("ada@example.com", &password, None)
-        .await
-        .unwrap()
-    else {
-        panic!("no MFA enrolled");
-    };
+    let tokens = signed_up(&auth).await;
     auth.refresh(tokens.refresh_token.expose_secret())
         .await
         .unwrap();

@@ -107,7 +107,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use fred::prelude::{
-    Builder, ClientLike, Config, Error as FredError, Options, Pool, ReconnectPolicy, TcpConfig,
+    Builder, ClientLike, Config, Error as FredError, KeysInterface, Options, Pool, ReconnectPolicy,
+    TcpConfig,
 };
 use fred::types::config::UnresponsiveConfig;
 use fred::types::scripts::Script;
@@ -395,6 +396,43 @@ impl RedisStore {
 
     fn revoked_key(&self, id: &SessionId) -> String {
         format!("{}revoked:{{{id}}}", self.inner.prefix)
+    }
+
+    /// Every key under this store's prefix (a `SCAN`, so it never blocks the server).
+    async fn keys_under_prefix(&self) -> Result<Vec<String>> {
+        let pattern = format!("{}*", self.inner.prefix);
+        let mut cursor = "0".to_owned();
+        let mut keys = Vec::new();
+        loop {
+            let (next, page): (String, Vec<String>) = self
+                .run(
+                    "scan",
+                    self.client()
+                        .scan_page(cursor, pattern.clone(), Some(500), None),
+                )
+                .await?;
+            keys.extend(page);
+            if next == "0" {
+                break;
+            }
+            cursor = next;
+        }
+        keys.sort();
+        keys.dedup();
+        Ok(keys)
+    }
+
+    /// Deletes every key under this store's prefix and returns how many there were: for
+    /// tests that share a Redis and clean up after themselves (feature `test-util`). Never
+    /// call it on a prefix a deployment uses.
+    #[cfg(feature = "test-util")]
+    pub async fn delete_every_key(&self) -> Result<usize> {
+        let keys = self.keys_under_prefix().await?;
+        let count = keys.len();
+        if !keys.is_empty() {
+            let _: i64 = self.run("delete keys", self.client().del(keys)).await?;
+        }
+        Ok(count)
     }
 
     fn used_once_key(&self, id: &str) -> String {

@@ -65,24 +65,7 @@ impl Fixture {
 
     /// Every key under the fixture's prefix.
     async fn keys(&self) -> Vec<String> {
-        let client = self.store.client();
-        let pattern = format!("{}*", self.prefix());
-        let mut cursor = "0".to_owned();
-        let mut keys = Vec::new();
-        loop {
-            let (next, page): (String, Vec<String>) = client
-                .scan_page(cursor, pattern.clone(), Some(100), None)
-                .await
-                .expect("SCAN");
-            keys.extend(page);
-            if next == "0" {
-                break;
-            }
-            cursor = next;
-        }
-        keys.sort();
-        keys.dedup();
-        keys
+        self.store.keys_under_prefix().await.expect("SCAN")
     }
 
     async fn pttl(&self, key: &str) -> i64 {
@@ -93,10 +76,7 @@ impl Fixture {
 impl Drop for Fixture {
     fn drop(&mut self) {
         let cleanup = async {
-            let keys = self.keys().await;
-            if !keys.is_empty() {
-                let _: i64 = self.store.client().del(keys).await.expect("DEL");
-            }
+            self.store.delete_every_key().await.expect("DEL");
         };
         // Tests run on a multi-threaded runtime, where blocking in place is allowed.
         tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(cleanup));
