@@ -11,8 +11,13 @@
 //! defaults, six of a thousand wrong passwords sent at once reach the hasher. The [`Attempt`]
 //! the reservation returns is settled with the outcome of the check: [`Attempt::failed`],
 //! [`Attempt::succeeded`] or, when the check could not be made, [`Attempt::release`]. An
-//! attempt refused by a policy is given back at once, so waiting clients are not punished for
-//! asking early, and the delay runs from the last failure, not from the last refusal.
+//! attempt refused by a policy is given back at once (its count, not its time).
+//!
+//! Beyond the free attempts, the reservation also moves the counter's last failure to now:
+//! such an attempt counts as failed until it is settled, so attempts arriving together wait
+//! out each other's delays instead of all finding the last delay over (after a pause, a
+//! burst gets one check, not one per delay that has run out). Asking again before the delay
+//! is over therefore starts it again, on that counter.
 //!
 //! # Whose attempts count where
 //!
@@ -40,7 +45,7 @@
 //! (what a [`ThrottleStore`] counted) and the current time and says how long the next attempt
 //! must wait. With the per-account defaults the first five failures in an hour cost nothing;
 //! from the sixth on, the next attempt waits 1 s, then 2 s, 4 s, ... up to 15 minutes; the
-//! twentieth failure locks until the hour that began with the first failure is over.
+//! twentieth failure locks until the hour that began with the first attempt is over.
 //!
 //! ```
 //! use std::time::{Duration, UNIX_EPOCH};
@@ -76,7 +81,8 @@ use crate::store::{ThrottleRecord, ThrottleStore};
 const HOUR: Duration = Duration::from_secs(60 * 60);
 
 /// When and how hard failed attempts are throttled: free failures, then a delay doubling with
-/// each failure, then a lockout until the window ends. Windows start at the first failure.
+/// each failure, then a lockout until the window ends. A window starts at the first attempt
+/// counted in it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ThrottlePolicy {
     window: Duration,
@@ -198,7 +204,7 @@ impl ThrottlePolicy {
         }
     }
 
-    /// How long failures are counted, from the first failure of a window.
+    /// How long failures are counted, from the first attempt of a window.
     pub fn window(&self) -> Duration {
         self.window
     }
@@ -525,9 +531,10 @@ impl Throttle {
             counters: Vec::with_capacity(counters.len()),
         };
         for counter in counters {
+            let policy = counter.policy;
             let counted = match self
                 .store
-                .reserve_attempt(&counter.key, now, counter.policy.window)
+                .reserve_attempt(&counter.key, now, policy.window, policy.free_failures)
                 .await
             {
                 Ok(counted) => counted,
@@ -536,8 +543,11 @@ impl Throttle {
                     return Err(error);
                 }
             };
-            let wait = counter.policy.wait_for_reserved(&counted, now);
-            let spent = counter.spent_when_refused;
+            let wait = policy.wait_for_reserved(&counted, now);
+            // A counter spent when refused answers so only once it is locked, not while a
+            // delay (of a custom policy) runs.
+            let spent = counter.spent_when_refused
+                && counted.failures.saturating_sub(1) >= policy.lockout_after;
             attempt.counters.push(counter);
             if let Some(retry_after) = wait {
                 attempt.give_back().await;
@@ -577,36 +587,44 @@ impl Attempt {
     /// The check failed: the attempt stays counted and the delay runs from now.
     pub async fn failed(mut self) -> Result<()> {
         let now = self.throttle.clock.now();
-        let store = &self.throttle.store;
-        for counter in std::mem::take(&mut self.counters) {
-            store
-                .confirm_failure(&counter.key, now, counter.policy.window)
-                .await?;
-        }
-        Ok(())
+        let store = self.throttle.store.clone();
+        settle_each(std::mem::take(&mut self.counters), |counter| {
+            let store = store.clone();
+            async move {
+                store
+                    .confirm_failure(&counter.key, now, counter.policy.window)
+                    .await
+                    .map(drop)
+            }
+        })
+        .await
     }
 
     /// The check passed: counters of the account are cleared, shared ones get this attempt
     /// back.
     pub async fn succeeded(mut self) -> Result<()> {
-        let store = &self.throttle.store;
-        for counter in std::mem::take(&mut self.counters) {
-            match counter.on_success {
-                OnSuccess::Clear => store.clear_failures(&counter.key).await?,
-                OnSuccess::Release => store.release_attempt(&counter.key).await?,
+        let store = self.throttle.store.clone();
+        settle_each(std::mem::take(&mut self.counters), |counter| {
+            let store = store.clone();
+            async move {
+                match counter.on_success {
+                    OnSuccess::Clear => store.clear_failures(&counter.key).await,
+                    OnSuccess::Release => store.release_attempt(&counter.key).await,
+                }
             }
-        }
-        Ok(())
+        })
+        .await
     }
 
     /// The check could not be made (a store failed, the request was refused before it): the
     /// attempt is given back everywhere.
     pub async fn release(mut self) -> Result<()> {
-        let store = &self.throttle.store;
-        for counter in std::mem::take(&mut self.counters) {
-            store.release_attempt(&counter.key).await?;
-        }
-        Ok(())
+        let store = self.throttle.store.clone();
+        settle_each(std::mem::take(&mut self.counters), |counter| {
+            let store = store.clone();
+            async move { store.release_attempt(&counter.key).await }
+        })
+        .await
     }
 
     /// Gives the reservations back, logging rather than reporting a failure (the caller is
@@ -619,6 +637,22 @@ impl Attempt {
             }
         }
     }
+}
+
+/// Settles every counter, even after one fails (so one store error does not leave the others
+/// reserved for the rest of their window); the first error, if any.
+async fn settle_each<F, Fut>(counters: Vec<Counter>, settle: F) -> Result<()>
+where
+    F: Fn(Counter) -> Fut,
+    Fut: std::future::Future<Output = Result<()>>,
+{
+    let mut first_error = None;
+    for counter in counters {
+        if let Err(error) = settle(counter).await {
+            first_error.get_or_insert(error);
+        }
+    }
+    first_error.map_or(Ok(()), Err)
 }
 
 #[cfg(test)]

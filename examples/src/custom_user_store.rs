@@ -112,19 +112,30 @@ impl UserStore for UserDirectory {
         Ok(upgraded == Some(true))
     }
 
-    async fn change_password_hash(&self, id: &UserId, password_hash: &str) -> Result<Option<u64>> {
-        Ok(self.update(id, |user| {
-            password_hash.clone_into(&mut user.password_hash);
-            user.epoch += 1;
-            user.epoch
-        }))
+    async fn change_password_hash(
+        &self,
+        id: &UserId,
+        epoch: u64,
+        password_hash: &str,
+    ) -> Result<Option<u64>> {
+        let changed = self.update(id, |user| {
+            (user.epoch == epoch).then(|| {
+                password_hash.clone_into(&mut user.password_hash);
+                user.epoch += 1;
+                user.epoch
+            })
+        });
+        Ok(changed.flatten())
     }
 
-    async fn advance_epoch(&self, id: &UserId) -> Result<Option<u64>> {
-        Ok(self.update(id, |user| {
-            user.epoch += 1;
-            user.epoch
-        }))
+    async fn advance_epoch(&self, id: &UserId, epoch: u64) -> Result<Option<u64>> {
+        let advanced = self.update(id, |user| {
+            (user.epoch == epoch).then(|| {
+                user.epoch += 1;
+                user.epoch
+            })
+        });
+        Ok(advanced.flatten())
     }
 
     async fn set_disabled(&self, id: &UserId, disabled: bool) -> Result<bool> {

@@ -312,7 +312,7 @@ async fn a_session_of_older_credentials_cannot_refresh() {
     let (user, tokens, _) = w.account("old@example.com").await;
     // The epoch moves on without the sweep finding this session (as when it was opened
     // between the two).
-    w.stores.users.advance_epoch(&user.id).await.unwrap();
+    w.stores.users.advance_epoch(&user.id, 0).await.unwrap();
     let refused = w.auth.refresh(tokens.refresh_token.expose_secret()).await;
     assert!(
         matches!(refused, Err(Error::InvalidToken(TokenRejection::NotActive))),

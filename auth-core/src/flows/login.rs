@@ -11,7 +11,7 @@ use secrecy::SecretString;
 use super::{Authenticator, LoginOutcome, Tokens};
 use crate::clock::unix_seconds;
 use crate::error::{Error, Result};
-use crate::event::{AuthEventKind, LoginFailure, SessionEnd};
+use crate::event::{AuthEventKind, LoginFailure};
 use crate::id::{Amr, FamilyId, OpaqueSecret, SessionId, UserId};
 use crate::password::Verification;
 use crate::refresh::{NewRefreshToken, RefreshFamily};
@@ -229,16 +229,8 @@ impl Authenticator {
         let refresh_token = self
             .start_family(user.id, &session_id, idle_expires_at, expires_at, epoch)
             .await?;
-        // A credential change moves the epoch on, then ends the sessions it finds. Read after
-        // this session exists, the epoch has either not moved (and the change's sweep will find
-        // this session) or it has (and this session ends here): no session of old credentials
-        // survives either way.
-        let current = self.inner.stores.users.user_by_id(&user.id).await?;
-        if !current.is_some_and(|current| current.epoch == epoch && !current.disabled) {
-            self.end_session(user.id, &session_id, SessionEnd::CredentialsChanged)
-                .await?;
-            return Err(Error::InvalidCredentials);
-        }
+        self.end_if_credentials_moved(user.id, &session_id, epoch)
+            .await?;
         let tokens = self.tokens_for(user.id, &session_id, amr, now, refresh_token)?;
         self.emit(
             AuthEventKind::LoginSucceeded { amr },

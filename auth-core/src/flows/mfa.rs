@@ -106,6 +106,8 @@ impl Authenticator {
             .await?;
         let checked = self.totp_step(&user.id, &record, code);
         let step = self.settle_factor(&user.id, attempt, checked).await?;
+        // The epoch first: a credential change that landed since the user was read wins.
+        let epoch = self.advance_epoch(&user).await?;
         let (shown, hashes) = RecoveryCodes::generate();
         if !self
             .inner
@@ -123,7 +125,6 @@ impl Authenticator {
             client,
         )
         .await;
-        let epoch = self.advance_epoch(&user.id).await?;
         self.credentials_changed(principal, epoch, SessionEnd::CredentialsChanged)
             .await?;
         Ok(shown)
@@ -150,6 +151,8 @@ impl Authenticator {
                     .await?;
             }
         }
+        // The epoch first: a credential change that landed since the proof was checked wins.
+        let epoch = self.advance_epoch(&user).await?;
         self.inner.stores.mfa.delete_totp(&user.id).await?;
         self.emit(
             AuthEventKind::MfaDisabled,
@@ -158,7 +161,6 @@ impl Authenticator {
             client,
         )
         .await;
-        let epoch = self.advance_epoch(&user.id).await?;
         self.credentials_changed(principal, epoch, SessionEnd::CredentialsChanged)
             .await
     }

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use secrecy::SecretString;
 
 use super::{Authenticator, Principal};
-use crate::error::{Error, Result, TokenRejection};
+use crate::error::{Error, Result};
 use crate::event::{AuthEventKind, SessionEnd};
 use crate::password::Verification;
 use crate::store::User;
@@ -30,9 +30,11 @@ impl Authenticator {
             .inner
             .stores
             .users
-            .change_password_hash(&user.id, &hash)
+            .change_password_hash(&user.id, user.epoch, &hash)
             .await?
-            .ok_or(Error::InvalidToken(TokenRejection::Revoked))?;
+            // The credentials changed since they were read and checked: the password verified
+            // may no longer be the password.
+            .ok_or(Error::InvalidCredentials)?;
         self.emit(
             AuthEventKind::PasswordChanged,
             Some(user.id),

@@ -3,9 +3,10 @@
 use std::time::SystemTime;
 
 use super::{Authenticator, Principal, SensitiveAction};
-use crate::error::{Error, Result, TokenRejection};
+use crate::error::{Error, Result};
 use crate::event::{AuthEventKind, SessionEnd};
 use crate::id::{SessionId, UserId};
+use crate::store::User;
 
 /// A session as its owner sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,7 +68,8 @@ impl Authenticator {
     /// ([`Error::ReauthRequired`] otherwise).
     pub async fn revoke_other_sessions(&self, principal: &Principal) -> Result<()> {
         self.require_fresh(principal, SensitiveAction::EndOtherSessions)?;
-        let epoch = self.advance_epoch(&principal.user_id).await?;
+        let user = self.user_for(principal).await?;
+        let epoch = self.advance_epoch(&user).await?;
         self.credentials_changed(principal, epoch, SessionEnd::Revoked)
             .await
     }
@@ -91,14 +93,36 @@ impl Authenticator {
         Ok(())
     }
 
-    /// Moves the user's credentials epoch on; the new epoch.
-    pub(super) async fn advance_epoch(&self, user: &UserId) -> Result<u64> {
+    /// Moves the user's credentials epoch on from the one `user` was read with; the new
+    /// epoch. [`Error::Conflict`] if it moved meanwhile: another credential change won, and
+    /// this one, authorised under the credentials before it, must not apply.
+    pub(super) async fn advance_epoch(&self, user: &User) -> Result<u64> {
         self.inner
             .stores
             .users
-            .advance_epoch(user)
+            .advance_epoch(&user.id, user.epoch)
             .await?
-            .ok_or(Error::InvalidToken(TokenRejection::Revoked))
+            .ok_or_else(|| Error::Conflict("the credentials changed meanwhile; try again".into()))
+    }
+
+    /// Ends the session just opened (or renewed) for `user` if their credentials epoch is no
+    /// longer `epoch`, and refuses. A credential change moves the epoch on, then ends the
+    /// sessions it finds; read after the session exists, the epoch has either not moved (and
+    /// the change's sweep will find the session) or it has (and the session ends here), so no
+    /// session of old credentials survives either way.
+    pub(super) async fn end_if_credentials_moved(
+        &self,
+        user: UserId,
+        session: &SessionId,
+        epoch: u64,
+    ) -> Result<()> {
+        let current = self.inner.stores.users.user_by_id(&user).await?;
+        if current.is_some_and(|current| current.epoch == epoch && !current.disabled) {
+            return Ok(());
+        }
+        self.end_session(user, session, SessionEnd::CredentialsChanged)
+            .await?;
+        Err(Error::InvalidCredentials)
     }
 
     /// After a credential change that moved the user's epoch to `epoch`: the caller's own

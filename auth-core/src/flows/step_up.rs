@@ -141,6 +141,9 @@ impl Authenticator {
                 user.epoch,
             )
             .await?;
+        // As at login: a credential change that landed meanwhile ends this session.
+        self.end_if_credentials_moved(user.id, session_id, user.epoch)
+            .await?;
         self.emit(
             AuthEventKind::Reauthenticated,
             Some(user.id),

@@ -927,7 +927,7 @@ async fn a_refresh_copies_auth_time_so_enrolling_after_the_window_needs_a_step_u
 }
 
 #[tokio::test]
-async fn ending_other_sessions_needs_a_fresh_authentication_but_logging_out_does_not() {
+async fn ending_other_sessions_needs_a_fresh_authentication_but_ending_ones_own_does_not() {
     let w = world();
     w.register("ends@example.com").await;
     let mine = w.tokens("ends@example.com").await;
@@ -1003,6 +1003,4 @@ fn a_zero_reauthentication_max_age_is_refused() {
     config.reauthentication_max_age = Duration::ZERO;
     let built = testing::authenticator_builder(config).build();
     assert!(matches!(built, Err(Error::Config(_))), "{built:?}");
-    assert_eq!(SensitiveAction::ALL.len(), 4);
-    assert_eq!(SensitiveAction::AddFactor.as_str(), "add_factor");
 }

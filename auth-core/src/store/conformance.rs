@@ -183,10 +183,18 @@ pub async fn users_are_stored_found_and_unique(users: Arc<dyn UserStore>) {
     );
     assert_eq!(
         users
-            .change_password_hash(&user.id, "$2b$12$new")
+            .change_password_hash(&user.id, 0, "$2b$12$new")
             .await
             .unwrap(),
         Some(1)
+    );
+    assert_eq!(
+        users
+            .change_password_hash(&user.id, 0, "$2b$12$late")
+            .await
+            .unwrap(),
+        None,
+        "a change authorised under older credentials never lands"
     );
     assert!(
         !users
@@ -195,7 +203,12 @@ pub async fn users_are_stored_found_and_unique(users: Arc<dyn UserStore>) {
             .unwrap(),
         "an upgrade of the old password never undoes a change"
     );
-    assert_eq!(users.advance_epoch(&user.id).await.unwrap(), Some(2));
+    assert_eq!(
+        users.advance_epoch(&user.id, 0).await.unwrap(),
+        None,
+        "stale"
+    );
+    assert_eq!(users.advance_epoch(&user.id, 1).await.unwrap(), Some(2));
     assert!(users.set_disabled(&user.id, true).await.unwrap());
     let updated = stored(user.id).await;
     assert_eq!(updated.password_hash, "$2b$12$new");
@@ -206,10 +219,10 @@ pub async fn users_are_stored_found_and_unique(users: Arc<dyn UserStore>) {
     let nobody = UserId::new();
     assert!(!users.upgrade_password_hash(&nobody, 0, "x").await.unwrap());
     assert_eq!(
-        users.change_password_hash(&nobody, "x").await.unwrap(),
+        users.change_password_hash(&nobody, 0, "x").await.unwrap(),
         None
     );
-    assert_eq!(users.advance_epoch(&nobody).await.unwrap(), None);
+    assert_eq!(users.advance_epoch(&nobody, 0).await.unwrap(), None);
     assert!(!users.set_disabled(&nobody, true).await.unwrap());
 }
 
@@ -751,7 +764,11 @@ pub async fn throttle_counters_reserve_release_confirm_and_expire(
         throttle.throttle_record(&key, t0(), window).await.unwrap(),
         None
     );
-    let first = throttle.reserve_attempt(&key, t0(), window).await.unwrap();
+    let free = 1;
+    let first = throttle
+        .reserve_attempt(&key, t0(), window, free)
+        .await
+        .unwrap();
     assert_eq!(fields(first), (1, t0(), t0()), "a window starts");
     let failed = throttle
         .confirm_failure(&key, t0() + MINUTE, window)
@@ -763,28 +780,47 @@ pub async fn throttle_counters_reserve_release_confirm_and_expire(
         "a confirmed failure moves the last failure, not the count"
     );
     let second = throttle
-        .reserve_attempt(&key, t0() + 2 * MINUTE, window)
+        .reserve_attempt(&key, t0() + 2 * MINUTE, window, free)
         .await
         .unwrap();
     assert_eq!(
         fields(second),
         (2, t0(), t0() + MINUTE),
-        "a reservation counts without moving the last failure"
+        "a free reservation counts without moving the last failure"
     );
-    throttle.release_attempt(&key).await.unwrap();
+    let third = throttle
+        .reserve_attempt(&key, t0() + 3 * MINUTE, window, free)
+        .await
+        .unwrap();
+    assert_eq!(
+        fields(third),
+        (3, t0(), t0() + MINUTE),
+        "beyond the free ones, the answer still carries the last failure from before"
+    );
     assert_eq!(
         throttle
-            .throttle_record(&key, t0() + 2 * MINUTE, window)
+            .throttle_record(&key, t0() + 3 * MINUTE, window)
             .await
             .unwrap()
             .map(fields),
-        Some((1, t0(), t0() + MINUTE)),
-        "given back"
+        Some((3, t0(), t0() + 3 * MINUTE)),
+        "and the stored one moved to now"
+    );
+    throttle.release_attempt(&key).await.unwrap();
+    throttle.release_attempt(&key).await.unwrap();
+    assert_eq!(
+        throttle
+            .throttle_record(&key, t0() + 3 * MINUTE, window)
+            .await
+            .unwrap()
+            .map(fields),
+        Some((1, t0(), t0() + 3 * MINUTE)),
+        "given back: the count, not the time"
     );
     let earlier = throttle.confirm_failure(&key, t0(), window).await.unwrap();
     assert_eq!(
         fields(earlier),
-        (1, t0(), t0() + MINUTE),
+        (1, t0(), t0() + 3 * MINUTE),
         "the last failure never moves back"
     );
     assert_eq!(
@@ -796,7 +832,7 @@ pub async fn throttle_counters_reserve_release_confirm_and_expire(
         "window over"
     );
     let fresh = throttle
-        .reserve_attempt(&key, t0() + window, window)
+        .reserve_attempt(&key, t0() + window, window, free)
         .await
         .unwrap();
     assert_eq!(
@@ -843,7 +879,12 @@ pub async fn throttle_counters_reserve_release_confirm_and_expire(
         .map(|_| {
             let throttle = throttle.clone();
             let key = key.clone();
-            tokio::spawn(async move { throttle.reserve_attempt(&key, t0(), window).await.unwrap() })
+            tokio::spawn(async move {
+                throttle
+                    .reserve_attempt(&key, t0(), window, 100)
+                    .await
+                    .unwrap()
+            })
         })
         .collect();
     let mut counts = Vec::new();

@@ -125,19 +125,34 @@ impl UserStore for MemoryStore {
             .is_some())
     }
 
-    async fn change_password_hash(&self, id: &UserId, password_hash: &str) -> Result<Option<u64>> {
-        Ok(self.state().users.get_mut(id).map(|user| {
-            password_hash.clone_into(&mut user.password_hash);
-            user.epoch = user.epoch.saturating_add(1);
-            user.epoch
-        }))
+    async fn change_password_hash(
+        &self,
+        id: &UserId,
+        epoch: u64,
+        password_hash: &str,
+    ) -> Result<Option<u64>> {
+        Ok(self
+            .state()
+            .users
+            .get_mut(id)
+            .filter(|user| user.epoch == epoch)
+            .map(|user| {
+                password_hash.clone_into(&mut user.password_hash);
+                user.epoch = user.epoch.saturating_add(1);
+                user.epoch
+            }))
     }
 
-    async fn advance_epoch(&self, id: &UserId) -> Result<Option<u64>> {
-        Ok(self.state().users.get_mut(id).map(|user| {
-            user.epoch = user.epoch.saturating_add(1);
-            user.epoch
-        }))
+    async fn advance_epoch(&self, id: &UserId, epoch: u64) -> Result<Option<u64>> {
+        Ok(self
+            .state()
+            .users
+            .get_mut(id)
+            .filter(|user| user.epoch == epoch)
+            .map(|user| {
+                user.epoch = user.epoch.saturating_add(1);
+                user.epoch
+            }))
     }
 
     async fn set_disabled(&self, id: &UserId, disabled: bool) -> Result<bool> {
@@ -449,21 +464,18 @@ impl MemoryStore {
         Some(session.clone())
     }
 
-    /// Applies `count` to the open window of `key`, or starts a window of one attempt at
-    /// `now`; returns the record after.
+    /// Applies `count` to the open window of `key` and answers what it returns, or starts a
+    /// window of one attempt at `now` and answers that.
     fn count_attempt(
         &self,
         key: &str,
         now: SystemTime,
         window: Duration,
-        count: impl FnOnce(&mut ThrottleRecord),
+        count: impl FnOnce(&mut ThrottleRecord) -> ThrottleRecord,
     ) -> ThrottleRecord {
         let mut state = self.state();
         match state.throttle.get_mut(key) {
-            Some(record) if record.window_open(now, window) => {
-                count(record);
-                *record
-            }
+            Some(record) if record.window_open(now, window) => count(record),
             _ => {
                 let fresh = ThrottleRecord {
                     failures: 1,
@@ -484,9 +496,18 @@ impl ThrottleStore for MemoryStore {
         key: &str,
         now: SystemTime,
         window: Duration,
+        free: u32,
     ) -> Result<ThrottleRecord> {
         Ok(self.count_attempt(key, now, window, |record| {
+            let before = *record;
             record.failures = record.failures.saturating_add(1);
+            if before.failures > free {
+                record.last_failure_at = record.last_failure_at.max(now);
+            }
+            ThrottleRecord {
+                failures: record.failures,
+                ..before
+            }
         }))
     }
 
@@ -506,6 +527,7 @@ impl ThrottleStore for MemoryStore {
         Ok(self.count_attempt(key, now, window, |record| {
             record.failures = record.failures.max(1);
             record.last_failure_at = record.last_failure_at.max(now);
+            *record
         }))
     }
 

@@ -48,9 +48,9 @@ pub struct User {
     /// When the account was created.
     pub created_at: SystemTime,
     /// The credentials epoch: moved on by a password change or reset, a factor change, "log
-    /// out everywhere" and disabling. Sessions, refresh families and second-factor challenges
-    /// carry the epoch read with the password hash that opened them; older ones are refused.
-    /// New accounts start at 0.
+    /// out everywhere" and disabling. Refresh families and second-factor challenges carry the
+    /// epoch read with the password hash that was verified; older ones are refused. New
+    /// accounts start at 0.
     pub epoch: u64,
 }
 
@@ -85,12 +85,20 @@ pub trait UserStore: Send + Sync + fmt::Debug {
         epoch: u64,
         password_hash: &str,
     ) -> Result<bool>;
-    /// Replaces the password (a change or a reset) and moves the credentials epoch on, in one
-    /// atomic step; the new epoch, or `None` if there is no such account.
-    async fn change_password_hash(&self, id: &UserId, password_hash: &str) -> Result<Option<u64>>;
-    /// Moves the credentials epoch on (a factor change, "log out everywhere"); the new epoch,
-    /// or `None` if there is no such account.
-    async fn advance_epoch(&self, id: &UserId) -> Result<Option<u64>>;
+    /// Replaces the password (a change or a reset) and moves the credentials epoch on from
+    /// `epoch`, in one atomic step, only while the epoch is still `epoch` (the credentials the
+    /// change was authorised with); the new epoch, or `None` if the epoch moved or there is no
+    /// such account.
+    async fn change_password_hash(
+        &self,
+        id: &UserId,
+        epoch: u64,
+        password_hash: &str,
+    ) -> Result<Option<u64>>;
+    /// Moves the credentials epoch on from `epoch` (a factor change, "log out everywhere"),
+    /// atomically and only while it is still `epoch`; the new epoch, or `None` if it moved or
+    /// there is no such account.
+    async fn advance_epoch(&self, id: &UserId, epoch: u64) -> Result<Option<u64>>;
     /// Enables or disables the account; disabling also moves the credentials epoch on. False
     /// if there is no such account.
     async fn set_disabled(&self, id: &UserId, disabled: bool) -> Result<bool>;
@@ -252,7 +260,8 @@ pub struct ThrottleRecord {
     pub failures: u32,
     /// When the window started (the first attempt counted in it).
     pub window_started_at: SystemTime,
-    /// When the last failure was confirmed; the window start until one is.
+    /// When the last failure happened: confirmed, or presumed for an attempt beyond the free
+    /// ones still being checked; the window start until then.
     pub last_failure_at: SystemTime,
 }
 
@@ -276,14 +285,18 @@ impl ThrottleRecord {
 /// ([`clear_failures`](Self::clear_failures)).
 #[async_trait]
 pub trait ThrottleStore: Send + Sync + fmt::Debug {
-    /// Atomically counts one attempt for `key` at `now` and returns the record after counting;
-    /// a window older than `window` starts afresh (one attempt, started and last failed at
-    /// `now`). The time of the last failure is left as it was.
+    /// Atomically counts one attempt for `key` at `now` and returns the record after counting,
+    /// its `last_failure_at` as it stood before this attempt; a window older than `window`
+    /// starts afresh (one attempt, started and last failed at `now`). An attempt with more
+    /// than `free` attempts counted before it also moves the stored last failure to `now`:
+    /// beyond the free ones an attempt counts as failed until it is settled, so concurrent
+    /// attempts wait out each other's delays instead of all finding the last delay over.
     async fn reserve_attempt(
         &self,
         key: &str,
         now: SystemTime,
         window: Duration,
+        free: u32,
     ) -> Result<ThrottleRecord>;
     /// Gives back one attempt counted by [`reserve_attempt`](Self::reserve_attempt); the
     /// count never goes below zero and nothing else changes.

@@ -406,7 +406,7 @@ mod service {
     async fn count_failures(store: &MemoryStore, key: &str, times: u32) {
         for _ in 0..times {
             store
-                .reserve_attempt(key, at(0), secs(3_600))
+                .reserve_attempt(key, at(0), secs(3_600), u32::MAX)
                 .await
                 .unwrap();
             store
@@ -443,20 +443,42 @@ mod service {
     }
 
     #[tokio::test]
-    async fn a_refused_attempt_is_given_back_and_does_not_move_the_delay() {
+    async fn a_refused_attempt_is_given_back_but_asking_early_starts_the_delay_again() {
         let (throttle, clock, store) = throttle();
         fail(&throttle, ALICE, None, 6).await;
         clock.advance(Duration::from_millis(500));
-        for _ in 0..10 {
-            assert_eq!(
-                retry_after(may_try(&throttle, ALICE, None).await),
-                Duration::from_millis(500)
-            );
-        }
+        assert_eq!(
+            retry_after(may_try(&throttle, ALICE, None).await),
+            Duration::from_millis(500)
+        );
+        assert_eq!(retry_after(may_try(&throttle, ALICE, None).await), secs(1));
         let key = account_address_key(ALICE, None);
-        assert_eq!(failures(&store, &key, clock.now()).await, Some(6));
-        clock.advance(Duration::from_millis(500));
+        assert_eq!(
+            failures(&store, &key, clock.now()).await,
+            Some(6),
+            "refusals are not counted"
+        );
+        clock.advance(secs(1));
         may_try(&throttle, ALICE, None).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn after_a_pause_a_burst_gets_one_check_not_one_per_delay_run_out() {
+        let (throttle, clock, _) = throttle();
+        let client = ip("192.0.2.1");
+        fail(&throttle, ALICE, client, 6).await;
+        // Ten minutes: the delays after the 6th to the 15th failure (1 s to 512 s) all fit.
+        clock.advance(secs(600));
+        let mut admitted = Vec::new();
+        for _ in 0..100 {
+            if let Ok(attempt) = throttle.reserve_password(ALICE, client).await {
+                admitted.push(attempt);
+            }
+        }
+        assert_eq!(admitted.len(), 1);
+        for attempt in admitted {
+            attempt.failed().await.unwrap();
+        }
     }
 
     #[tokio::test]

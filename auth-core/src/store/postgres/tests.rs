@@ -509,7 +509,7 @@ async fn times_far_from_now_are_stored_and_compared() {
     let store = schema.migrated_store().await;
     let key = format!("far:{}", UserId::new());
     for (failures, window) in [(1, Duration::MAX), (2, Duration::from_secs(1 << 50))] {
-        let record = store.reserve_attempt(&key, t0(), window).await.unwrap();
+        let record = store.reserve_attempt(&key, t0(), window, 5).await.unwrap();
         assert_eq!(record.failures, failures);
         assert!(
             store
@@ -730,4 +730,36 @@ async fn the_authenticator_runs_on_postgres_alone() {
     let after_reuse = auth.refresh(second.refresh_token.expose_secret()).await;
     assert!(after_reuse.is_err(), "the family is revoked");
     assert!(count(&store, "auth_audit_events").await >= 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_stored_without_auth_time_counts_from_its_login() {
+    let Some(schema) = TestSchema::create().await else {
+        return;
+    };
+    let store = schema.migrated_store().await;
+    let user = new_user(&store).await;
+    let session = Session {
+        auth_time: t0() + MINUTE,
+        ..session_of(&user, t0(), HOUR, DAY)
+    };
+    store.create_session(session.clone()).await.unwrap();
+    assert_eq!(
+        store.session(&session.id, t0()).await.unwrap(),
+        Some(session.clone())
+    );
+    // As a release before step-up stored it.
+    let client = store.client().await.unwrap();
+    client
+        .execute("UPDATE auth_sessions SET auth_time = NULL", &[])
+        .await
+        .unwrap();
+    let read = store.session(&session.id, t0()).await.unwrap().unwrap();
+    assert_eq!(read.auth_time, session.created_at);
+    let touched = store
+        .touch_session(&session.id, t0() + MINUTE, t0() + HOUR)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(touched.auth_time, session.created_at);
 }

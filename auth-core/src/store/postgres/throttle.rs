@@ -18,39 +18,53 @@ macro_rules! open {
     };
 }
 
-/// An upsert counting an attempt: `$1` the key, `$2` now, `$3` the cutoff; a closed or missing
-/// window starts afresh at `now` with one attempt. The arguments say what happens to the
-/// count and the last failure in an open window.
-macro_rules! count_attempt {
-    ($failures:literal, $last_failure:literal) => {
-        concat!(
-            "INSERT INTO auth_throttle AS t (key, failures, window_started_at, last_failure_at) \
-             VALUES ($1, 1, $2, $2) \
-             ON CONFLICT (key) DO UPDATE SET \
-               failures = CASE WHEN ",
-            open!(),
-            " THEN ",
-            $failures,
-            " ELSE 1 END, \
-               window_started_at = CASE WHEN ",
-            open!(),
-            " THEN t.window_started_at ELSE $2 END, \
-               last_failure_at = CASE WHEN ",
-            open!(),
-            " THEN ",
-            $last_failure,
-            " ELSE $2 END \
-             RETURNING failures, window_started_at, last_failure_at"
-        )
-    };
-}
+/// One more attempt, its row locked first so the last failure from before it can be
+/// returned: `$1` the key, `$2` now, `$3` the cutoff, `$4` the free attempts. The locking
+/// read is materialised and joined into the insert's source, so it runs before the row
+/// changes (read later, in `RETURNING`, it would find the row changed by this very statement
+/// and skip it). A closed or
+/// missing window starts afresh at `now` with one attempt; an attempt with more than `$4`
+/// counted before it moves the last failure to now.
+const RESERVE: &str = concat!(
+    "WITH previous AS MATERIALIZED \
+       (SELECT last_failure_at FROM auth_throttle WHERE key = $1 FOR UPDATE) \
+     INSERT INTO auth_throttle AS t (key, failures, window_started_at, last_failure_at) \
+     SELECT $1, 1, $2, $2 FROM (VALUES (1)) AS one LEFT JOIN previous ON true \
+     ON CONFLICT (key) DO UPDATE SET \
+       failures = CASE WHEN ",
+    open!(),
+    " THEN LEAST(t.failures + 1, 4294967295) ELSE 1 END, \
+       window_started_at = CASE WHEN ",
+    open!(),
+    " THEN t.window_started_at ELSE $2 END, \
+       last_failure_at = CASE WHEN ",
+    open!(),
+    " THEN CASE WHEN t.failures > $4 THEN GREATEST(t.last_failure_at, $2) \
+                ELSE t.last_failure_at END \
+           ELSE $2 END \
+     RETURNING failures, window_started_at, \
+       CASE WHEN failures = 1 THEN last_failure_at \
+            ELSE COALESCE((SELECT last_failure_at FROM previous), window_started_at) \
+       END AS last_failure_at"
+);
 
-/// One more attempt; the row lock orders concurrent ones, each returning its own count.
-const RESERVE: &str = count_attempt!("LEAST(t.failures + 1, 4294967295)", "t.last_failure_at");
-
-/// A reserved attempt failed: the count stays (at least one), the last failure moves to now.
-const CONFIRM_FAILURE: &str =
-    count_attempt!("GREATEST(t.failures, 1)", "GREATEST(t.last_failure_at, $2)");
+/// A reserved attempt failed: `$1` the key, `$2` now, `$3` the cutoff. The count stays (at
+/// least one), the last failure moves to now; a closed or missing window starts afresh.
+const CONFIRM_FAILURE: &str = concat!(
+    "INSERT INTO auth_throttle AS t (key, failures, window_started_at, last_failure_at) \
+     VALUES ($1, 1, $2, $2) \
+     ON CONFLICT (key) DO UPDATE SET \
+       failures = CASE WHEN ",
+    open!(),
+    " THEN GREATEST(t.failures, 1) ELSE 1 END, \
+       window_started_at = CASE WHEN ",
+    open!(),
+    " THEN t.window_started_at ELSE $2 END, \
+       last_failure_at = CASE WHEN ",
+    open!(),
+    " THEN GREATEST(t.last_failure_at, $2) ELSE $2 END \
+     RETURNING failures, window_started_at, last_failure_at"
+);
 
 impl PostgresStore {
     async fn count_attempt(
@@ -59,14 +73,15 @@ impl PostgresStore {
         key: &str,
         now: SystemTime,
         window: Duration,
+        free: Option<u32>,
     ) -> Result<ThrottleRecord> {
         let client = self.client().await?;
-        let row = query_one(
-            &client,
-            sql,
-            &[&key, &pg_time(now), &window_cutoff(now, window)],
-        )
-        .await?;
+        let (now, cutoff) = (pg_time(now), window_cutoff(now, window));
+        let free = free.map(i64::from);
+        let row = match &free {
+            Some(free) => query_one(&client, sql, &[&key, &now, &cutoff, free]).await?,
+            None => query_one(&client, sql, &[&key, &now, &cutoff]).await?,
+        };
         throttle_record(&row)
     }
 }
@@ -78,8 +93,10 @@ impl ThrottleStore for PostgresStore {
         key: &str,
         now: SystemTime,
         window: Duration,
+        free: u32,
     ) -> Result<ThrottleRecord> {
-        self.count_attempt(RESERVE, key, now, window).await
+        self.count_attempt(RESERVE, key, now, window, Some(free))
+            .await
     }
 
     async fn release_attempt(&self, key: &str) -> Result<()> {
@@ -99,7 +116,8 @@ impl ThrottleStore for PostgresStore {
         now: SystemTime,
         window: Duration,
     ) -> Result<ThrottleRecord> {
-        self.count_attempt(CONFIRM_FAILURE, key, now, window).await
+        self.count_attempt(CONFIRM_FAILURE, key, now, window, None)
+            .await
     }
 
     async fn throttle_record(

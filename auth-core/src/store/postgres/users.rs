@@ -66,27 +66,32 @@ impl UserStore for PostgresStore {
         Ok(updated == 1)
     }
 
-    async fn change_password_hash(&self, id: &UserId, password_hash: &str) -> Result<Option<u64>> {
+    async fn change_password_hash(
+        &self,
+        id: &UserId,
+        epoch: u64,
+        password_hash: &str,
+    ) -> Result<Option<u64>> {
         let client = self.client().await?;
         let row = query_opt(
             &client,
-            "UPDATE auth_users SET password_hash = $2, epoch = epoch + 1 WHERE id = $1 \
-             RETURNING epoch",
-            &[&id.as_uuid(), &password_hash],
+            "UPDATE auth_users SET password_hash = $3, epoch = epoch + 1 \
+             WHERE id = $1 AND epoch = $2 RETURNING epoch",
+            &[&id.as_uuid(), &epoch_param(epoch)?, &password_hash],
         )
         .await?;
-        row.map(|row| epoch(&row)).transpose()
+        row.map(|row| self::epoch(&row)).transpose()
     }
 
-    async fn advance_epoch(&self, id: &UserId) -> Result<Option<u64>> {
+    async fn advance_epoch(&self, id: &UserId, epoch: u64) -> Result<Option<u64>> {
         let client = self.client().await?;
         let row = query_opt(
             &client,
-            "UPDATE auth_users SET epoch = epoch + 1 WHERE id = $1 RETURNING epoch",
-            &[&id.as_uuid()],
+            "UPDATE auth_users SET epoch = epoch + 1 WHERE id = $1 AND epoch = $2 RETURNING epoch",
+            &[&id.as_uuid(), &epoch_param(epoch)?],
         )
         .await?;
-        row.map(|row| epoch(&row)).transpose()
+        row.map(|row| self::epoch(&row)).transpose()
     }
 
     async fn set_disabled(&self, id: &UserId, disabled: bool) -> Result<bool> {

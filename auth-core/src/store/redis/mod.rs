@@ -107,8 +107,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use fred::prelude::{
-    Builder, ClientLike, Config, Error as FredError, KeysInterface, Options, Pool, ReconnectPolicy,
-    TcpConfig,
+    Builder, ClientLike, Config, Error as FredError, Options, Pool, ReconnectPolicy, TcpConfig,
 };
 use fred::types::config::UnresponsiveConfig;
 use fred::types::scripts::Script;
@@ -399,7 +398,9 @@ impl RedisStore {
     }
 
     /// Every key under this store's prefix (a `SCAN`, so it never blocks the server).
+    #[cfg(any(test, feature = "test-util"))]
     async fn keys_under_prefix(&self) -> Result<Vec<String>> {
+        use fred::prelude::KeysInterface;
         let pattern = format!("{}*", self.inner.prefix);
         let mut cursor = "0".to_owned();
         let mut keys = Vec::new();
@@ -427,6 +428,7 @@ impl RedisStore {
     /// call it on a prefix a deployment uses.
     #[cfg(feature = "test-util")]
     pub async fn delete_every_key(&self) -> Result<usize> {
+        use fred::prelude::KeysInterface;
         let keys = self.keys_under_prefix().await?;
         let count = keys.len();
         if !keys.is_empty() {

@@ -171,7 +171,7 @@ async fn keys_carry_the_prefix_and_expire() {
     let session = new_session(user, t0());
     store.create_session(session.clone()).await.unwrap();
     store
-        .reserve_attempt("acct:ada@example.com", t0(), 15 * MINUTE)
+        .reserve_attempt("acct:ada@example.com", t0(), 15 * MINUTE, 5)
         .await
         .unwrap();
     let revoked = new_session(user, t0()).id;
@@ -503,7 +503,7 @@ async fn redis_going_down_makes_calls_unavailable_promptly() {
     let started = Instant::now();
     assert_unavailable(store.session(&id, t0()).await, "read");
     assert_unavailable(store.touch_session(&id, t0(), t0() + HOUR).await, "script");
-    assert_unavailable(store.reserve_attempt("k", t0(), HOUR).await, "throttle");
+    assert_unavailable(store.reserve_attempt("k", t0(), HOUR, 5).await, "throttle");
     assert_unavailable(store.is_sid_revoked(&id, t0()).await, "revocation");
     assert_unavailable(store.ping(Duration::from_millis(300)).await, "ping");
     assert!(

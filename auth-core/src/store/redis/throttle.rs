@@ -29,8 +29,8 @@ fn parse_record(fields: Vec<Option<String>>) -> Result<Option<ThrottleRecord>> {
 /// What the counting script does to an attempt.
 #[derive(Clone, Copy)]
 enum Count {
-    /// Counts one more, before its check.
-    Reserve,
+    /// Counts one more, before its check, beyond this many free ones.
+    Reserve { free: u32 },
     /// Marks a reserved one failed.
     Fail,
 }
@@ -54,7 +54,7 @@ impl RedisStore {
         let fields: Vec<Option<String>> = self
             .run(
                 match count {
-                    Count::Reserve => "reserve attempt",
+                    Count::Reserve { .. } => "reserve attempt",
                     Count::Fail => "confirm failure",
                 },
                 self.inner.scripts.count_attempt.evalsha_with_reload(
@@ -66,10 +66,14 @@ impl RedisStore {
                         millis_of(window).to_string(),
                         millis_of(CLOCK_SKEW_SLACK).to_string(),
                         match count {
-                            Count::Reserve => "reserve",
+                            Count::Reserve { .. } => "reserve",
                             Count::Fail => "fail",
                         }
                         .to_owned(),
+                        match count {
+                            Count::Reserve { free } => free.to_string(),
+                            Count::Fail => "0".to_owned(),
+                        },
                     ],
                 ),
             )
@@ -85,8 +89,10 @@ impl ThrottleStore for RedisStore {
         key: &str,
         now: SystemTime,
         window: Duration,
+        free: u32,
     ) -> Result<ThrottleRecord> {
-        self.count_attempt(Count::Reserve, key, now, window).await
+        self.count_attempt(Count::Reserve { free }, key, now, window)
+            .await
     }
 
     async fn release_attempt(&self, key: &str) -> Result<()> {

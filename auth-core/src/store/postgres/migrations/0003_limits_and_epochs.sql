@@ -11,8 +11,8 @@ CREATE TABLE auth_used_once (
 CREATE INDEX auth_used_once_used_until_idx ON auth_used_once (used_until);
 
 -- The credentials epoch: bumped by a password change, a factor change, "log out everywhere"
--- and disabling. Sessions and refresh families carry the epoch of the credentials that opened
--- them; older ones are refused.
+-- and disabling. Refresh families carry the epoch of the credentials that opened them; older
+-- ones are refused.
 ALTER TABLE auth_users ADD COLUMN epoch bigint NOT NULL DEFAULT 0;
 ALTER TABLE auth_refresh_families ADD COLUMN epoch bigint NOT NULL DEFAULT 0;
 
