@@ -11,9 +11,11 @@ registers an account with TOTP, then sends at once, each on a connection of its 
 right code. Counts come from the server's /metrics: `auth_password_hash_duration_seconds_count`,
 and `auth_mfa_verify_total{outcome="failure"}` (wrong codes checked; present in earlier
 releases too, unlike `auth_second_factor_checks_total`). Needs psql and redis-cli; drops the
-schema and deletes the keys at the end.
+schema and deletes the keys at the end. A release without REDIS_KEY_PREFIX keeps its keys
+under `auth:` (and its counters of 127.0.0.1 carry over between runs): run such a release
+against a Redis of its own, emptied between runs.
 """
-import asyncio, json, sys, uuid, subprocess, time, os, hmac, hashlib, base64, struct, re
+import asyncio, json, sys, uuid, subprocess, time, hmac, hashlib, base64, struct
 
 BIN = sys.argv[1]
 PORT = int(sys.argv[2]) if len(sys.argv) > 2 else 18490
