@@ -35,6 +35,9 @@
 //! gives back its own reservation on the address counter: an attacker holding an account of
 //! their own must not reset their address's count between guesses at others.
 //!
+//! Registrations count per client address and overall, each attempt whatever its outcome
+//! ([`Throttle::reserve_registration`], plain rates: [`ThrottlePolicy::rate`]).
+//!
 //! A second factor counts per user ([`mfa_key`], strict: the attacker already has the
 //! password), per client address and per challenge ([`challenge_key`], a budget of five,
 //! after which the challenge is spent and the user logs in again).
@@ -176,6 +179,49 @@ impl ThrottlePolicy {
             base_delay: Duration::from_secs(1),
             max_delay: Duration::from_secs(60),
             lockout_after: Self::MAX_FAILURES_PER_HOUR,
+        }
+    }
+
+    /// A plain rate: at most `max` attempts in each `window` (from the first of them), then
+    /// none until the window ends; no progressive delay. For counting what is not a failure,
+    /// such as registrations, so the ASVS bound on failures does not apply. Refused with
+    /// [`Error::Config`] for a zero window or a zero `max`.
+    pub fn rate(window: Duration, max: u32) -> Result<Self> {
+        if window.is_zero() || max == 0 {
+            return Err(Error::Config(
+                "a rate needs a window and at least one attempt in it".into(),
+            ));
+        }
+        let delay = window.min(Duration::from_secs(1));
+        Ok(Self {
+            window,
+            free_failures: max - 1,
+            base_delay: delay,
+            max_delay: delay,
+            lockout_after: max,
+        })
+    }
+
+    /// Registrations per client address: 20 an hour.
+    pub fn registrations_per_address() -> Self {
+        Self {
+            window: HOUR,
+            free_failures: 19,
+            base_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(1),
+            lockout_after: 20,
+        }
+    }
+
+    /// Registrations over every address: 600 a minute, which keeps the hashing pool of a
+    /// small deployment for logins.
+    pub fn registrations_overall() -> Self {
+        Self {
+            window: Duration::from_secs(60),
+            free_failures: 599,
+            base_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(1),
+            lockout_after: 600,
         }
     }
 
@@ -341,6 +387,15 @@ pub fn mfa_key(user: &UserId) -> String {
     format!("mfa:{user}")
 }
 
+/// The throttle key counting registrations from a client address: `register:` and the
+/// [`address_key`]; `register:all` for the count over every address.
+pub fn registration_key(client: Option<IpAddr>) -> String {
+    match client {
+        Some(ip) => format!("register:{}", address_key(ip)),
+        None => "register:all".to_owned(),
+    }
+}
+
 /// The throttle key of one second-factor challenge: `challenge:` and its token id (`jti`).
 pub fn challenge_key(jti: &str) -> String {
     format!("challenge:{jti}")
@@ -349,6 +404,9 @@ pub fn challenge_key(jti: &str) -> String {
 /// What a success does to a counter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OnSuccess {
+    /// Nothing: the attempt stays counted (a rate, such as registrations, counts every
+    /// attempt whatever its outcome).
+    Keep,
     /// Forgets every failure counted: for counters of the account whose owner just proved
     /// who they are.
     Clear,
@@ -402,6 +460,8 @@ pub struct Throttle {
     ceiling_policy: ThrottlePolicy,
     address_policy: ThrottlePolicy,
     challenge_policy: ThrottlePolicy,
+    registration_policy: ThrottlePolicy,
+    registrations_overall: ThrottlePolicy,
 }
 
 impl Throttle {
@@ -416,7 +476,41 @@ impl Throttle {
             ceiling_policy: ThrottlePolicy::account_ceiling(),
             address_policy: ThrottlePolicy::per_address(),
             challenge_policy: ThrottlePolicy::per_challenge(),
+            registration_policy: ThrottlePolicy::registrations_per_address(),
+            registrations_overall: ThrottlePolicy::registrations_overall(),
         }
+    }
+
+    /// Replaces the rate of registrations per client address.
+    pub fn with_registration_policy(mut self, policy: ThrottlePolicy) -> Self {
+        self.registration_policy = policy;
+        self
+    }
+
+    /// Replaces the rate of registrations over every address.
+    pub fn with_registrations_overall(mut self, policy: ThrottlePolicy) -> Self {
+        self.registrations_overall = policy;
+        self
+    }
+
+    /// Reserves a registration from `client`: counted per address and overall, whatever its
+    /// outcome (a taken email counts too, so the answer cannot enumerate accounts without
+    /// limit).
+    pub async fn reserve_registration(&self, client: Option<IpAddr>) -> Result<Attempt> {
+        let mut counters = Vec::with_capacity(2);
+        if client.is_some() {
+            counters.push(Counter::new(
+                registration_key(client),
+                self.registration_policy,
+                OnSuccess::Keep,
+            ));
+        }
+        counters.push(Counter::new(
+            registration_key(None),
+            self.registrations_overall,
+            OnSuccess::Keep,
+        ));
+        self.reserve(counters).await
     }
 
     /// Replaces the strict policy, for an account at one address (and for a user's second
@@ -608,6 +702,7 @@ impl Attempt {
             let store = store.clone();
             async move {
                 match counter.on_success {
+                    OnSuccess::Keep => Ok(()),
                     OnSuccess::Clear => store.clear_failures(&counter.key).await,
                     OnSuccess::Release => store.release_attempt(&counter.key).await,
                 }

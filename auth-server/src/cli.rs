@@ -23,7 +23,8 @@ pub(crate) enum Command {
     /// from `keys generate`, the first signs); JWT_ACCESS_SECRET (HS256, at least 32 bytes);
     /// AUTH_TOKEN_FORMAT (format of a generated development key); MFA_ENCRYPTION_KEY (64 hex
     /// characters); ACCESS_TOKEN_TTL (900); REFRESH_TOKEN_TTL (2592000); REAUTH_MAX_AGE (how
-    /// recent a login must be for sensitive changes, 300); AUTH_ISSUER;
+    /// recent a login must be for sensitive changes, 300); REGISTRATIONS_PER_ADDRESS_HOUR (20)
+    /// and REGISTRATIONS_PER_MINUTE (over every address, 600); AUTH_ISSUER;
     /// AUTH_AUDIENCE; ARGON2_MEMORY_KIB, ARGON2_ITERATIONS, ARGON2_PARALLELISM (19456, 2, 1);
     /// PASSWORD_HASH_CONCURRENCY (hashes at once, one per core), PASSWORD_HASH_QUEUE (waiting
     /// hashes before logins get 503, eight per slot); PASSWORD_HASH_NICENESS (0-19, 0; above 0

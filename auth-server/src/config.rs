@@ -53,6 +53,10 @@ pub(crate) struct ServeConfig {
     pub(crate) refresh_ttl: Duration,
     /// How recent an authentication must be for the actions that need a fresh one.
     pub(crate) reauth_max_age: Duration,
+    /// Registrations allowed per client address and hour.
+    pub(crate) registrations_per_address: u32,
+    /// Registrations allowed per minute over every address.
+    pub(crate) registrations_per_minute: u32,
     pub(crate) argon2: Argon2Params,
     /// Hashes that may run at once; `None`: one per core.
     pub(crate) hash_concurrency: Option<usize>,
@@ -168,6 +172,17 @@ pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConf
     let reauth_max_age = parse("REAUTH_MAX_AGE", &mut problems, &seconds(30, 86_400))
         .and_then(|v| v.parse().ok())
         .map_or(Duration::from_secs(300), Duration::from_secs);
+    let rate = |name: &str, max: u32, default: u32, problems: &mut Vec<String>| {
+        parse(name, problems, &|v| match v.parse::<u32>() {
+            Ok(n) if (1..=max).contains(&n) => Ok(()),
+            _ => Err(format!("{v:?} is not a number from 1 to {max}")),
+        })
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+    };
+    let registrations_per_address =
+        rate("REGISTRATIONS_PER_ADDRESS_HOUR", 100_000, 20, &mut problems);
+    let registrations_per_minute = rate("REGISTRATIONS_PER_MINUTE", 1_000_000, 600, &mut problems);
 
     let url = |name: &str, schemes: &[&str], problems: &mut Vec<String>| {
         let value = get(name)?;
@@ -344,6 +359,8 @@ pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConf
             access_ttl,
             refresh_ttl,
             reauth_max_age,
+            registrations_per_address,
+            registrations_per_minute,
             argon2,
             hash_concurrency,
             hash_queue,

@@ -6,10 +6,12 @@ use std::sync::Arc;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use auth_core::clock::SystemClock;
 use auth_core::event::EventSink;
 use auth_core::event::TracingEventSink;
 use auth_core::flows::{Authenticator, AuthenticatorConfig, Stores};
 use auth_core::password::PasswordConfig;
+use auth_core::throttle::{Throttle, ThrottlePolicy};
 
 use auth_core::secrecy::{ExposeSecret, SecretString};
 use auth_core::store::postgres::{MigrationState, PostgresConfig, PostgresStore};
@@ -172,6 +174,9 @@ async fn run(config: ServeConfig) -> Result<(), ServeError> {
     Ok(())
 }
 
+/// One hour, the window of the registrations counted per address.
+const HOUR: Duration = Duration::from_secs(3600);
+
 /// The routes and their middleware over `stores`, as `serve` runs them.
 fn app(
     config: &ServeConfig,
@@ -312,8 +317,18 @@ fn authenticator(
             .unwrap_or(defaults.hash_thread_niceness),
         ..defaults
     };
+    let throttle = Throttle::new(stores.throttle.clone(), Arc::new(SystemClock))
+        .with_registration_policy(
+            ThrottlePolicy::rate(HOUR, config.registrations_per_address)
+                .map_err(ServeError::Authenticator)?,
+        )
+        .with_registrations_overall(
+            ThrottlePolicy::rate(Duration::from_secs(60), config.registrations_per_minute)
+                .map_err(ServeError::Authenticator)?,
+        );
     let mut builder = Authenticator::builder(config.keys.clone(), settings)
         .stores(stores)
+        .throttle(throttle)
         .observer(Arc::new(metrics.clone()));
     match &config.mfa_keys {
         Some(keyring) => builder = builder.mfa_keyring(keyring.clone()),

@@ -181,6 +181,35 @@ async fn repeated_failures_answer_429_with_retry_after() {
     );
 }
 
+/// One address registering without end took every hashing slot before: now the sixth
+/// registration in an hour (here, at a rate of five) is refused before any hashing, with
+/// `Retry-After`, whatever the earlier ones answered (a taken email counts too).
+#[tokio::test]
+async fn registrations_from_one_address_are_limited_with_retry_after() {
+    let server = start_with(&[("REGISTRATIONS_PER_ADDRESS_HOUR", "5")]).await;
+    let port = server.port;
+    let account = |n: u32| serde_json::json!({"email": format!("reg{n}@example.com"), "password": "correct horse battery staple"});
+    for n in 0..4 {
+        assert_eq!(
+            post_json(port, "/v1/auth/register", &account(n), None)
+                .await
+                .status,
+            201
+        );
+    }
+    let taken = post_json(port, "/v1/auth/register", &account(0), None).await;
+    assert_eq!(taken.status, 409);
+    let refused = post_json(port, "/v1/auth/register", &account(5), None).await;
+    assert_eq!(
+        (refused.status, refused.body["error"].as_str()),
+        (429, Some("throttled"))
+    );
+    assert!(refused.head.contains("retry-after: "), "{}", refused.head);
+    // Logging in is another matter.
+    let login = post_json(port, "/v1/auth/login", &account(1), None).await;
+    assert_eq!(login.status, 200);
+}
+
 #[tokio::test]
 async fn readiness_startup_and_metrics_are_served() {
     let server = start().await;

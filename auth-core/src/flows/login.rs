@@ -47,8 +47,41 @@ enum LoginCheck {
 
 impl Authenticator {
     /// Creates an account. [`Error::WeakPassword`] when the policy refuses the password,
-    /// [`Error::Conflict`] when the email is taken.
+    /// [`Error::Conflict`] when the email is taken. Counted against the overall rate of
+    /// registrations before any work ([`Error::Throttled`] beyond it); see
+    /// [`register_from`](Self::register_from) to count per client address too.
     pub async fn register(&self, email: &str, password: &SecretString) -> Result<User> {
+        self.register_from(email, password, None).await
+    }
+
+    /// [`register`](Self::register) from `client`, counted per address as well. The
+    /// registration is reserved before anything is looked up or hashed, and stays counted
+    /// whatever its outcome.
+    pub async fn register_from(
+        &self,
+        email: &str,
+        password: &SecretString,
+        client: Option<IpAddr>,
+    ) -> Result<User> {
+        self.inner.passwords.refuse_if_saturated()?;
+        let attempt = self.inner.throttle.reserve_registration(client).await?;
+        let created = self.create_account(email, password, client).await;
+        match &created {
+            Err(Error::Busy | Error::Unavailable(_)) => {
+                // Not the caller's doing: the retry is not punished for it.
+                let _ = attempt.release().await;
+            }
+            _ => attempt.succeeded().await?,
+        }
+        created
+    }
+
+    async fn create_account(
+        &self,
+        email: &str,
+        password: &SecretString,
+        client: Option<IpAddr>,
+    ) -> Result<User> {
         let email = normalize_email(email)?;
         let password_hash = self
             .timed_hash(self.inner.passwords.hash_new_password(password))
@@ -62,7 +95,7 @@ impl Authenticator {
             epoch: 0,
         };
         self.inner.stores.users.create_user(user.clone()).await?;
-        self.emit(AuthEventKind::Registered, Some(user.id), None, None)
+        self.emit(AuthEventKind::Registered, Some(user.id), None, client)
             .await;
         Ok(user)
     }

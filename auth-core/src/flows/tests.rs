@@ -1004,3 +1004,45 @@ fn a_zero_reauthentication_max_age_is_refused() {
     let built = testing::authenticator_builder(config).build();
     assert!(matches!(built, Err(Error::Config(_))), "{built:?}");
 }
+
+#[tokio::test]
+async fn a_registration_beyond_the_rate_is_refused_before_any_hashing() {
+    let recorder = Arc::new(Recorder::default());
+    let clock = testing::clock();
+    let stores = Stores::memory();
+    let throttle = crate::throttle::Throttle::new(stores.throttle.clone(), clock.clone())
+        .with_registration_policy(
+            crate::throttle::ThrottlePolicy::rate(Duration::from_secs(3600), 2).unwrap(),
+        );
+    let auth = testing::authenticator_builder(testing::authenticator_config())
+        .stores(stores)
+        .clock(clock)
+        .throttle(throttle)
+        .observer(recorder.clone())
+        .build()
+        .unwrap();
+    auth.register_from("one@example.com", &secret(PASSWORD), CLIENT)
+        .await
+        .unwrap();
+    let weak = auth
+        .register_from("two@example.com", &secret("short"), CLIENT)
+        .await;
+    assert!(matches!(weak, Err(Error::WeakPassword(_))), "{weak:?}");
+    let hashed = recorder.seen.lock().unwrap().len();
+    let refused = auth
+        .register_from("three@example.com", &secret(PASSWORD), CLIENT)
+        .await;
+    assert!(
+        matches!(refused, Err(Error::Throttled { .. })),
+        "{refused:?}"
+    );
+    assert_eq!(
+        recorder.seen.lock().unwrap().len(),
+        hashed,
+        "nothing hashed"
+    );
+    // Another address still may.
+    auth.register_from("three@example.com", &secret(PASSWORD), None)
+        .await
+        .unwrap();
+}

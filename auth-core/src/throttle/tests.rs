@@ -716,3 +716,58 @@ mod service {
         );
     }
 }
+
+#[test]
+fn a_rate_admits_its_maximum_then_nothing_until_the_window_ends() {
+    let rate = ThrottlePolicy::rate(secs(60), 3).unwrap();
+    let counted = |failures| ThrottleRecord {
+        failures,
+        window_started_at: at(0),
+        last_failure_at: at(0),
+    };
+    for n in 1..=3 {
+        assert_eq!(
+            rate.wait_for_reserved(&counted(n), at(0)),
+            None,
+            "attempt {n}"
+        );
+    }
+    assert_eq!(rate.wait_for_reserved(&counted(4), at(10)), Some(secs(50)));
+    assert!(ThrottlePolicy::rate(secs(60), 0).is_err());
+    assert!(ThrottlePolicy::rate(Duration::ZERO, 3).is_err());
+    // Far beyond the ASVS bound on failures: a rate counts what is not a failure.
+    assert!(ThrottlePolicy::rate(secs(60), 100_000).is_ok());
+}
+
+#[cfg(feature = "memory")]
+#[tokio::test]
+async fn registrations_count_per_address_and_overall_whatever_their_outcome() {
+    let clock = Arc::new(crate::clock::ManualClock::new(at(0)));
+    let throttle = Throttle::new(Arc::new(crate::store::memory::MemoryStore::new()), clock)
+        .with_registration_policy(ThrottlePolicy::rate(secs(3_600), 2).unwrap())
+        .with_registrations_overall(ThrottlePolicy::rate(secs(60), 3).unwrap());
+    let here = Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)));
+    let there = Some(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 1)));
+    for _ in 0..2 {
+        let attempt = throttle.reserve_registration(here).await.unwrap();
+        attempt.succeeded().await.unwrap();
+    }
+    let refused = throttle.reserve_registration(here).await.map(drop);
+    assert!(
+        matches!(refused, Err(Error::Throttled { .. })),
+        "{refused:?}"
+    );
+    // Another address may, until the overall rate (three a minute) is reached.
+    throttle
+        .reserve_registration(there)
+        .await
+        .unwrap()
+        .failed()
+        .await
+        .unwrap();
+    let overall = throttle.reserve_registration(None).await.map(drop);
+    assert!(
+        matches!(overall, Err(Error::Throttled { .. })),
+        "{overall:?}"
+    );
+}

@@ -15,12 +15,15 @@ use super::types::{
     RefreshRequest, TokenBody, UserBody, no_store,
 };
 
-#[utoipa::path(post, path = "/v1/auth/register", request_body = Credentials, responses((status = 201, body = UserBody), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/auth/register", request_body = Credentials, responses((status = 201, body = UserBody), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody, description = "too many registrations from this address, or overall; Retry-After says when"), (status = 503, body = ErrorBody)))]
 pub(crate) async fn register(
     State(auth): State<Authenticator>,
+    ClientIp(client): ClientIp,
     ApiJson(request): ApiJson<Credentials>,
 ) -> Result<Response, ApiError> {
-    let user = auth.register(&request.email, &request.password).await?;
+    let user = auth
+        .register_from(&request.email, &request.password, Some(client))
+        .await?;
     let body = UserBody {
         user_id: user.id,
         email: user.email,

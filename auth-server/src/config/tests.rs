@@ -37,6 +37,13 @@ fn an_empty_environment_gives_the_development_defaults() {
     assert_eq!(config.refresh_ttl, Duration::from_secs(2_592_000));
     assert_eq!(config.reauth_max_age, Duration::from_secs(300));
     assert_eq!(config.redis_key_prefix, "auth:");
+    assert_eq!(
+        (
+            config.registrations_per_address,
+            config.registrations_per_minute
+        ),
+        (20, 600)
+    );
     assert_eq!(config.token_cache_size, 10_000);
     assert_eq!(config.hash_niceness, None);
     assert!(config.database_url.is_none() && config.redis_url.is_none());
@@ -56,6 +63,8 @@ fn values_are_read_and_trimmed() {
         ("ACCESS_TOKEN_TTL", "600"),
         ("REFRESH_TOKEN_TTL", "86400"),
         ("REAUTH_MAX_AGE", "120"),
+        ("REGISTRATIONS_PER_ADDRESS_HOUR", "5"),
+        ("REGISTRATIONS_PER_MINUTE", "50"),
         ("AUTH_ISSUER", "https://auth.example.com"),
         ("AUTH_AUDIENCE", "orders"),
         ("AUTH_TOKEN_FORMAT", "paseto-v4-local"),
@@ -82,6 +91,13 @@ fn values_are_read_and_trimmed() {
     assert_eq!(config.refresh_ttl, Duration::from_secs(86_400));
     assert_eq!(config.reauth_max_age, Duration::from_secs(120));
     assert_eq!(config.redis_key_prefix, "orders-auth:");
+    assert_eq!(
+        (
+            config.registrations_per_address,
+            config.registrations_per_minute
+        ),
+        (5, 50)
+    );
     assert_eq!(config.issuer, "https://auth.example.com");
     assert_eq!(config.audience, "orders");
     assert_eq!(
@@ -122,6 +138,7 @@ fn every_problem_is_listed_at_once_with_the_variable_name() {
         ("TRUSTED_PROXY_HEADER", "not a header"),
         ("REAUTH_MAX_AGE", "0"),
         ("REDIS_KEY_PREFIX", "{shared}"),
+        ("REGISTRATIONS_PER_MINUTE", "0"),
     ]);
     for variable in [
         "PORT",
@@ -141,6 +158,7 @@ fn every_problem_is_listed_at_once_with_the_variable_name() {
         "TRUSTED_PROXY_HEADER",
         "REAUTH_MAX_AGE",
         "REDIS_KEY_PREFIX",
+        "REGISTRATIONS_PER_MINUTE",
     ] {
         assert!(has(&found, variable), "{variable} missing from {found:?}");
     }
