@@ -141,8 +141,8 @@ pub(crate) fn router(
 
 impl Stack {
     /// Wraps `routes` in the body limit, CORS, the request deadline, the panic catcher,
-    /// metrics (labelled by the route `templates`), the request span and log line, and request
-    /// ids.
+    /// `X-Content-Type-Options: nosniff` on every answer, metrics (labelled by the route
+    /// `templates`), the request span and log line, and request ids.
     pub(crate) fn apply(&self, routes: Router, templates: &[String]) -> Router {
         let timeout = self.request_timeout;
         routes
@@ -152,6 +152,7 @@ impl Stack {
                 deadline(timeout, request, next)
             }))
             .layer(CatchPanicLayer::custom(panic_response))
+            .layer(middleware::map_response(nosniff))
             .layer(self.metrics.layer().routes(templates))
             .layer(
                 TraceLayer::new_for_http()
@@ -167,6 +168,16 @@ impl Stack {
                 header::COOKIE,
             ]))
     }
+}
+
+/// Browsers must take every answer as the type it says it is (a JSON error is never
+/// sniffed into HTML).
+async fn nosniff(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
 }
 
 /// A request still unanswered after `limit` is answered 503 `timeout`, with `Retry-After`;

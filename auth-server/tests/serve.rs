@@ -210,6 +210,96 @@ async fn registrations_from_one_address_are_limited_with_retry_after() {
     assert_eq!(login.status, 200);
 }
 
+/// Every answer of the API is `no-store` (tokens, the profile, the session list and errors
+/// alike), every answer anywhere is `nosniff`, and no origin is let in with credentials
+/// unless it is listed: not by default in development, not by a wildcard.
+#[tokio::test]
+async fn api_answers_are_never_cached_or_sniffed_and_cors_lets_in_only_listed_origins() {
+    let server = start().await;
+    let port = server.port;
+    let credentials =
+        serde_json::json!({"email": "hdr@example.com", "password": "correct horse battery staple"});
+    let registered = post_json(port, "/v1/auth/register", &credentials, None).await;
+    let login = post_json(port, "/v1/auth/login", &credentials, None).await;
+    let access = login.body["access_token"].as_str().unwrap().to_owned();
+    let answers = [
+        ("register", registered),
+        ("login", login),
+        ("me", get_json(port, "/v1/auth/me", Some(&access)).await),
+        (
+            "sessions",
+            get_json(port, "/v1/auth/sessions", Some(&access)).await,
+        ),
+        (
+            "me without a token",
+            get_json(port, "/v1/auth/me", None).await,
+        ),
+        (
+            "a bad body",
+            post_json(port, "/v1/auth/login", &serde_json::json!({}), None).await,
+        ),
+    ];
+    for (what, answer) in &answers {
+        assert!(
+            answer.head.contains("cache-control: no-store"),
+            "{what}: {}",
+            answer.head
+        );
+        assert!(
+            answer.head.contains("x-content-type-options: nosniff"),
+            "{what}: {}",
+            answer.head
+        );
+    }
+    let probe = send(port, "GET", "/health/liveness", &[], b"").await;
+    assert!(
+        probe.head.contains("x-content-type-options: nosniff"),
+        "{}",
+        probe.head
+    );
+
+    let preflight = [
+        "origin: https://evil.example",
+        "access-control-request-method: POST",
+        "access-control-request-headers: content-type",
+    ];
+    let answer = send(port, "OPTIONS", "/v1/auth/login", &preflight, b"").await;
+    assert!(
+        !answer.head.contains("access-control-allow-origin"),
+        "development lets in no origin by default: {}",
+        answer.head
+    );
+    let wildcard = start_with(&[("CORS_ORIGINS", "*")]).await;
+    let answer = send(wildcard.port, "OPTIONS", "/v1/auth/login", &preflight, b"").await;
+    assert!(
+        answer.head.contains("access-control-allow-origin: *"),
+        "{}",
+        answer.head
+    );
+    assert!(
+        !answer.head.contains("access-control-allow-credentials"),
+        "a wildcard never comes with credentials: {}",
+        answer.head
+    );
+    let listed = start_with(&[("CORS_ORIGINS", "https://app.example")]).await;
+    let mut from_app = preflight;
+    from_app[0] = "origin: https://app.example";
+    let answer = send(listed.port, "OPTIONS", "/v1/auth/login", &from_app, b"").await;
+    assert!(
+        answer
+            .head
+            .contains("access-control-allow-origin: https://app.example"),
+        "{}",
+        answer.head
+    );
+    let answer = send(listed.port, "OPTIONS", "/v1/auth/login", &preflight, b"").await;
+    assert!(
+        !answer.head.contains("access-control-allow-origin"),
+        "{}",
+        answer.head
+    );
+}
+
 #[tokio::test]
 async fn readiness_startup_and_metrics_are_served() {
     let server = start().await;

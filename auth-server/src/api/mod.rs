@@ -97,8 +97,19 @@ pub(crate) fn routes(auth: Authenticator, proxy_header: TrustedProxyHeader) -> A
             }),
         )
         .with_state(auth)
-        .layer(Extension(proxy_header));
+        .layer(Extension(proxy_header))
+        .layer(middleware::map_response(no_store));
     Api { router, templates }
+}
+
+/// No cache keeps any answer of the API: tokens, profiles and session lists, and the errors
+/// about them.
+async fn no_store(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    response
 }
 
 /// The table's routes, the bearer ones behind `auth`'s `AuthLayer`, and the document that
