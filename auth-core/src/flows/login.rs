@@ -210,9 +210,7 @@ impl Authenticator {
                 reason: LoginFailure::UnknownAccount,
             });
         };
-        let verification = self
-            .timed_hash(self.inner.passwords.verify(password, &user.password_hash))
-            .await?;
+        let verification = self.verify_stored(&user, password).await?;
         let Verification::Valid { needs_rehash } = verification else {
             return Ok(LoginCheck::Refused {
                 user: Some(user.id),

@@ -28,7 +28,7 @@ use crate::error::{Error, Result, TokenRejection};
 use crate::event::{AuthEvent, AuthEventKind};
 use crate::id::{SessionId, UserId};
 use crate::mfa::MfaKeyring;
-use crate::password::PasswordService;
+use crate::password::{PasswordService, Verification};
 use crate::session::SidRevocationCheck;
 use crate::store::User;
 use crate::throttle::Throttle;
@@ -165,6 +165,22 @@ impl Authenticator {
         let result = call.await;
         self.inner.observer.password_hashed(started.elapsed());
         result
+    }
+
+    /// Checks `password` against the user's stored hash. A stored hash that cannot be used
+    /// (malformed, or over its scheme's cost bound) is logged and answers as a wrong password:
+    /// the attempt counts, and nothing about the stored hash reaches the client.
+    async fn verify_stored(&self, user: &User, password: &SecretString) -> Result<Verification> {
+        let verified = self
+            .timed_hash(self.inner.passwords.verify(password, &user.password_hash))
+            .await;
+        match verified {
+            Err(Error::InvalidHash(detail)) => {
+                tracing::error!(user = %user.id, %detail, "the stored password hash is unusable");
+                Ok(Verification::Invalid)
+            }
+            other => other,
+        }
     }
 
     /// Signs a token and reports how long it took.

@@ -59,10 +59,7 @@ impl Authenticator {
             .throttle
             .reserve_password(&user.email, client)
             .await?;
-        let verification = match self
-            .timed_hash(self.inner.passwords.verify(password, &user.password_hash))
-            .await
-        {
+        let verification = match self.verify_stored(user, password).await {
             Ok(verification) => verification,
             Err(error) => {
                 let _ = attempt.release().await;

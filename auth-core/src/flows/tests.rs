@@ -1046,3 +1046,30 @@ async fn a_registration_beyond_the_rate_is_refused_before_any_hashing() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_login_against_a_planted_costly_hash_is_a_counted_wrong_password() {
+    let w = world();
+    let user = User {
+        id: UserId::new(),
+        email: "planted@example.com".into(),
+        // scrypt at ln=20, r=32: 4 GiB for one check, were it run.
+        password_hash: "$scrypt$ln=20,r=32,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA".into(),
+        disabled: false,
+        created_at: w.clock.now(),
+        epoch: 0,
+    };
+    w.stores.users.create_user(user.clone()).await.unwrap();
+    for _ in 0..6 {
+        let refused = w.login("planted@example.com", PASSWORD).await;
+        assert!(
+            matches!(refused, Err(Error::InvalidCredentials)),
+            "{refused:?}"
+        );
+    }
+    let counted = w.login("planted@example.com", PASSWORD).await;
+    assert!(
+        matches!(counted, Err(Error::Throttled { .. })),
+        "{counted:?}"
+    );
+}

@@ -173,13 +173,23 @@ impl Verification {
     }
 }
 
-/// Largest Argon2 memory cost accepted, in configuration or in a stored hash: 1 GiB.
+/// Largest Argon2 memory cost accepted in configuration: 1 GiB. A stored hash may ask for at
+/// most [`STORED_ARGON2_MEMORY_FACTOR`] times the configured cost.
 pub const MAX_ARGON2_MEMORY_KIB: u32 = 1024 * 1024;
+/// How many times the configured Argon2 memory cost a stored hash may ask for: enough for
+/// hashes of a stronger past configuration, never enough for a planted hash to exhaust memory.
+pub const STORED_ARGON2_MEMORY_FACTOR: u32 = 4;
 const MAX_ARGON2_PARALLELISM: u32 = 16;
 const MAX_ARGON2_ITERATIONS: u32 = 64;
-const MAX_BCRYPT_COST: u32 = 18;
-const MAX_PBKDF2_ROUNDS: u32 = 10_000_000;
-const MAX_SCRYPT_LOG_N: u8 = 20;
+/// Bounds on what a stored legacy hash may cost, checked before any work: a planted hash must
+/// not make one unauthenticated login allocate gigabytes or run for seconds. bcrypt cost 14
+/// is about a second; PBKDF2 at 2,000,000 rounds about as much; scrypt at ln=17, r=8, p=1
+/// takes 128 MiB.
+const MAX_BCRYPT_COST: u32 = 14;
+const MAX_PBKDF2_ROUNDS: u32 = 2_000_000;
+const MAX_SCRYPT_LOG_N: u32 = 17;
+const MAX_SCRYPT_R: u32 = 8;
+const MAX_SCRYPT_P: u32 = 1;
 const MAX_STORED_HASH_LEN: usize = 512;
 
 /// Hashes a normalised password with Argon2id at `params`, with a fresh random salt.
@@ -238,7 +248,7 @@ pub fn verify_password(
     let matched = match scheme {
         HashScheme::Argon2id | HashScheme::Argon2i | HashScheme::Argon2d => {
             let hash = parse_phc(stored)?;
-            check_argon2_limits(&hash)?;
+            check_argon2_limits(params, &hash)?;
             let normalized = NormalizedPassword::new(raw_password);
             let matched = verify_argon2(params, normalized.as_bytes(), &hash)?;
             if matched && !needs_argon2_rehash(params, &hash)? {
@@ -347,11 +357,15 @@ fn needs_argon2_rehash(params: Argon2Params, hash: &PasswordHash) -> Result<bool
     Ok(stored != wanted)
 }
 
-fn check_argon2_limits(hash: &PasswordHash) -> Result<()> {
+fn check_argon2_limits(params: Argon2Params, hash: &PasswordHash) -> Result<()> {
     let m = decimal_param(hash, "m")?.unwrap_or(0);
     let t = decimal_param(hash, "t")?.unwrap_or(0);
     let p = decimal_param(hash, "p")?.unwrap_or(0);
-    if m > MAX_ARGON2_MEMORY_KIB || t > MAX_ARGON2_ITERATIONS || p > MAX_ARGON2_PARALLELISM {
+    let max_m = params
+        .memory_kib
+        .saturating_mul(STORED_ARGON2_MEMORY_FACTOR)
+        .min(MAX_ARGON2_MEMORY_KIB.saturating_mul(STORED_ARGON2_MEMORY_FACTOR));
+    if m > max_m || t > MAX_ARGON2_ITERATIONS || p > MAX_ARGON2_PARALLELISM {
         return Err(Error::InvalidHash(
             "argon2 parameters above the accepted limits".into(),
         ));
@@ -372,7 +386,7 @@ fn check_scrypt_limits(hash: &PasswordHash) -> Result<()> {
     let log_n = decimal_param(hash, "ln")?.unwrap_or(0);
     let r = decimal_param(hash, "r")?.unwrap_or(0);
     let p = decimal_param(hash, "p")?.unwrap_or(0);
-    if log_n > u32::from(MAX_SCRYPT_LOG_N) || r > 32 || p > 16 {
+    if log_n > MAX_SCRYPT_LOG_N || r > MAX_SCRYPT_R || p > MAX_SCRYPT_P {
         return Err(Error::InvalidHash(
             "scrypt parameters above the accepted limits".into(),
         ));

@@ -45,8 +45,8 @@ mod service;
 
 pub use breached::{BreachList, BreachedPasswordCheck, PwnedRangeCheck, RangeSource};
 pub use hash::{
-    Argon2Params, HashScheme, MAX_ARGON2_MEMORY_KIB, Verification, hash_password, needs_rehash,
-    verify_password,
+    Argon2Params, HashScheme, MAX_ARGON2_MEMORY_KIB, STORED_ARGON2_MEMORY_FACTOR, Verification,
+    hash_password, needs_rehash, verify_password,
 };
 pub use policy::{NormalizedPassword, PasswordPolicy};
 pub use service::{BreachCheckFailure, PasswordConfig, PasswordService};

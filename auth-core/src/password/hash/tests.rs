@@ -508,13 +508,36 @@ fn stored_hashes_with_absurd_costs_are_refused_instead_of_run() {
 }
 
 #[test]
-fn an_argon2_hash_just_above_the_memory_limit_is_refused() {
+fn an_argon2_hash_just_above_four_times_the_configured_memory_is_refused() {
     let too_big = format!(
         "$argon2id$v=19$m={},t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaA",
-        MAX_ARGON2_MEMORY_KIB + 1
+        Argon2Params::default().memory_kib() * STORED_ARGON2_MEMORY_FACTOR + 1
     );
     let refused = verify_default(PASSWORD, &too_big);
     assert!(matches!(refused, Err(Error::InvalidHash(_))), "{refused:?}");
+}
+
+/// One step over each bound, refused before any work: what a planted hash could make one
+/// unauthenticated login spend (scrypt ln=20, r=32 allocates 4 GiB) is bounded per scheme.
+#[test]
+fn legacy_hashes_one_step_over_their_bound_are_refused() {
+    let salt_and_hash = "c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA";
+    let cases = [
+        format!("$scrypt$ln=18,r=8,p=1${salt_and_hash}"),
+        format!("$scrypt$ln=17,r=9,p=1${salt_and_hash}"),
+        format!("$scrypt$ln=17,r=8,p=2${salt_and_hash}"),
+        format!("$scrypt$ln=20,r=32,p=1${salt_and_hash}"),
+        format!("$pbkdf2-sha256$i=2000001,l=32${salt_and_hash}"),
+        format!("$pbkdf2-sha512$i=2000001,l=64${salt_and_hash}"),
+        "$2b$15$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW".to_owned(),
+    ];
+    for stored in &cases {
+        let refused = verify_default(PASSWORD, stored);
+        assert!(
+            matches!(refused, Err(Error::InvalidHash(_))),
+            "{stored}: {refused:?}"
+        );
+    }
 }
 
 #[test]
