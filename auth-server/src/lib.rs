@@ -51,7 +51,19 @@ pub fn main() -> ExitCode {
 /// ([`ServeError::Authenticator`]).
 #[doc(hidden)]
 pub fn development_router() -> Result<axum::Router, ServeError> {
-    let config = config::from_env(|_| None).map_err(ServeError::Config)?;
+    development_router_with(&[])
+}
+
+/// [`development_router`] with these variables set (`REGISTRATIONS_PER_ADDRESS_HOUR`, say,
+/// for a fuzzer that registers an account per input).
+#[doc(hidden)]
+pub fn development_router_with(vars: &[(&str, &str)]) -> Result<axum::Router, ServeError> {
+    let lookup = |name: &str| {
+        vars.iter()
+            .find(|(variable, _)| *variable == name)
+            .map(|(_, value)| (*value).to_owned())
+    };
+    let config = config::from_env(lookup).map_err(ServeError::Config)?;
     serve::development_router(&config)
 }
 
