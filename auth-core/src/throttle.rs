@@ -654,17 +654,6 @@ impl Throttle {
         }
         Ok(attempt)
     }
-
-    /// The record of a raw key under `policy`'s window, as it stands now.
-    pub async fn record(
-        &self,
-        key: &str,
-        policy: ThrottlePolicy,
-    ) -> Result<Option<ThrottleRecord>> {
-        self.store
-            .throttle_record(key, self.clock.now(), policy.window)
-            .await
-    }
 }
 
 /// An attempt counted in its counters before its secret is checked; settle it with the

@@ -760,10 +760,18 @@ pub async fn throttle_counters_reserve_release_confirm_and_expire(
     let key = format!("conformance:{}", UserId::new());
     let window = HOUR;
     let fields = |r: super::ThrottleRecord| (r.failures, r.window_started_at, r.last_failure_at);
-    assert_eq!(
-        throttle.throttle_record(&key, t0(), window).await.unwrap(),
-        None
-    );
+    // The record as stored at `at`: (failures, window start, last failure).
+    let stored = |key: String, at: SystemTime| {
+        let throttle = throttle.clone();
+        async move {
+            throttle
+                .throttle_record(&key, at, window)
+                .await
+                .unwrap()
+                .map(fields)
+        }
+    };
+    assert_eq!(stored(key.clone(), t0()).await, None);
     let free = 1;
     let first = throttle
         .reserve_attempt(&key, t0(), window, free)
@@ -798,22 +806,14 @@ pub async fn throttle_counters_reserve_release_confirm_and_expire(
         "beyond the free ones, the answer still carries the last failure from before"
     );
     assert_eq!(
-        throttle
-            .throttle_record(&key, t0() + 3 * MINUTE, window)
-            .await
-            .unwrap()
-            .map(fields),
+        stored(key.clone(), t0() + 3 * MINUTE).await,
         Some((3, t0(), t0() + 3 * MINUTE)),
         "and the stored one moved to now"
     );
     throttle.release_attempt(&key).await.unwrap();
     throttle.release_attempt(&key).await.unwrap();
     assert_eq!(
-        throttle
-            .throttle_record(&key, t0() + 3 * MINUTE, window)
-            .await
-            .unwrap()
-            .map(fields),
+        stored(key.clone(), t0() + 3 * MINUTE).await,
         Some((1, t0(), t0() + 3 * MINUTE)),
         "given back: the count, not the time"
     );
@@ -824,10 +824,7 @@ pub async fn throttle_counters_reserve_release_confirm_and_expire(
         "the last failure never moves back"
     );
     assert_eq!(
-        throttle
-            .throttle_record(&key, t0() + window, window)
-            .await
-            .unwrap(),
+        stored(key.clone(), t0() + window).await,
         None,
         "window over"
     );
@@ -841,13 +838,7 @@ pub async fn throttle_counters_reserve_release_confirm_and_expire(
         "a new window"
     );
     throttle.clear_failures(&key).await.unwrap();
-    assert_eq!(
-        throttle
-            .throttle_record(&key, t0() + window, window)
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(stored(key.clone(), t0() + window).await, None);
     let after_clear = throttle
         .confirm_failure(&key, t0() + window, window)
         .await
@@ -861,11 +852,9 @@ pub async fn throttle_counters_reserve_release_confirm_and_expire(
         throttle.release_attempt(&key).await.unwrap();
     }
     assert_eq!(
-        throttle
-            .throttle_record(&key, t0() + window, window)
+        stored(key.clone(), t0() + window)
             .await
-            .unwrap()
-            .map(|r| r.failures),
+            .map(|(failures, _, _)| failures),
         Some(0),
         "never below zero"
     );

@@ -131,28 +131,13 @@ impl UserStore for MemoryStore {
         epoch: u64,
         password_hash: &str,
     ) -> Result<Option<u64>> {
-        Ok(self
-            .state()
-            .users
-            .get_mut(id)
-            .filter(|user| user.epoch == epoch)
-            .map(|user| {
-                password_hash.clone_into(&mut user.password_hash);
-                user.epoch = user.epoch.saturating_add(1);
-                user.epoch
-            }))
+        Ok(self.advance_from(id, epoch, |user| {
+            password_hash.clone_into(&mut user.password_hash);
+        }))
     }
 
     async fn advance_epoch(&self, id: &UserId, epoch: u64) -> Result<Option<u64>> {
-        Ok(self
-            .state()
-            .users
-            .get_mut(id)
-            .filter(|user| user.epoch == epoch)
-            .map(|user| {
-                user.epoch = user.epoch.saturating_add(1);
-                user.epoch
-            }))
+        Ok(self.advance_from(id, epoch, |_| {}))
     }
 
     async fn set_disabled(&self, id: &UserId, disabled: bool) -> Result<bool> {
@@ -445,6 +430,16 @@ impl SessionStore for MemoryStore {
 }
 
 impl MemoryStore {
+    /// Applies `change` to the user and moves their epoch on, only while it is still `epoch`;
+    /// the new epoch.
+    fn advance_from(&self, id: &UserId, epoch: u64, change: impl FnOnce(&mut User)) -> Option<u64> {
+        let mut state = self.state();
+        let user = state.users.get_mut(id).filter(|user| user.epoch == epoch)?;
+        change(user);
+        user.epoch = user.epoch.saturating_add(1);
+        Some(user.epoch)
+    }
+
     /// Marks a live session used (and, when `reauthenticated`, freshly authenticated at
     /// `now`); `None` if it is not alive.
     fn touch(

@@ -12,7 +12,7 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ClientIp};
 use super::types::{
     Credentials, LoginBody, MfaChallengeBody, PasswordChange, ProfileBody, ProofRequest,
-    RefreshRequest, TokenBody, UserBody, no_store,
+    RefreshRequest, TokenBody, UserBody,
 };
 
 #[utoipa::path(post, path = "/v1/auth/register", request_body = Credentials, responses((status = 201, body = UserBody), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody, description = "too many registrations from this address, or overall; Retry-After says when"), (status = 503, body = ErrorBody)))]
@@ -42,16 +42,17 @@ pub(crate) async fn login(
         .await?
     {
         LoginOutcome::Authenticated(tokens) => {
-            Ok(no_store(LoginBody::Tokens(TokenBody::from(&tokens))))
+            Ok(Json(LoginBody::Tokens(TokenBody::from(&tokens))).into_response())
         }
         LoginOutcome::MfaRequired {
             mfa_token,
             expires_in,
-        } => Ok(no_store(LoginBody::Challenge(MfaChallengeBody {
+        } => Ok(Json(LoginBody::Challenge(MfaChallengeBody {
             mfa_required: true,
             mfa_token: mfa_token.expose_secret().to_owned(),
             expires_in,
-        }))),
+        }))
+        .into_response()),
     }
 }
 
@@ -61,7 +62,7 @@ pub(crate) async fn refresh(
     ApiJson(request): ApiJson<RefreshRequest>,
 ) -> Result<Response, ApiError> {
     let tokens = auth.refresh(request.refresh_token.expose_secret()).await?;
-    Ok(no_store(TokenBody::from(&tokens)))
+    Ok(Json(TokenBody::from(&tokens)).into_response())
 }
 
 #[utoipa::path(post, path = "/v1/auth/reauthenticate", request_body = ProofRequest, responses((status = 200, body = TokenBody, description = "the same session, new tokens with a fresh auth_time; the previous refresh token stops working"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)), security(("bearer" = [])))]
@@ -74,7 +75,7 @@ pub(crate) async fn reauthenticate(
     let tokens = auth
         .reauthenticate(&principal, request.proof()?, Some(client))
         .await?;
-    Ok(no_store(TokenBody::from(&tokens)))
+    Ok(Json(TokenBody::from(&tokens)).into_response())
 }
 
 #[utoipa::path(post, path = "/v1/auth/logout", responses((status = 204, description = "the session and its tokens are revoked"), (status = 401, body = ErrorBody)), security(("bearer" = [])))]

@@ -3,16 +3,15 @@
 
 use auth_core::flows::{Authenticator, DisableTotp, Principal, Reauthentication};
 use auth_core::secrecy::ExposeSecret;
-use axum::Extension;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ClientIp};
 use super::types::{
     CodeRequest, EnrollmentBody, MfaVerifyRequest, ProofRequest, RecoveryCodesBody, TokenBody,
-    no_store,
 };
 
 #[utoipa::path(post, path = "/v1/auth/mfa/verify", request_body = MfaVerifyRequest, responses((status = 200, body = TokenBody), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
@@ -28,7 +27,7 @@ pub(crate) async fn verify_mfa(
             Some(client),
         )
         .await?;
-    Ok(no_store(TokenBody::from(&tokens)))
+    Ok(Json(TokenBody::from(&tokens)).into_response())
 }
 
 #[utoipa::path(post, path = "/v1/auth/mfa/totp/enroll", responses((status = 200, body = EnrollmentBody), (status = 401, body = ErrorBody, description = "invalid_token, or reauth_required: authenticate again first (POST /v1/auth/reauthenticate)"), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
@@ -37,10 +36,11 @@ pub(crate) async fn enroll_totp(
     Extension(principal): Extension<Principal>,
 ) -> Result<Response, ApiError> {
     let enrollment = auth.enroll_totp(&principal).await?;
-    Ok(no_store(EnrollmentBody {
+    Ok(Json(EnrollmentBody {
         secret: enrollment.secret.expose_secret().to_owned(),
         otpauth_uri: enrollment.otpauth_uri.expose_secret().to_owned(),
-    }))
+    })
+    .into_response())
 }
 
 #[utoipa::path(post, path = "/v1/auth/mfa/totp/confirm", request_body = CodeRequest, responses((status = 200, body = RecoveryCodesBody), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
@@ -57,7 +57,7 @@ pub(crate) async fn confirm_totp(
         .iter()
         .map(|code| code.expose_secret().to_owned())
         .collect();
-    Ok(no_store(RecoveryCodesBody { recovery_codes }))
+    Ok(Json(RecoveryCodesBody { recovery_codes }).into_response())
 }
 
 #[utoipa::path(delete, path = "/v1/auth/mfa/totp", request_body = ProofRequest, responses((status = 204, description = "disabled"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]

@@ -102,8 +102,8 @@ pub(crate) fn routes(auth: Authenticator, proxy_header: TrustedProxyHeader) -> A
     Api { router, templates }
 }
 
-/// No cache keeps any answer of the API: tokens, profiles and session lists, and the errors
-/// about them.
+/// No cache keeps any answer of the API: tokens (RFC 6749 section 5.1), profiles and session
+/// lists, and the errors about them. The one place the header is set.
 async fn no_store(mut response: Response) -> Response {
     response.headers_mut().insert(
         axum::http::header::CACHE_CONTROL,

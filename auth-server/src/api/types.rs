@@ -3,9 +3,6 @@
 use auth_core::flows::{Reauthentication, Tokens};
 use auth_core::id::SessionId;
 use auth_core::secrecy::{ExposeSecret, SecretString};
-use axum::Json;
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -170,9 +167,4 @@ pub(crate) struct SessionBody {
 #[derive(Serialize, ToSchema)]
 pub(crate) struct SessionsBody {
     pub(crate) sessions: Vec<SessionBody>,
-}
-
-/// Token responses must never be cached (RFC 6749 section 5.1).
-pub(crate) fn no_store<T: Serialize>(body: T) -> Response {
-    ([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
 }
