@@ -228,25 +228,7 @@ pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConf
 
     let (keys, key_source) = signing_keys(&get, production, &mut problems);
 
-    let mfa_keys = match get("MFA_ENCRYPTION_KEY") {
-        Some(hex) => match MfaKeyring::from_hex("k1", &hex) {
-            Ok(keyring) => Some(keyring),
-            Err(_) => {
-                problems
-                    .push("MFA_ENCRYPTION_KEY: must be 64 hex characters (32 bytes)".to_owned());
-                None
-            }
-        },
-        None => {
-            if production {
-                problems.push(
-                    "MFA_ENCRYPTION_KEY: not set; production needs a fixed key (64 hex characters)"
-                        .to_owned(),
-                );
-            }
-            None
-        }
-    };
+    let mfa_keys = mfa_keys(&get, production, &mut problems);
 
     let number = |name: &str, default: u32, problems: &mut Vec<String>| match get(name) {
         None => default,
@@ -327,6 +309,10 @@ pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConf
             }
         } else if !(origin.starts_with("https://") || origin.starts_with("http://")) {
             problems.push(format!("CORS_ORIGINS: {origin:?} is not an http(s) origin"));
+        } else if production && !origin.starts_with("https://") {
+            problems.push(format!(
+                "CORS_ORIGINS: {origin:?} is not HTTPS; production allows only https:// origins"
+            ));
         }
     }
 
@@ -405,6 +391,18 @@ fn signing_keys(
                     Some(kid) if key.algorithm().is_jwt() => key.with_id(kid.clone()),
                     _ => Ok(key),
                 });
+            let symmetric = matches!(
+                entry.alg.parse::<Algorithm>(),
+                Ok(Algorithm::Hs256 | Algorithm::PasetoV4Local)
+            );
+            if let Some(why) = (production && symmetric)
+                .then(|| secrets::weakness(entry.key.as_bytes()))
+                .flatten()
+            {
+                problems.push(format!(
+                    "AUTH_SIGNING_KEYS: key {index}: too weak for production: {why}"
+                ));
+            }
             let added = loaded.and_then(|key| match &mut keys {
                 None => KeySet::new(key).map(|set| keys = Some(set)),
                 Some(set) => set.add_verification_key(key),
@@ -429,6 +427,9 @@ fn signing_keys(
         if bytes.len() < 32 {
             problems.push("JWT_ACCESS_SECRET: shorter than 32 bytes".to_owned());
             return (fallback(), KeySource::SharedSecret);
+        }
+        if let Some(why) = production.then(|| secrets::weakness(bytes)).flatten() {
+            problems.push(format!("JWT_ACCESS_SECRET: too weak for production: {why}"));
         }
         return match Key::from_hmac_secret(bytes).and_then(KeySet::new) {
             Ok(keys) => (keys, KeySource::SharedSecret),
@@ -468,6 +469,99 @@ fn signing_keys(
         }
     }
 }
+
+/// The MFA encryption keys: `MFA_ENCRYPTION_KEYS` (`id:hex` pairs separated by commas, the
+/// first encrypts, the others only decrypt), else `MFA_ENCRYPTION_KEY` (one key, id `k1`).
+/// Production needs one and refuses keys that are weak by content.
+fn mfa_keys(
+    get: &dyn Fn(&str) -> Option<String>,
+    production: bool,
+    problems: &mut Vec<String>,
+) -> Option<MfaKeyring> {
+    let (variable, entries): (&str, Vec<(String, String)>) = match (
+        get("MFA_ENCRYPTION_KEYS"),
+        get("MFA_ENCRYPTION_KEY"),
+    ) {
+        (Some(_), Some(_)) => {
+            problems.push("MFA_ENCRYPTION_KEYS: set it or MFA_ENCRYPTION_KEY, not both".to_owned());
+            return None;
+        }
+        (Some(list), None) => {
+            let known = problems.len();
+            let mut entries = Vec::new();
+            for (index, item) in list.split(',').map(str::trim).enumerate() {
+                match item.split_once(':') {
+                        Some((id, hex)) if valid_key_id(id.trim()) => {
+                            entries.push((id.trim().to_owned(), hex.trim().to_owned()));
+                        }
+                        _ => problems.push(format!(
+                            "MFA_ENCRYPTION_KEYS: entry {index} is not ID:HEX (an id of letters, digits, - or _, then 64 hex characters)"
+                        )),
+                    }
+            }
+            if problems.len() > known {
+                return None;
+            }
+            ("MFA_ENCRYPTION_KEYS", entries)
+        }
+        (None, Some(hex)) => ("MFA_ENCRYPTION_KEY", vec![("k1".to_owned(), hex)]),
+        (None, None) => {
+            if production {
+                problems.push(
+                        "MFA_ENCRYPTION_KEY: not set; production needs a fixed key (64 hex characters) or MFA_ENCRYPTION_KEYS"
+                            .to_owned(),
+                    );
+            }
+            return None;
+        }
+    };
+    let mut keyring: Option<MfaKeyring> = None;
+    let mut failed = false;
+    for (id, hex) in entries {
+        let hex = SecretString::from(hex);
+        let Ok(key) = MfaKeyring::decode_hex_key(hex.expose_secret()) else {
+            problems.push(format!(
+                "{variable}: key {id:?} must be 64 hex characters (32 bytes)"
+            ));
+            failed = true;
+            continue;
+        };
+        if let Some(why) = production
+            .then(|| secrets::weakness(key.as_ref()))
+            .flatten()
+        {
+            problems.push(format!(
+                "{variable}: key {id:?} is too weak for production: {why}"
+            ));
+            failed = true;
+        }
+        let added = match keyring.take() {
+            None => Ok(MfaKeyring::new(id, *key)),
+            Some(ring) => ring.with_decryption_key(id, *key),
+        };
+        match added {
+            Ok(ring) => keyring = Some(ring),
+            Err(e) => {
+                problems.push(format!("{variable}: {e}"));
+                failed = true;
+            }
+        }
+    }
+    if keyring.is_none() && !failed {
+        problems.push(format!("{variable}: no key given"));
+    }
+    keyring.filter(|_| !failed)
+}
+
+fn valid_key_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+mod secrets;
 
 #[cfg(test)]
 mod tests;

@@ -50,6 +50,12 @@ impl MfaKeyring {
     /// A keyring whose active key is given as 64 hexadecimal characters (as in the
     /// `MFA_ENCRYPTION_KEY` variable); [`Error::Config`] saying what is wrong otherwise.
     pub fn from_hex(key_id: impl Into<String>, hex: &str) -> Result<Self> {
+        Ok(Self::with_active(key_id.into(), Self::decode_hex_key(hex)?))
+    }
+
+    /// Decodes a key written as 64 hexadecimal characters; [`Error::Config`] saying what is
+    /// wrong otherwise.
+    pub fn decode_hex_key(hex: &str) -> Result<Zeroizing<[u8; KEY_LEN]>> {
         if hex.len() != 2 * KEY_LEN {
             return Err(Error::Config(format!(
                 "the MFA encryption key must be {} hexadecimal characters, not {}",
@@ -61,7 +67,7 @@ impl MfaKeyring {
         HEXLOWER_PERMISSIVE
             .decode_mut(hex.as_bytes(), key.as_mut())
             .map_err(|_| Error::Config("the MFA encryption key is not hexadecimal".into()))?;
-        Ok(Self::with_active(key_id.into(), key))
+        Ok(key)
     }
 
     /// A keyring with a random key named `dev`, for development: what it encrypts is lost

@@ -22,7 +22,10 @@ fn has(problems: &[String], variable: &str) -> bool {
         .any(|p| p.starts_with(&format!("{variable}: ")))
 }
 
-const HEX_KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+/// `openssl rand -hex 32`.
+const HEX_KEY: &str = "5c0e9a41d7b23f86e1c4a09b7d52f3e8a6b19c04d87e2f53b0a6c1e9d4f27b83";
+/// Another, for rotation.
+const OLD_HEX_KEY: &str = "e27a4c91b05d38f6a2c7e14b9d06f58c3a1e7b20d94c6f85e0b3a7d1c52f9e46";
 
 #[test]
 fn an_empty_environment_gives_the_development_defaults() {
@@ -260,4 +263,149 @@ fn a_long_shared_secret_gives_an_hs256_key() {
 fn redis_without_postgres_is_refused() {
     let found = problems(&[("REDIS_URL", "redis://cache:6379")]);
     assert!(has(&found, "REDIS_URL"), "{found:?}");
+}
+
+fn production_with(extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut vars: Vec<(String, String)> = [
+        ("AUTH_ENV", "production"),
+        ("DATABASE_URL", "postgres://auth@db/auth"),
+        ("AUTH_ISSUER", "https://auth.example.com"),
+    ]
+    .iter()
+    .chain(extra)
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    if !extra
+        .iter()
+        .any(|(k, _)| k.starts_with("MFA_ENCRYPTION_KEY"))
+    {
+        vars.push(("MFA_ENCRYPTION_KEY".to_owned(), HEX_KEY.to_owned()));
+    }
+    vars
+}
+
+fn production_problems(extra: &[(&str, &str)]) -> Vec<String> {
+    let vars = production_with(extra);
+    let borrowed: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    problems(&borrowed)
+}
+
+#[test]
+fn production_refuses_weak_secrets_by_content_and_plain_http_origins_all_at_once() {
+    let found = production_problems(&[
+        ("JWT_ACCESS_SECRET", &"a".repeat(48)),
+        ("MFA_ENCRYPTION_KEY", &"0".repeat(64)),
+        (
+            "CORS_ORIGINS",
+            "https://app.example.com, http://admin.example.com",
+        ),
+    ]);
+    assert_eq!(found.len(), 3, "{found:?}");
+    assert!(has(&found, "JWT_ACCESS_SECRET") && found[0].contains("one byte repeated"));
+    assert!(
+        found
+            .iter()
+            .any(|p| p.starts_with("MFA_ENCRYPTION_KEY: key \"k1\" is too weak"))
+    );
+    assert!(
+        found
+            .iter()
+            .any(|p| p.contains("\"http://admin.example.com\" is not HTTPS"))
+    );
+    let secret = "my-jwt-secret-please-change-it-soon";
+    let found = production_problems(&[("JWT_ACCESS_SECRET", secret)]);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        !found[0].contains(secret),
+        "the secret itself is not printed: {found:?}"
+    );
+}
+
+#[test]
+fn a_weak_symmetric_signing_key_is_refused_in_production() {
+    let json = format!(r#"[{{"alg":"HS256","key":"{}"}}]"#, "QUFB".repeat(11));
+    let found = production_problems(&[("AUTH_SIGNING_KEYS", &json)]);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].starts_with("AUTH_SIGNING_KEYS: key 0: too weak"),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn development_keeps_accepting_test_secrets() {
+    let config = config(&[
+        ("JWT_ACCESS_SECRET", &"a".repeat(48)),
+        ("MFA_ENCRYPTION_KEY", &"0".repeat(64)),
+        ("CORS_ORIGINS", "http://localhost:3000"),
+    ])
+    .unwrap();
+    assert_eq!(config.key_source, KeySource::SharedSecret);
+}
+
+#[test]
+fn mfa_keys_take_ids_and_the_first_encrypts() {
+    let list = format!("k2:{HEX_KEY}, k1:{OLD_HEX_KEY}");
+    let config = config(
+        &production_with(&[
+            ("MFA_ENCRYPTION_KEYS", &list),
+            ("JWT_ACCESS_SECRET", HEX_KEY),
+        ])
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let keyring = config.mfa_keys.unwrap();
+    assert_eq!(keyring.active_key_id(), "k2");
+    let user = auth_core::id::UserId::new();
+    let secret = auth_core::mfa::TotpSecret::generate(auth_core::mfa::TotpAlgorithm::Sha1);
+    let old = MfaKeyring::new("k1", *MfaKeyring::decode_hex_key(OLD_HEX_KEY).unwrap());
+    let stored = old.encrypt(&user, &secret).unwrap();
+    assert!(keyring.needs_reencryption(&stored));
+    let moved = keyring.reencrypt(&user, &stored).unwrap();
+    assert_eq!(moved.key_id, "k2");
+
+    let single = config_of(&[("MFA_ENCRYPTION_KEY", HEX_KEY)]);
+    assert_eq!(single.mfa_keys.unwrap().active_key_id(), "k1");
+}
+
+fn config_of(vars: &[(&str, &str)]) -> ServeConfig {
+    config(vars).unwrap()
+}
+
+#[test]
+fn malformed_mfa_key_lists_are_reported_without_key_material() {
+    for (list, why) in [
+        (HEX_KEY.to_owned(), "entry 0 is not ID:HEX"),
+        (
+            format!("k1:{HEX_KEY},k1:{OLD_HEX_KEY}"),
+            "two MFA encryption keys have the id",
+        ),
+        (
+            format!("k2:{HEX_KEY},bad id:{OLD_HEX_KEY}"),
+            "entry 1 is not ID:HEX",
+        ),
+        ("k1:abc".to_owned(), "key \"k1\" must be 64 hex"),
+        (",".to_owned(), "entry 0 is not ID:HEX"),
+    ] {
+        let found = problems(&[("MFA_ENCRYPTION_KEYS", &list)]);
+        assert!(
+            found
+                .iter()
+                .any(|p| p.starts_with("MFA_ENCRYPTION_KEYS: ") && p.contains(why)),
+            "{list}: {found:?}"
+        );
+        assert!(
+            !found
+                .iter()
+                .any(|p| p.contains(HEX_KEY) || p.contains(OLD_HEX_KEY)),
+            "{found:?}"
+        );
+    }
+    let found = problems(&[
+        ("MFA_ENCRYPTION_KEYS", &format!("k1:{HEX_KEY}")),
+        ("MFA_ENCRYPTION_KEY", HEX_KEY),
+    ]);
+    assert!(has(&found, "MFA_ENCRYPTION_KEYS"), "{found:?}");
 }
