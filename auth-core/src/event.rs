@@ -22,6 +22,8 @@ pub enum LoginFailure {
     DisabledAccount,
     /// Too many failures for the account or the client.
     Throttled,
+    /// Every password-hashing slot and queue place was taken: refused unchecked, as busy.
+    Busy,
 }
 
 /// Why a session ended.

@@ -19,7 +19,7 @@
 //! else {
 //!     unreachable!("no second factor enrolled");
 //! };
-//! let tokens = auth.refresh(tokens.refresh_token.expose_secret()).await?;
+//! let tokens = auth.refresh(tokens.refresh_token.expose_secret(), None).await?;
 //! let principal = auth.authenticate(tokens.access_token.expose_secret()).await?;
 //! assert_eq!(principal.user_id, tokens.user_id);
 //! # Ok(())

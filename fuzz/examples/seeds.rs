@@ -304,7 +304,8 @@ fn totp() -> Result<Seeds, Box<dyn std::error::Error>> {
     bad_params.extend_from_slice("١٢٣٤٥٦".as_bytes());
     seeds.push(("params-invalid".into(), bad_params));
     for (name, code) in [
-        ("recovery-grouped", "abcd-efgh-ijkl-mnop"),
+        ("recovery-grouped", "abcd-efgh-ijkl-mnop-qrst-uvwx"),
+        ("recovery-legacy", "abcd-efgh-ijkl-mnop"),
         ("recovery-upper-spaced", " ABCD EFGH 2345 6777 "),
         ("recovery-bad-char", "abcd-efgh-ijkl-mno1"),
     ] {

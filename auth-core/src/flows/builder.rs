@@ -259,6 +259,7 @@ impl AuthenticatorBuilder {
                 throttle,
                 clock: self.clock,
                 observer: self.observer,
+                busy_events: super::observe::BusyEvents::default(),
             }),
         })
     }

@@ -168,7 +168,7 @@ impl World {
     async fn assert_still_in(&self, tokens: &Tokens) {
         let refreshed = self
             .auth
-            .refresh(tokens.refresh_token.expose_secret())
+            .refresh(tokens.refresh_token.expose_secret(), None)
             .await
             .unwrap();
         assert_eq!(
@@ -297,7 +297,7 @@ async fn ending_other_sessions_voids_challenges_and_keeps_the_callers_session() 
     let (_, tokens, owner) = w.account("all@example.com").await;
     let totp = w.enable_totp(&owner).await;
     let challenge = w.challenge("all@example.com").await;
-    w.auth.revoke_other_sessions(&owner).await.unwrap();
+    w.auth.revoke_other_sessions(&owner, None).await.unwrap();
     let late = w.auth.verify_mfa(&challenge, &code(&totp, 1), None).await;
     assert!(
         matches!(late, Err(Error::InvalidToken(TokenRejection::NotActive))),
@@ -313,7 +313,10 @@ async fn a_session_of_older_credentials_cannot_refresh() {
     // The epoch moves on without the sweep finding this session (as when it was opened
     // between the two).
     w.stores.users.advance_epoch(&user.id, 0).await.unwrap();
-    let refused = w.auth.refresh(tokens.refresh_token.expose_secret()).await;
+    let refused = w
+        .auth
+        .refresh(tokens.refresh_token.expose_secret(), None)
+        .await;
     assert!(
         matches!(refused, Err(Error::InvalidToken(TokenRejection::NotActive))),
         "{refused:?}"
@@ -330,7 +333,7 @@ async fn adding_or_removing_a_factor_ends_the_other_sessions() {
     assert!(w.sid_refused(&other.session_id).await, "added");
     assert!(
         w.auth
-            .refresh(other.refresh_token.expose_secret())
+            .refresh(other.refresh_token.expose_secret(), None)
             .await
             .is_err()
     );
@@ -357,7 +360,7 @@ async fn disabling_an_account_ends_its_sessions_at_once() {
     assert!(w.sid_refused(&tokens.session_id).await);
     assert!(
         w.auth
-            .refresh(tokens.refresh_token.expose_secret())
+            .refresh(tokens.refresh_token.expose_secret(), None)
             .await
             .is_err()
     );

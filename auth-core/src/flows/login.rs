@@ -100,6 +100,18 @@ impl Authenticator {
         Ok(user)
     }
 
+    /// Records a login refused before its password was checked (throttled or busy): the
+    /// account is not looked up for it, so the event names only the client.
+    /// Busy refusals come in storms: at most one is recorded per client address and second
+    /// (the busy metric counts every one).
+    async fn login_refused(&self, reason: LoginFailure, client: Option<IpAddr>) {
+        if reason == LoginFailure::Busy && !self.inner.busy_events.admit(client, self.now()) {
+            return;
+        }
+        self.emit(AuthEventKind::LoginFailed { reason }, None, None, client)
+            .await;
+    }
+
     /// Checks a password login. Unknown account, wrong password and disabled account all
     /// answer [`Error::InvalidCredentials`] at the same cost; too many failures answer
     /// [`Error::Throttled`], even for the right password. The attempt is reserved in the
@@ -115,20 +127,15 @@ impl Authenticator {
         // With every hashing slot taken, the answer is 503 busy whatever the account: give it
         // before the throttle and account lookups, so a login storm does not also become a
         // storm of Redis and database queries (one each per refused login).
-        self.inner.passwords.refuse_if_saturated()?;
+        if let Err(error) = self.inner.passwords.refuse_if_saturated() {
+            self.login_refused(LoginFailure::Busy, client).await;
+            return Err(error);
+        }
         let attempt = match self.inner.throttle.reserve_password(email, client).await {
             Ok(attempt) => attempt,
             Err(error) => {
                 if matches!(error, Error::Throttled { .. }) {
-                    self.emit(
-                        AuthEventKind::LoginFailed {
-                            reason: LoginFailure::Throttled,
-                        },
-                        None,
-                        None,
-                        client,
-                    )
-                    .await;
+                    self.login_refused(LoginFailure::Throttled, client).await;
                 }
                 return Err(error);
             }
@@ -148,6 +155,9 @@ impl Authenticator {
                 // The check could not be made (a store or the hashing pool failed): the
                 // attempt is given back, so the retry is not punished for it.
                 let _ = attempt.release().await;
+                if matches!(error, Error::Busy) {
+                    self.login_refused(LoginFailure::Busy, client).await;
+                }
                 return Err(error);
             }
         };
@@ -260,7 +270,7 @@ impl Authenticator {
         let refresh_token = self
             .start_family(user.id, &session_id, idle_expires_at, expires_at, epoch)
             .await?;
-        self.end_if_credentials_moved(user.id, &session_id, epoch)
+        self.end_if_credentials_moved(user.id, &session_id, epoch, client)
             .await?;
         let tokens = self.tokens_for(user.id, &session_id, amr, now, refresh_token)?;
         self.emit(

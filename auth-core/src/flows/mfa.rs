@@ -105,7 +105,9 @@ impl Authenticator {
             .reserve_second_factor(&user.id, client, None)
             .await?;
         let checked = self.totp_step(&user.id, &record, code);
-        let step = self.settle_factor(&user.id, attempt, checked).await?;
+        let step = self
+            .settle_factor(&user.id, attempt, checked, client)
+            .await?;
         // The epoch first: a credential change that landed since the user was read wins.
         let epoch = self.advance_epoch(&user).await?;
         let (shown, hashes) = RecoveryCodes::generate();
@@ -125,7 +127,7 @@ impl Authenticator {
             client,
         )
         .await;
-        self.credentials_changed(principal, epoch, SessionEnd::CredentialsChanged)
+        self.credentials_changed(principal, epoch, SessionEnd::CredentialsChanged, client)
             .await?;
         Ok(shown)
     }
@@ -161,7 +163,7 @@ impl Authenticator {
             client,
         )
         .await;
-        self.credentials_changed(principal, epoch, SessionEnd::CredentialsChanged)
+        self.credentials_changed(principal, epoch, SessionEnd::CredentialsChanged, client)
             .await
     }
 
@@ -231,7 +233,7 @@ impl Authenticator {
             .reserve_second_factor(user, client, challenge)
             .await?;
         let checked = self.match_second_factor(user, code).await;
-        let factor = self.settle_factor(user, attempt, checked).await?;
+        let factor = self.settle_factor(user, attempt, checked, client).await?;
         if matches!(factor, Factor::RecoveryCode) {
             let remaining = self.inner.stores.mfa.recovery_codes_left(user).await?;
             self.emit(
@@ -285,6 +287,7 @@ impl Authenticator {
         user: &UserId,
         attempt: Attempt,
         checked: Result<Option<T>>,
+        client: Option<IpAddr>,
     ) -> Result<T> {
         match checked {
             Ok(Some(found)) => {
@@ -293,7 +296,7 @@ impl Authenticator {
             }
             Ok(None) => {
                 attempt.failed().await?;
-                self.emit(AuthEventKind::MfaFailed, Some(*user), None, None)
+                self.emit(AuthEventKind::MfaFailed, Some(*user), None, client)
                     .await;
                 Err(Error::InvalidCredentials)
             }

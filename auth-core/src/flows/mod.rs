@@ -128,6 +128,7 @@ struct Inner {
     clock: SharedClock,
     sid_check: SidRevocationCheck,
     observer: Arc<dyn AuthObserver>,
+    busy_events: observe::BusyEvents,
 }
 
 impl fmt::Debug for Authenticator {

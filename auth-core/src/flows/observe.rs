@@ -36,3 +36,42 @@ pub trait AuthObserver: Send + Sync + fmt::Debug {
 pub struct NoObserver;
 
 impl AuthObserver for NoObserver {}
+
+/// Which clients had a busy refusal recorded in the current second, so a storm of refusals
+/// becomes one audit event per client and second instead of one per request (each event may
+/// be a database write, exactly what a saturated server must not multiply).
+#[derive(Debug, Default)]
+pub(super) struct BusyEvents {
+    recorded: std::sync::Mutex<BusySecond>,
+}
+
+#[derive(Debug, Default)]
+struct BusySecond {
+    second: u64,
+    clients: std::collections::HashSet<Option<std::net::IpAddr>>,
+}
+
+impl BusyEvents {
+    /// At most this many clients are recorded per second; refusals from more are not.
+    const MAX_CLIENTS_PER_SECOND: usize = 1024;
+
+    /// Whether a busy refusal of `client` at `now` is the first of its second.
+    pub(super) fn admit(
+        &self,
+        client: Option<std::net::IpAddr>,
+        now: std::time::SystemTime,
+    ) -> bool {
+        let second = now
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs());
+        let mut recorded = self
+            .recorded
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if recorded.second != second {
+            recorded.second = second;
+            recorded.clients.clear();
+        }
+        recorded.clients.len() < Self::MAX_CLIENTS_PER_SECOND && recorded.clients.insert(client)
+    }
+}

@@ -42,7 +42,7 @@ impl Authenticator {
             client,
         )
         .await;
-        self.credentials_changed(principal, epoch, SessionEnd::PasswordChanged)
+        self.credentials_changed(principal, epoch, SessionEnd::PasswordChanged, client)
             .await
     }
 

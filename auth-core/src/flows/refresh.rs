@@ -1,6 +1,8 @@
 //! Refreshing: a refresh token is exchanged for new tokens by rotating its family (see
 //! [`crate::refresh`] for what a family is and how reuse is detected).
 
+use std::net::IpAddr;
+
 use super::{Authenticator, Tokens};
 use crate::error::{Error, Result, TokenRejection};
 use crate::event::{AuthEventKind, SessionEnd};
@@ -11,8 +13,8 @@ impl Authenticator {
     /// Exchanges a refresh token for new tokens, rotating it. A token presented after it was
     /// rotated is reuse: the session and its whole family are revoked and the answer is
     /// [`Error::TokenReused`].
-    pub async fn refresh(&self, refresh_token: &str) -> Result<Tokens> {
-        let result = self.rotate_refresh(refresh_token).await;
+    pub async fn refresh(&self, refresh_token: &str, client: Option<IpAddr>) -> Result<Tokens> {
+        let result = self.rotate_refresh(refresh_token, client).await;
         let outcome = match &result {
             Ok(_) => RefreshOutcome::Rotated,
             Err(Error::TokenReused) => RefreshOutcome::Reused,
@@ -23,7 +25,7 @@ impl Authenticator {
         result
     }
 
-    async fn rotate_refresh(&self, refresh_token: &str) -> Result<Tokens> {
+    async fn rotate_refresh(&self, refresh_token: &str, client: Option<IpAddr>) -> Result<Tokens> {
         let presented = OpaqueSecret::parse(refresh_token)?;
         let now = self.now();
         let lifetimes = self.inner.config.sessions;
@@ -46,11 +48,16 @@ impl Authenticator {
                     AuthEventKind::RefreshReuseDetected { family: family.id },
                     Some(family.user_id),
                     Some(family.session_id.clone()),
-                    None,
+                    client,
                 )
                 .await;
-                self.end_session(family.user_id, &family.session_id, SessionEnd::RefreshReuse)
-                    .await?;
+                self.end_session(
+                    family.user_id,
+                    &family.session_id,
+                    SessionEnd::RefreshReuse,
+                    client,
+                )
+                .await?;
                 Err(Error::TokenReused)
             }
             Rotation::Rotated(family) => {
@@ -68,6 +75,7 @@ impl Authenticator {
                             family.user_id,
                             &family.session_id,
                             SessionEnd::CredentialsChanged,
+                            client,
                         )
                         .await?;
                         Err(TokenRejection::NotActive.into())
@@ -81,8 +89,13 @@ impl Authenticator {
                         successor.secret,
                     ),
                     _ => {
-                        self.end_session(family.user_id, &family.session_id, SessionEnd::Revoked)
-                            .await?;
+                        self.end_session(
+                            family.user_id,
+                            &family.session_id,
+                            SessionEnd::Revoked,
+                            client,
+                        )
+                        .await?;
                         Err(TokenRejection::NotActive.into())
                     }
                 }

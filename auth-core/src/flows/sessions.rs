@@ -1,5 +1,6 @@
 //! Sessions: listing, revocation, logout, and the one way a session ends.
 
+use std::net::IpAddr;
 use std::time::SystemTime;
 
 use super::{Authenticator, Principal, SensitiveAction};
@@ -44,7 +45,12 @@ impl Authenticator {
     /// Ends one of the caller's sessions; [`Error::NotFound`] if the caller has no such session.
     /// Ending another session than the caller's own needs a fresh authentication
     /// ([`Error::ReauthRequired`] otherwise).
-    pub async fn revoke_session(&self, principal: &Principal, id: &SessionId) -> Result<()> {
+    pub async fn revoke_session(
+        &self,
+        principal: &Principal,
+        id: &SessionId,
+        client: Option<IpAddr>,
+    ) -> Result<()> {
         if principal.session_id.as_ref() != Some(id) {
             self.require_fresh(principal, SensitiveAction::EndOtherSessions)?;
         }
@@ -58,7 +64,7 @@ impl Authenticator {
         if !live {
             return Err(Error::NotFound("no such session".into()));
         }
-        self.end_session(principal.user_id, id, SessionEnd::Revoked)
+        self.end_session(principal.user_id, id, SessionEnd::Revoked, client)
             .await
     }
 
@@ -66,11 +72,15 @@ impl Authenticator {
     /// credentials epoch moves on, so logins finishing concurrently and second-factor
     /// challenges already issued end too. Needs a fresh authentication
     /// ([`Error::ReauthRequired`] otherwise).
-    pub async fn revoke_other_sessions(&self, principal: &Principal) -> Result<()> {
+    pub async fn revoke_other_sessions(
+        &self,
+        principal: &Principal,
+        client: Option<IpAddr>,
+    ) -> Result<()> {
         self.require_fresh(principal, SensitiveAction::EndOtherSessions)?;
         let user = self.user_for(principal).await?;
         let epoch = self.advance_epoch(&user).await?;
-        self.credentials_changed(principal, epoch, SessionEnd::Revoked)
+        self.credentials_changed(principal, epoch, SessionEnd::Revoked, client)
             .await
     }
 
@@ -87,7 +97,7 @@ impl Authenticator {
             .revoke_sessions_of(user, None)
             .await?;
         for session in ended {
-            self.retire_session(*user, &session, SessionEnd::CredentialsChanged, true)
+            self.retire_session(*user, &session, SessionEnd::CredentialsChanged, true, None)
                 .await?;
         }
         Ok(())
@@ -115,12 +125,13 @@ impl Authenticator {
         user: UserId,
         session: &SessionId,
         epoch: u64,
+        client: Option<IpAddr>,
     ) -> Result<()> {
         let current = self.inner.stores.users.user_by_id(&user).await?;
         if current.is_some_and(|current| current.epoch == epoch && !current.disabled) {
             return Ok(());
         }
-        self.end_session(user, session, SessionEnd::CredentialsChanged)
+        self.end_session(user, session, SessionEnd::CredentialsChanged, client)
             .await?;
         Err(Error::InvalidCredentials)
     }
@@ -133,6 +144,7 @@ impl Authenticator {
         principal: &Principal,
         epoch: u64,
         reason: SessionEnd,
+        client: Option<IpAddr>,
     ) -> Result<()> {
         if let Some(current) = &principal.session_id {
             self.inner
@@ -141,11 +153,16 @@ impl Authenticator {
                 .advance_family_epoch(current, epoch)
                 .await?;
         }
-        self.end_other_sessions(principal, reason).await
+        self.end_other_sessions(principal, reason, client).await
     }
 
     /// Ends every session of the caller's user but the caller's own.
-    async fn end_other_sessions(&self, principal: &Principal, reason: SessionEnd) -> Result<()> {
+    async fn end_other_sessions(
+        &self,
+        principal: &Principal,
+        reason: SessionEnd,
+        client: Option<IpAddr>,
+    ) -> Result<()> {
         let ended = self
             .inner
             .stores
@@ -153,19 +170,19 @@ impl Authenticator {
             .revoke_sessions_of(&principal.user_id, principal.session_id.as_ref())
             .await?;
         for session in ended {
-            self.retire_session(principal.user_id, &session, reason, true)
+            self.retire_session(principal.user_id, &session, reason, true, client)
                 .await?;
         }
         Ok(())
     }
 
     /// Ends the caller's session: its refresh tokens and access tokens stop working at once.
-    pub async fn logout(&self, principal: &Principal) -> Result<()> {
+    pub async fn logout(&self, principal: &Principal, client: Option<IpAddr>) -> Result<()> {
         let session = principal
             .session_id
             .as_ref()
             .ok_or_else(|| Error::InvalidRequest("the token has no session".into()))?;
-        self.end_session(principal.user_id, session, SessionEnd::Logout)
+        self.end_session(principal.user_id, session, SessionEnd::Logout, client)
             .await
     }
 
@@ -175,6 +192,7 @@ impl Authenticator {
         user: UserId,
         session: &SessionId,
         reason: SessionEnd,
+        client: Option<IpAddr>,
     ) -> Result<()> {
         let ended = self
             .inner
@@ -182,7 +200,8 @@ impl Authenticator {
             .sessions
             .revoke_session(&user, session)
             .await?;
-        self.retire_session(user, session, reason, ended).await
+        self.retire_session(user, session, reason, ended, client)
+            .await
     }
 
     /// What ending a session does besides removing its record: its refresh family is revoked,
@@ -194,6 +213,7 @@ impl Authenticator {
         session: &SessionId,
         reason: SessionEnd,
         record_end: bool,
+        client: Option<IpAddr>,
     ) -> Result<()> {
         self.inner
             .stores
@@ -208,7 +228,7 @@ impl Authenticator {
                 AuthEventKind::SessionEnded { reason },
                 Some(user),
                 Some(session.clone()),
-                None,
+                client,
             )
             .await;
         }

@@ -142,7 +142,7 @@ impl Authenticator {
             )
             .await?;
         // As at login: a credential change that landed meanwhile ends this session.
-        self.end_if_credentials_moved(user.id, session_id, user.epoch)
+        self.end_if_credentials_moved(user.id, session_id, user.epoch, client)
             .await?;
         self.emit(
             AuthEventKind::Reauthenticated,

@@ -77,7 +77,7 @@ impl World {
         let totp = TotpSecret::from_base32(enrollment.secret.expose_secret()).unwrap();
         let codes = self
             .auth
-            .confirm_totp(principal, &self.code(&totp), None)
+            .confirm_totp(principal, &self.code(&totp), CLIENT)
             .await
             .unwrap();
         (totp, codes)
@@ -249,7 +249,7 @@ async fn refresh_rotates_and_reuse_revokes_the_whole_family_and_session() {
     w.advance(60);
     let second = w
         .auth
-        .refresh(first.refresh_token.expose_secret())
+        .refresh(first.refresh_token.expose_secret(), None)
         .await
         .unwrap();
     assert_eq!(second.session_id, first.session_id);
@@ -261,10 +261,16 @@ async fn refresh_rotates_and_reuse_revokes_the_whole_family_and_session() {
     assert!(w.auth.authenticate(&access).await.is_ok());
 
     // The first refresh token again: reuse.
-    let reused = w.auth.refresh(first.refresh_token.expose_secret()).await;
+    let reused = w
+        .auth
+        .refresh(first.refresh_token.expose_secret(), None)
+        .await;
     assert_eq!(reused.unwrap_err().code(), "token_reused");
     // The successor stops working, and so do the session's access tokens.
-    let successor = w.auth.refresh(second.refresh_token.expose_secret()).await;
+    let successor = w
+        .auth
+        .refresh(second.refresh_token.expose_secret(), None)
+        .await;
     assert_eq!(rejection(successor), TokenRejection::NotActive);
     assert_eq!(
         rejection(w.auth.authenticate(&access).await),
@@ -290,13 +296,20 @@ async fn refresh_tokens_expire_idle_and_absolute() {
     w.register("gus@example.com").await;
     let tokens = w.tokens("gus@example.com").await;
     w.advance(3600);
-    let idle = w.auth.refresh(tokens.refresh_token.expose_secret()).await;
+    let idle = w
+        .auth
+        .refresh(tokens.refresh_token.expose_secret(), None)
+        .await;
     assert_eq!(rejection(idle), TokenRejection::NotActive);
 
     let mut tokens = w.tokens("gus@example.com").await;
     for _ in 0..5 {
         w.advance(50 * 60);
-        match w.auth.refresh(tokens.refresh_token.expose_secret()).await {
+        match w
+            .auth
+            .refresh(tokens.refresh_token.expose_secret(), None)
+            .await
+        {
             Ok(next) => tokens = next,
             Err(error) => {
                 assert_eq!(rejection(Err::<(), _>(error)), TokenRejection::NotActive);
@@ -312,13 +325,13 @@ async fn malformed_refresh_tokens_are_invalid_tokens() {
     let w = world();
     for token in ["", "abc", &"x".repeat(10_000)] {
         assert_eq!(
-            rejection(w.auth.refresh(token).await),
+            rejection(w.auth.refresh(token, None).await),
             TokenRejection::Malformed
         );
     }
     let unknown = crate::id::OpaqueSecret::generate().into_secret();
     assert_eq!(
-        rejection(w.auth.refresh(unknown.expose_secret()).await),
+        rejection(w.auth.refresh(unknown.expose_secret(), None).await),
         TokenRejection::NotActive
     );
 }
@@ -334,13 +347,16 @@ async fn logout_refuses_the_sessions_tokens_at_once() {
     assert_eq!(w.auth.verifier().cached_tokens(), 1);
     let again = w.principal(&tokens).await;
     assert_eq!(again.claims, principal.claims);
-    w.auth.logout(&principal).await.unwrap();
+    w.auth.logout(&principal, None).await.unwrap();
     let access = w
         .auth
         .authenticate(tokens.access_token.expose_secret())
         .await;
     assert_eq!(rejection(access), TokenRejection::Revoked);
-    let refresh = w.auth.refresh(tokens.refresh_token.expose_secret()).await;
+    let refresh = w
+        .auth
+        .refresh(tokens.refresh_token.expose_secret(), None)
+        .await;
     assert_eq!(rejection(refresh), TokenRejection::NotActive);
 }
 
@@ -390,7 +406,7 @@ async fn changing_the_password_needs_the_current_one_and_ends_other_sessions() {
     assert_eq!(rejection(other), TokenRejection::Revoked);
     let other_refresh = w
         .auth
-        .refresh(elsewhere.refresh_token.expose_secret())
+        .refresh(elsewhere.refresh_token.expose_secret(), None)
         .await;
     assert_eq!(rejection(other_refresh), TokenRejection::NotActive);
     assert!(matches!(
@@ -426,15 +442,15 @@ async fn sessions_are_listed_and_revoked_one_or_all_others() {
     assert!(listed[0].current);
 
     w.auth
-        .revoke_session(&principal, &b.session_id)
+        .revoke_session(&principal, &b.session_id, None)
         .await
         .unwrap();
-    let again = w.auth.revoke_session(&principal, &b.session_id).await;
+    let again = w.auth.revoke_session(&principal, &b.session_id, None).await;
     assert_eq!(again.unwrap_err().code(), "not_found");
     let mallory_tokens = w.tokens("mallory@example.com").await;
     let theirs = w
         .auth
-        .revoke_session(&principal, &mallory_tokens.session_id)
+        .revoke_session(&principal, &mallory_tokens.session_id, None)
         .await;
     assert_eq!(
         theirs.unwrap_err().code(),
@@ -443,7 +459,10 @@ async fn sessions_are_listed_and_revoked_one_or_all_others() {
     );
     assert_eq!(mallory_tokens.user_id, mallory.id);
 
-    w.auth.revoke_other_sessions(&principal).await.unwrap();
+    w.auth
+        .revoke_other_sessions(&principal, None)
+        .await
+        .unwrap();
     let left: Vec<_> = w
         .auth
         .sessions(&principal)
@@ -562,6 +581,42 @@ async fn recovery_codes_work_once_each() {
             .iter()
             .any(|e| e.kind == AuthEventKind::RecoveryCodeUsed { remaining: 9 })
     );
+}
+
+#[tokio::test]
+async fn recovery_codes_issued_at_80_bits_are_still_accepted() {
+    let w = world();
+    w.register("ida@example.com").await;
+    let tokens = w.tokens("ida@example.com").await;
+    let (_, codes) = w.enable_totp(&w.principal(&tokens).await).await;
+    assert_eq!(
+        codes[0].expose_secret().len(),
+        29,
+        "24 characters in six groups"
+    );
+    // The store as an earlier release left it: 16-character codes, unsalted SHA-256.
+    let mfa = &w.stores.mfa;
+    let mut record = mfa.totp(&tokens.user_id).await.unwrap().unwrap();
+    record.confirmed = false;
+    record.last_used_step = None;
+    assert!(mfa.delete_totp(&tokens.user_id).await.unwrap());
+    mfa.save_pending_totp(record).await.unwrap();
+    let legacy = [b"abcdefghijklmnop", b"2345672345672345"].map(|c| crate::id::SecretHash::of(c));
+    assert!(
+        mfa.confirm_totp(&tokens.user_id, 1, legacy.to_vec())
+            .await
+            .unwrap()
+    );
+
+    let challenge = mfa_challenge(&w, "ida@example.com").await;
+    let tokens = w
+        .auth
+        .verify_mfa(challenge.expose_secret(), "ABCD-EFGH-IJKL-MNOP", CLIENT)
+        .await
+        .unwrap();
+    assert_eq!(w.principal(&tokens).await.claims.amr, vec!["pwd", "mfa"]);
+    let left = mfa.recovery_codes_left(&tokens.user_id).await.unwrap();
+    assert_eq!(left, 1);
 }
 
 #[tokio::test]
@@ -704,10 +759,13 @@ async fn audit_events_never_hold_secrets() {
         .await;
     let refreshed = w
         .auth
-        .refresh(tokens.refresh_token.expose_secret())
+        .refresh(tokens.refresh_token.expose_secret(), None)
         .await
         .unwrap();
-    let _ = w.auth.refresh(tokens.refresh_token.expose_secret()).await;
+    let _ = w
+        .auth
+        .refresh(tokens.refresh_token.expose_secret(), None)
+        .await;
     let everything = format!("{:?}", w.events.events());
     let secrets = [
         PASSWORD.to_owned(),
@@ -800,12 +858,14 @@ async fn the_observer_sees_hashes_issues_and_refresh_outcomes() {
         panic!("no MFA enrolled");
     };
     let next = auth
-        .refresh(tokens.refresh_token.expose_secret())
+        .refresh(tokens.refresh_token.expose_secret(), None)
         .await
         .unwrap();
-    let _ = auth.refresh(tokens.refresh_token.expose_secret()).await;
-    let _ = auth.refresh(next.refresh_token.expose_secret()).await;
-    let _ = auth.refresh("garbage").await;
+    let _ = auth
+        .refresh(tokens.refresh_token.expose_secret(), None)
+        .await;
+    let _ = auth.refresh(next.refresh_token.expose_secret(), None).await;
+    let _ = auth.refresh("garbage", None).await;
     let seen = recorder.seen.lock().unwrap().clone();
     assert_eq!(
         seen,
@@ -869,7 +929,7 @@ async fn a_refresh_copies_auth_time_so_enrolling_after_the_window_needs_a_step_u
     w.advance(301);
     let refreshed = w
         .auth
-        .refresh(login.refresh_token.expose_secret())
+        .refresh(login.refresh_token.expose_secret(), None)
         .await
         .unwrap();
     let principal = w.principal(&refreshed).await;
@@ -899,7 +959,7 @@ async fn a_refresh_copies_auth_time_so_enrolling_after_the_window_needs_a_step_u
     assert_eq!(
         rejection(
             w.auth
-                .refresh(refreshed.refresh_token.expose_secret())
+                .refresh(refreshed.refresh_token.expose_secret(), None)
                 .await
         ),
         TokenRejection::NotActive,
@@ -909,7 +969,7 @@ async fn a_refresh_copies_auth_time_so_enrolling_after_the_window_needs_a_step_u
     w.advance(60);
     let later = w
         .auth
-        .refresh(stepped_up.refresh_token.expose_secret())
+        .refresh(stepped_up.refresh_token.expose_secret(), None)
         .await
         .unwrap();
     assert_eq!(
@@ -935,15 +995,19 @@ async fn ending_other_sessions_needs_a_fresh_authentication_but_ending_ones_own_
     w.advance(301);
     let mine = w
         .auth
-        .refresh(mine.refresh_token.expose_secret())
+        .refresh(mine.refresh_token.expose_secret(), None)
         .await
         .unwrap();
     let principal = w.principal(&mine).await;
-    reauth_required(w.auth.revoke_other_sessions(&principal).await);
-    reauth_required(w.auth.revoke_session(&principal, &other.session_id).await);
+    reauth_required(w.auth.revoke_other_sessions(&principal, None).await);
+    reauth_required(
+        w.auth
+            .revoke_session(&principal, &other.session_id, None)
+            .await,
+    );
     assert!(w.auth.sessions(&principal).await.unwrap().len() == 2);
     w.auth
-        .revoke_session(&principal, &mine.session_id)
+        .revoke_session(&principal, &mine.session_id, None)
         .await
         .unwrap();
 }
@@ -1072,4 +1136,136 @@ async fn a_login_against_a_planted_costly_hash_is_a_counted_wrong_password() {
         matches!(counted, Err(Error::Throttled { .. })),
         "{counted:?}"
     );
+}
+
+#[tokio::test]
+async fn audit_events_carry_the_client_address() {
+    let w = world();
+    w.register("eve@example.com").await;
+    let tokens = w.tokens("eve@example.com").await;
+    let principal = w.principal(&tokens).await;
+    // A refresh token presented twice: the reuse and the session's end name the client.
+    let first = w.tokens("eve@example.com").await;
+    let _ = w
+        .auth
+        .refresh(first.refresh_token.expose_secret(), CLIENT)
+        .await;
+    let reused = w
+        .auth
+        .refresh(first.refresh_token.expose_secret(), CLIENT)
+        .await;
+    assert!(matches!(reused, Err(Error::TokenReused)), "{reused:?}");
+    w.enable_totp(&principal).await;
+    let challenge = mfa_challenge(&w, "eve@example.com").await;
+    let wrong = w
+        .auth
+        .verify_mfa(challenge.expose_secret(), "000000", CLIENT)
+        .await;
+    assert!(wrong.is_err());
+    w.auth.logout(&principal, CLIENT).await.unwrap();
+
+    let events = w.events.events();
+    for name in [
+        "login_succeeded",
+        "mfa_enrolled",
+        "mfa_challenged",
+        "mfa_failed",
+        "refresh_reuse_detected",
+        "session_ended",
+    ] {
+        let named: Vec<_> = events.iter().filter(|e| e.name() == name).collect();
+        assert!(!named.is_empty(), "no {name} event");
+        assert!(
+            named.iter().all(|e| e.client == CLIENT),
+            "{name} without the client: {named:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_login_refused_as_busy_is_recorded_once_per_client_and_second() {
+    let w = world_with(|mut config| {
+        config.passwords.max_concurrent_hashes = 1;
+        config.passwords.max_queued_hashes = 0;
+        config
+    });
+    // PBKDF2 at the most rounds allowed: long enough a check to hold the only slot.
+    let slow = User {
+        id: UserId::new(),
+        email: "slow@example.com".into(),
+        password_hash:
+            "$pbkdf2-sha256$i=2000000,l=32$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g"
+                .into(),
+        disabled: false,
+        created_at: w.clock.now(),
+        epoch: 0,
+    };
+    w.stores.users.create_user(slow).await.unwrap();
+    let hold = || {
+        let auth = w.auth.clone();
+        tokio::spawn(async move {
+            auth.login("slow@example.com", &secret(PASSWORD), None)
+                .await
+                .map(|_| ())
+        })
+    };
+    let mut holder = hold();
+    let other = Some(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 7)));
+    let started = std::time::Instant::now();
+    let mut busy = 0;
+    while busy < 5 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the slow check never held the slot"
+        );
+        if busy == 0 && holder.is_finished() {
+            // It found the slot taken by a probe: start it again.
+            holder = hold();
+        }
+        // Give the slow check time to take the slot before probing.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        match w
+            .auth
+            .login("nobody@example.com", &secret(PASSWORD), other)
+            .await
+        {
+            Err(Error::Busy) => busy += 1,
+            Err(Error::InvalidCredentials | Error::Throttled { .. }) => {}
+            result => panic!("unexpected {result:?}"),
+        }
+    }
+    let refused_busy: Vec<_> = w
+        .events
+        .events()
+        .into_iter()
+        .filter(|e| {
+            e.kind
+                == AuthEventKind::LoginFailed {
+                    reason: LoginFailure::Busy,
+                }
+        })
+        .collect();
+    assert_eq!(refused_busy.len(), 1, "{refused_busy:?}");
+    assert_eq!(refused_busy[0].client, other);
+    assert_eq!(refused_busy[0].user_id, None);
+    // The next second records again.
+    w.advance(1);
+    if matches!(
+        w.auth
+            .login("nobody@example.com", &secret(PASSWORD), other)
+            .await,
+        Err(Error::Busy)
+    ) {
+        let again = w
+            .events
+            .events()
+            .iter()
+            .filter(|e| e.name() == "login_failed" && e.client == other)
+            .count();
+        assert!(again >= 2);
+    }
+    assert!(matches!(
+        holder.await.unwrap(),
+        Err(Error::InvalidCredentials)
+    ));
 }

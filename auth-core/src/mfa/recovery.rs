@@ -1,4 +1,8 @@
-//! Single-use recovery codes: 80 random bits each, shown once, stored as a SHA-256 digest.
+//! Single-use recovery codes: 120 random bits each, shown once, stored as a SHA-256 digest.
+//!
+//! With at least 112 bits a code needs no salt (ASVS 2.6.2): nobody can tabulate the digests.
+//! Codes issued before this length (80 bits, 16 characters) are still accepted until used or
+//! replaced; their holders should generate new ones.
 
 use data_encoding::BASE32_NOPAD;
 use rand::RngCore;
@@ -8,11 +12,14 @@ use zeroize::Zeroizing;
 
 use crate::id::SecretHash;
 
-/// Random bytes in a recovery code (80 bits).
-const CODE_BYTES: usize = 10;
+/// Random bytes in a recovery code (120 bits).
+const CODE_BYTES: usize = 15;
 
 /// Base32 characters in a recovery code, separators aside.
 const CODE_LEN: usize = CODE_BYTES * 8 / 5;
+
+/// Base32 characters in a code issued before codes carried 120 bits (80 bits).
+const LEGACY_CODE_LEN: usize = 16;
 
 /// Characters per dash-separated group when a code is shown.
 const GROUP_LEN: usize = 4;
@@ -28,8 +35,8 @@ impl RecoveryCodes {
     /// How many codes a user gets.
     pub const COUNT: usize = 10;
 
-    /// Ten new codes: shown to the user once as lower-case base32 in groups of four
-    /// (`abcd-efgh-ijkl-mnop`), and their hashes, which are what the store keeps.
+    /// Ten new codes: shown to the user once as 24 lower-case base32 characters in groups of
+    /// four (`abcd-efgh-ijkl-mnop-qrst-uvwx`), and their hashes, which are what the store keeps.
     pub fn generate() -> (Vec<SecretString>, Vec<SecretHash>) {
         (0..Self::COUNT).map(|_| one_code()).unzip()
     }
@@ -53,8 +60,8 @@ fn one_code() -> (SecretString, SecretHash) {
     )
 }
 
-/// A typed recovery code in its canonical form (16 lower-case base32 characters, spaces and
-/// dashes removed), or `None` if it cannot be one.
+/// A typed recovery code in its canonical form (24 lower-case base32 characters, or 16 for a
+/// code issued before, spaces and dashes removed), or `None` if it cannot be one.
 pub fn normalize_recovery_code(input: &str) -> Option<String> {
     if input.len() > MAX_INPUT_LEN {
         return None;
@@ -70,7 +77,7 @@ pub fn normalize_recovery_code(input: &str) -> Option<String> {
         }
         code.push(character);
     }
-    (code.len() == CODE_LEN).then(|| std::mem::take(&mut *code))
+    matches!(code.len(), CODE_LEN | LEGACY_CODE_LEN).then(|| std::mem::take(&mut *code))
 }
 
 /// The hash a store keeps for the typed recovery code, or `None` if it cannot be one.
@@ -98,12 +105,13 @@ mod tests {
     }
 
     #[test]
-    fn codes_are_four_groups_of_four_lower_case_base32_characters() {
+    fn codes_are_six_groups_of_four_lower_case_base32_characters_120_bits() {
+        assert_eq!(CODE_BYTES * 8, 120);
         let (shown, _) = RecoveryCodes::generate();
         for code in &shown {
             let code = code.expose_secret();
             let groups: Vec<&str> = code.split('-').collect();
-            assert_eq!(groups.len(), 4, "{code}");
+            assert_eq!(groups.len(), 6, "{code}");
             for group in groups {
                 assert_eq!(group.len(), 4, "{code}");
                 assert!(
@@ -142,6 +150,9 @@ mod tests {
             "",
             "abcd-efgh-ijkl-mno",
             "abcd-efgh-ijkl-mnopq",
+            "abcd-efgh-ijkl-mnop-qrst",
+            "abcd-efgh-ijkl-mnop-qrst-uvw",
+            "abcd-efgh-ijkl-mnop-qrst-uvwxy",
             "abcd-efgh-ijkl-mn0p",
             "abcd-efgh-ijkl-mn1p",
             "abcd_efgh_ijkl_mnop",
@@ -154,7 +165,12 @@ mod tests {
     }
 
     #[test]
-    fn a_valid_code_normalizes_to_sixteen_lower_case_characters() {
+    fn a_valid_code_normalizes_to_its_lower_case_characters() {
+        assert_eq!(
+            normalize_recovery_code("ABCD-efgh-ijkl-mnop-qrst-UVWX").as_deref(),
+            Some("abcdefghijklmnopqrstuvwx")
+        );
+        // A code issued before codes carried 120 bits.
         assert_eq!(
             normalize_recovery_code(" ABCD-efgh ijkl-MNOP ").as_deref(),
             Some("abcdefghijklmnop")

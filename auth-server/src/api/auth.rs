@@ -59,9 +59,12 @@ pub(crate) async fn login(
 #[utoipa::path(post, path = "/v1/auth/refresh", request_body = RefreshRequest, responses((status = 200, body = TokenBody), (status = 401, body = ErrorBody, description = "invalid_token, or token_reused: the family is revoked")))]
 pub(crate) async fn refresh(
     State(auth): State<Authenticator>,
+    ClientIp(client): ClientIp,
     ApiJson(request): ApiJson<RefreshRequest>,
 ) -> Result<Response, ApiError> {
-    let tokens = auth.refresh(request.refresh_token.expose_secret()).await?;
+    let tokens = auth
+        .refresh(request.refresh_token.expose_secret(), Some(client))
+        .await?;
     Ok(Json(TokenBody::from(&tokens)).into_response())
 }
 
@@ -82,8 +85,9 @@ pub(crate) async fn reauthenticate(
 pub(crate) async fn logout(
     State(auth): State<Authenticator>,
     Extension(principal): Extension<Principal>,
+    ClientIp(client): ClientIp,
 ) -> Result<StatusCode, ApiError> {
-    auth.logout(&principal).await?;
+    auth.logout(&principal, Some(client)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

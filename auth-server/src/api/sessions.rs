@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 
 use super::error::{ApiError, ErrorBody};
-use super::extract::ApiPath;
+use super::extract::{ApiPath, ClientIp};
 use super::types::{SessionBody, SessionsBody};
 
 /// Seconds since the Unix epoch; 0 for a time before it.
@@ -40,10 +40,11 @@ pub(crate) async fn sessions(
 pub(crate) async fn revoke_session(
     State(auth): State<Authenticator>,
     Extension(principal): Extension<Principal>,
+    ClientIp(client): ClientIp,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = SessionId::parse(&id)?;
-    auth.revoke_session(&principal, &id).await?;
+    auth.revoke_session(&principal, &id, Some(client)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -51,7 +52,8 @@ pub(crate) async fn revoke_session(
 pub(crate) async fn revoke_other_sessions(
     State(auth): State<Authenticator>,
     Extension(principal): Extension<Principal>,
+    ClientIp(client): ClientIp,
 ) -> Result<StatusCode, ApiError> {
-    auth.revoke_other_sessions(&principal).await?;
+    auth.revoke_other_sessions(&principal, Some(client)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

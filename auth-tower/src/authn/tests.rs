@@ -280,7 +280,7 @@ async fn the_authenticator_yields_its_principal_and_logout_is_immediate() {
         .authenticate(tokens.access_token.expose_secret())
         .await
         .unwrap();
-    auth.logout(&principal).await.unwrap();
+    auth.logout(&principal, None).await.unwrap();
     let (status, _, _) = call(service, get(Some(&bearer))).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }

@@ -60,6 +60,10 @@ impl Metrics {
                 self.login("throttled", "password");
                 self.throttled.inc();
             }
+            // Counted where the pool refuses (every one; these events are coalesced).
+            AuthEventKind::LoginFailed {
+                reason: LoginFailure::Busy,
+            } => {}
             AuthEventKind::LoginFailed { .. } => self.login("failure", "password"),
             AuthEventKind::MfaChallenged => self.login("mfa_required", "password"),
             AuthEventKind::MfaFailed => self.mfa("failure"),

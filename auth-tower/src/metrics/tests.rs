@@ -350,10 +350,12 @@ async fn the_authenticator_feeds_refresh_hashing_and_issuing_metrics() {
         .build()
         .unwrap();
     let tokens = signed_up(&auth).await;
-    auth.refresh(tokens.refresh_token.expose_secret())
+    auth.refresh(tokens.refresh_token.expose_secret(), None)
         .await
         .unwrap();
-    let _ = auth.refresh(tokens.refresh_token.expose_secret()).await;
+    let _ = auth
+        .refresh(tokens.refresh_token.expose_secret(), None)
+        .await;
     let samples = check_openmetrics(&metrics.encode().unwrap());
     assert_eq!(
         sample(&samples, r#"auth_refresh_total{outcome="rotated"}"#),

@@ -718,16 +718,20 @@ async fn the_authenticator_runs_on_postgres_alone() {
         panic!("no second factor is enrolled");
     };
     let second = auth
-        .refresh(first.refresh_token.expose_secret())
+        .refresh(first.refresh_token.expose_secret(), None)
         .await
         .unwrap();
     auth.authenticate(second.access_token.expose_secret())
         .await
         .unwrap();
 
-    let reused = auth.refresh(first.refresh_token.expose_secret()).await;
+    let reused = auth
+        .refresh(first.refresh_token.expose_secret(), None)
+        .await;
     assert!(matches!(reused, Err(Error::TokenReused)), "{reused:?}");
-    let after_reuse = auth.refresh(second.refresh_token.expose_secret()).await;
+    let after_reuse = auth
+        .refresh(second.refresh_token.expose_secret(), None)
+        .await;
     assert!(after_reuse.is_err(), "the family is revoked");
     assert!(count(&store, "auth_audit_events").await >= 4);
 }
