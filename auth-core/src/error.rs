@@ -81,6 +81,10 @@ pub enum PasswordRejection {
         /// The maximum number of characters.
         max: usize,
     },
+    /// The password is one of the most common passwords.
+    Common,
+    /// The password is mostly the account's email name or the service's name.
+    ContextSpecific,
     /// The password appears in a list of breached passwords.
     Breached,
     /// The breached-password check could not be made and the policy refuses in that case.
@@ -92,6 +96,10 @@ impl fmt::Display for PasswordRejection {
         match self {
             Self::TooShort { min } => write!(f, "password must have at least {min} characters"),
             Self::TooLong { max } => write!(f, "password must have at most {max} characters"),
+            Self::Common => f.write_str("password is one of the most common passwords"),
+            Self::ContextSpecific => {
+                f.write_str("password is built on the email address or the service's name")
+            }
             Self::Breached => f.write_str("password appears in a list of breached passwords"),
             Self::BreachCheckUnavailable => {
                 f.write_str("password could not be checked against breached passwords")

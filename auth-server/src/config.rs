@@ -4,9 +4,14 @@
 use std::time::Duration;
 
 use auth_core::mfa::MfaKeyring;
-use auth_core::password::{Argon2Params, PasswordConfig};
+use std::sync::Arc;
+
+use auth_core::password::{
+    Argon2Params, BreachCheckFailure, BreachChecks, BreachList, PasswordConfig, PwnedRangeCheck,
+};
 use auth_core::secrecy::{ExposeSecret, SecretString};
 use auth_core::token::{Algorithm, Key, KeySet};
+use auth_tower::breached::HibpRangeSource;
 
 /// Whether the server may fall back to development conveniences.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +72,13 @@ pub(crate) struct ServeConfig {
     /// Verified access tokens remembered so repeats skip the signature check; 0: none.
     pub(crate) token_cache_size: usize,
     pub(crate) cors_origins: Vec<String>,
+    /// Breached-password checks besides the shipped common list: the operator's file, the
+    /// range API.
+    pub(crate) breach_checks: BreachChecks,
+    /// What a new password meets when a breached-password check cannot be made.
+    pub(crate) breach_check_failure: BreachCheckFailure,
+    /// Words no new password may be built on, besides the email's local part.
+    pub(crate) password_context_words: Vec<String>,
     /// The header a trusted reverse proxy writes the client address into, if any.
     pub(crate) trusted_proxy_header: Option<axum::http::HeaderName>,
 }
@@ -316,6 +328,65 @@ pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConf
         }
     }
 
+    let mut breach_checks = BreachChecks::new();
+    if let Some(path) = get("BREACHED_PASSWORDS_FILE") {
+        match BreachList::from_file(&path) {
+            Ok(list) if list.is_empty() => {
+                problems.push(format!("BREACHED_PASSWORDS_FILE: {path} has no entries"));
+            }
+            Ok(list) => breach_checks = breach_checks.with(Arc::new(list)),
+            Err(e) => problems.push(format!("BREACHED_PASSWORDS_FILE: {e}")),
+        }
+    }
+    let hibp = parse("BREACHED_PASSWORDS_HIBP", &mut problems, &|v| match v {
+        "true" | "false" => Ok(()),
+        _ => Err(format!("{v:?} is neither true nor false")),
+    });
+    let hibp_url = get("BREACHED_PASSWORDS_HIBP_URL");
+    if hibp.as_deref() == Some("true") {
+        let url = hibp_url
+            .as_deref()
+            .unwrap_or(HibpRangeSource::DEFAULT_BASE_URL);
+        if production && !url.starts_with("https://") {
+            problems.push(
+                "BREACHED_PASSWORDS_HIBP_URL: not HTTPS; production sends password hash prefixes only over https://"
+                    .to_owned(),
+            );
+        }
+        match HibpRangeSource::new(url) {
+            Ok(source) => {
+                breach_checks = breach_checks.with(Arc::new(PwnedRangeCheck::new(source)));
+            }
+            Err(e) => problems.push(format!("BREACHED_PASSWORDS_HIBP_URL: {e}")),
+        }
+    } else if hibp_url.is_some() {
+        problems.push(
+            "BREACHED_PASSWORDS_HIBP_URL: set, but BREACHED_PASSWORDS_HIBP is not true".to_owned(),
+        );
+    }
+    let breach_check_failure =
+        match parse(
+            "BREACHED_PASSWORDS_ON_FAILURE",
+            &mut problems,
+            &|v| match v {
+                "allow" | "refuse" => Ok(()),
+                _ => Err(format!("{v:?} is neither allow nor refuse")),
+            },
+        )
+        .as_deref()
+        {
+            Some("refuse") => BreachCheckFailure::Refuse,
+            _ => BreachCheckFailure::Allow,
+        };
+    let password_context_words: Vec<String> = get("PASSWORD_CONTEXT_WORDS")
+        .map(|v| {
+            v.split(',')
+                .map(|w| w.trim().to_owned())
+                .filter(|w| !w.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+
     let trusted_proxy_header = get("TRUSTED_PROXY_HEADER").and_then(|name| {
         axum::http::HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes())
             .map_err(|_| {
@@ -353,6 +424,9 @@ pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConf
             hash_niceness,
             token_cache_size,
             cors_origins,
+            breach_checks,
+            breach_check_failure,
+            password_context_words,
             trusted_proxy_header,
         })
     } else {
@@ -473,7 +547,7 @@ fn signing_keys(
 /// The MFA encryption keys: `MFA_ENCRYPTION_KEYS` (`id:hex` pairs separated by commas, the
 /// first encrypts, the others only decrypt), else `MFA_ENCRYPTION_KEY` (one key, id `k1`).
 /// Production needs one and refuses keys that are weak by content.
-fn mfa_keys(
+pub(crate) fn mfa_keys(
     get: &dyn Fn(&str) -> Option<String>,
     production: bool,
     problems: &mut Vec<String>,

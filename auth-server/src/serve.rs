@@ -315,6 +315,8 @@ fn authenticator(
         hash_thread_niceness: config
             .hash_niceness
             .unwrap_or(defaults.hash_thread_niceness),
+        on_breach_check_failure: config.breach_check_failure,
+        context_words: config.password_context_words.clone(),
         ..defaults
     };
     let throttle = Throttle::new(stores.throttle.clone(), Arc::new(SystemClock))
@@ -330,6 +332,9 @@ fn authenticator(
         .stores(stores)
         .throttle(throttle)
         .observer(Arc::new(metrics.clone()));
+    if !config.breach_checks.is_empty() {
+        builder = builder.breached_password_check(Arc::new(config.breach_checks.clone()));
+    }
     match &config.mfa_keys {
         Some(keyring) => builder = builder.mfa_keyring(keyring.clone()),
         None => tracing::warn!(

@@ -84,7 +84,11 @@ impl Authenticator {
     ) -> Result<User> {
         let email = normalize_email(email)?;
         let password_hash = self
-            .timed_hash(self.inner.passwords.hash_new_password(password))
+            .timed_hash(
+                self.inner
+                    .passwords
+                    .hash_new_password(password, &self.context_of(&email)),
+            )
             .await?;
         let user = User {
             id: UserId::new(),

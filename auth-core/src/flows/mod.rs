@@ -196,6 +196,13 @@ impl Authenticator {
         issued
     }
 
+    /// The words a new password of the account `email` must not be built on: the email's
+    /// local part and the name authenticator apps show for the service.
+    fn context_of<'a>(&'a self, email: &'a str) -> [&'a str; 2] {
+        let local_part = email.rsplit_once('@').map_or(email, |(local, _)| local);
+        [local_part, self.inner.config.totp_issuer.as_str()]
+    }
+
     /// Records an audit event. A failing sink is logged, never allowed to fail the flow.
     async fn emit(
         &self,

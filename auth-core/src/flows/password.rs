@@ -24,7 +24,11 @@ impl Authenticator {
         let user = self.user_for(principal).await?;
         self.check_current_password(&user, current, client).await?;
         let hash = self
-            .timed_hash(self.inner.passwords.hash_new_password(new))
+            .timed_hash(
+                self.inner
+                    .passwords
+                    .hash_new_password(new, &self.context_of(&user.email)),
+            )
             .await?;
         let epoch = self
             .inner

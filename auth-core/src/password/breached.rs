@@ -16,6 +16,7 @@ use std::collections::HashSet;
 use std::fmt;
 use std::io::BufRead;
 use std::path::Path;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use sha1::{Digest, Sha1};
@@ -127,6 +128,52 @@ impl fmt::Debug for BreachList {
 impl BreachedPasswordCheck for BreachList {
     async fn is_breached(&self, password: &NormalizedPassword) -> Result<bool> {
         Ok(self.contains(password))
+    }
+}
+
+/// Several checks as one: a password is breached when any check says so. A check that fails
+/// does not stop the others: when none finds the password and one failed, the answer is that
+/// failure, for the caller's policy to decide.
+#[derive(Debug, Default, Clone)]
+pub struct BreachChecks {
+    checks: Vec<Arc<dyn BreachedPasswordCheck>>,
+}
+
+impl BreachChecks {
+    /// No checks yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds `check`, asked after the ones added before.
+    pub fn with(mut self, check: Arc<dyn BreachedPasswordCheck>) -> Self {
+        self.checks.push(check);
+        self
+    }
+
+    /// The number of checks.
+    pub fn len(&self) -> usize {
+        self.checks.len()
+    }
+
+    /// Whether there are no checks.
+    pub fn is_empty(&self) -> bool {
+        self.checks.is_empty()
+    }
+}
+
+#[async_trait]
+impl BreachedPasswordCheck for BreachChecks {
+    async fn is_breached(&self, password: &NormalizedPassword) -> Result<bool> {
+        let mut failure = None;
+        for check in &self.checks {
+            match check.is_breached(password).await {
+                Ok(true) => return Ok(true),
+                Ok(false) => {}
+                Err(error) => failure = Some(error),
+            }
+        }
+        failure.map_or(Ok(false), Err)
     }
 }
 
@@ -339,6 +386,38 @@ mod tests {
             5
         );
         assert!(!check.is_breached(&normalized("password")).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn several_checks_answer_breached_when_any_does_and_fail_only_when_none_does() {
+        #[derive(Debug)]
+        struct Broken;
+        #[async_trait]
+        impl BreachedPasswordCheck for Broken {
+            async fn is_breached(&self, _: &NormalizedPassword) -> Result<bool> {
+                Err(Error::Unavailable("down".into()))
+            }
+        }
+        let checks = BreachChecks::new()
+            .with(Arc::new(Broken))
+            .with(Arc::new(BreachList::from_passwords(["listed password"])));
+        assert_eq!(checks.len(), 2);
+        assert!(
+            checks
+                .is_breached(&normalized("listed password"))
+                .await
+                .unwrap()
+        );
+        assert!(matches!(
+            checks.is_breached(&normalized("unlisted password")).await,
+            Err(Error::Unavailable(_))
+        ));
+        assert!(
+            !BreachChecks::new()
+                .is_breached(&normalized("x"))
+                .await
+                .unwrap()
+        );
     }
 
     #[tokio::test]

@@ -6,7 +6,9 @@
 //!   and says when a stored hash must be replaced ([`Verification::Valid`] with
 //!   `needs_rehash`).
 //! - New passwords meet a length-only policy (ASVS 2.1: 12 to 128 characters by default, any
-//!   Unicode, NFKC-normalised, never truncated) and an optional breached-password check.
+//!   Unicode, NFKC-normalised, never truncated), are not among the 30,000 most common
+//!   passwords ([`CommonPasswords`]) nor built on the email name or the service's name, and
+//!   pass an optional breached-password check.
 //! - [`PasswordService`] runs every hash on its own threads behind a bounded pool: concurrent
 //!   logins can neither starve the runtime nor queue without limit. Each thread reuses one
 //!   Argon2 memory buffer and, on Linux, runs at a lower priority than request handling
@@ -20,7 +22,8 @@
 //! # async fn main() -> Result<(), auth_core::Error> {
 //! let passwords = PasswordService::new(PasswordConfig::default())?;
 //! let password = SecretString::from("correct horse battery staple");
-//! let stored = passwords.hash_new_password(&password).await?;
+//! // The account's email name and the like are not allowed to carry the password.
+//! let stored = passwords.hash_new_password(&password, &["ada"]).await?;
 //! assert!(stored.starts_with("$argon2id$"));
 //!
 //! match passwords.verify(&password, &stored).await? {
@@ -30,7 +33,9 @@
 //! }
 //!
 //! // A weak password is refused with a stable code.
-//! let weak = passwords.hash_new_password(&SecretString::from("hunter2")).await;
+//! let weak = passwords
+//!     .hash_new_password(&SecretString::from("password1234"), &[])
+//!     .await;
 //! assert_eq!(weak.unwrap_err().code(), "weak_password");
 //! # Ok(())
 //! # }
@@ -38,12 +43,14 @@
 
 mod argon2_buffer;
 mod breached;
+mod common;
 mod hash;
 mod policy;
 mod pool;
 mod service;
 
-pub use breached::{BreachList, BreachedPasswordCheck, PwnedRangeCheck, RangeSource};
+pub use breached::{BreachChecks, BreachList, BreachedPasswordCheck, PwnedRangeCheck, RangeSource};
+pub use common::CommonPasswords;
 pub use hash::{
     Argon2Params, HashScheme, MAX_ARGON2_MEMORY_KIB, STORED_ARGON2_MEMORY_FACTOR, Verification,
     hash_password, needs_rehash, verify_password,

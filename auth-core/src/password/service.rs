@@ -8,6 +8,7 @@ use tokio::sync::OnceCell;
 use zeroize::Zeroizing;
 
 use super::breached::BreachedPasswordCheck;
+use super::common::{self, CommonPasswords};
 use super::hash::{self, Argon2Params, Verification};
 use super::policy::{NormalizedPassword, PasswordPolicy};
 use super::pool::HashPool;
@@ -38,6 +39,11 @@ pub struct PasswordConfig {
     pub max_queued_hashes: usize,
     /// What to do when the breached-password check fails.
     pub on_breach_check_failure: BreachCheckFailure,
+    /// Refuse the passwords of [`CommonPasswords::shipped`] (default: true).
+    pub refuse_common_passwords: bool,
+    /// Words no new password may be built on (see [`PasswordService::check_new_password`]),
+    /// besides the ones each call gives: the product's name, say.
+    pub context_words: Vec<String>,
     /// Niceness of the hashing threads, 0 to 19 (default 0: the process's own): on Linux each
     /// raises its own to this when it starts (never lowers it, so a service started with `nice`
     /// keeps its own), so that request handling and a local database get the CPU first.
@@ -67,6 +73,8 @@ impl Default for PasswordConfig {
             max_concurrent_hashes: cores,
             max_queued_hashes: cores * 8,
             on_breach_check_failure: BreachCheckFailure::default(),
+            refuse_common_passwords: true,
+            context_words: Vec::new(),
             hash_thread_niceness: Self::DEFAULT_HASH_THREAD_NICENESS,
         }
     }
@@ -177,10 +185,30 @@ impl PasswordService {
         self.inner.pool.max_running()
     }
 
-    /// Checks a new password against the policy and the breached-password check, without
-    /// hashing it. Fails with [`Error::WeakPassword`].
-    pub async fn check_new_password(&self, password: &SecretString) -> Result<NormalizedPassword> {
-        let normalized = self.inner.config.policy.check(password.expose_secret())?;
+    /// Checks a new password without hashing it: its length, then the common passwords, then
+    /// the words of its context (`context`, such as the email's local part, and the
+    /// configured [`PasswordConfig::context_words`]: a password that is mostly one of them,
+    /// what remains too short for the policy once it is taken out, is refused), then the
+    /// breached-password check. Fails with [`Error::WeakPassword`].
+    pub async fn check_new_password(
+        &self,
+        password: &SecretString,
+        context: &[&str],
+    ) -> Result<NormalizedPassword> {
+        let config = &self.inner.config;
+        let normalized = config.policy.check(password.expose_secret())?;
+        if config.refuse_common_passwords && CommonPasswords::shipped().contains(&normalized) {
+            return Err(PasswordRejection::Common.into());
+        }
+        let words = common::context_words(
+            context
+                .iter()
+                .copied()
+                .chain(config.context_words.iter().map(String::as_str)),
+        );
+        if common::built_on_context(&normalized, &words, config.policy.min_chars()) {
+            return Err(PasswordRejection::ContextSpecific.into());
+        }
         if let Some(check) = &self.inner.breach_check {
             match check.is_breached(&normalized).await {
                 Ok(false) => {}
@@ -199,10 +227,15 @@ impl PasswordService {
         Ok(normalized)
     }
 
-    /// Checks a new password (policy, breached list) and hashes it: for registration and
-    /// password changes. Returns the Argon2id PHC string to store.
-    pub async fn hash_new_password(&self, password: &SecretString) -> Result<String> {
-        let normalized = self.check_new_password(password).await?;
+    /// Checks a new password (as [`check_new_password`](Self::check_new_password) does) and
+    /// hashes it: for registration and password changes. Returns the Argon2id PHC string to
+    /// store.
+    pub async fn hash_new_password(
+        &self,
+        password: &SecretString,
+        context: &[&str],
+    ) -> Result<String> {
+        let normalized = self.check_new_password(password, context).await?;
         self.hash_normalized(normalized).await
     }
 

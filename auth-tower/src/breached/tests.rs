@@ -90,7 +90,7 @@ async fn a_breached_password_is_refused_at_registration_through_the_api() {
         PasswordService::with_breach_check(PasswordConfig::default(), Arc::new(check)).unwrap();
 
     let error = passwords
-        .hash_new_password(&secret(breached))
+        .hash_new_password(&secret(breached), &[])
         .await
         .unwrap_err();
     assert!(matches!(
@@ -106,7 +106,7 @@ async fn a_breached_password_is_refused_at_registration_through_the_api() {
     // Another password in a range that does not list it is accepted.
     assert!(
         passwords
-            .hash_new_password(&secret("a perfectly unknown passphrase"))
+            .hash_new_password(&secret("a perfectly unknown passphrase"), &[])
             .await
             .is_ok()
     );
@@ -167,7 +167,7 @@ async fn an_unreachable_api_follows_the_refuse_policy() {
     let check = PwnedRangeCheck::new(HibpRangeSource::new(&base).unwrap());
     let passwords = PasswordService::with_breach_check(config, Arc::new(check)).unwrap();
     let error = passwords
-        .check_new_password(&secret("a perfectly unknown passphrase"))
+        .check_new_password(&secret("a perfectly unknown passphrase"), &[])
         .await
         .unwrap_err();
     assert!(matches!(

@@ -450,7 +450,7 @@ async fn the_hashing_pool_reports_occupancy_once_watched() {
         let passwords = passwords.clone();
         async move {
             passwords
-                .hash_new_password(&SecretString::from("correct horse battery staple"))
+                .hash_new_password(&SecretString::from("correct horse battery staple"), &[])
                 .await
         }
     });
@@ -470,7 +470,7 @@ async fn the_hashing_pool_reports_occupancy_once_watched() {
             let passwords = passwords.clone();
             tokio::spawn(async move {
                 passwords
-                    .hash_new_password(&SecretString::from("correct horse battery staple"))
+                    .hash_new_password(&SecretString::from("correct horse battery staple"), &[])
                     .await
             })
         })
@@ -483,7 +483,7 @@ async fn the_hashing_pool_reports_occupancy_once_watched() {
     }
     assert_eq!(passwords.hashes_in_flight(), 3, "one running, two waiting");
     let refused = passwords
-        .hash_new_password(&SecretString::from("correct horse battery staple"))
+        .hash_new_password(&SecretString::from("correct horse battery staple"), &[])
         .await;
     assert!(
         matches!(refused, Err(auth_core::Error::Busy)),

@@ -20,7 +20,7 @@ async fn register(
     password: &str,
 ) -> Result<(), Error> {
     let stored = passwords
-        .hash_new_password(&SecretString::from(password))
+        .hash_new_password(&SecretString::from(password), &[])
         .await?;
     users.insert(email.to_owned(), stored);
     Ok(())

@@ -27,7 +27,7 @@ impl BreachedPasswordCheck for Unreachable {
 async fn a_new_password_hashes_and_verifies() {
     let service = service();
     let stored = service
-        .hash_new_password(&secret("correct horse battery staple"))
+        .hash_new_password(&secret("correct horse battery staple"), &[])
         .await
         .unwrap();
     assert_eq!(
@@ -52,7 +52,7 @@ async fn a_new_password_hashes_and_verifies() {
 #[tokio::test]
 async fn a_short_password_is_refused_before_any_hashing() {
     let error = service()
-        .hash_new_password(&secret("short"))
+        .hash_new_password(&secret("short"), &[])
         .await
         .unwrap_err();
     assert_eq!(error.code(), "weak_password");
@@ -65,7 +65,7 @@ async fn a_short_password_is_refused_before_any_hashing() {
 #[tokio::test]
 async fn an_overlong_password_is_refused_with_weak_password() {
     let error = service()
-        .hash_new_password(&secret(&"a".repeat(100_000)))
+        .hash_new_password(&secret(&"a".repeat(100_000)), &[])
         .await
         .unwrap_err();
     assert!(matches!(
@@ -76,10 +76,10 @@ async fn an_overlong_password_is_refused_with_weak_password() {
 
 #[tokio::test]
 async fn a_breached_password_is_refused_and_others_pass() {
-    let list = Arc::new(BreachList::from_passwords(["password1234"]));
+    let list = Arc::new(BreachList::from_passwords(["listed passphrase"]));
     let service = PasswordService::with_breach_check(PasswordConfig::default(), list).unwrap();
     let error = service
-        .hash_new_password(&secret("password1234"))
+        .hash_new_password(&secret("listed passphrase"), &[])
         .await
         .unwrap_err();
     assert!(matches!(
@@ -88,7 +88,53 @@ async fn a_breached_password_is_refused_and_others_pass() {
     ));
     assert!(
         service
-            .hash_new_password(&secret("password12345"))
+            .hash_new_password(&secret("listed passphrase!"), &[])
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn common_passwords_and_ones_built_on_context_words_are_refused_by_default() {
+    let config = PasswordConfig {
+        context_words: vec!["Orbitron".into()],
+        ..PasswordConfig::default()
+    };
+    let service = PasswordService::new(config.clone()).unwrap();
+    let refused = |password: &'static str, context: &'static [&'static str]| {
+        let service = service.clone();
+        async move {
+            match service.check_new_password(&secret(password), context).await {
+                Err(Error::WeakPassword(rejection)) => Some(rejection),
+                _ => None,
+            }
+        }
+    };
+    assert_eq!(
+        refused("Password1234", &[]).await,
+        Some(PasswordRejection::Common)
+    );
+    assert_eq!(
+        refused("grace.hopper1906", &["grace.hopper"]).await,
+        Some(PasswordRejection::ContextSpecific)
+    );
+    assert_eq!(
+        refused("orbitron2024!!", &[]).await,
+        Some(PasswordRejection::ContextSpecific)
+    );
+    assert_eq!(
+        refused("grace hopper wrote the first compiler", &["grace.hopper"]).await,
+        None
+    );
+    // The common list can be turned off, for an operator with a list of their own.
+    let without = PasswordService::new(PasswordConfig {
+        refuse_common_passwords: false,
+        ..config
+    })
+    .unwrap();
+    assert!(
+        without
+            .check_new_password(&secret("password1234"), &[])
             .await
             .is_ok()
     );
@@ -101,7 +147,7 @@ async fn an_unavailable_breach_check_follows_the_configured_policy() {
             .unwrap();
     assert!(
         allow
-            .check_new_password(&secret("perfectly fine password"))
+            .check_new_password(&secret("perfectly fine password"), &[])
             .await
             .is_ok()
     );
@@ -112,7 +158,7 @@ async fn an_unavailable_breach_check_follows_the_configured_policy() {
     };
     let refuse = PasswordService::with_breach_check(config, Arc::new(Unreachable)).unwrap();
     let error = refuse
-        .check_new_password(&secret("perfectly fine password"))
+        .check_new_password(&secret("perfectly fine password"), &[])
         .await
         .unwrap_err();
     assert!(matches!(
