@@ -21,8 +21,9 @@ pub(crate) enum Command {
     /// 503 timeout, 30); DATABASE_URL (PostgreSQL; none: in memory); REDIS_URL
     /// (sessions, throttling, revocation; needs DATABASE_URL); REDIS_KEY_PREFIX (auth:); AUTH_SIGNING_KEYS (JSON array
     /// from `keys generate`, the first signs); JWT_ACCESS_SECRET (HS256, at least 32 bytes);
-    /// AUTH_TOKEN_FORMAT (format of a generated development key); MFA_ENCRYPTION_KEY (64 hex
-    /// characters); ACCESS_TOKEN_TTL (900); REFRESH_TOKEN_TTL (2592000); REAUTH_MAX_AGE (how
+    /// AUTH_TOKEN_FORMAT (format of a generated development key); MFA_ENCRYPTION_KEYS
+    /// (id:hex pairs, comma-separated, the first encrypts; see `mfa reencrypt`) or
+    /// MFA_ENCRYPTION_KEY (one key of 64 hex characters, id k1); ACCESS_TOKEN_TTL (900); REFRESH_TOKEN_TTL (2592000); REAUTH_MAX_AGE (how
     /// recent a login must be for sensitive changes, 300); REGISTRATIONS_PER_ADDRESS_HOUR (20)
     /// and REGISTRATIONS_PER_MINUTE (over every address, 600); AUTH_ISSUER;
     /// AUTH_AUDIENCE; ARGON2_MEMORY_KIB, ARGON2_ITERATIONS, ARGON2_PARALLELISM (19456, 2, 1);
@@ -30,9 +31,14 @@ pub(crate) enum Command {
     /// hashes before logins get 503, eight per slot); PASSWORD_HASH_NICENESS (0-19, 0; above 0
     /// hashing threads yield the CPU to request handling); TOKEN_CACHE_SIZE (verified access tokens
     /// remembered so repeats skip the signature check, revocation still checked; 10000, 0: off);
-    /// CORS_ORIGINS (comma-separated); TRUSTED_PROXY_HEADER (e.g. x-forwarded-for: take the
-    /// client address from it; set only when every request comes through that proxy). Production refuses in-memory state, generated keys and
-    /// missing or short secrets, listing every problem.
+    /// CORS_ORIGINS (comma-separated; https only in production); BREACHED_PASSWORDS_FILE (an
+    /// operator's list, one password or SHA-1 per line; the 30,000 most common passwords are
+    /// always refused); BREACHED_PASSWORDS_HIBP (true: also ask the Pwned Passwords range API,
+    /// at BREACHED_PASSWORDS_HIBP_URL) and BREACHED_PASSWORDS_ON_FAILURE (allow|refuse when it
+    /// cannot be asked, allow); PASSWORD_CONTEXT_WORDS (comma-separated words no password may be
+    /// built on, besides the email's name and the issuer's); TRUSTED_PROXY_HEADER (e.g. x-forwarded-for: take the
+    /// client address from it; set only when every request comes through that proxy). Production refuses in-memory state, generated keys,
+    /// missing, short or patterned secrets and plain-http origins, listing every problem.
     #[default]
     Serve,
     /// Apply the embedded PostgreSQL migrations (DATABASE_URL) and exit; with --status, list
@@ -51,6 +57,31 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Second-factor management.
+    Mfa {
+        #[command(subcommand)]
+        command: MfaCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum MfaCommand {
+    /// Re-encrypt every stored TOTP secret under the first key of MFA_ENCRYPTION_KEYS (or
+    /// MFA_ENCRYPTION_KEY), so older keys can be removed afterwards. Reads the keys from the
+    /// environment, as the server does. Prints {"key_id","moved","changed_meanwhile",
+    /// "unreadable"}; exits 1 if a secret could not be decrypted with any key given (keep
+    /// its key until it is dealt with). Safe to run again and while the server runs.
+    Reencrypt(MfaReencryptArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MfaReencryptArgs {
+    /// The database the server uses.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub(crate) database_url: String,
+    /// Secrets read and rewritten per round trip.
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(usize))]
+    pub(crate) batch: usize,
 }
 
 #[derive(Debug, Args)]

@@ -15,6 +15,7 @@ mod config;
 mod error;
 mod healthcheck;
 mod keys;
+mod mfa;
 mod migrate;
 mod serve;
 mod user;
@@ -23,7 +24,7 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 
-use cli::{Cli, Command, KeysCommand, UserCommand};
+use cli::{Cli, Command, KeysCommand, MfaCommand, UserCommand};
 
 pub use error::ServeError;
 
@@ -40,6 +41,9 @@ pub fn main() -> ExitCode {
         Command::User {
             command: UserCommand::Create(args),
         } => user::create(&args),
+        Command::Mfa {
+            command: MfaCommand::Reencrypt(args),
+        } => mfa::reencrypt(&args),
     }
 }
 

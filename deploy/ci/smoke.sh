@@ -104,7 +104,7 @@ else
 fi
 deploy_env+=(PORT="$port" DATABASE_URL="$pg_url/$db" REDIS_URL="$redis_url")
 signing_key="$(as_image "$image_bin" keys generate --format jwt-eddsa)" || fail "keys generate failed"
-deploy_env+=(AUTH_SIGNING_KEYS="[$signing_key]" MFA_ENCRYPTION_KEY="$(openssl rand -hex 32)")
+deploy_env+=(AUTH_SIGNING_KEYS="[$signing_key]" MFA_ENCRYPTION_KEYS="k1:$(openssl rand -hex 32)")
 
 say "migrate ($db)"
 (as_image "$image_bin" migrate) >"$work/migrate.log" 2>&1 || { cat "$work/migrate.log" >&2; fail "migrate failed"; }

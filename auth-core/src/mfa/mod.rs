@@ -10,7 +10,9 @@
 //!   ([`MfaStore::accept_totp_step`](crate::store::MfaStore::accept_totp_step)).
 //! - [`MfaKeyring`]: AES-256-GCM encryption of secrets at rest, bound to their user, under key
 //!   ids so the key can rotate.
-//! - [`RecoveryCodes`]: single-use codes of 80 random bits, stored only as a hash.
+//! - [`RecoveryCodes`]: single-use codes of 120 random bits, stored only as a hash.
+//! - [`reencrypt_totp_secrets`](crate::store::reencrypt_totp_secrets): moves stored secrets to the keyring's active key after a
+//!   rotation, so older keys can be retired.
 //!
 //! # Example
 //!

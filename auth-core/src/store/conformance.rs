@@ -40,6 +40,7 @@ macro_rules! store_conformance_tests {
         $crate::store_conformance_tests!(@test $factory, users_are_stored_found_and_unique(users));
         $crate::store_conformance_tests!(@test $factory, totp_enrolment_replay_and_recovery_codes(users, mfa));
         $crate::store_conformance_tests!(@test $factory, totp_steps_and_recovery_codes_are_single_use_under_concurrency(users, mfa));
+        $crate::store_conformance_tests!(@test $factory, totp_secrets_move_to_a_new_key(users, mfa));
         $crate::store_conformance_tests!(@test $factory, refresh_rotation_reuse_and_expiry(users, refresh));
         $crate::store_conformance_tests!(@test $factory, refresh_reuse_grace_period_covers_quick_retries(users, refresh));
         $crate::store_conformance_tests!(@test $factory, refresh_rotation_is_single_use_under_concurrency(users, refresh));
@@ -327,6 +328,90 @@ pub async fn totp_enrolment_replay_and_recovery_codes(
             .await
             .unwrap()
     );
+}
+
+/// After a key rotation, stored secrets are found by their key and moved to the new key with
+/// a compare-and-set, in pages; what cannot be read stays as it was.
+pub async fn totp_secrets_move_to_a_new_key(users: Arc<dyn UserStore>, mfa: Arc<dyn MfaStore>) {
+    use crate::mfa::{MfaKeyring, TotpAlgorithm, TotpSecret};
+    use crate::store::reencrypt_totp_secrets;
+
+    let old = MfaKeyring::new("k1", [1; 32]);
+    let mut secrets = Vec::new();
+    for confirmed in [true, false, true, true, true] {
+        let user = new_user(users.as_ref()).await;
+        let secret = TotpSecret::generate(TotpAlgorithm::Sha1);
+        let record = TotpRecord {
+            secret: old.encrypt(&user.id, &secret).unwrap(),
+            ..pending_totp(&user)
+        };
+        mfa.save_pending_totp(record).await.unwrap();
+        if confirmed {
+            assert!(mfa.confirm_totp(&user.id, 1, vec![]).await.unwrap());
+        }
+        secrets.push((user.id, secret));
+    }
+    // One stored under a key nobody holds any more.
+    let lost = new_user(users.as_ref()).await;
+    let lost_record = TotpRecord {
+        secret: MfaKeyring::new("k0", [2; 32])
+            .encrypt(&lost.id, &TotpSecret::generate(TotpAlgorithm::Sha1))
+            .unwrap(),
+        ..pending_totp(&lost)
+    };
+    mfa.save_pending_totp(lost_record.clone()).await.unwrap();
+
+    let page = mfa.totp_not_under_key("k2", None, 4).await.unwrap();
+    assert_eq!(page.len(), 4);
+    assert!(
+        page.windows(2)
+            .all(|pair| pair[0].user_id < pair[1].user_id)
+    );
+    let rest = mfa
+        .totp_not_under_key("k2", Some(&page[3].user_id), 4)
+        .await
+        .unwrap();
+    assert_eq!(rest.len(), 2, "six in all, in two pages");
+    assert_eq!(
+        mfa.totp_not_under_key("k1", None, 10).await.unwrap().len(),
+        1
+    );
+
+    // A compare-and-set: a stale `old` replaces nothing.
+    let (first_user, _) = secrets[0];
+    let current = mfa.totp(&first_user).await.unwrap().unwrap().secret;
+    let stale = EncryptedSecret {
+        nonce: vec![0; 12],
+        ..current.clone()
+    };
+    assert!(
+        !mfa.replace_totp_secret(&first_user, &stale, current.clone())
+            .await
+            .unwrap()
+    );
+
+    let new = MfaKeyring::new("k2", [3; 32])
+        .with_decryption_key("k1", [1; 32])
+        .unwrap();
+    let report = reencrypt_totp_secrets(mfa.as_ref(), &new, 2).await.unwrap();
+    assert_eq!(report.moved, 5);
+    assert_eq!(report.changed_meanwhile, 0);
+    assert_eq!(report.unreadable.len(), 1);
+    assert_eq!(report.unreadable[0].0, lost.id);
+    for (user, secret) in &secrets {
+        let record = mfa.totp(user).await.unwrap().unwrap();
+        assert_eq!(record.secret.key_id, "k2");
+        let decrypted = MfaKeyring::new("k2", [3; 32])
+            .decrypt(user, &record.secret)
+            .unwrap();
+        assert_eq!(decrypted.expose_bytes(), secret.expose_bytes());
+    }
+    assert_eq!(
+        mfa.totp(&lost.id).await.unwrap().unwrap().secret,
+        lost_record.secret
+    );
+    let again = reencrypt_totp_secrets(mfa.as_ref(), &new, 2).await.unwrap();
+    assert_eq!((again.moved, again.unreadable.len()), (0, 1), "idempotent");
 }
 
 /// TOTP steps and recovery codes are accepted exactly once under concurrency.

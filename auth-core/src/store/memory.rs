@@ -12,6 +12,7 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 
 use crate::id::{FamilyId, SecretHash, SessionId, UserId};
+use crate::mfa::EncryptedSecret;
 
 use crate::refresh::{RefreshFamily, RefreshTokenRecord, Rotation, within_grace};
 
@@ -203,6 +204,40 @@ impl MfaStore for MemoryStore {
         }
         record.last_used_step = Some(step);
         Ok(true)
+    }
+
+    async fn totp_not_under_key(
+        &self,
+        key_id: &str,
+        after: Option<&UserId>,
+        limit: usize,
+    ) -> Result<Vec<TotpRecord>> {
+        let state = self.state();
+        let mut found: Vec<TotpRecord> = state
+            .totp
+            .values()
+            .filter(|r| r.secret.key_id != key_id && after.is_none_or(|after| r.user_id > *after))
+            .cloned()
+            .collect();
+        found.sort_by_key(|r| r.user_id);
+        found.truncate(limit);
+        Ok(found)
+    }
+
+    async fn replace_totp_secret(
+        &self,
+        user: &UserId,
+        old: &EncryptedSecret,
+        new: EncryptedSecret,
+    ) -> Result<bool> {
+        let mut state = self.state();
+        match state.totp.get_mut(user) {
+            Some(record) if record.secret == *old => {
+                record.secret = new;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 
     async fn delete_totp(&self, user: &UserId) -> Result<bool> {

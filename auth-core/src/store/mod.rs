@@ -23,6 +23,9 @@ pub mod memory;
 pub mod postgres;
 #[cfg(feature = "redis")]
 pub mod redis;
+mod rotate;
+
+pub use rotate::{Reencryption, reencrypt_totp_secrets};
 
 use std::fmt;
 use std::time::{Duration, SystemTime};
@@ -146,6 +149,22 @@ pub trait MfaStore: Send + Sync + fmt::Debug {
     async fn consume_recovery_code(&self, user: &UserId, code: &SecretHash) -> Result<bool>;
     /// How many unused recovery codes the user has.
     async fn recovery_codes_left(&self, user: &UserId) -> Result<usize>;
+    /// Up to `limit` credentials, confirmed or not, whose secret is encrypted under another
+    /// key than `key_id`, in user id order after `after`: for moving them to a new key.
+    async fn totp_not_under_key(
+        &self,
+        key_id: &str,
+        after: Option<&UserId>,
+        limit: usize,
+    ) -> Result<Vec<TotpRecord>>;
+    /// Atomically replaces the user's encrypted secret with `new`, only while it is still
+    /// `old` (not re-enrolled or re-encrypted meanwhile). False otherwise.
+    async fn replace_totp_secret(
+        &self,
+        user: &UserId,
+        old: &EncryptedSecret,
+        new: EncryptedSecret,
+    ) -> Result<bool>;
 }
 
 /// A fast, expiring guard against TOTP replay, kept beside the [`MfaStore`] (which records the

@@ -6,7 +6,8 @@ use deadpool_postgres::tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::{
-    PostgresStore, corrupt, db_error, execute, get, pg_time, query_one, query_opt, to_i64, to_u64,
+    PostgresStore, corrupt, db_error, execute, get, pg_time, query, query_one, query_opt, to_i64,
+    to_u64,
 };
 use crate::error::{Error, Result};
 use crate::id::{SecretHash, UserId};
@@ -114,6 +115,55 @@ impl MfaStore for PostgresStore {
         )
         .await?;
         Ok(accepted == 1)
+    }
+
+    async fn totp_not_under_key(
+        &self,
+        key_id: &str,
+        after: Option<&UserId>,
+        limit: usize,
+    ) -> Result<Vec<TotpRecord>> {
+        let client = self.client().await?;
+        let rows = query(
+            &client,
+            "SELECT user_id, key_id, nonce, ciphertext, algorithm, digits, period, confirmed, \
+                        last_used_step, created_at \
+                 FROM auth_totp \
+                 WHERE key_id <> $1 AND ($2::uuid IS NULL OR user_id > $2) \
+                 ORDER BY user_id LIMIT $3",
+            &[
+                &key_id,
+                &after.map(UserId::as_uuid),
+                &i64::try_from(limit).unwrap_or(i64::MAX),
+            ],
+        )
+        .await?;
+        rows.iter().map(totp_record).collect()
+    }
+
+    async fn replace_totp_secret(
+        &self,
+        user: &UserId,
+        old: &EncryptedSecret,
+        new: EncryptedSecret,
+    ) -> Result<bool> {
+        let client = self.client().await?;
+        let replaced = execute(
+            &client,
+            "UPDATE auth_totp SET key_id = $5, nonce = $6, ciphertext = $7 \
+             WHERE user_id = $1 AND key_id = $2 AND nonce = $3 AND ciphertext = $4",
+            &[
+                &user.as_uuid(),
+                &old.key_id,
+                &old.nonce,
+                &old.ciphertext,
+                &new.key_id,
+                &new.nonce,
+                &new.ciphertext,
+            ],
+        )
+        .await?;
+        Ok(replaced == 1)
     }
 
     async fn delete_totp(&self, user: &UserId) -> Result<bool> {
