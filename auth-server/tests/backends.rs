@@ -614,3 +614,68 @@ async fn mfa_keys_rotate_through_reencrypt_and_the_old_key_can_go() {
     stop(server).await;
     schema.drop_schema().await;
 }
+
+/// A stored scrypt hash at ln=20, r=32 would take 4 GiB to check. Planted in the database of a
+/// server limited to 1 GiB of address space, it is refused unrun: each login against it is a
+/// 401, counted like any wrong password until the account is throttled, and the process lives.
+#[tokio::test]
+async fn a_planted_costly_hash_is_a_counted_401_in_a_server_limited_to_one_gib() {
+    let Some(schema) = Schema::create().await else {
+        return;
+    };
+    let keys = signing_keys();
+    let mut server = start_limited(
+        &[
+            ("DATABASE_URL", schema.url.as_str()),
+            ("AUTH_SIGNING_KEYS", keys.as_str()),
+        ],
+        1024 * 1024,
+    )
+    .await;
+    let pid = server.child.id().unwrap();
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let address_space = limits
+        .lines()
+        .find(|line| line.starts_with("Max address space"))
+        .unwrap();
+    assert!(
+        address_space.contains("1073741824"),
+        "not limited: {address_space}"
+    );
+
+    schema
+        .admin
+        .batch_execute(&format!(
+            "INSERT INTO {}.auth_users (id, email, password_hash, created_at) VALUES \
+             (gen_random_uuid(), 'planted@example.com', \
+              '$scrypt$ln=20,r=32,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA', now())",
+            schema.name
+        ))
+        .await
+        .unwrap();
+    let port = server.port;
+    let attempt =
+        json!({"email": "planted@example.com", "password": "correct horse battery staple"});
+    for n in 0..6 {
+        let answer = post_json(port, "/v1/auth/login", &attempt, None).await;
+        assert_eq!(
+            (answer.status, answer.body["error"].as_str()),
+            (401, Some("invalid_credentials")),
+            "attempt {n}"
+        );
+    }
+    let counted = post_json(port, "/v1/auth/login", &attempt, None).await;
+    assert_eq!(
+        (counted.status, counted.body["error"].as_str()),
+        (429, Some("throttled")),
+        "the failures were counted"
+    );
+    assert!(
+        server.child.try_wait().unwrap().is_none(),
+        "the server died"
+    );
+    let (status, _) = request(port, "GET", "/health/liveness").await;
+    assert_eq!(status, 200);
+    stop(server).await;
+    schema.drop_schema().await;
+}

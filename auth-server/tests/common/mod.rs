@@ -25,8 +25,25 @@ pub async fn start() -> Server {
 /// Starts `auth-server serve` on port 0 with extra environment variables.
 pub async fn start_with(vars: &[(&str, &str)]) -> Server {
     let mut command = Command::new(BIN);
+    command.arg("serve");
+    spawn_server(command, vars).await
+}
+
+/// Starts `auth-server serve` as [`start_with`] does, under an address-space limit
+/// (`RLIMIT_AS`, set by the shell's `ulimit -v` before it becomes the server).
+pub async fn start_limited(vars: &[(&str, &str)], address_space_kib: u64) -> Server {
+    let mut command = Command::new("/bin/sh");
     command
-        .arg("serve")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -v {address_space_kib} && exec \"$0\" serve"
+        ))
+        .arg(BIN);
+    spawn_server(command, vars).await
+}
+
+async fn spawn_server(mut command: Command, vars: &[(&str, &str)]) -> Server {
+    command
         .env_clear()
         .env("PORT", "0")
         .env("LOG_FORMAT", "json")
