@@ -35,6 +35,7 @@
 #![deny(missing_docs)]
 
 pub mod clock;
+pub mod email;
 pub mod error;
 pub mod event;
 #[cfg(any(feature = "jwt", feature = "paseto"))]

@@ -74,7 +74,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use unicode_normalization::UnicodeNormalization;
+use crate::email::{nfkc_casefold, normalize_email};
 
 use crate::clock::SharedClock;
 use crate::error::{Error, Result, TokenRejection};
@@ -343,19 +343,16 @@ fn earliest(a: Option<SystemTime>, b: Option<SystemTime>) -> Option<SystemTime> 
     }
 }
 
-/// The throttle key of an account identifier (an email address): `acct:` and the identifier
-/// in NFKC form, lower case, without any whitespace, so that variants of case, width and
-/// spacing that reach the same account share one counter.
+/// The throttle key of an account identifier (an email address): `acct:` and the address as
+/// [`normalize_email`] stores it, so every spelling that reaches an account shares its
+/// counter. What is no address is folded the same way without its whitespace, so variants
+/// of a refused identifier share a counter too.
 pub fn account_key(identifier: &str) -> String {
-    let folded: String = identifier
-        .nfkc()
-        .flat_map(char::to_lowercase)
-        // Final sigma lower-cases by context; fold it so no spelling escapes the counter.
-        .map(|c| if c == 'ς' { 'σ' } else { c })
-        .filter(|c| !c.is_whitespace())
-        .nfkc()
-        .collect();
-    format!("acct:{folded}")
+    let key = normalize_email(identifier).unwrap_or_else(|_| {
+        let spaceless: String = identifier.chars().filter(|c| !c.is_whitespace()).collect();
+        nfkc_casefold(&spaceless)
+    });
+    format!("acct:{key}")
 }
 
 /// The throttle key of a client address: `addr:` and the IPv4 address, or the IPv6 /64

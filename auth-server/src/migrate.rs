@@ -46,5 +46,24 @@ async fn run(args: &MigrateArgs) -> auth_core::Result<()> {
         report.applied.len(),
         report.current
     );
+    if report.emails_normalized > 0 || !report.email_collisions.is_empty() {
+        println!(
+            "email addresses: {} moved to their normalised form, {} left as stored (table auth_email_collisions)",
+            report.emails_normalized,
+            report.email_collisions.len()
+        );
+    }
+    for collision in &report.email_collisions {
+        match (&collision.normalized, &collision.taken_by) {
+            (Some(normalized), Some(taken_by)) => println!(
+                "  account {}: {:?} would become {normalized:?}, which account {taken_by} holds",
+                collision.user_id, collision.email
+            ),
+            _ => println!(
+                "  account {}: {:?} is not an email address",
+                collision.user_id, collision.email
+            ),
+        }
+    }
     Ok(())
 }

@@ -10,6 +10,7 @@ use secrecy::SecretString;
 
 use super::{Authenticator, LoginOutcome, Tokens};
 use crate::clock::unix_seconds;
+use crate::email::normalize_email;
 use crate::error::{Error, Result};
 use crate::event::{AuthEventKind, LoginFailure};
 use crate::id::{Amr, FamilyId, OpaqueSecret, SessionId, UserId};
@@ -17,22 +18,6 @@ use crate::password::Verification;
 use crate::refresh::{NewRefreshToken, RefreshFamily};
 use crate::store::{Session, User};
 use crate::token::{NewToken, TokenKind};
-
-/// Normalises an email address for storage and lookup: trimmed and lower-cased; refuses what
-/// cannot be an address.
-pub fn normalize_email(email: &str) -> Result<String> {
-    let email = email.trim().to_lowercase();
-    let valid = email.len() <= 254
-        && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty() && !domain.is_empty() && !domain.contains('@')
-        })
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
-    if valid {
-        Ok(email)
-    } else {
-        Err(Error::InvalidRequest("not an email address".into()))
-    }
-}
 
 /// What the password step of a login found.
 enum LoginCheck {

@@ -36,8 +36,8 @@ use crate::token::{
     Claims, IssuedToken, NewToken, NoCustomClaims, TokenIssuer, TokenKind, TokenVerifier,
 };
 
+pub use crate::email::normalize_email;
 pub use builder::{AuthenticatorBuilder, AuthenticatorConfig, Stores};
-pub use login::normalize_email;
 pub use mfa::{DisableTotp, TotpEnrollment};
 pub use observe::{AuthObserver, NoObserver};
 pub use sessions::SessionInfo;

@@ -7,8 +7,12 @@ use deadpool_postgres::tokio_postgres;
 use deadpool_postgres::{ClientWrapper, Object};
 use sha2::{Digest, Sha256};
 
+use uuid::Uuid;
+
 use super::{PostgresStore, corrupt, db_error, get, query_one};
+use crate::email::normalize_email;
 use crate::error::{Error, Result};
+use crate::id::UserId;
 
 /// One embedded migration.
 struct Migration {
@@ -34,7 +38,19 @@ const MIGRATIONS: &[Migration] = &[
         name: "limits_and_epochs",
         sql: include_str!("migrations/0003_limits_and_epochs.sql"),
     },
+    Migration {
+        version: 4,
+        name: "email_normalization",
+        sql: include_str!("migrations/0004_email_normalization.sql"),
+    },
 ];
+
+/// The backfill that moves stored addresses to [`normalize_email`]'s form, by its name in
+/// `auth_data_migrations`.
+const EMAIL_BACKFILL: &str = "email_normalization_1";
+
+/// Accounts the email backfill reads per round trip.
+const EMAIL_BACKFILL_BATCH: i64 = 500;
 
 /// First key of the advisory lock migrations hold; the second is a hash of the schema, so
 /// schemas migrate independently.
@@ -54,6 +70,24 @@ pub struct MigrationReport {
     pub applied: Vec<u32>,
     /// The highest version applied to the schema now.
     pub current: u32,
+    /// Stored addresses this call moved to the form [`normalize_email`] gives them.
+    pub emails_normalized: usize,
+    /// Addresses this call could not move, left as stored (also in the table
+    /// `auth_email_collisions`).
+    pub email_collisions: Vec<EmailCollision>,
+}
+
+/// A stored address that could not take its normalised form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailCollision {
+    /// The account.
+    pub user_id: UserId,
+    /// Its address as stored.
+    pub email: String,
+    /// The form it should take; `None` if it is no address at all.
+    pub normalized: Option<String>,
+    /// The account that already holds that form.
+    pub taken_by: Option<UserId>,
 }
 
 /// One migration's state, from [`PostgresStore::migration_status`].
@@ -117,7 +151,10 @@ impl PostgresStore {
             )
             .await
             .map_err(db_error)?;
-        let report = apply_pending(&mut client).await;
+        let report = match apply_pending(&mut client).await {
+            Ok(mut report) => backfill_emails(&client, &mut report).await.map(|()| report),
+            Err(error) => Err(error),
+        };
         // Closing the connection releases the lock too; unlocking first lets a waiting
         // instance go on at once.
         let _unlocked = client.execute("SELECT pg_advisory_unlock_all()", &[]).await;
@@ -194,7 +231,104 @@ async fn apply_pending(client: &mut ClientWrapper) -> Result<MigrationReport> {
         .chain(applied.iter().copied())
         .max()
         .unwrap_or(0);
-    Ok(MigrationReport { applied, current })
+    Ok(MigrationReport {
+        applied,
+        current,
+        emails_normalized: 0,
+        email_collisions: Vec::new(),
+    })
+}
+
+/// Moves every stored address to the form [`normalize_email`] gives it, once per schema (a
+/// row in `auth_data_migrations` marks it done), in batches by id. An address whose form
+/// another account holds, or that is no address, stays as it is and is recorded in
+/// `auth_email_collisions` and the report: the backfill never fails on data.
+async fn backfill_emails(
+    client: &tokio_postgres::Client,
+    report: &mut MigrationReport,
+) -> Result<()> {
+    let done = client
+        .query_opt(
+            "SELECT 1 FROM auth_data_migrations WHERE name = $1",
+            &[&EMAIL_BACKFILL],
+        )
+        .await
+        .map_err(db_error)?;
+    if done.is_some() {
+        return Ok(());
+    }
+    let mut after: Option<Uuid> = None;
+    loop {
+        let rows = client
+            .query(
+                "SELECT id, email FROM auth_users WHERE ($1::uuid IS NULL OR id > $1) \
+                 ORDER BY id LIMIT $2",
+                &[&after, &EMAIL_BACKFILL_BATCH],
+            )
+            .await
+            .map_err(db_error)?;
+        let Some(last) = rows.last() else { break };
+        after = Some(get(last, "id")?);
+        for row in &rows {
+            let id: Uuid = get(row, "id")?;
+            let email: String = get(row, "email")?;
+            let normalized = normalize_email(&email).ok();
+            if normalized.as_deref() == Some(email.as_str()) {
+                continue;
+            }
+            let moved = match &normalized {
+                Some(normalized) => client
+                    .execute(
+                        "UPDATE auth_users SET email = $2 WHERE id = $1 AND NOT EXISTS \
+                           (SELECT 1 FROM auth_users WHERE lower(email) = lower($2) AND id <> $1)",
+                        &[&id, normalized],
+                    )
+                    .await
+                    .map_err(db_error)?,
+                None => 0,
+            };
+            if moved == 1 {
+                report.emails_normalized += 1;
+                continue;
+            }
+            let taken_by = match &normalized {
+                Some(normalized) => client
+                    .query_opt(
+                        "SELECT id FROM auth_users WHERE lower(email) = lower($1) AND id <> $2",
+                        &[normalized, &id],
+                    )
+                    .await
+                    .map_err(db_error)?
+                    .map(|row| get::<Uuid>(&row, "id"))
+                    .transpose()?,
+                None => None,
+            };
+            client
+                .execute(
+                    "INSERT INTO auth_email_collisions (user_id, email, normalized, taken_by) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (user_id) DO UPDATE SET \
+                     email = EXCLUDED.email, normalized = EXCLUDED.normalized, \
+                     taken_by = EXCLUDED.taken_by, found_at = now()",
+                    &[&id, &email, &normalized, &taken_by],
+                )
+                .await
+                .map_err(db_error)?;
+            report.email_collisions.push(EmailCollision {
+                user_id: UserId::from(id),
+                email,
+                normalized,
+                taken_by: taken_by.map(UserId::from),
+            });
+        }
+    }
+    client
+        .execute(
+            "INSERT INTO auth_data_migrations (name) VALUES ($1) ON CONFLICT DO NOTHING",
+            &[&EMAIL_BACKFILL],
+        )
+        .await
+        .map_err(db_error)?;
+    Ok(())
 }
 
 async fn applied_migrations(client: &tokio_postgres::Client) -> Result<BTreeMap<u32, Applied>> {

@@ -67,7 +67,7 @@ use deadpool_postgres::{
 };
 use secrecy::{ExposeSecret, SecretString};
 
-pub use migrate::{MigrationReport, MigrationState, MigrationStatus};
+pub use migrate::{EmailCollision, MigrationReport, MigrationState, MigrationStatus};
 
 use crate::error::{Error, Result};
 use crate::id::SessionId;

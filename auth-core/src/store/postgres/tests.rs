@@ -13,7 +13,9 @@ use std::time::{Duration, Instant, SystemTime};
 use deadpool_postgres::tokio_postgres::{self, NoTls};
 
 use super::migrate::LOCK_CLASS;
-use super::{MigrationReport, MigrationState, PostgresConfig, PostgresStore, PurgeReport};
+use super::{
+    EmailCollision, MigrationReport, MigrationState, PostgresConfig, PostgresStore, PurgeReport,
+};
 use crate::error::Error;
 use crate::event::EventSink;
 use crate::event::{AuthEvent, AuthEventKind, LoginFailure};
@@ -167,7 +169,9 @@ async fn migrations_bring_a_fresh_schema_to_the_latest_version_once() {
         first,
         MigrationReport {
             applied: versions.clone(),
-            current: latest
+            current: latest,
+            emails_normalized: 0,
+            email_collisions: vec![],
         }
     );
     let second = store.migrate().await.unwrap();
@@ -175,12 +179,89 @@ async fn migrations_bring_a_fresh_schema_to_the_latest_version_once() {
         second,
         MigrationReport {
             applied: vec![],
-            current: latest
+            current: latest,
+            emails_normalized: 0,
+            email_collisions: vec![],
         },
         "running again is a no-op"
     );
 
     assert_all_applied(&store, &versions).await;
+}
+
+/// Rows stored by earlier releases (trimmed and lower-cased only) move to the new form once;
+/// an address whose new form another account holds, or that is no address, stays as stored
+/// and is reported and recorded instead of failing the migration.
+#[tokio::test]
+async fn the_email_backfill_moves_old_rows_and_reports_collisions() {
+    let Some(schema) = TestSchema::create().await else {
+        return;
+    };
+    let store = schema.migrated_store().await;
+    let client = store.client().await.unwrap();
+    let ids: Vec<uuid::Uuid> = (0..5).map(|_| uuid::Uuid::new_v4()).collect();
+    let rows = [
+        "strasse@example.com",
+        "straße@example.com",
+        "kim@bücher.example",
+        "ada@example.com",
+        "not an address",
+    ];
+    for (id, email) in ids.iter().zip(rows) {
+        client
+            .execute(
+                "INSERT INTO auth_users (id, email, password_hash, created_at) \
+                 VALUES ($1, $2, 'x', now())",
+                &[id, &email],
+            )
+            .await
+            .unwrap();
+    }
+    // As if this release's backfill had not run yet on this schema.
+    client
+        .execute("DELETE FROM auth_data_migrations", &[])
+        .await
+        .unwrap();
+
+    let report = store.migrate().await.unwrap();
+    assert_eq!(report.emails_normalized, 1, "{report:?}");
+    let mut collisions = report.email_collisions.clone();
+    collisions.sort_by(|a, b| a.email.cmp(&b.email));
+    assert_eq!(
+        collisions,
+        vec![
+            EmailCollision {
+                user_id: UserId::from(ids[4]),
+                email: "not an address".into(),
+                normalized: None,
+                taken_by: None,
+            },
+            EmailCollision {
+                user_id: UserId::from(ids[1]),
+                email: "straße@example.com".into(),
+                normalized: Some("strasse@example.com".into()),
+                taken_by: Some(UserId::from(ids[0])),
+            },
+        ]
+    );
+    let moved = store
+        .user_by_email("kim@xn--bcher-kva.example")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(moved.id, UserId::from(ids[2]));
+    let recorded = client
+        .query_one("SELECT count(*) AS n FROM auth_email_collisions", &[])
+        .await
+        .unwrap();
+    assert_eq!(recorded.get::<_, i64>("n"), 2);
+
+    let again = store.migrate().await.unwrap();
+    assert_eq!(
+        (again.emails_normalized, again.email_collisions.len()),
+        (0, 0),
+        "the backfill runs once"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
