@@ -10,7 +10,8 @@ use async_trait::async_trait;
 use crate::error::Result;
 use crate::id::{Amr, FamilyId, SessionId, UserId};
 
-/// Why a login failed. Internal: clients only ever see `invalid_credentials` or `throttled`.
+/// Why a login failed. Internal: clients only ever see `invalid_credentials`, `throttled` or
+/// `busy`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum LoginFailure {

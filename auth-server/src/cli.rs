@@ -70,7 +70,8 @@ pub(crate) enum MfaCommand {
     /// MFA_ENCRYPTION_KEY), so older keys can be removed afterwards. Reads the keys from the
     /// environment, as the server does. Prints {"key_id","moved","changed_meanwhile",
     /// "unreadable"}; exits 1 if a secret could not be decrypted with any key given (keep
-    /// its key until it is dealt with). Safe to run again and while the server runs.
+    /// its key until it is dealt with). Safe to run again and while the server runs, once
+    /// every instance holds the new key (deploy/RUNBOOK.md, "MFA encryption keys").
     Reencrypt(MfaReencryptArgs),
 }
 

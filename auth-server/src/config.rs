@@ -569,7 +569,7 @@ pub(crate) fn mfa_keys(
                             entries.push((id.trim().to_owned(), hex.trim().to_owned()));
                         }
                         _ => problems.push(format!(
-                            "MFA_ENCRYPTION_KEYS: entry {index} is not ID:HEX (an id of letters, digits, - or _, then 64 hex characters)"
+                            "MFA_ENCRYPTION_KEYS: entry {index} is not ID:HEX (an id of up to 32 letters, digits, - or _, then 64 hex characters)"
                         )),
                     }
             }
@@ -627,9 +627,11 @@ pub(crate) fn mfa_keys(
     keyring.filter(|_| !failed)
 }
 
+/// An MFA key id: 1 to 32 letters, digits, `-` or `_`. Short enough that a key written the
+/// wrong way round (`HEX:id`) is never taken for an id and printed in a message.
 fn valid_key_id(id: &str) -> bool {
     !id.is_empty()
-        && id.len() <= 64
+        && id.len() <= 32
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')

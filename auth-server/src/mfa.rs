@@ -10,7 +10,14 @@ use crate::cli::MfaReencryptArgs;
 
 pub(crate) fn reencrypt(args: &MfaReencryptArgs) -> ExitCode {
     let mut problems = Vec::new();
-    let keyring = crate::config::mfa_keys(&|name| std::env::var(name).ok(), true, &mut problems);
+    // Read as the server reads its environment: trimmed, empty as unset.
+    let get = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .map(|value| value.trim().to_owned())
+            .filter(|value| !value.is_empty())
+    };
+    let keyring = crate::config::mfa_keys(&get, true, &mut problems);
     let Some(keyring) = keyring.filter(|_| problems.is_empty()) else {
         eprintln!("mfa reencrypt: invalid configuration:");
         for problem in problems {

@@ -52,7 +52,9 @@ async fn run(
     store.migrate().await?;
     // Registration issues no token; the key only satisfies the builder.
     let keys = KeySet::new(Key::generate(Algorithm::EdDsa)?)?;
-    let config = AuthenticatorConfig::new("auth-server user create", "auth");
+    // The issuer the server runs with, so the password meets the same context words.
+    let issuer = std::env::var("AUTH_ISSUER").unwrap_or_else(|_| "http://localhost".to_owned());
+    let config = AuthenticatorConfig::new(issuer, "auth");
     let auth = Authenticator::builder(keys, config)
         .stores(Stores::postgres(store))
         .build()?;

@@ -39,7 +39,10 @@ impl AuthObserver for NoObserver {}
 
 /// Which clients had a busy refusal recorded in the current second, so a storm of refusals
 /// becomes one audit event per client and second instead of one per request (each event may
-/// be a database write, exactly what a saturated server must not multiply).
+/// be a database write, exactly what a saturated server must not multiply). Clients are told
+/// apart as the throttle does (an IPv6 /64 is one client), and at most
+/// [`MAX_CLIENTS_PER_SECOND`](Self::MAX_CLIENTS_PER_SECOND) are recorded per second, so
+/// rotating addresses cannot turn a storm back into one write per request.
 #[derive(Debug, Default)]
 pub(super) struct BusyEvents {
     recorded: std::sync::Mutex<BusySecond>,
@@ -48,12 +51,12 @@ pub(super) struct BusyEvents {
 #[derive(Debug, Default)]
 struct BusySecond {
     second: u64,
-    clients: std::collections::HashSet<Option<std::net::IpAddr>>,
+    clients: std::collections::HashSet<String>,
 }
 
 impl BusyEvents {
     /// At most this many clients are recorded per second; refusals from more are not.
-    const MAX_CLIENTS_PER_SECOND: usize = 1024;
+    const MAX_CLIENTS_PER_SECOND: usize = 32;
 
     /// Whether a busy refusal of `client` at `now` is the first of its second.
     pub(super) fn admit(
@@ -72,6 +75,7 @@ impl BusyEvents {
             recorded.second = second;
             recorded.clients.clear();
         }
-        recorded.clients.len() < Self::MAX_CLIENTS_PER_SECOND && recorded.clients.insert(client)
+        let key = client.map_or_else(|| "unknown".to_owned(), crate::throttle::address_key);
+        recorded.clients.len() < Self::MAX_CLIENTS_PER_SECOND && recorded.clients.insert(key)
     }
 }

@@ -98,19 +98,33 @@ impl BreachedPasswordCheck for &'static CommonPasswords {
 /// chance.
 const MIN_CONTEXT_WORD_CHARS: usize = 4;
 
-/// Parts of a name that say nothing about the service.
-const NOT_A_NAME: [&str; 6] = ["http", "https", "www", "localhost", "com", "org"];
+/// Parts of a name that say nothing about the service: URL and host-name boilerplate.
+const NOT_A_NAME: [&str; 12] = [
+    "http",
+    "https",
+    "www",
+    "localhost",
+    "com",
+    "org",
+    "net",
+    "auth",
+    "login",
+    "account",
+    "accounts",
+    "server",
+];
 
 /// The words of `context` worth looking for, lower case: each whole text and each of its
 /// alphanumeric runs of at least four characters (`ada.lovelace` gives `ada.lovelace` and
-/// `lovelace`; `https://auth.example.com` gives `auth` and `example`).
+/// `lovelace`; `https://auth.example.com` gives `example`, host-name boilerplate such as
+/// `auth` and `www` and all-digit runs such as ports left out).
 pub(super) fn context_words<'a>(context: impl IntoIterator<Item = &'a str>) -> Vec<String> {
     let mut words = Vec::new();
     for text in context {
         let text = NormalizedPassword::new(text).as_str().to_lowercase();
         let runs = text
             .split(|c: char| !c.is_alphanumeric())
-            .filter(|run| !NOT_A_NAME.contains(run))
+            .filter(|run| !NOT_A_NAME.contains(run) && !run.chars().all(|c| c.is_ascii_digit()))
             .map(str::to_owned);
         for word in std::iter::once(text.clone()).chain(runs) {
             if word.chars().count() >= MIN_CONTEXT_WORD_CHARS && !words.contains(&word) {
@@ -178,11 +192,19 @@ mod tests {
                 "https://auth.example.com",
                 "ada.lovelace",
                 "lovelace",
-                "example",
-                "auth"
+                "example"
             ]
         );
         assert!(context_words(["al", "bob"]).is_empty());
+        // Host-name boilerplate and port numbers name nothing.
+        assert_eq!(
+            context_words(["http://localhost:8080", "https://auth.example.com"]),
+            vec![
+                "https://auth.example.com",
+                "http://localhost:8080",
+                "example"
+            ]
+        );
     }
 
     #[test]

@@ -90,6 +90,50 @@ mod tests {
         }
     }
 
+    /// Thousands of secrets made the way the docs say (`openssl rand -hex 32`, `-hex 16`,
+    /// `-base64 32`): none is refused. Random bytes come from UUIDs' random bits.
+    #[test]
+    fn no_generated_secret_is_refused() {
+        let random_bytes = |n: usize| -> Vec<u8> {
+            let mut bytes = Vec::with_capacity(n + 16);
+            while bytes.len() < n {
+                // Version 4 UUIDs fix 6 bits; skip the two bytes that hold them.
+                let uuid = uuid::Uuid::new_v4().into_bytes();
+                bytes.extend(
+                    uuid.iter()
+                        .enumerate()
+                        .filter(|(i, _)| ![6, 8].contains(i))
+                        .map(|(_, b)| *b),
+                );
+            }
+            bytes.truncate(n);
+            bytes
+        };
+        let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+        for _ in 0..2000 {
+            for secret in [hex(&random_bytes(32)), hex(&random_bytes(16))] {
+                assert_eq!(weakness(secret.as_bytes()), None, "{secret}");
+            }
+            let raw = random_bytes(32);
+            assert_eq!(weakness(&raw), None, "{raw:?}");
+            let base64 = base64_of(&random_bytes(32));
+            assert_eq!(weakness(base64.as_bytes()), None, "{base64}");
+        }
+    }
+
+    fn base64_of(bytes: &[u8]) -> String {
+        const ALPHABET: &[u8; 64] =
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        bytes
+            .chunks(3)
+            .flat_map(|chunk| {
+                let n = chunk.iter().fold(0u32, |n, b| (n << 8) | u32::from(*b))
+                    << (8 * (3 - chunk.len()));
+                (0..=chunk.len()).map(move |i| ALPHABET[(n >> (18 - 6 * i)) as usize & 63] as char)
+            })
+            .collect()
+    }
+
     #[test]
     fn repeated_sequential_placeholder_and_uniform_secrets_are_weak() {
         let cases: [(&[u8], &str); 7] = [

@@ -388,6 +388,8 @@ fn malformed_mfa_key_lists_are_reported_without_key_material() {
         ),
         ("k1:abc".to_owned(), "key \"k1\" must be 64 hex"),
         (",".to_owned(), "entry 0 is not ID:HEX"),
+        // Written the wrong way round: the key is no id, and never printed.
+        (format!("{HEX_KEY}:k1"), "entry 0 is not ID:HEX"),
     ] {
         let found = problems(&[("MFA_ENCRYPTION_KEYS", &list)]);
         assert!(
