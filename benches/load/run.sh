@@ -77,8 +77,8 @@ if [[ "$PROFILE" == 1 ]]; then KEEP=1; fi
 SKIP_BUILD="${LOAD_SKIP_BUILD:-0}"
 
 BASE_URL="http://127.0.0.1:$PORT"
-BIN="$ROOT/target/release/auth-server"
-LAYER_BIN="$ROOT/target/release/examples/auth_layer_target"
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/auth-server"
+LAYER_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/auth_layer_target"
 PASSWORD="load harness password"
 REQUEST_TIMEOUT=5   # the server answers 503 timeout after this many seconds
 WRK_TIMEOUT=10s     # longer than the server's deadline, so its 503s show before wrk gives up

@@ -35,5 +35,5 @@ started=$SECONDS
 (cd "$repo_root" && "${build[@]}") || fail "the Dockerfile's build command failed"
 say "release build took $((SECONDS - started)) s"
 
-AUTH_SERVER_BIN="$repo_root/target/release/auth-server" "$repo_root/deploy/ci/smoke.sh"
+AUTH_SERVER_BIN="$cargo_target/release/auth-server" "$repo_root/deploy/ci/smoke.sh"
 say "container checks passed"

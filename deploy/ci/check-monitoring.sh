@@ -69,7 +69,7 @@ say "auth-server /metrics"
 auth_server="${AUTH_SERVER_BIN:-}"
 if [ -z "$auth_server" ]; then
   (cd "$repo_root" && cargo build --quiet -p auth-server)
-  auth_server="$repo_root/target/debug/auth-server"
+  auth_server="$cargo_target/debug/auth-server"
 fi
 [ -x "$auth_server" ] || fail "no auth-server binary at $auth_server"
 PORT=0 LOG_FORMAT=json LOG_LEVEL=info "$auth_server" serve >"$work/server.log" 2>&1 &

@@ -29,7 +29,7 @@ shellcheck --external-sources "${scripts[@]}" || shellcheck_failed=1
 server_url="${AUTH_CHECK_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432}"
 psql "$server_url/postgres" -XtAqc 'SELECT 1' >/dev/null || fail "PostgreSQL does not answer at $server_url"
 
-auth_server="${AUTH_SERVER_BIN:-$repo_root/target/debug/auth-server}"
+auth_server="${AUTH_SERVER_BIN:-$cargo_target/debug/auth-server}"
 if [ ! -x "$auth_server" ]; then
   say "building auth-server"
   cargo build --quiet -p auth-server

@@ -1,10 +1,14 @@
 # shellcheck shell=bash
 # Shared by the deploy checks: where the validators live and how they are installed.
-# Sourced, never run. Tools go into one Python virtualenv under target/ (ignored by git), so a
-# fresh machine installs them once and a developer's machine keeps them between runs.
+# Sourced, never run. Tools go into one Python virtualenv under cargo's target directory
+# (target/, or CARGO_TARGET_DIR when set), so a fresh machine installs them once and a
+# developer's machine keeps them between runs.
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-tools_dir="${AUTH_CI_TOOLS:-$repo_root/target/ci-tools}"
+# Where cargo puts what it builds: CARGO_TARGET_DIR (.ci/run keeps it outside the clone) or
+# the workspace's target/.
+cargo_target="${CARGO_TARGET_DIR:-$repo_root/target}"
+tools_dir="${AUTH_CI_TOOLS:-$cargo_target/ci-tools}"
 venv="$tools_dir/venv"
 
 say() { printf -- '-- %s\n' "$*"; }

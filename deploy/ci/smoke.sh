@@ -14,7 +14,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 pg_url="${SMOKE_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432}"
 redis_url="${SMOKE_REDIS_URL:-redis://127.0.0.1:6379/9}"
-bin="${AUTH_SERVER_BIN:-$repo_root/target/release/auth-server}"
+bin="${AUTH_SERVER_BIN:-$cargo_target/release/auth-server}"
 dockerfile="$repo_root/deploy/docker/Dockerfile"
 drain_deadline=30 # SHUTDOWN_TIMEOUT (25 s) plus a margin
 redact() { case "$1" in *@*) printf '%s//***@%s' "${1%%//*}" "${1#*@}" ;; *) printf '%s' "$1" ;; esac; }

@@ -5,7 +5,7 @@
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-export AUTH_SERVER_BIN="${AUTH_SERVER_BIN:-$repo_root/target/release/auth-server}"
+export AUTH_SERVER_BIN="${AUTH_SERVER_BIN:-$cargo_target/release/auth-server}"
 
 checks=(check-workflows check-k8s check-compose check-container check-monitoring check-scripts)
 if [ "${1:-}" = "--quick" ]; then
