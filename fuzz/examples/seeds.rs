@@ -307,6 +307,8 @@ fn totp() -> Result<Seeds, Box<dyn std::error::Error>> {
         ("recovery-grouped", "abcd-efgh-ijkl-mnop-qrst-uvwx"),
         ("recovery-legacy", "abcd-efgh-ijkl-mnop"),
         ("recovery-upper-spaced", " ABCD EFGH 2345 6777 "),
+        // Found by the fuzzer when codes grew to 24 characters.
+        ("recovery-spaced-24", " ABCD EFGH 2 EFGH 2345 345 6777 "),
         ("recovery-bad-char", "abcd-efgh-ijkl-mno1"),
     ] {
         let mut seed = vec![0, 6, 30, 0];
