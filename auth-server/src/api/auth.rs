@@ -106,7 +106,7 @@ pub(crate) async fn me(
     .into_response())
 }
 
-#[utoipa::path(post, path = "/v1/auth/password", request_body = PasswordChange, responses((status = 204, description = "changed; other sessions ended"), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/v1/auth/password", request_body = PasswordChange, responses((status = 204, description = "changed; other sessions ended"), (status = 401, body = ErrorBody, description = "invalid_token, or invalid_credentials: the current password is wrong"), (status = 422, body = ErrorBody, description = "weak_password: the new password is refused"), (status = 429, body = ErrorBody, description = "too many wrong current passwords")), security(("bearer" = [])))]
 pub(crate) async fn change_password(
     State(auth): State<Authenticator>,
     Extension(principal): Extension<Principal>,

@@ -43,7 +43,7 @@ pub(crate) async fn enroll_totp(
     .into_response())
 }
 
-#[utoipa::path(post, path = "/v1/auth/mfa/totp/confirm", request_body = CodeRequest, responses((status = 200, body = RecoveryCodesBody), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/v1/auth/mfa/totp/confirm", request_body = CodeRequest, responses((status = 200, body = RecoveryCodesBody), (status = 401, body = ErrorBody, description = "invalid_token, or invalid_credentials: the code is wrong"), (status = 409, body = ErrorBody, description = "no enrolment is pending"), (status = 429, body = ErrorBody, description = "too many wrong codes")), security(("bearer" = [])))]
 pub(crate) async fn confirm_totp(
     State(auth): State<Authenticator>,
     Extension(principal): Extension<Principal>,
@@ -60,7 +60,7 @@ pub(crate) async fn confirm_totp(
     Ok(Json(RecoveryCodesBody { recovery_codes }).into_response())
 }
 
-#[utoipa::path(delete, path = "/v1/auth/mfa/totp", request_body = ProofRequest, responses((status = 204, description = "disabled"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(delete, path = "/v1/auth/mfa/totp", request_body = ProofRequest, responses((status = 204, description = "disabled"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody, description = "invalid_token, or invalid_credentials: the password or code is wrong"), (status = 409, body = ErrorBody, description = "TOTP is not enabled"), (status = 429, body = ErrorBody, description = "too many wrong passwords or codes")), security(("bearer" = [])))]
 pub(crate) async fn disable_totp(
     State(auth): State<Authenticator>,
     Extension(principal): Extension<Principal>,

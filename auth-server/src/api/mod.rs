@@ -27,6 +27,7 @@ use axum::routing::get;
 use axum::{Extension, Json, Router};
 use utoipa::OpenApi as _;
 use utoipa::openapi::OpenApi;
+use utoipa::openapi::path::Operation;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 use utoipa_axum::routes;
 
@@ -127,15 +128,19 @@ fn split(auth: Authenticator) -> (Router<Authenticator>, OpenApi) {
         .route_layer(middleware::from_fn(record_user))
         .route_layer(AuthLayer::required(auth).realm(REALM));
     let (router, mut doc) = public.merge(bearer).split_for_parts();
-    untagged(&mut doc);
+    for operation in operations(&mut doc) {
+        // The empty tag list the document has always shown: `routes!` leaves `tags` out
+        // where `#[openapi(paths(...))]` wrote `[]`.
+        operation.tags.get_or_insert_with(Vec::new);
+        document_shared_answers(operation);
+    }
     (router, doc)
 }
 
-/// Gives every operation the empty tag list the document has always shown: `routes!` leaves
-/// `tags` out where `#[openapi(paths(...))]` wrote `[]`.
-fn untagged(doc: &mut OpenApi) {
-    for item in doc.paths.paths.values_mut() {
-        let operations = [
+/// Every operation of the document.
+fn operations(doc: &mut OpenApi) -> impl Iterator<Item = &mut Operation> {
+    doc.paths.paths.values_mut().flat_map(|item| {
+        [
             &mut item.get,
             &mut item.put,
             &mut item.post,
@@ -145,11 +150,100 @@ fn untagged(doc: &mut OpenApi) {
             &mut item.patch,
             &mut item.trace,
             &mut item.query,
-        ];
-        for operation in operations.into_iter().flatten() {
-            operation.tags.get_or_insert_with(Vec::new);
+        ]
+        .into_iter()
+        .flatten()
+    })
+}
+
+/// Documents the answers an operation gives because of what it is, not because of what its
+/// handler does, so no route's document can forget them:
+/// - a JSON body: 400 (not JSON, or not of the shape), 413 (too large), 415 (not JSON);
+/// - a path parameter: 400 (not a valid segment);
+/// - a bearer route: 401 with its `WWW-Authenticate` challenge (`AuthLayer`);
+/// - every route: 503 with `Retry-After` (the request timeout, a dependency down, the hashing
+///   pool full).
+///
+/// A status the handler documents keeps the handler's description.
+fn document_shared_answers(operation: &mut Operation) {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::header::Header;
+    use utoipa::openapi::path::ParameterIn;
+
+    let body = operation.request_body.is_some();
+    let path_parameter = operation.parameters.as_ref().is_some_and(|parameters| {
+        parameters
+            .iter()
+            .any(|p| matches!(p, RefOr::T(p) if p.parameter_in == ParameterIn::Path))
+    });
+    let bearer = operation
+        .security
+        .as_ref()
+        .is_some_and(|requirements| !requirements.is_empty());
+    let mut answers: Vec<(&str, &str, Option<&str>)> = Vec::new();
+    if body {
+        answers.extend([
+            (
+                "400",
+                "bad_request: the body is not JSON of this operation's shape",
+                None,
+            ),
+            ("413", "payload_too_large: the body is too large", None),
+            (
+                "415",
+                "unsupported_media_type: the body is not application/json",
+                None,
+            ),
+        ]);
+    }
+    if path_parameter {
+        answers.push(("400", "bad_request: a path segment is not valid", None));
+    }
+    if bearer {
+        answers.push((
+            "401",
+            "invalid_token: no access token, or one that is not valid",
+            Some("WWW-Authenticate"),
+        ));
+    }
+    answers.push((
+        "503",
+        "unavailable, busy or timeout: retry after the time given",
+        Some("Retry-After"),
+    ));
+    for (status, description, header) in answers {
+        let answer = operation
+            .responses
+            .responses
+            .entry(status.to_owned())
+            .or_insert_with(|| error_answer(description).into());
+        if let (Some(name), RefOr::T(answer)) = (header, answer) {
+            answer
+                .headers
+                .entry(name.to_owned())
+                .or_insert_with(|| RefOr::T(Header::default()));
         }
     }
+    // However a handler documents them: throttled answers say when to retry.
+    if let Some(RefOr::T(throttled)) = operation.responses.responses.get_mut("429") {
+        throttled
+            .headers
+            .entry("Retry-After".to_owned())
+            .or_insert_with(|| RefOr::T(Header::default()));
+    }
+}
+
+/// An error answer: `ErrorBody` as JSON.
+fn error_answer(description: &str) -> utoipa::openapi::Response {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+
+    let content = ContentBuilder::new()
+        .schema(Some(Ref::from_schema_name("ErrorBody")))
+        .build();
+    ResponseBuilder::new()
+        .description(description)
+        .content("application/json", content)
+        .build()
 }
 
 /// Names the authenticated user in the request's span, so its log line says who asked.

@@ -131,6 +131,50 @@ async fn the_openapi_document_describes_exactly_the_operations_of_the_route_tabl
     assert_eq!(operations(&doc["paths"]), table);
 }
 
+/// Every operation documents what its shape alone can answer (a body: 400, 413, 415; a bearer
+/// route: 401 with its challenge; any: 503 with `Retry-After`), every error answer is an
+/// `ErrorBody`, and nothing hides behind a `default`.
+#[tokio::test]
+async fn every_operation_documents_the_answers_its_shape_gives() {
+    let router = crate::development_router().unwrap();
+    let (_, doc) = send(&router, Method::GET, "/openapi.json", None, "").await;
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let answers = operation["responses"].as_object().unwrap();
+            let has = |status: &str| answers.contains_key(status);
+            let at = format!("{method} {path}");
+            assert!(!has("default"), "{at}");
+            assert!(
+                answers["503"]["headers"]["Retry-After"].is_object(),
+                "{at}: 503 with Retry-After"
+            );
+            if operation.get("requestBody").is_some() {
+                for status in ["400", "413", "415"] {
+                    assert!(has(status), "{at}: {status}");
+                }
+            }
+            let bearer = operation["security"]
+                .as_array()
+                .is_some_and(|requirements| !requirements.is_empty());
+            if bearer {
+                assert!(has("401"), "{at}: 401");
+            }
+            for (status, answer) in answers {
+                if status.starts_with('4') || status.starts_with('5') {
+                    assert_eq!(
+                        answer["content"]["application/json"]["schema"]["$ref"],
+                        "#/components/schemas/ErrorBody",
+                        "{at}: {status}"
+                    );
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 14);
+}
+
 /// Asked with a method it does not serve, a route answers with `Allow` listing the methods
 /// it does serve (`HEAD` with `GET`); the bearer routes do so on their 401.
 #[tokio::test]
