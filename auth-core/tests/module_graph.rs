@@ -102,7 +102,14 @@ fn comments_strings_and_test_blocks_never_count_as_imports() {
 
 /// The top-level graph and the graph of `token/`'s files.
 fn graphs() -> (Graph, Graph) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    // Where the sources are now (cargo and nextest set it when they run a test), not where
+    // they were when the test was built: a target directory shared by clones at other paths
+    // may hold a test built from another one.
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(
+        || env!("CARGO_MANIFEST_DIR").into(),
+        std::path::PathBuf::from,
+    );
+    let root = manifest_dir.join("src");
     let files = rust_files(&root);
     let modules: BTreeSet<Vec<String>> = files.iter().map(|f| module_of(f)).collect();
     let mut reexports = BTreeMap::new(); // `crate::Error` is `error::Error`, through lib.rs

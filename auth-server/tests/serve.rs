@@ -561,9 +561,12 @@ async fn an_issued_jwt_verifies_with_an_independent_implementation_from_the_jwks
     let login = post_json(port, "/v1/auth/login", &credentials, None).await;
     let token = login.body["access_token"].as_str().unwrap().to_owned();
     let (_, jwks) = request(port, "GET", "/.well-known/jwks.json").await;
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/verify_jwt.py");
+    // The sources' directory now, not at build time (the target directory may be shared).
+    let script = std::env::var("CARGO_MANIFEST_DIR")
+        .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned())
+        + "/tests/support/verify_jwt.py";
     let verified = Command::new("python3")
-        .args([script, &jwks.to_string(), &token, "auth"])
+        .args([script.as_str(), &jwks.to_string(), &token, "auth"])
         .output()
         .await
         .unwrap();
@@ -582,7 +585,7 @@ async fn an_issued_jwt_verifies_with_an_independent_implementation_from_the_jwks
         &token[signature_start + 1..]
     );
     let refused = Command::new("python3")
-        .args([script, &jwks.to_string(), &tampered, "auth"])
+        .args([script.as_str(), &jwks.to_string(), &tampered, "auth"])
         .output()
         .await
         .unwrap();
