@@ -98,14 +98,26 @@ struct KeyEntry {
     kid: Option<String>,
 }
 
+/// A variable's value as the configuration reads it: trimmed, and unset when empty.
+pub(crate) fn setting(raw: Option<String>) -> Option<String> {
+    raw.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
 /// Reads the configuration through `var` (the process environment in production, a map in
 /// tests). Returns every problem found, not just the first.
 pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConfig, Vec<String>> {
     let mut problems: Vec<String> = Vec::new();
-    let get = |name: &str| {
-        var(name)
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
+    let get = |name: &str| setting(var(name));
+    // A comma-separated list, entries trimmed, empty ones dropped.
+    let list = |name: &str| -> Vec<String> {
+        get(name)
+            .map(|v| {
+                v.split(',')
+                    .map(|entry| entry.trim().to_owned())
+                    .filter(|entry| !entry.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default()
     };
     let parse =
         |name: &str, problems: &mut Vec<String>, check: &dyn Fn(&str) -> Result<(), String>| {
@@ -306,14 +318,7 @@ pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConf
     .and_then(|v| v.parse().ok())
     .unwrap_or(DEFAULT_TOKEN_CACHE_SIZE);
 
-    let cors_origins: Vec<String> = get("CORS_ORIGINS")
-        .map(|v| {
-            v.split(',')
-                .map(|o| o.trim().to_owned())
-                .filter(|o| !o.is_empty())
-                .collect()
-        })
-        .unwrap_or_default();
+    let cors_origins = list("CORS_ORIGINS");
     for origin in &cors_origins {
         if origin == "*" {
             if production {
@@ -378,14 +383,7 @@ pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConf
             Some("refuse") => BreachCheckFailure::Refuse,
             _ => BreachCheckFailure::Allow,
         };
-    let password_context_words: Vec<String> = get("PASSWORD_CONTEXT_WORDS")
-        .map(|v| {
-            v.split(',')
-                .map(|w| w.trim().to_owned())
-                .filter(|w| !w.is_empty())
-                .collect()
-        })
-        .unwrap_or_default();
+    let password_context_words = list("PASSWORD_CONTEXT_WORDS");
 
     let trusted_proxy_header = get("TRUSTED_PROXY_HEADER").and_then(|name| {
         axum::http::HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes())

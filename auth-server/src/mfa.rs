@@ -10,13 +10,8 @@ use crate::cli::MfaReencryptArgs;
 
 pub(crate) fn reencrypt(args: &MfaReencryptArgs) -> ExitCode {
     let mut problems = Vec::new();
-    // Read as the server reads its environment: trimmed, empty as unset.
-    let get = |name: &str| {
-        std::env::var(name)
-            .ok()
-            .map(|value| value.trim().to_owned())
-            .filter(|value| !value.is_empty())
-    };
+    // Read as the server reads its environment.
+    let get = |name: &str| crate::config::setting(std::env::var(name).ok());
     let keyring = crate::config::mfa_keys(&get, true, &mut problems);
     let Some(keyring) = keyring.filter(|_| problems.is_empty()) else {
         eprintln!("mfa reencrypt: invalid configuration:");
