@@ -39,7 +39,7 @@ pub mod pem {
     pub const P256: &str = include_str!("token/testdata/p256.pem");
     /// The public half of [`P256`].
     pub const P256_PUBLIC: &str = include_str!("token/testdata/p256-public.pem");
-    /// A 2048-bit RSA private key (PKCS#8): generating one takes seconds.
+    /// A 2048-bit RSA private key (PKCS#8), so tests need not generate one.
     pub const RSA_2048: &str = include_str!("token/testdata/rsa-2048.pem");
     /// [`RSA_2048`] in PKCS#1.
     pub const RSA_2048_PKCS1: &str = include_str!("token/testdata/rsa-2048-pkcs1.pem");
@@ -50,6 +50,8 @@ pub mod pem {
         include_str!("token/testdata/rsa-2048-public-pkcs1.pem");
     /// A 1024-bit RSA key: too short, refused.
     pub const RSA_1024: &str = include_str!("token/testdata/rsa-1024.pem");
+    /// The public half of [`RSA_1024`] (SPKI): refused too.
+    pub const RSA_1024_PUBLIC: &str = include_str!("token/testdata/rsa-1024-public.pem");
 }
 
 #[cfg(any(feature = "jwt", feature = "paseto"))]

@@ -549,12 +549,9 @@ fn python_with_cryptography() -> bool {
     found
 }
 
-#[tokio::test]
-async fn an_issued_jwt_verifies_with_an_independent_implementation_from_the_jwks_alone() {
-    if !python_with_cryptography() {
-        return;
-    }
-    let server = start().await;
+/// Registers and logs in on `server`, then checks the access token with Python's `cryptography`
+/// given nothing but the server's JWKS; a token with a flipped signature must fail that check.
+async fn an_issued_jwt_verifies_independently(server: &common::Server) {
     let port = server.port;
     let credentials = serde_json::json!({"email": "jose@example.com", "password": "correct horse battery staple"});
     let registered = post_json(port, "/v1/auth/register", &credentials, None).await;
@@ -590,6 +587,37 @@ async fn an_issued_jwt_verifies_with_an_independent_implementation_from_the_jwks
         .await
         .unwrap();
     assert!(!refused.status.success());
+}
+
+#[tokio::test]
+async fn an_issued_jwt_verifies_with_an_independent_implementation_from_the_jwks_alone() {
+    if !python_with_cryptography() {
+        return;
+    }
+    an_issued_jwt_verifies_independently(&start().await).await;
+}
+
+#[tokio::test]
+async fn an_rs256_key_from_keys_generate_signs_tokens_others_verify() {
+    if !python_with_cryptography() {
+        return;
+    }
+    let generated = Command::new(env!("CARGO_BIN_EXE_auth-server"))
+        .args(["keys", "generate", "--format", "jwt-rs256"])
+        .output()
+        .await
+        .unwrap();
+    assert!(generated.status.success(), "{generated:?}");
+    let printed: Value = serde_json::from_slice(&generated.stdout).unwrap();
+    assert_eq!(printed["alg"], "RS256");
+    let keys = serde_json::json!([printed]).to_string();
+    let server = start_with(&[("AUTH_SIGNING_KEYS", keys.as_str())]).await;
+    let (_, jwks) = request(server.port, "GET", "/.well-known/jwks.json").await;
+    let published = &jwks["keys"][0];
+    assert_eq!(published["kty"], "RSA");
+    assert_eq!(published["kid"], printed["kid"]);
+    assert_eq!(published["alg"], "RS256");
+    an_issued_jwt_verifies_independently(&server).await;
 }
 
 /// The client address the audit log recorded for the failed logins, in order.

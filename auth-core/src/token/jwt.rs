@@ -4,23 +4,32 @@
 //! chosen by `kid` alone and the signature checked with that key's fixed algorithm through
 //! `jsonwebtoken::crypto::verify`. The header's `alg` only has to agree with the key: it never
 //! selects anything. Claims are validated by [`super::validation`], not by `jsonwebtoken`.
+//!
+//! Signatures are made and checked by aws-lc, through `jsonwebtoken`'s `aws_lc_rs` backend. RSA
+//! keys are generated, parsed and signed with there too: its private-key operations run in
+//! constant time, which the pure-Rust `rsa` crate's do not (RUSTSEC-2023-0071).
 
 use std::borrow::Cow;
 
+use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
+use aws_lc_rs::error::KeyRejected;
+use aws_lc_rs::rsa::{
+    KeyPair as RsaKeyPair, KeySize, PublicKey as RsaPublicKey, PublicKeyComponents,
+};
+use aws_lc_rs::signature::KeyPair as _;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{DecodingKey, EncodingKey};
 use p256::elliptic_curve::sec1::ToEncodedPoint;
-use p256::pkcs8::{
-    self, DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding,
+use pkcs8::der::pem as pem_text;
+use pkcs8::{
+    DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding,
+    PrivateKeyInfo,
 };
 use rand::RngCore;
 use rand::rngs::OsRng;
-use rsa::pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey, EncodeRsaPrivateKey};
-use rsa::traits::PublicKeyParts;
-use rsa::{RsaPrivateKey, RsaPublicKey};
 use secrecy::SecretString;
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -69,10 +78,9 @@ impl JwtKey {
                 Self::p256(Some(&private), private.public_key())
             }
             Algorithm::Rs256 => {
-                let private = RsaPrivateKey::new(&mut OsRng, MIN_RSA_BITS)
+                let private = RsaKeyPair::generate(KeySize::Rsa2048)
                     .map_err(|_| Error::Internal("RSA key generation failed".into()))?;
-                let public = private.to_public_key();
-                Self::rsa(Some(&private), public)
+                Self::rsa_private(&private)
             }
             Algorithm::Hs256 => {
                 let mut secret = Zeroizing::new([0u8; MIN_HMAC_SECRET]);
@@ -110,26 +118,7 @@ impl JwtKey {
                     ))
                 }
             }
-            Algorithm::Rs256 => {
-                let private = RsaPrivateKey::from_pkcs8_pem(pem)
-                    .or_else(|_| RsaPrivateKey::from_pkcs1_pem(pem));
-                if let Ok(private) = private {
-                    private
-                        .validate()
-                        .map_err(|_| Error::InvalidKey("inconsistent RSA private key".into()))?;
-                    let public = private.to_public_key();
-                    Self::rsa(Some(&private), public)
-                } else if let Ok(public) = RsaPublicKey::from_public_key_pem(pem)
-                    .or_else(|_| RsaPublicKey::from_pkcs1_pem(pem))
-                {
-                    Self::rsa(None, public)
-                } else {
-                    Err(Error::InvalidKey(
-                        "not an RSA PKCS#8 or PKCS#1 private key or SPKI or PKCS#1 public key in PEM"
-                            .into(),
-                    ))
-                }
-            }
+            Algorithm::Rs256 => Self::rsa_from_pem(pem),
             Algorithm::Hs256 => Err(Error::InvalidKey(
                 "HS256 keys are raw secrets, not PEM".into(),
             )),
@@ -203,23 +192,51 @@ impl JwtKey {
         })
     }
 
-    fn rsa(private: Option<&RsaPrivateKey>, public: RsaPublicKey) -> Result<Self> {
-        if public.n().bits() < MIN_RSA_BITS {
-            return Err(Error::InvalidKey(format!(
-                "RSA keys must have at least {MIN_RSA_BITS} bits"
-            )));
+    /// An RSA key from PEM: a PKCS#8 or PKCS#1 private key, or an SPKI or PKCS#1 public key.
+    fn rsa_from_pem(pem: &str) -> Result<Self> {
+        let not_rsa = || {
+            Error::InvalidKey(
+                "not an RSA PKCS#8 or PKCS#1 private key or SPKI or PKCS#1 public key in PEM"
+                    .into(),
+            )
+        };
+        let (label, der) = pem_text::decode_vec(pem.as_bytes()).map_err(|_| not_rsa())?;
+        let der = Zeroizing::new(der);
+        match label {
+            "PRIVATE KEY" | "RSA PRIVATE KEY" => {
+                let private = if label == "PRIVATE KEY" {
+                    RsaKeyPair::from_pkcs8(&der)
+                } else {
+                    RsaKeyPair::from_der(&der)
+                };
+                Self::rsa_private(&private.map_err(|rejected| rsa_rejected(rejected, not_rsa))?)
+            }
+            "PUBLIC KEY" | "RSA PUBLIC KEY" => {
+                let public = RsaPublicKey::from_der(&der)
+                    .map_err(|rejected| rsa_rejected(rejected, not_rsa))?;
+                Self::rsa(None, public)
+            }
+            _ => Err(not_rsa()),
         }
-        let encoding = private
-            .map(|key| {
-                key.to_pkcs1_der()
-                    .map(|der| EncodingKey::from_rsa_der(der.as_bytes()))
-            })
-            .transpose()
+    }
+
+    fn rsa_private(private: &RsaKeyPair) -> Result<Self> {
+        let pkcs8: Pkcs8V1Der<'_> = private
+            .as_der()
             .map_err(|_| Error::InvalidKey("cannot encode the RSA key".into()))?;
-        let decoding = DecodingKey::from_rsa_raw_components(
-            &public.n().to_bytes_be(),
-            &public.e().to_bytes_be(),
-        );
+        // jsonwebtoken's backend reads RSA private keys as PKCS#1, which PKCS#8 wraps.
+        let info = PrivateKeyInfo::try_from(pkcs8.as_ref())
+            .map_err(|_| Error::InvalidKey("cannot encode the RSA key".into()))?;
+        let encoding = EncodingKey::from_rsa_der(info.private_key);
+        Self::rsa(Some(encoding), private.public_key().clone())
+    }
+
+    fn rsa(encoding: Option<EncodingKey>, public: RsaPublicKey) -> Result<Self> {
+        let components = PublicKeyComponents::<Vec<u8>>::from(&public);
+        if modulus_bits(&components.n) < MIN_RSA_BITS {
+            return Err(rsa_too_small());
+        }
+        let decoding = DecodingKey::from_rsa_raw_components(&components.n, &components.e);
         let public = PublicKey::Rsa(public);
         Ok(Self {
             algorithm: Algorithm::Rs256,
@@ -259,9 +276,15 @@ impl JwtKey {
             Algorithm::Es256 => p256::SecretKey::from_pkcs8_der(der)
                 .map_err(|_| unreadable())?
                 .to_pkcs8_pem(LineEnding::LF),
-            Algorithm::Rs256 => RsaPrivateKey::from_pkcs1_der(der)
-                .map_err(|_| unreadable())?
-                .to_pkcs8_pem(LineEnding::LF),
+            Algorithm::Rs256 => {
+                let pkcs8: Pkcs8V1Der<'_> = RsaKeyPair::from_der(der)
+                    .map_err(|_| unreadable())?
+                    .as_der()
+                    .map_err(|_| unreadable())?;
+                pem_text::encode_string("PRIVATE KEY", LineEnding::LF, pkcs8.as_ref())
+                    .map(Zeroizing::new)
+                    .map_err(|_| pkcs8::Error::KeyMalformed)
+            }
             Algorithm::Hs256 => Ok(Zeroizing::new(URL_SAFE_NO_PAD.encode(der))),
             #[cfg(feature = "paseto")]
             Algorithm::PasetoV4Public | Algorithm::PasetoV4Local => return Err(unreadable()),
@@ -275,12 +298,14 @@ impl JwtKey {
         let public = self.public.as_ref().ok_or_else(|| {
             Error::Config("HS256 keys are shared secrets and have no public half".into())
         })?;
-        match public {
-            PublicKey::Ed25519(key) => key.to_public_key_pem(LineEnding::LF),
-            PublicKey::P256(key) => key.to_public_key_pem(LineEnding::LF),
-            PublicKey::Rsa(key) => key.to_public_key_pem(LineEnding::LF),
-        }
-        .map_err(|_| Error::Internal("cannot encode the public key".into()))
+        let pem = match public {
+            PublicKey::Ed25519(key) => key.to_public_key_pem(LineEnding::LF).ok(),
+            PublicKey::P256(key) => key.to_public_key_pem(LineEnding::LF).ok(),
+            PublicKey::Rsa(key) => key.as_der().ok().and_then(|spki: PublicKeyX509Der<'_>| {
+                pem_text::encode_string("PUBLIC KEY", LineEnding::LF, spki.as_ref()).ok()
+            }),
+        };
+        pem.ok_or_else(|| Error::Internal("cannot encode the public key".into()))
     }
 }
 
@@ -301,11 +326,36 @@ impl PublicKey {
                     y: coordinate(point.y()),
                 }
             }
-            Self::Rsa(key) => JwkParams::Rsa {
-                n: URL_SAFE_NO_PAD.encode(key.n().to_bytes_be()),
-                e: URL_SAFE_NO_PAD.encode(key.e().to_bytes_be()),
-            },
+            Self::Rsa(key) => {
+                let components = PublicKeyComponents::<Vec<u8>>::from(key);
+                JwkParams::Rsa {
+                    n: URL_SAFE_NO_PAD.encode(components.n),
+                    e: URL_SAFE_NO_PAD.encode(components.e),
+                }
+            }
         }
+    }
+}
+
+/// The bit length of a big-endian modulus.
+fn modulus_bits(n: &[u8]) -> usize {
+    let n = &n[n.iter().take_while(|&&byte| byte == 0).count()..];
+    n.first().map_or(0, |&top| {
+        (n.len() - 1) * 8 + (u8::BITS - top.leading_zeros()) as usize
+    })
+}
+
+fn rsa_too_small() -> Error {
+    Error::InvalidKey(format!("RSA keys must have at least {MIN_RSA_BITS} bits"))
+}
+
+/// What aws-lc's refusal of an RSA key means for the operator.
+fn rsa_rejected(rejected: KeyRejected, otherwise: impl FnOnce() -> Error) -> Error {
+    match rejected.description_() {
+        "TooSmall" => rsa_too_small(),
+        "InconsistentComponents" => Error::InvalidKey("inconsistent RSA private key".into()),
+        "TooLarge" => Error::InvalidKey("RSA keys may have at most 8192 bits".into()),
+        _ => otherwise(),
     }
 }
 

@@ -74,7 +74,7 @@ impl HibpRangeSource {
             )));
         }
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_native_roots(rustls::crypto::ring::default_provider())
+            .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())
             .map_err(|e| Error::Config(format!("TLS root certificates: {e}")))?
             .https_or_http()
             .enable_http1()

@@ -400,10 +400,44 @@ fn pem_fixtures_from_openssl_load() {
 
 #[test]
 fn rsa_keys_shorter_than_2048_bits_are_refused() {
-    assert!(matches!(
-        Key::from_pem(Algorithm::Rs256, pem::RSA_1024),
-        Err(Error::InvalidKey(_))
-    ));
+    for pem in [pem::RSA_1024, pem::RSA_1024_PUBLIC] {
+        match Key::from_pem(Algorithm::Rs256, pem) {
+            Err(Error::InvalidKey(reason)) => assert!(reason.contains("2048 bits"), "{reason}"),
+            other => panic!("a 1024-bit key: {:?}", other.map(|key| key.id().clone())),
+        }
+    }
+}
+
+#[test]
+fn rsa_pem_that_is_not_a_key_is_refused_without_detail() {
+    let garbage = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
+    let certificate = pem::RSA_2048_PUBLIC.replace("PUBLIC KEY", "CERTIFICATE");
+    for pem in [garbage, certificate.as_str(), "not a pem", ""] {
+        assert!(
+            matches!(
+                Key::from_pem(Algorithm::Rs256, pem),
+                Err(Error::InvalidKey(_))
+            ),
+            "{pem}"
+        );
+    }
+}
+
+#[test]
+fn an_rs256_signature_is_the_pkcs1_v1_5_signature_of_the_signing_input() {
+    // RSASSA-PKCS1-v1_5 is deterministic: the same key and input always give the same
+    // signature, and a key loaded from PKCS#1 signs exactly as the same key from PKCS#8.
+    let pkcs8 = rsa_key();
+    let pkcs1 = Key::from_pem(Algorithm::Rs256, pem::RSA_2048_PKCS1).unwrap();
+    let claims = br#"{"sub":"user-1"}"#;
+    let kid = pkcs8.id().clone();
+    let sign =
+        |key: &Key| super::sign(key.as_jwt().unwrap(), &kid, TokenKind::Access, claims).unwrap();
+    let first = sign(&pkcs8);
+    assert_eq!(first, sign(&pkcs8));
+    assert_eq!(first, sign(&pkcs1));
+    let (_, _, signature) = parts(&first);
+    assert_eq!(URL_SAFE_NO_PAD.decode(signature).unwrap().len(), 256);
 }
 
 #[test]
