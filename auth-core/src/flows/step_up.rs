@@ -112,7 +112,8 @@ impl Authenticator {
             }
             Reauthentication::Code(code) => {
                 if !self.totp_enabled(&user.id).await? {
-                    return Err(Error::InvalidRequest(
+                    // The request is well formed; the account's state does not allow it.
+                    return Err(Error::Conflict(
                         "no second factor is enrolled: reauthenticate with the password".into(),
                     ));
                 }

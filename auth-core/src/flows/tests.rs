@@ -1022,10 +1022,7 @@ async fn a_step_up_is_checked_like_a_login_and_takes_a_code_when_totp_is_on() {
         .auth
         .reauthenticate(&principal, Reauthentication::Code("123456"), CLIENT)
         .await;
-    assert!(
-        matches!(refused, Err(Error::InvalidRequest(_))),
-        "{refused:?}"
-    );
+    assert!(matches!(refused, Err(Error::Conflict(_))), "{refused:?}");
     for _ in 0..6 {
         let wrong = w
             .auth

@@ -39,7 +39,10 @@ impl fmt::Debug for NormalizedPassword {
     }
 }
 
-/// Length limits for new passwords, counted in Unicode scalar values after NFKC normalisation.
+/// Length limits for new passwords, counted in Unicode scalar values as sent: what JSON
+/// Schema's `minLength` and `maxLength` count, so an API can state the limits exactly. The
+/// NFKC form is what is hashed and compared; it may be longer (`ﬃ` becomes `ffi`) or shorter
+/// (`e` and a combining accent become `é`) than the password as sent.
 ///
 /// Any character is allowed (spaces, emoji, any script); nothing is truncated and no
 /// composition rule (upper case, digits, symbols) is imposed.
@@ -92,7 +95,7 @@ impl PasswordPolicy {
         self.max_chars
     }
 
-    /// Normalises `raw` and checks its length.
+    /// Checks the length of `raw` as sent, then normalises it.
     ///
     /// Input longer than four bytes per allowed character is refused before normalisation, so
     /// a huge password costs no more than a length check.
@@ -103,8 +106,7 @@ impl PasswordPolicy {
         if raw.len() > self.max_chars.saturating_mul(4) {
             return Err(too_long);
         }
-        let normalized = NormalizedPassword::new(raw);
-        let chars = normalized.char_count();
+        let chars = raw.chars().count();
         if chars > self.max_chars {
             return Err(too_long);
         }
@@ -113,7 +115,7 @@ impl PasswordPolicy {
                 min: self.min_chars,
             });
         }
-        Ok(normalized)
+        Ok(NormalizedPassword::new(raw))
     }
 }
 
@@ -199,6 +201,25 @@ mod tests {
         let decomposed = policy().check("cafe\u{301} au lait!!").unwrap();
         let composed = policy().check("caf\u{e9} au lait!!").unwrap();
         assert_eq!(decomposed.as_bytes(), composed.as_bytes());
+    }
+
+    #[test]
+    fn length_is_counted_as_sent_whatever_normalisation_does() {
+        // `ﬃ` normalises to three characters: 128 of them are 384 once normalised, and
+        // still accepted; eleven are 33 once normalised, and still too short.
+        let ligatures = policy().check(&"\u{FB03}".repeat(128)).unwrap();
+        assert_eq!(ligatures.char_count(), 384);
+        assert!(matches!(
+            policy().check(&"\u{FB03}".repeat(11)),
+            Err(PasswordRejection::TooShort { min: 12 })
+        ));
+        // An accent sent as a combining mark counts as sent: twelve characters, though the
+        // normalised form has six.
+        let combined = policy().check(&"e\u{301}".repeat(6)).unwrap();
+        assert_eq!(combined.char_count(), 6);
+        // The longest expansion there is (U+FDFA, eighteen characters) stays bounded.
+        let longest = policy().check(&"\u{FDFA}".repeat(128)).unwrap();
+        assert_eq!(longest.char_count(), 128 * 18);
     }
 
     #[test]

@@ -11,15 +11,15 @@ use axum::{Extension, Json};
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ClientIp};
 use super::types::{
-    Credentials, LoginBody, MfaChallengeBody, PasswordChange, ProfileBody, ProofRequest,
-    RefreshRequest, TokenBody, UserBody,
+    Credentials, LoginBody, MfaChallengeBody, PasswordChange, ProfileBody, Proof, ProofRequest,
+    RefreshRequest, Registration, TokenBody, UserBody,
 };
 
-#[utoipa::path(post, path = "/v1/auth/register", request_body = Credentials, responses((status = 201, body = UserBody), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody, description = "too many registrations from this address, or overall; Retry-After says when"), (status = 503, body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/auth/register", request_body = Registration, responses((status = 201, body = UserBody), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody, description = "too many registrations from this address, or overall; Retry-After says when"), (status = 503, body = ErrorBody)))]
 pub(crate) async fn register(
     State(auth): State<Authenticator>,
     ClientIp(client): ClientIp,
-    ApiJson(request): ApiJson<Credentials>,
+    ApiJson(request): ApiJson<Registration>,
 ) -> Result<Response, ApiError> {
     let user = auth
         .register_from(&request.email, &request.password, Some(client))
@@ -68,7 +68,7 @@ pub(crate) async fn refresh(
     Ok(Json(TokenBody::from(&tokens)).into_response())
 }
 
-#[utoipa::path(post, path = "/v1/auth/reauthenticate", request_body = ProofRequest, responses((status = 200, body = TokenBody, description = "the same session, new tokens with a fresh auth_time; the previous refresh token stops working"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/v1/auth/reauthenticate", request_body = Proof, responses((status = 200, body = TokenBody, description = "the same session, new tokens with a fresh auth_time; the previous refresh token stops working"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody, description = "a code was sent and no second factor is enrolled"), (status = 429, body = ErrorBody)), security(("bearer" = [])))]
 pub(crate) async fn reauthenticate(
     State(auth): State<Authenticator>,
     Extension(principal): Extension<Principal>,

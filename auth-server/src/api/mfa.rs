@@ -11,7 +11,8 @@ use axum::{Extension, Json};
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ClientIp};
 use super::types::{
-    CodeRequest, EnrollmentBody, MfaVerifyRequest, ProofRequest, RecoveryCodesBody, TokenBody,
+    CodeRequest, EnrollmentBody, MfaVerifyRequest, Proof, ProofRequest, RecoveryCodesBody,
+    TokenBody,
 };
 
 #[utoipa::path(post, path = "/v1/auth/mfa/verify", request_body = MfaVerifyRequest, responses((status = 200, body = TokenBody), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
@@ -60,7 +61,7 @@ pub(crate) async fn confirm_totp(
     Ok(Json(RecoveryCodesBody { recovery_codes }).into_response())
 }
 
-#[utoipa::path(delete, path = "/v1/auth/mfa/totp", request_body = ProofRequest, responses((status = 204, description = "disabled"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody, description = "invalid_token, or invalid_credentials: the password or code is wrong"), (status = 409, body = ErrorBody, description = "TOTP is not enabled"), (status = 429, body = ErrorBody, description = "too many wrong passwords or codes")), security(("bearer" = [])))]
+#[utoipa::path(delete, path = "/v1/auth/mfa/totp", request_body = Proof, responses((status = 204, description = "disabled"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody, description = "invalid_token, or invalid_credentials: the password or code is wrong"), (status = 409, body = ErrorBody, description = "TOTP is not enabled"), (status = 429, body = ErrorBody, description = "too many wrong passwords or codes")), security(("bearer" = [])))]
 pub(crate) async fn disable_totp(
     State(auth): State<Authenticator>,
     Extension(principal): Extension<Principal>,

@@ -133,8 +133,74 @@ fn split(auth: Authenticator) -> (Router<Authenticator>, OpenApi) {
         // where `#[openapi(paths(...))]` wrote `[]`.
         operation.tags.get_or_insert_with(Vec::new);
         document_shared_answers(operation);
+        document_links(operation);
     }
     (router, doc)
+}
+
+/// The links between operations (OpenAPI "links"): which value of one answer the next request
+/// takes. Clients read them as documentation; tools follow them (schemathesis' stateful phase
+/// chains a registration into a login, a login into refreshes and a session list into a
+/// revocation). A login's challenge is not linked to its verification: no tool can compute
+/// the TOTP code.
+fn document_links(operation: &mut Operation) {
+    use serde_json::json;
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::link::LinkBuilder;
+
+    /// One link: its name, the operation it leads to, and what it fills in there.
+    struct LinkTo {
+        name: &'static str,
+        operation_id: &'static str,
+        body: Option<serde_json::Value>,
+        parameter: Option<(&'static str, &'static str)>,
+    }
+    let refresh = || LinkTo {
+        name: "Refresh",
+        operation_id: "refresh",
+        body: Some(json!({"refresh_token": "$response.body#/refresh_token"})),
+        parameter: None,
+    };
+    let (status, links) = match operation.operation_id.as_deref() {
+        Some("register") => (
+            "201",
+            vec![LinkTo {
+                name: "Login",
+                operation_id: "login",
+                body: Some(
+                    json!({"email": "$request.body#/email", "password": "$request.body#/password"}),
+                ),
+                parameter: None,
+            }],
+        ),
+        // A login that answers a challenge has no refresh token: the link resolves only for
+        // the other answer.
+        Some("login" | "refresh" | "verify_mfa" | "reauthenticate") => ("200", vec![refresh()]),
+        Some("sessions") => (
+            "200",
+            vec![LinkTo {
+                name: "RevokeSession",
+                operation_id: "revoke_session",
+                body: None,
+                parameter: Some(("path.id", "$response.body#/sessions/0/id")),
+            }],
+        ),
+        _ => return,
+    };
+    let Some(RefOr::T(answer)) = operation.responses.responses.get_mut(status) else {
+        return;
+    };
+    for link in links {
+        let mut built = LinkBuilder::new()
+            .operation_id(link.operation_id)
+            .request_body(link.body);
+        if let Some((parameter, value)) = link.parameter {
+            built = built.parameter(parameter, value);
+        }
+        answer
+            .links
+            .insert(link.name.to_owned(), RefOr::T(built.build()));
+    }
 }
 
 /// Every operation of the document.

@@ -430,3 +430,194 @@ async fn enrolling_with_a_stale_token_needs_a_step_up_over_http() {
     assert_eq!(status, StatusCode::OK, "{enrolment}");
     assert!(enrolment["otpauth_uri"].as_str().is_some());
 }
+
+/// The schema of a request body, its `$ref` followed.
+fn request_schema<'a>(
+    doc: &'a serde_json::Value,
+    operation: &serde_json::Value,
+) -> &'a serde_json::Value {
+    let reference = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+        .as_str()
+        .unwrap_or_default();
+    let name = reference.rsplit('/').next().unwrap_or_default();
+    &doc["components"]["schemas"][name]
+}
+
+/// The operation of `doc` with `operation_id`.
+fn operation_by_id<'a>(
+    doc: &'a serde_json::Value,
+    operation_id: &str,
+) -> Option<&'a serde_json::Value> {
+    doc["paths"]
+        .as_object()?
+        .values()
+        .flat_map(|item| item.as_object().into_iter().flatten())
+        .map(|(_, operation)| operation)
+        .find(|operation| operation["operationId"] == operation_id)
+}
+
+/// The password limits the document states are the ones the server applies, counted the same
+/// way: at the limits a registration is accepted, one character past them it is refused.
+#[tokio::test]
+async fn the_documented_password_limits_are_the_ones_applied() {
+    use auth_core::password::PasswordPolicy;
+
+    let router = crate::development_router().unwrap();
+    let (_, doc) = send(&router, Method::GET, "/openapi.json", None, "").await;
+    let schemas = &doc["components"]["schemas"];
+    let policy = PasswordPolicy::default();
+    for field in [
+        &schemas["Registration"]["properties"]["password"],
+        &schemas["PasswordChange"]["properties"]["new_password"],
+    ] {
+        assert_eq!(field["minLength"], policy.min_chars());
+        assert_eq!(field["maxLength"], policy.max_chars());
+    }
+    let register = |email: &str, password: String| {
+        serde_json::json!({ "email": email, "password": password }).to_string()
+    };
+    // Ligatures normalise to three characters each: the limits count them as sent.
+    let cases = [
+        (
+            "shortest@example.com",
+            "q7#Lm".repeat(3)[..12].to_owned(),
+            StatusCode::CREATED,
+        ),
+        (
+            "short@example.com",
+            "q7#Lm".repeat(3)[..11].to_owned(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "longest@example.com",
+            "\u{FB03}x9".repeat(43)[..].chars().take(128).collect(),
+            StatusCode::CREATED,
+        ),
+        (
+            "long@example.com",
+            "\u{FB03}x9".repeat(43).chars().take(129).collect(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+    ];
+    for (email, password, expected) in cases {
+        let chars = password.chars().count();
+        let (status, body) = send(
+            &router,
+            Method::POST,
+            "/v1/auth/register",
+            None,
+            &register(email, password),
+        )
+        .await;
+        assert_eq!(status, expected, "{chars} characters: {body}");
+    }
+}
+
+/// Exactly one proof: the document says so (`oneOf`, no other member), and the server refuses
+/// both or neither with 400.
+#[tokio::test]
+async fn a_proof_is_a_code_or_a_password_in_the_document_and_on_the_wire() {
+    let router = crate::development_router().unwrap();
+    let (_, doc) = send(&router, Method::GET, "/openapi.json", None, "").await;
+    let schemas = &doc["components"]["schemas"];
+    let variants: Vec<&str> = schemas["ProofRequest"]["oneOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|variant| {
+            variant["$ref"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(variants, ["CodeProof", "PasswordProof"]);
+    for (name, member) in [("CodeProof", "code"), ("PasswordProof", "password")] {
+        assert_eq!(schemas[name]["required"], serde_json::json!([member]));
+        assert_eq!(schemas[name]["additionalProperties"], false);
+    }
+
+    let tokens = signed_up(&router, "proof@example.com").await;
+    let token = tokens["access_token"].as_str().unwrap();
+    for body in [
+        r#"{"code":"123456","password":"correct horse battery staple"}"#,
+        "{}",
+    ] {
+        let (status, answer) = send(
+            &router,
+            Method::POST,
+            "/v1/auth/reauthenticate",
+            Some(token),
+            body,
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {answer}");
+    }
+    // A code, well formed, for an account without a second factor: the state, not the
+    // request, is wrong.
+    let (status, answer) = send(
+        &router,
+        Method::POST,
+        "/v1/auth/reauthenticate",
+        Some(token),
+        r#"{"code":"123456"}"#,
+    )
+    .await;
+    assert_eq!(
+        (status, &answer["error"]),
+        (StatusCode::CONFLICT, &serde_json::json!("conflict"))
+    );
+}
+
+/// Every link names an operation of the document, and fills only parameters and body members
+/// that operation has.
+#[tokio::test]
+async fn every_link_leads_to_an_operation_and_fields_it_has() {
+    let router = crate::development_router().unwrap();
+    let (_, doc) = send(&router, Method::GET, "/openapi.json", None, "").await;
+    let mut links = 0;
+    for item in doc["paths"].as_object().unwrap().values() {
+        for operation in item.as_object().unwrap().values() {
+            let answers = operation["responses"].as_object().unwrap();
+            for (status, answer) in answers {
+                for (name, link) in answer["links"].as_object().into_iter().flatten() {
+                    let at = format!("{} {status} {name}", operation["operationId"]);
+                    let target = operation_by_id(&doc, link["operationId"].as_str().unwrap())
+                        .unwrap_or_else(|| panic!("{at}: no such operation"));
+                    let properties = &request_schema(&doc, target)["properties"];
+                    for member in link["requestBody"]
+                        .as_object()
+                        .into_iter()
+                        .flatten()
+                        .map(|(k, _)| k)
+                    {
+                        assert!(
+                            properties[member].is_object(),
+                            "{at}: no body member {member}"
+                        );
+                    }
+                    for parameter in link["parameters"]
+                        .as_object()
+                        .into_iter()
+                        .flatten()
+                        .map(|(k, _)| k)
+                    {
+                        let (place, parameter) = parameter.split_once('.').unwrap();
+                        assert!(
+                            target["parameters"]
+                                .as_array()
+                                .into_iter()
+                                .flatten()
+                                .any(|p| p["in"] == place && p["name"] == parameter),
+                            "{at}: no {place} parameter {parameter}"
+                        );
+                    }
+                    links += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(links, 6);
+}

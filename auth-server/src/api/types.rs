@@ -6,6 +6,20 @@ use auth_core::secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+/// A new account.
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct Registration {
+    /// An email address: one `@` with something on either side, no whitespace or control
+    /// characters, a domain IDNA accepts, at most 254 bytes once normalised.
+    #[schema(format = Email, min_length = 3, max_length = 254)]
+    pub(crate) email: String,
+    /// The new password, its length counted in characters. One found in the common or the
+    /// breached passwords, or built on the email or the service's name, is refused (422).
+    #[schema(value_type = String, format = Password, min_length = 12, max_length = 128)]
+    pub(crate) password: SecretString,
+}
+
+/// What a login sends: any text is accepted, and a wrong pair is `invalid_credentials`.
 #[derive(Deserialize, ToSchema)]
 pub(crate) struct Credentials {
     pub(crate) email: String,
@@ -29,9 +43,10 @@ pub(crate) struct MfaVerifyRequest {
 
 #[derive(Deserialize, ToSchema)]
 pub(crate) struct PasswordChange {
-    #[schema(value_type = String)]
+    #[schema(value_type = String, format = Password)]
     pub(crate) current_password: SecretString,
-    #[schema(value_type = String)]
+    /// As a registration's password.
+    #[schema(value_type = String, format = Password, min_length = 12, max_length = 128)]
     pub(crate) new_password: SecretString,
 }
 
@@ -42,18 +57,45 @@ pub(crate) struct CodeRequest {
 }
 
 /// A password or a second-factor code, exactly one: what turns TOTP off, and what a step-up
-/// authenticates with.
-#[derive(Deserialize, ToSchema)]
+/// authenticates with. Documented as [`Proof`].
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ProofRequest {
     /// A current TOTP code or a recovery code.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
     pub(crate) code: Option<SecretString>,
     /// The account password.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
     pub(crate) password: Option<SecretString>,
+}
+
+// The schema of `ProofRequest`, which says "exactly one" as the struct cannot.
+/// A password or a second-factor code, exactly one.
+#[derive(Deserialize, ToSchema)]
+#[serde(untagged)]
+#[schema(as = ProofRequest)]
+#[allow(dead_code)] // only read by the OpenAPI derive
+pub(crate) enum Proof {
+    Code(CodeProof),
+    Password(PasswordProof),
+}
+
+/// A current TOTP code or a recovery code.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // only read by the OpenAPI derive
+pub(crate) struct CodeProof {
+    #[schema(value_type = String)]
+    code: SecretString,
+}
+
+/// The account password.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // only read by the OpenAPI derive
+pub(crate) struct PasswordProof {
+    #[schema(value_type = String, format = Password)]
+    password: SecretString,
 }
 
 impl ProofRequest {

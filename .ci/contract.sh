@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# The OpenAPI contract, checked from outside: schemathesis (a pinned version, a fixed seed)
+# generates requests from GET /openapi.json against the built server and checks every answer
+# against the document (status codes, content types, headers, schemas), that schema-valid input
+# is accepted and schema-invalid input refused, that bearer routes refuse missing credentials, and
+# chains operations statefully through the links the document declares.
+#
+# The server runs in memory with the registration limits raised for the fuzzing client (it
+# registers hundreds of accounts from one address) and a breached-password list configured, so
+# the password checks run as they do in a deployment. The login-failure throttles keep their
+# defaults: they are already at the ASVS bound of 100 failures an hour, and the fuzzer's own
+# refusals (429) are documented answers. Its tokens come from .ci/contract_hooks.py.
+#   CARGO_TARGET_DIR        where cargo builds the server (default: target)
+#   SCHEMATHESIS_EXAMPLES   examples per operation and phase (default 100)
+#   AUTH_CI_CACHE           where the pinned schemathesis is installed (default ~/.cache/auth-ci)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+schemathesis_version=4.32.5
+seed=20261129
+examples="${SCHEMATHESIS_EXAMPLES:-100}"
+venv="${AUTH_CI_CACHE:-$HOME/.cache/auth-ci}/schemathesis-$schemathesis_version"
+if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -qF "$schemathesis_version"; then
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$schemathesis_version"
+fi
+
+cargo build -p auth-server --bin auth-server --quiet
+bin="${CARGO_TARGET_DIR:-target}/debug/auth-server"
+
+work="$(mktemp -d)"
+server_pid=""
+cleanup() {
+  [ -z "$server_pid" ] || { kill -TERM "$server_pid" && wait "$server_pid"; } 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+base="http://127.0.0.1:$port"
+printf '%s\n' 'password-from-a-breach-2024' 'Summer2024!Summer2024!' 'correct horse battery staple 1' \
+  >"$work/breached.txt"
+
+PORT="$port" LOG_FORMAT=json LOG_LEVEL=warn \
+  REGISTRATIONS_PER_ADDRESS_HOUR=100000 REGISTRATIONS_PER_MINUTE=1000000 \
+  BREACHED_PASSWORDS_FILE="$work/breached.txt" \
+  "$bin" serve >"$work/server.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 1 100); do
+  curl -fsS "$base/health/readiness" >/dev/null 2>&1 && break
+  kill -0 "$server_pid" 2>/dev/null || { cat "$work/server.log" >&2; exit 1; }
+  sleep 0.1
+done
+curl -fsS "$base/health/readiness" >/dev/null
+
+# Real accounts and tokens: .ci/contract_hooks.py registers and logs in an account whenever
+# schemathesis needs a token, from another loopback address than the fuzzing requests.
+export CONTRACT_PORT="$port"
+export SCHEMATHESIS_HOOKS="$PWD/.ci/contract_hooks.py"
+
+# A configuration file of our own (not schemathesis.toml, which it would also pick up from the
+# working directory): an operation it cannot authenticate is a failure, not a warning.
+cat >"$work/contract.toml" <<'EOF'
+[warnings]
+fail-on = ["missing_auth"]
+EOF
+
+cd "$work"
+status=0
+"$venv/bin/schemathesis" --config-file "$work/contract.toml" --no-color run "$base/openapi.json" \
+  --url "$base" \
+  --checks all \
+  --phases "${SCHEMATHESIS_PHASES:-examples,coverage,fuzzing,stateful}" \
+  --mode all \
+  --max-examples "$examples" \
+  --seed "$seed" \
+  --generation-database none \
+  --workers 1 \
+  --request-timeout 10 \
+  --continue-on-failure || status=$?
+if grep -q '"level":"ERROR"' "$work/server.log"; then
+  echo "the server logged errors during the run:" >&2
+  grep '"level":"ERROR"' "$work/server.log" | head -n 20 >&2
+  status=1
+fi
+exit "$status"
