@@ -5,18 +5,22 @@
 //! `jsonwebtoken::crypto::verify`. The header's `alg` only has to agree with the key: it never
 //! selects anything. Claims are validated by [`super::validation`], not by `jsonwebtoken`.
 //!
-//! Signatures are made and checked by aws-lc, through `jsonwebtoken`'s `aws_lc_rs` backend. RSA
-//! keys are generated, parsed and signed with there too: its private-key operations run in
-//! constant time, which the pure-Rust `rsa` crate's do not (RUSTSEC-2023-0071).
+//! Signatures are made and checked by aws-lc. RSA keys are generated, parsed and held as aws-lc
+//! key pairs, and RS256 tokens signed with them directly: aws-lc's private-key operations run
+//! in constant time, which the pure-Rust `rsa` crate's do not (RUSTSEC-2023-0071), and this
+//! holds whatever `jsonwebtoken` provider a program installs. The other algorithms, and every
+//! verification, go through `jsonwebtoken`'s process-wide provider: its `aws_lc_rs` backend,
+//! installed on first use unless the program installed another first.
 
 use std::borrow::Cow;
+use std::sync::{Arc, Once};
 
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
-use aws_lc_rs::error::KeyRejected;
+use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::{
     KeyPair as RsaKeyPair, KeySize, PublicKey as RsaPublicKey, PublicKeyComponents,
 };
-use aws_lc_rs::signature::KeyPair as _;
+use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::{SigningKey, VerifyingKey};
@@ -43,6 +47,8 @@ use super::key::{Algorithm, KeyId, KeySet};
 
 /// The smallest RSA modulus accepted.
 const MIN_RSA_BITS: usize = 2048;
+/// The largest RSA modulus accepted: what aws-lc signs and verifies with.
+const MAX_RSA_BITS: usize = 8192;
 /// The smallest HS256 secret accepted, in bytes.
 const MIN_HMAC_SECRET: usize = 32;
 
@@ -54,12 +60,20 @@ enum PublicKey {
     Rsa(RsaPublicKey),
 }
 
-/// A JWT key: its algorithm, the `jsonwebtoken` keys built once, and its public half.
+/// What signs: a `jsonwebtoken` key, or an aws-lc RSA key pair (RS256 never goes through the
+/// process-wide provider).
+#[derive(Clone)]
+enum Signer {
+    Jose(EncodingKey),
+    Rsa(Arc<RsaKeyPair>),
+}
+
+/// A JWT key: its algorithm, the signing and `jsonwebtoken` keys built once, and its public half.
 #[derive(Clone)]
 pub(crate) struct JwtKey {
     algorithm: Algorithm,
     jwa: jsonwebtoken::Algorithm,
-    encoding: Option<EncodingKey>,
+    signer: Option<Signer>,
     decoding: DecodingKey,
     /// `None` for HS256.
     public: Option<PublicKey>,
@@ -80,7 +94,7 @@ impl JwtKey {
             Algorithm::Rs256 => {
                 let private = RsaKeyPair::generate(KeySize::Rsa2048)
                     .map_err(|_| Error::Internal("RSA key generation failed".into()))?;
-                Self::rsa_private(&private)
+                Self::rsa_private(private)
             }
             Algorithm::Hs256 => {
                 let mut secret = Zeroizing::new([0u8; MIN_HMAC_SECRET]);
@@ -136,7 +150,7 @@ impl JwtKey {
         Ok(Self {
             algorithm: Algorithm::Hs256,
             jwa: jsonwebtoken::Algorithm::HS256,
-            encoding: Some(EncodingKey::from_secret(secret)),
+            signer: Some(Signer::Jose(EncodingKey::from_secret(secret))),
             decoding: DecodingKey::from_secret(secret),
             public: None,
             thumbprint: oct_thumbprint(secret),
@@ -165,7 +179,7 @@ impl JwtKey {
         Ok(Self {
             algorithm: Algorithm::EdDsa,
             jwa: jsonwebtoken::Algorithm::EdDSA,
-            encoding,
+            signer: encoding.map(Signer::Jose),
             decoding,
             thumbprint: public.params().thumbprint(),
             public: Some(public),
@@ -185,14 +199,15 @@ impl JwtKey {
         Ok(Self {
             algorithm: Algorithm::Es256,
             jwa: jsonwebtoken::Algorithm::ES256,
-            encoding,
+            signer: encoding.map(Signer::Jose),
             decoding: DecodingKey::from_ec_der(point.as_bytes()),
             thumbprint: public.params().thumbprint(),
             public: Some(public),
         })
     }
 
-    /// An RSA key from PEM: a PKCS#8 or PKCS#1 private key, or an SPKI or PKCS#1 public key.
+    /// An RSA key from PEM: a PKCS#8 or PKCS#1 private key, or an SPKI or PKCS#1 public key,
+    /// each under its own label.
     fn rsa_from_pem(pem: &str) -> Result<Self> {
         let not_rsa = || {
             Error::InvalidKey(
@@ -202,46 +217,61 @@ impl JwtKey {
         };
         let (label, der) = pem_text::decode_vec(pem.as_bytes()).map_err(|_| not_rsa())?;
         let der = Zeroizing::new(der);
+        let unreadable =
+            |_| Error::InvalidKey("an unreadable or inconsistent RSA private key".into());
         match label {
-            "PRIVATE KEY" | "RSA PRIVATE KEY" => {
-                let private = if label == "PRIVATE KEY" {
-                    RsaKeyPair::from_pkcs8(&der)
-                } else {
-                    RsaKeyPair::from_der(&der)
-                };
-                Self::rsa_private(&private.map_err(|rejected| rsa_rejected(rejected, not_rsa))?)
+            "PRIVATE KEY" => {
+                // Read first as any PKCS#8 key, so an RSA key too short or too long for aws-lc
+                // is named as such rather than as unreadable.
+                let info = PrivateKeyInfo::try_from(der.as_slice()).map_err(|_| not_rsa())?;
+                if info.algorithm.oid != RSA_ENCRYPTION {
+                    return Err(not_rsa());
+                }
+                check_rsa_size(modulus_of_pkcs1_private(info.private_key))?;
+                Self::rsa_private(RsaKeyPair::from_pkcs8(&der).map_err(unreadable)?)
             }
-            "PUBLIC KEY" | "RSA PUBLIC KEY" => {
-                let public = RsaPublicKey::from_der(&der)
-                    .map_err(|rejected| rsa_rejected(rejected, not_rsa))?;
-                Self::rsa(None, public)
+            "RSA PRIVATE KEY" => {
+                check_rsa_size(modulus_of_pkcs1_private(&der))?;
+                Self::rsa_private(RsaKeyPair::from_der(&der).map_err(unreadable)?)
             }
+            "PUBLIC KEY" => {
+                let spki = pkcs8::spki::SubjectPublicKeyInfoRef::try_from(der.as_slice())
+                    .map_err(|_| not_rsa())?;
+                if spki.algorithm.oid != RSA_ENCRYPTION {
+                    return Err(not_rsa());
+                }
+                let pkcs1 = spki.subject_public_key.as_bytes().ok_or_else(not_rsa)?;
+                Self::rsa_public(pkcs1).map_err(|_| not_rsa())?
+            }
+            "RSA PUBLIC KEY" => Self::rsa_public(&der).map_err(|_| not_rsa())?,
             _ => Err(not_rsa()),
         }
     }
 
-    fn rsa_private(private: &RsaKeyPair) -> Result<Self> {
-        let pkcs8: Pkcs8V1Der<'_> = private
-            .as_der()
-            .map_err(|_| Error::InvalidKey("cannot encode the RSA key".into()))?;
-        // jsonwebtoken's backend reads RSA private keys as PKCS#1, which PKCS#8 wraps.
-        let info = PrivateKeyInfo::try_from(pkcs8.as_ref())
-            .map_err(|_| Error::InvalidKey("cannot encode the RSA key".into()))?;
-        let encoding = EncodingKey::from_rsa_der(info.private_key);
-        Self::rsa(Some(encoding), private.public_key().clone())
+    /// An RSA public key from its PKCS#1 encoding; the outer error is a malformed encoding.
+    fn rsa_public(pkcs1: &[u8]) -> std::result::Result<Result<Self>, ()> {
+        let (n, _) = pkcs1_integers(pkcs1).ok_or(())?;
+        if let Err(size) = check_rsa_size(Some(n)) {
+            return Ok(Err(size));
+        }
+        let public = RsaPublicKey::from_der(pkcs1).map_err(drop)?;
+        Ok(Self::rsa(None, public))
     }
 
-    fn rsa(encoding: Option<EncodingKey>, public: RsaPublicKey) -> Result<Self> {
+    fn rsa_private(private: RsaKeyPair) -> Result<Self> {
+        let public = private.public_key().clone();
+        Self::rsa(Some(Signer::Rsa(Arc::new(private))), public)
+    }
+
+    fn rsa(signer: Option<Signer>, public: RsaPublicKey) -> Result<Self> {
         let components = PublicKeyComponents::<Vec<u8>>::from(&public);
-        if modulus_bits(&components.n) < MIN_RSA_BITS {
-            return Err(rsa_too_small());
-        }
+        check_rsa_size(Some(&components.n))?;
         let decoding = DecodingKey::from_rsa_raw_components(&components.n, &components.e);
         let public = PublicKey::Rsa(public);
         Ok(Self {
             algorithm: Algorithm::Rs256,
             jwa: jsonwebtoken::Algorithm::RS256,
-            encoding,
+            signer,
             decoding,
             thumbprint: public.params().thumbprint(),
             public: Some(public),
@@ -257,7 +287,7 @@ impl JwtKey {
     }
 
     pub(crate) fn can_sign(&self) -> bool {
-        self.encoding.is_some()
+        self.signer.is_some()
     }
 
     /// The public JWK members, for asymmetric keys.
@@ -266,9 +296,16 @@ impl JwtKey {
     }
 
     pub(crate) fn export_private(&self) -> Result<SecretString> {
-        let encoding = self.encoding.as_ref().ok_or_else(no_private_material)?;
-        let der = encoding.as_bytes();
         let unreadable = || Error::Internal("stored key material does not parse".into());
+        let der = match self.signer.as_ref().ok_or_else(no_private_material)? {
+            Signer::Jose(encoding) => encoding.as_bytes(),
+            Signer::Rsa(pair) => {
+                let pkcs8: Pkcs8V1Der<'_> = pair.as_der().map_err(|_| unreadable())?;
+                let pem = pem_text::encode_string("PRIVATE KEY", LineEnding::LF, pkcs8.as_ref())
+                    .map_err(|_| unreadable())?;
+                return Ok(SecretString::from(pem));
+            }
+        };
         let exported: pkcs8::Result<Zeroizing<String>> = match self.algorithm {
             Algorithm::EdDsa => SigningKey::from_pkcs8_der(der)
                 .map_err(|_| unreadable())?
@@ -276,15 +313,7 @@ impl JwtKey {
             Algorithm::Es256 => p256::SecretKey::from_pkcs8_der(der)
                 .map_err(|_| unreadable())?
                 .to_pkcs8_pem(LineEnding::LF),
-            Algorithm::Rs256 => {
-                let pkcs8: Pkcs8V1Der<'_> = RsaKeyPair::from_der(der)
-                    .map_err(|_| unreadable())?
-                    .as_der()
-                    .map_err(|_| unreadable())?;
-                pem_text::encode_string("PRIVATE KEY", LineEnding::LF, pkcs8.as_ref())
-                    .map(Zeroizing::new)
-                    .map_err(|_| pkcs8::Error::KeyMalformed)
-            }
+            Algorithm::Rs256 => return Err(unreadable()),
             Algorithm::Hs256 => Ok(Zeroizing::new(URL_SAFE_NO_PAD.encode(der))),
             #[cfg(feature = "paseto")]
             Algorithm::PasetoV4Public | Algorithm::PasetoV4Local => return Err(unreadable()),
@@ -345,18 +374,51 @@ fn modulus_bits(n: &[u8]) -> usize {
     })
 }
 
-fn rsa_too_small() -> Error {
-    Error::InvalidKey(format!("RSA keys must have at least {MIN_RSA_BITS} bits"))
+/// The object identifier of `rsaEncryption` (PKCS#1), the only RSA key algorithm accepted.
+const RSA_ENCRYPTION: pkcs8::ObjectIdentifier =
+    pkcs8::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+
+/// Refuses a modulus outside [`MIN_RSA_BITS`]..=[`MAX_RSA_BITS`]; `None` (not found) passes,
+/// for aws-lc to refuse.
+fn check_rsa_size(modulus: Option<&[u8]>) -> Result<()> {
+    let Some(bits) = modulus.map(modulus_bits) else {
+        return Ok(());
+    };
+    if bits < MIN_RSA_BITS {
+        return Err(Error::InvalidKey(format!(
+            "RSA keys must have at least {MIN_RSA_BITS} bits"
+        )));
+    }
+    if bits > MAX_RSA_BITS {
+        return Err(Error::InvalidKey(format!(
+            "RSA keys may have at most {MAX_RSA_BITS} bits"
+        )));
+    }
+    Ok(())
 }
 
-/// What aws-lc's refusal of an RSA key means for the operator.
-fn rsa_rejected(rejected: KeyRejected, otherwise: impl FnOnce() -> Error) -> Error {
-    match rejected.description_() {
-        "TooSmall" => rsa_too_small(),
-        "InconsistentComponents" => Error::InvalidKey("inconsistent RSA private key".into()),
-        "TooLarge" => Error::InvalidKey("RSA keys may have at most 8192 bits".into()),
-        _ => otherwise(),
-    }
+/// The modulus of a PKCS#1 `RSAPrivateKey` (a version, then the modulus), if it parses.
+fn modulus_of_pkcs1_private(der: &[u8]) -> Option<&[u8]> {
+    pkcs1_integers(der).map(|(_, modulus)| modulus)
+}
+
+/// The first two INTEGERs of a DER SEQUENCE: `(n, e)` of an `RSAPublicKey`, `(version, n)` of
+/// an `RSAPrivateKey`.
+fn pkcs1_integers(der: &[u8]) -> Option<(&[u8], &[u8])> {
+    use pkcs8::der::asn1::UintRef;
+    use pkcs8::der::{Decode as _, Reader as _, SliceReader};
+
+    let mut reader = SliceReader::new(der).ok()?;
+    reader
+        .sequence(|fields| {
+            let first = UintRef::decode(fields)?;
+            let second = UintRef::decode(fields)?;
+            // The rest of the structure is aws-lc's to read.
+            let rest = fields.remaining_len();
+            fields.read_slice(rest)?;
+            Ok((first.as_bytes(), second.as_bytes()))
+        })
+        .ok()
 }
 
 fn no_private_material() -> Error {
@@ -366,6 +428,18 @@ fn no_private_material() -> Error {
 #[cfg(feature = "paseto")]
 fn not_a_jwt_algorithm() -> Error {
     Error::InvalidKey("not a JWT algorithm".into())
+}
+
+/// Installs `jsonwebtoken`'s aws-lc provider for the process, once. Without it, a program whose
+/// dependencies turn on both of `jsonwebtoken`'s backends would panic at the first signature;
+/// a program that installed a provider of its own keeps it.
+fn install_crypto_provider() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        let _ = jsonwebtoken::crypto::CryptoProvider::install_default(
+            &jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER,
+        );
+    });
 }
 
 /// The JOSE header we write.
@@ -419,7 +493,9 @@ impl<'de> Deserialize<'de> for Present {
 
 /// Signs `claims` (already JSON) with `key`, writing `alg`, `typ` and `kid` in the header.
 pub(crate) fn sign(key: &JwtKey, kid: &KeyId, kind: TokenKind, claims: &[u8]) -> Result<String> {
-    let encoding = key.encoding.as_ref().ok_or_else(no_private_material)?;
+    if !key.can_sign() {
+        return Err(no_private_material());
+    }
     let header = HeaderOut {
         alg: key.algorithm.name(),
         typ: kind.media_type(),
@@ -431,11 +507,32 @@ pub(crate) fn sign(key: &JwtKey, kid: &KeyId, kind: TokenKind, claims: &[u8]) ->
     URL_SAFE_NO_PAD.encode_string(&header, &mut token);
     token.push('.');
     URL_SAFE_NO_PAD.encode_string(claims, &mut token);
-    let signature = jsonwebtoken::crypto::sign(token.as_bytes(), encoding, key.jwa)
-        .map_err(|_| Error::Internal("JWT signing failed".into()))?;
+    let signature = signature(key, token.as_bytes())?;
     token.push('.');
     token.push_str(&signature);
     Ok(token)
+}
+
+/// The base64url signature of `message` (a JWT's signing input) with `key`.
+fn signature(key: &JwtKey, message: &[u8]) -> Result<String> {
+    let failed = || Error::Internal("JWT signing failed".into());
+    match key.signer.as_ref().ok_or_else(no_private_material)? {
+        Signer::Jose(encoding) => {
+            install_crypto_provider();
+            jsonwebtoken::crypto::sign(message, encoding, key.jwa).map_err(|_| failed())
+        }
+        Signer::Rsa(pair) => {
+            let mut signature = vec![0; pair.public_modulus_len()];
+            pair.sign(
+                &RSA_PKCS1_SHA256,
+                &SystemRandom::new(),
+                message,
+                &mut signature,
+            )
+            .map_err(|_| failed())?;
+            Ok(URL_SAFE_NO_PAD.encode(signature))
+        }
+    }
 }
 
 /// Verifies a compact JWT as a token of `kind`, returning its claims (not yet validated).
@@ -477,6 +574,7 @@ pub(crate) fn verify<C: DeserializeOwned>(
     }
 
     let message = &token[..header_b64.len() + 1 + payload_b64.len()];
+    install_crypto_provider();
     match jsonwebtoken::crypto::verify(signature, message.as_bytes(), &key.decoding, key.jwa) {
         Ok(true) => {}
         Ok(false) => return Err(TokenRejection::BadSignature),

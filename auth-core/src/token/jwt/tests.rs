@@ -38,9 +38,7 @@ fn hmac_token(header: &Value, payload: &Value, secret: &[u8]) -> String {
 fn resign(key: &Key, header: &Value, payload: &Value) -> String {
     let jwt = key.as_jwt().unwrap();
     let message = format!("{}.{}", b64(header), b64(payload));
-    let signature =
-        jsonwebtoken::crypto::sign(message.as_bytes(), jwt.encoding.as_ref().unwrap(), jwt.jwa)
-            .unwrap();
+    let signature = super::signature(jwt, message.as_bytes()).unwrap();
     format!("{message}.{signature}")
 }
 
@@ -412,32 +410,107 @@ fn rsa_keys_shorter_than_2048_bits_are_refused() {
 fn rsa_pem_that_is_not_a_key_is_refused_without_detail() {
     let garbage = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
     let certificate = pem::RSA_2048_PUBLIC.replace("PUBLIC KEY", "CERTIFICATE");
-    for pem in [garbage, certificate.as_str(), "not a pem", ""] {
-        assert!(
-            matches!(
-                Key::from_pem(Algorithm::Rs256, pem),
-                Err(Error::InvalidKey(_))
+    // An SPKI key under the PKCS#1 label, and the reverse: each label has its one encoding.
+    let mislabelled = pem::RSA_2048_PUBLIC.replace("PUBLIC KEY", "RSA PUBLIC KEY");
+    let relabelled = pem::RSA_2048_PUBLIC_PKCS1.replace("RSA PUBLIC KEY", "PUBLIC KEY");
+    for pem in [
+        garbage,
+        certificate.as_str(),
+        mislabelled.as_str(),
+        relabelled.as_str(),
+        pem::ED25519,
+        "not a pem",
+        "",
+    ] {
+        match Key::from_pem(Algorithm::Rs256, pem) {
+            Err(Error::InvalidKey(reason)) => assert_eq!(
+                reason,
+                "not an RSA PKCS#8 or PKCS#1 private key or SPKI or PKCS#1 public key in PEM",
+                "{pem}"
             ),
-            "{pem}"
-        );
+            other => panic!("{pem}: {:?}", other.map(|key| key.id().clone())),
+        }
     }
 }
 
 #[test]
-fn an_rs256_signature_is_the_pkcs1_v1_5_signature_of_the_signing_input() {
-    // RSASSA-PKCS1-v1_5 is deterministic: the same key and input always give the same
-    // signature, and a key loaded from PKCS#1 signs exactly as the same key from PKCS#8.
-    let pkcs8 = rsa_key();
-    let pkcs1 = Key::from_pem(Algorithm::Rs256, pem::RSA_2048_PKCS1).unwrap();
-    let claims = br#"{"sub":"user-1"}"#;
-    let kid = pkcs8.id().clone();
-    let sign =
-        |key: &Key| super::sign(key.as_jwt().unwrap(), &kid, TokenKind::Access, claims).unwrap();
-    let first = sign(&pkcs8);
-    assert_eq!(first, sign(&pkcs8));
-    assert_eq!(first, sign(&pkcs1));
-    let (_, _, signature) = parts(&first);
-    assert_eq!(URL_SAFE_NO_PAD.decode(signature).unwrap().len(), 256);
+fn an_rsa_private_key_that_does_not_add_up_is_refused() {
+    // One byte of the private exponent flipped: the DER still parses, the key is inconsistent.
+    let (label, mut der) = pkcs8::der::pem::decode_vec(pem::RSA_2048_PKCS1.as_bytes()).unwrap();
+    let middle = der.len() / 2;
+    der[middle] ^= 0x01;
+    let corrupted = pkcs8::der::pem::encode_string(label, pkcs8::LineEnding::LF, &der).unwrap();
+    match Key::from_pem(Algorithm::Rs256, &corrupted) {
+        Err(Error::InvalidKey(reason)) => {
+            assert_eq!(reason, "an unreadable or inconsistent RSA private key");
+        }
+        other => panic!("{:?}", other.map(|key| key.id().clone())),
+    }
+}
+
+#[test]
+fn rsa_public_keys_longer_than_8192_bits_are_refused() {
+    // A PKCS#1 RSAPublicKey whose modulus has 8200 bits: refused for its size before anything
+    // else is read from it.
+    let mut modulus = vec![0x00, 0x80];
+    modulus.resize(2 + 1024, 0x01);
+    let integer = |bytes: &[u8]| {
+        let mut out = vec![0x02];
+        out.extend(der_length(bytes.len()));
+        out.extend(bytes);
+        out
+    };
+    let mut body = integer(&modulus);
+    body.extend(integer(&[0x01, 0x00, 0x01]));
+    let mut der = vec![0x30];
+    der.extend(der_length(body.len()));
+    der.extend(body);
+    let pem =
+        pkcs8::der::pem::encode_string("RSA PUBLIC KEY", pkcs8::LineEnding::LF, &der).unwrap();
+    match Key::from_pem(Algorithm::Rs256, &pem) {
+        Err(Error::InvalidKey(reason)) => {
+            assert_eq!(reason, "RSA keys may have at most 8192 bits");
+        }
+        other => panic!("{:?}", other.map(|key| key.id().clone())),
+    }
+}
+
+/// A DER length: the short form below 128, else the long form in two bytes.
+fn der_length(len: usize) -> Vec<u8> {
+    match u8::try_from(len) {
+        Ok(short) if short < 0x80 => vec![short],
+        _ => {
+            let [high, low] = u16::try_from(len).unwrap().to_be_bytes();
+            vec![0x82, high, low]
+        }
+    }
+}
+
+#[test]
+fn an_rs256_signature_is_the_one_openssl_makes_for_the_same_input() {
+    // RSASSA-PKCS1-v1_5 is deterministic. Expected: `openssl dgst -sha256 -sign rsa-2048.pem`
+    // over the signing input below (the header our signer writes for this kid, then the
+    // claims), base64url without padding. The PKCS#1 form of the key signs the same.
+    const SIGNING_INPUT: &str = "eyJhbGciOiJSUzI1NiIsInR5cCI6ImF0K2p3dCIsImtpZCI6Imtub3duLWFuc3dlciJ9.eyJzdWIiOiJ1c2VyLTEifQ";
+    const OPENSSL: &str = "tegkaddbN6qY6XxuLz9i3Xrb_KvL93O9uHfP1iW8Q-J6OnHMa4EeRkOek2BDn2yIKxtgPNKyR9Ybe7f5H2m34phci4Lw2ypJ4HVNOtEL3q-uIFqJatKsDvxOdkCVH6qO8Wp2TR7L0aQVWu1_sx275LCLIXqcwnABJsCKkHl2_NaLrICjKiyk0PUqNFOMbQZbP8k3drWPxKpYyViNa-aU6h6OqkoTd2F_D8dl6KODRHaZ8I5M7e4fqr1vg0Yz6u1XR7LgERA4jsgG-NwwR4BTmW0SDi5j0HGm0ga-zwUouJbeNjvcuMkUHLRsyMUynE0qMUiikBvyKzVKzdc2zzKtUQ";
+    let kid = KeyId::new("known-answer").unwrap();
+    for pem in [pem::RSA_2048, pem::RSA_2048_PKCS1] {
+        let key = Key::from_pem(Algorithm::Rs256, pem).unwrap();
+        let claims = br#"{"sub":"user-1"}"#;
+        let token = super::sign(key.as_jwt().unwrap(), &kid, TokenKind::Access, claims).unwrap();
+        assert_eq!(token, format!("{SIGNING_INPUT}.{OPENSSL}"));
+    }
+}
+
+#[test]
+fn rsa_keys_export_in_the_formats_openssl_writes() {
+    // PKCS#8 for the private key, SPKI for the public one: byte for byte what openssl wrote for
+    // the fixtures, the formats earlier releases exported too.
+    for pem in [pem::RSA_2048, pem::RSA_2048_PKCS1] {
+        let key = Key::from_pem(Algorithm::Rs256, pem).unwrap();
+        assert_eq!(key.export_private().unwrap().expose_secret(), pem::RSA_2048);
+        assert_eq!(key.export_public().unwrap(), pem::RSA_2048_PUBLIC);
+    }
 }
 
 #[test]
