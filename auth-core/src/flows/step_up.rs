@@ -92,6 +92,10 @@ impl Authenticator {
     /// factor, each attempt reserved first like any check. The session stays; its `auth_time`
     /// becomes now and it gets new tokens (a new refresh family: the previous refresh token
     /// stops working).
+    ///
+    /// [`Error::Conflict`] for a code when no second factor is enrolled;
+    /// [`Error::InvalidCredentials`] for a wrong proof; [`Error::Throttled`] when too many
+    /// were wrong.
     pub async fn reauthenticate(
         &self,
         principal: &Principal,

@@ -39,10 +39,13 @@ impl fmt::Debug for NormalizedPassword {
     }
 }
 
-/// Length limits for new passwords, counted in Unicode scalar values as sent: what JSON
-/// Schema's `minLength` and `maxLength` count, so an API can state the limits exactly. The
-/// NFKC form is what is hashed and compared; it may be longer (`ﬃ` becomes `ffi`) or shorter
-/// (`e` and a combining accent become `é`) than the password as sent.
+/// Length limits for new passwords, counted in Unicode scalar values. The maximum counts the
+/// password as sent, what JSON Schema's `maxLength` counts, so an API can state it exactly. The
+/// minimum must hold both as sent (JSON Schema's `minLength`) and for the NFKC form, which is
+/// what is hashed and compared: normalisation can merge characters (`e` and a combining accent
+/// become `é`, three Hangul jamo one syllable), and a password is as long as what is hashed.
+/// It may also grow (`ﬃ` becomes `ffi`): 128 characters as sent are accepted whatever they
+/// become.
 ///
 /// Any character is allowed (spaces, emoji, any script); nothing is truncated and no
 /// composition rule (upper case, digits, symbols) is imposed.
@@ -95,7 +98,8 @@ impl PasswordPolicy {
         self.max_chars
     }
 
-    /// Checks the length of `raw` as sent, then normalises it.
+    /// Checks the length of `raw` as sent, normalises it, and checks the normalised form's
+    /// length against the minimum too.
     ///
     /// Input longer than four bytes per allowed character is refused before normalisation, so
     /// a huge password costs no more than a length check.
@@ -106,16 +110,21 @@ impl PasswordPolicy {
         if raw.len() > self.max_chars.saturating_mul(4) {
             return Err(too_long);
         }
+        let too_short = PasswordRejection::TooShort {
+            min: self.min_chars,
+        };
         let chars = raw.chars().count();
         if chars > self.max_chars {
             return Err(too_long);
         }
         if chars < self.min_chars {
-            return Err(PasswordRejection::TooShort {
-                min: self.min_chars,
-            });
+            return Err(too_short);
         }
-        Ok(NormalizedPassword::new(raw))
+        let normalized = NormalizedPassword::new(raw);
+        if normalized.char_count() < self.min_chars {
+            return Err(too_short);
+        }
+        Ok(normalized)
     }
 }
 
@@ -213,10 +222,17 @@ mod tests {
             policy().check(&"\u{FB03}".repeat(11)),
             Err(PasswordRejection::TooShort { min: 12 })
         ));
-        // An accent sent as a combining mark counts as sent: twelve characters, though the
-        // normalised form has six.
-        let combined = policy().check(&"e\u{301}".repeat(6)).unwrap();
-        assert_eq!(combined.char_count(), 6);
+        // What normalisation merges must still be long enough once merged: twelve characters
+        // sent that become six (an accent as a combining mark) or four (Hangul jamo) are
+        // too short; twenty-four that become twelve are enough.
+        for merged in ["e\u{301}".repeat(6), "\u{1100}\u{1161}\u{11A8}".repeat(4)] {
+            assert!(matches!(
+                policy().check(&merged),
+                Err(PasswordRejection::TooShort { min: 12 })
+            ));
+        }
+        let combined = policy().check(&"e\u{301}".repeat(12)).unwrap();
+        assert_eq!(combined.char_count(), 12);
         // The longest expansion there is (U+FDFA, eighteen characters) stays bounded.
         let longest = policy().check(&"\u{FDFA}".repeat(128)).unwrap();
         assert_eq!(longest.char_count(), 128 * 18);

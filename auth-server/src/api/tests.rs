@@ -544,6 +544,9 @@ async fn a_proof_is_a_code_or_a_password_in_the_document_and_on_the_wire() {
     for body in [
         r#"{"code":"123456","password":"correct horse battery staple"}"#,
         "{}",
+        r#"{"code":"123456","password":null}"#,
+        r#"{"code":null,"password":"correct horse battery staple"}"#,
+        r#"{"password":"correct horse battery staple","remember":true}"#,
     ] {
         let (status, answer) = send(
             &router,

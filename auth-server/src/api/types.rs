@@ -13,7 +13,8 @@ pub(crate) struct Registration {
     /// characters, a domain IDNA accepts, at most 254 bytes once normalised.
     #[schema(format = Email, min_length = 3, max_length = 254)]
     pub(crate) email: String,
-    /// The new password, its length counted in characters. One found in the common or the
+    /// The new password, its length counted in characters; the minimum holds for its NFKC
+    /// form too (characters normalisation merges count once). One found in the common or the
     /// breached passwords, or built on the email or the service's name, is refused (422).
     #[schema(value_type = String, format = Password, min_length = 12, max_length = 128)]
     pub(crate) password: SecretString,
@@ -62,11 +63,18 @@ pub(crate) struct CodeRequest {
 #[serde(deny_unknown_fields)]
 pub(crate) struct ProofRequest {
     /// A current TOTP code or a recovery code.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub(crate) code: Option<SecretString>,
     /// The account password.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub(crate) password: Option<SecretString>,
+}
+
+/// A member that is there must be a string: `null` is not "left out", as the schema says.
+fn present<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<SecretString>, D::Error> {
+    SecretString::deserialize(deserializer).map(Some)
 }
 
 // The schema of `ProofRequest`, which says "exactly one" as the struct cannot.
