@@ -12,19 +12,39 @@
 # refusals (429) are documented answers. Its tokens come from .ci/contract_hooks.py.
 #   CARGO_TARGET_DIR        where cargo builds the server (default: target)
 #   SCHEMATHESIS_EXAMPLES   examples per operation and phase (default 100)
-#   AUTH_CI_CACHE           where the pinned schemathesis is installed (default ~/.cache/auth-ci)
+#   SCHEMATHESIS_PHASES     the phases to run (default: all four)
+#   SCHEMATHESIS_VERSION    "latest" for the newest release (default: the versions pinned in
+#                           .ci/schemathesis-requirements.txt, which CI uses)
+#   SCHEMATHESIS_SEED       the seed (default: a fixed one; "random" for none; CI keeps it)
+#   AUTH_CI_CACHE           where schemathesis is installed (default ~/.cache/auth-ci)
+# benches/explore-api.sh runs it unpinned, unseeded and longer, to look for what CI misses.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-schemathesis_version=4.32.5
-seed=20261129
+seed="${SCHEMATHESIS_SEED:-20261129}"
 examples="${SCHEMATHESIS_EXAMPLES:-100}"
-venv="${AUTH_CI_CACHE:-$HOME/.cache/auth-ci}/schemathesis-$schemathesis_version"
-if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -qF "$schemathesis_version"; then
+cache="${AUTH_CI_CACHE:-$HOME/.cache/auth-ci}"
+if [ "${SCHEMATHESIS_VERSION:-pinned}" = latest ]; then
+  # A fresh install of the newest release each time.
+  venv="$cache/schemathesis-latest"
   rm -rf "$venv"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$schemathesis_version"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check schemathesis
+else
+  # One virtual environment per content of the pin file, kept between runs.
+  requirements=.ci/schemathesis-requirements.txt
+  venv="$cache/schemathesis-$(sha256sum "$requirements" | cut -c 1-16)"
+  # The marker is written last, so an interrupted install is never taken for a good one.
+  if [ ! -f "$venv/installed" ]; then
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps -r "$requirements"
+    touch "$venv/installed"
+  fi
 fi
+"$venv/bin/schemathesis" --version
+seed_option=(--seed "$seed")
+[ "$seed" != random ] || seed_option=()
 
 # The binary the tests built (nothing to do after them): a build of auth-server alone would
 # unify other features and rebuild most of the tree.
@@ -33,6 +53,7 @@ bin="${CARGO_TARGET_DIR:-target}/debug/auth-server"
 
 work="$(mktemp -d)"
 server_pid=""
+# shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
   [ -z "$server_pid" ] || { kill -TERM "$server_pid" && wait "$server_pid"; } 2>/dev/null || true
   rm -rf "$work"
@@ -54,7 +75,11 @@ for _ in $(seq 1 100); do
   kill -0 "$server_pid" 2>/dev/null || { cat "$work/server.log" >&2; exit 1; }
   sleep 0.1
 done
-curl -fsS "$base/health/readiness" >/dev/null
+curl -fsS "$base/health/readiness" >/dev/null || {
+  echo "the server did not become ready:" >&2
+  cat "$work/server.log" >&2
+  exit 1
+}
 
 # Real accounts and tokens: .ci/contract_hooks.py registers and logs in an account whenever
 # schemathesis needs a token, from another loopback address than the fuzzing requests.
@@ -76,7 +101,7 @@ status=0
   --phases "${SCHEMATHESIS_PHASES:-examples,coverage,fuzzing,stateful}" \
   --mode all \
   --max-examples "$examples" \
-  --seed "$seed" \
+  "${seed_option[@]}" \
   --generation-database none \
   --workers 1 \
   --request-timeout 10 \
