@@ -53,6 +53,10 @@ pub enum Rotation {
     Invalid,
 }
 
+/// How many times one spent token may be retried within the reuse grace period; the next
+/// retry is reuse. A client that lost an answer retries once or twice, not more.
+pub const MAX_GRACE_RETRIES: u32 = 3;
+
 /// Whether a refresh token spent at `spent_at` and presented again at `now` is a retry that the
 /// reuse grace period covers. A zero grace period covers nothing, not even a retry in the same
 /// instant. Every backend decides with this one rule.

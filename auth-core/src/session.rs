@@ -21,8 +21,11 @@ pub struct SessionLifetimes {
     /// Absolute lifetime of a session and its refresh-token family (`REFRESH_TOKEN_TTL`).
     /// Default 30 days.
     pub absolute: Duration,
-    /// A refresh token presented again within this time after its rotation is a client retry,
-    /// not reuse. Default zero: every second use is reuse.
+    /// A refresh token presented again within this time after its rotation is a client retry
+    /// (its answer was lost), not reuse: the successor issued last time is replaced, and
+    /// presenting that replaced successor is reuse. At most
+    /// [`MAX_GRACE_RETRIES`](crate::refresh::MAX_GRACE_RETRIES) retries per token. Default 30
+    /// seconds; zero makes every second use reuse.
     pub refresh_reuse_grace: Duration,
 }
 
@@ -31,7 +34,7 @@ impl Default for SessionLifetimes {
         Self {
             idle: Duration::from_secs(7 * 24 * 3600),
             absolute: Duration::from_secs(30 * 24 * 3600),
-            refresh_reuse_grace: Duration::ZERO,
+            refresh_reuse_grace: Duration::from_secs(30),
         }
     }
 }

@@ -24,7 +24,8 @@ pub(crate) enum Command {
     /// AUTH_TOKEN_FORMAT (format of a generated development key); MFA_ENCRYPTION_KEYS
     /// (id:hex pairs, comma-separated, the first encrypts; see `mfa reencrypt`) or
     /// MFA_ENCRYPTION_KEY (one key of 64 hex characters, id k1); ACCESS_TOKEN_TTL (900); REFRESH_TOKEN_TTL (2592000); REAUTH_MAX_AGE (how
-    /// recent a login must be for sensitive changes, 300); REGISTRATIONS_PER_ADDRESS_HOUR (20)
+    /// recent a login must be for sensitive changes, 300); REFRESH_REUSE_GRACE (seconds after a
+    /// refresh in which retrying the same refresh token is a lost answer, not reuse, 0-300, 30); REGISTRATIONS_PER_ADDRESS_HOUR (20)
     /// and REGISTRATIONS_PER_MINUTE (over every address, 600); AUTH_ISSUER;
     /// AUTH_AUDIENCE; ARGON2_MEMORY_KIB, ARGON2_ITERATIONS, ARGON2_PARALLELISM (19456, 2, 1);
     /// PASSWORD_HASH_CONCURRENCY (hashes at once, one per core), PASSWORD_HASH_QUEUE (waiting

@@ -58,6 +58,8 @@ pub(crate) struct ServeConfig {
     pub(crate) refresh_ttl: Duration,
     /// How recent an authentication must be for the actions that need a fresh one.
     pub(crate) reauth_max_age: Duration,
+    /// How long after its rotation a refresh token's retry is a lost answer, not reuse.
+    pub(crate) refresh_reuse_grace: Duration,
     /// Registrations allowed per client address and hour.
     pub(crate) registrations_per_address: u32,
     /// Registrations allowed per minute over every address.
@@ -193,6 +195,9 @@ pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConf
     )
     .and_then(|v| v.parse().ok())
     .map_or(Duration::from_secs(2_592_000), Duration::from_secs);
+    let refresh_reuse_grace = parse("REFRESH_REUSE_GRACE", &mut problems, &seconds(0, 300))
+        .and_then(|v| v.parse().ok())
+        .map_or(Duration::from_secs(30), Duration::from_secs);
     let reauth_max_age = parse("REAUTH_MAX_AGE", &mut problems, &seconds(30, 86_400))
         .and_then(|v| v.parse().ok())
         .map_or(Duration::from_secs(300), Duration::from_secs);
@@ -414,6 +419,7 @@ pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConf
             access_ttl,
             refresh_ttl,
             reauth_max_age,
+            refresh_reuse_grace,
             registrations_per_address,
             registrations_per_minute,
             argon2,

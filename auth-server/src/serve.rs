@@ -304,6 +304,7 @@ fn authenticator(
     settings.sessions.idle = settings.sessions.idle.min(config.refresh_ttl);
     settings.verified_token_cache = config.token_cache_size;
     settings.reauthentication_max_age = config.reauth_max_age;
+    settings.sessions.refresh_reuse_grace = config.refresh_reuse_grace;
     let defaults = PasswordConfig::default();
     let concurrency = config
         .hash_concurrency

@@ -204,6 +204,22 @@ async fn the_full_mfa_life_of_an_account_on_postgres_and_redis() {
     backends.stop().await;
 }
 
+/// Registers a fresh account (its email starts with `name`) and logs it in: its credentials and
+/// the login's answer.
+async fn signed_in(port: u16, name: &str) -> (serde_json::Value, Answer) {
+    let email = format!("{name}-{}@example.com", uuid_hex());
+    let credentials = json!({"email": email, "password": "correct horse battery staple"});
+    assert_eq!(
+        post_json(port, "/v1/auth/register", &credentials, None)
+            .await
+            .status,
+        201
+    );
+    let login = post_json(port, "/v1/auth/login", &credentials, None).await;
+    assert_eq!(login.status, 200, "{:?}", login.body);
+    (credentials, login)
+}
+
 #[tokio::test]
 async fn a_dependency_lost_after_start_answers_503_never_500() {
     let Some(schema) = Schema::create().await else {
@@ -226,16 +242,7 @@ async fn a_dependency_lost_after_start_answers_503_never_500() {
     ])
     .await;
     let port = server.port;
-    let email = format!("down-{}@example.com", uuid_hex());
-    let credentials = json!({"email": email, "password": "correct horse battery staple"});
-    assert_eq!(
-        post_json(port, "/v1/auth/register", &credentials, None)
-            .await
-            .status,
-        201
-    );
-    let login = post_json(port, "/v1/auth/login", &credentials, None).await;
-    assert_eq!(login.status, 200, "{:?}", login.body);
+    let (credentials, login) = signed_in(port, "down").await;
     let access = login.body["access_token"].as_str().unwrap().to_owned();
 
     // Redis goes away: readiness says so, and what needs sessions answers 503.
@@ -280,6 +287,69 @@ async fn a_dependency_lost_after_start_answers_503_never_500() {
         register.body
     );
     assert_eq!(request(port, "GET", "/health/liveness").await.0, 200);
+
+    stop(server).await;
+    schema.drop_schema().await;
+    prefix.delete_keys(&redis).await;
+}
+
+/// A refresh that fails because Redis is away leaves its token unspent: once Redis is back,
+/// the same token refreshes. With no reuse grace, so only the order of the steps (every read
+/// and the session's touch before the rotation) can make the retry work.
+#[tokio::test]
+async fn a_refresh_refused_while_redis_is_away_works_once_it_is_back() {
+    let Some(schema) = Schema::create().await else {
+        return;
+    };
+    let Some(redis) = redis_url() else {
+        return;
+    };
+    let redis_relay = Relay::to(service_addr(&redis, 6379)).await;
+    let redis_url = via_port(&redis, redis_relay.port);
+    let keys = signing_keys();
+    let prefix = RedisPrefix::new();
+    let server = start_with(&[
+        ("DATABASE_URL", schema.url.as_str()),
+        ("REDIS_URL", redis_url.as_str()),
+        ("REDIS_KEY_PREFIX", prefix.0.as_str()),
+        ("AUTH_SIGNING_KEYS", keys.as_str()),
+        ("REFRESH_REUSE_GRACE", "0"),
+    ])
+    .await;
+    let port = server.port;
+    let (_, login) = signed_in(port, "away").await;
+    let refresh = json!({"refresh_token": login.body["refresh_token"]});
+
+    redis_relay.cut();
+    let refused = post_json(port, "/v1/auth/refresh", &refresh, None).await;
+    assert_eq!(
+        (refused.status, refused.body["error"].as_str()),
+        (503, Some("unavailable")),
+        "{:?}",
+        refused.body
+    );
+
+    redis_relay.restore();
+    let mut answer = post_json(port, "/v1/auth/refresh", &refresh, None).await;
+    for _ in 0..100 {
+        if answer.status != 503 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        answer = post_json(port, "/v1/auth/refresh", &refresh, None).await;
+    }
+    assert_eq!(
+        answer.status, 200,
+        "the same token after Redis came back: {:?}",
+        answer.body
+    );
+    let me = get_json(
+        port,
+        "/v1/auth/me",
+        Some(answer.body["access_token"].as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(me.status, 200, "{:?}", me.body);
 
     stop(server).await;
     schema.drop_schema().await;

@@ -50,7 +50,7 @@ async fn migrate_applies_once_and_reports_status() {
     let (ok, out, err) = migrate(&scoped, &[]);
     assert!(ok, "{err}");
     assert!(
-        out.starts_with("applied 4 migration(s); schema at version 4"),
+        out.starts_with("applied 5 migration(s); schema at version 5"),
         "{out}"
     );
     let (ok, out, _) = migrate(&scoped, &[]);

@@ -25,21 +25,51 @@ impl Authenticator {
         result
     }
 
+    /// Every fallible read and check comes first, the rotation last: a refresh that fails
+    /// before it (a store down) leaves the presented token unspent, so the client's retry
+    /// works; one whose answer is lost after it is covered by the reuse grace period.
     async fn rotate_refresh(&self, refresh_token: &str, client: Option<IpAddr>) -> Result<Tokens> {
         let presented = OpaqueSecret::parse(refresh_token)?;
+        let hash = presented.hash();
         let now = self.now();
         let lifetimes = self.inner.config.sessions;
+        let stores = &self.inner.stores;
+        let Some(family) = stores.refresh.live_family_of(&hash, now).await? else {
+            return Err(TokenRejection::NotActive.into());
+        };
+        let session = stores
+            .sessions
+            .touch_session(&family.session_id, now, now + lifetimes.idle)
+            .await?;
+        let user = stores.users.user_by_id(&family.user_id).await?;
+        let (session, user) = match (session, user) {
+            // A session of older credentials is over, whatever its expiry says.
+            (Some(_), Some(user)) if user.epoch > family.epoch => {
+                self.end_session(
+                    family.user_id,
+                    &family.session_id,
+                    SessionEnd::CredentialsChanged,
+                    client,
+                )
+                .await?;
+                return Err(TokenRejection::NotActive.into());
+            }
+            (Some(session), Some(user)) if !user.disabled => (session, user),
+            _ => {
+                self.end_session(
+                    family.user_id,
+                    &family.session_id,
+                    SessionEnd::Revoked,
+                    client,
+                )
+                .await?;
+                return Err(TokenRejection::NotActive.into());
+            }
+        };
         let successor = NewRefreshToken::issue(now, now + lifetimes.idle);
-        let rotation = self
-            .inner
-            .stores
+        let rotation = stores
             .refresh
-            .rotate(
-                &presented.hash(),
-                successor.record,
-                now,
-                lifetimes.refresh_reuse_grace,
-            )
+            .rotate(&hash, successor.record, now, lifetimes.refresh_reuse_grace)
             .await?;
         match rotation {
             Rotation::Invalid => Err(TokenRejection::NotActive.into()),
@@ -60,46 +90,14 @@ impl Authenticator {
                 .await?;
                 Err(Error::TokenReused)
             }
-            Rotation::Rotated(family) => {
-                let session = self
-                    .inner
-                    .stores
-                    .sessions
-                    .touch_session(&family.session_id, now, now + lifetimes.idle)
-                    .await?;
-                let user = self.inner.stores.users.user_by_id(&family.user_id).await?;
-                match (session, user) {
-                    // A session of older credentials is over, whatever its expiry says.
-                    (Some(_), Some(user)) if user.epoch > family.epoch => {
-                        self.end_session(
-                            family.user_id,
-                            &family.session_id,
-                            SessionEnd::CredentialsChanged,
-                            client,
-                        )
-                        .await?;
-                        Err(TokenRejection::NotActive.into())
-                    }
-                    // `auth_time` is copied, never renewed: a refresh is no authentication.
-                    (Some(session), Some(user)) if !user.disabled => self.tokens_for(
-                        user.id,
-                        &session.id,
-                        session.amr,
-                        session.auth_time,
-                        successor.secret,
-                    ),
-                    _ => {
-                        self.end_session(
-                            family.user_id,
-                            &family.session_id,
-                            SessionEnd::Revoked,
-                            client,
-                        )
-                        .await?;
-                        Err(TokenRejection::NotActive.into())
-                    }
-                }
-            }
+            // `auth_time` is copied, never renewed: a refresh is no authentication.
+            Rotation::Rotated(_) => self.tokens_for(
+                user.id,
+                &session.id,
+                session.amr,
+                session.auth_time,
+                successor.secret,
+            ),
         }
     }
 }

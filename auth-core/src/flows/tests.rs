@@ -260,7 +260,8 @@ async fn refresh_rotates_and_reuse_revokes_the_whole_family_and_session() {
     let access = second.access_token.expose_secret().to_owned();
     assert!(w.auth.authenticate(&access).await.is_ok());
 
-    // The first refresh token again: reuse.
+    // The first refresh token again, past the reuse grace period: reuse.
+    w.advance(31);
     let reused = w
         .auth
         .refresh(first.refresh_token.expose_secret(), None)
@@ -284,6 +285,46 @@ async fn refresh_rotates_and_reuse_revokes_the_whole_family_and_session() {
         .unwrap();
     assert!(principal_sessions.is_none());
     assert!(w.events.names().contains(&"refresh_reuse_detected"));
+}
+
+#[tokio::test]
+async fn a_refresh_whose_answer_was_lost_can_be_retried_within_the_grace_period() {
+    let w = world();
+    w.register("lost@example.com").await;
+    let first = w.tokens("lost@example.com").await;
+    // The answer to this refresh never reaches the client.
+    let lost = w
+        .auth
+        .refresh(first.refresh_token.expose_secret(), None)
+        .await
+        .unwrap();
+    w.advance(20);
+    let retried = w
+        .auth
+        .refresh(first.refresh_token.expose_secret(), None)
+        .await
+        .unwrap();
+    assert_eq!(retried.session_id, first.session_id);
+    assert!(
+        w.auth
+            .authenticate(retried.access_token.expose_secret())
+            .await
+            .is_ok()
+    );
+    // The successor the retry replaced is spent: presenting it is reuse, and ends the session.
+    let replaced = w
+        .auth
+        .refresh(lost.refresh_token.expose_secret(), None)
+        .await;
+    assert_eq!(replaced.unwrap_err().code(), "token_reused");
+    assert_eq!(
+        rejection(
+            w.auth
+                .authenticate(retried.access_token.expose_secret())
+                .await
+        ),
+        TokenRejection::Revoked
+    );
 }
 
 #[tokio::test]
@@ -843,7 +884,10 @@ impl AuthObserver for Recorder {
 #[tokio::test]
 async fn the_observer_sees_hashes_issues_and_refresh_outcomes() {
     let recorder = Arc::new(Recorder::default());
-    let auth = testing::authenticator_builder(testing::authenticator_config())
+    // No reuse grace: the second use of a token is reuse at once.
+    let mut config = testing::authenticator_config();
+    config.sessions.refresh_reuse_grace = Duration::ZERO;
+    let auth = testing::authenticator_builder(config)
         .observer(recorder.clone())
         .build()
         .unwrap();
@@ -1147,6 +1191,8 @@ async fn audit_events_carry_the_client_address() {
         .auth
         .refresh(first.refresh_token.expose_secret(), CLIENT)
         .await;
+    // Past the reuse grace period (30 s by default).
+    w.advance(31);
     let reused = w
         .auth
         .refresh(first.refresh_token.expose_secret(), CLIENT)

@@ -607,63 +607,104 @@ pub async fn refresh_rotation_reuse_and_expiry(
     );
 }
 
-/// Refresh: a retry within the grace period replaces the successor instead of revoking.
+/// Refresh: a retry within the grace period replaces the successor instead of revoking; the
+/// replaced successor is reuse if presented, a retry after the successor was used is reuse,
+/// and so is a retry past [`MAX_GRACE_RETRIES`](crate::refresh::MAX_GRACE_RETRIES).
 pub async fn refresh_reuse_grace_period_covers_quick_retries(
     users: Arc<dyn UserStore>,
     refresh: Arc<dyn RefreshStore>,
 ) {
     let grace = Duration::from_secs(10);
+    let at = |seconds| t0() + MINUTE + Duration::from_secs(seconds);
+
+    // A retry replaces the successor; the next token is used as normal; a retry after that is
+    // reuse, even within the grace period.
     let (family, first) = new_family(users.as_ref(), refresh.as_ref()).await;
-    let now = t0() + MINUTE;
-    let lost = token(now);
+    let lost = token(at(0));
     assert!(matches!(
         refresh
-            .rotate(&first.hash, lost.clone(), now, grace)
+            .rotate(&first.hash, lost.clone(), at(0), grace)
             .await
             .unwrap(),
         Rotation::Rotated(_)
     ));
-    let retried = token(now);
+    let retried = token(at(0));
     assert_eq!(
         refresh
-            .rotate(
-                &first.hash,
-                retried.clone(),
-                now + Duration::from_secs(5),
-                grace
-            )
+            .rotate(&first.hash, retried.clone(), at(5), grace)
             .await
             .unwrap(),
         Rotation::Rotated(family.clone()),
         "a retry within the grace period"
     );
-    assert_eq!(
-        refresh
-            .rotate(&lost.hash, token(now), now + Duration::from_secs(6), grace)
-            .await
-            .unwrap(),
-        Rotation::Invalid,
-        "the successor of the first attempt is replaced"
-    );
     assert!(matches!(
         refresh
-            .rotate(
-                &retried.hash,
-                token(now),
-                now + Duration::from_secs(7),
-                grace
-            )
+            .rotate(&retried.hash, token(at(0)), at(7), grace)
             .await
             .unwrap(),
         Rotation::Rotated(_)
     ));
     assert_eq!(
         refresh
-            .rotate(&first.hash, token(now), now + Duration::from_secs(8), grace)
+            .rotate(&first.hash, token(at(0)), at(8), grace)
             .await
             .unwrap(),
         Rotation::Reused(family),
         "within the grace period, but its successor was used: reuse"
+    );
+
+    // The successor a retry replaced, presented: reuse.
+    let (family, first) = new_family(users.as_ref(), refresh.as_ref()).await;
+    let lost = token(at(0));
+    refresh
+        .rotate(&first.hash, lost.clone(), at(0), grace)
+        .await
+        .unwrap();
+    refresh
+        .rotate(&first.hash, token(at(0)), at(1), grace)
+        .await
+        .unwrap();
+    assert_eq!(
+        refresh
+            .rotate(&lost.hash, token(at(0)), at(2), grace)
+            .await
+            .unwrap(),
+        Rotation::Reused(family.clone()),
+        "the replaced successor"
+    );
+    assert_eq!(
+        refresh.live_family_of(&first.hash, at(2)).await.unwrap(),
+        None,
+        "the family is revoked"
+    );
+
+    // Three retries, then the fourth is reuse.
+    let (family, first) = new_family(users.as_ref(), refresh.as_ref()).await;
+    assert_eq!(
+        refresh.live_family_of(&first.hash, at(0)).await.unwrap(),
+        Some(family.clone())
+    );
+    refresh
+        .rotate(&first.hash, token(at(0)), at(0), grace)
+        .await
+        .unwrap();
+    for retry in 1..=crate::refresh::MAX_GRACE_RETRIES {
+        assert_eq!(
+            refresh
+                .rotate(&first.hash, token(at(0)), at(u64::from(retry)), grace)
+                .await
+                .unwrap(),
+            Rotation::Rotated(family.clone()),
+            "retry {retry}"
+        );
+    }
+    assert_eq!(
+        refresh
+            .rotate(&first.hash, token(at(0)), at(5), grace)
+            .await
+            .unwrap(),
+        Rotation::Reused(family),
+        "one retry too many"
     );
 }
 

@@ -14,7 +14,9 @@ use async_trait::async_trait;
 use crate::id::{FamilyId, SecretHash, SessionId, UserId};
 use crate::mfa::EncryptedSecret;
 
-use crate::refresh::{RefreshFamily, RefreshTokenRecord, Rotation, within_grace};
+use crate::refresh::{
+    MAX_GRACE_RETRIES, RefreshFamily, RefreshTokenRecord, Rotation, within_grace,
+};
 
 use super::{
     MfaStore, RefreshStore, RevocationStore, Session, SessionStore, ThrottleRecord, ThrottleStore,
@@ -62,6 +64,10 @@ struct TokenState {
     family: FamilyId,
     /// When it was spent, and the successor it was exchanged for.
     spent: Option<(SystemTime, SecretHash)>,
+    /// Grace retries of this spent token so far.
+    grace_retries: u32,
+    /// A successor a grace retry replaced: presenting it is reuse.
+    replaced: bool,
 }
 
 impl MemoryStore {
@@ -299,6 +305,8 @@ impl RefreshStore for MemoryStore {
         };
         let family_id = token.family;
         let spent = token.spent;
+        let replaced = token.replaced;
+        let retries = token.grace_retries;
         let idle_expired = now >= token.record.idle_expires_at;
         let Some(family_state) = state.families.get_mut(&family_id) else {
             return Ok(Rotation::Invalid);
@@ -310,8 +318,15 @@ impl RefreshStore for MemoryStore {
         if state.refresh_tokens.contains_key(&successor.hash) {
             return Err(Error::Conflict("refresh token exists".into()));
         }
+        if replaced {
+            // Exchanged already, by the retry that replaced it.
+            family_state.revoked = true;
+            return Ok(Rotation::Reused(family));
+        }
         match spent {
-            Some((spent_at, _)) if !within_grace(spent_at, now, grace) => {
+            Some((spent_at, _))
+                if !within_grace(spent_at, now, grace) || retries >= MAX_GRACE_RETRIES =>
+            {
                 family_state.revoked = true;
                 Ok(Rotation::Reused(family))
             }
@@ -326,9 +341,15 @@ impl RefreshStore for MemoryStore {
                 Ok(Rotation::Reused(family))
             }
             Some((_, previous_successor)) => {
-                // A retry within the grace period: the successor issued last time is replaced.
-                state.refresh_tokens.remove(&previous_successor);
+                // A retry within the grace period: the successor issued last time is replaced
+                // (and kept, so presenting it is reuse).
+                if let Some(previous) = state.refresh_tokens.get_mut(&previous_successor) {
+                    previous.replaced = true;
+                }
                 insert_successor(state, presented, successor, &family, now);
+                if let Some(token) = state.refresh_tokens.get_mut(presented) {
+                    token.grace_retries += 1;
+                }
                 Ok(Rotation::Rotated(family))
             }
             None if idle_expired => Ok(Rotation::Invalid),
@@ -337,6 +358,20 @@ impl RefreshStore for MemoryStore {
                 Ok(Rotation::Rotated(family))
             }
         }
+    }
+
+    async fn live_family_of(
+        &self,
+        token: &SecretHash,
+        now: SystemTime,
+    ) -> Result<Option<RefreshFamily>> {
+        let state = self.state();
+        Ok(state
+            .refresh_tokens
+            .get(token)
+            .and_then(|token| state.families.get(&token.family))
+            .filter(|family| !family.revoked && now < family.family.expires_at)
+            .map(|family| family.family.clone()))
     }
 
     async fn revoke_session_family(&self, session: &SessionId) -> Result<bool> {
@@ -381,6 +416,8 @@ fn insert_token(state: &mut State, record: RefreshTokenRecord, family: &RefreshF
             record: capped,
             family: family.id,
             spent: None,
+            grace_retries: 0,
+            replaced: false,
         },
     );
 }

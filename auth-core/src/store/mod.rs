@@ -200,6 +200,14 @@ pub trait RefreshStore: Send + Sync + fmt::Debug {
         now: SystemTime,
         grace: Duration,
     ) -> Result<Rotation>;
+    /// The family of a stored token, if that family is alive at `now` (not revoked, before its
+    /// absolute expiry), whatever the token's own state: a read, so a caller can check
+    /// everything else before [`rotate`](Self::rotate) writes.
+    async fn live_family_of(
+        &self,
+        token: &SecretHash,
+        now: SystemTime,
+    ) -> Result<Option<RefreshFamily>>;
     /// Revokes the family of a session; false if it had none alive.
     async fn revoke_session_family(&self, session: &SessionId) -> Result<bool>;
     /// Moves the live family of a session to credentials epoch `epoch` (never back), so the

@@ -39,6 +39,7 @@ fn an_empty_environment_gives_the_development_defaults() {
     assert_eq!(config.access_ttl, Duration::from_secs(900));
     assert_eq!(config.refresh_ttl, Duration::from_secs(2_592_000));
     assert_eq!(config.reauth_max_age, Duration::from_secs(300));
+    assert_eq!(config.refresh_reuse_grace, Duration::from_secs(30));
     assert_eq!(config.redis_key_prefix, "auth:");
     assert_eq!(
         (
@@ -66,6 +67,7 @@ fn values_are_read_and_trimmed() {
         ("ACCESS_TOKEN_TTL", "600"),
         ("REFRESH_TOKEN_TTL", "86400"),
         ("REAUTH_MAX_AGE", "120"),
+        ("REFRESH_REUSE_GRACE", "0"),
         ("REGISTRATIONS_PER_ADDRESS_HOUR", "5"),
         ("REGISTRATIONS_PER_MINUTE", "50"),
         ("AUTH_ISSUER", "https://auth.example.com"),
@@ -93,6 +95,7 @@ fn values_are_read_and_trimmed() {
     assert_eq!(config.access_ttl, Duration::from_secs(600));
     assert_eq!(config.refresh_ttl, Duration::from_secs(86_400));
     assert_eq!(config.reauth_max_age, Duration::from_secs(120));
+    assert_eq!(config.refresh_reuse_grace, Duration::ZERO);
     assert_eq!(config.redis_key_prefix, "orders-auth:");
     assert_eq!(
         (
@@ -140,6 +143,7 @@ fn every_problem_is_listed_at_once_with_the_variable_name() {
         ("PASSWORD_HASH_NICENESS", "20"),
         ("TRUSTED_PROXY_HEADER", "not a header"),
         ("REAUTH_MAX_AGE", "0"),
+        ("REFRESH_REUSE_GRACE", "301"),
         ("REDIS_KEY_PREFIX", "{shared}"),
         ("REGISTRATIONS_PER_MINUTE", "0"),
     ]);
@@ -160,6 +164,7 @@ fn every_problem_is_listed_at_once_with_the_variable_name() {
         "PASSWORD_HASH_NICENESS",
         "TRUSTED_PROXY_HEADER",
         "REAUTH_MAX_AGE",
+        "REFRESH_REUSE_GRACE",
         "REDIS_KEY_PREFIX",
         "REGISTRATIONS_PER_MINUTE",
     ] {

@@ -344,7 +344,10 @@ async fn the_authenticator_feeds_refresh_hashing_and_issuing_metrics() {
     let stores = Stores::memory_with_events(Arc::new(
         metrics.event_sink(Arc::new(MemoryEventSink::new())),
     ));
-    let auth = testing::authenticator_builder(testing::authenticator_config())
+    // No reuse grace: the second use of a token is reuse at once.
+    let mut config = testing::authenticator_config();
+    config.sessions.refresh_reuse_grace = Duration::ZERO;
+    let auth = testing::authenticator_builder(config)
         .stores(stores)
         .observer(Arc::new(metrics.clone()))
         .build()

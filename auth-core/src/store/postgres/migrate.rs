@@ -43,6 +43,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "email_normalization",
         sql: include_str!("migrations/0004_email_normalization.sql"),
     },
+    Migration {
+        version: 5,
+        name: "refresh_grace_retries",
+        sql: include_str!("migrations/0005_refresh_grace_retries.sql"),
+    },
 ];
 
 /// The backfill that moves stored addresses to [`normalize_email`]'s form, by its name in

@@ -17,7 +17,9 @@ use super::users::{epoch, epoch_param};
 use super::{PostgresStore, db_error, execute, get, get_session_id, pg_time, query_opt};
 use crate::error::{Error, Result};
 use crate::id::{FamilyId, SecretHash, SessionId, UserId};
-use crate::refresh::{RefreshFamily, RefreshTokenRecord, Rotation, within_grace};
+use crate::refresh::{
+    MAX_GRACE_RETRIES, RefreshFamily, RefreshTokenRecord, Rotation, within_grace,
+};
 use crate::store::RefreshStore;
 
 #[async_trait]
@@ -57,6 +59,24 @@ impl RefreshStore for PostgresStore {
         let rotation = rotate(&tx, presented, &successor, now, grace).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(rotation)
+    }
+
+    async fn live_family_of(
+        &self,
+        token: &SecretHash,
+        now: SystemTime,
+    ) -> Result<Option<RefreshFamily>> {
+        let client = self.client().await?;
+        query_opt(
+            &client,
+            "SELECT f.id, f.user_id, f.session_id, f.created_at, f.expires_at, f.revoked, f.epoch \
+             FROM auth_refresh_tokens t JOIN auth_refresh_families f ON f.id = t.family_id \
+             WHERE t.hash = $1 AND NOT f.revoked AND f.expires_at > $2",
+            &[&&token.as_bytes()[..], &pg_time(now)],
+        )
+        .await?
+        .map(|row| refresh_family(&row))
+        .transpose()
     }
 
     async fn revoke_session_family(&self, session: &SessionId) -> Result<bool> {
@@ -114,7 +134,7 @@ async fn rotate(
     // Read after taking the lock: what earlier holders committed is visible.
     let Some(token) = query_opt(
         tx,
-        "SELECT t.idle_expires_at, t.spent_at, \
+        "SELECT t.idle_expires_at, t.spent_at, t.grace_retries, t.replaced, \
                 (SELECT s.spent_at IS NOT NULL FROM auth_refresh_tokens s \
                  WHERE s.hash = t.successor_hash) AS successor_spent, \
                 t.successor_hash, \
@@ -130,9 +150,15 @@ async fn rotate(
     if get::<bool>(&token, "successor_exists")? {
         return Err(Error::Conflict("refresh token exists".into()));
     }
+    if get::<bool>(&token, "replaced")? {
+        // Exchanged already, by the retry that replaced it.
+        revoke_family(tx, family.id).await?;
+        return Ok(Rotation::Reused(family));
+    }
     let spent_at: Option<SystemTime> = get(&token, "spent_at")?;
+    let retries = u32::try_from(get::<i32>(&token, "grace_retries")?).unwrap_or(u32::MAX);
     match spent_at {
-        Some(spent_at) if !within_grace(spent_at, now, grace) => {
+        Some(spent_at) if !within_grace(spent_at, now, grace) || retries >= MAX_GRACE_RETRIES => {
             revoke_family(tx, family.id).await?;
             Ok(Rotation::Reused(family))
         }
@@ -142,12 +168,19 @@ async fn rotate(
             Ok(Rotation::Reused(family))
         }
         Some(_) => {
-            // A retry within the grace period: the successor issued last time is replaced.
+            // A retry within the grace period: the successor issued last time is replaced
+            // (and kept, so presenting it is reuse).
             let previous: Option<Vec<u8>> = get(&token, "successor_hash")?;
             execute(
                 tx,
-                "DELETE FROM auth_refresh_tokens WHERE hash = $1",
+                "UPDATE auth_refresh_tokens SET replaced = true WHERE hash = $1",
                 &[&previous],
+            )
+            .await?;
+            execute(
+                tx,
+                "UPDATE auth_refresh_tokens SET grace_retries = grace_retries + 1 WHERE hash = $1",
+                &[&presented],
             )
             .await?;
             spend(tx, presented, successor, &family, now).await?;
