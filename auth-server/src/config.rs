@@ -242,7 +242,7 @@ pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConf
     })
     .unwrap_or_else(|| "auth:".to_owned());
     if redis_url.is_some() && database_url.is_none() && get("DATABASE_URL").is_none() {
-        problems.push("REDIS_URL: Redis holds sessions only; set DATABASE_URL too".to_owned());
+        problems.push("REDIS_URL: Redis holds counters only; set DATABASE_URL too".to_owned());
     }
     if production && get("DATABASE_URL").is_none() {
         problems

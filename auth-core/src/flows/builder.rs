@@ -88,9 +88,12 @@ impl Stores {
 
 #[cfg(all(feature = "postgres", feature = "redis"))]
 impl Stores {
-    /// Durable data (users, MFA, refresh families, audit events) in PostgreSQL; the hot,
-    /// expiring state (sessions, throttle counters, revoked sessions, TOTP replay guard) in
-    /// Redis.
+    /// PostgreSQL is the record (users, MFA, refresh families, sessions, revoked sessions,
+    /// audit events); Redis holds the counters (throttling, the fast TOTP replay guard before
+    /// the durable last-step record). Redis may be emptied at any moment: throttle counters
+    /// start again, and nothing else is lost; no one is signed out and no revoked session
+    /// comes back. A session check reads PostgreSQL once per session per
+    /// [`AuthenticatorConfig::sid_cache_ttl`] at most.
     pub fn postgres_with_redis(
         postgres: crate::store::postgres::PostgresStore,
         redis: crate::store::redis::RedisStore,
@@ -101,9 +104,9 @@ impl Stores {
             users: postgres.clone(),
             mfa: postgres.clone(),
             refresh: postgres.clone(),
-            sessions: redis.clone(),
+            sessions: postgres.clone(),
             throttle: redis.clone(),
-            revocations: redis.clone(),
+            revocations: postgres.clone(),
             totp_replay: redis,
             events: postgres,
         }

@@ -1342,3 +1342,109 @@ async fn one_account_per_address_however_it_is_spelt() {
         "{refused:?}"
     );
 }
+
+/// The memory session store, whose touches fail while `down` is set: a session store that
+/// went away (Redis, for an embedder who keeps sessions there) at the worst moment of a refresh.
+#[derive(Debug)]
+struct SessionsGoingAway {
+    inner: Arc<dyn crate::store::SessionStore>,
+    down: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl crate::store::SessionStore for SessionsGoingAway {
+    async fn create_session(&self, session: crate::store::Session) -> Result<()> {
+        self.inner.create_session(session).await
+    }
+    async fn session(
+        &self,
+        id: &SessionId,
+        now: std::time::SystemTime,
+    ) -> Result<Option<crate::store::Session>> {
+        self.inner.session(id, now).await
+    }
+    async fn touch_session(
+        &self,
+        id: &SessionId,
+        now: std::time::SystemTime,
+        idle_expires_at: std::time::SystemTime,
+    ) -> Result<Option<crate::store::Session>> {
+        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(Error::Unavailable("the session store is away".into()));
+        }
+        self.inner.touch_session(id, now, idle_expires_at).await
+    }
+    async fn reauthenticate_session(
+        &self,
+        id: &SessionId,
+        now: std::time::SystemTime,
+        idle_expires_at: std::time::SystemTime,
+    ) -> Result<Option<crate::store::Session>> {
+        self.inner
+            .reauthenticate_session(id, now, idle_expires_at)
+            .await
+    }
+    async fn sessions_of(
+        &self,
+        user: &crate::id::UserId,
+        now: std::time::SystemTime,
+    ) -> Result<Vec<crate::store::Session>> {
+        self.inner.sessions_of(user, now).await
+    }
+    async fn revoke_session(&self, user: &crate::id::UserId, id: &SessionId) -> Result<bool> {
+        self.inner.revoke_session(user, id).await
+    }
+    async fn revoke_sessions_of(
+        &self,
+        user: &crate::id::UserId,
+        except: Option<&SessionId>,
+    ) -> Result<Vec<SessionId>> {
+        self.inner.revoke_sessions_of(user, except).await
+    }
+}
+
+#[tokio::test]
+async fn a_refresh_refused_before_its_rotation_leaves_the_token_usable() {
+    // No reuse grace, so only the order of the steps can make the retry work.
+    let sessions = Arc::new(SessionsGoingAway {
+        inner: Arc::new(crate::store::memory::MemoryStore::new()),
+        down: false.into(),
+    });
+    let stores = Stores {
+        sessions: sessions.clone(),
+        ..Stores::memory_with_events(Arc::new(MemoryEventSink::new()))
+    };
+    let mut config = testing::authenticator_config();
+    config.sessions.refresh_reuse_grace = Duration::ZERO;
+    let auth = testing::authenticator_builder(config)
+        .stores(stores)
+        .build()
+        .unwrap();
+    auth.register("away@example.com", &secret(PASSWORD))
+        .await
+        .unwrap();
+    let LoginOutcome::Authenticated(tokens) = auth
+        .login("away@example.com", &secret(PASSWORD), None)
+        .await
+        .unwrap()
+    else {
+        panic!("no MFA enrolled");
+    };
+    sessions
+        .down
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let refused = auth
+        .refresh(tokens.refresh_token.expose_secret(), None)
+        .await;
+    assert!(matches!(refused, Err(Error::Unavailable(_))), "{refused:?}");
+    sessions
+        .down
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    let retried = auth
+        .refresh(tokens.refresh_token.expose_secret(), None)
+        .await;
+    assert!(
+        retried.is_ok(),
+        "the same token once the store is back: {retried:?}"
+    );
+}
