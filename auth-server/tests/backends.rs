@@ -43,10 +43,6 @@ impl Schema {
     }
 }
 
-fn uuid_hex() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
-}
-
 fn redis_url() -> Option<String> {
     service_url("AUTH_TEST_REDIS_URL")
 }

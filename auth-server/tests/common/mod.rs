@@ -17,6 +17,11 @@ pub struct Server {
     pub logs: tokio::sync::mpsc::UnboundedReceiver<String>,
 }
 
+/// A random name part: 32 hex digits.
+pub fn uuid_hex() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
 /// Starts `auth-server serve` on port 0 and reads the port from its "listening" log line.
 pub async fn start() -> Server {
     start_with(&[]).await
