@@ -10,6 +10,8 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::*;
@@ -239,21 +241,54 @@ impl Client {
     }
 }
 
-/// Every client's round, `rounds` times: how many answers of each status, for refresh and me.
-async fn phase(
-    clients: &mut [Client],
-    rounds: usize,
-) -> (BTreeMap<u16, usize>, BTreeMap<u16, usize>) {
-    let mut refresh = BTreeMap::new();
-    let mut me = BTreeMap::new();
-    for _ in 0..rounds {
-        for client in clients.iter_mut() {
-            let (r, m) = client.round().await;
-            *refresh.entry(r).or_insert(0) += 1;
-            *me.entry(m).or_insert(0) += 1;
+/// The phases of the run, in order; each user's answers are counted under the phase in
+/// force when its round began.
+const PHASES: [&str; 7] = [
+    "before",
+    "Redis paused",
+    "Redis killed",
+    "Redis back, empty",
+    "PostgreSQL stopped",
+    "PostgreSQL back",
+    "after",
+];
+
+/// Answers counted by phase: for refresh and for me, how many of each status.
+type Tally = Vec<(BTreeMap<u16, usize>, BTreeMap<u16, usize>)>;
+
+/// Runs `client` in a loop until `done`, counting its answers under the current phase.
+async fn keep_going(
+    mut client: Client,
+    phase: Arc<AtomicUsize>,
+    done: Arc<AtomicBool>,
+    tally: Arc<Mutex<Tally>>,
+) -> Client {
+    while !done.load(Ordering::SeqCst) {
+        let now = phase.load(Ordering::SeqCst);
+        let (refresh, me) = client.round().await;
+        {
+            let mut tally = tally.lock().unwrap();
+            *tally[now].0.entry(refresh).or_insert(0) += 1;
+            *tally[now].1.entry(me).or_insert(0) += 1;
         }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    (refresh, me)
+    client
+}
+
+/// Waits until both servers say they are ready.
+async fn ready(servers: [&Server; 2]) {
+    for _ in 0..200 {
+        let mut all = true;
+        for server in servers {
+            all &= request(server.port, "GET", "/health/readiness").await.0 == 200;
+        }
+        if all {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the servers did not become ready within 10 s");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -285,23 +320,58 @@ async fn store_outages_sign_no_one_out_and_revive_no_session() {
     let logout = post_json(a.port, "/v1/auth/logout", &json!({}), Some(&leaver.access)).await;
     assert_eq!(logout.status, 204);
 
-    let mut report = Vec::new();
-    report.push(("before", phase(&mut clients, 2).await));
+    // Every user refreshes and asks who it is in a loop of its own while the stores fail.
+    let phase = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(AtomicBool::new(false));
+    let tally: Arc<Mutex<Tally>> = Arc::new(Mutex::new(vec![Default::default(); PHASES.len()]));
+    let users: Vec<_> = clients
+        .into_iter()
+        .map(|client| {
+            tokio::spawn(keep_going(
+                client,
+                phase.clone(),
+                done.clone(),
+                tally.clone(),
+            ))
+        })
+        .collect();
+    let next = |pause_ms: u64| {
+        let phase = phase.clone();
+        async move {
+            tokio::time::sleep(Duration::from_millis(pause_ms)).await;
+            phase.fetch_add(1, Ordering::SeqCst);
+        }
+    };
+    // A phase begins as its outage begins, and as its recovery has ended: the time a stop
+    // takes counts as down, the time a start takes too.
+    next(800).await;
     redis.signal("STOP");
-    report.push(("Redis paused", phase(&mut clients, 1).await));
+    next(1_500).await;
     redis.kill();
-    report.push(("Redis killed", phase(&mut clients, 2).await));
-    redis.run();
-    report.push(("Redis back, empty", phase(&mut clients, 2).await));
-    postgres.stop();
-    report.push(("PostgreSQL stopped", phase(&mut clients, 1).await));
-    postgres.run();
-    report.push(("PostgreSQL back", phase(&mut clients, 3).await));
-    let after = phase(&mut clients, 1).await;
-    report.push(("after", after.clone()));
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    tokio::task::block_in_place(|| redis.run());
+    next(0).await;
+    next(1_000).await;
+    tokio::task::block_in_place(|| postgres.stop());
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    tokio::task::block_in_place(|| postgres.run());
+    next(0).await;
+    ready([&a, &b]).await;
+    // Requests begun before the servers were ready may still answer 503: "after" starts once
+    // every user has begun a round since.
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    next(0).await;
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    done.store(true, Ordering::SeqCst);
+    let mut clients = Vec::new();
+    for user in users {
+        clients.push(user.await.unwrap());
+    }
 
-    for (name, (refresh, me)) in &report {
+    let tally = tally.lock().unwrap().clone();
+    for (name, (refresh, me)) in PHASES.iter().zip(&tally) {
         eprintln!("{name}: refresh {refresh:?}, me {me:?}");
+        assert!(!refresh.is_empty(), "{name}: no refresh was made");
         for status in refresh.keys().chain(me.keys()) {
             assert!(
                 [200, 503].contains(status),
@@ -312,12 +382,24 @@ async fn store_outages_sign_no_one_out_and_revive_no_session() {
     let signed_in = clients.iter().filter(|client| !client.signed_out).count();
     eprintln!("signed in at the end: {signed_in} of {}", clients.len());
     assert_eq!(signed_in, clients.len());
+    let (after_refresh, after_me) = tally.last().unwrap();
     assert_eq!(
-        after.0.keys().collect::<Vec<_>>(),
+        after_refresh.keys().collect::<Vec<_>>(),
         [&200],
         "every refresh after"
     );
-    assert_eq!(after.1.keys().collect::<Vec<_>>(), [&200], "every me after");
+    assert_eq!(
+        after_me.keys().collect::<Vec<_>>(),
+        [&200],
+        "every me after"
+    );
+    for client in &mut clients {
+        assert_eq!(
+            client.round().await,
+            (200, 200),
+            "one more round at the end"
+        );
+    }
     for server in [&a, &b] {
         let refused = get_json(server.port, "/v1/auth/me", Some(&leaver.access)).await;
         assert_eq!(refused.status, 401, "the ended session on {}", server.port);
