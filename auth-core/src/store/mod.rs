@@ -9,8 +9,21 @@
 //! - `memory` (feature `memory`, on by default): every trait, in process.
 //! - `postgres` (feature `postgres`): every trait, durable, with embedded migrations; enough on
 //!   its own for a deployment.
-//! - `redis` (feature `redis`): sessions, throttle counters and the revocation list: the hot,
-//!   expiring state, beside PostgreSQL for the durable rest.
+//! - `redis` (feature `redis`): sessions, throttle counters, the revocation list and the TOTP
+//!   replay guard, for an embedder who wants them there; beside PostgreSQL,
+//!   [`Stores::postgres_with_redis`](crate::flows::Stores) uses it for the counters only.
+//!
+//! Where state lives with PostgreSQL and Redis (`Stores::postgres_with_redis`, what the server
+//! runs): PostgreSQL is the record of everything that must survive (accounts, factors, refresh
+//! families, sessions, revoked sessions, audit events); Redis holds the throttle counters and
+//! the fast TOTP replay guard, and may be emptied at any moment. Losing its data costs the
+//! counters (throttling starts again: an attacker mid-run gets a fresh budget) and nothing else:
+//! the last accepted TOTP step is also in PostgreSQL, no one is signed out and no revoked
+//! session comes back. A session is written on login, refresh, step-up and revocation only,
+//! never by a request that merely uses an access token, so there are no per-request writes to
+//! coalesce; a request's revocation check reads PostgreSQL at most once per session per
+//! `sid_cache_ttl` (2 s) in each process, which is also how long a revocation made on one
+//! server takes to reach the others (at once on the server that made it).
 //!
 //! `conformance` (feature `test-util`) runs the same behavioural checks against any
 //! implementation, ours or yours.
