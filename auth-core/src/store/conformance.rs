@@ -44,6 +44,7 @@ macro_rules! store_conformance_tests {
         $crate::store_conformance_tests!(@test $factory, refresh_rotation_reuse_and_expiry(users, refresh));
         $crate::store_conformance_tests!(@test $factory, refresh_reuse_grace_period_covers_quick_retries(users, refresh));
         $crate::store_conformance_tests!(@test $factory, refresh_rotation_is_single_use_under_concurrency(users, refresh));
+        $crate::store_conformance_tests!(@test $factory, refresh_grace_retries_stay_bounded_under_concurrency(users, refresh));
         $crate::store_conformance_tests!(@test $factory, sessions_expire_list_and_revoke(users, sessions));
         $crate::store_conformance_tests!(@test $factory, throttle_counters_reserve_release_confirm_and_expire(throttle));
         $crate::store_conformance_tests!(@test $factory, single_use_ids_are_used_once_until_they_expire(revocations));
@@ -705,6 +706,50 @@ pub async fn refresh_reuse_grace_period_covers_quick_retries(
             .unwrap(),
         Rotation::Reused(family),
         "one retry too many"
+    );
+}
+
+/// Refresh: 20 concurrent retries of a spent token within the grace period get exactly
+/// [`MAX_GRACE_RETRIES`](crate::refresh::MAX_GRACE_RETRIES) successors; the next is reuse.
+pub async fn refresh_grace_retries_stay_bounded_under_concurrency(
+    users: Arc<dyn UserStore>,
+    refresh: Arc<dyn RefreshStore>,
+) {
+    let grace = Duration::from_secs(10);
+    let (_, first) = new_family(users.as_ref(), refresh.as_ref()).await;
+    let now = t0() + MINUTE;
+    refresh
+        .rotate(&first.hash, token(now), now, grace)
+        .await
+        .unwrap();
+    let retries: Vec<_> = (0..20)
+        .map(|_| {
+            let refresh = refresh.clone();
+            let hash = first.hash;
+            tokio::spawn(async move {
+                refresh
+                    .rotate(&hash, token(now), now + Duration::from_secs(1), grace)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let (mut rotated, mut reused) = (0, 0);
+    for retry in retries {
+        match retry.await.unwrap() {
+            Rotation::Rotated(_) => rotated += 1,
+            Rotation::Reused(_) => reused += 1,
+            Rotation::Invalid => {}
+        }
+    }
+    assert_eq!(
+        rotated,
+        crate::refresh::MAX_GRACE_RETRIES,
+        "retries that got a successor"
+    );
+    assert_eq!(
+        reused, 1,
+        "the first retry past the limit revokes the family"
     );
 }
 
