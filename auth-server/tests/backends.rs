@@ -200,22 +200,6 @@ async fn the_full_mfa_life_of_an_account_on_postgres_and_redis() {
     backends.stop().await;
 }
 
-/// Registers a fresh account (its email starts with `name`) and logs it in: its credentials and
-/// the login's answer.
-async fn signed_in(port: u16, name: &str) -> (serde_json::Value, Answer) {
-    let email = format!("{name}-{}@example.com", uuid_hex());
-    let credentials = json!({"email": email, "password": "correct horse battery staple"});
-    assert_eq!(
-        post_json(port, "/v1/auth/register", &credentials, None)
-            .await
-            .status,
-        201
-    );
-    let login = post_json(port, "/v1/auth/login", &credentials, None).await;
-    assert_eq!(login.status, 200, "{:?}", login.body);
-    (credentials, login)
-}
-
 #[tokio::test]
 async fn a_dependency_lost_after_start_answers_503_never_500() {
     let Some(schema) = Schema::create().await else {

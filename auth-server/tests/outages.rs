@@ -206,11 +206,7 @@ struct Client {
 
 impl Client {
     async fn sign_up(port: u16, name: &str) -> Self {
-        let credentials = json!({"email": format!("{name}-{}@example.com", uuid_hex()), "password": "correct horse battery staple"});
-        let registered = post_json(port, "/v1/auth/register", &credentials, None).await;
-        assert_eq!(registered.status, 201, "{:?}", registered.body);
-        let login = post_json(port, "/v1/auth/login", &credentials, None).await;
-        assert_eq!(login.status, 200, "{:?}", login.body);
+        let (_, login) = signed_in(port, name).await;
         Self {
             port,
             refresh: login.body["refresh_token"].clone(),

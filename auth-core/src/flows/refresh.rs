@@ -43,26 +43,19 @@ impl Authenticator {
             .await?;
         let user = stores.users.user_by_id(&family.user_id).await?;
         let (session, user) = match (session, user) {
-            // A session of older credentials is over, whatever its expiry says.
-            (Some(_), Some(user)) if user.epoch > family.epoch => {
-                self.end_session(
-                    family.user_id,
-                    &family.session_id,
-                    SessionEnd::CredentialsChanged,
-                    client,
-                )
-                .await?;
-                return Err(TokenRejection::NotActive.into());
+            (Some(session), Some(user)) if user.epoch <= family.epoch && !user.disabled => {
+                (session, user)
             }
-            (Some(session), Some(user)) if !user.disabled => (session, user),
-            _ => {
-                self.end_session(
-                    family.user_id,
-                    &family.session_id,
-                    SessionEnd::Revoked,
-                    client,
-                )
-                .await?;
+            (session, user) => {
+                // A session of older credentials is over, whatever its expiry says.
+                let older = session.is_some() && user.is_some_and(|u| u.epoch > family.epoch);
+                let end = if older {
+                    SessionEnd::CredentialsChanged
+                } else {
+                    SessionEnd::Revoked
+                };
+                self.end_session(family.user_id, &family.session_id, end, client)
+                    .await?;
                 return Err(TokenRejection::NotActive.into());
             }
         };

@@ -205,7 +205,9 @@ pub trait RefreshStore: Send + Sync + fmt::Debug {
     /// The whole protocol step, atomically: if `presented` is the current token of a live
     /// family, it becomes spent and `successor` current (its idle expiry capped at the
     /// family's); if it was spent before, the family is revoked, unless it was spent at most
-    /// `grace` ago, in which case `successor` replaces the token that spending issued.
+    /// `grace` ago, fewer than [`MAX_GRACE_RETRIES`](crate::refresh::MAX_GRACE_RETRIES) times
+    /// retried and its successor is unused, in which case `successor` replaces the token that
+    /// spending issued (kept, marked replaced: presenting it revokes the family too).
     async fn rotate(
         &self,
         presented: &SecretHash,

@@ -241,21 +241,20 @@ impl JwtKey {
                     return Err(not_rsa());
                 }
                 let pkcs1 = spki.subject_public_key.as_bytes().ok_or_else(not_rsa)?;
-                Self::rsa_public(pkcs1).map_err(|_| not_rsa())?
+                Self::rsa_public(pkcs1, not_rsa)
             }
-            "RSA PUBLIC KEY" => Self::rsa_public(&der).map_err(|_| not_rsa())?,
+            "RSA PUBLIC KEY" => Self::rsa_public(&der, not_rsa),
             _ => Err(not_rsa()),
         }
     }
 
-    /// An RSA public key from its PKCS#1 encoding; the outer error is a malformed encoding.
-    fn rsa_public(pkcs1: &[u8]) -> std::result::Result<Result<Self>, ()> {
-        let (n, _) = pkcs1_integers(pkcs1).ok_or(())?;
-        if let Err(size) = check_rsa_size(Some(n)) {
-            return Ok(Err(size));
-        }
-        let public = RsaPublicKey::from_der(pkcs1).map_err(drop)?;
-        Ok(Self::rsa(None, public))
+    /// An RSA public key from its PKCS#1 encoding, its size named before aws-lc reads it;
+    /// `malformed` for an encoding that is not one.
+    fn rsa_public(pkcs1: &[u8], malformed: impl Fn() -> Error) -> Result<Self> {
+        let (n, _) = pkcs1_integers(pkcs1).ok_or_else(&malformed)?;
+        check_rsa_size(Some(n))?;
+        let public = RsaPublicKey::from_der(pkcs1).map_err(|_| malformed())?;
+        Self::rsa(None, public)
     }
 
     fn rsa_private(private: RsaKeyPair) -> Result<Self> {

@@ -22,6 +22,19 @@ pub fn uuid_hex() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
+/// Registers a fresh account (its email starts with `name`) and logs it in: its credentials and
+/// the login's answer.
+pub async fn signed_in(port: u16, name: &str) -> (Value, Answer) {
+    let email = format!("{name}-{}@example.com", uuid_hex());
+    let credentials =
+        serde_json::json!({"email": email, "password": "correct horse battery staple"});
+    let registered = post_json(port, "/v1/auth/register", &credentials, None).await;
+    assert_eq!(registered.status, 201, "{:?}", registered.body);
+    let login = post_json(port, "/v1/auth/login", &credentials, None).await;
+    assert_eq!(login.status, 200, "{:?}", login.body);
+    (credentials, login)
+}
+
 /// Starts `auth-server serve` on port 0 and reads the port from its "listening" log line.
 pub async fn start() -> Server {
     start_with(&[]).await
