@@ -21,7 +21,7 @@ pub struct SessionLifetimes {
     /// Absolute lifetime of a session and its refresh-token family (`REFRESH_TOKEN_TTL`).
     /// Default 30 days.
     pub absolute: Duration,
-    /// A refresh token presented again within this time after its rotation is a client retry
+    /// A refresh token presented again within this time after its first rotation is a client retry
     /// (its answer was lost), not reuse: the successor issued last time is replaced, and
     /// presenting that replaced successor is reuse. At most
     /// [`MAX_GRACE_RETRIES`](crate::refresh::MAX_GRACE_RETRIES) retries per token. Default 30

@@ -610,7 +610,8 @@ pub async fn refresh_rotation_reuse_and_expiry(
 
 /// Refresh: a retry within the grace period replaces the successor instead of revoking; the
 /// replaced successor is reuse if presented, a retry after the successor was used is reuse,
-/// and so is a retry past [`MAX_GRACE_RETRIES`](crate::refresh::MAX_GRACE_RETRIES).
+/// and so is a retry past [`MAX_GRACE_RETRIES`](crate::refresh::MAX_GRACE_RETRIES) or past the
+/// period counted from the first exchange.
 pub async fn refresh_reuse_grace_period_covers_quick_retries(
     users: Arc<dyn UserStore>,
     refresh: Arc<dyn RefreshStore>,
@@ -677,6 +678,28 @@ pub async fn refresh_reuse_grace_period_covers_quick_retries(
         refresh.live_family_of(&first.hash, at(2)).await.unwrap(),
         None,
         "the family is revoked"
+    );
+
+    // The period runs from the first exchange: a retry does not extend it.
+    let (family, first) = new_family(users.as_ref(), refresh.as_ref()).await;
+    refresh
+        .rotate(&first.hash, token(at(0)), at(0), grace)
+        .await
+        .unwrap();
+    assert!(matches!(
+        refresh
+            .rotate(&first.hash, token(at(0)), at(9), grace)
+            .await
+            .unwrap(),
+        Rotation::Rotated(_)
+    ));
+    assert_eq!(
+        refresh
+            .rotate(&first.hash, token(at(0)), at(11), grace)
+            .await
+            .unwrap(),
+        Rotation::Reused(family),
+        "11 s after the first exchange, 2 s after the retry"
     );
 
     // Three retries, then the fourth is reuse.

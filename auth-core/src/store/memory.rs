@@ -340,16 +340,18 @@ impl RefreshStore for MemoryStore {
                 family_state.revoked = true;
                 Ok(Rotation::Reused(family))
             }
-            Some((_, previous_successor)) => {
+            Some((spent_at, previous_successor)) => {
                 // A retry within the grace period: the successor issued last time is replaced
-                // (and kept, so presenting it is reuse).
+                // (and kept, so presenting it is reuse). The period still runs from the first
+                // exchange: retries do not extend it.
                 if let Some(previous) = state.refresh_tokens.get_mut(&previous_successor) {
                     previous.replaced = true;
                 }
-                insert_successor(state, presented, successor, &family, now);
                 if let Some(token) = state.refresh_tokens.get_mut(presented) {
+                    token.spent = Some((spent_at, successor.hash));
                     token.grace_retries += 1;
                 }
+                insert_token(state, successor, &family);
                 Ok(Rotation::Rotated(family))
             }
             None if idle_expired => Ok(Rotation::Invalid),

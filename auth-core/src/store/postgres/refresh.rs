@@ -169,7 +169,8 @@ async fn rotate(
         }
         Some(_) => {
             // A retry within the grace period: the successor issued last time is replaced
-            // (and kept, so presenting it is reuse).
+            // (and kept, so presenting it is reuse). `spent_at` stays that of the first
+            // exchange: retries do not extend the period.
             let previous: Option<Vec<u8>> = get(&token, "successor_hash")?;
             execute(
                 tx,
@@ -179,11 +180,12 @@ async fn rotate(
             .await?;
             execute(
                 tx,
-                "UPDATE auth_refresh_tokens SET grace_retries = grace_retries + 1 WHERE hash = $1",
-                &[&presented],
+                "UPDATE auth_refresh_tokens \
+                 SET grace_retries = grace_retries + 1, successor_hash = $2 WHERE hash = $1",
+                &[&presented, &&successor.hash.as_bytes()[..]],
             )
             .await?;
-            spend(tx, presented, successor, &family, now).await?;
+            insert_token(tx, successor, family.id, pg_time(family.expires_at)).await?;
             Ok(Rotation::Rotated(family))
         }
         None if now >= get::<SystemTime>(&token, "idle_expires_at")? => Ok(Rotation::Invalid),
