@@ -19,7 +19,7 @@ pub(crate) enum Command {
     /// filter, info); LOG_FORMAT (json|pretty; json in production); SHUTDOWN_TIMEOUT (seconds
     /// to drain in-flight requests, 25); REQUEST_TIMEOUT (seconds before a request is answered
     /// 503 timeout, 30); DATABASE_URL (PostgreSQL; none: in memory); REDIS_URL
-    /// (sessions, throttling, revocation; needs DATABASE_URL); REDIS_KEY_PREFIX (auth:); AUTH_SIGNING_KEYS (JSON array
+    /// (throttle counters and the TOTP replay guard; needs DATABASE_URL); REDIS_KEY_PREFIX (auth:); AUTH_SIGNING_KEYS (JSON array
     /// from `keys generate`, the first signs); JWT_ACCESS_SECRET (HS256, at least 32 bytes);
     /// AUTH_TOKEN_FORMAT (format of a generated development key); MFA_ENCRYPTION_KEYS
     /// (id:hex pairs, comma-separated, the first encrypts; see `mfa reencrypt`) or
@@ -32,6 +32,8 @@ pub(crate) enum Command {
     /// hashes before logins get 503, eight per slot); PASSWORD_HASH_NICENESS (0-19, 0; above 0
     /// hashing threads yield the CPU to request handling); TOKEN_CACHE_SIZE (verified access tokens
     /// remembered so repeats skip the signature check, revocation still checked; 10000, 0: off);
+    /// REVOCATION_CACHE_TTL (seconds a "session not ended" answer is reused: a session ended
+    /// through another server is refused here within this time, at once through this one; 0-60, 2);
     /// CORS_ORIGINS (comma-separated; https only in production); BREACHED_PASSWORDS_FILE (an
     /// operator's list, one password or SHA-1 per line; the 30,000 most common passwords are
     /// always refused); BREACHED_PASSWORDS_HIBP (true: also ask the Pwned Passwords range API,

@@ -73,6 +73,9 @@ pub(crate) struct ServeConfig {
     pub(crate) hash_niceness: Option<u8>,
     /// Verified access tokens remembered so repeats skip the signature check; 0: none.
     pub(crate) token_cache_size: usize,
+    /// How long a "session not ended" answer is reused: the bound on how late a session ended
+    /// through another server is refused by this one.
+    pub(crate) revocation_cache_ttl: Duration,
     pub(crate) cors_origins: Vec<String>,
     /// Breached-password checks besides the shipped common list: the operator's file, the
     /// range API.
@@ -198,6 +201,9 @@ pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConf
     let refresh_reuse_grace = parse("REFRESH_REUSE_GRACE", &mut problems, &seconds(0, 300))
         .and_then(|v| v.parse().ok())
         .map_or(Duration::from_secs(30), Duration::from_secs);
+    let revocation_cache_ttl = parse("REVOCATION_CACHE_TTL", &mut problems, &seconds(0, 60))
+        .and_then(|v| v.parse().ok())
+        .map_or(Duration::from_secs(2), Duration::from_secs);
     let reauth_max_age = parse("REAUTH_MAX_AGE", &mut problems, &seconds(30, 86_400))
         .and_then(|v| v.parse().ok())
         .map_or(Duration::from_secs(300), Duration::from_secs);
@@ -427,6 +433,7 @@ pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConf
             hash_queue,
             hash_niceness,
             token_cache_size,
+            revocation_cache_ttl,
             cors_origins,
             breach_checks,
             breach_check_failure,

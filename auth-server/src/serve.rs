@@ -303,6 +303,7 @@ fn authenticator(
     settings.sessions.absolute = config.refresh_ttl;
     settings.sessions.idle = settings.sessions.idle.min(config.refresh_ttl);
     settings.verified_token_cache = config.token_cache_size;
+    settings.sid_cache_ttl = config.revocation_cache_ttl;
     settings.reauthentication_max_age = config.reauth_max_age;
     settings.sessions.refresh_reuse_grace = config.refresh_reuse_grace;
     let defaults = PasswordConfig::default();

@@ -49,6 +49,7 @@ fn an_empty_environment_gives_the_development_defaults() {
         (20, 600)
     );
     assert_eq!(config.token_cache_size, 10_000);
+    assert_eq!(config.revocation_cache_ttl, Duration::from_secs(2));
     assert_eq!(config.hash_niceness, None);
     assert!(config.database_url.is_none() && config.redis_url.is_none());
     assert_eq!(config.key_source, KeySource::Generated);
@@ -78,6 +79,7 @@ fn values_are_read_and_trimmed() {
         ("PASSWORD_HASH_CONCURRENCY", "4"),
         ("PASSWORD_HASH_QUEUE", "16"),
         ("TOKEN_CACHE_SIZE", "0"),
+        ("REVOCATION_CACHE_TTL", "0"),
         ("PASSWORD_HASH_NICENESS", "0"),
         (
             "CORS_ORIGINS",
@@ -116,6 +118,7 @@ fn values_are_read_and_trimmed() {
         (Some(4), Some(16))
     );
     assert_eq!(config.token_cache_size, 0);
+    assert_eq!(config.revocation_cache_ttl, Duration::ZERO);
     assert_eq!(config.hash_niceness, Some(0));
     assert_eq!(config.cors_origins.len(), 2);
     assert_eq!(
@@ -144,6 +147,7 @@ fn every_problem_is_listed_at_once_with_the_variable_name() {
         ("TRUSTED_PROXY_HEADER", "not a header"),
         ("REAUTH_MAX_AGE", "0"),
         ("REFRESH_REUSE_GRACE", "301"),
+        ("REVOCATION_CACHE_TTL", "61"),
         ("REDIS_KEY_PREFIX", "{shared}"),
         ("REGISTRATIONS_PER_MINUTE", "0"),
     ]);
@@ -165,6 +169,7 @@ fn every_problem_is_listed_at_once_with_the_variable_name() {
         "TRUSTED_PROXY_HEADER",
         "REAUTH_MAX_AGE",
         "REFRESH_REUSE_GRACE",
+        "REVOCATION_CACHE_TTL",
         "REDIS_KEY_PREFIX",
         "REGISTRATIONS_PER_MINUTE",
     ] {
