@@ -1,9 +1,12 @@
 //! Fixtures for tests, of this crate and of the crates built on it (feature `test-util`): one
 //! fixed time and clock, one token configuration, keys that load fast, and issuers, verifiers
-//! and authenticators assembled from them over the memory stores.
+//! and authenticators assembled from them over the memory stores; and [`private`] instances of
+//! PostgreSQL and Redis for tests that break their stores.
 //!
 //! Fixtures panic on failure: a fixture that does not load is a broken test, not a finding.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod private;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

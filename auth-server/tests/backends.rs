@@ -200,24 +200,35 @@ async fn the_full_mfa_life_of_an_account_on_postgres_and_redis() {
     backends.stop().await;
 }
 
-#[tokio::test]
+/// Starts the stores of a test's own: they are about to be broken.
+async fn private_stores() -> (PrivatePostgres, PrivateRedis) {
+    let postgres = tokio::task::spawn_blocking(PrivatePostgres::start)
+        .await
+        .unwrap();
+    let redis = tokio::task::spawn_blocking(PrivateRedis::start)
+        .await
+        .unwrap();
+    (postgres, redis)
+}
+
+/// Waits until the server says it is ready.
+async fn ready(port: u16) {
+    for _ in 0..200 {
+        if request(port, "GET", "/health/readiness").await.0 == 200 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("not ready within 10 s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dependency_lost_after_start_answers_503_never_500() {
-    let Some(schema) = Schema::create().await else {
-        return;
-    };
-    let Some(redis) = redis_url() else {
-        return;
-    };
-    let postgres_relay = Relay::to(service_addr(&schema.url, 5432)).await;
-    let redis_relay = Relay::to(service_addr(&redis, 6379)).await;
-    let database_url = via_port(&schema.url, postgres_relay.port);
-    let redis_url = via_port(&redis, redis_relay.port);
+    let (postgres, mut redis) = private_stores().await;
     let keys = signing_keys();
-    let prefix = RedisPrefix::new();
     let server = start_with(&[
-        ("DATABASE_URL", database_url.as_str()),
-        ("REDIS_URL", redis_url.as_str()),
-        ("REDIS_KEY_PREFIX", prefix.0.as_str()),
+        ("DATABASE_URL", postgres.url().as_str()),
+        ("REDIS_URL", redis.url().as_str()),
         ("AUTH_SIGNING_KEYS", keys.as_str()),
     ])
     .await;
@@ -225,8 +236,8 @@ async fn a_dependency_lost_after_start_answers_503_never_500() {
     let (credentials, login) = signed_in(port, "down").await;
     let access = login.body["access_token"].as_str().unwrap().to_owned();
 
-    // Redis goes away: readiness says so, and what needs sessions answers 503.
-    redis_relay.cut();
+    // Redis goes away: readiness says so, and what counts attempts answers 503.
+    redis.kill();
     let (status, body) = request(port, "GET", "/health/readiness").await;
     assert_eq!(
         (status, body["details"]["redis"]["status"].as_str()),
@@ -251,7 +262,7 @@ async fn a_dependency_lost_after_start_answers_503_never_500() {
     );
 
     // PostgreSQL goes too: accounts are out of reach, and liveness still answers.
-    postgres_relay.cut();
+    tokio::task::block_in_place(|| postgres.stop());
     let (status, body) = request(port, "GET", "/health/readiness").await;
     assert_eq!(
         (status, body["details"]["postgres"]["status"].as_str()),
@@ -268,29 +279,34 @@ async fn a_dependency_lost_after_start_answers_503_never_500() {
     );
     assert_eq!(request(port, "GET", "/health/liveness").await.0, 200);
 
+    // Both back: the server turns ready by itself and serves what it refused.
+    tokio::task::block_in_place(|| {
+        redis.run();
+        postgres.run();
+    });
+    ready(port).await;
+    let register = post_json(port, "/v1/auth/register", &other, None).await;
+    assert_eq!(register.status, 201, "{:?}", register.body);
+    let login = post_json(port, "/v1/auth/login", &credentials, None).await;
+    assert_eq!(login.status, 200, "{:?}", login.body);
+
     stop(server).await;
-    schema.drop_schema().await;
-    prefix.delete_keys(&redis).await;
 }
 
-/// Redis holds counters only: while it is away, and after it comes back empty, a signed-in
-/// user refreshes and is known, and a session ended before is still refused.
-#[tokio::test]
+/// Redis holds counters only: while it is paused, once it is killed, and after it comes back
+/// empty, a signed-in user refreshes and is known, and a session ended before is still refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn losing_or_emptying_redis_signs_no_one_out_and_revives_no_session() {
     let Some(schema) = Schema::create().await else {
         return;
     };
-    let Some(redis) = redis_url() else {
-        return;
-    };
-    let redis_relay = Relay::to(service_addr(&redis, 6379)).await;
-    let redis_url = via_port(&redis, redis_relay.port);
+    let mut redis = tokio::task::spawn_blocking(PrivateRedis::start)
+        .await
+        .unwrap();
     let keys = signing_keys();
-    let prefix = RedisPrefix::new();
     let server = start_with(&[
         ("DATABASE_URL", schema.url.as_str()),
-        ("REDIS_URL", redis_url.as_str()),
-        ("REDIS_KEY_PREFIX", prefix.0.as_str()),
+        ("REDIS_URL", redis.url().as_str()),
         ("AUTH_SIGNING_KEYS", keys.as_str()),
     ])
     .await;
@@ -328,15 +344,86 @@ async fn losing_or_emptying_redis_signs_no_one_out_and_revives_no_session() {
     };
     let refresh = still_signed_in(stays.body["refresh_token"].clone(), "before").await;
 
-    redis_relay.cut();
-    let refresh = still_signed_in(refresh, "Redis away").await;
-
-    // Back, and empty: every key of this server's prefix is gone.
-    redis_relay.restore();
-    prefix.delete_keys(&redis).await;
+    redis.pause();
+    let refresh = still_signed_in(refresh, "Redis paused").await;
+    redis.resume();
+    redis.kill();
+    let refresh = still_signed_in(refresh, "Redis killed").await;
+    // Back, and empty: a new process without persistence.
+    tokio::task::block_in_place(|| redis.run());
+    ready(port).await;
     still_signed_in(refresh, "Redis back empty").await;
 
     stop(server).await;
+    schema.drop_schema().await;
+}
+
+/// A session ended through one server is refused by it at once, and by another server that had
+/// just seen it live within `REVOCATION_CACHE_TTL`; a server with 0 asks PostgreSQL every time.
+#[tokio::test]
+async fn a_session_ended_on_one_server_is_refused_by_the_others_within_the_cache_lifetime() {
+    let Some(schema) = Schema::create().await else {
+        return;
+    };
+    let Some(redis) = redis_url() else {
+        return;
+    };
+    let keys = signing_keys();
+    let prefix = RedisPrefix::new();
+    let env = |ttl: &'static str| {
+        [
+            ("DATABASE_URL", schema.url.clone()),
+            ("REDIS_URL", redis.clone()),
+            ("REDIS_KEY_PREFIX", prefix.0.clone()),
+            ("AUTH_SIGNING_KEYS", keys.clone()),
+            ("REVOCATION_CACHE_TTL", ttl.to_owned()),
+        ]
+    };
+    let start = |ttl: &'static str| {
+        let env = env(ttl);
+        async move {
+            let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            start_with(&env).await
+        }
+    };
+    let bound = std::time::Duration::from_secs(2);
+    let a = start("2").await;
+    let b = start("2").await;
+    let uncached = start("0").await;
+
+    let (_, login) = signed_in(a.port, "ended").await;
+    let access = login.body["access_token"].as_str().unwrap().to_owned();
+    let me = |port: u16| {
+        let access = access.clone();
+        async move { get_json(port, "/v1/auth/me", Some(&access)).await.status }
+    };
+    for server in [&a, &b, &uncached] {
+        assert_eq!(me(server.port).await, 200, "seen live by {}", server.port);
+    }
+    // B's answer was cached before this instant: from `bound` after it, B must ask again.
+    let cached_by = std::time::Instant::now();
+    let logout = post_json(a.port, "/v1/auth/logout", &json!({}), Some(&access)).await;
+    assert_eq!(logout.status, 204);
+    assert_eq!(me(a.port).await, 401, "at once on the server that ended it");
+    assert_eq!(me(uncached.port).await, 401, "at once without a cache");
+    let mut first_refused = None;
+    while cached_by.elapsed() < bound + std::time::Duration::from_millis(100) {
+        let sent = cached_by.elapsed();
+        match me(b.port).await {
+            200 => assert!(sent < bound, "accepted {sent:?} after it was cached"),
+            401 => {
+                first_refused.get_or_insert(sent);
+            }
+            other => panic!("a {other}"),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    eprintln!("the other server refused the ended session from {first_refused:?} on");
+    assert_eq!(me(b.port).await, 401, "past the bound");
+
+    for server in [a, b, uncached] {
+        stop(server).await;
+    }
     schema.drop_schema().await;
     prefix.delete_keys(&redis).await;
 }

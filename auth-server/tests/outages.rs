@@ -8,193 +8,12 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::*;
 use serde_json::{Value, json};
-
-/// A free TCP port on loopback (free when asked; the caller binds it right after).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Whether something accepts connections on `port`.
-fn listening(port: u16) -> bool {
-    std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-}
-
-fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
-    for _ in 0..200 {
-        if ready() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("{what} did not come up within 10 s");
-}
-
-/// A `redis-server` of the test's own, without persistence: killed, it comes back empty.
-struct PrivateRedis {
-    port: u16,
-    child: Option<Child>,
-}
-
-impl PrivateRedis {
-    fn start() -> Self {
-        let mut redis = Self {
-            port: free_port(),
-            child: None,
-        };
-        redis.run();
-        redis
-    }
-
-    fn run(&mut self) {
-        let child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
-            .args(["--save", "", "--appendonly", "no", "--dir", "/tmp"])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server (Debian's redis-server package)");
-        self.child = Some(child);
-        let port = self.port;
-        wait_until("the private Redis", || listening(port));
-    }
-
-    fn signal(&self, signal: &str) {
-        let pid = self.child.as_ref().unwrap().id().to_string();
-        assert!(
-            Command::new("kill")
-                .args(["-s", signal, &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for PrivateRedis {
-    fn drop(&mut self) {
-        // A paused process is killed all the same; the signal only has to reach it.
-        self.kill();
-    }
-}
-
-/// A PostgreSQL cluster of the test's own (`initdb` as the `postgres` user: the server refuses
-/// to run as root), on a free port, removed when dropped.
-struct PrivatePostgres {
-    port: u16,
-    dir: PathBuf,
-}
-
-impl PrivatePostgres {
-    fn bin(name: &str) -> PathBuf {
-        let versions = std::fs::read_dir("/usr/lib/postgresql").expect("PostgreSQL's binaries");
-        let mut found: Vec<PathBuf> = versions
-            .map(|version| version.unwrap().path().join("bin").join(name))
-            .filter(|path| path.exists())
-            .collect();
-        found.sort();
-        found
-            .pop()
-            .unwrap_or_else(|| panic!("no {name} under /usr/lib/postgresql"))
-    }
-
-    fn as_postgres(program: &str) -> Command {
-        let mut command = Command::new("runuser");
-        command
-            .args(["-u", "postgres", "--"])
-            .arg(Self::bin(program));
-        command
-    }
-
-    fn start() -> Self {
-        let dir = std::env::temp_dir().join(format!("auth-outage-pg-{}", uuid_hex()));
-        std::fs::create_dir(&dir).unwrap();
-        let owner = |flag: &str| {
-            let out = Command::new("id")
-                .args([flag, "postgres"])
-                .output()
-                .unwrap();
-            String::from_utf8(out.stdout)
-                .unwrap()
-                .trim()
-                .parse::<u32>()
-                .unwrap()
-        };
-        std::os::unix::fs::chown(&dir, Some(owner("-u")), Some(owner("-g"))).unwrap();
-        let initdb = Self::as_postgres("initdb")
-            .args(["-D"])
-            .arg(dir.join("data"))
-            .args(["-A", "trust", "-U", "postgres", "--no-sync"])
-            .stdout(Stdio::null())
-            .status()
-            .unwrap();
-        assert!(initdb.success(), "initdb");
-        let postgres = Self {
-            port: free_port(),
-            dir,
-        };
-        postgres.run();
-        postgres
-    }
-
-    fn pg_ctl(&self, action: &str) -> bool {
-        let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
-            self.port,
-            self.dir.display()
-        );
-        Self::as_postgres("pg_ctl")
-            .arg("-D")
-            .arg(self.dir.join("data"))
-            .args(["-o", &options, "-l"])
-            .arg(self.dir.join("log"))
-            .args(["-m", "fast", "-w", action])
-            .stdout(Stdio::null())
-            .status()
-            .unwrap()
-            .success()
-    }
-
-    fn run(&self) {
-        assert!(self.pg_ctl("start"), "pg_ctl start");
-    }
-
-    fn stop(&self) {
-        assert!(self.pg_ctl("stop"), "pg_ctl stop");
-    }
-
-    fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
-    }
-}
-
-impl Drop for PrivatePostgres {
-    fn drop(&mut self) {
-        let _ = self.pg_ctl("stop");
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 /// One user of one server: the tokens it holds now.
 struct Client {
@@ -272,6 +91,45 @@ async fn keep_going(
     client
 }
 
+/// How long a server may go on accepting a session another server ended
+/// (`REVOCATION_CACHE_TTL`, set to this for the run).
+const REVOCATION_BOUND: Duration = Duration::from_secs(2);
+
+/// One answer to an ended session's access token: when it was sent (counted from the start of
+/// the logout), to which server, in which phase, and its status.
+struct EndedAnswer {
+    sent: Duration,
+    port: u16,
+    phase: usize,
+    status: u16,
+}
+
+/// Asks both servers who the ended session's token belongs to, in a loop until `done`.
+async fn watch_ended(
+    access: String,
+    ports: [u16; 2],
+    ended: Instant,
+    phase: Arc<AtomicUsize>,
+    done: Arc<AtomicBool>,
+) -> Vec<EndedAnswer> {
+    let mut answers = Vec::new();
+    while !done.load(Ordering::SeqCst) {
+        for port in ports {
+            let now = phase.load(Ordering::SeqCst);
+            let sent = ended.elapsed();
+            let status = get_json(port, "/v1/auth/me", Some(&access)).await.status;
+            answers.push(EndedAnswer {
+                sent,
+                port,
+                phase: now,
+                status,
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    answers
+}
+
 /// Waits until both servers say they are ready.
 async fn ready(servers: [&Server; 2]) {
     for _ in 0..200 {
@@ -301,6 +159,10 @@ async fn store_outages_sign_no_one_out_and_revive_no_session() {
         ("DATABASE_URL", postgres.url()),
         ("REDIS_URL", redis.url()),
         ("AUTH_SIGNING_KEYS", keys),
+        (
+            "REVOCATION_CACHE_TTL",
+            REVOCATION_BOUND.as_secs().to_string(),
+        ),
     ];
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let a = start_with(&env).await;
@@ -311,10 +173,17 @@ async fn store_outages_sign_no_one_out_and_revive_no_session() {
             clients.push(Client::sign_up(server.port, &format!("{name}{n}")).await);
         }
     }
-    // A user who logs out on server A before anything breaks: their token stays refused.
+    // A user who logs out on server A before anything breaks, just after server B saw the
+    // session live (B holds a "not ended" answer): A refuses the token at once, B within the
+    // bound, and both go on refusing it through every outage.
     let leaver = Client::sign_up(a.port, "leaver").await;
+    let seen = get_json(b.port, "/v1/auth/me", Some(&leaver.access)).await;
+    assert_eq!(seen.status, 200, "{:?}", seen.body);
+    let ended = Instant::now();
     let logout = post_json(a.port, "/v1/auth/logout", &json!({}), Some(&leaver.access)).await;
     assert_eq!(logout.status, 204);
+    let refused = get_json(a.port, "/v1/auth/me", Some(&leaver.access)).await;
+    assert_eq!(refused.status, 401, "at once on the server that ended it");
 
     // Every user refreshes and asks who it is in a loop of its own while the stores fail.
     let phase = Arc::new(AtomicUsize::new(0));
@@ -331,6 +200,13 @@ async fn store_outages_sign_no_one_out_and_revive_no_session() {
             ))
         })
         .collect();
+    let watcher = tokio::spawn(watch_ended(
+        leaver.access.clone(),
+        [a.port, b.port],
+        ended,
+        phase.clone(),
+        done.clone(),
+    ));
     let next = |pause_ms: u64| {
         let phase = phase.clone();
         async move {
@@ -341,7 +217,7 @@ async fn store_outages_sign_no_one_out_and_revive_no_session() {
     // A phase begins as its outage begins, and as its recovery has ended: the time a stop
     // takes counts as down, the time a start takes too.
     next(800).await;
-    redis.signal("STOP");
+    redis.pause();
     next(1_500).await;
     redis.kill();
     tokio::time::sleep(Duration::from_millis(1_000)).await;
@@ -400,4 +276,45 @@ async fn store_outages_sign_no_one_out_and_revive_no_session() {
         let refused = get_json(server.port, "/v1/auth/me", Some(&leaver.access)).await;
         assert_eq!(refused.status, 401, "the ended session on {}", server.port);
     }
+
+    // The ended session: accepted only by B, and only by requests sent within the bound of
+    // the logout (B's answer was cached before it); refused everywhere after, whatever broke.
+    let answers = watcher.await.unwrap();
+    for (n, name) in PHASES.iter().enumerate() {
+        let mut statuses = BTreeMap::<u16, usize>::new();
+        for answer in answers.iter().filter(|answer| answer.phase == n) {
+            *statuses.entry(answer.status).or_insert(0) += 1;
+        }
+        eprintln!("{name}: the ended session {statuses:?}");
+        assert!(
+            !statuses.is_empty(),
+            "{name}: the ended session was not tried"
+        );
+    }
+    for answer in &answers {
+        match answer.status {
+            200 => assert!(
+                answer.port == b.port && answer.sent < REVOCATION_BOUND,
+                "the ended session accepted by {} {:?} after the logout began",
+                answer.port,
+                answer.sent
+            ),
+            401 | 503 => {}
+            other => panic!("the ended session: a {other}"),
+        }
+    }
+    let last_accepted = answers
+        .iter()
+        .filter(|answer| answer.status == 200)
+        .map(|answer| answer.sent)
+        .max();
+    let first_refused_by_b = answers
+        .iter()
+        .filter(|answer| answer.port == b.port && answer.status == 401)
+        .map(|answer| answer.sent)
+        .min();
+    eprintln!(
+        "the ended session: last accepted by B at {last_accepted:?}, first refused by B at \
+         {first_refused_by_b:?} after the logout began"
+    );
 }

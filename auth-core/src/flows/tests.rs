@@ -1343,77 +1343,25 @@ async fn one_account_per_address_however_it_is_spelt() {
     );
 }
 
-/// The memory session store, whose touches fail while `down` is set: a session store that
-/// went away (Redis, for an embedder who keeps sessions there) at the worst moment of a refresh.
-#[derive(Debug)]
-struct SessionsGoingAway {
-    inner: Arc<dyn crate::store::SessionStore>,
-    down: std::sync::atomic::AtomicBool,
-}
-
-#[async_trait::async_trait]
-impl crate::store::SessionStore for SessionsGoingAway {
-    async fn create_session(&self, session: crate::store::Session) -> Result<()> {
-        self.inner.create_session(session).await
-    }
-    async fn session(
-        &self,
-        id: &SessionId,
-        now: std::time::SystemTime,
-    ) -> Result<Option<crate::store::Session>> {
-        self.inner.session(id, now).await
-    }
-    async fn touch_session(
-        &self,
-        id: &SessionId,
-        now: std::time::SystemTime,
-        idle_expires_at: std::time::SystemTime,
-    ) -> Result<Option<crate::store::Session>> {
-        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
-            return Err(Error::Unavailable("the session store is away".into()));
-        }
-        self.inner.touch_session(id, now, idle_expires_at).await
-    }
-    async fn reauthenticate_session(
-        &self,
-        id: &SessionId,
-        now: std::time::SystemTime,
-        idle_expires_at: std::time::SystemTime,
-    ) -> Result<Option<crate::store::Session>> {
-        self.inner
-            .reauthenticate_session(id, now, idle_expires_at)
-            .await
-    }
-    async fn sessions_of(
-        &self,
-        user: &crate::id::UserId,
-        now: std::time::SystemTime,
-    ) -> Result<Vec<crate::store::Session>> {
-        self.inner.sessions_of(user, now).await
-    }
-    async fn revoke_session(&self, user: &crate::id::UserId, id: &SessionId) -> Result<bool> {
-        self.inner.revoke_session(user, id).await
-    }
-    async fn revoke_sessions_of(
-        &self,
-        user: &crate::id::UserId,
-        except: Option<&SessionId>,
-    ) -> Result<Vec<SessionId>> {
-        self.inner.revoke_sessions_of(user, except).await
-    }
-}
-
-#[tokio::test]
+/// Sessions in a Redis of the test's own (where an embedder may keep them), frozen at the worst
+/// moment of a refresh: after the token was found, before it is rotated.
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refresh_refused_before_its_rotation_leaves_the_token_usable() {
-    // No reuse grace, so only the order of the steps can make the retry work.
-    let sessions = Arc::new(SessionsGoingAway {
-        inner: Arc::new(crate::store::memory::MemoryStore::new()),
-        down: false.into(),
-    });
+    use crate::store::redis::{RedisConfig, RedisStore};
+    if crate::store::conformance::service_url("AUTH_TEST_REDIS_URL").is_none() {
+        return;
+    }
+    let redis = tokio::task::spawn_blocking(testing::private::PrivateRedis::start)
+        .await
+        .unwrap();
+    let mut redis_config = RedisConfig::from_url(redis.url());
+    redis_config.command_timeout = Duration::from_millis(300);
     let stores = Stores {
-        sessions: sessions.clone(),
+        sessions: Arc::new(RedisStore::connect(redis_config).await.unwrap()),
         ..Stores::memory_with_events(Arc::new(MemoryEventSink::new()))
     };
+    // No reuse grace, so only the order of the steps can make the retry work.
     let mut config = testing::authenticator_config();
     config.sessions.refresh_reuse_grace = Duration::ZERO;
     let auth = testing::authenticator_builder(config)
@@ -1430,16 +1378,12 @@ async fn a_refresh_refused_before_its_rotation_leaves_the_token_usable() {
     else {
         panic!("no MFA enrolled");
     };
-    sessions
-        .down
-        .store(true, std::sync::atomic::Ordering::SeqCst);
+    redis.pause();
     let refused = auth
         .refresh(tokens.refresh_token.expose_secret(), None)
         .await;
+    redis.resume();
     assert!(matches!(refused, Err(Error::Unavailable(_))), "{refused:?}");
-    sessions
-        .down
-        .store(false, std::sync::atomic::Ordering::SeqCst);
     let retried = auth
         .refresh(tokens.refresh_token.expose_secret(), None)
         .await;

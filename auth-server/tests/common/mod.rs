@@ -1,5 +1,5 @@
 //! The end-to-end harness: the built binary on an ephemeral port, spoken to over HTTP.
-#![allow(clippy::unwrap_used, dead_code, unreachable_pub)]
+#![allow(clippy::unwrap_used, dead_code, unreachable_pub, unused_imports)]
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -8,6 +8,8 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
+
+pub use auth_core::testing::private::*;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_auth-server");
 
@@ -374,78 +376,4 @@ pub async fn mfa_happy_path(port: u16, email: &str) {
             .status,
         401
     );
-}
-
-/// A TCP relay to a real service that the test can cut and restore: cut, every open
-/// connection drops and new ones are closed as soon as they are accepted, as when the
-/// service's host goes away; restored, new connections reach the service again.
-pub struct Relay {
-    pub port: u16,
-    cut: tokio::sync::watch::Sender<bool>,
-}
-
-impl Relay {
-    pub async fn to(upstream: std::net::SocketAddr) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let (cut, watch) = tokio::sync::watch::channel(false);
-        tokio::spawn(async move {
-            loop {
-                let Ok((mut inbound, _)) = listener.accept().await else {
-                    continue;
-                };
-                if *watch.borrow() {
-                    drop(inbound);
-                    continue;
-                }
-                let mut connection_cut = watch.clone();
-                tokio::spawn(async move {
-                    let Ok(mut outbound) = TcpStream::connect(upstream).await else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                        _ = connection_cut.wait_for(|cut| *cut) => {}
-                    }
-                });
-            }
-        });
-        Self { port, cut }
-    }
-
-    pub fn cut(&self) {
-        self.cut.send_replace(true);
-    }
-
-    pub fn restore(&self) {
-        self.cut.send_replace(false);
-    }
-}
-
-/// The `host:port` of a service URL such as `postgres://user@127.0.0.1:5432/db`.
-pub fn service_addr(url: &str, default_port: u16) -> std::net::SocketAddr {
-    use std::net::ToSocketAddrs;
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let authority = rest.split(['/', '?']).next().unwrap();
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
-    let with_port = if host_port.contains(':') {
-        host_port.to_owned()
-    } else {
-        format!("{host_port}:{default_port}")
-    };
-    with_port.to_socket_addrs().unwrap().next().unwrap()
-}
-
-/// `url` with its host and port replaced by 127.0.0.1:`port`.
-pub fn via_port(url: &str, port: u16) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap();
-    let end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(end);
-    let user = authority
-        .rsplit_once('@')
-        .map(|(user, _)| format!("{user}@"));
-    format!(
-        "{scheme}://{}127.0.0.1:{port}{tail}",
-        user.unwrap_or_default()
-    )
 }

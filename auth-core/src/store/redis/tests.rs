@@ -3,12 +3,10 @@
 #![allow(clippy::unwrap_used)]
 
 use std::net::TcpListener as StdListener;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use fred::prelude::{HashesInterface, KeysInterface, SortedSetsInterface};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::AbortHandle;
 
 use super::{RedisConfig, RedisStore, decode_time, encode_time, redact_url};
 use crate::error::Error;
@@ -382,19 +380,15 @@ async fn connecting_to_a_closed_port_is_unavailable_at_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_server_times_out() {
-    // Accepts connections and never answers.
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let held = Arc::new(Mutex::new(Vec::new()));
-    let accept = {
-        let held = held.clone();
-        tokio::spawn(async move {
-            while let Ok((socket, _)) = listener.accept().await {
-                held.lock().unwrap().push(socket);
-            }
-        })
-    };
-    let mut config = RedisConfig::from_url(format!("redis://127.0.0.1:{port}"));
+    if redis_url().is_none() {
+        return;
+    }
+    // A Redis of the test's own, frozen: the kernel accepts connections, nothing answers.
+    let redis = tokio::task::spawn_blocking(crate::testing::private::PrivateRedis::start)
+        .await
+        .unwrap();
+    redis.pause();
+    let mut config = RedisConfig::from_url(redis.url());
     config.connect_timeout = Duration::from_millis(800);
     config.command_timeout = Duration::from_millis(300);
     let started = Instant::now();
@@ -415,91 +409,25 @@ async fn a_silent_server_times_out() {
         "{:?}",
         started.elapsed()
     );
-    accept.abort();
-}
-
-/// A TCP proxy to Redis that can be cut, to take Redis "down" under a connected store.
-struct Proxy {
-    port: u16,
-    tasks: Arc<Mutex<Vec<AbortHandle>>>,
-}
-
-impl Proxy {
-    async fn start(target: String) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let tasks = Arc::new(Mutex::new(Vec::new()));
-        let accept = {
-            let tasks = tasks.clone();
-            tokio::spawn(async move {
-                while let Ok((mut inbound, _)) = listener.accept().await {
-                    let target = target.clone();
-                    let forward = tokio::spawn(async move {
-                        if let Ok(mut outbound) = TcpStream::connect(target).await {
-                            let _ =
-                                tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                        }
-                    });
-                    tasks.lock().unwrap().push(forward.abort_handle());
-                }
-            })
-        };
-        tasks.lock().unwrap().push(accept.abort_handle());
-        Self { port, tasks }
-    }
-
-    /// Closes the listening port and every forwarded connection.
-    fn cut(&self) {
-        for task in self.tasks.lock().unwrap().drain(..) {
-            task.abort();
-        }
-    }
-}
-
-/// `redis://[credentials@]host:port[/db]` split into the part before host:port, host:port, and
-/// the rest; `None` for other schemes (sentinel, cluster, TLS), which a plain proxy can't stand in for.
-fn split_redis_url(url: &str) -> Option<(String, String, String)> {
-    let rest = url.strip_prefix("redis://")?;
-    let end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(end);
-    let (userinfo, host_port) = match authority.rfind('@') {
-        Some(at) => authority.split_at(at + 1),
-        None => ("", authority),
-    };
-    let host_port = if host_port.contains(':') {
-        host_port.to_owned()
-    } else {
-        format!("{host_port}:6379")
-    };
-    Some((format!("redis://{userinfo}"), host_port, tail.to_owned()))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_going_down_makes_calls_unavailable_promptly() {
-    let Some(url) = redis_url() else {
+    if redis_url().is_none() {
         return;
-    };
-    let Some((head, target, tail)) = split_redis_url(&url) else {
-        eprintln!(
-            "SKIPPED: the proxy test needs a redis:// URL, not {}",
-            redact_url(&url)
-        );
-        return;
-    };
-    let proxy = Proxy::start(target).await;
-    let mut config = test_config(&format!("{head}127.0.0.1:{}{tail}", proxy.port));
+    }
+    // A Redis of the test's own, killed under a connected store.
+    let mut redis = tokio::task::spawn_blocking(crate::testing::private::PrivateRedis::start)
+        .await
+        .unwrap();
+    let mut config = test_config(&redis.url());
     config.command_timeout = Duration::from_millis(300);
-    let store = RedisStore::connect(config)
-        .await
-        .expect("connect through the proxy");
-    store
-        .ping(Duration::from_secs(1))
-        .await
-        .expect("ping through the proxy");
+    let store = RedisStore::connect(config).await.expect("connect");
+    store.ping(Duration::from_secs(1)).await.expect("ping");
     let id = new_session(UserId::new(), t0()).id;
     assert_eq!(store.session(&id, t0()).await.unwrap(), None);
 
-    proxy.cut();
+    redis.kill();
     let started = Instant::now();
     assert_unavailable(store.session(&id, t0()).await, "read");
     assert_unavailable(store.touch_session(&id, t0(), t0() + HOUR).await, "script");
@@ -511,7 +439,6 @@ async fn redis_going_down_makes_calls_unavailable_promptly() {
         "{:?}",
         started.elapsed()
     );
-    // Nothing was written through the proxy, so there is nothing to clean up.
     store.close().await;
 }
 
@@ -568,17 +495,4 @@ fn stored_times_round_trip_and_sort() {
     assert!(encoded.windows(2).all(|w| w[0] < w[1]), "{encoded:?}");
     assert_eq!(decode_time("12"), None);
     assert_eq!(decode_time("0000000000000000000x000000000"), None);
-}
-
-#[test]
-fn a_redis_url_splits_into_prefix_address_and_database() {
-    assert_eq!(
-        split_redis_url("redis://:pw@10.0.0.1:6380/3"),
-        Some(("redis://:pw@".into(), "10.0.0.1:6380".into(), "/3".into()))
-    );
-    assert_eq!(
-        split_redis_url("redis://localhost"),
-        Some(("redis://".into(), "localhost:6379".into(), String::new()))
-    );
-    assert_eq!(split_redis_url("redis-cluster://a:1"), None);
 }

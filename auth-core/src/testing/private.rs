@@ -1,0 +1,222 @@
+//! Private instances of the stores, for tests that break them: each runs on a free loopback
+//! port, belongs to one test, and is stopped and removed when dropped, so shared services are
+//! never paused, stopped or emptied under tests running in parallel. They start the real
+//! programs: `redis-server` on the `PATH`, PostgreSQL's binaries under `/usr/lib/postgresql`
+//! (through `runuser -u postgres` when the tests run as root, which PostgreSQL refuses).
+//! Blocking: call them from `spawn_blocking` or `block_in_place` in async tests.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A free TCP port on loopback (free when asked; the caller binds it right after).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Whether something accepts connections on `port`.
+pub fn listening(port: u16) -> bool {
+    std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+}
+
+/// Polls `ready` every 50 ms; panics naming `what` if it is still false after 10 s.
+pub fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
+    for _ in 0..200 {
+        if ready() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{what} did not come up within 10 s");
+}
+
+/// A `redis-server` of the test's own, without persistence: killed, it comes back empty.
+pub struct PrivateRedis {
+    /// Where it listens, on 127.0.0.1, across restarts.
+    pub port: u16,
+    child: Option<Child>,
+}
+
+impl PrivateRedis {
+    /// Starts one on a free port and waits until it accepts connections.
+    pub fn start() -> Self {
+        let mut redis = Self {
+            port: free_port(),
+            child: None,
+        };
+        redis.run();
+        redis
+    }
+
+    /// Starts the process (again, after [`kill`](Self::kill): empty) on the same port.
+    pub fn run(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
+            .args(["--save", "", "--appendonly", "no", "--dir", "/tmp"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server (Debian's redis-server package)");
+        self.child = Some(child);
+        let port = self.port;
+        wait_until("the private Redis", || listening(port));
+    }
+
+    /// Freezes the process (SIGSTOP): connections stay open, nothing answers.
+    pub fn pause(&self) {
+        self.signal("STOP");
+    }
+
+    /// Lets a paused process go on (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let pid = self.child.as_ref().unwrap().id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-s", signal, &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+
+    /// Kills the process (SIGKILL) and reaps it; what it held is gone.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// `redis://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        // A paused process is killed all the same; the signal only has to reach it.
+        self.kill();
+    }
+}
+
+/// A PostgreSQL cluster of the test's own, on a free port, removed when dropped.
+pub struct PrivatePostgres {
+    /// Where it listens, on 127.0.0.1, across restarts.
+    pub port: u16,
+    dir: PathBuf,
+}
+
+impl PrivatePostgres {
+    fn bin(name: &str) -> PathBuf {
+        let versions = std::fs::read_dir("/usr/lib/postgresql").expect("PostgreSQL's binaries");
+        let mut found: Vec<PathBuf> = versions
+            .map(|version| version.unwrap().path().join("bin").join(name))
+            .filter(|path| path.exists())
+            .collect();
+        found.sort();
+        found
+            .pop()
+            .unwrap_or_else(|| panic!("no {name} under /usr/lib/postgresql"))
+    }
+
+    /// `program` as the `postgres` user when this process is root (PostgreSQL refuses to run
+    /// as root), as this user otherwise.
+    fn as_postgres(program: &str) -> Command {
+        if !Self::root() {
+            return Command::new(Self::bin(program));
+        }
+        let mut command = Command::new("runuser");
+        command
+            .args(["-u", "postgres", "--"])
+            .arg(Self::bin(program));
+        command
+    }
+
+    fn root() -> bool {
+        Self::id(&["-u"]) == 0
+    }
+
+    /// A number `id` prints.
+    fn id(args: &[&str]) -> u32 {
+        let out = Command::new("id").args(args).output().unwrap();
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    }
+
+    /// Creates the cluster in a new temporary directory, starts it on a free port and waits
+    /// until it accepts connections.
+    pub fn start() -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("auth-private-pg-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir(&dir).unwrap();
+        if Self::root() {
+            let (user, group) = (Self::id(&["-u", "postgres"]), Self::id(&["-g", "postgres"]));
+            std::os::unix::fs::chown(&dir, Some(user), Some(group)).unwrap();
+        }
+        let initdb = Self::as_postgres("initdb")
+            .args(["-D"])
+            .arg(dir.join("data"))
+            .args(["-A", "trust", "-U", "postgres", "--no-sync"])
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(initdb.success(), "initdb");
+        let postgres = Self {
+            port: free_port(),
+            dir,
+        };
+        postgres.run();
+        postgres
+    }
+
+    fn pg_ctl(&self, action: &str) -> bool {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            self.port,
+            self.dir.display()
+        );
+        Self::as_postgres("pg_ctl")
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .args(["-o", &options, "-l"])
+            .arg(self.dir.join("log"))
+            .args(["-m", "fast", "-w", action])
+            .stdout(Stdio::null())
+            .status()
+            .unwrap()
+            .success()
+    }
+
+    /// Starts the server (again, after [`stop`](Self::stop)) and waits until it is up.
+    pub fn run(&self) {
+        assert!(self.pg_ctl("start"), "pg_ctl start");
+    }
+
+    /// Stops the server (fast shutdown: sessions are disconnected) and waits until it is down.
+    pub fn stop(&self) {
+        assert!(self.pg_ctl("stop"), "pg_ctl stop");
+    }
+
+    /// `postgres://postgres@127.0.0.1:<port>/postgres` (trust authentication).
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        let _ = self.pg_ctl("stop");
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
