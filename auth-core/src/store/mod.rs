@@ -37,6 +37,8 @@ pub mod postgres;
 #[cfg(feature = "redis")]
 pub mod redis;
 mod rotate;
+#[cfg(any(feature = "postgres", feature = "redis"))]
+mod tls;
 
 pub use rotate::{Reencryption, reencrypt_totp_secrets};
 

@@ -39,6 +39,8 @@ pub struct PrivateRedis {
     /// Where it listens, on 127.0.0.1, across restarts.
     pub port: u16,
     child: Option<Child>,
+    /// With TLS only (no plaintext port): the server's certificate and key.
+    tls: Option<ServerCert>,
 }
 
 impl PrivateRedis {
@@ -47,6 +49,19 @@ impl PrivateRedis {
         let mut redis = Self {
             port: free_port(),
             child: None,
+            tls: None,
+        };
+        redis.run();
+        redis
+    }
+
+    /// Starts one that speaks TLS only, with a certificate `ca` issues for 127.0.0.1 and
+    /// `localhost`.
+    pub fn start_tls(ca: &TestCa) -> Self {
+        let mut redis = Self {
+            port: free_port(),
+            child: None,
+            tls: Some(ca.issue(&["DNS:localhost", "IP:127.0.0.1"])),
         };
         redis.run();
         redis
@@ -54,9 +69,27 @@ impl PrivateRedis {
 
     /// Starts the process (again, after [`kill`](Self::kill): empty) on the same port.
     pub fn run(&mut self) {
-        let child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
-            .args(["--save", "", "--appendonly", "no", "--dir", "/tmp"])
+        let mut command = Command::new("redis-server");
+        command.args([
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            "/tmp",
+        ]);
+        match &self.tls {
+            None => command.args(["--port", &self.port.to_string()]),
+            Some(cert) => command
+                .args(["--port", "0", "--tls-port", &self.port.to_string()])
+                .args(["--tls-auth-clients", "no", "--tls-cert-file"])
+                .arg(&cert.cert)
+                .arg("--tls-key-file")
+                .arg(&cert.key),
+        };
+        let child = command
             .stdout(Stdio::null())
             .spawn()
             .expect("redis-server (Debian's redis-server package)");
@@ -94,9 +127,14 @@ impl PrivateRedis {
         }
     }
 
-    /// `redis://127.0.0.1:<port>`.
+    /// `redis://127.0.0.1:<port>`, or `rediss://` for one that speaks TLS.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        let scheme = if self.tls.is_some() {
+            "rediss"
+        } else {
+            "redis"
+        };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 }
 
@@ -112,6 +150,8 @@ pub struct PrivatePostgres {
     /// Where it listens, on 127.0.0.1, across restarts.
     pub port: u16,
     dir: PathBuf,
+    /// Server settings besides the port and the socket directory.
+    settings: String,
 }
 
 impl PrivatePostgres {
@@ -157,13 +197,44 @@ impl PrivatePostgres {
     /// Creates the cluster in a new temporary directory, starts it on a free port and waits
     /// until it accepts connections.
     pub fn start() -> Self {
+        Self::start_with(|_| String::new())
+    }
+
+    /// Starts one that also accepts TLS (`ssl=on`; plaintext stays allowed, as `sslmode`
+    /// chooses), with a certificate `ca` issues for 127.0.0.1 and `localhost`.
+    pub fn start_tls(ca: &TestCa) -> Self {
+        Self::start_with(|dir| {
+            let issued = ca.issue(&["DNS:localhost", "IP:127.0.0.1"]);
+            // The server reads its key as itself, and refuses a key others may read.
+            let (cert, key) = (dir.join("server.pem"), dir.join("server.key"));
+            std::fs::copy(&issued.cert, &cert).unwrap();
+            std::fs::copy(&issued.key, &key).unwrap();
+            for file in [&cert, &key] {
+                Self::give_to_postgres(file);
+            }
+            std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+                .unwrap();
+            format!(
+                "-c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+                cert.display(),
+                key.display()
+            )
+        })
+    }
+
+    /// Hands `path` to the `postgres` user when this process is root.
+    fn give_to_postgres(path: &std::path::Path) {
+        if Self::root() {
+            let (user, group) = (Self::id(&["-u", "postgres"]), Self::id(&["-g", "postgres"]));
+            std::os::unix::fs::chown(path, Some(user), Some(group)).unwrap();
+        }
+    }
+
+    fn start_with(settings: impl FnOnce(&std::path::Path) -> String) -> Self {
         let dir =
             std::env::temp_dir().join(format!("auth-private-pg-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir(&dir).unwrap();
-        if Self::root() {
-            let (user, group) = (Self::id(&["-u", "postgres"]), Self::id(&["-g", "postgres"]));
-            std::os::unix::fs::chown(&dir, Some(user), Some(group)).unwrap();
-        }
+        Self::give_to_postgres(&dir);
         let initdb = Self::as_postgres("initdb")
             .args(["-D"])
             .arg(dir.join("data"))
@@ -172,9 +243,11 @@ impl PrivatePostgres {
             .status()
             .unwrap();
         assert!(initdb.success(), "initdb");
+        let settings = settings(&dir);
         let postgres = Self {
             port: free_port(),
             dir,
+            settings,
         };
         postgres.run();
         postgres
@@ -182,9 +255,10 @@ impl PrivatePostgres {
 
     fn pg_ctl(&self, action: &str) -> bool {
         let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off {}",
             self.port,
-            self.dir.display()
+            self.dir.display(),
+            self.settings
         );
         Self::as_postgres("pg_ctl")
             .arg("-D")
@@ -219,4 +293,132 @@ impl Drop for PrivatePostgres {
         let _ = self.pg_ctl("stop");
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// A certificate authority of the test's own (made with the `openssl` command), issuing server
+/// certificates; its directory is removed when dropped.
+pub struct TestCa {
+    dir: PathBuf,
+    /// The CA's certificate (PEM): what a client trusts.
+    pub cert: PathBuf,
+    key: PathBuf,
+}
+
+/// A certificate and its private key, PEM files.
+#[derive(Debug, Clone)]
+pub struct ServerCert {
+    /// The certificate.
+    pub cert: PathBuf,
+    /// Its private key (unencrypted).
+    pub key: PathBuf,
+}
+
+impl TestCa {
+    /// A new P-256 CA, valid for two days.
+    pub fn new() -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("auth-test-ca-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir(&dir).unwrap();
+        let (cert, key) = (dir.join("ca.pem"), dir.join("ca.key"));
+        openssl(
+            Command::new("openssl")
+                .args([
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "ec",
+                    "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1",
+                ])
+                .args([
+                    "-nodes",
+                    "-days",
+                    "2",
+                    "-subj",
+                    &format!("/CN=auth test CA {}", uuid::Uuid::new_v4().simple()),
+                ])
+                .args(["-addext", "basicConstraints=critical,CA:TRUE"])
+                .args([
+                    "-addext",
+                    "keyUsage=critical,keyCertSign,cRLSign",
+                    "-keyout",
+                ])
+                .arg(&key)
+                .arg("-out")
+                .arg(&cert),
+        );
+        Self { dir, cert, key }
+    }
+
+    /// A server certificate for `names` (`DNS:...` or `IP:...` subject alternative names).
+    pub fn issue(&self, names: &[&str]) -> ServerCert {
+        let name = uuid::Uuid::new_v4().simple().to_string();
+        let (cert, key) = (
+            self.dir.join(format!("{name}.pem")),
+            self.dir.join(format!("{name}.key")),
+        );
+        let (request, extensions) = (
+            self.dir.join(format!("{name}.csr")),
+            self.dir.join(format!("{name}.ext")),
+        );
+        openssl(
+            Command::new("openssl")
+                .args([
+                    "req",
+                    "-newkey",
+                    "ec",
+                    "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1",
+                ])
+                .args(["-nodes", "-subj", "/CN=auth test server", "-keyout"])
+                .arg(&key)
+                .arg("-out")
+                .arg(&request),
+        );
+        std::fs::write(
+            &extensions,
+            format!(
+                "subjectAltName={}\nbasicConstraints=critical,CA:FALSE\n\
+                 keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
+                names.join(",")
+            ),
+        )
+        .unwrap();
+        openssl(
+            Command::new("openssl")
+                .args(["x509", "-req", "-days", "2", "-in"])
+                .arg(&request)
+                .arg("-CA")
+                .arg(&self.cert)
+                .arg("-CAkey")
+                .arg(&self.key)
+                .args(["-set_serial", &format!("0x{}", &name[..16])])
+                .arg("-extfile")
+                .arg(&extensions)
+                .arg("-out")
+                .arg(&cert),
+        );
+        ServerCert { cert, key }
+    }
+}
+
+impl Default for TestCa {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for TestCa {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn openssl(command: &mut Command) {
+    let out = command.output().expect("the openssl command");
+    assert!(
+        out.status.success(),
+        "openssl: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

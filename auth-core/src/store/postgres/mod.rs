@@ -53,12 +53,17 @@ mod sessions;
 #[cfg(all(test, feature = "test-util"))]
 pub(crate) mod tests;
 mod throttle;
+mod tls;
+#[cfg(all(test, feature = "test-util"))]
+mod tls_tests;
 mod totp;
 mod users;
 
 use std::fmt;
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use deadpool_postgres::tokio_postgres::config::Host;
 use deadpool_postgres::tokio_postgres::error::SqlState;
 use deadpool_postgres::tokio_postgres::types::{FromSql, ToSql};
 use deadpool_postgres::tokio_postgres::{self, NoTls, Row};
@@ -86,6 +91,10 @@ pub struct PostgresConfig {
     /// The server-side `statement_timeout` of every connection (default 5 s); `None` leaves the
     /// server's setting. Migrations run without it.
     pub statement_timeout: Option<Duration>,
+    /// The CA certificates (PEM) to trust, instead of the system's roots, when the URL asks for
+    /// TLS (`sslmode=require`, `verify-ca` or `verify-full`); the URL's `sslrootcert` takes
+    /// precedence.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl PostgresConfig {
@@ -97,13 +106,32 @@ impl PostgresConfig {
             connect_timeout: Duration::from_secs(5),
             wait_timeout: Duration::from_secs(5),
             statement_timeout: Some(Duration::from_secs(5)),
+            ca_file: None,
         }
     }
 
-    fn pg_config(&self) -> Result<tokio_postgres::Config> {
-        let mut pg: tokio_postgres::Config = self
-            .url
-            .expose_secret()
+    /// The hosts this configuration reaches without TLS: every TCP host when the URL's
+    /// `sslmode` is unset, `disable`, `allow` or `prefer`, none otherwise (Unix sockets are
+    /// local, never listed). [`Error::Config`] if the URL is unusable.
+    pub fn plaintext_hosts(&self) -> Result<Vec<String>> {
+        let tls = tls::take_tls_params(self.url.expose_secret())?;
+        if tls.mode != tls::SslMode::Plain {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .pg_config(&tls.rest)?
+            .get_hosts()
+            .iter()
+            .filter_map(|host| match host {
+                Host::Tcp(name) => Some(name.clone()),
+                Host::Unix(_) => None,
+            })
+            .collect())
+    }
+
+    /// tokio-postgres's configuration of `connection` (the URL without its TLS parameters).
+    fn pg_config(&self, connection: &str) -> Result<tokio_postgres::Config> {
+        let mut pg: tokio_postgres::Config = connection
             .parse()
             .map_err(|e| Error::Config(format!("PostgreSQL connection string: {e}")))?;
         pg.connect_timeout(self.connect_timeout);
@@ -129,22 +157,54 @@ pub struct PostgresStore {
 }
 
 impl PostgresStore {
-    /// Builds the connection pool (no TLS). Connections open on first use, so a service can
-    /// start while the database is down and say so through [`ping`](Self::ping);
-    /// [`Error::Config`] if the URL or the limits are unusable.
+    /// Builds the connection pool, with TLS as the URL's `sslmode` asks (see the table in
+    /// the `tls` module: `require` verifies the certificate in full here, stricter than
+    /// libpq). Connections open on first use, so a service can start while the database is
+    /// down and say so through [`ping`](Self::ping); [`Error::Config`] if the URL, the CA
+    /// file or the limits are unusable.
     pub fn connect(config: &PostgresConfig) -> Result<Self> {
         if config.max_connections == 0 {
             return Err(Error::Config(
                 "PostgreSQL max_connections must be at least 1".into(),
             ));
         }
-        let manager = Manager::from_config(
-            config.pg_config()?,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let tls = tls::take_tls_params(config.url.expose_secret())?;
+        let mut pg = config.pg_config(&tls.rest)?;
+        let manager_config = || ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        // As libpq does, a Unix socket is never encrypted: the connection is local.
+        let local = pg
+            .get_hosts()
+            .iter()
+            .all(|host| matches!(host, Host::Unix(_)));
+        let manager = if tls.mode == tls::SslMode::Plain || local {
+            pg.ssl_mode(tokio_postgres::config::SslMode::Disable);
+            Manager::from_config(pg, NoTls, manager_config())
+        } else {
+            let ca_file = match tls.root_cert {
+                Some(tls::RootCert::File(path)) => Some(path),
+                Some(tls::RootCert::System) => None,
+                None => config.ca_file.clone(),
+            };
+            let verify = if tls.mode == tls::SslMode::VerifyCa {
+                super::tls::Verify::ChainOnly
+            } else {
+                super::tls::Verify::Full
+            };
+            let client = super::tls::client_config(
+                "PostgreSQL",
+                ca_file.as_deref(),
+                verify,
+                Some(b"postgresql"),
+            )?;
+            pg.ssl_mode(tokio_postgres::config::SslMode::Require);
+            Manager::from_config(
+                pg,
+                tokio_postgres_rustls::MakeRustlsConnect::new(client),
+                manager_config(),
+            )
+        };
         let pool = Pool::builder(manager)
             .max_size(config.max_connections)
             .wait_timeout(Some(config.wait_timeout))
@@ -289,7 +349,17 @@ pub struct PurgeReport {
 /// missing accounts are not found, everything else is the database being unavailable.
 fn db_error(error: tokio_postgres::Error) -> Error {
     let Some(db) = error.as_db_error() else {
-        return Error::Unavailable(format!("PostgreSQL: {error}"));
+        // The causes name what failed below (a certificate refused, a connection reset).
+        let mut message = format!("PostgreSQL: {error}");
+        let mut cause = std::error::Error::source(&error);
+        while let Some(inner) = cause {
+            let text = inner.to_string();
+            if !message.ends_with(&text) {
+                message = format!("{message}: {text}");
+            }
+            cause = inner.source();
+        }
+        return Error::Unavailable(message);
     };
     if *db.code() == SqlState::UNIQUE_VIOLATION {
         let what = match db.constraint() {

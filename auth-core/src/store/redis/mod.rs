@@ -6,8 +6,10 @@
 //! audit events) belongs in PostgreSQL or another store.
 //!
 //! Standalone (`redis://`), sentinel (`redis-sentinel://`) and cluster (`redis-cluster://`)
-//! deployments are chosen by the URL. TLS (`rediss://`) is refused until fred is built with a
-//! TLS feature, rather than sending credentials in clear text.
+//! deployments are chosen by the URL; `rediss://` (and `rediss-cluster://`,
+//! `rediss-sentinel://`, `valkeys://`) connect with TLS through rustls, the certificate verified
+//! in full (chain and host name) against [`RedisConfig::ca_file`] or the system's roots. Cluster
+//! nodes announced by IP address need that address in their certificate.
 //!
 //! # Key layout
 //!
@@ -109,7 +111,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use fred::prelude::{
     Builder, ClientLike, Config, Error as FredError, Options, Pool, ReconnectPolicy, TcpConfig,
 };
-use fred::types::config::UnresponsiveConfig;
+use fred::types::config::{TlsConfig, TlsConnector, TlsHostMapping, UnresponsiveConfig};
 use fred::types::scripts::Script;
 use sha2::{Digest, Sha256};
 
@@ -127,8 +129,8 @@ const CLOCK_SKEW_SLACK: Duration = Duration::from_secs(60);
 #[non_exhaustive]
 pub struct RedisConfig {
     /// `redis://[user:password@]host[:port][/db]`, `redis-sentinel://...` or
-    /// `redis-cluster://...` (see fred's `Config::from_url`). TLS URLs (`rediss://`) are refused:
-    /// this build of fred has no TLS support.
+    /// `redis-cluster://...` (see fred's `Config::from_url`); `rediss` in place of `redis` for
+    /// TLS.
     pub url: String,
     /// Prepended to every key (default `auth:`), so several deployments can share a database.
     pub key_prefix: String,
@@ -138,6 +140,9 @@ pub struct RedisConfig {
     pub command_timeout: Duration,
     /// Longest [`RedisStore::connect`] may take (default 2 s).
     pub connect_timeout: Duration,
+    /// The CA certificates (PEM) to trust, instead of the system's roots, for a `rediss://`
+    /// URL (default none).
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl RedisConfig {
@@ -149,7 +154,25 @@ impl RedisConfig {
             pool_size: 4,
             command_timeout: Duration::from_millis(500),
             connect_timeout: Duration::from_secs(2),
+            ca_file: None,
         }
+    }
+
+    /// The hosts this configuration reaches without TLS: the URL's host for a `redis://`
+    /// URL (sentinel and cluster seed nodes included), none for `rediss://`.
+    /// [`Error::Config`] if the URL is unusable.
+    pub fn plaintext_hosts(&self) -> Result<Vec<String>> {
+        if plain_scheme(&self.url).is_some() {
+            return Ok(Vec::new());
+        }
+        let config = Config::from_url(&self.url)
+            .map_err(|e| Error::Config(format!("redis url: {}", e.details())))?;
+        Ok(config
+            .server
+            .hosts()
+            .into_iter()
+            .map(|server| server.host.to_string())
+            .collect())
     }
 
     fn validate(&self) -> Result<()> {
@@ -171,6 +194,7 @@ impl fmt::Debug for RedisConfig {
             .field("pool_size", &self.pool_size)
             .field("command_timeout", &self.command_timeout)
             .field("connect_timeout", &self.connect_timeout)
+            .field("ca_file", &self.ca_file)
             .finish()
     }
 }
@@ -209,10 +233,17 @@ fn redact_url(url: &str) -> String {
 }
 
 /// Whether the URL asks for TLS (`rediss://`, `rediss-cluster://`, `valkeys://`, ...).
-fn wants_tls(url: &str) -> bool {
-    let scheme = url.split_once("://").map_or("", |(scheme, _)| scheme);
-    let scheme = scheme.to_ascii_lowercase();
-    scheme.starts_with("rediss") || scheme.starts_with("valkeys")
+/// For a TLS URL (`rediss...://`, `valkeys...://`), the same URL with the plain scheme;
+/// `None` for any other.
+fn plain_scheme(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let lower = scheme.to_ascii_lowercase();
+    let plain = if let Some(suffix) = lower.strip_prefix("rediss") {
+        format!("redis{suffix}")
+    } else {
+        format!("valkey{}", lower.strip_prefix("valkeys")?)
+    };
+    Some(format!("{plain}://{rest}"))
 }
 
 /// Sessions, throttle counters and revoked session ids in Redis. Clones share the connections;
@@ -281,14 +312,22 @@ impl RedisStore {
     /// invalid.
     pub async fn connect(config: RedisConfig) -> Result<Self> {
         config.validate()?;
-        if wants_tls(&config.url) {
-            // fred is built without TLS here: it would send the password in clear text.
-            return Err(Error::Config(
-                "redis TLS URLs are not supported by this build (fred has no TLS feature)".into(),
-            ));
-        }
-        let fred_config = Config::from_url(&config.url)
+        // fred would build its own TLS connector for a TLS scheme; ours is given instead.
+        let tls_url = plain_scheme(&config.url);
+        let mut fred_config = Config::from_url(tls_url.as_deref().unwrap_or(&config.url))
             .map_err(|e| Error::Config(format!("redis url: {}", e.details())))?;
+        if tls_url.is_some() {
+            let client = super::tls::client_config(
+                "Redis",
+                config.ca_file.as_deref(),
+                super::tls::Verify::Full,
+                None,
+            )?;
+            fred_config.tls = Some(TlsConfig {
+                connector: TlsConnector::from(client),
+                hostnames: TlsHostMapping::None,
+            });
+        }
         let command_timeout = config.command_timeout;
         let connect_timeout = config.connect_timeout;
         let mut builder = Builder::from_config(fred_config);

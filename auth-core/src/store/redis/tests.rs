@@ -446,10 +446,12 @@ async fn redis_going_down_makes_calls_unavailable_promptly() {
 async fn a_bad_url_or_setting_is_a_config_error() {
     let result = RedisStore::connect(RedisConfig::from_url("not a url")).await;
     assert!(matches!(result, Err(Error::Config(_))), "{result:?}");
-    let result = RedisStore::connect(RedisConfig::from_url("rediss://:pw@127.0.0.1:6380")).await;
+    let mut tls = RedisConfig::from_url("rediss://:pw@127.0.0.1:6380");
+    tls.ca_file = Some("/nonexistent/ca.pem".into());
+    let result = RedisStore::connect(tls).await;
     assert!(
-        matches!(result, Err(Error::Config(_))),
-        "TLS unsupported: {result:?}"
+        matches!(&result, Err(Error::Config(why)) if why.contains("CA file")),
+        "an unreadable CA file: {result:?}"
     );
     let mut config = RedisConfig::from_url("redis://127.0.0.1:6379");
     config.pool_size = 0;
@@ -495,4 +497,93 @@ fn stored_times_round_trip_and_sort() {
     assert!(encoded.windows(2).all(|w| w[0] < w[1]), "{encoded:?}");
     assert_eq!(decode_time("12"), None);
     assert_eq!(decode_time("0000000000000000000x000000000"), None);
+}
+
+/// TLS: a Redis of the test's own speaking TLS only, its certificate from a CA the test makes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rediss_verifies_the_certificate_and_refuses_a_plaintext_port() {
+    let Some(shared) = redis_url() else {
+        return;
+    };
+    let (redis, ca, other_ca) = tokio::task::spawn_blocking(|| {
+        let ca = crate::testing::private::TestCa::new();
+        let redis = crate::testing::private::PrivateRedis::start_tls(&ca);
+        (redis, ca, crate::testing::private::TestCa::new())
+    })
+    .await
+    .unwrap();
+    let with_ca = |url: String, ca: &crate::testing::private::TestCa| {
+        let mut config = test_config(&url);
+        config.ca_file = Some(ca.cert.clone());
+        config
+    };
+    assert!(redis.url().starts_with("rediss://"));
+    let store = RedisStore::connect(with_ca(redis.url(), &ca))
+        .await
+        .expect("TLS with the issuing CA");
+    let id = new_session(UserId::new(), t0()).id;
+    store.ping(Duration::from_secs(1)).await.unwrap();
+    assert_eq!(store.session(&id, t0()).await.unwrap(), None);
+    assert!(
+        RedisConfig::from_url(redis.url())
+            .plaintext_hosts()
+            .unwrap()
+            .is_empty()
+    );
+    store.close().await;
+
+    for (why, config, reason) in [
+        (
+            "another CA",
+            with_ca(redis.url(), &other_ca),
+            "UnknownIssuer",
+        ),
+        (
+            "the system's roots",
+            test_config(&redis.url()),
+            "UnknownIssuer",
+        ),
+        // No TLS answer comes: the handshake waits out the connect timeout.
+        (
+            "a plaintext port",
+            with_ca(shared.replacen("redis://", "rediss://", 1), &ca),
+            "",
+        ),
+        // Redis drops a connection that does not start with a handshake.
+        (
+            "plaintext to the TLS port",
+            with_ca(redis.url().replacen("rediss://", "redis://", 1), &ca),
+            "",
+        ),
+    ] {
+        let mut config = config;
+        config.connect_timeout = Duration::from_secs(1);
+        let refused = RedisStore::connect(config).await;
+        eprintln!("{why}: {:?}", refused.as_ref().err());
+        assert!(
+            matches!(&refused, Err(Error::Unavailable(message)) if message.contains(reason)),
+            "{why}: {:?}",
+            refused.as_ref().err()
+        );
+    }
+}
+
+#[test]
+fn plaintext_hosts_are_those_of_a_url_without_tls() {
+    let hosts = |url: &str| RedisConfig::from_url(url).plaintext_hosts().unwrap();
+    assert_eq!(
+        hosts("redis://:pw@cache.internal:6379/0"),
+        ["cache.internal"]
+    );
+    assert!(hosts("rediss://:pw@cache.internal:6380").is_empty());
+    assert!(hosts("valkeys://cache.internal:6380").is_empty());
+    assert_eq!(
+        super::plain_scheme("rediss-cluster://a:1").as_deref(),
+        Some("redis-cluster://a:1")
+    );
+    assert_eq!(
+        super::plain_scheme("VALKEYS://a:1").as_deref(),
+        Some("valkey://a:1")
+    );
+    assert_eq!(super::plain_scheme("redis://a:1"), None);
 }
