@@ -18,8 +18,12 @@ pub(crate) enum Command {
     /// Environment: PORT (8080); AUTH_ENV (development|production); LOG_LEVEL (a tracing
     /// filter, info); LOG_FORMAT (json|pretty; json in production); SHUTDOWN_TIMEOUT (seconds
     /// to drain in-flight requests, 25); REQUEST_TIMEOUT (seconds before a request is answered
-    /// 503 timeout, 30); DATABASE_URL (PostgreSQL; none: in memory); REDIS_URL
-    /// (throttle counters and the TOTP replay guard; needs DATABASE_URL); REDIS_KEY_PREFIX (auth:); AUTH_SIGNING_KEYS (JSON array
+    /// 503 timeout, 30); DATABASE_URL (PostgreSQL; none: in memory; TLS with
+    /// sslmode=require, verify-ca or verify-full, the certificate always verified); REDIS_URL
+    /// (throttle counters and the TOTP replay guard; needs DATABASE_URL; rediss:// for TLS);
+    /// DATABASE_CA_FILE and REDIS_CA_FILE (PEM CA certificates to trust instead of the
+    /// system's); ALLOW_PLAINTEXT_STORE_HOSTS (comma-separated hosts production may reach
+    /// without TLS, on a private network); REDIS_KEY_PREFIX (auth:); AUTH_SIGNING_KEYS (JSON array
     /// from `keys generate`, the first signs); JWT_ACCESS_SECRET (HS256, at least 32 bytes);
     /// AUTH_TOKEN_FORMAT (format of a generated development key); MFA_ENCRYPTION_KEYS
     /// (id:hex pairs, comma-separated, the first encrypts; see `mfa reencrypt`) or
@@ -80,9 +84,8 @@ pub(crate) enum MfaCommand {
 
 #[derive(Debug, Args)]
 pub(crate) struct MfaReencryptArgs {
-    /// The database the server uses.
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    pub(crate) database_url: String,
+    #[command(flatten)]
+    pub(crate) database: DatabaseArgs,
     /// Secrets read and rewritten per round trip.
     #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(usize))]
     pub(crate) batch: usize,
@@ -93,9 +96,29 @@ pub(crate) struct MigrateArgs {
     /// List applied and pending migrations instead of applying them.
     #[arg(long)]
     pub(crate) status: bool,
-    /// The database.
+    #[command(flatten)]
+    pub(crate) database: DatabaseArgs,
+}
+
+/// The database the server uses, as it reaches it.
+#[derive(Debug, Args)]
+pub(crate) struct DatabaseArgs {
+    /// The database (with `sslmode=require` or stronger for TLS).
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub(crate) database_url: String,
+    /// CA certificates (PEM) to trust for TLS to the database, instead of the system's roots.
+    #[arg(long, env = "DATABASE_CA_FILE")]
+    pub(crate) database_ca_file: Option<std::path::PathBuf>,
+}
+
+impl DatabaseArgs {
+    /// The store configuration for these arguments.
+    pub(crate) fn config(&self) -> auth_core::store::postgres::PostgresConfig {
+        let mut config =
+            auth_core::store::postgres::PostgresConfig::from_url(self.database_url.clone());
+        config.ca_file.clone_from(&self.database_ca_file);
+        config
+    }
 }
 
 #[derive(Debug, Args)]
@@ -124,9 +147,8 @@ pub(crate) struct UserCreateArgs {
     /// The account's email address.
     #[arg(long)]
     pub(crate) email: String,
-    /// The database the server uses.
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    pub(crate) database_url: String,
+    #[command(flatten)]
+    pub(crate) database: DatabaseArgs,
 }
 
 #[derive(Debug, Subcommand)]

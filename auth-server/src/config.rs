@@ -49,6 +49,8 @@ pub(crate) struct ServeConfig {
     pub(crate) redis_url: Option<SecretString>,
     /// Prepended to every Redis key, so deployments can share a Redis database.
     pub(crate) redis_key_prefix: String,
+    /// CA files for TLS to the stores, and the hosts reached in plaintext by leave.
+    pub(crate) store_tls: StoreTls,
     pub(crate) keys: KeySet,
     pub(crate) key_source: KeySource,
     pub(crate) mfa_keys: Option<MfaKeyring>,
@@ -232,7 +234,21 @@ pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConf
     let database_url = url("DATABASE_URL", &["postgres", "postgresql"], &mut problems);
     let redis_url = url(
         "REDIS_URL",
-        &["redis", "redis-sentinel", "redis-cluster"],
+        &[
+            "redis",
+            "redis-sentinel",
+            "redis-cluster",
+            "rediss",
+            "rediss-sentinel",
+            "rediss-cluster",
+        ],
+        &mut problems,
+    );
+    let store_tls = stores::read(
+        &get,
+        production,
+        database_url.as_ref(),
+        redis_url.as_ref(),
         &mut problems,
     );
     let redis_key_prefix = parse("REDIS_KEY_PREFIX", &mut problems, &|v| {
@@ -417,6 +433,7 @@ pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConf
             database_url,
             redis_url,
             redis_key_prefix,
+            store_tls,
             keys,
             key_source,
             mfa_keys,
@@ -649,6 +666,9 @@ fn valid_key_id(id: &str) -> bool {
 }
 
 mod secrets;
+mod stores;
+
+pub(crate) use stores::StoreTls;
 
 #[cfg(test)]
 mod tests;

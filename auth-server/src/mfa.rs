@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use auth_core::store::postgres::{PostgresConfig, PostgresStore};
+use auth_core::store::postgres::PostgresStore;
 use auth_core::store::reencrypt_totp_secrets;
 
 use crate::cli::MfaReencryptArgs;
@@ -31,7 +31,7 @@ pub(crate) fn reencrypt(args: &MfaReencryptArgs) -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        let store = PostgresStore::connect(&PostgresConfig::from_url(args.database_url.clone()))?;
+        let store = PostgresStore::connect(&args.database.config())?;
         reencrypt_totp_secrets(&store, &keyring, args.batch).await
     });
     match result {

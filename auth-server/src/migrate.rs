@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use auth_core::store::postgres::{MigrationState, PostgresConfig, PostgresStore};
+use auth_core::store::postgres::{MigrationState, PostgresStore};
 
 use crate::cli::MigrateArgs;
 
@@ -27,7 +27,7 @@ pub(crate) fn main(args: &MigrateArgs) -> ExitCode {
 }
 
 async fn run(args: &MigrateArgs) -> auth_core::Result<()> {
-    let store = PostgresStore::connect(&PostgresConfig::from_url(args.database_url.clone()))?;
+    let store = PostgresStore::connect(&args.database.config())?;
     if args.status {
         for migration in store.migration_status().await? {
             let state = match migration.state {

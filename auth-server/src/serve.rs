@@ -87,7 +87,14 @@ async fn run(config: ServeConfig) -> Result<(), ServeError> {
             Stores::memory_with_events(audit)
         }
         Some(url) => {
-            let postgres = connect_postgres(url, config.environment).await?;
+            for (variable, host) in &config.store_tls.plaintext_allowed {
+                tracing::warn!(
+                    variable,
+                    host,
+                    "a store reached without TLS, as ALLOW_PLAINTEXT_STORE_HOSTS allows"
+                );
+            }
+            let postgres = connect_postgres(url, &config).await?;
             pools.postgres = Some(postgres.clone());
             health = health.with_check(HealthCheck::postgres(
                 postgres.clone(),
@@ -98,6 +105,9 @@ async fn run(config: ServeConfig) -> Result<(), ServeError> {
                 Some(url) => {
                     let mut redis_config = RedisConfig::from_url(url.expose_secret());
                     redis_config.key_prefix = config.redis_key_prefix.clone();
+                    redis_config
+                        .ca_file
+                        .clone_from(&config.store_tls.redis_ca_file);
                     let redis = RedisStore::connect(redis_config)
                         .await
                         .map_err(ServeError::Redis)?;
@@ -269,11 +279,14 @@ fn shutdown_signal() -> Result<impl Future<Output = &'static str>, ServeError> {
 /// with pending ones (the `migrate` job runs first), so code never meets an older schema.
 async fn connect_postgres(
     url: &SecretString,
-    environment: Environment,
+    config: &ServeConfig,
 ) -> Result<PostgresStore, ServeError> {
-    let store = PostgresStore::connect(&PostgresConfig::from_url(url.expose_secret()))
-        .map_err(ServeError::Database)?;
-    if environment == Environment::Development {
+    let mut postgres = PostgresConfig::from_url(url.expose_secret());
+    postgres
+        .ca_file
+        .clone_from(&config.store_tls.database_ca_file);
+    let store = PostgresStore::connect(&postgres).map_err(ServeError::Database)?;
+    if config.environment == Environment::Development {
         let report = store.migrate().await.map_err(ServeError::Migrations)?;
         tracing::info!(applied = ?report.applied, version = report.current, "database schema up to date");
         return Ok(store);

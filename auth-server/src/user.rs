@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use auth_core::flows::{Authenticator, AuthenticatorConfig, Stores};
 use auth_core::secrecy::SecretString;
-use auth_core::store::postgres::{PostgresConfig, PostgresStore};
+use auth_core::store::postgres::PostgresStore;
 use auth_core::token::{Algorithm, Key, KeySet};
 
 use crate::cli::UserCreateArgs;
@@ -48,7 +48,7 @@ async fn run(
     args: &UserCreateArgs,
     password: &SecretString,
 ) -> auth_core::Result<serde_json::Value> {
-    let store = PostgresStore::connect(&PostgresConfig::from_url(args.database_url.clone()))?;
+    let store = PostgresStore::connect(&args.database.config())?;
     store.migrate().await?;
     // Registration issues no token; the key only satisfies the builder.
     let keys = KeySet::new(Key::generate(Algorithm::EdDsa)?)?;

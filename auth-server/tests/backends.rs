@@ -821,3 +821,61 @@ async fn a_planted_costly_hash_is_a_counted_401_in_a_server_limited_to_one_gib()
     stop(server).await;
     schema.drop_schema().await;
 }
+
+/// TLS to both stores, verified against a CA the test makes: the server is ready, serves a
+/// sign-in, and PostgreSQL sees every one of its connections encrypted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_reaches_both_stores_over_verified_tls() {
+    if redis_url().is_none() || service_url("AUTH_TEST_DATABASE_URL").is_none() {
+        return;
+    }
+    let (ca, postgres, redis) = tokio::task::spawn_blocking(|| {
+        let ca = TestCa::new();
+        let postgres = PrivatePostgres::start_tls(&ca);
+        let redis = PrivateRedis::start_tls(&ca);
+        (ca, postgres, redis)
+    })
+    .await
+    .unwrap();
+    let keys = signing_keys();
+    let database_url = format!("{}?sslmode=verify-full", postgres.url());
+    let ca_file = ca.cert.display().to_string();
+    let server = start_with(&[
+        ("DATABASE_URL", database_url.as_str()),
+        ("DATABASE_CA_FILE", ca_file.as_str()),
+        ("REDIS_URL", redis.url().as_str()),
+        ("REDIS_CA_FILE", ca_file.as_str()),
+        ("AUTH_SIGNING_KEYS", keys.as_str()),
+    ])
+    .await;
+    assert!(redis.url().starts_with("rediss://"));
+    ready(server.port).await;
+    let (credentials, _) = signed_in(server.port, "tls").await;
+    // A wrong password reaches the throttle counters in Redis.
+    let wrong = json!({"email": credentials["email"], "password": "not the password at all"});
+    assert_eq!(
+        post_json(server.port, "/v1/auth/login", &wrong, None)
+            .await
+            .status,
+        401
+    );
+
+    let (admin, connection) = tokio_postgres::connect(&postgres.url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let row = admin
+        .query_one(
+            "SELECT count(*) FILTER (WHERE s.ssl), count(*) FILTER (WHERE NOT s.ssl) \
+             FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) \
+             WHERE a.application_name = 'auth-core'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (encrypted, plaintext): (i64, i64) = (row.get(0), row.get(1));
+    eprintln!("the server's PostgreSQL connections: {encrypted} encrypted, {plaintext} plaintext");
+    assert!(encrypted > 0);
+    assert_eq!(plaintext, 0);
+    stop(server).await;
+}

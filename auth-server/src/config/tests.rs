@@ -194,7 +194,10 @@ fn production_refuses_memory_generated_keys_and_missing_secrets() {
 fn production_refuses_a_short_shared_secret_and_wildcard_cors() {
     let found = problems(&[
         ("AUTH_ENV", "production"),
-        ("DATABASE_URL", "postgres://auth@db/auth"),
+        (
+            "DATABASE_URL",
+            "postgres://auth@db/auth?sslmode=verify-full",
+        ),
         ("AUTH_ISSUER", "https://auth.example.com"),
         ("MFA_ENCRYPTION_KEY", HEX_KEY),
         ("JWT_ACCESS_SECRET", "short-secret"),
@@ -214,7 +217,10 @@ fn a_complete_production_configuration_is_accepted() {
     );
     let config = config(&[
         ("AUTH_ENV", "production"),
-        ("DATABASE_URL", "postgres://auth@db/auth"),
+        (
+            "DATABASE_URL",
+            "postgres://auth@db/auth?sslmode=verify-full",
+        ),
         ("AUTH_ISSUER", "https://auth.example.com"),
         ("MFA_ENCRYPTION_KEY", HEX_KEY),
         ("AUTH_SIGNING_KEYS", &keys),
@@ -278,7 +284,10 @@ fn redis_without_postgres_is_refused() {
 fn production_with(extra: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut vars: Vec<(String, String)> = [
         ("AUTH_ENV", "production"),
-        ("DATABASE_URL", "postgres://auth@db/auth"),
+        (
+            "DATABASE_URL",
+            "postgres://auth@db/auth?sslmode=verify-full",
+        ),
         ("AUTH_ISSUER", "https://auth.example.com"),
     ]
     .iter()
