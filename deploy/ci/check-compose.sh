@@ -140,7 +140,7 @@ need(f":{env.get('REDIS_PASSWORD')}@" in environment.get("REDIS_URL", ""),
 # A store is reached over TLS, or in plaintext by leave (ALLOW_PLAINTEXT_STORE_HOSTS) and only
 # when it is a service of this file on an internal network it shares with the server.
 from urllib.parse import urlsplit, parse_qs
-allowed = [h.strip() for h in environment.get("ALLOW_PLAINTEXT_STORE_HOSTS", "").split(",") if h.strip()]
+allowed = [h.strip().lower() for h in environment.get("ALLOW_PLAINTEXT_STORE_HOSTS", "").split(",") if h.strip()]
 internal = {n for n, v in (model.get("networks") or {}).items() if (v or {}).get("internal") is True}
 for variable, tls in (("DATABASE_URL", lambda u: parse_qs(u.query).get("sslmode", [""])[-1] in
                        ("require", "verify-ca", "verify-full")),
@@ -148,7 +148,7 @@ for variable, tls in (("DATABASE_URL", lambda u: parse_qs(u.query).get("sslmode"
     url = urlsplit(environment.get(variable, ""))
     if tls(url):
         continue
-    host = url.hostname or ""
+    host = url.hostname or ""  # urlsplit lower-cases it, as the server compares
     need(host in allowed, f"server: {variable} reaches {host} without TLS and ALLOW_PLAINTEXT_STORE_HOSTS does not list it")
     shared = set(services.get(host, {}).get("networks", [])) & set(server.get("networks", [])) & internal
     need(bool(shared), f"server: {variable} reaches {host} without TLS, so it must be a service on an internal network shared with the server")

@@ -282,6 +282,11 @@ impl PrivatePostgres {
         assert!(self.pg_ctl("stop"), "pg_ctl stop");
     }
 
+    /// The directory of its Unix socket.
+    pub fn socket_dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
     /// `postgres://postgres@127.0.0.1:<port>/postgres` (trust authentication).
     pub fn url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)

@@ -55,44 +55,55 @@ pub(super) fn read(
         .unwrap_or_default();
 
     let mut plaintext_allowed = Vec::new();
-    let mut check = |variable: &'static str, hosts: auth_core::Result<Vec<String>>| {
-        let hosts = match hosts {
-            Ok(hosts) => hosts,
-            Err(e) => {
-                problems.push(format!("{variable}: {e}"));
-                return;
-            }
-        };
-        for host in hosts {
-            if is_loopback(&host) {
-                continue;
-            }
-            if allowed.contains(&host.to_ascii_lowercase()) {
-                plaintext_allowed.push((variable, host));
-            } else if production {
-                let how = if variable == "DATABASE_URL" {
-                    "add sslmode=verify-full (or require, verify-ca)"
-                } else {
-                    "use rediss://"
-                };
+    let mut check =
+        |variable: &'static str, hosts: auth_core::Result<Vec<String>>, ca_file: (&str, bool)| {
+            let hosts = match hosts {
+                Ok(hosts) => hosts,
+                Err(e) => {
+                    problems.push(format!("{variable}: {e}"));
+                    return;
+                }
+            };
+            // A CA file for a connection without TLS says the URL is not what was meant.
+            if ca_file.1 && !hosts.is_empty() {
                 problems.push(format!(
-                    "{variable}: {host} would be reached in plaintext; production needs TLS to \
-                     a store on another host: {how}, or list the host in \
-                     ALLOW_PLAINTEXT_STORE_HOSTS if it is on a private network"
+                    "{}: set, but {variable} asks for no TLS to {}",
+                    ca_file.0,
+                    hosts.join(", ")
                 ));
             }
-        }
-    };
+            for host in hosts {
+                if is_loopback(&host) {
+                    continue;
+                }
+                if allowed.contains(&host.to_ascii_lowercase()) {
+                    plaintext_allowed.push((variable, host));
+                } else if production {
+                    let how = if variable == "DATABASE_URL" {
+                        "add sslmode=verify-full (or require, verify-ca)"
+                    } else {
+                        "use rediss://"
+                    };
+                    problems.push(format!(
+                        "{variable}: {host} would be reached in plaintext; production needs TLS to \
+                     a store on another host: {how}, or list the host in \
+                     ALLOW_PLAINTEXT_STORE_HOSTS if it is on a private network"
+                    ));
+                }
+            }
+        };
     if let Some(url) = database_url {
         check(
             "DATABASE_URL",
             PostgresConfig::from_url(url.expose_secret()).plaintext_hosts(),
+            ("DATABASE_CA_FILE", database_ca_file.is_some()),
         );
     }
     if let Some(url) = redis_url {
         check(
             "REDIS_URL",
             RedisConfig::from_url(url.expose_secret()).plaintext_hosts(),
+            ("REDIS_CA_FILE", redis_ca_file.is_some()),
         );
     }
     StoreTls {
@@ -190,6 +201,28 @@ mod tests {
             assert!(problems.is_empty(), "{database} {redis}: {problems:?}");
             assert!(tls.plaintext_allowed.is_empty());
         }
+    }
+
+    #[test]
+    fn a_ca_file_beside_a_url_without_tls_is_reported() {
+        let ca = std::env::current_exe().unwrap();
+        let ca = ca.to_str().unwrap();
+        let (_, problems) = read_with(
+            &[
+                ("DATABASE_CA_FILE", ca),
+                ("DATABASE_URL", "postgres://auth@127.0.0.1/auth"),
+                ("REDIS_CA_FILE", ca),
+                ("REDIS_URL", "redis://127.0.0.1:6379"),
+            ],
+            false,
+        );
+        assert_eq!(
+            problems,
+            [
+                "DATABASE_CA_FILE: set, but DATABASE_URL asks for no TLS to 127.0.0.1",
+                "REDIS_CA_FILE: set, but REDIS_URL asks for no TLS to 127.0.0.1"
+            ]
+        );
     }
 
     #[test]

@@ -114,12 +114,15 @@ impl PostgresConfig {
     /// `sslmode` is unset, `disable`, `allow` or `prefer`, none otherwise (Unix sockets are
     /// local, never listed). [`Error::Config`] if the URL is unusable.
     pub fn plaintext_hosts(&self) -> Result<Vec<String>> {
-        let tls = tls::take_tls_params(self.url.expose_secret())?;
-        if tls.mode != tls::SslMode::Plain {
+        let (tls, pg) = self.parsed()?;
+        if tls.mode != tls::SslMode::Plain || local_only(&pg) {
             return Ok(Vec::new());
         }
-        Ok(self
-            .pg_config(&tls.rest)?
+        // With `hostaddr`, the connections go to those addresses, whatever the names say.
+        if !pg.get_hostaddrs().is_empty() {
+            return Ok(pg.get_hostaddrs().iter().map(ToString::to_string).collect());
+        }
+        Ok(pg
             .get_hosts()
             .iter()
             .filter_map(|host| match host {
@@ -129,11 +132,27 @@ impl PostgresConfig {
             .collect())
     }
 
+    /// The URL's TLS parameters, and tokio-postgres's configuration of the rest.
+    fn parsed(&self) -> Result<(tls::TlsParams, tokio_postgres::Config)> {
+        let tls = tls::take_tls_params(self.url.expose_secret())?;
+        let pg = self.pg_config(&tls.rest)?;
+        // An `sslmode` tokio-postgres read (and so ours did not) would be overridden below,
+        // perhaps into plaintext: refuse it.
+        if pg.get_ssl_mode() != tokio_postgres::config::SslMode::Prefer {
+            return Err(Error::Config(
+                "PostgreSQL connection string: an sslmode that could not be read (write it as \
+                 sslmode=<mode> in the query or as a key-value pair)"
+                    .into(),
+            ));
+        }
+        Ok((tls, pg))
+    }
+
     /// tokio-postgres's configuration of `connection` (the URL without its TLS parameters).
     fn pg_config(&self, connection: &str) -> Result<tokio_postgres::Config> {
-        let mut pg: tokio_postgres::Config = connection
-            .parse()
-            .map_err(|e| Error::Config(format!("PostgreSQL connection string: {e}")))?;
+        let mut pg: tokio_postgres::Config = connection.parse().map_err(|e| {
+            Error::Config(format!("PostgreSQL connection string: {}", with_causes(&e)))
+        })?;
         pg.connect_timeout(self.connect_timeout);
         if let Some(timeout) = self.statement_timeout {
             let setting = format!("-c statement_timeout={}", timeout.as_millis().max(1));
@@ -168,17 +187,12 @@ impl PostgresStore {
                 "PostgreSQL max_connections must be at least 1".into(),
             ));
         }
-        let tls = tls::take_tls_params(config.url.expose_secret())?;
-        let mut pg = config.pg_config(&tls.rest)?;
+        let (tls, mut pg) = config.parsed()?;
         let manager_config = || ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         };
         // As libpq does, a Unix socket is never encrypted: the connection is local.
-        let local = pg
-            .get_hosts()
-            .iter()
-            .all(|host| matches!(host, Host::Unix(_)));
-        let manager = if tls.mode == tls::SslMode::Plain || local {
+        let manager = if tls.mode == tls::SslMode::Plain || local_only(&pg) {
             pg.ssl_mode(tokio_postgres::config::SslMode::Disable);
             Manager::from_config(pg, NoTls, manager_config())
         } else {
@@ -349,17 +363,7 @@ pub struct PurgeReport {
 /// missing accounts are not found, everything else is the database being unavailable.
 fn db_error(error: tokio_postgres::Error) -> Error {
     let Some(db) = error.as_db_error() else {
-        // The causes name what failed below (a certificate refused, a connection reset).
-        let mut message = format!("PostgreSQL: {error}");
-        let mut cause = std::error::Error::source(&error);
-        while let Some(inner) = cause {
-            let text = inner.to_string();
-            if !message.ends_with(&text) {
-                message = format!("{message}: {text}");
-            }
-            cause = inner.source();
-        }
-        return Error::Unavailable(message);
+        return Error::Unavailable(format!("PostgreSQL: {}", with_causes(&error)));
     };
     if *db.code() == SqlState::UNIQUE_VIOLATION {
         let what = match db.constraint() {
@@ -372,6 +376,32 @@ fn db_error(error: tokio_postgres::Error) -> Error {
     } else {
         Error::Unavailable(format!("PostgreSQL: {}", db.message()))
     }
+}
+
+/// `error` and its causes, which name what failed below it (a certificate refused, a
+/// connection reset); tokio-postgres's own text leaves them out.
+fn with_causes(error: &tokio_postgres::Error) -> String {
+    let mut message = error.to_string();
+    let mut cause = std::error::Error::source(error);
+    while let Some(inner) = cause {
+        let text = inner.to_string();
+        if !message.ends_with(&text) {
+            message = format!("{message}: {text}");
+        }
+        cause = inner.source();
+    }
+    message
+}
+
+/// Whether every connection goes to a Unix socket: hosts given, all of them sockets, and no
+/// `hostaddr` (which tokio-postgres reaches over TCP).
+fn local_only(pg: &tokio_postgres::Config) -> bool {
+    !pg.get_hosts().is_empty()
+        && pg.get_hostaddrs().is_empty()
+        && pg
+            .get_hosts()
+            .iter()
+            .all(|host| matches!(host, Host::Unix(_)))
 }
 
 fn pool_error(error: PoolError) -> Error {

@@ -8,7 +8,8 @@
 //! | `verify-ca` | TLS, the chain verified but not the name; needs a CA file |
 //!
 //! `sslrootcert=<file>` is the CA file (taking precedence over `PostgresConfig::ca_file`);
-//! `sslrootcert=system` means the system's roots. With a CA file, only it is trusted.
+//! `sslrootcert=system` means the system's roots. With a CA file, only it is trusted. An
+//! `sslrootcert` without `sslmode` means `verify-full`, as libpq 16 reads `sslrootcert=system`.
 
 use std::path::PathBuf;
 
@@ -53,11 +54,11 @@ pub(super) fn take_tls_params(connection: &str) -> Result<TlsParams> {
         } else {
             take_from_key_values(connection)
         };
-    let mut mode = SslMode::Plain;
+    let mut mode = None;
     let mut root_cert = None;
     for (key, value) in pairs {
         if key == "sslmode" {
-            mode = match value.as_str() {
+            mode = Some(match value.as_str() {
                 "disable" | "allow" | "prefer" => SslMode::Plain,
                 "require" | "verify-full" => SslMode::VerifyFull,
                 "verify-ca" => SslMode::VerifyCa,
@@ -67,7 +68,7 @@ pub(super) fn take_tls_params(connection: &str) -> Result<TlsParams> {
                          allow, prefer, require, verify-ca, verify-full"
                     )));
                 }
-            };
+            });
         } else {
             root_cert = match value.as_str() {
                 "" => {
@@ -80,6 +81,11 @@ pub(super) fn take_tls_params(connection: &str) -> Result<TlsParams> {
             };
         }
     }
+    let mode = mode.unwrap_or(if root_cert.is_some() {
+        SslMode::VerifyFull
+    } else {
+        SslMode::Plain
+    });
     Ok(TlsParams {
         rest,
         mode,
@@ -91,17 +97,28 @@ fn is_tls_key(key: &str) -> bool {
     key == "sslmode" || key == "sslrootcert"
 }
 
-/// The URL without the TLS parameters of its query, and those parameters, decoded.
+/// The URL without the TLS parameters of its query, and those parameters, decoded. The query
+/// starts at the first `?` after the credentials, which end at the first `@`, as tokio-postgres
+/// reads them (a `?` in a password is no query).
 fn take_from_url(url: &str) -> (String, Vec<(String, String)>) {
-    let Some((base, query)) = url.split_once('?') else {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let after_credentials = url[after_scheme..]
+        .find('@')
+        .map_or(after_scheme, |at| after_scheme + at + 1);
+    let Some(question) = url[after_credentials..].find('?') else {
         return (url.to_owned(), Vec::new());
     };
+    let (base, query) = (
+        &url[..after_credentials + question],
+        &url[after_credentials + question + 1..],
+    );
     let mut kept = Vec::new();
     let mut taken = Vec::new();
     for pair in query.split('&') {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        if is_tls_key(key) {
-            taken.push((key.to_owned(), percent_decode(value)));
+        let key = percent_decode(key);
+        if is_tls_key(&key) {
+            taken.push((key, percent_decode(value)));
         } else {
             kept.push(pair);
         }
@@ -329,6 +346,35 @@ mod tests {
                 mode: SslMode::VerifyFull,
                 root_cert: None,
             }
+        );
+    }
+
+    #[test]
+    fn the_query_is_found_as_tokio_postgres_finds_it() {
+        // A `?` in the password is no query; an encoded key is still the key.
+        assert_eq!(
+            params("postgres://u:pa?ss@db/auth?ssl%6Dode=verify-full"),
+            TlsParams {
+                rest: "postgres://u:pa?ss@db/auth".into(),
+                mode: SslMode::VerifyFull,
+                root_cert: None,
+            }
+        );
+        assert_eq!(
+            params("postgres://u:pa?sslmode=disable@db/auth").rest,
+            "postgres://u:pa?sslmode=disable@db/auth"
+        );
+    }
+
+    #[test]
+    fn sslrootcert_without_sslmode_means_verify_full() {
+        assert_eq!(
+            params("postgres://db/auth?sslrootcert=system").mode,
+            SslMode::VerifyFull
+        );
+        assert_eq!(
+            params("host=db sslrootcert=/ca.pem sslmode=disable").mode,
+            SslMode::Plain
         );
     }
 

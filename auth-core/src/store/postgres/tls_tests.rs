@@ -123,12 +123,24 @@ async fn verified_tls_is_what_the_server_sees_and_any_other_certificate_is_refus
         )
     };
     refused(
+        &store(elsewhere("verify-ca"), Some(f.other_ca.cert.clone())),
+        "verify-ca with another CA",
+        "UnknownIssuer",
+    )
+    .await;
+    refused(
         &store(elsewhere("verify-full"), ca.clone()),
         "the wrong name",
         "certificate not valid for name \"db.example\"",
     )
     .await;
     assert!(encrypted(&store(elsewhere("verify-ca"), ca.clone())).await);
+    // A Unix socket is local: no TLS asked of it, as in libpq.
+    let socket = format!(
+        "host={} port={port} user=postgres dbname=postgres sslmode=verify-full",
+        f.postgres.socket_dir().display()
+    );
+    assert!(!encrypted(&store(socket, ca.clone())).await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -165,6 +177,21 @@ fn plaintext_hosts_are_the_tcp_hosts_of_a_connection_without_tls() {
     assert!(hosts("postgres://auth@db.internal/auth?sslmode=require").is_empty());
     assert_eq!(hosts("host=a,b user=auth"), ["a", "b"]);
     assert!(hosts("host=/var/run/postgresql user=auth").is_empty());
+    // With hostaddr, the connection goes there, over TCP, whatever the host says.
+    assert_eq!(hosts("hostaddr=10.0.0.5 user=auth"), ["10.0.0.5"]);
+    assert_eq!(
+        hosts("host=/var/run/postgresql hostaddr=10.0.0.5 user=auth"),
+        ["10.0.0.5"]
+    );
+    assert_eq!(
+        hosts("host=localhost hostaddr=10.0.0.5 user=auth"),
+        ["10.0.0.5"]
+    );
+    // An sslmode ours could not read, but tokio-postgres would: refused, never downgraded.
+    assert!(matches!(
+        PostgresConfig::from_url(r"host=db sslmode=require password=abc\").plaintext_hosts(),
+        Err(Error::Config(_))
+    ));
     assert!(matches!(
         PostgresConfig::from_url("postgres://db/auth?sslmode=maybe").plaintext_hosts(),
         Err(Error::Config(_))

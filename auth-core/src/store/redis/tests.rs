@@ -557,7 +557,7 @@ async fn rediss_verifies_the_certificate_and_refuses_a_plaintext_port() {
         ),
     ] {
         let mut config = config;
-        config.connect_timeout = Duration::from_secs(1);
+        config.connect_timeout = Duration::from_secs(3);
         let refused = RedisStore::connect(config).await;
         eprintln!("{why}: {:?}", refused.as_ref().err());
         assert!(
