@@ -18,7 +18,10 @@ pub(crate) enum Command {
     /// Environment: PORT (8080); AUTH_ENV (development|production); LOG_LEVEL (a tracing
     /// filter, info); LOG_FORMAT (json|pretty; json in production); SHUTDOWN_TIMEOUT (seconds
     /// to drain in-flight requests, 25); REQUEST_TIMEOUT (seconds before a request is answered
-    /// 503 timeout, 30); DATABASE_URL (PostgreSQL; none: in memory; TLS with
+    /// 503 timeout, 30); HEADER_READ_TIMEOUT (seconds a request head has from its first
+    /// byte, and a new connection for its first request, 10); IDLE_TIMEOUT (seconds a kept-alive
+    /// connection may wait for its next request, 75); MAX_CONNECTIONS (open at once; more wait
+    /// to be accepted, 1024); DATABASE_URL (PostgreSQL; none: in memory; TLS with
     /// sslmode=require, verify-ca or verify-full, the certificate always verified); REDIS_URL
     /// (throttle counters and the TOTP replay guard; needs DATABASE_URL; rediss:// for TLS);
     /// DATABASE_CA_FILE and REDIS_CA_FILE (PEM CA certificates to trust instead of the

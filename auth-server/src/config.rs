@@ -45,6 +45,13 @@ pub(crate) struct ServeConfig {
     pub(crate) log_format: LogFormat,
     pub(crate) shutdown_timeout: Duration,
     pub(crate) request_timeout: Duration,
+    /// How long a request head may take to arrive from its first byte (and the first request
+    /// of a connection from the accept).
+    pub(crate) header_read_timeout: Duration,
+    /// How long a kept-alive connection may wait for its next request.
+    pub(crate) idle_timeout: Duration,
+    /// How many connections may be open at once.
+    pub(crate) max_connections: usize,
     pub(crate) database_url: Option<SecretString>,
     pub(crate) redis_url: Option<SecretString>,
     /// Prepended to every Redis key, so deployments can share a Redis database.
@@ -190,6 +197,22 @@ pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConf
     let request_timeout = parse("REQUEST_TIMEOUT", &mut problems, &seconds(1, 3600))
         .and_then(|v| v.parse().ok())
         .map_or(Duration::from_secs(30), Duration::from_secs);
+    let header_read_timeout = parse("HEADER_READ_TIMEOUT", &mut problems, &seconds(1, 300))
+        .and_then(|v| v.parse().ok())
+        .map_or(Duration::from_secs(10), Duration::from_secs);
+    let idle_timeout = parse("IDLE_TIMEOUT", &mut problems, &seconds(1, 3600))
+        .and_then(|v| v.parse().ok())
+        .map_or(Duration::from_secs(75), Duration::from_secs);
+    let max_connections = parse(
+        "MAX_CONNECTIONS",
+        &mut problems,
+        &|v| match v.parse::<usize>() {
+            Ok(n) if (1..=1_000_000).contains(&n) => Ok(()),
+            _ => Err(format!("{v:?} is not a number from 1 to 1000000")),
+        },
+    )
+    .and_then(|v| v.parse().ok())
+    .unwrap_or(1024);
     let access_ttl = parse("ACCESS_TOKEN_TTL", &mut problems, &seconds(30, 86_400))
         .and_then(|v| v.parse().ok())
         .map_or(Duration::from_secs(900), Duration::from_secs);
@@ -430,6 +453,9 @@ pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConf
             log_format,
             shutdown_timeout,
             request_timeout,
+            header_read_timeout,
+            idle_timeout,
+            max_connections,
             database_url,
             redis_url,
             redis_key_prefix,

@@ -48,9 +48,6 @@ pub enum ServeError {
     /// The listener's own address could not be read.
     #[error("listener address: {0}")]
     ListenerAddress(#[source] std::io::Error),
-    /// The server failed while serving.
-    #[error("server: {0}")]
-    Server(#[source] std::io::Error),
     /// The server's task panicked or was cancelled.
     #[error("server task: {0}")]
     ServerTask(#[source] tokio::task::JoinError),

@@ -15,6 +15,7 @@ mod config;
 mod error;
 mod healthcheck;
 mod keys;
+mod listen;
 mod mfa;
 mod migrate;
 mod serve;

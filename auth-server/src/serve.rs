@@ -3,7 +3,6 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use auth_core::clock::SystemClock;
@@ -150,24 +149,18 @@ async fn run(config: ServeConfig) -> Result<(), ServeError> {
     tracing::info!(%addr, "listening");
 
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let mut server = tokio::spawn(
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = stop_rx.await;
-        })
-        .into_future(),
-    );
+    let limits = crate::listen::ConnectionLimits {
+        header_read_timeout: config.header_read_timeout,
+        idle_timeout: config.idle_timeout,
+        max_connections: config.max_connections,
+    };
+    let mut server = tokio::spawn(crate::listen::serve(listener, app, limits, async move {
+        let _ = stop_rx.await;
+    }));
 
     tokio::select! {
         finished = &mut server => {
-            return match finished {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(e)) => Err(ServeError::Server(e)),
-                Err(e) => Err(ServeError::ServerTask(e)),
-            };
+            return finished.map_err(ServeError::ServerTask);
         }
         signal = shutdown => {
             tracing::info!(signal, deadline = ?config.shutdown_timeout, "shutting down: no new connections, draining in-flight requests");

@@ -36,6 +36,9 @@ fn an_empty_environment_gives_the_development_defaults() {
     assert_eq!(config.log_format, LogFormat::Pretty);
     assert_eq!(config.shutdown_timeout, Duration::from_secs(25));
     assert_eq!(config.request_timeout, Duration::from_secs(30));
+    assert_eq!(config.header_read_timeout, Duration::from_secs(10));
+    assert_eq!(config.idle_timeout, Duration::from_secs(75));
+    assert_eq!(config.max_connections, 1024);
     assert_eq!(config.access_ttl, Duration::from_secs(900));
     assert_eq!(config.refresh_ttl, Duration::from_secs(2_592_000));
     assert_eq!(config.reauth_max_age, Duration::from_secs(300));
@@ -65,6 +68,9 @@ fn values_are_read_and_trimmed() {
         ("LOG_LEVEL", "auth_server=debug"),
         ("SHUTDOWN_TIMEOUT", "5"),
         ("REQUEST_TIMEOUT", "10"),
+        ("HEADER_READ_TIMEOUT", "5"),
+        ("IDLE_TIMEOUT", "30"),
+        ("MAX_CONNECTIONS", "64"),
         ("ACCESS_TOKEN_TTL", "600"),
         ("REFRESH_TOKEN_TTL", "86400"),
         ("REAUTH_MAX_AGE", "120"),
@@ -94,6 +100,9 @@ fn values_are_read_and_trimmed() {
     assert_eq!(config.log_format, LogFormat::Json);
     assert_eq!(config.shutdown_timeout, Duration::from_secs(5));
     assert_eq!(config.request_timeout, Duration::from_secs(10));
+    assert_eq!(config.header_read_timeout, Duration::from_secs(5));
+    assert_eq!(config.idle_timeout, Duration::from_secs(30));
+    assert_eq!(config.max_connections, 64);
     assert_eq!(config.access_ttl, Duration::from_secs(600));
     assert_eq!(config.refresh_ttl, Duration::from_secs(86_400));
     assert_eq!(config.reauth_max_age, Duration::from_secs(120));
@@ -135,6 +144,9 @@ fn every_problem_is_listed_at_once_with_the_variable_name() {
         ("LOG_FORMAT", "xml"),
         ("SHUTDOWN_TIMEOUT", "0"),
         ("REQUEST_TIMEOUT", "-1"),
+        ("HEADER_READ_TIMEOUT", "0"),
+        ("IDLE_TIMEOUT", "0"),
+        ("MAX_CONNECTIONS", "0"),
         ("ACCESS_TOKEN_TTL", "forever"),
         ("DATABASE_URL", "mysql://db"),
         ("MFA_ENCRYPTION_KEY", "abc"),
@@ -157,6 +169,9 @@ fn every_problem_is_listed_at_once_with_the_variable_name() {
         "LOG_FORMAT",
         "SHUTDOWN_TIMEOUT",
         "REQUEST_TIMEOUT",
+        "HEADER_READ_TIMEOUT",
+        "IDLE_TIMEOUT",
+        "MAX_CONNECTIONS",
         "ACCESS_TOKEN_TTL",
         "DATABASE_URL",
         "MFA_ENCRYPTION_KEY",

@@ -1,0 +1,249 @@
+//! The HTTP/1.1 accept loop: hyper over connections that keep time, instead of `axum::serve`,
+//! which sets no timer. Each connection is in one of two phases:
+//! - waiting for a request (just accepted, or after an answer was written): the first byte of
+//!   the next request must come within `idle_timeout` (`header_read_timeout` for the first
+//!   request of a new connection, so connecting and saying nothing does not hold a slot long);
+//! - reading a request: from its first byte, the head and body must arrive within
+//!   `header_read_timeout` (the API's bodies are small).
+//!
+//! A connection past its deadline is closed: a slowly sent head (slowloris) and a kept-alive
+//! connection left idle alike. At most `max_connections` are open at once; beyond that the loop
+//! stops accepting, so new connections wait in the kernel's backlog until one closes, and the
+//! process never runs out of descriptors. A failed `accept` (out of descriptors after all, say)
+//! is logged and retried, never fatal.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::TokioIo;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio::time::{Instant, Sleep};
+use tower_service::Service;
+
+/// What the loop allows a connection.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ConnectionLimits {
+    /// How long a request may take to arrive from its first byte (and the first request of a
+    /// connection from the accept).
+    pub(crate) header_read_timeout: Duration,
+    /// How long a connection may wait for its next request after an answer.
+    pub(crate) idle_timeout: Duration,
+    /// How many connections may be open at once.
+    pub(crate) max_connections: usize,
+}
+
+/// Serves `app` on `listener` until `stop` completes, then stops accepting and lets every open
+/// connection finish its request in flight before returning (the caller bounds how long).
+pub(crate) async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: ConnectionLimits,
+    stop: impl Future<Output = ()>,
+) {
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let graceful = GracefulShutdown::new();
+    let mut http = http1::Builder::new();
+    // Our connections keep the time; hyper's own header timer would also cut idle ones.
+    http.header_read_timeout(None);
+    tokio::pin!(stop);
+    loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+            () = &mut stop => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    tracing::warn!(%error, "accepting a connection failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut stop => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+            // The client address, where the handlers' extractor looks for it.
+            request.extensions_mut().insert(ConnectInfo(peer));
+            app.clone().call(request)
+        });
+        let stream = Timed::new(stream, limits);
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, %peer, "connection closed with an error");
+            }
+            drop(slot);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+}
+
+/// Where a connection stands, for its deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for the first byte of a request.
+    Waiting,
+    /// Reading a request head: the last bytes seen, to find its blank line across reads.
+    Head([u8; 3]),
+    /// The head is in; the body and the answer are the request timeout's business.
+    Busy,
+}
+
+/// A connection with a deadline: see the module's phases.
+struct Timed {
+    stream: TcpStream,
+    limits: ConnectionLimits,
+    phase: Phase,
+    deadline: Pin<Box<Sleep>>,
+}
+
+impl Timed {
+    fn new(stream: TcpStream, limits: ConnectionLimits) -> Self {
+        Self {
+            stream,
+            limits,
+            phase: Phase::Waiting,
+            deadline: Box::pin(tokio::time::sleep(limits.header_read_timeout)),
+        }
+    }
+
+    fn expire_in(&mut self, after: Duration) {
+        self.deadline.as_mut().reset(Instant::now() + after);
+    }
+
+    /// Follows the bytes just read: a request begins, or its head ends (`\r\n\r\n`).
+    fn saw(&mut self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        let mut tail = match self.phase {
+            Phase::Busy => return,
+            Phase::Waiting => {
+                let after = self.limits.header_read_timeout;
+                self.expire_in(after);
+                [0; 3]
+            }
+            Phase::Head(tail) => tail,
+        };
+        for &byte in bytes {
+            if tail == *b"\r\n\r" && byte == b'\n' {
+                self.phase = Phase::Busy;
+                return;
+            }
+            tail = [tail[1], tail[2], byte];
+        }
+        self.phase = Phase::Head(tail);
+    }
+}
+
+impl AsyncRead for Timed {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        match Pin::new(&mut self.stream).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) => {
+                let read = buf.filled()[before..].to_vec();
+                self.saw(&read);
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(error)) => Poll::Ready(Err(error)),
+            Poll::Pending if self.phase == Phase::Busy => Poll::Pending,
+            Poll::Pending => match self.deadline.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "no request, or not all of its head, in time",
+                ))),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+}
+
+impl AsyncWrite for Timed {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let written = Pin::new(&mut self.stream).poll_write(cx, buf);
+        if let Poll::Ready(Ok(_)) = written {
+            // An answer is going out: the next request may take the idle timeout to begin.
+            let after = self.limits.idle_timeout;
+            self.expire_in(after);
+            if self.phase == Phase::Busy {
+                // A read left pending while busy never armed the deadline: have hyper poll
+                // again, so the pending read waits on it too.
+                cx.waker().wake_by_ref();
+            }
+            self.phase = Phase::Waiting;
+        }
+        written
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_end_of_a_head_is_found_across_reads_and_only_in_the_head() {
+        let limits = ConnectionLimits {
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(75),
+            max_connections: 1,
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let client = TcpStream::connect(listener.local_addr().unwrap());
+            let (client, accepted) = tokio::join!(client, listener.accept());
+            let _client = client.unwrap();
+            let mut timed = Timed::new(accepted.unwrap().0, limits);
+            assert_eq!(timed.phase, Phase::Waiting);
+            timed.saw(b"GET / HTTP/1.1\r\nHost: a\r");
+            assert_eq!(timed.phase, Phase::Head(*b" a\r"));
+            timed.saw(b"\n\r");
+            assert!(matches!(timed.phase, Phase::Head(_)));
+            timed.saw(b"\nbody\r\n\r\n");
+            assert_eq!(
+                timed.phase,
+                Phase::Busy,
+                "the blank line across three reads"
+            );
+            timed.saw(b"more body");
+            assert_eq!(timed.phase, Phase::Busy);
+        });
+    }
+}
