@@ -116,9 +116,9 @@ pub(crate) fn router(
     auth: Authenticator,
     health: HealthService,
     stack: &Stack,
-    proxy_header: crate::api::TrustedProxyHeader,
+    proxies: crate::proxies::ProxyPolicy,
 ) -> Router {
-    let api = crate::api::routes(auth, proxy_header);
+    let api = crate::api::routes(auth, proxies);
     let mut routes = Router::new();
     for probe in PROBES {
         routes = routes.route_service(probe, health.clone());

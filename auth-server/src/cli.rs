@@ -47,7 +47,8 @@ pub(crate) enum Command {
     /// at BREACHED_PASSWORDS_HIBP_URL) and BREACHED_PASSWORDS_ON_FAILURE (allow|refuse when it
     /// cannot be asked, allow); PASSWORD_CONTEXT_WORDS (comma-separated words no password may be
     /// built on, besides the email's name and the issuer's); TRUSTED_PROXY_HEADER (e.g. x-forwarded-for: take the
-    /// client address from it; set only when every request comes through that proxy). Production refuses in-memory state, generated keys,
+    /// client address from it) with TRUSTED_PROXIES (comma-separated CIDR blocks: the header is
+    /// believed only from those peers, read from the right, skipping trusted addresses). Production refuses in-memory state, generated keys,
     /// missing, short or patterned secrets and plain-http origins, listing every problem.
     #[default]
     Serve,

@@ -94,7 +94,8 @@ pub(crate) struct ServeConfig {
     /// Words no new password may be built on, besides the email's local part.
     pub(crate) password_context_words: Vec<String>,
     /// The header a trusted reverse proxy writes the client address into, if any.
-    pub(crate) trusted_proxy_header: Option<axum::http::HeaderName>,
+    /// Where the client's address comes from behind proxies.
+    pub(crate) proxies: crate::proxies::ProxyPolicy,
 }
 
 /// Verified access tokens remembered by default (about half a KiB each).
@@ -444,6 +445,24 @@ pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConf
             })
             .ok()
     });
+    let mut trusted_proxies = Vec::new();
+    for entry in list("TRUSTED_PROXIES") {
+        match crate::proxies::Cidr::parse(&entry) {
+            Ok(cidr) => trusted_proxies.push(cidr),
+            Err(why) => problems.push(format!("TRUSTED_PROXIES: {why}")),
+        }
+    }
+    if get("TRUSTED_PROXY_HEADER").is_some() && get("TRUSTED_PROXIES").is_none() {
+        problems.push(
+            "TRUSTED_PROXY_HEADER: set without TRUSTED_PROXIES; name the proxies (CIDR blocks) \
+             whose header is believed, or any client could claim any address"
+                .to_owned(),
+        );
+    }
+    let proxies = crate::proxies::ProxyPolicy {
+        header: trusted_proxy_header,
+        trusted: trusted_proxies,
+    };
 
     if problems.is_empty() {
         Ok(ServeConfig {
@@ -481,7 +500,7 @@ pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConf
             breach_checks,
             breach_check_failure,
             password_context_words,
-            trusted_proxy_header,
+            proxies,
         })
     } else {
         Err(problems)

@@ -18,6 +18,7 @@ mod keys;
 mod listen;
 mod mfa;
 mod migrate;
+mod proxies;
 mod serve;
 mod user;
 

@@ -205,7 +205,7 @@ fn app(
             cors_origins: config.cors_origins.clone(),
             request_timeout: config.request_timeout,
         },
-        crate::api::TrustedProxyHeader(config.trusted_proxy_header.clone()),
+        config.proxies.clone(),
     ))
 }
 

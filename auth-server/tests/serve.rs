@@ -664,12 +664,57 @@ async fn the_client_address_comes_from_a_trusted_proxy_header_only_when_configur
         "the header is ignored by default"
     );
 
-    let proxied = start_with(&[("TRUSTED_PROXY_HEADER", "X-Forwarded-For")]).await;
+    let proxied = start_with(&[
+        ("TRUSTED_PROXY_HEADER", "X-Forwarded-For"),
+        ("TRUSTED_PROXIES", "127.0.0.1"),
+    ])
+    .await;
     assert_eq!(forwarded(proxied.port).await.status, 401);
     assert_eq!(
         failed_login_clients(proxied).await,
         vec!["203.0.113.9"],
         "the address the proxy appended, not the one the client claimed"
+    );
+
+    // From a peer that is not a trusted proxy, the header is ignored.
+    let elsewhere = start_with(&[
+        ("TRUSTED_PROXY_HEADER", "X-Forwarded-For"),
+        ("TRUSTED_PROXIES", "10.0.0.0/8"),
+    ])
+    .await;
+    assert_eq!(forwarded(elsewhere.port).await.status, 401);
+    assert_eq!(failed_login_clients(elsewhere).await, vec!["127.0.0.1"]);
+}
+
+#[tokio::test]
+async fn rotating_a_forged_forwarded_address_does_not_escape_the_throttle() {
+    let server = start_with(&[
+        ("TRUSTED_PROXY_HEADER", "X-Forwarded-For"),
+        ("TRUSTED_PROXIES", "10.0.0.0/8"),
+    ])
+    .await;
+    // A new account and a new claimed address each time: only the real address can be counted.
+    let mut statuses = Vec::new();
+    for n in 0..60 {
+        let wrong = serde_json::json!({"email": format!("victim{n}@example.com"), "password": "wrong horse battery staple"})
+            .to_string();
+        let forged = format!("x-forwarded-for: 198.51.100.{n}");
+        let answer = send(
+            server.port,
+            "POST",
+            "/v1/auth/login",
+            &["content-type: application/json", &forged],
+            wrong.as_bytes(),
+        )
+        .await;
+        statuses.push(answer.status);
+    }
+    let throttled = statuses.iter().filter(|s| **s == 429).count();
+    eprintln!("60 forged addresses: {throttled} throttled");
+    assert!(throttled > 0, "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| [401, 429].contains(s)),
+        "{statuses:?}"
     );
 }
 

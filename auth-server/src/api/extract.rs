@@ -38,13 +38,8 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
     }
 }
 
-/// The header a trusted reverse proxy puts the client's address in (`TRUSTED_PROXY_HEADER`).
-#[derive(Debug, Clone)]
-pub(crate) struct TrustedProxyHeader(pub(crate) Option<axum::http::HeaderName>);
-
-/// The client's address for throttling: the socket's peer, or, when a trusted proxy header is
-/// configured, the last address in that header (the one the proxy itself appended; earlier
-/// entries came from the client and prove nothing).
+/// The client's address for throttling, as the [`ProxyPolicy`](crate::proxies::ProxyPolicy)
+/// in the request's extensions finds it (the socket's peer without one).
 pub(crate) struct ClientIp(pub(crate) IpAddr);
 
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
@@ -58,15 +53,13 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(addr)| addr.ip());
-        let forwarded = parts
-            .extensions
-            .get::<TrustedProxyHeader>()
-            .and_then(|TrustedProxyHeader(name)| name.as_ref())
-            .and_then(|name| parts.headers.get_all(name).iter().next_back())
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.rsplit(',').next())
-            .and_then(|last| last.trim().parse::<IpAddr>().ok());
-        forwarded.or(peer).map(ClientIp).ok_or_else(|| {
+        let policy = parts.extensions.get::<crate::proxies::ProxyPolicy>();
+        peer.map(|peer| match policy {
+            Some(policy) => policy.client(peer, &parts.headers),
+            None => peer.to_canonical(),
+        })
+        .map(ClientIp)
+        .ok_or_else(|| {
             ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",

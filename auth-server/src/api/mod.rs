@@ -31,8 +31,6 @@ use utoipa::openapi::path::Operation;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 use utoipa_axum::routes;
 
-pub(crate) use extract::TrustedProxyHeader;
-
 /// The realm of the API's `WWW-Authenticate` challenges, from `AuthLayer` and from handlers.
 const REALM: &str = "auth";
 
@@ -80,7 +78,7 @@ pub(crate) struct Api {
 }
 
 /// Builds the router and the OpenAPI document from [`table`].
-pub(crate) fn routes(auth: Authenticator, proxy_header: TrustedProxyHeader) -> Api {
+pub(crate) fn routes(auth: Authenticator, proxies: crate::proxies::ProxyPolicy) -> Api {
     let (router, doc) = split(auth.clone());
     let templates = doc
         .paths
@@ -98,7 +96,7 @@ pub(crate) fn routes(auth: Authenticator, proxy_header: TrustedProxyHeader) -> A
             }),
         )
         .with_state(auth)
-        .layer(Extension(proxy_header))
+        .layer(Extension(proxies))
         .layer(middleware::map_response(no_store));
     Api { router, templates }
 }

@@ -345,7 +345,7 @@ async fn enrolling_with_a_stale_token_needs_a_step_up_over_http() {
             .clock(clock.clone())
             .build()
             .unwrap();
-    let router = super::routes(auth, super::TrustedProxyHeader(None)).router;
+    let router = super::routes(auth, crate::proxies::ProxyPolicy::default()).router;
     let login = signed_up(&router, "step@example.com").await;
 
     clock.advance(Duration::from_secs(301));

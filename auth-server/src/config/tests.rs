@@ -157,6 +157,7 @@ fn every_problem_is_listed_at_once_with_the_variable_name() {
         ("TOKEN_CACHE_SIZE", "-1"),
         ("PASSWORD_HASH_NICENESS", "20"),
         ("TRUSTED_PROXY_HEADER", "not a header"),
+        ("TRUSTED_PROXIES", "10.0.0.1/8"),
         ("REAUTH_MAX_AGE", "0"),
         ("REFRESH_REUSE_GRACE", "301"),
         ("REVOCATION_CACHE_TTL", "61"),
@@ -182,6 +183,7 @@ fn every_problem_is_listed_at_once_with_the_variable_name() {
         "TOKEN_CACHE_SIZE",
         "PASSWORD_HASH_NICENESS",
         "TRUSTED_PROXY_HEADER",
+        "TRUSTED_PROXIES",
         "REAUTH_MAX_AGE",
         "REFRESH_REUSE_GRACE",
         "REVOCATION_CACHE_TTL",
@@ -444,4 +446,31 @@ fn malformed_mfa_key_lists_are_reported_without_key_material() {
         ("MFA_ENCRYPTION_KEY", HEX_KEY),
     ]);
     assert!(has(&found, "MFA_ENCRYPTION_KEYS"), "{found:?}");
+}
+
+#[test]
+fn a_proxy_header_is_believed_only_from_named_proxies() {
+    let found = problems(&[("TRUSTED_PROXY_HEADER", "x-forwarded-for")]);
+    assert!(
+        found
+            .iter()
+            .any(|p| p.starts_with("TRUSTED_PROXY_HEADER: set without TRUSTED_PROXIES")),
+        "{found:?}"
+    );
+    let config = config(&[
+        ("TRUSTED_PROXY_HEADER", "X-Forwarded-For"),
+        ("TRUSTED_PROXIES", "10.0.0.0/8, 2001:db8::/32,192.0.2.7"),
+    ])
+    .unwrap();
+    assert_eq!(
+        config.proxies.header.as_ref().map(|h| h.as_str()),
+        Some("x-forwarded-for")
+    );
+    let trusted: Vec<String> = config
+        .proxies
+        .trusted
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(trusted, ["10.0.0.0/8", "2001:db8::/32", "192.0.2.7/32"]);
 }
