@@ -15,7 +15,8 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Run the HTTP server (the default).
     ///
-    /// Environment: PORT (8080); AUTH_ENV (development|production); LOG_LEVEL (a tracing
+    /// Environment: PORT (8080); BIND_ADDR (the address to listen on; every interface, IPv6
+    /// and IPv4, by default); AUTH_ENV (development|production); LOG_LEVEL (a tracing
     /// filter, info); LOG_FORMAT (json|pretty; json in production); SHUTDOWN_TIMEOUT (seconds
     /// to drain in-flight requests, 25); REQUEST_TIMEOUT (seconds before a request is answered
     /// 503 timeout, 30); HEADER_READ_TIMEOUT (seconds a request head has from its first
@@ -48,7 +49,9 @@ pub(crate) enum Command {
     /// cannot be asked, allow); PASSWORD_CONTEXT_WORDS (comma-separated words no password may be
     /// built on, besides the email's name and the issuer's); TRUSTED_PROXY_HEADER (e.g. x-forwarded-for: take the
     /// client address from it) with TRUSTED_PROXIES (comma-separated CIDR blocks: the header is
-    /// believed only from those peers, read from the right, skipping trusted addresses). Production refuses in-memory state, generated keys,
+    /// believed only from those peers, read from the right, skipping trusted addresses). Each secret (DATABASE_URL, REDIS_URL, AUTH_SIGNING_KEYS,
+    /// JWT_ACCESS_SECRET, MFA_ENCRYPTION_KEYS, MFA_ENCRYPTION_KEY) may instead be a file, named by the same
+    /// variable with _FILE appended (DATABASE_URL_FILE). Production refuses in-memory state, generated keys,
     /// missing, short or patterned secrets and plain-http origins, listing every problem.
     #[default]
     Serve,
@@ -108,20 +111,42 @@ pub(crate) struct MigrateArgs {
 #[derive(Debug, Args)]
 pub(crate) struct DatabaseArgs {
     /// The database (with `sslmode=require` or stronger for TLS).
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    pub(crate) database_url: String,
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        hide_env_values = true,
+        required_unless_present = "database_url_file",
+        conflicts_with = "database_url_file"
+    )]
+    pub(crate) database_url: Option<String>,
+    /// A file holding the database URL (a secret volume), instead of DATABASE_URL.
+    #[arg(long, env = "DATABASE_URL_FILE")]
+    pub(crate) database_url_file: Option<std::path::PathBuf>,
     /// CA certificates (PEM) to trust for TLS to the database, instead of the system's roots.
     #[arg(long, env = "DATABASE_CA_FILE")]
     pub(crate) database_ca_file: Option<std::path::PathBuf>,
 }
 
 impl DatabaseArgs {
-    /// The store configuration for these arguments.
-    pub(crate) fn config(&self) -> auth_core::store::postgres::PostgresConfig {
-        let mut config =
-            auth_core::store::postgres::PostgresConfig::from_url(self.database_url.clone());
+    /// The store configuration for these arguments; a URL file that cannot be read is a
+    /// configuration error.
+    pub(crate) fn config(&self) -> auth_core::Result<auth_core::store::postgres::PostgresConfig> {
+        let url = match (&self.database_url, &self.database_url_file) {
+            (Some(url), _) => url.clone(),
+            (None, Some(path)) => std::fs::read_to_string(path)
+                .map(|url| url.trim().to_owned())
+                .map_err(|e| {
+                    auth_core::Error::Config(format!("DATABASE_URL_FILE: {}: {e}", path.display()))
+                })?,
+            (None, None) => {
+                return Err(auth_core::Error::Config(
+                    "DATABASE_URL or DATABASE_URL_FILE is needed".into(),
+                ));
+            }
+        };
+        let mut config = auth_core::store::postgres::PostgresConfig::from_url(url);
         config.ca_file.clone_from(&self.database_ca_file);
-        config
+        Ok(config)
     }
 }
 

@@ -40,6 +40,9 @@ pub(crate) enum KeySource {
 #[derive(Debug, Clone)]
 pub(crate) struct ServeConfig {
     pub(crate) port: u16,
+    /// `BIND_ADDR`; `None`: every interface, IPv6 and IPv4 (`[::]`, or `0.0.0.0` where the
+    /// host has no IPv6).
+    pub(crate) bind_addr: Option<std::net::IpAddr>,
     pub(crate) environment: Environment,
     pub(crate) log_level: String,
     pub(crate) log_format: LogFormat,
@@ -118,10 +121,49 @@ pub(crate) fn setting(raw: Option<String>) -> Option<String> {
     raw.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }
 
+/// The variables that hold secrets. Each may instead name a file as `<NAME>_FILE` (a
+/// Kubernetes secret volume, a Docker secret), whose contents are the value.
+pub(crate) const SECRET_VARIABLES: [&str; 6] = [
+    "DATABASE_URL",
+    "REDIS_URL",
+    "AUTH_SIGNING_KEYS",
+    "JWT_ACCESS_SECRET",
+    "MFA_ENCRYPTION_KEYS",
+    "MFA_ENCRYPTION_KEY",
+];
+
+/// The secrets given as files (`<NAME>_FILE`), read; a file that cannot be read, or a secret
+/// given both ways, is a problem.
+fn secret_files(
+    var: &dyn Fn(&str) -> Option<String>,
+    problems: &mut Vec<String>,
+) -> std::collections::HashMap<&'static str, String> {
+    let mut found = std::collections::HashMap::new();
+    for name in SECRET_VARIABLES {
+        let Some(path) = setting(var(&format!("{name}_FILE"))) else {
+            continue;
+        };
+        if setting(var(name)).is_some() {
+            problems.push(format!("{name}: set both {name} and {name}_FILE; keep one"));
+            continue;
+        }
+        match std::fs::read_to_string(&path) {
+            Ok(contents) => {
+                found.insert(name, contents);
+            }
+            // The path is no secret; the contents never appear.
+            Err(e) => problems.push(format!("{name}_FILE: {path}: {e}")),
+        }
+    }
+    found
+}
+
 /// Reads the configuration through `var` (the process environment in production, a map in
 /// tests). Returns every problem found, not just the first.
 pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConfig, Vec<String>> {
     let mut problems: Vec<String> = Vec::new();
+    let files = secret_files(&var, &mut problems);
+    let var = |name: &str| files.get(name).cloned().or_else(|| var(name));
     let get = |name: &str| setting(var(name));
     // A comma-separated list, entries trimmed, empty ones dropped.
     let list = |name: &str| -> Vec<String> {
@@ -161,6 +203,12 @@ pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConf
     })
     .and_then(|v| v.parse().ok())
     .unwrap_or(8080);
+    let bind_addr = parse("BIND_ADDR", &mut problems, &|v| {
+        bind_address(v)
+            .map(drop)
+            .ok_or_else(|| format!("{v:?} is not an IP address (e.g. 0.0.0.0, ::, [::1])"))
+    })
+    .and_then(|v| bind_address(&v));
 
     let environment = match parse("AUTH_ENV", &mut problems, &|v| match v {
         "development" | "production" => Ok(()),
@@ -467,6 +515,7 @@ pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConf
     if problems.is_empty() {
         Ok(ServeConfig {
             port,
+            bind_addr,
             environment,
             log_level,
             log_format,
@@ -708,6 +757,16 @@ fn valid_key_id(id: &str) -> bool {
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// An address to listen on: IPv4, IPv6, or IPv6 in brackets.
+fn bind_address(value: &str) -> Option<std::net::IpAddr> {
+    value
+        .strip_prefix('[')
+        .and_then(|v| v.strip_suffix(']'))
+        .unwrap_or(value)
+        .parse()
+        .ok()
 }
 
 mod secrets;

@@ -31,7 +31,7 @@ pub(crate) fn reencrypt(args: &MfaReencryptArgs) -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        let store = PostgresStore::connect(&args.database.config())?;
+        let store = PostgresStore::connect(&args.database.config()?)?;
         reencrypt_totp_secrets(&store, &keyring, args.batch).await
     });
     match result {

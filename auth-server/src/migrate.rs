@@ -27,7 +27,7 @@ pub(crate) fn main(args: &MigrateArgs) -> ExitCode {
 }
 
 async fn run(args: &MigrateArgs) -> auth_core::Result<()> {
-    let store = PostgresStore::connect(&args.database.config())?;
+    let store = PostgresStore::connect(&args.database.config()?)?;
     if args.status {
         for migration in store.migration_status().await? {
             let state = match migration.state {

@@ -138,12 +138,7 @@ async fn run(config: ServeConfig) -> Result<(), ServeError> {
     let app = app(&config, stores, health, &metrics)?;
 
     let shutdown = shutdown_signal()?;
-    let listener = TcpListener::bind(("0.0.0.0", config.port))
-        .await
-        .map_err(|source| ServeError::Listen {
-            port: config.port,
-            source,
-        })?;
+    let listener = listen(&config).await?;
     let addr = listener.local_addr().map_err(ServeError::ListenerAddress)?;
     startup.mark_started();
     tracing::info!(%addr, "listening");
@@ -175,6 +170,34 @@ async fn run(config: ServeConfig) -> Result<(), ServeError> {
     pools.close().await;
     tracing::info!("connections closed; bye");
     Ok(())
+}
+
+/// Binds `BIND_ADDR` (or every interface: `[::]`, which takes IPv4 too as mapped addresses,
+/// or `0.0.0.0` on a host without IPv6) on `PORT`.
+async fn listen(config: &ServeConfig) -> Result<TcpListener, ServeError> {
+    let failed = |source| ServeError::Listen {
+        port: config.port,
+        source,
+    };
+    if let Some(address) = config.bind_addr {
+        return TcpListener::bind((address, config.port))
+            .await
+            .map_err(failed);
+    }
+    match TcpListener::bind((std::net::Ipv6Addr::UNSPECIFIED, config.port)).await {
+        Ok(listener) => Ok(listener),
+        Err(error)
+            if error.kind() == std::io::ErrorKind::AddrNotAvailable
+                || error.raw_os_error() == Some(97) =>
+        {
+            // EAFNOSUPPORT (97): the kernel or the container has no IPv6.
+            tracing::info!(%error, "no IPv6 here; listening on IPv4 only");
+            TcpListener::bind((std::net::Ipv4Addr::UNSPECIFIED, config.port))
+                .await
+                .map_err(failed)
+        }
+        Err(error) => Err(failed(error)),
+    }
 }
 
 /// One hour, the window of the registrations counted per address.

@@ -48,7 +48,7 @@ async fn run(
     args: &UserCreateArgs,
     password: &SecretString,
 ) -> auth_core::Result<serde_json::Value> {
-    let store = PostgresStore::connect(&args.database.config())?;
+    let store = PostgresStore::connect(&args.database.config()?)?;
     store.migrate().await?;
     // Registration issues no token; the key only satisfies the builder.
     let keys = KeySet::new(Key::generate(Algorithm::EdDsa)?)?;

@@ -148,3 +148,33 @@ async fn an_idle_connection_has_the_idle_timeout_and_its_next_head_the_header_ti
         String::from_utf8_lossy(&rest)
     );
 }
+
+/// Answers `GET /health/liveness` over a connection to `address`.
+async fn liveness_over(address: std::net::SocketAddr) -> std::io::Result<Vec<u8>> {
+    let mut stream = TcpStream::connect(address).await?;
+    stream
+        .write_all(b"GET /health/liveness HTTP/1.1\r\nHost: edge.test\r\nConnection: close\r\n\r\n")
+        .await?;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await?;
+    Ok(answer)
+}
+
+#[tokio::test]
+async fn by_default_the_server_listens_on_ipv6_and_ipv4_and_bind_addr_narrows_it() {
+    let both = start().await;
+    for address in [
+        format!("127.0.0.1:{}", both.port),
+        format!("[::1]:{}", both.port),
+    ] {
+        let answer = liveness_over(address.parse().unwrap()).await.unwrap();
+        assert!(answer.starts_with(b"HTTP/1.1 200"), "{address}");
+    }
+    let v4 = start_with(&[("BIND_ADDR", "127.0.0.1")]).await;
+    let refused = liveness_over(format!("[::1]:{}", v4.port).parse().unwrap()).await;
+    assert!(refused.is_err(), "IPv6 reached a server bound to 127.0.0.1");
+    let answer = liveness_over(format!("127.0.0.1:{}", v4.port).parse().unwrap())
+        .await
+        .unwrap();
+    assert!(answer.starts_with(b"HTTP/1.1 200"));
+}

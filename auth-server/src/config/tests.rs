@@ -31,6 +31,7 @@ const OLD_HEX_KEY: &str = "e27a4c91b05d38f6a2c7e14b9d06f58c3a1e7b20d94c6f85e0b3a
 fn an_empty_environment_gives_the_development_defaults() {
     let config = config(&[]).unwrap();
     assert_eq!(config.port, 8080);
+    assert_eq!(config.bind_addr, None);
     assert_eq!(config.environment, Environment::Development);
     assert_eq!(config.log_level, "info");
     assert_eq!(config.log_format, LogFormat::Pretty);
@@ -64,6 +65,7 @@ fn an_empty_environment_gives_the_development_defaults() {
 fn values_are_read_and_trimmed() {
     let config = config(&[
         ("PORT", " 9000 "),
+        ("BIND_ADDR", "[::1]"),
         ("LOG_FORMAT", "json"),
         ("LOG_LEVEL", "auth_server=debug"),
         ("SHUTDOWN_TIMEOUT", "5"),
@@ -97,6 +99,7 @@ fn values_are_read_and_trimmed() {
     ])
     .unwrap();
     assert_eq!(config.port, 9000);
+    assert_eq!(config.bind_addr, Some("::1".parse().unwrap()));
     assert_eq!(config.log_format, LogFormat::Json);
     assert_eq!(config.shutdown_timeout, Duration::from_secs(5));
     assert_eq!(config.request_timeout, Duration::from_secs(10));
@@ -140,6 +143,7 @@ fn values_are_read_and_trimmed() {
 fn every_problem_is_listed_at_once_with_the_variable_name() {
     let found = problems(&[
         ("PORT", "http"),
+        ("BIND_ADDR", "localhost"),
         ("AUTH_ENV", "staging"),
         ("LOG_FORMAT", "xml"),
         ("SHUTDOWN_TIMEOUT", "0"),
@@ -166,6 +170,7 @@ fn every_problem_is_listed_at_once_with_the_variable_name() {
     ]);
     for variable in [
         "PORT",
+        "BIND_ADDR",
         "AUTH_ENV",
         "LOG_FORMAT",
         "SHUTDOWN_TIMEOUT",
@@ -473,4 +478,47 @@ fn a_proxy_header_is_believed_only_from_named_proxies() {
         .map(ToString::to_string)
         .collect();
     assert_eq!(trusted, ["10.0.0.0/8", "2001:db8::/32", "192.0.2.7/32"]);
+}
+
+#[test]
+fn secrets_may_come_from_files_and_only_one_way() {
+    let dir = std::env::temp_dir().join(format!("auth-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = dir.join("database-url");
+    std::fs::write(&url, "postgres://auth:s3cret@db/auth?sslmode=verify-full\n").unwrap();
+    let key = dir.join("mfa-key");
+    std::fs::write(&key, HEX_KEY).unwrap();
+    let url_path = url.display().to_string();
+    let key_path = key.display().to_string();
+    let config = config(&[
+        ("DATABASE_URL_FILE", &url_path),
+        ("MFA_ENCRYPTION_KEY_FILE", &key_path),
+    ])
+    .unwrap();
+    assert_eq!(
+        config.database_url.unwrap().expose_secret(),
+        "postgres://auth:s3cret@db/auth?sslmode=verify-full",
+        "read, less its final newline"
+    );
+    assert!(config.mfa_keys.is_some());
+
+    let found = problems(&[
+        ("DATABASE_URL", "postgres://auth@db/auth"),
+        ("DATABASE_URL_FILE", &url_path),
+        ("JWT_ACCESS_SECRET_FILE", "/nonexistent/secret"),
+    ]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(
+        found.contains(
+            &"DATABASE_URL: set both DATABASE_URL and DATABASE_URL_FILE; keep one".to_owned()
+        ),
+        "{found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|p| p.starts_with("JWT_ACCESS_SECRET_FILE: /nonexistent/secret: ")),
+        "{found:?}"
+    );
+    assert!(!found.iter().any(|p| p.contains("s3cret")), "{found:?}");
 }
