@@ -2,8 +2,9 @@
 # Checks the shell scripts: shellcheck on every tracked *.sh and .ci/run, then the backup,
 # restore and restore-drill scripts for real against PostgreSQL (AUTH_CHECK_POSTGRES_URL, a
 # server URL without a database, trust or password in the URL; default the local server):
-# a scratch database migrated and filled by auth-server itself, a plain and an encrypted
-# drill, and a drill that must fail because a row goes missing in the restored copy.
+# a scratch database migrated and filled by auth-server itself, a drill with a password in the
+# URL that must reach no command line, a plain and an encrypted drill, and a drill that must
+# fail because a row goes missing in the restored copy.
 # AUTH_SERVER_BIN names the auth-server binary (default target/debug/auth-server, built if
 # missing).
 set -euo pipefail
@@ -59,6 +60,33 @@ say "backup.sh"
 backup="$(BACKUP_DIR="$work/backups" deploy/scripts/backup.sh)"
 if [ ! -s "$backup" ] || [ ! -s "$backup.sha256" ]; then fail "backup.sh wrote no backup and checksum"; fi
 (cd "$work/backups" && sha256sum --check --quiet "$(basename "$backup").sha256") || fail "checksum"
+
+say "the backup scripts keep the database password off every command line"
+# A password in the URL (the local server trusts and ignores it), with characters the password
+# file must escape; pg_dump, psql and pg_restore on the PATH write down what they were given.
+secret="drill:pass@word-$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')"
+encoded="${secret//:/%3A}"
+encoded="${encoded//@/%40}"
+with_password="${DATABASE_URL/:\/\/postgres@/://postgres:$encoded@}"
+[ "$with_password" != "$DATABASE_URL" ] || fail "could not put a password in the scratch URL"
+mkdir "$work/spy"
+for tool in pg_dump psql pg_restore; do
+  cat >"$work/spy/$tool" <<EOF
+#!/usr/bin/env bash
+printf '%s\n' "\$*" >>"$work/spy/argv"
+[ -z "\${PGPASSFILE:-}" ] || cat "\$PGPASSFILE" >>"$work/spy/pgpass"
+exec "$(command -v "$tool")" "\$@"
+EOF
+  chmod +x "$work/spy/$tool"
+done
+DATABASE_URL="$with_password" PATH="$work/spy:$PATH" deploy/scripts/restore-drill.sh >/dev/null ||
+  fail "the restore drill with a password in the URL"
+grep -q -- "--format=custom" "$work/spy/argv" || fail "pg_dump did not run through the spy"
+if grep -qF -e "$secret" -e "$encoded" "$work/spy/argv"; then
+  fail "the password reached a command line"
+fi
+grep -qF "*:*:*:postgres:${secret//:/\\:}" "$work/spy/pgpass" ||
+  fail "the password file did not hold the password"
 
 say "restore-drill.sh"
 deploy/scripts/restore-drill.sh || fail "the restore drill"

@@ -5,7 +5,8 @@
 # compressed), writes a SHA-256 sidecar next to it and prunes old backups.
 #
 # Environment:
-#   DATABASE_URL                 the database to back up (required; never printed)
+#   DATABASE_URL                 the database to back up (required; never printed, and its
+#                                password never on a command line: see pgpass.sh)
 #   BACKUP_DIR                   where backups are written (default: ./backups)
 #   BACKUP_RETENTION_DAYS        delete our backups older than this many days (default: 14;
 #                                0 keeps them all)
@@ -29,6 +30,10 @@ fi
 [ $# -eq 0 ] || { echo "backup.sh: unexpected argument (see --help)" >&2; exit 2; }
 
 : "${DATABASE_URL:?backup.sh: DATABASE_URL is not set}"
+# shellcheck source=deploy/scripts/pgpass.sh
+. "$(dirname "${BASH_SOURCE[0]}")/pgpass.sh"
+hide_password "$DATABASE_URL"
+DATABASE_URL="$PGPASS_URL"
 backup_dir="${BACKUP_DIR:-./backups}"
 retention_days="${BACKUP_RETENTION_DAYS:-14}"
 recipient="${BACKUP_ENCRYPTION_RECIPIENT:-}"
@@ -42,7 +47,7 @@ name="auth-backup-$(date -u +%Y%m%dT%H%M%SZ).dump"
 final="$backup_dir/$name"
 partial="$final.partial"
 [ ! -e "$final" ] || { echo "backup.sh: $final already exists" >&2; exit 1; }
-trap 'rm -f "$partial" "$final.sha256.partial"' EXIT
+trap 'rm -f -- "$partial" "$final.sha256.partial" "${PGPASS_CREATED:-/nonexistent}"' EXIT
 
 # zstd where pg_dump has it (16+); gzip otherwise. pg_restore reads either.
 pg_major="$(pg_dump --version | sed -E 's/^[^0-9]*([0-9]+).*/\1/')"

@@ -26,6 +26,10 @@ fi
   { echo "restore-drill.sh: DATABASE_URL must be a postgres:// URL" >&2; exit 2; }
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=deploy/scripts/pgpass.sh
+. "$here/pgpass.sh"
+hide_password "$DATABASE_URL"
+DATABASE_URL="$PGPASS_URL"
 work="$(mktemp -d "${TMPDIR:-/tmp}/restore-drill.XXXXXX")"
 scratch="auth_restore_drill_$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')"
 
@@ -61,6 +65,7 @@ cleanup() {
       echo "restore-drill.sh: could not drop the scratch database $scratch" >&2
   fi
   rm -rf "$work"
+  rm -f -- "${PGPASS_CREATED:-/nonexistent}"
   exit "$status"
 }
 trap cleanup EXIT

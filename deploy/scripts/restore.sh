@@ -29,6 +29,11 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$file" ] || { usage >&2; exit 2; }
 : "${TARGET_DATABASE_URL:?restore.sh: TARGET_DATABASE_URL is not set}"
+# shellcheck source=deploy/scripts/pgpass.sh
+. "$(dirname "${BASH_SOURCE[0]}")/pgpass.sh"
+hide_password "$TARGET_DATABASE_URL"
+TARGET_DATABASE_URL="$PGPASS_URL"
+trap 'rm -f -- "${PGPASS_CREATED:-/nonexistent}"' EXIT
 [ -f "$file" ] || { echo "restore.sh: no such file: $file" >&2; exit 1; }
 [ -f "$file.sha256" ] || { echo "restore.sh: no checksum file $file.sha256" >&2; exit 1; }
 
@@ -51,7 +56,7 @@ if [[ "$file" == *.age ]]; then
   : "${BACKUP_DECRYPTION_IDENTITY:?restore.sh: BACKUP_DECRYPTION_IDENTITY is needed for $file}"
   umask 077
   dump="$(mktemp "${TMPDIR:-/tmp}/restore.XXXXXX")"
-  trap 'rm -f "$dump"' EXIT
+  trap 'rm -f -- "$dump" "${PGPASS_CREATED:-/nonexistent}"' EXIT
   age --decrypt --identity "$BACKUP_DECRYPTION_IDENTITY" --output "$dump" "$file"
 fi
 
