@@ -107,41 +107,48 @@ enum Phase {
     Busy,
 }
 
-/// A connection with a deadline: see the module's phases.
+/// A connection with a deadline: see the module's phases. The timer is moved as rarely as
+/// possible (it takes the runtime's timer lock): a later deadline only updates `deadline`, and
+/// a timer that fires before it is set again then; only an earlier one resets the timer.
 struct Timed {
     stream: TcpStream,
     limits: ConnectionLimits,
     phase: Phase,
-    deadline: Pin<Box<Sleep>>,
+    /// When the connection is cut, unless busy.
+    deadline: Instant,
+    timer: Pin<Box<Sleep>>,
 }
 
 impl Timed {
     fn new(stream: TcpStream, limits: ConnectionLimits) -> Self {
+        let deadline = Instant::now() + limits.header_read_timeout;
         Self {
             stream,
             limits,
             phase: Phase::Waiting,
-            deadline: Box::pin(tokio::time::sleep(limits.header_read_timeout)),
+            deadline,
+            timer: Box::pin(tokio::time::sleep_until(deadline)),
         }
     }
 
     fn expire_in(&mut self, after: Duration) {
-        self.deadline.as_mut().reset(Instant::now() + after);
+        self.deadline = Instant::now() + after;
+        if self.timer.deadline() > self.deadline {
+            let deadline = self.deadline;
+            self.timer.as_mut().reset(deadline);
+        }
     }
 
-    /// Follows the bytes just read: a request begins, or its head ends (`\r\n\r\n`).
+    /// Follows the bytes just read: a request begins, or its head ends (`\r\n\r\n`). A head
+    /// that comes whole in one read never touches the deadline.
     fn saw(&mut self, bytes: &[u8]) {
         if bytes.is_empty() {
             return;
         }
-        let mut tail = match self.phase {
+        let (mut tail, begun) = match self.phase {
             Phase::Busy => return,
-            Phase::Waiting => {
-                let after = self.limits.header_read_timeout;
-                self.expire_in(after);
-                [0; 3]
-            }
-            Phase::Head(tail) => tail,
+            Phase::Waiting => ([0; 3], true),
+            Phase::Head(tail) => (tail, false),
         };
         for &byte in bytes {
             if tail == *b"\r\n\r" && byte == b'\n' {
@@ -151,6 +158,33 @@ impl Timed {
             tail = [tail[1], tail[2], byte];
         }
         self.phase = Phase::Head(tail);
+        if begun {
+            // A request begins, not whole: it has the header timeout to arrive.
+            let after = self.limits.header_read_timeout;
+            self.expire_in(after);
+        }
+    }
+
+    /// With the read pending: the error once past the deadline (unless busy); otherwise
+    /// `Pending`, with the timer armed to wake the task.
+    fn poll_deadline(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while self.timer.as_mut().poll(cx).is_ready() {
+            let now = Instant::now();
+            if self.phase != Phase::Busy && now >= self.deadline {
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "no request, or not all of its head, in time",
+                )));
+            }
+            // Fired early (the deadline moved on), or busy: wait for the next check.
+            let next = if self.phase == Phase::Busy {
+                now + self.limits.idle_timeout
+            } else {
+                self.deadline
+            };
+            self.timer.as_mut().reset(next);
+        }
+        Poll::Pending
     }
 }
 
@@ -163,19 +197,11 @@ impl AsyncRead for Timed {
         let before = buf.filled().len();
         match Pin::new(&mut self.stream).poll_read(cx, buf) {
             Poll::Ready(Ok(())) => {
-                let read = buf.filled()[before..].to_vec();
-                self.saw(&read);
+                self.saw(&buf.filled()[before..]);
                 Poll::Ready(Ok(()))
             }
             Poll::Ready(Err(error)) => Poll::Ready(Err(error)),
-            Poll::Pending if self.phase == Phase::Busy => Poll::Pending,
-            Poll::Pending => match self.deadline.as_mut().poll(cx) {
-                Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "no request, or not all of its head, in time",
-                ))),
-                Poll::Pending => Poll::Pending,
-            },
+            Poll::Pending => self.poll_deadline(cx),
         }
     }
 }
@@ -189,14 +215,9 @@ impl AsyncWrite for Timed {
         let written = Pin::new(&mut self.stream).poll_write(cx, buf);
         if let Poll::Ready(Ok(_)) = written {
             // An answer is going out: the next request may take the idle timeout to begin.
+            self.phase = Phase::Waiting;
             let after = self.limits.idle_timeout;
             self.expire_in(after);
-            if self.phase == Phase::Busy {
-                // A read left pending while busy never armed the deadline: have hyper poll
-                // again, so the pending read waits on it too.
-                cx.waker().wake_by_ref();
-            }
-            self.phase = Phase::Waiting;
         }
         written
     }

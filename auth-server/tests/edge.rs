@@ -178,3 +178,34 @@ async fn by_default_the_server_listens_on_ipv6_and_ipv4_and_bind_addr_narrows_it
         .unwrap();
     assert!(answer.starts_with(b"HTTP/1.1 200"));
 }
+
+#[tokio::test]
+async fn a_request_slower_to_answer_than_the_header_timeout_is_not_cut() {
+    // A costly hash keeps the login busy well past the 1 s header timeout.
+    let server = start_with(&[
+        ("HEADER_READ_TIMEOUT", "1"),
+        ("ARGON2_MEMORY_KIB", "262144"),
+        ("ARGON2_ITERATIONS", "4"),
+    ])
+    .await;
+    let body =
+        serde_json::json!({"email": "slow@example.com", "password": "wrong horse battery staple"})
+            .to_string();
+    let head = format!(
+        "POST /v1/auth/login HTTP/1.1\r\nHost: edge.test\r\nConnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut stream = TcpStream::connect(("127.0.0.1", server.port))
+        .await
+        .unwrap();
+    let started = Instant::now();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let (answer, closed) = read_until_closed(&mut stream, Duration::from_secs(60)).await;
+    eprintln!("answered after {:?}", started.elapsed());
+    assert!(closed);
+    assert!(
+        answer.starts_with(b"HTTP/1.1 401"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+}
