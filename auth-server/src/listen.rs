@@ -3,8 +3,9 @@
 //! - waiting for a request (just accepted, or after an answer was written): the first byte of
 //!   the next request must come within `idle_timeout` (`header_read_timeout` for the first
 //!   request of a new connection, so connecting and saying nothing does not hold a slot long);
-//! - reading a request: from its first byte, the head and body must arrive within
-//!   `header_read_timeout` (the API's bodies are small).
+//! - reading a request head: from its first byte, the head must be complete (its blank line
+//!   seen) within `header_read_timeout`; the body and the answer are then the request
+//!   timeout's business.
 //!
 //! A connection past its deadline is closed: a slowly sent head (slowloris) and a kept-alive
 //! connection left idle alike. At most `max_connections` are open at once; beyond that the loop
@@ -34,8 +35,8 @@ use tower_service::Service;
 /// What the loop allows a connection.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ConnectionLimits {
-    /// How long a request may take to arrive from its first byte (and the first request of a
-    /// connection from the accept).
+    /// How long a request head may take to arrive from its first byte (and the first request
+    /// of a connection from the accept).
     pub(crate) header_read_timeout: Duration,
     /// How long a connection may wait for its next request after an answer.
     pub(crate) idle_timeout: Duration,

@@ -131,30 +131,11 @@ fn take_from_url(url: &str) -> (String, Vec<(String, String)>) {
     (rest, taken)
 }
 
-/// `%XX` sequences decoded (an incomplete one is kept as it is).
+/// `%XX` sequences decoded as tokio-postgres decodes them (an incomplete one is kept).
 fn percent_decode(value: &str) -> String {
-    let bytes = value.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| char::from(b).to_digit(16);
-        match (
-            bytes[i],
-            bytes.get(i + 1).copied(),
-            bytes.get(i + 2).copied(),
-        ) {
-            (b'%', Some(high), Some(low)) if hex(high).is_some() && hex(low).is_some() => {
-                let byte = hex(high).unwrap_or_default() * 16 + hex(low).unwrap_or_default();
-                out.push(u8::try_from(byte).unwrap_or_default());
-                i += 3;
-            }
-            (byte, _, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(value)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// The key-value string without its TLS pairs, and those pairs, unquoted.

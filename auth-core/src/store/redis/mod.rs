@@ -162,7 +162,7 @@ impl RedisConfig {
     /// URL (sentinel and cluster seed nodes included), none for `rediss://`.
     /// [`Error::Config`] if the URL is unusable.
     pub fn plaintext_hosts(&self) -> Result<Vec<String>> {
-        if plain_scheme(&self.url).is_some() {
+        if tls_url_as_plain(&self.url).is_some() {
             return Ok(Vec::new());
         }
         let config = Config::from_url(&self.url)
@@ -232,10 +232,9 @@ fn redact_url(url: &str) -> String {
     redacted
 }
 
-/// Whether the URL asks for TLS (`rediss://`, `rediss-cluster://`, `valkeys://`, ...).
 /// For a TLS URL (`rediss...://`, `valkeys...://`), the same URL with the plain scheme;
 /// `None` for any other.
-fn plain_scheme(url: &str) -> Option<String> {
+fn tls_url_as_plain(url: &str) -> Option<String> {
     let (scheme, rest) = url.split_once("://")?;
     let lower = scheme.to_ascii_lowercase();
     let plain = if let Some(suffix) = lower.strip_prefix("rediss") {
@@ -313,10 +312,10 @@ impl RedisStore {
     pub async fn connect(config: RedisConfig) -> Result<Self> {
         config.validate()?;
         // fred would build its own TLS connector for a TLS scheme; ours is given instead.
-        let tls_url = plain_scheme(&config.url);
-        let mut fred_config = Config::from_url(tls_url.as_deref().unwrap_or(&config.url))
+        let as_plain = tls_url_as_plain(&config.url);
+        let mut fred_config = Config::from_url(as_plain.as_deref().unwrap_or(&config.url))
             .map_err(|e| Error::Config(format!("redis url: {}", e.details())))?;
-        if tls_url.is_some() {
+        if as_plain.is_some() {
             let client = super::tls::client_config(
                 "Redis",
                 config.ca_file.as_deref(),

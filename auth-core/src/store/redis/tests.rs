@@ -578,12 +578,12 @@ fn plaintext_hosts_are_those_of_a_url_without_tls() {
     assert!(hosts("rediss://:pw@cache.internal:6380").is_empty());
     assert!(hosts("valkeys://cache.internal:6380").is_empty());
     assert_eq!(
-        super::plain_scheme("rediss-cluster://a:1").as_deref(),
+        super::tls_url_as_plain("rediss-cluster://a:1").as_deref(),
         Some("redis-cluster://a:1")
     );
     assert_eq!(
-        super::plain_scheme("VALKEYS://a:1").as_deref(),
+        super::tls_url_as_plain("VALKEYS://a:1").as_deref(),
         Some("valkey://a:1")
     );
-    assert_eq!(super::plain_scheme("redis://a:1"), None);
+    assert_eq!(super::tls_url_as_plain("redis://a:1"), None);
 }
