@@ -133,11 +133,8 @@ impl DatabaseArgs {
     pub(crate) fn config(&self) -> auth_core::Result<auth_core::store::postgres::PostgresConfig> {
         let url = match (&self.database_url, &self.database_url_file) {
             (Some(url), _) => url.clone(),
-            (None, Some(path)) => std::fs::read_to_string(path)
-                .map(|url| url.trim().to_owned())
-                .map_err(|e| {
-                    auth_core::Error::Config(format!("DATABASE_URL_FILE: {}: {e}", path.display()))
-                })?,
+            (None, Some(path)) => crate::config::read_secret_file("DATABASE_URL", path)
+                .map_err(auth_core::Error::Config)?,
             (None, None) => {
                 return Err(auth_core::Error::Config(
                     "DATABASE_URL or DATABASE_URL_FILE is needed".into(),

@@ -132,6 +132,14 @@ pub(crate) const SECRET_VARIABLES: [&str; 6] = [
     "MFA_ENCRYPTION_KEY",
 ];
 
+/// The secret `name` from the file at `path` (`<NAME>_FILE`), trimmed; the problem names the
+/// variable and the path, never the contents.
+pub(crate) fn read_secret_file(name: &str, path: &std::path::Path) -> Result<String, String> {
+    std::fs::read_to_string(path)
+        .map(|contents| contents.trim().to_owned())
+        .map_err(|e| format!("{name}_FILE: {}: {e}", path.display()))
+}
+
 /// The secrets given as files (`<NAME>_FILE`), read; a file that cannot be read, or a secret
 /// given both ways, is a problem.
 fn secret_files(
@@ -147,12 +155,11 @@ fn secret_files(
             problems.push(format!("{name}: set both {name} and {name}_FILE; keep one"));
             continue;
         }
-        match std::fs::read_to_string(&path) {
+        match read_secret_file(name, std::path::Path::new(&path)) {
             Ok(contents) => {
                 found.insert(name, contents);
             }
-            // The path is no secret; the contents never appear.
-            Err(e) => problems.push(format!("{name}_FILE: {path}: {e}")),
+            Err(problem) => problems.push(problem),
         }
     }
     found

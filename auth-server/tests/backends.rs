@@ -119,23 +119,12 @@ async fn state_survives_a_restart_on_postgres() {
 
 #[tokio::test]
 async fn two_instances_on_postgres_and_redis_share_sessions() {
-    let Some(schema) = Schema::create().await else {
+    let Some(deployment) = Deployment::create().await else {
         return;
     };
-    let Some(redis) = redis_url() else {
-        return;
-    };
-    let keys = signing_keys();
-    let prefix = RedisPrefix::new();
-    let env = [
-        ("DATABASE_URL", schema.url.as_str()),
-        ("REDIS_URL", redis.as_str()),
-        ("REDIS_KEY_PREFIX", prefix.0.as_str()),
-        ("AUTH_SIGNING_KEYS", keys.as_str()),
-    ];
     let credentials: serde_json::Value = serde_json::from_str(CREDENTIALS).unwrap();
-    let a = start_with(&env).await;
-    let b = start_with(&env).await;
+    let a = deployment.start(&[]).await;
+    let b = deployment.start(&[]).await;
     let (status, body) = request(b.port, "GET", "/health/readiness").await;
     assert_eq!(
         (status, body["info"]["redis"]["status"].as_str()),
@@ -183,8 +172,7 @@ async fn two_instances_on_postgres_and_redis_share_sessions() {
 
     stop(a).await;
     stop(b).await;
-    schema.drop_schema().await;
-    prefix.delete_keys(&redis).await;
+    deployment.remove().await;
 }
 
 #[tokio::test]
@@ -362,34 +350,13 @@ async fn losing_or_emptying_redis_signs_no_one_out_and_revives_no_session() {
 /// just seen it live within `REVOCATION_CACHE_TTL`; a server with 0 asks PostgreSQL every time.
 #[tokio::test]
 async fn a_session_ended_on_one_server_is_refused_by_the_others_within_the_cache_lifetime() {
-    let Some(schema) = Schema::create().await else {
+    let Some(deployment) = Deployment::create().await else {
         return;
-    };
-    let Some(redis) = redis_url() else {
-        return;
-    };
-    let keys = signing_keys();
-    let prefix = RedisPrefix::new();
-    let env = |ttl: &'static str| {
-        [
-            ("DATABASE_URL", schema.url.clone()),
-            ("REDIS_URL", redis.clone()),
-            ("REDIS_KEY_PREFIX", prefix.0.clone()),
-            ("AUTH_SIGNING_KEYS", keys.clone()),
-            ("REVOCATION_CACHE_TTL", ttl.to_owned()),
-        ]
-    };
-    let start = |ttl: &'static str| {
-        let env = env(ttl);
-        async move {
-            let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            start_with(&env).await
-        }
     };
     let bound = std::time::Duration::from_secs(2);
-    let a = start("2").await;
-    let b = start("2").await;
-    let uncached = start("0").await;
+    let a = deployment.start(&[("REVOCATION_CACHE_TTL", "2")]).await;
+    let b = deployment.start(&[("REVOCATION_CACHE_TTL", "2")]).await;
+    let uncached = deployment.start(&[("REVOCATION_CACHE_TTL", "0")]).await;
 
     let (_, login) = signed_in(a.port, "ended").await;
     let access = login.body["access_token"].as_str().unwrap().to_owned();
@@ -424,8 +391,7 @@ async fn a_session_ended_on_one_server_is_refused_by_the_others_within_the_cache
     for server in [a, b, uncached] {
         stop(server).await;
     }
-    schema.drop_schema().await;
-    prefix.delete_keys(&redis).await;
+    deployment.remove().await;
 }
 
 #[tokio::test]
@@ -536,42 +502,64 @@ fn unexpected(statuses: &[u16]) -> Vec<u16> {
         .collect()
 }
 
-/// The built server on a PostgreSQL schema and a Redis key prefix of its own, with TOTP on.
-struct Backends {
-    server: Server,
+/// What every server of one deployment shares, of a test's own: a PostgreSQL schema, a Redis
+/// key prefix and the signing keys.
+struct Deployment {
     schema: Schema,
     redis: String,
     prefix: RedisPrefix,
+    keys: String,
+}
+
+impl Deployment {
+    async fn create() -> Option<Self> {
+        Some(Self {
+            schema: Schema::create().await?,
+            redis: redis_url()?,
+            prefix: RedisPrefix::new(),
+            keys: signing_keys(),
+        })
+    }
+
+    /// A server of the deployment, with `extra` variables besides the shared ones.
+    async fn start(&self, extra: &[(&str, &str)]) -> Server {
+        let mut env = vec![
+            ("DATABASE_URL", self.schema.url.as_str()),
+            ("REDIS_URL", self.redis.as_str()),
+            ("REDIS_KEY_PREFIX", self.prefix.0.as_str()),
+            ("AUTH_SIGNING_KEYS", self.keys.as_str()),
+        ];
+        env.extend_from_slice(extra);
+        start_with(&env).await
+    }
+
+    /// Drops the schema and the keys (once its servers are stopped).
+    async fn remove(self) {
+        self.schema.drop_schema().await;
+        self.prefix.delete_keys(&self.redis).await;
+    }
+}
+
+/// The built server of a deployment of its own, with TOTP on.
+struct Backends {
+    server: Server,
+    deployment: Deployment,
 }
 
 impl Backends {
     async fn start() -> Option<Self> {
-        let schema = Schema::create().await?;
-        let redis = redis_url()?;
-        let keys = signing_keys();
+        let deployment = Deployment::create().await?;
         let mfa_key = "7f".repeat(32);
-        let prefix = RedisPrefix::new();
-        let server = start_with(&[
-            ("DATABASE_URL", schema.url.as_str()),
-            ("REDIS_URL", redis.as_str()),
-            ("REDIS_KEY_PREFIX", prefix.0.as_str()),
-            ("AUTH_SIGNING_KEYS", keys.as_str()),
-            ("MFA_ENCRYPTION_KEY", mfa_key.as_str()),
-        ])
-        .await;
-        Some(Self {
-            server,
-            schema,
-            redis,
-            prefix,
-        })
+        let server = deployment
+            .start(&[("MFA_ENCRYPTION_KEY", mfa_key.as_str())])
+            .await;
+        Some(Self { server, deployment })
     }
 
     /// Stops the server, then drops the schema and the keys.
     async fn stop(self) {
         stop(self.server).await;
-        self.schema.drop_schema().await;
-        self.prefix.delete_keys(&self.redis).await;
+        self.deployment.remove().await;
     }
 }
 

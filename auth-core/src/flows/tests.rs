@@ -28,9 +28,17 @@ fn world() -> World {
 }
 
 fn world_with(configure: impl FnOnce(AuthenticatorConfig) -> AuthenticatorConfig) -> World {
+    world_over(|stores| stores, configure)
+}
+
+/// A world over the memory stores as `stores` changes them.
+fn world_over(
+    stores: impl FnOnce(Stores) -> Stores,
+    configure: impl FnOnce(AuthenticatorConfig) -> AuthenticatorConfig,
+) -> World {
     let clock = testing::clock();
     let events = MemoryEventSink::new();
-    let stores = Stores::memory_with_events(Arc::new(events.clone()));
+    let stores = stores(Stores::memory_with_events(Arc::new(events.clone())));
     let auth = testing::authenticator_builder(configure(testing::authenticator_config()))
         .stores(stores.clone())
         .clock(clock.clone())
@@ -1357,34 +1365,26 @@ async fn a_refresh_refused_before_its_rotation_leaves_the_token_usable() {
         .unwrap();
     let mut redis_config = RedisConfig::from_url(redis.url());
     redis_config.command_timeout = Duration::from_millis(300);
-    let stores = Stores {
-        sessions: Arc::new(RedisStore::connect(redis_config).await.unwrap()),
-        ..Stores::memory_with_events(Arc::new(MemoryEventSink::new()))
-    };
+    let sessions = Arc::new(RedisStore::connect(redis_config).await.unwrap());
     // No reuse grace, so only the order of the steps can make the retry work.
-    let mut config = testing::authenticator_config();
-    config.sessions.refresh_reuse_grace = Duration::ZERO;
-    let auth = testing::authenticator_builder(config)
-        .stores(stores)
-        .build()
-        .unwrap();
-    auth.register("away@example.com", &secret(PASSWORD))
-        .await
-        .unwrap();
-    let LoginOutcome::Authenticated(tokens) = auth
-        .login("away@example.com", &secret(PASSWORD), None)
-        .await
-        .unwrap()
-    else {
-        panic!("no MFA enrolled");
-    };
+    let w = world_over(
+        |stores| Stores { sessions, ..stores },
+        |mut config| {
+            config.sessions.refresh_reuse_grace = Duration::ZERO;
+            config
+        },
+    );
+    w.register("away@example.com").await;
+    let tokens = w.tokens("away@example.com").await;
     redis.pause();
-    let refused = auth
+    let refused = w
+        .auth
         .refresh(tokens.refresh_token.expose_secret(), None)
         .await;
     redis.resume();
     assert!(matches!(refused, Err(Error::Unavailable(_))), "{refused:?}");
-    let retried = auth
+    let retried = w
+        .auth
         .refresh(tokens.refresh_token.expose_secret(), None)
         .await;
     assert!(
