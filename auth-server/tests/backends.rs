@@ -199,17 +199,6 @@ async fn private_stores() -> (PrivatePostgres, PrivateRedis) {
     (postgres, redis)
 }
 
-/// Waits until the server says it is ready.
-async fn ready(port: u16) {
-    for _ in 0..200 {
-        if request(port, "GET", "/health/readiness").await.0 == 200 {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("not ready within 10 s");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dependency_lost_after_start_answers_503_never_500() {
     let (postgres, mut redis) = private_stores().await;

@@ -130,21 +130,6 @@ async fn watch_ended(
     answers
 }
 
-/// Waits until both servers say they are ready.
-async fn ready(servers: [&Server; 2]) {
-    for _ in 0..200 {
-        let mut all = true;
-        for server in servers {
-            all &= request(server.port, "GET", "/health/readiness").await.0 == 200;
-        }
-        if all {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the servers did not become ready within 10 s");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn store_outages_sign_no_one_out_and_revive_no_session() {
     let postgres = tokio::task::spawn_blocking(PrivatePostgres::start)
@@ -228,7 +213,9 @@ async fn store_outages_sign_no_one_out_and_revive_no_session() {
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     tokio::task::block_in_place(|| postgres.run());
     next(0).await;
-    ready([&a, &b]).await;
+    for server in [&a, &b] {
+        ready(server.port).await;
+    }
     // Requests begun before the servers were ready may still answer 503: "after" starts once
     // every user has begun a round since.
     tokio::time::sleep(Duration::from_millis(1_000)).await;

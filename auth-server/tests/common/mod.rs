@@ -37,6 +37,17 @@ pub async fn signed_in(port: u16, name: &str) -> (Value, Answer) {
     (credentials, login)
 }
 
+/// Waits until the server on `port` says it is ready (at most 10 s).
+pub async fn ready(port: u16) {
+    for _ in 0..200 {
+        if request(port, "GET", "/health/readiness").await.0 == 200 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the server on port {port} was not ready within 10 s");
+}
+
 /// Starts `auth-server serve` on port 0 and reads the port from its "listening" log line.
 pub async fn start() -> Server {
     start_with(&[]).await
