@@ -108,35 +108,80 @@ pub(crate) struct Stack {
     pub(crate) request_timeout: Duration,
 }
 
-/// Every route: the probes, metrics, the public keys and the API, with the fallbacks that
-/// answer 404 and 405 in our JSON shape, inside the middleware of `stack`. The metrics label
-/// requests with the template of each route registered here.
+/// What `serve` runs: the public routes, and the admin routes when `ADMIN_ADDR` gives the
+/// operational endpoints a listener of their own.
+pub(crate) struct Routers {
+    pub(crate) public: Router,
+    pub(crate) admin: Option<Router>,
+}
+
+/// Every route inside the middleware of `stack`, with the fallbacks that answer 404 and 405 in
+/// our JSON shape: the probes, the public keys and the API, and `/metrics`. With `admin`,
+/// `/metrics` and the probes' details (which name the stores and their errors) answer on the
+/// admin routes only; the public probes answer their status alone, for load balancers. The
+/// metrics label requests with the template of each route registered here.
 pub(crate) fn router(
     state: AppState,
     auth: Authenticator,
     health: HealthService,
     stack: &Stack,
     proxies: crate::proxies::ProxyPolicy,
-) -> Router {
+    admin: bool,
+) -> Routers {
     let api = crate::api::routes(auth, proxies);
+    let (operations, admin) = if admin {
+        let internal = Stack {
+            cors_origins: Vec::new(),
+            ..stack.clone()
+        };
+        let routes = operations(health.clone(), Some(&stack.metrics));
+        let admin = internal.apply(with_fallbacks(routes), &operation_templates(true));
+        (operations(health.status_only(), None), Some(admin))
+    } else {
+        (operations(health, Some(&stack.metrics)), None)
+    };
+    let routes =
+        with_fallbacks(operations.route(JWKS, get(jwks)).with_state(state)).merge(api.router);
+    let templates: Vec<String> = operation_templates(admin.is_none())
+        .into_iter()
+        .chain([JWKS.to_owned()])
+        .chain(api.templates)
+        .collect();
+    Routers {
+        public: stack.apply(routes, &templates),
+        admin,
+    }
+}
+
+/// The probes, answered by `health`, and `/metrics` when `metrics` is given.
+fn operations<S: Clone + Send + Sync + 'static>(
+    health: HealthService,
+    metrics: Option<&Metrics>,
+) -> Router<S> {
     let mut routes = Router::new();
     for probe in PROBES {
         routes = routes.route_service(probe, health.clone());
     }
-    let routes = routes
-        .route_service(METRICS, stack.metrics.service())
-        .route(JWKS, get(jwks))
+    match metrics {
+        Some(metrics) => routes.route_service(METRICS, metrics.service()),
+        None => routes,
+    }
+}
+
+/// The templates of [`operations`]' routes.
+fn operation_templates(with_metrics: bool) -> Vec<String> {
+    PROBES
+        .into_iter()
+        .chain(with_metrics.then_some(METRICS))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `routes` answering 404 and 405 in our JSON shape.
+fn with_fallbacks(routes: Router) -> Router {
+    routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state)
-        .merge(api.router);
-    let templates: Vec<String> = PROBES
-        .into_iter()
-        .chain([METRICS, JWKS])
-        .map(str::to_owned)
-        .chain(api.templates)
-        .collect();
-    stack.apply(routes, &templates)
 }
 
 impl Stack {

@@ -16,7 +16,9 @@ pub(crate) enum Command {
     /// Run the HTTP server (the default).
     ///
     /// Environment: PORT (8080); BIND_ADDR (the address to listen on; every interface, IPv6
-    /// and IPv4, by default); AUTH_ENV (development|production); LOG_LEVEL (a tracing
+    /// and IPv4, by default); ADMIN_ADDR (HOST:PORT, or :PORT on BIND_ADDR's interfaces: a
+    /// second listener for /metrics and the probes with their details; set, the public one
+    /// answers the probes with their status only and has no /metrics); AUTH_ENV (development|production); LOG_LEVEL (a tracing
     /// filter, info); LOG_FORMAT (json|pretty; json in production); SHUTDOWN_TIMEOUT (seconds
     /// to drain in-flight requests, 25); REQUEST_TIMEOUT (seconds before a request is answered
     /// 503 timeout, 30); HEADER_READ_TIMEOUT (seconds a request head has from its first

@@ -43,6 +43,9 @@ pub(crate) struct ServeConfig {
     /// `BIND_ADDR`; `None`: every interface, IPv6 and IPv4 (`[::]`, or `0.0.0.0` where the
     /// host has no IPv6).
     pub(crate) bind_addr: Option<std::net::IpAddr>,
+    /// `ADMIN_ADDR`: the listener for `/metrics` and the detailed probes; `None`: they answer
+    /// on the public listener.
+    pub(crate) admin_addr: Option<AdminAddr>,
     pub(crate) environment: Environment,
     pub(crate) log_level: String,
     pub(crate) log_format: LogFormat,
@@ -96,7 +99,6 @@ pub(crate) struct ServeConfig {
     pub(crate) breach_check_failure: BreachCheckFailure,
     /// Words no new password may be built on, besides the email's local part.
     pub(crate) password_context_words: Vec<String>,
-    /// The header a trusted reverse proxy writes the client address into, if any.
     /// Where the client's address comes from behind proxies.
     pub(crate) proxies: crate::proxies::ProxyPolicy,
 }
@@ -216,6 +218,21 @@ pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConf
             .ok_or_else(|| format!("{v:?} is not an IP address (e.g. 0.0.0.0, ::, [::1])"))
     })
     .and_then(|v| bind_address(&v));
+    let admin_addr = parse("ADMIN_ADDR", &mut problems, &|v| {
+        let admin = AdminAddr::parse(v).ok_or_else(|| {
+            format!(
+                "{v:?} is not HOST:PORT or :PORT (e.g. [::]:9091, 127.0.0.1:9091, :9091 for \
+                 BIND_ADDR's interfaces)"
+            )
+        })?;
+        if admin.port != 0 && admin.port == port {
+            return Err(format!(
+                "port {port} is PORT's; the admin listener needs its own"
+            ));
+        }
+        Ok(())
+    })
+    .and_then(|v| AdminAddr::parse(&v));
 
     let environment = match parse("AUTH_ENV", &mut problems, &|v| match v {
         "development" | "production" => Ok(()),
@@ -523,6 +540,7 @@ pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConf
         Ok(ServeConfig {
             port,
             bind_addr,
+            admin_addr,
             environment,
             log_level,
             log_format,
@@ -764,6 +782,31 @@ fn valid_key_id(id: &str) -> bool {
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Where the admin listener binds: `HOST:PORT`, or `:PORT` for the public listener's
+/// interfaces (`BIND_ADDR`, or every interface).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct AdminAddr {
+    /// `None`: as the public listener.
+    pub(crate) ip: Option<std::net::IpAddr>,
+    pub(crate) port: u16,
+}
+
+impl AdminAddr {
+    fn parse(value: &str) -> Option<Self> {
+        if let Some(port) = value.strip_prefix(':') {
+            return Some(Self {
+                ip: None,
+                port: port.parse().ok()?,
+            });
+        }
+        let address: std::net::SocketAddr = value.parse().ok()?;
+        Some(Self {
+            ip: Some(address.ip()),
+            port: address.port(),
+        })
+    }
 }
 
 /// An address to listen on: IPv4, IPv6, or IPv6 in brackets.

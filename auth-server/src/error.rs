@@ -40,7 +40,7 @@ pub enum ServeError {
     /// The port could not be listened on.
     #[error("cannot listen on port {port}: {source}")]
     Listen {
-        /// The port (`PORT`).
+        /// The port (`PORT`, or `ADMIN_ADDR`'s).
         port: u16,
         /// Why.
         source: std::io::Error,

@@ -21,7 +21,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-use crate::app::{AppState, Stack, router};
+use crate::app::{AppState, Routers, Stack, router};
 use crate::config::{self, Environment, KeySource, LogFormat, ServeConfig};
 use crate::error::ServeError;
 
@@ -138,20 +138,52 @@ async fn run(config: ServeConfig) -> Result<(), ServeError> {
     let app = app(&config, stores, health, &metrics)?;
 
     let shutdown = shutdown_signal()?;
-    let listener = listen(&config).await?;
-    let addr = listener.local_addr().map_err(ServeError::ListenerAddress)?;
-    startup.mark_started();
-    tracing::info!(%addr, "listening");
-
-    let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let limits = crate::listen::ConnectionLimits {
         header_read_timeout: config.header_read_timeout,
         idle_timeout: config.idle_timeout,
         max_connections: config.max_connections,
     };
-    let mut server = tokio::spawn(crate::listen::serve(listener, app, limits, async move {
-        let _ = stop_rx.await;
-    }));
+    // The admin listener first, so a scraper or a probe pointed at it never meets a server
+    // that is up on its public port only.
+    let (admin_stop, admin_stop_rx) = oneshot::channel::<()>();
+    let admin = match (config.admin_addr, app.admin) {
+        (Some(address), Some(routes)) => {
+            let listener = listen(address.ip.or(config.bind_addr), address.port).await?;
+            let addr = listener.local_addr().map_err(ServeError::ListenerAddress)?;
+            tracing::info!(%addr, "admin listening: /metrics and the probes with their details");
+            Some(tokio::spawn(crate::listen::serve(
+                listener,
+                routes,
+                limits,
+                async move {
+                    let _ = admin_stop_rx.await;
+                },
+            )))
+        }
+        _ => {
+            if config.environment == Environment::Production {
+                tracing::warn!(
+                    "no ADMIN_ADDR: /metrics and the probes' details answer on the public port; \
+                     keep it from the internet or set ADMIN_ADDR"
+                );
+            }
+            None
+        }
+    };
+    let listener = listen(config.bind_addr, config.port).await?;
+    let addr = listener.local_addr().map_err(ServeError::ListenerAddress)?;
+    startup.mark_started();
+    tracing::info!(%addr, "listening");
+
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let mut server = tokio::spawn(crate::listen::serve(
+        listener,
+        app.public,
+        limits,
+        async move {
+            let _ = stop_rx.await;
+        },
+    ));
 
     tokio::select! {
         finished = &mut server => {
@@ -163,7 +195,14 @@ async fn run(config: ServeConfig) -> Result<(), ServeError> {
     }
     drain.start_draining();
     let _ = stop_tx.send(());
-    match tokio::time::timeout(config.shutdown_timeout, server).await {
+    // The admin listener keeps answering while the public one drains: its readiness says 503
+    // (draining) to the orchestrator, and the last scrape sees the drain.
+    let drained = tokio::time::timeout(config.shutdown_timeout, server).await;
+    let _ = admin_stop.send(());
+    if let Some(admin) = admin {
+        let _ = tokio::time::timeout(Duration::from_secs(1), admin).await;
+    }
+    match drained {
         Ok(_) => tracing::info!("drained"),
         Err(_) => tracing::warn!("drain deadline passed; closing the remaining connections"),
     }
@@ -172,19 +211,14 @@ async fn run(config: ServeConfig) -> Result<(), ServeError> {
     Ok(())
 }
 
-/// Binds `BIND_ADDR` (or every interface: `[::]`, which takes IPv4 too as mapped addresses,
-/// or `0.0.0.0` on a host without IPv6) on `PORT`.
-async fn listen(config: &ServeConfig) -> Result<TcpListener, ServeError> {
-    let failed = |source| ServeError::Listen {
-        port: config.port,
-        source,
-    };
-    if let Some(address) = config.bind_addr {
-        return TcpListener::bind((address, config.port))
-            .await
-            .map_err(failed);
+/// Binds `address` (or every interface: `[::]`, which takes IPv4 too as mapped addresses,
+/// or `0.0.0.0` on a host without IPv6) on `port`.
+async fn listen(address: Option<std::net::IpAddr>, port: u16) -> Result<TcpListener, ServeError> {
+    let failed = |source| ServeError::Listen { port, source };
+    if let Some(address) = address {
+        return TcpListener::bind((address, port)).await.map_err(failed);
     }
-    match TcpListener::bind((std::net::Ipv6Addr::UNSPECIFIED, config.port)).await {
+    match TcpListener::bind((std::net::Ipv6Addr::UNSPECIFIED, port)).await {
         Ok(listener) => Ok(listener),
         Err(error)
             if error.kind() == std::io::ErrorKind::AddrNotAvailable
@@ -192,7 +226,7 @@ async fn listen(config: &ServeConfig) -> Result<TcpListener, ServeError> {
         {
             // EAFNOSUPPORT (97): the kernel or the container has no IPv6.
             tracing::info!(%error, "no IPv6 here; listening on IPv4 only");
-            TcpListener::bind((std::net::Ipv4Addr::UNSPECIFIED, config.port))
+            TcpListener::bind((std::net::Ipv4Addr::UNSPECIFIED, port))
                 .await
                 .map_err(failed)
         }
@@ -209,7 +243,7 @@ fn app(
     stores: Stores,
     health: HealthService,
     metrics: &Metrics,
-) -> Result<Router, ServeError> {
+) -> Result<Routers, ServeError> {
     // Audit events also feed the metrics.
     let stores = Stores {
         events: Arc::new(metrics.event_sink(stores.events.clone())),
@@ -229,6 +263,7 @@ fn app(
             request_timeout: config.request_timeout,
         },
         config.proxies.clone(),
+        config.admin_addr.is_some(),
     ))
 }
 
@@ -240,7 +275,7 @@ pub(crate) fn development_router(config: &ServeConfig) -> Result<Router, ServeEr
     let metrics = Metrics::new();
     let health = HealthService::new(startup).reporter(metrics.health_reporter());
     let stores = Stores::memory_with_events(Arc::new(TracingEventSink));
-    app(config, stores, health, &metrics)
+    Ok(app(config, stores, health, &metrics)?.public)
 }
 
 /// The backend connection pools, closed after the drain so no request loses its database.

@@ -1,6 +1,7 @@
 //! The connection edge over raw sockets: a request head sent too slowly is cut, a kept-alive
-//! connection left idle is closed, and at the connection cap a new client waits for a slot
-//! instead of being refused or breaking the server.
+//! connection left idle is closed, at the connection cap a new client waits for a slot
+//! instead of being refused or breaking the server, and with `ADMIN_ADDR` the operational
+//! endpoints answer on their own listener.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -208,4 +209,74 @@ async fn a_request_slower_to_answer_than_the_header_timeout_is_not_cut() {
         "{}",
         String::from_utf8_lossy(&answer)
     );
+}
+
+#[tokio::test]
+async fn with_admin_addr_metrics_and_probe_details_answer_only_on_the_admin_listener() {
+    let server = start_with(&[("ADMIN_ADDR", "127.0.0.1:0")]).await;
+    let admin = server.admin_port.expect("an admin listener");
+    assert_ne!(admin, server.port);
+
+    // The public listener: the API and the keys, probes with their status alone, no metrics.
+    let metrics = send(server.port, "GET", "/metrics", &[], b"").await;
+    assert_eq!(metrics.status, 404);
+    assert_eq!(metrics.body["error"], "not_found");
+    for probe in ["/health/readiness", "/health/liveness", "/health/startup"] {
+        assert_eq!(
+            request(server.port, "GET", probe).await,
+            (200, serde_json::json!({"status": "ok"})),
+            "{probe}"
+        );
+    }
+    assert_eq!(
+        get_json(server.port, "/.well-known/jwks.json", None)
+            .await
+            .status,
+        200
+    );
+    signed_in(server.port, "public").await;
+
+    // The admin listener: metrics (the login above counted) and the probes' details, nothing
+    // of the API.
+    let metrics = send(admin, "GET", "/metrics", &[], b"").await;
+    assert_eq!(metrics.status, 200);
+    assert!(
+        metrics
+            .head
+            .contains("content-type: application/openmetrics-text")
+    );
+    let text = metrics.body.as_str().unwrap();
+    assert!(
+        text.contains("auth_password_hash_capacity")
+            && text.contains(r#"auth_login_total{outcome="success",method="password"} 1"#),
+        "{text}"
+    );
+    let (status, body) = request(admin, "GET", "/health/readiness").await;
+    assert_eq!(status, 200);
+    assert!(body["details"].is_object(), "{body}");
+    let (status, body) = request(admin, "GET", "/health/liveness").await;
+    assert_eq!(status, 200);
+    assert_eq!(body["details"]["process"]["status"], "up");
+    for (method, path) in [
+        ("POST", "/v1/auth/login"),
+        ("GET", "/.well-known/jwks.json"),
+        ("GET", "/openapi.json"),
+    ] {
+        let answer = send(admin, method, path, &[], b"").await;
+        assert_eq!(answer.status, 404, "{method} {path}");
+        assert_eq!(answer.body["error"], "not_found");
+    }
+}
+
+#[tokio::test]
+async fn without_admin_addr_everything_answers_on_the_one_listener() {
+    let server = start().await;
+    assert_eq!(server.admin_port, None);
+    assert_eq!(
+        send(server.port, "GET", "/metrics", &[], b"").await.status,
+        200
+    );
+    let (status, body) = request(server.port, "GET", "/health/liveness").await;
+    assert_eq!(status, 200);
+    assert_eq!(body["details"]["process"]["status"], "up");
 }

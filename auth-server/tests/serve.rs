@@ -723,8 +723,10 @@ async fn sigterm_lets_in_flight_requests_finish_and_refuses_new_connections() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     // A costly hash keeps the login in flight for a good while after the signal; the drain
     // deadline is long enough for it even on a machine busy with other tests (at the
-    // harness's 5 s it was cut off there now and then).
+    // harness's 5 s it was cut off there now and then). The admin listener tells the
+    // orchestrator about the drain while it lasts.
     let mut server = start_with(&[
+        ("ADMIN_ADDR", "127.0.0.1:0"),
         ("ARGON2_MEMORY_KIB", "262144"),
         ("ARGON2_ITERATIONS", "4"),
         ("SHUTDOWN_TIMEOUT", "18"),
@@ -749,6 +751,17 @@ async fn sigterm_lets_in_flight_requests_finish_and_refuses_new_connections() {
         "the login must still be in flight when the signal is sent"
     );
     terminate(&server.child);
+    let admin = server.admin_port.unwrap();
+    let mut draining = false;
+    for _ in 0..100 {
+        let answer = send(admin, "GET", "/health/readiness", &[], b"").await;
+        if answer.status == 503 && answer.body["error"]["shutdown"]["status"] == "down" {
+            draining = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(draining, "the admin readiness never said draining");
 
     let mut answer = String::new();
     tokio::time::timeout(Duration::from_secs(20), stream.read_to_string(&mut answer))
@@ -764,12 +777,14 @@ async fn sigterm_lets_in_flight_requests_finish_and_refuses_new_connections() {
         .unwrap()
         .unwrap();
     assert!(status.success(), "{status}");
-    assert!(
-        tokio::net::TcpStream::connect(("127.0.0.1", server.port))
-            .await
-            .is_err(),
-        "no new connections after shutdown"
-    );
+    for port in [server.port, admin] {
+        assert!(
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_err(),
+            "no new connections to {port} after shutdown"
+        );
+    }
 }
 
 #[tokio::test]

@@ -66,6 +66,7 @@ fn values_are_read_and_trimmed() {
     let config = config(&[
         ("PORT", " 9000 "),
         ("BIND_ADDR", "[::1]"),
+        ("ADMIN_ADDR", "[::1]:9091"),
         ("LOG_FORMAT", "json"),
         ("LOG_LEVEL", "auth_server=debug"),
         ("SHUTDOWN_TIMEOUT", "5"),
@@ -100,6 +101,13 @@ fn values_are_read_and_trimmed() {
     .unwrap();
     assert_eq!(config.port, 9000);
     assert_eq!(config.bind_addr, Some("::1".parse().unwrap()));
+    assert_eq!(
+        config.admin_addr,
+        Some(AdminAddr {
+            ip: Some("::1".parse().unwrap()),
+            port: 9091
+        })
+    );
     assert_eq!(config.log_format, LogFormat::Json);
     assert_eq!(config.shutdown_timeout, Duration::from_secs(5));
     assert_eq!(config.request_timeout, Duration::from_secs(10));
@@ -144,6 +152,7 @@ fn every_problem_is_listed_at_once_with_the_variable_name() {
     let found = problems(&[
         ("PORT", "http"),
         ("BIND_ADDR", "localhost"),
+        ("ADMIN_ADDR", "9091"),
         ("AUTH_ENV", "staging"),
         ("LOG_FORMAT", "xml"),
         ("SHUTDOWN_TIMEOUT", "0"),
@@ -171,6 +180,7 @@ fn every_problem_is_listed_at_once_with_the_variable_name() {
     for variable in [
         "PORT",
         "BIND_ADDR",
+        "ADMIN_ADDR",
         "AUTH_ENV",
         "LOG_FORMAT",
         "SHUTDOWN_TIMEOUT",
@@ -521,4 +531,34 @@ fn secrets_may_come_from_files_and_only_one_way() {
         "{found:?}"
     );
     assert!(!found.iter().any(|p| p.contains("s3cret")), "{found:?}");
+}
+
+#[test]
+fn the_admin_listener_takes_a_host_and_port_or_a_port_alone_never_the_public_port() {
+    let admin = |value: &str| config(&[("ADMIN_ADDR", value)]).map(|c| c.admin_addr);
+    assert_eq!(
+        admin("0.0.0.0:9091").unwrap().unwrap().ip,
+        Some([0, 0, 0, 0].into())
+    );
+    assert_eq!(
+        admin(":9091").unwrap(),
+        Some(AdminAddr {
+            ip: None,
+            port: 9091
+        })
+    );
+    assert_eq!(config(&[]).unwrap().admin_addr, None);
+    for bad in ["9091", "localhost:9091", "[::]", ":http", "[::]:70000"] {
+        let found = problems(&[("ADMIN_ADDR", bad)]);
+        assert!(has(&found, "ADMIN_ADDR"), "{bad}: {found:?}");
+    }
+    let found = problems(&[("PORT", "9000"), ("ADMIN_ADDR", "127.0.0.1:9000")]);
+    assert!(
+        found
+            .iter()
+            .any(|p| p.contains("ADMIN_ADDR") && p.contains("PORT's")),
+        "{found:?}"
+    );
+    // Port 0 (any free port, for tests) on both is no clash.
+    assert!(config(&[("PORT", "0"), ("ADMIN_ADDR", "127.0.0.1:0")]).is_ok());
 }

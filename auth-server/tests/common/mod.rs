@@ -16,6 +16,8 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_auth-server");
 pub struct Server {
     pub child: Child,
     pub port: u16,
+    /// The admin listener's port, when `ADMIN_ADDR` is set.
+    pub admin_port: Option<u16>,
     pub logs: tokio::sync::mpsc::UnboundedReceiver<String>,
 }
 
@@ -90,6 +92,11 @@ async fn spawn_server(mut command: Command, vars: &[(&str, &str)]) -> Server {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let port_of = |log: &Value| {
+        let addr = log["addr"].as_str().unwrap();
+        addr.rsplit(':').next().unwrap().parse::<u16>().unwrap()
+    };
+    let mut admin_port = None;
     let port = tokio::time::timeout(Duration::from_secs(30), async {
         loop {
             let line = lines
@@ -98,9 +105,12 @@ async fn spawn_server(mut command: Command, vars: &[(&str, &str)]) -> Server {
                 .unwrap()
                 .expect("server exited before listening");
             let log: Value = serde_json::from_str(&line).unwrap();
-            if log["message"] == "listening" {
-                let addr = log["addr"].as_str().unwrap();
-                return addr.rsplit(':').next().unwrap().parse::<u16>().unwrap();
+            let message = log["message"].as_str().unwrap_or_default();
+            if message.starts_with("admin listening") {
+                admin_port = Some(port_of(&log));
+            }
+            if message == "listening" {
+                return port_of(&log);
             }
         }
     })
@@ -112,7 +122,12 @@ async fn spawn_server(mut command: Command, vars: &[(&str, &str)]) -> Server {
             let _ = tx.send(line);
         }
     });
-    Server { child, port, logs }
+    Server {
+        child,
+        port,
+        admin_port,
+        logs,
+    }
 }
 
 /// An HTTP/1.1 answer: status, lower-cased head, JSON body (Null when empty).

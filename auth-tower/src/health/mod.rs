@@ -9,7 +9,10 @@
 //!   loading).
 //!
 //! Bodies are JSON: `{"status":"ok"|"error","info":{..},"error":{..},"details":{..}}`, each
-//! component `{"status":"up"|"down","error":"..."}`.
+//! component `{"status":"up"|"down","error":"..."}`. The reasons name hosts and errors of the
+//! dependencies: on a listener that anyone can reach, answer with
+//! [`HealthService::status_only`] (`{"status":"ok"|"error"}`, the same status codes) and keep
+//! the full bodies for an internal one.
 //!
 //! ```
 //! use std::time::Duration;
@@ -185,6 +188,8 @@ pub struct HealthService {
     startup: StartupGate,
     drain: DrainGate,
     reporter: Option<HealthReporter>,
+    /// Whether bodies name each component and its reason, or only the overall status.
+    details: bool,
 }
 
 impl fmt::Debug for HealthService {
@@ -193,6 +198,7 @@ impl fmt::Debug for HealthService {
             .field("checks", &self.checks)
             .field("timeout", &self.timeout)
             .field("started", &self.startup.is_started())
+            .field("details", &self.details)
             .finish()
     }
 }
@@ -206,7 +212,16 @@ impl HealthService {
             startup,
             drain: DrainGate::new(),
             reporter: None,
+            details: true,
         }
+    }
+
+    /// The same probes, status codes and checks, answering only `{"status":"ok"|"error"}`: no
+    /// component names, no reasons. For a listener the public reaches, while an internal one
+    /// (a clone without this) answers the details.
+    pub fn status_only(mut self) -> Self {
+        self.details = false;
+        self
     }
 
     /// Readiness answers 503 once `drain` starts draining.
@@ -373,7 +388,11 @@ impl<B: Send + 'static> Service<Request<B>> for HealthService {
             } else {
                 StatusCode::SERVICE_UNAVAILABLE
             };
-            Ok(respond(status, &body))
+            if this.details {
+                Ok(respond(status, &body))
+            } else {
+                Ok(respond(status, &json!({ "status": body["status"] })))
+            }
         })
     }
 }

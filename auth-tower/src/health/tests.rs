@@ -257,3 +257,39 @@ async fn readiness_turns_503_once_draining_while_liveness_stays_up() {
     assert_eq!(body["error"]["shutdown"]["status"], "down");
     assert_eq!(probe(&service, "/health/liveness").await.0, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn status_only_answers_the_same_codes_without_names_or_reasons() {
+    let startup = StartupGate::new();
+    let full = HealthService::new(startup.clone())
+        .with_check(up("postgres"))
+        .with_check(down("redis"));
+    let public = full.clone().status_only();
+    let (status, body) = probe(&public, "/health/readiness").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body, json!({"status": "error"}));
+    let (status, body) = probe(&full, "/health/readiness").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["error"]["redis"]["error"], "connection refused");
+
+    assert_eq!(
+        probe(&public, "/health/startup").await,
+        (StatusCode::SERVICE_UNAVAILABLE, json!({"status": "error"}))
+    );
+    startup.mark_started();
+    assert_eq!(
+        probe(&public, "/health/startup").await,
+        (StatusCode::OK, json!({"status": "ok"}))
+    );
+    assert_eq!(
+        probe(&public, "/health/liveness").await,
+        (StatusCode::OK, json!({"status": "ok"}))
+    );
+    let healthy = HealthService::new(startup)
+        .with_check(up("postgres"))
+        .status_only();
+    assert_eq!(
+        probe(&healthy, "/health/readiness").await,
+        (StatusCode::OK, json!({"status": "ok"}))
+    );
+}
