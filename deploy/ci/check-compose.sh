@@ -156,6 +156,18 @@ for host in allowed:
     need(any(urlsplit(environment.get(v, "")).hostname == host for v in ("DATABASE_URL", "REDIS_URL")),
          f"server: ALLOW_PLAINTEXT_STORE_HOSTS lists {host}, which no store URL names")
 
+# /metrics and the probes' details on the admin port, which is not published; the monitoring
+# profile's Prometheus scrapes it over the Compose network.
+admin_port = environment.get("ADMIN_ADDR", "").rpartition(":")[2]
+need(admin_port.isdigit(), "server: ADMIN_ADDR must give /metrics a port of its own")
+published = [str(p).rpartition(":")[2] for p in server.get("ports", [])]
+need(admin_port not in published, f"server: the admin port {admin_port} must not be published")
+scrape = YAML(typ="safe").load(open(os.path.join(base, "../monitoring/prometheus/prometheus.yml")))
+targets = [t for job in scrape.get("scrape_configs", []) if job.get("job_name") == "auth-server"
+           for group in job.get("static_configs", []) for t in group.get("targets", [])]
+need(targets == [f"server:{admin_port}"],
+     f"prometheus.yml: the auth-server job must scrape server:{admin_port} (ADMIN_ADDR), has {targets}")
+
 json.dump(model, open(out_path, "w"), indent=1)
 for problem in problems:
     print(f"  - {problem}", file=sys.stderr)

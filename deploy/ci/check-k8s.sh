@@ -117,4 +117,6 @@ process.exit(failed ? 1 : 0);
 say "custom resources valid for @kubernetes-models/prometheus-operator $models_version"
 
 "$venv/bin/python" "$repo_root/deploy/ci/k8s_policy.py" "${policy_args[@]}" || fail "k8s policy"
+"$venv/bin/python" "$repo_root/deploy/ci/k8s_policy.py" --refusals "$work/prod.yaml" ||
+  fail "k8s policy: a known-bad edit was accepted"
 say "deploy/k8s: OK"

@@ -1,11 +1,15 @@
 """The properties of the rendered Kubernetes manifests that the deployment relies on.
 
 Schema validation says a manifest is well-formed; this says it is still safe: hardened pods,
-zero-downtime rollouts, probes on the server's real paths, a memory limit that covers the
+zero-downtime rollouts, probes on the server's real paths, /metrics and the probes' details on
+the admin port (ADMIN_ADDR) that only Prometheus reaches, a memory limit that covers the
 password hashing pool, selectors that select, and the custom resources' required fields.
 
 Usage: k8s_policy.py NAME=RENDERED.yaml ...   (NAME "prod" gets the production rules too)
+       k8s_policy.py --refusals RENDERED.yaml     (the rules refuse known-bad edits of it)
 """
+
+import copy
 
 import re
 import sys
@@ -99,10 +103,20 @@ def check(name, docs):
          f"Deployment: terminationGracePeriodSeconds must exceed {drain} s drain + {pause} s pause")
     ports = {p["name"]: p["containerPort"] for p in server.get("ports", [])}
     need(ports.get("http") == int(env.get("PORT", 8080)), "Deployment: port http is not PORT")
+    # /metrics and the probes' details (store hosts, their errors) stay off the public port.
+    admin_addr = env.get("ADMIN_ADDR", "")
+    admin_port = admin_addr.rpartition(":")[2]
+    need(admin_port.isdigit(), "ConfigMap: ADMIN_ADDR must give /metrics a port of its own")
+    need(admin_port.isdigit() and ports.get("admin") == int(admin_port),
+         "Deployment: port admin is not ADMIN_ADDR's")
     for probe, path in PROBES.items():
         get = server.get(probe, {}).get("httpGet", {})
-        need(get.get("path") == path and get.get("port") in ("http", ports.get("http")),
-             f"Deployment: {probe} must GET {path} on port http")
+        need(get.get("path") == path and get.get("port") in ("admin", ports.get("admin")),
+             f"Deployment: {probe} must GET {path} on port admin (its details answer there)")
+    annotations = spec["template"]["metadata"].get("annotations", {})
+    if annotations.get("prometheus.io/scrape") == "true":
+        need(annotations.get("prometheus.io/port") == str(ports.get("admin")),
+             "Deployment: the prometheus.io/port annotation must be the admin port")
     refs = {k: v["name"] for e in server.get("envFrom", []) for k, v in e.items()}
     need(refs.get("configMapRef") == config["metadata"]["name"], "Deployment: envFrom ConfigMap")
     need(refs.get("secretRef") == "auth-server", "Deployment: envFrom Secret auth-server")
@@ -129,6 +143,8 @@ def check(name, docs):
     service_ports = {p["name"]: p for p in service["spec"]["ports"]} if service else {}
     need(service_ports.get("http", {}).get("targetPort") in ("http", ports.get("http")),
          "Service: port http must target the container's http port")
+    need(service_ports.get("admin", {}).get("targetPort") in ("admin", ports.get("admin")),
+         "Service: port admin must target the container's admin port")
     pdb = one("PodDisruptionBudget")
     need(pdb and selects(pdb["spec"]["selector"]["matchLabels"], pod_labels), "PDB: selects no pod")
     policy = one("NetworkPolicy")
@@ -138,6 +154,22 @@ def check(name, docs):
             need(selects(selector, labels), "NetworkPolicy: does not cover every pod")
         need(set(policy["spec"].get("policyTypes", [])) == {"Ingress", "Egress"},
              "NetworkPolicy: must restrict ingress and egress")
+        # Which namespaces each container port is open to.
+        numbers = {"http": ports.get("http"), "admin": ports.get("admin")}
+        open_to = {}
+        for rule in policy["spec"].get("ingress", []):
+            sources = [peer.get("namespaceSelector", {}).get("matchLabels", {})
+                       .get("kubernetes.io/metadata.name", "(not a namespace)")
+                       for peer in rule.get("from", [{}])]
+            for port in rule.get("ports") or [{"port": None}]:
+                number = numbers.get(port["port"], port["port"])
+                open_to.setdefault(number, set()).update(sources)
+        need(set(open_to) <= {numbers["http"], numbers["admin"]} and None not in open_to,
+             f"NetworkPolicy: ingress to ports beyond http and admin: {sorted(map(str, open_to))}")
+        need(open_to.get(numbers["http"]) == {"ingress-nginx"},
+             "NetworkPolicy: port http must be open to the ingress-nginx namespace alone")
+        need(open_to.get(numbers["admin"]) == {"monitoring"},
+             "NetworkPolicy: port admin must be open to the monitoring namespace alone")
     else:
         need(False, "no NetworkPolicy")
     hpa = one("HorizontalPodAutoscaler")
@@ -168,8 +200,8 @@ def check(name, docs):
              "ServiceMonitor: selects no Service")
         endpoints = monitor.get("spec", {}).get("endpoints") or [{}]
         for endpoint in endpoints:
-            need(endpoint.get("port") in service_ports and endpoint.get("path") == "/metrics",
-                 "ServiceMonitor: endpoints need port http and path /metrics")
+            need(endpoint.get("port") == "admin" and endpoint.get("path") == "/metrics",
+                 "ServiceMonitor: endpoints need port admin and path /metrics")
     for rule_set in by_kind.get("PrometheusRule", []):
         need(rule_set.get("apiVersion") == "monitoring.coreos.com/v1", "PrometheusRule: apiVersion")
         need(rule_set["metadata"].get("name"), "PrometheusRule: metadata.name")
@@ -206,8 +238,57 @@ def check_secret_example(docs):
     return problems
 
 
+def of_kind(docs, kind):
+    return next(doc for doc in docs if doc["kind"] == kind)
+
+
+def container(docs):
+    return of_kind(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+
+
+def open_admin_to_ingress(docs):
+    rules = of_kind(docs, "NetworkPolicy")["spec"]["ingress"]
+    rules[0]["ports"].append({"protocol": "TCP", "port": 9091})
+
+
+# Edits that must each be refused: a rule that stops refusing them has broken.
+BAD_EDITS = {
+    "readiness probe on the public port":
+        lambda docs: container(docs)["readinessProbe"]["httpGet"].update(port="http"),
+    "ServiceMonitor scraping the public port":
+        lambda docs: of_kind(docs, "ServiceMonitor")["spec"]["endpoints"][0].update(port="http"),
+    "no ADMIN_ADDR": lambda docs: of_kind(docs, "ConfigMap")["data"].pop("ADMIN_ADDR"),
+    "admin port open to the ingress controller": open_admin_to_ingress,
+    "scrape annotation on the public port":
+        lambda docs: of_kind(docs, "Deployment")["spec"]["template"]["metadata"]["annotations"]
+        .update({"prometheus.io/port": "8080"}),
+    "Ingress exposing /metrics":
+        lambda docs: of_kind(docs, "Ingress")["spec"]["rules"][0]["http"]["paths"][0]
+        .update(path="/metrics"),
+}
+
+
+def refusals(docs):
+    """Each of BAD_EDITS applied to docs (which pass) must be refused."""
+    problems = [f"refusals: the unedited manifests fail: {p}" for p in check("prod", docs)]
+    for what, edit in BAD_EDITS.items():
+        edited = copy.deepcopy(docs)
+        edit(edited)
+        found = check("prod", edited)
+        print(f"refusals: {what}: {found[0] if found else 'ACCEPTED'}")
+        if not found:
+            problems.append(f"refusals: {what} was accepted")
+    return problems
+
+
 def main(arguments):
     problems = []
+    if arguments[:1] == ["--refusals"]:
+        with open(arguments[1], encoding="utf-8") as rendered:
+            problems = refusals([doc for doc in yaml.safe_load_all(rendered) if doc])
+        for problem in problems:
+            print(f"policy: {problem}", file=sys.stderr)
+        return 1 if problems else 0
     for argument in arguments:
         name, _, path = argument.partition("=")
         with open(path, encoding="utf-8") as rendered:
