@@ -478,6 +478,23 @@ impl Throttle {
         }
     }
 
+    /// The longest window of its policies: a counter whose window started longer ago than
+    /// this can no longer count against anyone (what a purge of the counters needs).
+    pub fn longest_window(&self) -> Duration {
+        [
+            self.account_policy,
+            self.ceiling_policy,
+            self.address_policy,
+            self.challenge_policy,
+            self.registration_policy,
+            self.registrations_overall,
+        ]
+        .iter()
+        .map(ThrottlePolicy::window)
+        .max()
+        .unwrap_or_default()
+    }
+
     /// Replaces the rate of registrations per client address.
     pub fn with_registration_policy(mut self, policy: ThrottlePolicy) -> Self {
         self.registration_policy = policy;

@@ -29,7 +29,10 @@ pub(crate) enum Command {
     /// (throttle counters and the TOTP replay guard; needs DATABASE_URL; rediss:// for TLS);
     /// DATABASE_CA_FILE and REDIS_CA_FILE (PEM CA certificates to trust instead of the
     /// system's); ALLOW_PLAINTEXT_STORE_HOSTS (comma-separated hosts production may reach
-    /// without TLS, on a private network); REDIS_KEY_PREFIX (auth:); AUTH_SIGNING_KEYS (JSON array
+    /// without TLS, on a private network); PURGE_INTERVAL (seconds between purges of expired
+    /// rows from PostgreSQL, one instance at a time, 900; 0: never, see `purge`);
+    /// AUDIT_RETENTION_DAYS (days audit events are kept in PostgreSQL, 365; 0: for ever);
+    /// REDIS_KEY_PREFIX (auth:); AUTH_SIGNING_KEYS (JSON array
     /// from `keys generate`, the first signs); JWT_ACCESS_SECRET (HS256, at least 32 bytes);
     /// AUTH_TOKEN_FORMAT (format of a generated development key); MFA_ENCRYPTION_KEYS
     /// (id:hex pairs, comma-separated, the first encrypts; see `mfa reencrypt`) or
@@ -60,6 +63,12 @@ pub(crate) enum Command {
     /// Apply the embedded PostgreSQL migrations (DATABASE_URL) and exit; with --status, list
     /// them without applying anything. Safe to run from several instances at once.
     Migrate(MigrateArgs),
+    /// Delete expired sessions, refresh tokens, revocations and replay guards, audit events
+    /// past AUDIT_RETENTION_DAYS and ended throttle counters from PostgreSQL, once, in short
+    /// batches, and print what went as JSON. Reads the server's environment (DATABASE_URL,
+    /// AUDIT_RETENTION_DAYS, ...). The server does the same every PURGE_INTERVAL; with an
+    /// instance purging at that moment this one prints {"skipped": ...} and exits 0.
+    Purge,
     /// Probe the local server and exit 0 when it answers 200, 1 otherwise (for images without
     /// a shell).
     Healthcheck(HealthcheckArgs),
@@ -105,6 +114,11 @@ pub(crate) struct MigrateArgs {
     /// List applied and pending migrations instead of applying them.
     #[arg(long)]
     pub(crate) status: bool,
+    /// Seconds to wait for another instance's migration to finish before giving up, naming
+    /// the process that holds the lock.
+    #[arg(long, env = "MIGRATE_LOCK_TIMEOUT", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub(crate) lock_timeout: u64,
     #[command(flatten)]
     pub(crate) database: DatabaseArgs,
 }
@@ -207,4 +221,28 @@ pub(crate) enum KeyFormat {
     PasetoV4Public,
     /// PASETO v4.local (shared-key encryption).
     PasetoV4Local,
+}
+
+/// Runs a one-shot subcommand's `work` to its end on a runtime of its own; `None`, having said
+/// why under the subcommand's name `what`, when the runtime cannot start.
+pub(crate) fn block_on<F: std::future::Future>(what: &str, work: F) -> Option<F::Output> {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => Some(runtime.block_on(work)),
+        Err(error) => {
+            eprintln!("{what}: cannot start the async runtime: {error}");
+            None
+        }
+    }
+}
+
+/// Lists configuration problems under the subcommand's name `what`; the exit code to fail with.
+pub(crate) fn invalid_configuration(what: &str, problems: &[String]) -> std::process::ExitCode {
+    eprintln!("{what}: invalid configuration:");
+    for problem in problems {
+        eprintln!("  - {problem}");
+    }
+    std::process::ExitCode::FAILURE
 }

@@ -91,6 +91,11 @@ pub(crate) struct ServeConfig {
     /// How long a "session not ended" answer is reused: the bound on how late a session ended
     /// through another server is refused by this one.
     pub(crate) revocation_cache_ttl: Duration,
+    /// How often an instance purges expired rows from PostgreSQL (one instance at a time);
+    /// `None`: never (an operator runs `auth-server purge`).
+    pub(crate) purge_interval: Option<Duration>,
+    /// How long audit events are kept in PostgreSQL; `None`: for ever.
+    pub(crate) audit_retention: Option<Duration>,
     pub(crate) cors_origins: Vec<String>,
     /// Breached-password checks besides the shipped common list: the operator's file, the
     /// range API.
@@ -302,6 +307,35 @@ pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConf
     let revocation_cache_ttl = parse("REVOCATION_CACHE_TTL", &mut problems, &seconds(0, 60))
         .and_then(|v| v.parse().ok())
         .map_or(Duration::from_secs(2), Duration::from_secs);
+    // 0 turns the scheduled purge off; otherwise a minute to a day.
+    let purge_interval = parse(
+        "PURGE_INTERVAL",
+        &mut problems,
+        &|v| match v.parse::<u64>() {
+            Ok(0) | Ok(60..=86_400) => Ok(()),
+            _ => Err(format!(
+                "{v:?} is not 0 (off) or a number of seconds from 60 to 86400"
+            )),
+        },
+    )
+    .and_then(|v| v.parse().ok())
+    .map_or(Some(Duration::from_secs(900)), |s: u64| {
+        (s > 0).then(|| Duration::from_secs(s))
+    });
+    let audit_retention = parse(
+        "AUDIT_RETENTION_DAYS",
+        &mut problems,
+        &|v| match v.parse::<u64>() {
+            Ok(0..=36_500) => Ok(()),
+            _ => Err(format!(
+                "{v:?} is not 0 (keep every event) or a number of days up to 36500"
+            )),
+        },
+    )
+    .and_then(|v| v.parse().ok())
+    .map_or(Some(Duration::from_secs(365 * 86_400)), |days: u64| {
+        (days > 0).then(|| Duration::from_secs(days * 86_400))
+    });
     let reauth_max_age = parse("REAUTH_MAX_AGE", &mut problems, &seconds(30, 86_400))
         .and_then(|v| v.parse().ok())
         .map_or(Duration::from_secs(300), Duration::from_secs);
@@ -570,6 +604,8 @@ pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConf
             hash_niceness,
             token_cache_size,
             revocation_cache_ttl,
+            purge_interval,
+            audit_retention,
             cors_origins,
             breach_checks,
             breach_check_failure,

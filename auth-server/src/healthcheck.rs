@@ -11,30 +11,22 @@ use tokio::net::TcpStream;
 use crate::cli::HealthcheckArgs;
 
 pub(crate) fn main(args: &HealthcheckArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("healthcheck: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
     let timeout = Duration::from_secs(args.timeout);
-    match runtime
-        .block_on(async { tokio::time::timeout(timeout, probe(args.port, &args.path)).await })
-    {
-        Ok(Ok(200)) => ExitCode::SUCCESS,
-        Ok(Ok(status)) => {
+    let probed = crate::cli::block_on("healthcheck", async {
+        tokio::time::timeout(timeout, probe(args.port, &args.path)).await
+    });
+    match probed {
+        None => ExitCode::FAILURE,
+        Some(Ok(Ok(200))) => ExitCode::SUCCESS,
+        Some(Ok(Ok(status))) => {
             eprintln!("healthcheck: {} answered {status}", args.path);
             ExitCode::FAILURE
         }
-        Ok(Err(error)) => {
+        Some(Ok(Err(error))) => {
             eprintln!("healthcheck: {error}");
             ExitCode::FAILURE
         }
-        Err(_) => {
+        Some(Err(_)) => {
             eprintln!("healthcheck: no answer within {timeout:?}");
             ExitCode::FAILURE
         }

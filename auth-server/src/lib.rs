@@ -1,7 +1,7 @@
 //! `auth-server`: the reference authentication server.
 //!
-//! Subcommands: `serve` (the default), `migrate`, `healthcheck`, `keys generate` and
-//! `user create`. Configuration
+//! Subcommands: `serve` (the default), `migrate`, `purge`, `healthcheck`, `keys generate`,
+//! `user create` and `mfa reencrypt`. Configuration
 //! comes from the environment (see `auth-server serve --help`).
 //!
 //! The binary is a thin wrapper over [`main`]; the library exists so that tests and fuzz
@@ -19,6 +19,7 @@ mod listen;
 mod mfa;
 mod migrate;
 mod proxies;
+mod purge;
 mod serve;
 mod user;
 
@@ -36,6 +37,7 @@ pub fn main() -> ExitCode {
     match cli.command.unwrap_or_default() {
         Command::Serve => serve::main(),
         Command::Migrate(args) => migrate::main(&args),
+        Command::Purge => purge::main(),
         Command::Healthcheck(args) => healthcheck::main(&args),
         Command::Keys {
             command: KeysCommand::Generate(args),

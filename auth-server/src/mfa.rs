@@ -14,26 +14,15 @@ pub(crate) fn reencrypt(args: &MfaReencryptArgs) -> ExitCode {
     let get = |name: &str| crate::config::setting(std::env::var(name).ok());
     let keyring = crate::config::mfa_keys(&get, true, &mut problems);
     let Some(keyring) = keyring.filter(|_| problems.is_empty()) else {
-        eprintln!("mfa reencrypt: invalid configuration:");
-        for problem in problems {
-            eprintln!("  - {problem}");
-        }
-        return ExitCode::FAILURE;
+        return crate::cli::invalid_configuration("mfa reencrypt", &problems);
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("mfa reencrypt: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = runtime.block_on(async {
+    let result = crate::cli::block_on("mfa reencrypt", async {
         let store = PostgresStore::connect(&args.database.config()?)?;
         reencrypt_totp_secrets(&store, &keyring, args.batch).await
     });
+    let Some(result) = result else {
+        return ExitCode::FAILURE;
+    };
     match result {
         Ok(report) => {
             let unreadable: Vec<serde_json::Value> = report

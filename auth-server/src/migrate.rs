@@ -7,19 +7,10 @@ use auth_core::store::postgres::{MigrationState, PostgresStore};
 use crate::cli::MigrateArgs;
 
 pub(crate) fn main(args: &MigrateArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("migrate: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(args)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
+    match crate::cli::block_on("migrate", run(args)) {
+        None => ExitCode::FAILURE,
+        Some(Ok(())) => ExitCode::SUCCESS,
+        Some(Err(error)) => {
             eprintln!("migrate: {error}");
             ExitCode::FAILURE
         }
@@ -40,7 +31,9 @@ async fn run(args: &MigrateArgs) -> auth_core::Result<()> {
         }
         return Ok(());
     }
-    let report = store.migrate().await?;
+    let report = store
+        .migrate_within(std::time::Duration::from_secs(args.lock_timeout))
+        .await?;
     println!(
         "applied {} migration(s); schema at version {}",
         report.applied.len(),

@@ -10,6 +10,7 @@ use auth_core::event::EventSink;
 use auth_core::event::TracingEventSink;
 use auth_core::flows::{Authenticator, AuthenticatorConfig, Stores};
 use auth_core::password::PasswordConfig;
+use auth_core::store::ThrottleStore;
 use auth_core::throttle::{Throttle, ThrottlePolicy};
 
 use auth_core::secrecy::{ExposeSecret, SecretString};
@@ -28,13 +29,7 @@ use crate::error::ServeError;
 pub(crate) fn main() -> ExitCode {
     let config = match config::from_env(|name| std::env::var(name).ok()) {
         Ok(config) => config,
-        Err(problems) => {
-            eprintln!("auth-server: invalid configuration:");
-            for problem in problems {
-                eprintln!("  - {problem}");
-            }
-            return ExitCode::FAILURE;
-        }
+        Err(problems) => return crate::cli::invalid_configuration("auth-server", &problems),
     };
     init_tracing(&config);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -135,7 +130,21 @@ async fn run(config: ServeConfig) -> Result<(), ServeError> {
             "signing keys loaded"
         ),
     }
-    let app = app(&config, stores, health, &metrics)?;
+    let throttle = throttle(&config, stores.throttle.clone()).map_err(ServeError::Authenticator)?;
+    // Expired rows go on a schedule, one instance at a time.
+    let purging = match (&pools.postgres, config.purge_interval) {
+        (Some(postgres), Some(interval)) => Some(crate::purge::spawn(
+            postgres.clone(),
+            interval,
+            crate::purge::options(&config, throttle.longest_window()),
+        )),
+        (Some(_), None) => {
+            tracing::warn!("PURGE_INTERVAL=0: expired rows stay until `auth-server purge` runs");
+            None
+        }
+        (None, _) => None,
+    };
+    let app = app(&config, stores, throttle, health, &metrics)?;
 
     let shutdown = shutdown_signal()?;
     let limits = crate::listen::ConnectionLimits {
@@ -206,6 +215,9 @@ async fn run(config: ServeConfig) -> Result<(), ServeError> {
         Ok(_) => tracing::info!("drained"),
         Err(_) => tracing::warn!("drain deadline passed; closing the remaining connections"),
     }
+    if let Some(purging) = purging {
+        purging.abort();
+    }
     pools.close().await;
     tracing::info!("connections closed; bye");
     Ok(())
@@ -241,6 +253,7 @@ const HOUR: Duration = Duration::from_secs(3600);
 fn app(
     config: &ServeConfig,
     stores: Stores,
+    throttle: Throttle,
     health: HealthService,
     metrics: &Metrics,
 ) -> Result<Routers, ServeError> {
@@ -252,7 +265,7 @@ fn app(
     let state = AppState {
         jwks: Arc::new(config.keys.jwks()),
     };
-    let auth = authenticator(config, stores, metrics)?;
+    let auth = authenticator(config, stores, throttle, metrics)?;
     Ok(router(
         state,
         auth,
@@ -275,7 +288,8 @@ pub(crate) fn development_router(config: &ServeConfig) -> Result<Router, ServeEr
     let metrics = Metrics::new();
     let health = HealthService::new(startup).reporter(metrics.health_reporter());
     let stores = Stores::memory_with_events(Arc::new(TracingEventSink));
-    Ok(app(config, stores, health, &metrics)?.public)
+    let throttle = throttle(config, stores.throttle.clone()).map_err(ServeError::Authenticator)?;
+    Ok(app(config, stores, throttle, health, &metrics)?.public)
 }
 
 /// The backend connection pools, closed after the drain so no request loses its database.
@@ -356,10 +370,31 @@ async fn connect_postgres(
     Ok(store)
 }
 
-/// The Authenticator from the configuration and the stores.
+/// The throttle's policies from the configuration, counting in `store`.
+fn throttle(config: &ServeConfig, store: Arc<dyn ThrottleStore>) -> auth_core::Result<Throttle> {
+    Ok(Throttle::new(store, Arc::new(SystemClock))
+        .with_registration_policy(ThrottlePolicy::rate(
+            HOUR,
+            config.registrations_per_address,
+        )?)
+        .with_registrations_overall(ThrottlePolicy::rate(
+            Duration::from_secs(60),
+            config.registrations_per_minute,
+        )?))
+}
+
+/// The longest window the configured throttle counts failures in: older counters can go.
+pub(crate) fn throttle_window(config: &ServeConfig) -> auth_core::Result<Duration> {
+    // The policies alone decide it; the store they would count in does not matter.
+    let store = Arc::new(auth_core::store::memory::MemoryStore::new());
+    Ok(throttle(config, store)?.longest_window())
+}
+
+/// The Authenticator from the configuration, the stores and the throttle over them.
 fn authenticator(
     config: &ServeConfig,
     stores: Stores,
+    throttle: Throttle,
     metrics: &Metrics,
 ) -> Result<Authenticator, ServeError> {
     let mut settings = AuthenticatorConfig::new(config.issuer.clone(), config.audience.clone());
@@ -385,15 +420,6 @@ fn authenticator(
         context_words: config.password_context_words.clone(),
         ..defaults
     };
-    let throttle = Throttle::new(stores.throttle.clone(), Arc::new(SystemClock))
-        .with_registration_policy(
-            ThrottlePolicy::rate(HOUR, config.registrations_per_address)
-                .map_err(ServeError::Authenticator)?,
-        )
-        .with_registrations_overall(
-            ThrottlePolicy::rate(Duration::from_secs(60), config.registrations_per_minute)
-                .map_err(ServeError::Authenticator)?,
-        );
     let mut builder = Authenticator::builder(config.keys.clone(), settings)
         .stores(stores)
         .throttle(throttle)

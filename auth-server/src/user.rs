@@ -22,22 +22,13 @@ pub(crate) fn create(args: &UserCreateArgs) -> ExitCode {
             SecretString::from(line.trim_end_matches(['\r', '\n']).to_owned())
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("user create: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(args, &password)) {
-        Ok(printed) => {
+    match crate::cli::block_on("user create", run(args, &password)) {
+        None => ExitCode::FAILURE,
+        Some(Ok(printed)) => {
             println!("{printed}");
             ExitCode::SUCCESS
         }
-        Err(error) => {
+        Some(Err(error)) => {
             eprintln!("user create: {} ({error})", error.code());
             ExitCode::FAILURE
         }

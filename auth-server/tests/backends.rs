@@ -856,3 +856,110 @@ async fn the_server_reaches_both_stores_over_verified_tls() {
     assert_eq!(plaintext, 0);
     stop(server).await;
 }
+
+/// Rows past their time in `schema`: three revoked session ids, two single-use ids and an
+/// audit event two years old (besides one of today).
+async fn plant_expired_rows(schema: &Schema) {
+    let tables = format!(
+        "INSERT INTO {s}.auth_revoked_sessions (session_id, revoked_until) \
+             SELECT 'sid-' || n, now() - interval '1 hour' FROM generate_series(1, 3) n; \
+         INSERT INTO {s}.auth_used_once (id, used_until) \
+             SELECT 'once-' || n, now() - interval '1 minute' FROM generate_series(1, 2) n; \
+         INSERT INTO {s}.auth_audit_events (at, name, detail) VALUES \
+             (now() - interval '730 days', 'login_failed', 'old'), (now(), 'login_failed', 'new')",
+        s = schema.name
+    );
+    schema.admin.batch_execute(&tables).await.unwrap();
+}
+
+/// `auth-server purge` against `schema`: success, and the printed answer.
+fn purge(schema: &Schema) -> (bool, serde_json::Value) {
+    let output = std::process::Command::new(BIN)
+        .arg("purge")
+        .env_clear()
+        .env("DATABASE_URL", &schema.url)
+        .output()
+        .unwrap();
+    let answer = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|_| panic!("no answer: {}", String::from_utf8_lossy(&output.stderr)));
+    (output.status.success(), answer)
+}
+
+#[tokio::test]
+async fn expired_rows_go_at_start_and_on_schedule_and_through_the_purge_command() {
+    let Some(schema) = Schema::create().await else {
+        return;
+    };
+    let keys = signing_keys();
+    let vars = [
+        ("DATABASE_URL", schema.url.as_str()),
+        ("AUTH_SIGNING_KEYS", keys.as_str()),
+    ];
+    // The first start migrates; its purge finds nothing yet.
+    let server = start_with(&vars).await;
+    stop(server).await;
+    plant_expired_rows(&schema).await;
+
+    // The scheduled purge runs once at start, then every PURGE_INTERVAL.
+    let mut server = start_with(&vars).await;
+    let purged = wait_for_log(&mut server, "purged expired rows").await;
+    assert_eq!(
+        (
+            purged["revoked_sessions"].as_u64(),
+            purged["used_once"].as_u64()
+        ),
+        (Some(3), Some(2)),
+        "{purged}"
+    );
+    assert_eq!(purged["audit_events"], 1, "older than the 365 days kept");
+    stop(server).await;
+
+    // The command, with an instance holding the lock, skips; then it purges.
+    plant_expired_rows(&schema).await;
+    let (admin, connection) = tokio_postgres::connect(&schema.url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    let holder = tokio::spawn(connection);
+    let taken: bool = admin
+        .query_one(
+            "SELECT pg_try_advisory_lock($1, hashtext(current_schema()))",
+            &[&(0x6175_7468_i32 + 1)],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(taken);
+    let (ok, answer) = purge(&schema);
+    assert!(ok && answer["skipped"].is_string(), "{answer}");
+    drop(admin);
+    holder.await.unwrap().unwrap();
+    // The lock goes with its backend, a moment after the connection closes.
+    let mut answer = purge(&schema).1;
+    for _ in 0..50 {
+        if !answer["skipped"].is_string() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        answer = purge(&schema).1;
+    }
+    assert_eq!(answer["deleted"]["revoked_sessions"], 3, "{answer}");
+    assert_eq!(answer["deleted"]["used_once"], 2, "{answer}");
+    assert_eq!(answer["deleted"]["audit_events"], 1, "{answer}");
+    assert!(answer["statements"].as_u64().unwrap() >= 6, "{answer}");
+    schema.drop_schema().await;
+}
+
+/// The fields of the first log line with this message, waiting for it (at most 20 s).
+async fn wait_for_log(server: &mut Server, message: &str) -> serde_json::Value {
+    let found = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        while let Some(line) = server.logs.recv().await {
+            let log: serde_json::Value = serde_json::from_str(&line).unwrap();
+            if log["message"] == message {
+                return log;
+            }
+        }
+        panic!("the server exited before logging {message:?}");
+    })
+    .await;
+    found.unwrap_or_else(|_| panic!("no {message:?} line within 20 s"))
+}

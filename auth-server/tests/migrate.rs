@@ -16,6 +16,7 @@ fn migrate(url: &str, args: &[&str]) -> (bool, String, String) {
         .args(args)
         .env_clear()
         .env("DATABASE_URL", url)
+        .env("MIGRATE_LOCK_TIMEOUT", "1")
         .output()
         .unwrap();
     (
@@ -65,6 +66,31 @@ async fn migrate_applies_once_and_reports_status() {
         out.contains("0001 initial") && out.lines().all(|line| line.ends_with("applied")),
         "{out}"
     );
+
+    // Another migration holds the lock: past MIGRATE_LOCK_TIMEOUT (1 s here), it gives up
+    // and names the holder.
+    admin
+        .execute(
+            "SELECT pg_advisory_lock($1, hashtext($2))",
+            &[&0x6175_7468_i32, &schema],
+        )
+        .await
+        .unwrap();
+    let pid: i32 = admin
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let (ok, _, err) = migrate(&scoped, &[]);
+    assert!(!ok);
+    assert!(
+        err.contains("another migration has held the lock") && err.contains(&format!("pid {pid} ")),
+        "{err}"
+    );
+    admin
+        .execute("SELECT pg_advisory_unlock_all()", &[])
+        .await
+        .unwrap();
 
     admin
         .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))

@@ -378,6 +378,15 @@ mod service {
         (throttle, clock, store)
     }
 
+    #[test]
+    fn the_longest_window_is_that_of_the_policy_counting_longest() {
+        let (throttle, _, _) = throttle();
+        assert_eq!(throttle.longest_window(), HOUR);
+        let day = Duration::from_secs(86_400);
+        let longer = throttle.with_registration_policy(ThrottlePolicy::rate(day, 5).unwrap());
+        assert_eq!(longer.longest_window(), day);
+    }
+
     fn retry_after(result: Result<()>) -> Duration {
         match result {
             Err(Error::Throttled { retry_after }) => retry_after,

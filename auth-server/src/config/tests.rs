@@ -54,6 +54,11 @@ fn an_empty_environment_gives_the_development_defaults() {
     );
     assert_eq!(config.token_cache_size, 10_000);
     assert_eq!(config.revocation_cache_ttl, Duration::from_secs(2));
+    assert_eq!(config.purge_interval, Some(Duration::from_secs(900)));
+    assert_eq!(
+        config.audit_retention,
+        Some(Duration::from_secs(365 * 86_400))
+    );
     assert_eq!(config.hash_niceness, None);
     assert!(config.database_url.is_none() && config.redis_url.is_none());
     assert_eq!(config.key_source, KeySource::Generated);
@@ -89,6 +94,8 @@ fn values_are_read_and_trimmed() {
         ("PASSWORD_HASH_QUEUE", "16"),
         ("TOKEN_CACHE_SIZE", "0"),
         ("REVOCATION_CACHE_TTL", "0"),
+        ("PURGE_INTERVAL", "0"),
+        ("AUDIT_RETENTION_DAYS", "30"),
         ("PASSWORD_HASH_NICENESS", "0"),
         (
             "CORS_ORIGINS",
@@ -139,6 +146,11 @@ fn values_are_read_and_trimmed() {
     );
     assert_eq!(config.token_cache_size, 0);
     assert_eq!(config.revocation_cache_ttl, Duration::ZERO);
+    assert_eq!(config.purge_interval, None);
+    assert_eq!(
+        config.audit_retention,
+        Some(Duration::from_secs(30 * 86_400))
+    );
     assert_eq!(config.hash_niceness, Some(0));
     assert_eq!(config.cors_origins.len(), 2);
     assert_eq!(
@@ -174,6 +186,8 @@ fn every_problem_is_listed_at_once_with_the_variable_name() {
         ("REAUTH_MAX_AGE", "0"),
         ("REFRESH_REUSE_GRACE", "301"),
         ("REVOCATION_CACHE_TTL", "61"),
+        ("PURGE_INTERVAL", "30"),
+        ("AUDIT_RETENTION_DAYS", "-1"),
         ("REDIS_KEY_PREFIX", "{shared}"),
         ("REGISTRATIONS_PER_MINUTE", "0"),
     ]);
@@ -202,6 +216,8 @@ fn every_problem_is_listed_at_once_with_the_variable_name() {
         "REAUTH_MAX_AGE",
         "REFRESH_REUSE_GRACE",
         "REVOCATION_CACHE_TTL",
+        "PURGE_INTERVAL",
+        "AUDIT_RETENTION_DAYS",
         "REDIS_KEY_PREFIX",
         "REGISTRATIONS_PER_MINUTE",
     ] {

@@ -1,9 +1,10 @@
 //! The embedded migrations and their runner (see `migrations/README.md`).
 
 use std::collections::BTreeMap;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use deadpool_postgres::tokio_postgres;
+use deadpool_postgres::tokio_postgres::error::SqlState;
 use deadpool_postgres::{ClientWrapper, Object};
 use sha2::{Digest, Sha256};
 
@@ -128,6 +129,45 @@ pub enum MigrationState {
     },
 }
 
+/// How long [`PostgresStore::migrate`] waits for another instance's migration.
+pub const MIGRATION_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Who holds the migration lock of this schema, as `pg_stat_activity` describes them; what
+/// could be found when the lookup itself fails.
+async fn lock_holder(client: &ClientWrapper) -> String {
+    // The lock's two keys as pg_locks shows them: unsigned 32-bit object ids.
+    let holder = client
+        .query_opt(
+            "SELECT a.pid, coalesce(a.application_name, '') AS application, \
+                    coalesce(host(a.client_addr), 'local') AS client, \
+                    to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS since, \
+                    coalesce(a.state, '') AS state \
+             FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+             WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 \
+               AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+               AND l.classid::bigint = $1::bigint \
+               AND l.objid::bigint = (hashtext(coalesce(current_schema(), ''))::bigint & 4294967295) \
+             LIMIT 1",
+            &[&i64::from(LOCK_CLASS)],
+        )
+        .await;
+    match holder {
+        Ok(Some(row)) => {
+            let pid: i32 = row.get("pid");
+            let application: String = row.get("application");
+            let client: String = row.get("client");
+            let since: String = row.get("since");
+            let state: String = row.get("state");
+            format!(
+                "pid {pid} (application {application:?}, from {client}, connected since {since}, {state}); \
+                 if it is stuck, SELECT pg_terminate_backend({pid})"
+            )
+        }
+        Ok(None) => "its holder has just released it; try again".to_owned(),
+        Err(error) => format!("its holder could not be looked up: {}", db_error(error)),
+    }
+}
+
 /// A migration recorded in the version table.
 struct Applied {
     name: String,
@@ -138,22 +178,45 @@ struct Applied {
 impl PostgresStore {
     /// Applies the pending migrations in order, each in its own transaction, and records them
     /// in `auth_schema_migrations`. Instances that start together take turns on an advisory
-    /// lock: one applies, the others wait and find nothing left to do. [`Error::Config`] if a
-    /// migration applied earlier has changed since (its checksum differs); nothing runs then.
+    /// lock: one applies, the others wait and find nothing left to do. Waits at most
+    /// [`MIGRATION_LOCK_TIMEOUT`] for the lock; see [`migrate_within`](Self::migrate_within).
     pub async fn migrate(&self) -> Result<MigrationReport> {
+        self.migrate_within(MIGRATION_LOCK_TIMEOUT).await
+    }
+
+    /// [`migrate`](Self::migrate), waiting at most `lock_timeout` for another instance's
+    /// migration to release the lock: past it, [`Error::Unavailable`] names the process that
+    /// holds it (its pid, application name, client address and since when), for
+    /// `pg_terminate_backend` if it is stuck. [`Error::Config`] if a migration applied earlier
+    /// has changed since (its checksum differs); nothing runs then.
+    pub async fn migrate_within(&self, lock_timeout: Duration) -> Result<MigrationReport> {
         // A connection of its own, closed when done: the session's advisory lock can never
         // return to the pool, even if this future is dropped midway.
         let mut client = Object::take(self.client().await?);
-        // Migrations and the wait for the lock may outlast the statement timeout of queries.
-        client
-            .batch_execute("SET statement_timeout = 0")
-            .await
-            .map_err(db_error)?;
-        client
+        // Migrations may outlast the statement timeout of queries; only the wait for the
+        // lock is bounded.
+        let wait = format!(
+            "SET statement_timeout = 0; SET lock_timeout = {}",
+            lock_timeout.as_millis().clamp(1, i32::MAX as u128)
+        );
+        client.batch_execute(&wait).await.map_err(db_error)?;
+        let locked = client
             .execute(
                 "SELECT pg_advisory_lock($1, hashtext(coalesce(current_schema(), '')))",
                 &[&LOCK_CLASS],
             )
+            .await;
+        if let Err(error) = locked {
+            if error.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) {
+                return Err(Error::Unavailable(format!(
+                    "another migration has held the lock for over {lock_timeout:?}: {}",
+                    lock_holder(&client).await
+                )));
+            }
+            return Err(db_error(error));
+        }
+        client
+            .batch_execute("SET lock_timeout = 0")
             .await
             .map_err(db_error)?;
         let report = match apply_pending(&mut client).await {

@@ -48,6 +48,7 @@
 mod events;
 mod mfa;
 mod migrate;
+mod purge;
 mod refresh;
 mod sessions;
 #[cfg(all(test, feature = "test-util"))]
@@ -72,7 +73,10 @@ use deadpool_postgres::{
 };
 use secrecy::{ExposeSecret, SecretString};
 
-pub use migrate::{EmailCollision, MigrationReport, MigrationState, MigrationStatus};
+pub use migrate::{
+    EmailCollision, MIGRATION_LOCK_TIMEOUT, MigrationReport, MigrationState, MigrationStatus,
+};
+pub use purge::{Deleted, PurgeOptions, PurgeReport};
 
 use crate::error::{Error, Result};
 use crate::id::SessionId;
@@ -253,82 +257,6 @@ impl PostgresStore {
             })
     }
 
-    /// Deletes what can no longer be used at `now`: ended sessions, refresh families past
-    /// their absolute expiry or revoked (with their tokens), unspent refresh tokens past their
-    /// idle expiry, and revoked session ids past their `until`. Spent tokens of live families
-    /// stay, as they are what reuse detection recognises. Run it periodically from one place.
-    pub async fn purge_expired(&self, now: SystemTime) -> Result<PurgeReport> {
-        let now = pg_time(now);
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(db_error)?;
-        let sessions = execute(
-            &tx,
-            "DELETE FROM auth_sessions WHERE LEAST(idle_expires_at, expires_at) <= $1",
-            &[&now],
-        )
-        .await?;
-        // Families first, their tokens by cascade: the order rotation locks them in. The
-        // count reads the tokens as they were before the statement.
-        let dead = query_one(
-            &tx,
-            "WITH dead AS (DELETE FROM auth_refresh_families \
-                           WHERE expires_at <= $1 OR revoked RETURNING id) \
-             SELECT (SELECT count(*) FROM dead) AS families, \
-                    (SELECT count(*) FROM auth_refresh_tokens \
-                     WHERE family_id IN (SELECT id FROM dead)) AS tokens",
-            &[&now],
-        )
-        .await?;
-        let idle_tokens = execute(
-            &tx,
-            "DELETE FROM auth_refresh_tokens WHERE spent_at IS NULL AND idle_expires_at <= $1",
-            &[&now],
-        )
-        .await?;
-        let revoked_sessions = execute(
-            &tx,
-            "DELETE FROM auth_revoked_sessions WHERE revoked_until <= $1",
-            &[&now],
-        )
-        .await?;
-        let totp_steps = execute(
-            &tx,
-            "DELETE FROM auth_totp_replay WHERE forget_at <= $1",
-            &[&now],
-        )
-        .await?;
-        let used_once = execute(
-            &tx,
-            "DELETE FROM auth_used_once WHERE used_until <= $1",
-            &[&now],
-        )
-        .await?;
-        tx.commit().await.map_err(db_error)?;
-        Ok(PurgeReport {
-            sessions,
-            refresh_families: to_u64(get(&dead, "families")?, "count")?,
-            refresh_tokens: to_u64(get(&dead, "tokens")?, "count")? + idle_tokens,
-            revoked_sessions,
-            totp_steps,
-            used_once,
-        })
-    }
-
-    /// Deletes throttle counters whose window (of length `window`, the longest a policy uses)
-    /// is over at `now`; returns how many.
-    pub async fn purge_throttle_records(&self, now: SystemTime, window: Duration) -> Result<u64> {
-        let Some(cutoff) = window_cutoff(now, window) else {
-            return Ok(0);
-        };
-        let client = self.client().await?;
-        execute(
-            &client,
-            "DELETE FROM auth_throttle WHERE window_started_at <= $1",
-            &[&cutoff],
-        )
-        .await
-    }
-
     async fn client(&self) -> Result<Client> {
         self.pool.get().await.map_err(pool_error)
     }
@@ -340,23 +268,6 @@ impl fmt::Debug for PostgresStore {
             .field("pool", &self.pool.status())
             .finish()
     }
-}
-
-/// What [`PostgresStore::purge_expired`] deleted.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct PurgeReport {
-    /// Sessions past their idle or absolute expiry.
-    pub sessions: u64,
-    /// Refresh families past their absolute expiry, or revoked.
-    pub refresh_families: u64,
-    /// Refresh tokens: those of the deleted families, and unspent ones past their idle expiry.
-    pub refresh_tokens: u64,
-    /// Revoked session ids past their `until`.
-    pub revoked_sessions: u64,
-    /// TOTP replay-guard entries whose step can no longer verify.
-    pub totp_steps: u64,
-    /// Single-use ids past the time they are remembered for.
-    pub used_once: u64,
 }
 
 /// A database failure as this crate's error: unique violations are conflicts, references to

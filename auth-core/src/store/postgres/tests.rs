@@ -14,7 +14,8 @@ use deadpool_postgres::tokio_postgres::{self, NoTls};
 
 use super::migrate::LOCK_CLASS;
 use super::{
-    EmailCollision, MigrationReport, MigrationState, PostgresConfig, PostgresStore, PurgeReport,
+    Deleted, EmailCollision, MigrationReport, MigrationState, PostgresConfig, PostgresStore,
+    PurgeOptions,
 };
 use crate::error::Error;
 use crate::event::EventSink;
@@ -326,6 +327,64 @@ async fn concurrent_migrations_on_two_pools_apply_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_migration_gives_up_after_its_lock_timeout_naming_the_holder() {
+    let Some(schema) = TestSchema::create().await else {
+        return;
+    };
+    let holder = admin_client(&schema.url).await.unwrap();
+    holder
+        .batch_execute("SET application_name = 'stuck-migrator'")
+        .await
+        .unwrap();
+    holder
+        .execute(
+            "SELECT pg_advisory_lock($1, hashtext($2))",
+            &[&LOCK_CLASS, &schema.name],
+        )
+        .await
+        .unwrap();
+    let pid: i32 = holder
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0);
+
+    let store = schema.store();
+    let started = Instant::now();
+    let error = store
+        .migrate_within(Duration::from_millis(300))
+        .await
+        .unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(10), "it gave up");
+    let Error::Unavailable(message) = error else {
+        panic!("not unavailable: {error:?}")
+    };
+    assert!(
+        message.contains(&format!("pid {pid} "))
+            && message.contains("stuck-migrator")
+            && message.contains(&format!("pg_terminate_backend({pid})")),
+        "{message}"
+    );
+    assert!(
+        store.migration_status().await.unwrap()[0].state == MigrationState::Pending,
+        "nothing ran"
+    );
+
+    holder
+        .execute(
+            "SELECT pg_advisory_unlock($1, hashtext($2))",
+            &[&LOCK_CLASS, &schema.name],
+        )
+        .await
+        .unwrap();
+    let report = store
+        .migrate_within(Duration::from_millis(300))
+        .await
+        .unwrap();
+    assert!(!report.applied.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_migration_changed_after_it_was_applied_is_refused() {
     let Some(schema) = TestSchema::create().await else {
         return;
@@ -536,14 +595,16 @@ async fn purge_expired_removes_what_has_ended_and_keeps_the_rest() {
 
     let report = store.purge_expired(now).await.unwrap();
     assert_eq!(
-        report,
-        PurgeReport {
+        report.deleted,
+        Deleted {
             sessions: 1,
             refresh_families: 2,
             refresh_tokens: 3,
             revoked_sessions: 1,
             totp_steps: 1,
             used_once: 1,
+            audit_events: 0,
+            throttle_records: 0,
         }
     );
     assert!(
@@ -572,14 +633,203 @@ async fn purge_expired_removes_what_has_ended_and_keeps_the_rest() {
         "a spent token of a live family is still recognised"
     );
     assert_eq!(
-        store.purge_expired(now).await.unwrap(),
-        PurgeReport {
+        store.purge_expired(now).await.unwrap().deleted,
+        Deleted {
             refresh_families: 1,
             refresh_tokens: 2,
-            ..PurgeReport::default()
+            ..Deleted::default()
         },
         "the family revoked for reuse goes at the next purge"
     );
+}
+
+/// A migrated schema with one account, and a time ten hours after [`t0`].
+async fn purge_world() -> Option<(TestSchema, PostgresStore, User, SystemTime)> {
+    let schema = TestSchema::create().await?;
+    let store = schema.migrated_store().await;
+    let user = new_user(&store).await;
+    Some((schema, store, user, t0() + 10 * HOUR))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn purge_works_in_batches_and_leaves_the_live_rows() {
+    let Some((_schema, store, user, now)) = purge_world().await else {
+        return;
+    };
+    for _ in 0..25 {
+        let ended = session_of(&user, t0(), HOUR, DAY);
+        store.create_session(ended).await.unwrap();
+    }
+    let live = session_of(&user, now, HOUR, DAY);
+    store.create_session(live.clone()).await.unwrap();
+    for _ in 0..7 {
+        family_of(&store, &user, t0(), 2 * HOUR, HOUR).await;
+    }
+
+    let options = PurgeOptions {
+        batch_size: 4,
+        ..PurgeOptions::default()
+    };
+    let report = store.purge_expired_with(now, &options).await.unwrap();
+    assert_eq!(
+        (report.deleted.sessions, report.deleted.refresh_families),
+        (25, 7)
+    );
+    assert_eq!(report.deleted.refresh_tokens, 7);
+    // 25 sessions at 4 a statement take 7, the 7 families 2, and each other table one.
+    assert!(report.statements >= 7 + 2 + 4, "{report:?}");
+    assert!(report.longest_statement > Duration::ZERO);
+    assert_eq!(count(&store, "auth_sessions").await, 1);
+    assert_eq!(store.session(&live.id, now).await.unwrap(), Some(live));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn purge_keeps_audit_events_for_their_retention_and_throttle_counters_for_their_window() {
+    let Some(schema) = TestSchema::create().await else {
+        return;
+    };
+    let store = schema.migrated_store().await;
+    let now = t0() + 100 * DAY;
+    for at in [t0(), now - 10 * DAY, now - HOUR] {
+        store
+            .record(AuthEvent {
+                at,
+                kind: AuthEventKind::MfaFailed,
+                user_id: None,
+                session_id: None,
+                client: None,
+            })
+            .await
+            .unwrap();
+    }
+    store.reserve_attempt("old", t0(), HOUR, 5).await.unwrap();
+    store.reserve_attempt("recent", now, HOUR, 5).await.unwrap();
+
+    let kept = store.purge_expired(now).await.unwrap();
+    assert_eq!(
+        kept.deleted,
+        Deleted::default(),
+        "no retention: every event stays"
+    );
+    assert_eq!(count(&store, "auth_audit_events").await, 3);
+
+    let options = PurgeOptions {
+        audit_retention: Some(30 * DAY),
+        throttle_window: Some(HOUR),
+        ..PurgeOptions::default()
+    };
+    let report = store.purge_expired_with(now, &options).await.unwrap();
+    assert_eq!(
+        report.deleted,
+        Deleted {
+            audit_events: 1,
+            throttle_records: 1,
+            ..Deleted::default()
+        }
+    );
+    assert_eq!(count(&store, "auth_audit_events").await, 2);
+    assert!(
+        store
+            .throttle_record("recent", now, HOUR)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn purge_skips_rows_a_request_holds_and_deletes_them_at_the_next_run() {
+    let Some((schema, store, user, now)) = purge_world().await else {
+        return;
+    };
+    let held = session_of(&user, t0(), HOUR, DAY);
+    let free = session_of(&user, t0(), HOUR, DAY);
+    for session in [&held, &free] {
+        store.create_session(session.clone()).await.unwrap();
+    }
+    // Another connection holds the first session's row in an open transaction.
+    let holder = admin_client(secrecy::ExposeSecret::expose_secret(&schema.config().url))
+        .await
+        .unwrap();
+    holder.batch_execute("BEGIN").await.unwrap();
+    holder
+        .execute(
+            "SELECT 1 FROM auth_sessions WHERE id = $1 FOR UPDATE",
+            &[&held.id.as_str()],
+        )
+        .await
+        .unwrap();
+
+    let started = Instant::now();
+    let report = tokio::time::timeout(Duration::from_secs(10), store.purge_expired(now))
+        .await
+        .expect("the purge waited on a row a request holds")
+        .unwrap();
+    assert_eq!(report.deleted.sessions, 1, "the free session went");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(count(&store, "auth_sessions").await, 1);
+
+    holder.batch_execute("COMMIT").await.unwrap();
+    let report = store.purge_expired(now).await.unwrap();
+    assert_eq!(
+        report.deleted.sessions, 1,
+        "the held session goes once released"
+    );
+    assert_eq!(count(&store, "auth_sessions").await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_instance_at_a_time_purges_under_the_lock() {
+    let Some((schema, store, user, now)) = purge_world().await else {
+        return;
+    };
+    store
+        .create_session(session_of(&user, t0(), HOUR, DAY))
+        .await
+        .unwrap();
+    // Another instance is purging: it holds the lock on its connection.
+    let other = admin_client(secrecy::ExposeSecret::expose_secret(&schema.config().url))
+        .await
+        .unwrap();
+    let taken: bool = other
+        .query_one(
+            "SELECT pg_try_advisory_lock($1, hashtext(coalesce(current_schema(), '')))",
+            &[&(LOCK_CLASS + 1)],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(taken);
+    let options = PurgeOptions::default();
+    assert_eq!(store.try_purge_expired(now, &options).await.unwrap(), None);
+    assert_eq!(count(&store, "auth_sessions").await, 1);
+
+    drop(other);
+    let report = wait_for_lock(&store, now, &options).await;
+    assert_eq!(report.deleted.sessions, 1);
+    // The lock went with the purge's connection: the next call purges again.
+    assert!(
+        store
+            .try_purge_expired(now, &options)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+/// The purge under the lock, once the lock's holder (a connection just closed) has gone.
+async fn wait_for_lock(
+    store: &PostgresStore,
+    now: SystemTime,
+    options: &PurgeOptions,
+) -> super::PurgeReport {
+    for _ in 0..100 {
+        if let Some(report) = store.try_purge_expired(now, options).await.unwrap() {
+            return report;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the purge lock was not released within 5 s");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -611,13 +861,15 @@ async fn times_far_from_now_are_stored_and_compared() {
             .unwrap()
             .is_some()
     );
-    assert_eq!(
-        store
-            .purge_throttle_records(t0() + HOUR, MINUTE)
-            .await
-            .unwrap(),
-        1
-    );
+    let options = PurgeOptions {
+        throttle_window: Some(MINUTE),
+        ..PurgeOptions::default()
+    };
+    let report = store
+        .purge_expired_with(t0() + HOUR, &options)
+        .await
+        .unwrap();
+    assert_eq!(report.deleted.throttle_records, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
