@@ -25,7 +25,9 @@ pub(crate) enum Command {
     /// byte, and a new connection for its first request, 10); IDLE_TIMEOUT (seconds a kept-alive
     /// connection may wait for its next request, 75); MAX_CONNECTIONS (open at once; more wait
     /// to be accepted, 1024); DATABASE_URL (PostgreSQL; none: in memory; TLS with
-    /// sslmode=require, verify-ca or verify-full, the certificate always verified); REDIS_URL
+    /// sslmode=require, verify-ca or verify-full, the certificate always verified);
+    /// DATABASE_POOL_SIZE (PostgreSQL connections this instance opens at most, 16; replicas x
+    /// this must fit the server's max_connections); REDIS_URL
     /// (throttle counters and the TOTP replay guard; needs DATABASE_URL; rediss:// for TLS);
     /// DATABASE_CA_FILE and REDIS_CA_FILE (PEM CA certificates to trust instead of the
     /// system's); ALLOW_PLAINTEXT_STORE_HOSTS (comma-separated hosts production may reach

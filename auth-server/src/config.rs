@@ -59,6 +59,8 @@ pub(crate) struct ServeConfig {
     /// How many connections may be open at once.
     pub(crate) max_connections: usize,
     pub(crate) database_url: Option<SecretString>,
+    /// The most PostgreSQL connections this instance opens.
+    pub(crate) database_pool_size: usize,
     pub(crate) redis_url: Option<SecretString>,
     /// Prepended to every Redis key, so deployments can share a Redis database.
     pub(crate) redis_key_prefix: String,
@@ -291,6 +293,16 @@ pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConf
     )
     .and_then(|v| v.parse().ok())
     .unwrap_or(1024);
+    let database_pool_size = parse("DATABASE_POOL_SIZE", &mut problems, &|v| match v
+        .parse::<usize>()
+    {
+        Ok(1..=1000) => Ok(()),
+        _ => Err(format!(
+            "{v:?} is not a number of connections from 1 to 1000"
+        )),
+    })
+    .and_then(|v| v.parse().ok())
+    .unwrap_or(16);
     let access_ttl = parse("ACCESS_TOKEN_TTL", &mut problems, &seconds(30, 86_400))
         .and_then(|v| v.parse().ok())
         .map_or(Duration::from_secs(900), Duration::from_secs);
@@ -584,6 +596,7 @@ pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConf
             idle_timeout,
             max_connections,
             database_url,
+            database_pool_size,
             redis_url,
             redis_key_prefix,
             store_tls,

@@ -89,6 +89,7 @@ async fn run(config: ServeConfig) -> Result<(), ServeError> {
                 );
             }
             let postgres = connect_postgres(url, &config).await?;
+            metrics.watch_postgres_pool(&postgres);
             pools.postgres = Some(postgres.clone());
             health = health.with_check(HealthCheck::postgres(
                 postgres.clone(),
@@ -350,6 +351,7 @@ async fn connect_postgres(
     postgres
         .ca_file
         .clone_from(&config.store_tls.database_ca_file);
+    postgres.max_connections = config.database_pool_size;
     let store = PostgresStore::connect(&postgres).map_err(ServeError::Database)?;
     if config.environment == Environment::Development {
         let report = store.migrate().await.map_err(ServeError::Migrations)?;

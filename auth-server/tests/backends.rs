@@ -900,9 +900,21 @@ async fn expired_rows_go_at_start_and_on_schedule_and_through_the_purge_command(
     stop(server).await;
     plant_expired_rows(&schema).await;
 
-    // The scheduled purge runs once at start, then every PURGE_INTERVAL.
-    let mut server = start_with(&vars).await;
+    // The scheduled purge runs once at start, then every PURGE_INTERVAL. The pool's size
+    // and use show on the admin listener.
+    let pool_vars = [
+        vars[0],
+        vars[1],
+        ("DATABASE_POOL_SIZE", "5"),
+        ("ADMIN_ADDR", "127.0.0.1:0"),
+    ];
+    let mut server = start_with(&pool_vars).await;
     let purged = wait_for_log(&mut server, "purged expired rows").await;
+    let admin = server.admin_port.unwrap();
+    assert_eq!(metric(admin, "auth_db_pool_max_connections").await, 5.0);
+    signed_in(server.port, "pool").await;
+    assert!(metric(admin, "auth_db_pool_open_connections").await >= 1.0);
+    assert_eq!(metric(admin, "auth_db_pool_timeouts_total").await, 0.0);
     assert_eq!(
         (
             purged["revoked_sessions"].as_u64(),

@@ -176,6 +176,15 @@ def check(name, docs):
     if hpa:
         need(hpa["spec"]["scaleTargetRef"]["name"] == deployment["metadata"]["name"], "HPA: target")
         need(hpa["spec"].get("minReplicas", 1) <= spec.get("replicas", 1), "HPA: min > replicas")
+        # At the HPA maximum every pod may hold a full pool, and the migration Job one more.
+        budget = hpa["metadata"].get("annotations", {}).get("auth-server/postgres-connection-budget")
+        pool = int(env.get("DATABASE_POOL_SIZE", 16))
+        most = hpa["spec"]["maxReplicas"] * pool + (1 if job else 0)
+        need(budget is not None and budget.isdigit(),
+             "HPA: annotation auth-server/postgres-connection-budget (the database's connections)")
+        need(budget is None or not budget.isdigit() or most <= int(budget),
+             f"HPA: {hpa['spec']['maxReplicas']} pods x DATABASE_POOL_SIZE {pool} (+ the Job) = "
+             f"{most} connections exceed the budget of {budget}")
     for ingress in by_kind.get("Ingress", []):
         need(ingress["spec"].get("tls"), "Ingress: no TLS")
         for rule in ingress["spec"]["rules"]:
@@ -262,6 +271,8 @@ BAD_EDITS = {
     "scrape annotation on the public port":
         lambda docs: of_kind(docs, "Deployment")["spec"]["template"]["metadata"]["annotations"]
         .update({"prometheus.io/port": "8080"}),
+    "more pods than the database has connections for":
+        lambda docs: of_kind(docs, "HorizontalPodAutoscaler")["spec"].update(maxReplicas=40),
     "Ingress exposing /metrics":
         lambda docs: of_kind(docs, "Ingress")["spec"]["rules"][0]["http"]["paths"][0]
         .update(path="/metrics"),

@@ -56,4 +56,5 @@ pub use hash::{
     hash_password, needs_rehash, verify_password,
 };
 pub use policy::{NormalizedPassword, PasswordPolicy};
+pub use pool::{HASH_WAIT_BUCKETS, HashWaits};
 pub use service::{BreachCheckFailure, PasswordConfig, PasswordService};

@@ -19,7 +19,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
 
@@ -33,6 +33,66 @@ pub(crate) struct HashPool {
     max_running: usize,
     capacity: usize,
     workers: Workers,
+    waits: WaitHistogram,
+}
+
+/// Upper bounds (seconds) of the buckets jobs' waits for a permit are counted in: from no
+/// wait at all to the request deadline.
+pub const HASH_WAIT_BUCKETS: [f64; 12] = [
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// How long jobs waited for a permit: counts per bucket of [`HASH_WAIT_BUCKETS`] (and one
+/// over the last), the sum and the count.
+#[derive(Debug, Default)]
+struct WaitHistogram {
+    buckets: [AtomicU64; HASH_WAIT_BUCKETS.len() + 1],
+    sum_nanos: AtomicU64,
+    count: AtomicU64,
+}
+
+/// A reading of the waits for a hashing slot: the time between a hash being admitted and its
+/// starting to run. With the hash durations, it tells queueing from hashing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HashWaits {
+    /// `(upper bound in seconds, waits at most that long)`, cumulative, for each of
+    /// [`HASH_WAIT_BUCKETS`].
+    pub buckets: Vec<(f64, u64)>,
+    /// Every wait, in seconds, added up.
+    pub sum_seconds: f64,
+    /// How many waits were counted (all of them, beyond the last bucket too).
+    pub count: u64,
+}
+
+impl WaitHistogram {
+    fn record(&self, waited: Duration) {
+        let seconds = waited.as_secs_f64();
+        let bucket = HASH_WAIT_BUCKETS
+            .iter()
+            .position(|bound| seconds <= *bound)
+            .unwrap_or(HASH_WAIT_BUCKETS.len());
+        self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        let nanos = u64::try_from(waited.as_nanos()).unwrap_or(u64::MAX);
+        self.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn read(&self) -> HashWaits {
+        let mut cumulative = 0;
+        let buckets = HASH_WAIT_BUCKETS
+            .iter()
+            .zip(&self.buckets)
+            .map(|(bound, count)| {
+                cumulative += count.load(Ordering::Relaxed);
+                (*bound, cumulative)
+            })
+            .collect();
+        HashWaits {
+            buckets,
+            sum_seconds: Duration::from_nanos(self.sum_nanos.load(Ordering::Relaxed)).as_secs_f64(),
+            count: self.count.load(Ordering::Relaxed),
+        }
+    }
 }
 
 /// Counts one admitted job until dropped, whether it finished, failed or was abandoned.
@@ -229,6 +289,7 @@ impl HashPool {
                 idle_release: IDLE_RELEASE,
                 shared: Mutex::new(None),
             },
+            waits: WaitHistogram::default(),
         }
     }
 
@@ -255,6 +316,11 @@ impl HashPool {
 
     pub(crate) fn capacity(&self) -> usize {
         self.capacity
+    }
+
+    /// How long admitted jobs waited for a permit, since the pool was made.
+    pub(crate) fn waits(&self) -> HashWaits {
+        self.waits.read()
     }
 
     /// [`Error::Busy`] (counted as a refusal) if a job submitted now would be refused; a
@@ -290,10 +356,12 @@ impl HashPool {
         F: FnOnce() -> T + Send + 'static,
     {
         let admission = self.admit()?;
+        let admitted = Instant::now();
         let permit = Arc::clone(&self.permits)
             .acquire_owned()
             .await
             .map_err(|_| Error::Internal("hashing pool closed".into()))?;
+        self.waits.record(admitted.elapsed());
         let (done, outcome) = tokio::sync::oneshot::channel();
         self.workers.submit(Box::new(move || {
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));

@@ -180,6 +180,12 @@ impl PasswordService {
         self.inner.pool.refused()
     }
 
+    /// How long hashes waited for a free slot before they ran, since the service was made:
+    /// queueing, as opposed to the hashing itself.
+    pub fn hash_waits(&self) -> super::HashWaits {
+        self.inner.pool.waits()
+    }
+
     /// Hashes that may run at once.
     pub fn max_concurrent_hashes(&self) -> usize {
         self.inner.pool.max_running()

@@ -55,6 +55,7 @@ fn an_empty_environment_gives_the_development_defaults() {
     assert_eq!(config.token_cache_size, 10_000);
     assert_eq!(config.revocation_cache_ttl, Duration::from_secs(2));
     assert_eq!(config.purge_interval, Some(Duration::from_secs(900)));
+    assert_eq!(config.database_pool_size, 16);
     assert_eq!(
         config.audit_retention,
         Some(Duration::from_secs(365 * 86_400))
@@ -96,6 +97,7 @@ fn values_are_read_and_trimmed() {
         ("REVOCATION_CACHE_TTL", "0"),
         ("PURGE_INTERVAL", "0"),
         ("AUDIT_RETENTION_DAYS", "30"),
+        ("DATABASE_POOL_SIZE", "6"),
         ("PASSWORD_HASH_NICENESS", "0"),
         (
             "CORS_ORIGINS",
@@ -147,6 +149,7 @@ fn values_are_read_and_trimmed() {
     assert_eq!(config.token_cache_size, 0);
     assert_eq!(config.revocation_cache_ttl, Duration::ZERO);
     assert_eq!(config.purge_interval, None);
+    assert_eq!(config.database_pool_size, 6);
     assert_eq!(
         config.audit_retention,
         Some(Duration::from_secs(30 * 86_400))
@@ -187,6 +190,7 @@ fn every_problem_is_listed_at_once_with_the_variable_name() {
         ("REFRESH_REUSE_GRACE", "301"),
         ("REVOCATION_CACHE_TTL", "61"),
         ("PURGE_INTERVAL", "30"),
+        ("DATABASE_POOL_SIZE", "0"),
         ("AUDIT_RETENTION_DAYS", "-1"),
         ("REDIS_KEY_PREFIX", "{shared}"),
         ("REGISTRATIONS_PER_MINUTE", "0"),
@@ -218,6 +222,7 @@ fn every_problem_is_listed_at_once_with_the_variable_name() {
         "REVOCATION_CACHE_TTL",
         "PURGE_INTERVAL",
         "AUDIT_RETENTION_DAYS",
+        "DATABASE_POOL_SIZE",
         "REDIS_KEY_PREFIX",
         "REGISTRATIONS_PER_MINUTE",
     ] {

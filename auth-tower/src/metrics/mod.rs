@@ -115,6 +115,8 @@ pub struct Metrics {
     password_hash: Histogram,
     health: Family<ComponentLabels, Gauge>,
     password_pool: pool::PasswordPoolCollector,
+    #[cfg(feature = "postgres")]
+    postgres_pool: pool::PostgresPoolCollector,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -202,6 +204,10 @@ impl Metrics {
         registry.register_collector(Box::new(process::ProcessCollector));
         let password_pool = pool::PasswordPoolCollector::default();
         registry.register_collector(Box::new(password_pool.clone()));
+        #[cfg(feature = "postgres")]
+        let postgres_pool = pool::PostgresPoolCollector::default();
+        #[cfg(feature = "postgres")]
+        registry.register_collector(Box::new(postgres_pool.clone()));
 
         // Every known outcome starts at zero, so rates and alerts see the series before the
         // first event (Prometheus cannot tell a missing series from a quiet one).
@@ -234,6 +240,8 @@ impl Metrics {
             password_hash,
             health,
             password_pool,
+            #[cfg(feature = "postgres")]
+            postgres_pool,
         }
     }
 
@@ -263,11 +271,21 @@ impl Metrics {
     }
 
     /// Reports the occupancy of `passwords`' hashing pool as `auth_password_hash_in_flight`,
-    /// `auth_password_hash_capacity` and `auth_password_hash_workers`, and its refusals as
-    /// `auth_password_hash_refused_total`, read at each scrape.
+    /// `auth_password_hash_capacity` and `auth_password_hash_workers`, its refusals as
+    /// `auth_password_hash_refused_total` and the waits for a slot as the histogram
+    /// `auth_password_hash_wait_seconds`, read at each scrape.
     /// The first service named is the one reported; later calls change nothing.
     pub fn watch_password_pool(&self, passwords: &auth_core::password::PasswordService) {
         let _ = self.password_pool.service.set(passwords.clone());
+    }
+
+    /// Reports the PostgreSQL connection pool of `store`, read at each scrape:
+    /// `auth_db_pool_max_connections`, `_open_connections`, `_busy_connections`, `_waiting`,
+    /// and `auth_db_pool_timeouts_total`, the calls that found no free connection in time.
+    /// The first store named is the one reported; later calls change nothing.
+    #[cfg(feature = "postgres")]
+    pub fn watch_postgres_pool(&self, store: &auth_core::store::postgres::PostgresStore) {
+        let _ = self.postgres_pool.store.set(store.clone());
     }
 
     /// The registry as OpenMetrics text.

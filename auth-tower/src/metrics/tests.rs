@@ -500,4 +500,41 @@ async fn the_hashing_pool_reports_occupancy_once_watched() {
     }
     let samples = check_openmetrics(&metrics.encode().unwrap());
     assert_eq!(sample(&samples, "auth_password_hash_in_flight"), Some(0.0));
+    // Three hashes ran (the fourth was refused): each waited for its slot, the queued two
+    // behind the first, and the waits form a histogram whose +Inf bucket holds them all.
+    assert_eq!(
+        sample(&samples, "auth_password_hash_wait_seconds_count"),
+        Some(3.0)
+    );
+    assert_eq!(
+        sample(
+            &samples,
+            r#"auth_password_hash_wait_seconds_bucket{le="+Inf"}"#
+        ),
+        Some(3.0)
+    );
+    assert!(sample(&samples, "auth_password_hash_wait_seconds_sum") > Some(0.0));
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn the_postgres_pool_reports_once_watched() {
+    use auth_core::store::postgres::{PostgresConfig, PostgresStore};
+
+    let metrics = Metrics::new();
+    let samples = check_openmetrics(&metrics.encode().unwrap());
+    assert_eq!(sample(&samples, "auth_db_pool_max_connections"), None);
+    // The pool connects lazily: watching it needs no server.
+    let config = PostgresConfig {
+        max_connections: 7,
+        ..PostgresConfig::from_url("postgres://nobody@127.0.0.1:1/none")
+    };
+    let store = PostgresStore::connect(&config).unwrap();
+    metrics.watch_postgres_pool(&store);
+    let samples = check_openmetrics(&metrics.encode().unwrap());
+    assert_eq!(sample(&samples, "auth_db_pool_max_connections"), Some(7.0));
+    assert_eq!(sample(&samples, "auth_db_pool_open_connections"), Some(0.0));
+    assert_eq!(sample(&samples, "auth_db_pool_busy_connections"), Some(0.0));
+    assert_eq!(sample(&samples, "auth_db_pool_waiting"), Some(0.0));
+    assert_eq!(sample(&samples, "auth_db_pool_timeouts_total"), Some(0.0));
 }

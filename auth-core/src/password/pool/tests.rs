@@ -21,6 +21,18 @@ async fn occupy(pool: &Arc<HashPool>) -> (tokio::task::JoinHandle<Result<()>>, m
     (running, release_tx)
 }
 
+/// Submits a job answering 7 behind the one occupying the pool; returns once it waits.
+async fn queue_behind(pool: &Arc<HashPool>) -> tokio::task::JoinHandle<Result<i32>> {
+    let queued = tokio::spawn({
+        let pool = Arc::clone(pool);
+        async move { pool.run(|| 7).await }
+    });
+    while pool.in_flight() < 2 {
+        tokio::task::yield_now().await;
+    }
+    queued
+}
+
 #[tokio::test]
 async fn a_thread_keeps_its_argon2_buffer_between_jobs_and_lets_it_go_when_idle() {
     use crate::password::argon2_buffer;
@@ -61,13 +73,7 @@ async fn dropping_the_pool_ends_its_threads() {
 async fn a_full_pool_and_queue_answers_busy_at_once() {
     let pool = Arc::new(HashPool::new(1, 1, 0));
     let (running, release_tx) = occupy(&pool).await;
-    let queued = tokio::spawn({
-        let pool = Arc::clone(&pool);
-        async move { pool.run(|| 7).await }
-    });
-    while pool.in_flight() < 2 {
-        tokio::task::yield_now().await;
-    }
+    let queued = queue_behind(&pool).await;
     assert!(matches!(pool.run(|| 0).await, Err(Error::Busy)));
     release_tx.send(()).unwrap();
     running.await.unwrap().unwrap();
@@ -216,5 +222,40 @@ async fn jobs_run_on_the_pools_own_threads_only() {
     assert!(
         names.iter().all(|name| name.starts_with("auth-hash-")) && names.len() <= 2,
         "{names:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_wait_for_a_permit_is_counted_apart_from_the_job() {
+    let pool = Arc::new(HashPool::new(1, 1, 0));
+    let (running, release_tx) = occupy(&pool).await;
+    let queued = queue_behind(&pool).await;
+    // The queued job waits for as long as the first one holds the permit.
+    let held = Duration::from_millis(300);
+    tokio::time::sleep(held).await;
+    release_tx.send(()).unwrap();
+    running.await.unwrap().unwrap();
+    assert_eq!(queued.await.unwrap().unwrap(), 7);
+
+    let waits = pool.waits();
+    assert_eq!(waits.count, 2);
+    assert!(waits.sum_seconds >= held.as_secs_f64(), "{waits:?}");
+    let at_most = |bound: f64| {
+        waits
+            .buckets
+            .iter()
+            .find(|(upper, _)| *upper == bound)
+            .unwrap()
+            .1
+    };
+    assert_eq!(
+        at_most(0.25),
+        1,
+        "only the first job found the permit free: {waits:?}"
+    );
+    assert_eq!(waits.buckets.len(), HASH_WAIT_BUCKETS.len());
+    assert!(
+        waits.buckets.windows(2).all(|pair| pair[0].1 <= pair[1].1),
+        "cumulative"
     );
 }

@@ -177,6 +177,24 @@ impl PostgresConfig {
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: Pool,
+    /// Calls that found no free connection within the pool's wait timeout.
+    pool_timeouts: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// A reading of the connection pool, for capacity metrics and alerts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// The most connections the pool opens ([`PostgresConfig::max_connections`]).
+    pub max_connections: usize,
+    /// Connections open now.
+    pub open: usize,
+    /// Of those, how many are idle.
+    pub idle: usize,
+    /// Calls waiting for a connection right now.
+    pub waiting: usize,
+    /// Calls that gave up waiting ([`PostgresConfig::wait_timeout`]) since the pool was made:
+    /// each answered [`Error::Unavailable`].
+    pub timeouts: u64,
 }
 
 impl PostgresStore {
@@ -231,7 +249,24 @@ impl PostgresStore {
             .runtime(Runtime::Tokio1)
             .build()
             .map_err(|e| Error::Config(format!("PostgreSQL pool: {e}")))?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            pool_timeouts: std::sync::Arc::default(),
+        })
+    }
+
+    /// How full the connection pool is, and how often it made calls give up.
+    pub fn pool_status(&self) -> PoolStatus {
+        let status = self.pool.status();
+        PoolStatus {
+            max_connections: status.max_size,
+            open: status.size,
+            idle: status.available,
+            waiting: status.waiting,
+            timeouts: self
+                .pool_timeouts
+                .load(std::sync::atomic::Ordering::Relaxed),
+        }
     }
 
     /// Closes the pool (for a graceful shutdown): idle connections close at once, busy ones
@@ -258,7 +293,13 @@ impl PostgresStore {
     }
 
     async fn client(&self) -> Result<Client> {
-        self.pool.get().await.map_err(pool_error)
+        self.pool.get().await.map_err(|error| {
+            if matches!(error, PoolError::Timeout(_)) {
+                self.pool_timeouts
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            pool_error(error)
+        })
     }
 }
 

@@ -121,8 +121,11 @@ impl PostgresStore {
     /// idle expiry, revoked session ids past their `until`, forgotten TOTP steps and single-use
     /// ids, and, as `options` say, audit events past their retention and ended throttle
     /// windows. Spent tokens of live families stay, as they are what reuse detection
-    /// recognises. In batches (see the [module docs](self)); several instances may run it at
-    /// once without harm, [`try_purge_expired`](Self::try_purge_expired) lets one at a time.
+    /// recognises. In batches: each statement deletes at most a batch of rows, commits on its
+    /// own and skips rows a request holds (they go at the next run); a statement slower than
+    /// [`PurgeOptions::statement_target`] halves the next batch, a quick one doubles it up to
+    /// [`PurgeOptions::batch_size`]. Several instances may run it at once without harm;
+    /// [`try_purge_expired`](Self::try_purge_expired) lets one at a time.
     pub async fn purge_expired_with(
         &self,
         now: SystemTime,

@@ -1106,3 +1106,35 @@ async fn a_session_stored_without_auth_time_counts_from_its_login() {
         .unwrap();
     assert_eq!(touched.auth_time, session.created_at);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pool_reports_its_occupancy_and_counts_the_calls_that_gave_up_waiting() {
+    let Some(schema) = TestSchema::create().await else {
+        return;
+    };
+    let config = PostgresConfig {
+        wait_timeout: Duration::from_millis(200),
+        ..schema.config_with(1)
+    };
+    let store = PostgresStore::connect(&config).unwrap();
+    store.ping(Duration::from_secs(5)).await.unwrap();
+    let idle = store.pool_status();
+    assert_eq!(
+        (idle.max_connections, idle.open, idle.idle, idle.timeouts),
+        (1, 1, 1, 0)
+    );
+
+    let held = store.client().await.unwrap();
+    let busy = store.pool_status();
+    assert_eq!((busy.open, busy.idle), (1, 0));
+    let refused = store.ping(Duration::from_secs(5)).await.unwrap_err();
+    assert!(matches!(refused, Error::Unavailable(_)), "{refused:?}");
+    assert_eq!(store.pool_status().timeouts, 1);
+    drop(held);
+    store.ping(Duration::from_secs(5)).await.unwrap();
+    assert_eq!(
+        store.pool_status().timeouts,
+        1,
+        "only the call that gave up"
+    );
+}
