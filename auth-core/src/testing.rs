@@ -6,6 +6,7 @@
 //! Fixtures panic on failure: a fixture that does not load is a broken test, not a finding.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod needs;
 pub mod private;
 
 use std::sync::Arc;

@@ -5,7 +5,6 @@
 mod common;
 
 use auth_core::secrecy::ExposeSecret;
-use auth_core::store::conformance::service_url;
 use auth_core::store::redis::{RedisConfig, RedisStore};
 use auth_core::token::{Algorithm, Key};
 use common::*;
@@ -20,7 +19,7 @@ struct Schema {
 
 impl Schema {
     async fn create() -> Option<Self> {
-        let base = service_url("AUTH_TEST_DATABASE_URL")?;
+        let base = auth_core::testing::needs::postgres_url()?;
         let (admin, connection) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
             .await
             .unwrap();
@@ -44,7 +43,7 @@ impl Schema {
 }
 
 fn redis_url() -> Option<String> {
-    service_url("AUTH_TEST_REDIS_URL")
+    auth_core::testing::needs::redis_url()
 }
 
 /// One signing key for every instance of a test, as a deployment shares AUTH_SIGNING_KEYS.
@@ -189,19 +188,24 @@ async fn the_full_mfa_life_of_an_account_on_postgres_and_redis() {
 }
 
 /// Starts the stores of a test's own: they are about to be broken.
-async fn private_stores() -> (PrivatePostgres, PrivateRedis) {
+async fn private_stores() -> Option<(PrivatePostgres, PrivateRedis)> {
+    if !require_all(&[Need::PostgresServer, Need::RedisServer]) {
+        return None;
+    }
     let postgres = tokio::task::spawn_blocking(PrivatePostgres::start)
         .await
         .unwrap();
     let redis = tokio::task::spawn_blocking(PrivateRedis::start)
         .await
         .unwrap();
-    (postgres, redis)
+    Some((postgres, redis))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dependency_lost_after_start_answers_503_never_500() {
-    let (postgres, mut redis) = private_stores().await;
+    let Some((postgres, mut redis)) = private_stores().await else {
+        return;
+    };
     let keys = signing_keys();
     let server = start_with(&[
         ("DATABASE_URL", postgres.url().as_str()),
@@ -277,6 +281,9 @@ async fn losing_or_emptying_redis_signs_no_one_out_and_revives_no_session() {
     let Some(schema) = Schema::create().await else {
         return;
     };
+    if !require(Need::RedisServer) {
+        return;
+    }
     let mut redis = tokio::task::spawn_blocking(PrivateRedis::start)
         .await
         .unwrap();
@@ -803,7 +810,7 @@ async fn a_planted_costly_hash_is_a_counted_401_in_a_server_limited_to_one_gib()
 /// sign-in, and PostgreSQL sees every one of its connections encrypted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_reaches_both_stores_over_verified_tls() {
-    if redis_url().is_none() || service_url("AUTH_TEST_DATABASE_URL").is_none() {
+    if !require_all(&[Need::RedisServer, Need::PostgresServer, Need::Openssl]) {
         return;
     }
     let (ca, postgres, redis) = tokio::task::spawn_blocking(|| {

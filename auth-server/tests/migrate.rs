@@ -7,7 +7,7 @@ use std::process::Command;
 const BIN: &str = env!("CARGO_BIN_EXE_auth-server");
 
 fn database_url() -> Option<String> {
-    auth_core::store::conformance::service_url("AUTH_TEST_DATABASE_URL")
+    auth_core::testing::needs::postgres_url()
 }
 
 fn migrate(url: &str, args: &[&str]) -> (bool, String, String) {

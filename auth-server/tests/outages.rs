@@ -132,6 +132,9 @@ async fn watch_ended(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn store_outages_sign_no_one_out_and_revive_no_session() {
+    if !require_all(&[Need::PostgresServer, Need::RedisServer]) {
+        return;
+    }
     let postgres = tokio::task::spawn_blocking(PrivatePostgres::start)
         .await
         .unwrap();

@@ -533,22 +533,6 @@ async fn every_response_carries_a_request_id_and_a_given_one_is_kept() {
     assert!(!logs.contains(secret_token), "a token reached the logs");
 }
 
-/// Whether python3 with the `cryptography` package is there; required under CI.
-fn python_with_cryptography() -> bool {
-    let found = std::process::Command::new("python3")
-        .args(["-c", "import cryptography"])
-        .status()
-        .is_ok_and(|status| status.success());
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "python3 with cryptography must be installed when CI is (see .ci/run)"
-        );
-        eprintln!("SKIPPED: python3 with the cryptography package is not installed");
-    }
-    found
-}
-
 /// Registers and logs in on `server`, then checks the access token with Python's `cryptography`
 /// given nothing but the server's JWKS; a token with a flipped signature must fail that check.
 async fn an_issued_jwt_verifies_independently(server: &common::Server) {
@@ -591,7 +575,7 @@ async fn an_issued_jwt_verifies_independently(server: &common::Server) {
 
 #[tokio::test]
 async fn an_issued_jwt_verifies_with_an_independent_implementation_from_the_jwks_alone() {
-    if !python_with_cryptography() {
+    if !require(Need::PythonCryptography) {
         return;
     }
     an_issued_jwt_verifies_independently(&start().await).await;
@@ -599,7 +583,7 @@ async fn an_issued_jwt_verifies_with_an_independent_implementation_from_the_jwks
 
 #[tokio::test]
 async fn an_rs256_key_from_keys_generate_signs_tokens_others_verify() {
-    if !python_with_cryptography() {
+    if !require(Need::PythonCryptography) {
         return;
     }
     let generated = Command::new(env!("CARGO_BIN_EXE_auth-server"))

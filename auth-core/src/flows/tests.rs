@@ -1357,7 +1357,7 @@ async fn one_account_per_address_however_it_is_spelt() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refresh_refused_before_its_rotation_leaves_the_token_usable() {
     use crate::store::redis::{RedisConfig, RedisStore};
-    if crate::store::conformance::service_url("AUTH_TEST_REDIS_URL").is_none() {
+    if !testing::needs::require(testing::needs::Need::RedisServer) {
         return;
     }
     let redis = tokio::task::spawn_blocking(testing::private::PrivateRedis::start)

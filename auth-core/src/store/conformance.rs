@@ -74,23 +74,6 @@ use super::{
 use crate::error::Error;
 use crate::mfa::{EncryptedSecret, TotpParams};
 
-/// The URL of a real service for a backend test, read from `variable`. When it is unset the
-/// test should return early: this says so on stderr, loudly. Under CI (the `CI` variable set)
-/// a skipped backend test is a failure instead, so CI never passes without the services.
-pub fn service_url(variable: &str) -> Option<String> {
-    match std::env::var(variable) {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "{variable} must be set when CI is: backend tests may not be skipped"
-            );
-            eprintln!("SKIPPED: {variable} is not set; this backend test did not run");
-            None
-        }
-    }
-}
-
 const MINUTE: Duration = Duration::from_secs(60);
 const HOUR: Duration = Duration::from_secs(3600);
 

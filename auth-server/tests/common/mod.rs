@@ -9,6 +9,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 
+pub use auth_core::testing::needs::{Need, require, require_all};
 pub use auth_core::testing::private::*;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_auth-server");

@@ -160,7 +160,7 @@ async fn unknown_probes_and_methods_are_refused() {
 }
 
 #[cfg(any(feature = "postgres", feature = "redis"))]
-use auth_core::store::conformance::service_url;
+use auth_core::testing::needs;
 
 #[cfg(any(feature = "postgres", feature = "redis"))]
 fn closed_port() -> u16 {
@@ -172,7 +172,7 @@ fn closed_port() -> u16 {
 #[tokio::test]
 async fn the_postgres_check_is_up_against_the_database_and_down_without_it() {
     use auth_core::store::postgres::{PostgresConfig, PostgresStore};
-    let Some(url) = service_url("AUTH_TEST_DATABASE_URL") else {
+    let Some(url) = needs::postgres_url() else {
         return;
     };
     let live = PostgresStore::connect(&PostgresConfig::from_url(url)).unwrap();
@@ -198,7 +198,7 @@ async fn the_postgres_check_is_up_against_the_database_and_down_without_it() {
 #[tokio::test]
 async fn the_redis_check_is_up_against_the_server() {
     use auth_core::store::redis::{RedisConfig, RedisStore};
-    let Some(url) = service_url("AUTH_TEST_REDIS_URL") else {
+    let Some(url) = needs::redis_url() else {
         return;
     };
     let store = RedisStore::connect(RedisConfig::from_url(url))

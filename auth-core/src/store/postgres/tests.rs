@@ -1,7 +1,7 @@
 //! The PostgreSQL backend against a real server, reached through `AUTH_TEST_DATABASE_URL`
 //! (for example `postgres://postgres@127.0.0.1:5432/test`). Each test works in a schema of its
-//! own, `auth_test_<random hex>`, dropped when the test ends, pass or fail. Without the
-//! variable the database tests say so loudly and pass.
+//! own, `auth_test_<random hex>`, dropped when the test ends, pass or fail. Without a database
+//! they fail, unless `AUTH_TEST_ALLOW_MISSING` says otherwise (`crate::testing::needs`).
 
 // Helpers panic on failure, like the tests that call them.
 #![allow(clippy::unwrap_used)]
@@ -38,7 +38,7 @@ fn t0() -> SystemTime {
 }
 
 fn database_url() -> Option<String> {
-    crate::store::conformance::service_url("AUTH_TEST_DATABASE_URL")
+    crate::testing::needs::postgres_url()
 }
 
 async fn admin_client(url: &str) -> Result<tokio_postgres::Client, tokio_postgres::Error> {

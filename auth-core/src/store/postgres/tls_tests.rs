@@ -1,6 +1,6 @@
 //! TLS to PostgreSQL, against clusters of the tests' own (`ssl=on`, a certificate from a CA the
-//! test makes): what `sslmode` and the CA file ask is what the connection does. They run where
-//! `AUTH_TEST_DATABASE_URL` is set (PostgreSQL is installed), and say so loudly otherwise.
+//! test makes): what `sslmode` and the CA file ask is what the connection does. They need
+//! PostgreSQL's programs and openssl (`crate::testing::needs`).
 #![allow(clippy::unwrap_used)]
 
 use std::path::PathBuf;
@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::{PostgresConfig, PostgresStore};
 use crate::error::Error;
+use crate::testing::needs::{Need, require_all};
 use crate::testing::private::{PrivatePostgres, TestCa};
 
 /// A started cluster with TLS, the CA that issued its certificate, and another CA.
@@ -18,7 +19,9 @@ struct Fixture {
 }
 
 async fn fixture() -> Option<Fixture> {
-    crate::store::conformance::service_url("AUTH_TEST_DATABASE_URL")?;
+    if !require_all(&[Need::PostgresServer, Need::Openssl]) {
+        return None;
+    }
     Some(
         tokio::task::spawn_blocking(|| {
             let ca = TestCa::new();
@@ -145,7 +148,7 @@ async fn verified_tls_is_what_the_server_sees_and_any_other_certificate_is_refus
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn require_against_a_server_without_tls_fails() {
-    if crate::store::conformance::service_url("AUTH_TEST_DATABASE_URL").is_none() {
+    if !require_all(&[Need::PostgresServer, Need::Openssl]) {
         return;
     }
     let (plain, ca) = tokio::task::spawn_blocking(|| (PrivatePostgres::start(), TestCa::new()))

@@ -18,7 +18,7 @@ const HOUR: Duration = Duration::from_secs(3600);
 const MINUTE: Duration = Duration::from_secs(60);
 
 fn redis_url() -> Option<String> {
-    crate::store::conformance::service_url("AUTH_TEST_REDIS_URL")
+    crate::testing::needs::redis_url()
 }
 
 fn random_prefix() -> String {
@@ -380,7 +380,7 @@ async fn connecting_to_a_closed_port_is_unavailable_at_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_server_times_out() {
-    if redis_url().is_none() {
+    if !crate::testing::needs::require(crate::testing::needs::Need::RedisServer) {
         return;
     }
     // A Redis of the test's own, frozen: the kernel accepts connections, nothing answers.
@@ -413,7 +413,7 @@ async fn a_silent_server_times_out() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_going_down_makes_calls_unavailable_promptly() {
-    if redis_url().is_none() {
+    if !crate::testing::needs::require(crate::testing::needs::Need::RedisServer) {
         return;
     }
     // A Redis of the test's own, killed under a connected store.
@@ -505,6 +505,10 @@ async fn rediss_verifies_the_certificate_and_refuses_a_plaintext_port() {
     let Some(shared) = redis_url() else {
         return;
     };
+    use crate::testing::needs::{Need, require_all};
+    if !require_all(&[Need::RedisServer, Need::Openssl]) {
+        return;
+    }
     let (redis, ca, other_ca) = tokio::task::spawn_blocking(|| {
         let ca = crate::testing::private::TestCa::new();
         let redis = crate::testing::private::PrivateRedis::start_tls(&ca);
