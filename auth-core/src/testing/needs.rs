@@ -193,13 +193,32 @@ fn on_path(program: &str) -> Option<String> {
     (!found).then(|| format!("{program} is not on the PATH"))
 }
 
-/// Whether `AUTH_TEST_ALLOW_MISSING` lets `need` be missing.
-fn allowed_missing(need: Need) -> bool {
-    setting("AUTH_TEST_ALLOW_MISSING").is_some_and(|list| {
+/// Whether the allow list (`AUTH_TEST_ALLOW_MISSING`) lets `need` be missing.
+fn allowed_missing(need: Need, allow: Option<&str>) -> bool {
+    allow.is_some_and(|list| {
         list.split(',')
             .map(str::trim)
             .any(|entry| entry == "all" || entry == need.name())
     })
+}
+
+/// What a test does about `need`, missing for `why` (or there): go on (`Ok(true)`), return
+/// without running (`Ok(false)`, the allow list lets it be missing), or fail with the message.
+fn verdict(need: Need, why: Option<&str>, allow: Option<&str>) -> Result<bool, String> {
+    let Some(why) = why else {
+        return Ok(true);
+    };
+    if allowed_missing(need, allow) {
+        return Ok(false);
+    }
+    Err(format!(
+        "this test needs {} and it is missing: {why}. To provide it: {}. To leave such tests \
+         out instead, run scripts/test with AUTH_TEST_ALLOW_MISSING={}; they are then reported \
+         as skipped",
+        need.name(),
+        need.remedy(),
+        need.name()
+    ))
 }
 
 /// The calling test, as nextest runs it: its binary's name and its path (`--exact PATH`).
@@ -260,25 +279,24 @@ pub fn require(need: Need) -> bool {
             need = need.name(),
         );
     }
-    let Some(why) = need.missing() else {
-        return true;
-    };
-    if allowed_missing(need) {
-        eprintln!(
-            "SKIPPED: {} is missing ({why}) and AUTH_TEST_ALLOW_MISSING allows it; this test did \
-             not run",
-            need.name()
-        );
-        return false;
+    let why = need.missing();
+    match verdict(
+        need,
+        why.as_deref(),
+        setting("AUTH_TEST_ALLOW_MISSING").as_deref(),
+    ) {
+        Ok(true) => true,
+        Ok(false) => {
+            eprintln!(
+                "SKIPPED: {} is missing ({}) and AUTH_TEST_ALLOW_MISSING allows it; this test \
+                 did not run",
+                need.name(),
+                why.unwrap_or_default()
+            );
+            false
+        }
+        Err(message) => panic!("{message}"),
     }
-    panic!(
-        "this test needs {} and it is missing: {why}. To provide it: {}. To leave such tests \
-         out instead, run scripts/test with AUTH_TEST_ALLOW_MISSING={}; they are then reported \
-         as skipped",
-        need.name(),
-        need.remedy(),
-        need.name()
-    );
 }
 
 /// The test database's URL (`AUTH_TEST_DATABASE_URL`, or the local default) once
@@ -316,6 +334,34 @@ mod tests {
             ("host=/run/postgresql dbname=test", None),
         ] {
             assert_eq!(host_and_port(url).as_deref(), expected, "{url}");
+        }
+    }
+
+    #[test]
+    fn a_missing_need_fails_the_test_unless_the_allow_list_names_it() {
+        let missing = Some("nothing answers");
+        assert_eq!(verdict(Need::Redis, None, None), Ok(true));
+        assert_eq!(verdict(Need::Redis, None, Some("redis")), Ok(true));
+        for allow in ["redis", "postgres, redis", "all"] {
+            assert_eq!(
+                verdict(Need::Redis, missing, Some(allow)),
+                Ok(false),
+                "{allow}"
+            );
+        }
+        for allow in [
+            None,
+            Some(""),
+            Some("postgres"),
+            Some("redis-server"),
+            Some("redi"),
+        ] {
+            let refused = verdict(Need::Redis, missing, allow).unwrap_err();
+            assert!(
+                refused.contains("needs redis")
+                    && refused.contains("AUTH_TEST_ALLOW_MISSING=redis"),
+                "{allow:?}: {refused}"
+            );
         }
     }
 
