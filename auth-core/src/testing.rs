@@ -8,6 +8,7 @@
 
 pub mod needs;
 pub mod private;
+pub mod topologies;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

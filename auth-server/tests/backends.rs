@@ -982,3 +982,77 @@ async fn wait_for_log(server: &mut Server, message: &str) -> serde_json::Value {
     .await;
     found.unwrap_or_else(|_| panic!("no {message:?} line within 20 s"))
 }
+
+/// On a Redis Cluster, a primary killed and its replica promoted: the signed-in user keeps
+/// refreshing throughout (sessions live in PostgreSQL), and logins work again once the
+/// cluster has healed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_cluster_failover_signs_no_one_out() {
+    let Some(schema) = Schema::create().await else {
+        return;
+    };
+    if !require(Need::RedisServer) {
+        return;
+    }
+    let mut cluster =
+        tokio::task::spawn_blocking(auth_core::testing::topologies::RedisCluster::start)
+            .await
+            .unwrap();
+    let keys = signing_keys();
+    let url = cluster.url();
+    let server = start_with(&[
+        ("DATABASE_URL", schema.url.as_str()),
+        ("REDIS_URL", url.as_str()),
+        ("AUTH_SIGNING_KEYS", keys.as_str()),
+    ])
+    .await;
+    let port = server.port;
+    let (credentials, login) = signed_in(port, "cluster").await;
+    let mut refresh = login.body["refresh_token"].clone();
+
+    let victim = cluster.primaries()[0];
+    let heir = cluster.replica_of(victim);
+    tokio::task::block_in_place(|| cluster.kill(victim));
+    let healing = tokio::task::spawn_blocking(move || {
+        cluster.wait_for_promotion(heir);
+        cluster
+    });
+    // While the cluster heals, and after: every refresh and every bearer call answers.
+    while !healing.is_finished() {
+        let answer = post_json(
+            port,
+            "/v1/auth/refresh",
+            &json!({"refresh_token": refresh}),
+            None,
+        )
+        .await;
+        assert_eq!(
+            answer.status, 200,
+            "refresh during the failover: {:?}",
+            answer.body
+        );
+        let me = get_json(port, "/v1/auth/me", answer.body["access_token"].as_str()).await;
+        assert_eq!(me.status, 200, "me during the failover: {:?}", me.body);
+        refresh = answer.body["refresh_token"].clone();
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let cluster = healing.await.unwrap();
+    let mut status = 0;
+    for _ in 0..100 {
+        status = post_json(port, "/v1/auth/login", &credentials, None)
+            .await
+            .status;
+        if status == 200 {
+            break;
+        }
+        assert_eq!(
+            status, 503,
+            "a login during the failover is refused as unavailable"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, 200, "logins work again once the cluster has healed");
+    stop(server).await;
+    drop(cluster);
+    schema.drop_schema().await;
+}

@@ -38,7 +38,8 @@ pub enum Need {
     Postgres,
     /// A Redis server at `AUTH_TEST_REDIS_URL`.
     Redis,
-    /// `redis-server` on the `PATH`, for [`private`](super::private) instances.
+    /// `redis-server` and `redis-cli` on the `PATH`, for [`private`](super::private) instances
+    /// and the [`topologies`](super::topologies).
     RedisServer,
     /// PostgreSQL's programs under `/usr/lib/postgresql`, for private instances.
     PostgresServer,
@@ -101,7 +102,7 @@ impl Need {
         match self {
             Need::Postgres => reachable(&database_url()),
             Need::Redis => reachable(&redis_url_setting()),
-            Need::RedisServer => on_path("redis-server"),
+            Need::RedisServer => on_path("redis-server").or_else(|| on_path("redis-cli")),
             Need::Openssl => on_path("openssl"),
             Need::PostgresServer => {
                 let found = std::fs::read_dir("/usr/lib/postgresql")

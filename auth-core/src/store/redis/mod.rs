@@ -102,6 +102,8 @@ mod totp;
 
 #[cfg(all(test, feature = "redis", feature = "test-util"))]
 pub(crate) mod tests;
+#[cfg(all(test, feature = "redis", feature = "test-util"))]
+mod topology_tests;
 
 use std::fmt;
 use std::future::Future;
@@ -435,44 +437,83 @@ impl RedisStore {
         format!("{}revoked:{{{id}}}", self.inner.prefix)
     }
 
-    /// Every key under this store's prefix (a `SCAN`, so it never blocks the server).
+    /// Every key under this store's prefix (a `SCAN`, so it never blocks the server), on
+    /// every primary of a cluster.
     #[cfg(any(test, feature = "test-util"))]
     async fn keys_under_prefix(&self) -> Result<Vec<String>> {
-        use fred::prelude::KeysInterface;
-        let pattern = format!("{}*", self.inner.prefix);
-        let mut cursor = "0".to_owned();
-        let mut keys = Vec::new();
-        loop {
-            let (next, page): (String, Vec<String>) = self
-                .run(
-                    "scan",
-                    self.client()
-                        .scan_page(cursor, pattern.clone(), Some(500), None),
-                )
-                .await?;
-            keys.extend(page);
-            if next == "0" {
-                break;
-            }
-            cursor = next;
-        }
+        let mut keys: Vec<String> = self
+            .keys_by_node()
+            .await?
+            .into_iter()
+            .flat_map(|(_, keys)| keys)
+            .collect();
         keys.sort();
         keys.dedup();
         Ok(keys)
     }
 
+    /// The keys under this store's prefix on each server that holds keys: each primary of a
+    /// cluster, or the one server otherwise (named `""`) (feature `test-util`, for tests that
+    /// check how keys spread).
+    #[cfg(any(test, feature = "test-util"))]
+    pub async fn keys_by_node(&self) -> Result<Vec<(String, Vec<String>)>> {
+        use fred::prelude::{ClusterInterface, KeysInterface};
+        let client = self.client();
+        let nodes = match client.cached_cluster_state() {
+            Some(routing) => routing
+                .unique_primary_nodes()
+                .into_iter()
+                .map(Some)
+                .collect(),
+            None => vec![None],
+        };
+        let pattern = format!("{}*", self.inner.prefix);
+        let mut found = Vec::new();
+        for node in nodes {
+            let mut cursor = "0".to_owned();
+            let mut keys = Vec::new();
+            loop {
+                let page = match &node {
+                    Some(server) => {
+                        client
+                            .with_cluster_node(server.clone())
+                            .scan_page(cursor, pattern.clone(), Some(500), None)
+                            .await
+                    }
+                    None => {
+                        client
+                            .scan_page(cursor, pattern.clone(), Some(500), None)
+                            .await
+                    }
+                };
+                let (next, page): (String, Vec<String>) =
+                    self.run("scan", std::future::ready(page)).await?;
+                keys.extend(page);
+                if next == "0" {
+                    break;
+                }
+                cursor = next;
+            }
+            let name = node.map(|server| server.to_string()).unwrap_or_default();
+            found.push((name, keys));
+        }
+        Ok(found)
+    }
+
     /// Deletes every key under this store's prefix and returns how many there were: for
     /// tests that share a Redis and clean up after themselves (feature `test-util`). Never
-    /// call it on a prefix a deployment uses.
+    /// call it on a prefix a deployment uses. One key per call, as a cluster keeps them in
+    /// different slots.
     #[cfg(feature = "test-util")]
     pub async fn delete_every_key(&self) -> Result<usize> {
         use fred::prelude::KeysInterface;
         let keys = self.keys_under_prefix().await?;
-        let count = keys.len();
-        if !keys.is_empty() {
-            let _: i64 = self.run("delete keys", self.client().del(keys)).await?;
+        for key in &keys {
+            let _: i64 = self
+                .run("delete keys", self.client().del(key.as_str()))
+                .await?;
         }
-        Ok(count)
+        Ok(keys.len())
     }
 
     fn used_once_key(&self, id: &str) -> String {
