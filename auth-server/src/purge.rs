@@ -124,3 +124,73 @@ async fn run(config: &ServeConfig) -> Result<serde_json::Value, auth_core::Error
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// How many rows `table` of `schema` holds.
+    async fn rows(admin: &tokio_postgres::Client, schema: &str, table: &str) -> i64 {
+        admin
+            .query_one(&format!("SELECT count(*) FROM {schema}.{table}"), &[])
+            .await
+            .unwrap()
+            .get(0)
+    }
+
+    /// Waits (at most 10 s) until the scheduled purge has emptied `auth_used_once`.
+    async fn purged(admin: &tokio_postgres::Client, schema: &str) {
+        for _ in 0..200 {
+            if rows(admin, schema, "auth_used_once").await == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the scheduled purge did not run within 10 s");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_schedule_purges_at_start_and_again_every_interval() {
+        let Some(url) = auth_core::testing::needs::postgres_url() else {
+            return;
+        };
+        let (admin, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        let schema = format!("auth_schedule_{}", uuid::Uuid::new_v4().simple());
+        admin
+            .batch_execute(&format!("CREATE SCHEMA {schema}"))
+            .await
+            .unwrap();
+        let separator = if url.contains('?') { '&' } else { '?' };
+        let scoped = format!("{url}{separator}options=-c%20search_path%3D{schema}");
+        let store = PostgresStore::connect(&PostgresConfig::from_url(scoped)).unwrap();
+        store.migrate().await.unwrap();
+        let plant = format!(
+            "INSERT INTO {schema}.auth_used_once (id, used_until) \
+             SELECT 'once-' || n || '-' || random(), now() - interval '1 minute' \
+             FROM generate_series(1, 3) n"
+        );
+
+        admin.batch_execute(&plant).await.unwrap();
+        let schedule = spawn(
+            store.clone(),
+            Duration::from_millis(200),
+            PurgeOptions::default(),
+        );
+        purged(&admin, &schema).await;
+        // Rows that expire later go at a later round.
+        admin.batch_execute(&plant).await.unwrap();
+        purged(&admin, &schema).await;
+
+        schedule.abort();
+        store.close();
+        admin
+            .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+            .await
+            .unwrap();
+    }
+}

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # A zero-downtime upgrade, run: the release pinned in deploy/ci/n-minus-1.commit (older than the
 # newest migration) and this one, side by side on one PostgreSQL schema that this one has
-# migrated. The old binary does not know the newest migration; a token issued by either
-# verifies on both; a refresh begun on one continues on the other, both ways.
+# migrated, both in production mode (so the old one's start-up checks of the schema run). The
+# old binary does not know the newest migration; a token issued by either verifies on both; a
+# refresh begun on one continues on the other, both ways.
 #
 # Time: the pinned release is built once (dev profile) into its own target directory beside
 # cargo's, then reused while the pin stays; the run itself takes seconds.
@@ -53,18 +54,24 @@ grep -q "^$newest .*applied by a newer release$" "$work/old-status.txt" ||
 
 say "both releases side by side"
 python3 - "$old_bin" "$new_bin" <<'PY' || fail "the releases do not work side by side"
-import json, os, subprocess, sys, urllib.request, urllib.error
+import json, os, secrets, subprocess, sys, threading, urllib.request, urllib.error
 
 old_bin, new_bin = sys.argv[1:]
 keys = json.loads(subprocess.check_output([new_bin, "keys", "generate"]))
-env = dict(os.environ, PORT="0", LOG_FORMAT="json", AUTH_SIGNING_KEYS=json.dumps([keys]))
+env = dict(os.environ, PORT="0", LOG_FORMAT="json", AUTH_ENV="production",
+           AUTH_ISSUER="https://auth.example.com", AUTH_SIGNING_KEYS=json.dumps([keys]),
+           MFA_ENCRYPTION_KEYS="k1:" + secrets.token_hex(32))
+processes = []
 
 def start(binary):
     process = subprocess.Popen([binary, "serve"], env=env, stdout=subprocess.PIPE, text=True)
+    processes.append(process)
     for line in process.stdout:
         entry = json.loads(line)
         if entry.get("message") == "listening":
-            return process, "http://127.0.0.1:" + entry["addr"].rsplit(":", 1)[1]
+            # Keep reading its log, so a full pipe never stops it.
+            threading.Thread(target=lambda: process.stdout.read(), daemon=True).start()
+            return "http://127.0.0.1:" + entry["addr"].rsplit(":", 1)[1]
     sys.exit(f"{binary} exited before listening")
 
 def call(base, method, path, body=None, token=None):
@@ -85,10 +92,10 @@ def expect(what, got, status):
         sys.exit(f"{what}: expected {status}, got {got}")
     return got[1]
 
-servers = {"old": start(old_bin), "new": start(new_bin)}
 try:
+    servers = {"old": start(old_bin), "new": start(new_bin)}
     for first, second in (("old", "new"), ("new", "old")):
-        base, other = servers[first][1], servers[second][1]
+        base, other = servers[first], servers[second]
         user = {"email": f"{first}@example.com", "password": "correct horse battery staple"}
         expect(f"register on {first}", call(base, "POST", "/v1/auth/register", user), 201)
         tokens = expect(f"login on {first}", call(base, "POST", "/v1/auth/login", user), 200)
@@ -104,7 +111,7 @@ try:
         expect(f"the last access token on {second}",
                call(other, "GET", "/v1/auth/me", token=back["access_token"]), 200)
 finally:
-    for process, _ in servers.values():
+    for process in processes:
         process.terminate()
         process.wait(timeout=30)
 PY

@@ -105,8 +105,12 @@ def check(name, docs):
     need(ports.get("http") == int(env.get("PORT", 8080)), "Deployment: port http is not PORT")
     # /metrics and the probes' details (store hosts, their errors) stay off the public port.
     admin_addr = env.get("ADMIN_ADDR", "")
-    admin_port = admin_addr.rpartition(":")[2]
-    need(admin_port.isdigit(), "ConfigMap: ADMIN_ADDR must give /metrics a port of its own")
+    admin_host, _, admin_port = admin_addr.rpartition(":")
+    need(admin_port.isdigit() and admin_port != str(ports.get("http")),
+         "ConfigMap: ADMIN_ADDR must give /metrics a port of its own")
+    # The kubelet and Prometheus reach the pod's address: the listener must be on every interface.
+    need(admin_host in ("", "[::]", "0.0.0.0"),
+         f"ConfigMap: ADMIN_ADDR {admin_addr!r} must listen on every interface (:PORT, [::]:PORT)")
     need(admin_port.isdigit() and ports.get("admin") == int(admin_port),
          "Deployment: port admin is not ADMIN_ADDR's")
     for probe, path in PROBES.items():
@@ -176,15 +180,18 @@ def check(name, docs):
     if hpa:
         need(hpa["spec"]["scaleTargetRef"]["name"] == deployment["metadata"]["name"], "HPA: target")
         need(hpa["spec"].get("minReplicas", 1) <= spec.get("replicas", 1), "HPA: min > replicas")
-        # At the HPA maximum every pod may hold a full pool, and the migration Job one more.
+        # At the HPA maximum, plus the pod a rollout adds, every pod may hold a full pool and
+        # one more connection (a purge, or its lock attempt, takes one out of the pool), and
+        # the migration Job one.
         budget = hpa["metadata"].get("annotations", {}).get("auth-server/postgres-connection-budget")
         pool = int(env.get("DATABASE_POOL_SIZE", 16))
-        most = hpa["spec"]["maxReplicas"] * pool + (1 if job else 0)
+        pods = hpa["spec"]["maxReplicas"] + int(rolling.get("maxSurge", 1))
+        most = pods * (pool + 1) + (1 if job else 0)
         need(budget is not None and budget.isdigit(),
              "HPA: annotation auth-server/postgres-connection-budget (the database's connections)")
         need(budget is None or not budget.isdigit() or most <= int(budget),
-             f"HPA: {hpa['spec']['maxReplicas']} pods x DATABASE_POOL_SIZE {pool} (+ the Job) = "
-             f"{most} connections exceed the budget of {budget}")
+             f"HPA: {pods} pods (maxReplicas + maxSurge) x (DATABASE_POOL_SIZE {pool} + 1) "
+             f"+ the Job = {most} connections exceed the budget of {budget}")
     for ingress in by_kind.get("Ingress", []):
         need(ingress["spec"].get("tls"), "Ingress: no TLS")
         for rule in ingress["spec"]["rules"]:
@@ -193,7 +200,8 @@ def check(name, docs):
                      f"Ingress: exposes {path['path']}")
                 backend = path["backend"]["service"]
                 need(backend["name"] == service["metadata"]["name"]
-                     and backend["port"].get("name") in service_ports, "Ingress: backend")
+                     and backend["port"].get("name") == "http",
+                     "Ingress: backend must be the Service's port http (never admin)")
     if job:
         container = job["spec"]["template"]["spec"]["containers"][0]
         need(container.get("args") == ["migrate"], "Job: must run `migrate`")
@@ -260,35 +268,52 @@ def open_admin_to_ingress(docs):
     rules[0]["ports"].append({"protocol": "TCP", "port": 9091})
 
 
-# Edits that must each be refused: a rule that stops refusing them has broken.
+def ingress_path(docs):
+    return of_kind(docs, "Ingress")["spec"]["rules"][0]["http"]["paths"][0]
+
+
+# Edits that must each be refused, with what the refusal must say: a rule that stops refusing
+# them has broken, and another rule refusing in its place does not hide it.
 BAD_EDITS = {
-    "readiness probe on the public port":
-        lambda docs: container(docs)["readinessProbe"]["httpGet"].update(port="http"),
-    "ServiceMonitor scraping the public port":
-        lambda docs: of_kind(docs, "ServiceMonitor")["spec"]["endpoints"][0].update(port="http"),
-    "no ADMIN_ADDR": lambda docs: of_kind(docs, "ConfigMap")["data"].pop("ADMIN_ADDR"),
-    "admin port open to the ingress controller": open_admin_to_ingress,
-    "scrape annotation on the public port":
+    "readiness probe on the public port": (
+        "readinessProbe must GET",
+        lambda docs: container(docs)["readinessProbe"]["httpGet"].update(port="http")),
+    "ServiceMonitor scraping the public port": (
+        "ServiceMonitor: endpoints need port admin",
+        lambda docs: of_kind(docs, "ServiceMonitor")["spec"]["endpoints"][0].update(port="http")),
+    "no ADMIN_ADDR": (
+        "ADMIN_ADDR must give /metrics a port of its own",
+        lambda docs: of_kind(docs, "ConfigMap")["data"].pop("ADMIN_ADDR")),
+    "ADMIN_ADDR on loopback only": (
+        "must listen on every interface",
+        lambda docs: of_kind(docs, "ConfigMap")["data"].update(ADMIN_ADDR="127.0.0.1:9091")),
+    "admin port open to the ingress controller": (
+        "port admin must be open to the monitoring namespace alone", open_admin_to_ingress),
+    "scrape annotation on the public port": (
+        "prometheus.io/port annotation must be the admin port",
         lambda docs: of_kind(docs, "Deployment")["spec"]["template"]["metadata"]["annotations"]
-        .update({"prometheus.io/port": "8080"}),
-    "more pods than the database has connections for":
-        lambda docs: of_kind(docs, "HorizontalPodAutoscaler")["spec"].update(maxReplicas=40),
-    "Ingress exposing /metrics":
-        lambda docs: of_kind(docs, "Ingress")["spec"]["rules"][0]["http"]["paths"][0]
-        .update(path="/metrics"),
+        .update({"prometheus.io/port": "8080"})),
+    "more pods than the database has connections for": (
+        "connections exceed the budget",
+        lambda docs: of_kind(docs, "HorizontalPodAutoscaler")["spec"].update(maxReplicas=40)),
+    "Ingress exposing /metrics": (
+        "Ingress: exposes /metrics", lambda docs: ingress_path(docs).update(path="/metrics")),
+    "Ingress routed to the admin port": (
+        "never admin",
+        lambda docs: ingress_path(docs)["backend"]["service"]["port"].update(name="admin")),
 }
 
 
 def refusals(docs):
     """Each of BAD_EDITS applied to docs (which pass) must be refused."""
     problems = [f"refusals: the unedited manifests fail: {p}" for p in check("prod", docs)]
-    for what, edit in BAD_EDITS.items():
+    for what, (says, edit) in BAD_EDITS.items():
         edited = copy.deepcopy(docs)
         edit(edited)
-        found = check("prod", edited)
+        found = [problem for problem in check("prod", edited) if says in problem]
         print(f"refusals: {what}: {found[0] if found else 'ACCEPTED'}")
         if not found:
-            problems.append(f"refusals: {what} was accepted")
+            problems.append(f"refusals: {what} was not refused with {says!r}")
     return problems
 
 

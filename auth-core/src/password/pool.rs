@@ -43,16 +43,30 @@ pub const HASH_WAIT_BUCKETS: [f64; 12] = [
 ];
 
 /// How long jobs waited for a permit: counts per bucket of [`HASH_WAIT_BUCKETS`] (and one
-/// over the last), the sum and the count.
+/// over the last) and the sum. The count is the buckets' total, so a reading never has more
+/// in its buckets than in its count.
 #[derive(Debug, Default)]
 struct WaitHistogram {
     buckets: [AtomicU64; HASH_WAIT_BUCKETS.len() + 1],
     sum_nanos: AtomicU64,
-    count: AtomicU64,
+}
+
+/// A wait for a permit, counted when it ends: with the permit, or abandoned (the caller gave
+/// up, its request past its deadline), so the longest waits are counted too.
+struct Waiting<'a> {
+    waits: &'a WaitHistogram,
+    since: Instant,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.waits.record(self.since.elapsed());
+    }
 }
 
 /// A reading of the waits for a hashing slot: the time between a hash being admitted and its
-/// starting to run. With the hash durations, it tells queueing from hashing.
+/// starting to run (or its caller giving up). With the hash durations, it tells queueing from
+/// hashing.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HashWaits {
     /// `(upper bound in seconds, waits at most that long)`, cumulative, for each of
@@ -74,23 +88,27 @@ impl WaitHistogram {
         self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
         let nanos = u64::try_from(waited.as_nanos()).unwrap_or(u64::MAX);
         self.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
-        self.count.fetch_add(1, Ordering::Relaxed);
     }
 
     fn read(&self) -> HashWaits {
+        let counts: Vec<u64> = self
+            .buckets
+            .iter()
+            .map(|count| count.load(Ordering::Relaxed))
+            .collect();
         let mut cumulative = 0;
         let buckets = HASH_WAIT_BUCKETS
             .iter()
-            .zip(&self.buckets)
+            .zip(&counts)
             .map(|(bound, count)| {
-                cumulative += count.load(Ordering::Relaxed);
+                cumulative += count;
                 (*bound, cumulative)
             })
             .collect();
         HashWaits {
             buckets,
             sum_seconds: Duration::from_nanos(self.sum_nanos.load(Ordering::Relaxed)).as_secs_f64(),
-            count: self.count.load(Ordering::Relaxed),
+            count: counts.iter().sum(),
         }
     }
 }
@@ -356,12 +374,15 @@ impl HashPool {
         F: FnOnce() -> T + Send + 'static,
     {
         let admission = self.admit()?;
-        let admitted = Instant::now();
+        let waiting = Waiting {
+            waits: &self.waits,
+            since: Instant::now(),
+        };
         let permit = Arc::clone(&self.permits)
             .acquire_owned()
             .await
             .map_err(|_| Error::Internal("hashing pool closed".into()))?;
-        self.waits.record(admitted.elapsed());
+        drop(waiting);
         let (done, outcome) = tokio::sync::oneshot::channel();
         self.workers.submit(Box::new(move || {
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));

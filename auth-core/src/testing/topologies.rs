@@ -18,17 +18,31 @@ struct Node {
 }
 
 impl Node {
+    /// Starts the process and waits until it accepts connections on `port`, and is still
+    /// running then (so it is this process listening, not another that took the port).
     fn start(port: u16, args: &[String]) -> Self {
         let child = Command::new("redis-server")
             .args(args)
             .stdout(Stdio::null())
             .spawn()
             .expect("redis-server (Debian's redis-server package)");
-        wait_until("a private Redis node", || listening(port));
-        Self {
+        // Owned from here: a panic below kills it on the way out.
+        let mut node = Self {
             port,
             child: Some(child),
-        }
+        };
+        wait_until("a private Redis node", || {
+            let alive = node
+                .child
+                .as_mut()
+                .is_some_and(|child| matches!(child.try_wait(), Ok(None)));
+            assert!(
+                alive,
+                "redis-server on port {port} exited (see its log above)"
+            );
+            listening(port)
+        });
+        node
     }
 
     fn kill(&mut self) {
@@ -36,6 +50,12 @@ impl Node {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
     }
 }
 
@@ -108,6 +128,9 @@ impl RedisCluster {
             .map(|_| {
                 let port = free_port();
                 let config = format!("nodes-{port}.conf");
+                // A bus port of its own: the default (port + 10000) would not exist for a
+                // port above 55535, and could be taken.
+                let bus = free_port().to_string();
                 let args = server_args(
                     port,
                     &dir,
@@ -118,6 +141,8 @@ impl RedisCluster {
                         &config,
                         "--cluster-node-timeout",
                         "2000",
+                        "--cluster-port",
+                        &bus,
                     ],
                 );
                 Node::start(port, &args)
@@ -263,14 +288,6 @@ impl RedisCluster {
     }
 }
 
-impl Drop for RedisCluster {
-    fn drop(&mut self) {
-        for node in &mut self.nodes {
-            node.kill();
-        }
-    }
-}
-
 /// The name the sentinels monitor the primary under.
 pub const SENTINEL_SERVICE: &str = "auth";
 
@@ -383,17 +400,5 @@ impl RedisSentinels {
             "redis-sentinel://127.0.0.1:{first}?sentinelServiceName={SENTINEL_SERVICE}{}",
             seeds.concat()
         )
-    }
-}
-
-impl Drop for RedisSentinels {
-    fn drop(&mut self) {
-        for node in self
-            .sentinels
-            .iter_mut()
-            .chain([&mut self.primary, &mut self.replica])
-        {
-            node.kill();
-        }
     }
 }

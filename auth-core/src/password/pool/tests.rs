@@ -146,6 +146,7 @@ async fn an_abandoned_wait_gives_its_place_back() {
     waiting.abort();
     let _ = waiting.await;
     assert_eq!(pool.in_flight(), 1);
+    assert_eq!(pool.waits().count, 2, "the abandoned wait is counted too");
     release_tx.send(()).unwrap();
     running.await.unwrap().unwrap();
     assert_eq!(pool.in_flight(), 0);

@@ -139,9 +139,12 @@ async fn lock_holder(client: &ClientWrapper) -> String {
     let holder = client
         .query_opt(
             "SELECT a.pid, coalesce(a.application_name, '') AS application, \
-                    coalesce(host(a.client_addr), 'local') AS client, \
-                    to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS since, \
-                    coalesce(a.state, '') AS state \
+                    coalesce(host(a.client_addr), \
+                             CASE WHEN a.backend_start IS NULL THEN 'an address not shown to us' \
+                                  ELSE 'a local socket' END) AS client, \
+                    coalesce(to_char(a.backend_start AT TIME ZONE 'UTC', \
+                                     'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), 'a time not shown to us') AS since, \
+                    coalesce(a.state, 'state not shown to us') AS state \
              FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
              WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 \
                AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \

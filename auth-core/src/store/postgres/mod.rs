@@ -294,7 +294,12 @@ impl PostgresStore {
 
     async fn client(&self) -> Result<Client> {
         self.pool.get().await.map_err(|error| {
-            if matches!(error, PoolError::Timeout(_)) {
+            // Waiting for a free connection only: a connection that cannot be opened (the
+            // database down) is an outage, not a full pool.
+            if matches!(
+                error,
+                PoolError::Timeout(deadpool_postgres::TimeoutType::Wait)
+            ) {
                 self.pool_timeouts
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
