@@ -41,6 +41,7 @@ pub mod event;
 #[cfg(any(feature = "jwt", feature = "paseto"))]
 pub mod flows;
 pub mod id;
+pub mod intent;
 pub mod mfa;
 pub mod password;
 pub mod refresh;

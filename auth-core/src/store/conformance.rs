@@ -50,6 +50,8 @@ macro_rules! store_conformance_tests {
         $crate::store_conformance_tests!(@test $factory, single_use_ids_are_used_once_until_they_expire(revocations));
         $crate::store_conformance_tests!(@test $factory, revoked_sessions_are_refused_until_their_tokens_expire(revocations));
         $crate::store_conformance_tests!(@test $factory, totp_replay_guard_accepts_each_step_once(guard));
+        $crate::store_conformance_tests!(@test $factory, intents_are_purpose_bound_single_use_and_short_lived(users, intents));
+        $crate::store_conformance_tests!(@test $factory, intent_use_is_single_under_concurrency(users, intents));
     };
     (@test $factory:expr, $check:ident($($store:ident),+)) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -65,16 +67,252 @@ macro_rules! store_conformance_tests {
 
 use crate::id::{Amr, FamilyId, SecretHash, SessionId, UserId};
 
+use crate::intent::{Intent, IntentCode, IntentId, IntentKey, Purpose};
 use crate::refresh::{RefreshFamily, RefreshTokenRecord, Rotation};
 
 use super::{
-    MfaStore, RefreshStore, RevocationStore, Session, SessionStore, ThrottleStore, TotpRecord,
-    TotpReplayGuard, User, UserStore,
+    IntentStore, MfaStore, RefreshStore, RevocationStore, Session, SessionStore, ThrottleStore,
+    TotpRecord, TotpReplayGuard, User, UserStore,
 };
 use crate::error::Error;
 use crate::mfa::{EncryptedSecret, TotpParams};
 
 const MINUTE: Duration = Duration::from_secs(60);
+
+/// An intent of `purpose` for `user` issued at [`t0`] for its default lifetime: a link's, or
+/// with `code`, a code's.
+fn intent_of(user: &User, purpose: Purpose, code: Option<&IntentCode>) -> Intent {
+    let id = IntentId::new();
+    let secret_hash = match code {
+        Some(code) => code.hash_for(&id),
+        None => random_hash(),
+    };
+    Intent {
+        id,
+        user_id: user.id,
+        purpose,
+        secret_hash,
+        code: code.is_some(),
+        epoch: user.epoch,
+        target: None,
+        created_at: t0(),
+        expires_at: t0() + purpose.default_lifetime(),
+    }
+}
+
+fn link(intent: &Intent) -> IntentKey {
+    IntentKey::Link(intent.secret_hash)
+}
+
+/// Intents serve their purpose once, within their lifetime; looking does not use them; the
+/// newest of a purpose voids the older ones of that purpose only; a code is named by its
+/// intent's id and its digest together.
+pub async fn intents_are_purpose_bound_single_use_and_short_lived(
+    users: Arc<dyn UserStore>,
+    intents: Arc<dyn IntentStore>,
+) {
+    let user = new_user(users.as_ref()).await;
+    let other = new_user(users.as_ref()).await;
+    let now = t0() + MINUTE;
+
+    let reset = intent_of(&user, Purpose::ResetPassword, None);
+    intents.issue_intent(reset.clone()).await.unwrap();
+    for _ in 0..2 {
+        assert_eq!(
+            intents
+                .find_intent(Purpose::ResetPassword, &link(&reset), now)
+                .await
+                .unwrap(),
+            Some(reset.clone()),
+            "looking leaves it usable"
+        );
+    }
+    for wrong in [Purpose::VerifyEmail, Purpose::LoginLink] {
+        assert_eq!(
+            intents
+                .consume_intent(wrong, &link(&reset), now)
+                .await
+                .unwrap(),
+            None,
+            "{wrong} is not its purpose"
+        );
+    }
+    let unknown = IntentKey::Link(random_hash());
+    assert_eq!(
+        intents
+            .consume_intent(Purpose::ResetPassword, &unknown, now)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        intents
+            .consume_intent(Purpose::ResetPassword, &link(&reset), now)
+            .await
+            .unwrap(),
+        Some(reset.clone())
+    );
+    assert_eq!(
+        intents
+            .consume_intent(Purpose::ResetPassword, &link(&reset), now)
+            .await
+            .unwrap(),
+        None,
+        "used once"
+    );
+    assert_eq!(
+        intents
+            .find_intent(Purpose::ResetPassword, &link(&reset), now)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(matches!(
+        intents.issue_intent(reset.clone()).await,
+        Err(Error::Conflict(_))
+    ));
+
+    // Expiry: usable until just before its end.
+    let sign_in = intent_of(&user, Purpose::LoginLink, None);
+    intents.issue_intent(sign_in.clone()).await.unwrap();
+    assert_eq!(
+        intents
+            .find_intent(Purpose::LoginLink, &link(&sign_in), sign_in.expires_at)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        intents
+            .consume_intent(Purpose::LoginLink, &link(&sign_in), sign_in.expires_at)
+            .await
+            .unwrap(),
+        None,
+        "expired at its end"
+    );
+
+    // A code: its id and digest together; the newest code voids the older one, and nothing
+    // of another purpose or another account.
+    let verify = Intent {
+        target: Some("new@example.com".into()),
+        ..intent_of(&user, Purpose::ChangeEmail, None)
+    };
+    intents.issue_intent(verify.clone()).await.unwrap();
+    let theirs = intent_of(&other, Purpose::LoginCode, Some(&IntentCode::generate(6)));
+    intents.issue_intent(theirs.clone()).await.unwrap();
+    let first_code = IntentCode::generate(6);
+    let first = intent_of(&user, Purpose::LoginCode, Some(&first_code));
+    intents.issue_intent(first.clone()).await.unwrap();
+    let second_code = IntentCode::generate(8);
+    let second = intent_of(&user, Purpose::LoginCode, Some(&second_code));
+    intents.issue_intent(second.clone()).await.unwrap();
+    let code_key = |intent: &Intent, code: &IntentCode| IntentKey::Code {
+        id: intent.id.clone(),
+        hash: code.hash_for(&intent.id),
+    };
+    assert_eq!(
+        intents
+            .consume_intent(Purpose::LoginCode, &code_key(&first, &first_code), now)
+            .await
+            .unwrap(),
+        None,
+        "the newer code voided it"
+    );
+    let misnamed = IntentKey::Code {
+        id: first.id.clone(),
+        hash: second_code.hash_for(&second.id),
+    };
+    assert_eq!(
+        intents
+            .consume_intent(Purpose::LoginCode, &misnamed, now)
+            .await
+            .unwrap(),
+        None,
+        "a code under another intent's id"
+    );
+    assert_eq!(
+        intents
+            .consume_intent(Purpose::LoginCode, &code_key(&second, &second_code), now)
+            .await
+            .unwrap(),
+        Some(second)
+    );
+    assert_eq!(
+        intents
+            .find_intent(Purpose::LoginCode, &link(&theirs), now)
+            .await
+            .unwrap(),
+        None,
+        "a code is never named by its digest alone"
+    );
+    let their_key = IntentKey::Code {
+        id: theirs.id.clone(),
+        hash: theirs.secret_hash,
+    };
+    assert_eq!(
+        intents
+            .find_intent(Purpose::LoginCode, &their_key, now)
+            .await
+            .unwrap(),
+        Some(theirs.clone()),
+        "another account's code is untouched"
+    );
+
+    // Voiding: every live intent of the account, of one purpose or all.
+    assert_eq!(
+        intents
+            .void_intents(&user.id, Some(Purpose::VerifyEmail), now)
+            .await
+            .unwrap(),
+        0
+    );
+    // The address change and the sign-in link (expired only at its end, still live now).
+    assert_eq!(intents.void_intents(&user.id, None, now).await.unwrap(), 2);
+    assert_eq!(
+        intents
+            .consume_intent(Purpose::ChangeEmail, &link(&verify), now)
+            .await
+            .unwrap(),
+        None,
+        "voided"
+    );
+    assert_eq!(
+        intents
+            .consume_intent(Purpose::LoginCode, &their_key, now)
+            .await
+            .unwrap(),
+        Some(theirs)
+    );
+}
+
+/// Of many concurrent uses of one intent, exactly one gets it.
+pub async fn intent_use_is_single_under_concurrency(
+    users: Arc<dyn UserStore>,
+    intents: Arc<dyn IntentStore>,
+) {
+    let user = new_user(users.as_ref()).await;
+    let reset = intent_of(&user, Purpose::ResetPassword, None);
+    intents.issue_intent(reset.clone()).await.unwrap();
+    let runs: Vec<_> = (0..16)
+        .map(|_| {
+            let intents = intents.clone();
+            let key = link(&reset);
+            tokio::spawn(async move {
+                intents
+                    .consume_intent(Purpose::ResetPassword, &key, t0() + MINUTE)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut won = 0;
+    for run in runs {
+        if run.await.unwrap().is_some() {
+            won += 1;
+        }
+    }
+    assert_eq!(won, 1, "exactly one use wins");
+}
 const HOUR: Duration = Duration::from_secs(3600);
 
 /// A fixed instant the checks count from.

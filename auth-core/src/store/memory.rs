@@ -12,6 +12,7 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 
 use crate::id::{FamilyId, SecretHash, SessionId, UserId};
+use crate::intent::{Intent, IntentKey, Purpose};
 use crate::mfa::EncryptedSecret;
 
 use crate::refresh::{
@@ -19,8 +20,8 @@ use crate::refresh::{
 };
 
 use super::{
-    MfaStore, RefreshStore, RevocationStore, Session, SessionStore, ThrottleRecord, ThrottleStore,
-    TotpRecord, TotpReplayGuard, User, UserStore,
+    IntentStore, MfaStore, RefreshStore, RevocationStore, Session, SessionStore, ThrottleRecord,
+    ThrottleStore, TotpRecord, TotpReplayGuard, User, UserStore,
 };
 use crate::error::{Error, Result};
 
@@ -43,6 +44,8 @@ struct State {
     throttle: HashMap<String, ThrottleRecord>,
     revoked_sids: HashMap<SessionId, SystemTime>,
     used_once: HashMap<String, SystemTime>,
+    /// Every intent issued, live or not, with its state.
+    intents: Vec<IntentState>,
     totp_steps: HashMap<UserId, (u64, SystemTime)>,
 }
 
@@ -51,6 +54,24 @@ impl State {
     fn family_of_session(&mut self, session: &SessionId) -> Option<&mut FamilyState> {
         let id = self.family_by_session.get(session)?;
         self.families.get_mut(id)
+    }
+}
+
+struct IntentState {
+    intent: Intent,
+    /// Used or voided: no longer usable.
+    ended: bool,
+}
+
+impl IntentState {
+    fn live(&self, purpose: Purpose, key: &IntentKey, now: SystemTime) -> bool {
+        let named = match key {
+            IntentKey::Link(hash) => !self.intent.code && self.intent.secret_hash == *hash,
+            IntentKey::Code { id, hash } => {
+                self.intent.code && self.intent.id == *id && self.intent.secret_hash == *hash
+            }
+        };
+        named && !self.ended && self.intent.purpose == purpose && now < self.intent.expires_at
     }
 }
 
@@ -667,6 +688,84 @@ impl RevocationStore for MemoryStore {
         state.used_once.retain(|_, until| now < *until);
         state.used_once.insert(id.to_owned(), until);
         Ok(true)
+    }
+}
+
+#[async_trait]
+impl IntentStore for MemoryStore {
+    async fn issue_intent(&self, intent: Intent) -> Result<()> {
+        let mut state = self.state();
+        let taken = state.intents.iter().any(|kept| {
+            kept.intent.id == intent.id || kept.intent.secret_hash == intent.secret_hash
+        });
+        if taken {
+            return Err(Error::Conflict("the intent exists".into()));
+        }
+        for kept in &mut state.intents {
+            if kept.intent.user_id == intent.user_id && kept.intent.purpose == intent.purpose {
+                kept.ended = true;
+            }
+        }
+        // What can no longer be used is forgotten, so the list stays as long as what is live.
+        let now = intent.created_at;
+        state
+            .intents
+            .retain(|kept| !kept.ended && now < kept.intent.expires_at);
+        state.intents.push(IntentState {
+            intent,
+            ended: false,
+        });
+        Ok(())
+    }
+
+    async fn find_intent(
+        &self,
+        purpose: Purpose,
+        key: &IntentKey,
+        now: SystemTime,
+    ) -> Result<Option<Intent>> {
+        Ok(self
+            .state()
+            .intents
+            .iter()
+            .find(|kept| kept.live(purpose, key, now))
+            .map(|kept| kept.intent.clone()))
+    }
+
+    async fn consume_intent(
+        &self,
+        purpose: Purpose,
+        key: &IntentKey,
+        now: SystemTime,
+    ) -> Result<Option<Intent>> {
+        let mut state = self.state();
+        let Some(kept) = state
+            .intents
+            .iter_mut()
+            .find(|kept| kept.live(purpose, key, now))
+        else {
+            return Ok(None);
+        };
+        kept.ended = true;
+        Ok(Some(kept.intent.clone()))
+    }
+
+    async fn void_intents(
+        &self,
+        user: &UserId,
+        purpose: Option<Purpose>,
+        now: SystemTime,
+    ) -> Result<u64> {
+        let mut voided = 0;
+        for kept in &mut self.state().intents {
+            let ours = kept.intent.user_id == *user
+                && purpose.is_none_or(|purpose| kept.intent.purpose == purpose);
+            if ours && !kept.ended && now < kept.intent.expires_at {
+                kept.ended = true;
+                voided += 1;
+            }
+        }
+        Ok(voided)
     }
 }
 

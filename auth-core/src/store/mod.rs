@@ -49,6 +49,7 @@ use async_trait::async_trait;
 
 use crate::error::Result;
 use crate::id::{Amr, SecretHash, SessionId, UserId};
+use crate::intent::{Intent, IntentKey, Purpose};
 use crate::mfa::{EncryptedSecret, TotpParams};
 use crate::refresh::{RefreshFamily, RefreshTokenRecord, Rotation};
 
@@ -363,6 +364,40 @@ pub trait ThrottleStore: Send + Sync + fmt::Debug {
     ) -> Result<Option<ThrottleRecord>>;
     /// Forgets `key` (after the account's owner proved who they are).
     async fn clear_failures(&self, key: &str) -> Result<()>;
+}
+
+/// One-time intents (see [`crate::intent`]): issued, looked at, used once, voided. Live means
+/// not used, not voided and not expired.
+#[async_trait]
+pub trait IntentStore: Send + Sync + fmt::Debug {
+    /// Stores `intent` and voids every live intent of the same account and purpose, in one
+    /// step: only the newest link or code of a purpose works. [`Error::Conflict`](crate::Error::Conflict)
+    /// if its id or secret digest is taken.
+    async fn issue_intent(&self, intent: Intent) -> Result<()>;
+    /// The live intent of `purpose` that `key` names, left as it is (a page that shows a
+    /// button must not use it up: mail scanners follow links).
+    async fn find_intent(
+        &self,
+        purpose: Purpose,
+        key: &IntentKey,
+        now: SystemTime,
+    ) -> Result<Option<Intent>>;
+    /// Uses the live intent of `purpose` that `key` names, atomically: of concurrent calls one
+    /// gets it, the others `None`, as does a used, voided, expired, unknown or other-purpose
+    /// intent.
+    async fn consume_intent(
+        &self,
+        purpose: Purpose,
+        key: &IntentKey,
+        now: SystemTime,
+    ) -> Result<Option<Intent>>;
+    /// Voids every live intent of the account (of one purpose, or all); how many.
+    async fn void_intents(
+        &self,
+        user: &UserId,
+        purpose: Option<Purpose>,
+        now: SystemTime,
+    ) -> Result<u64>;
 }
 
 /// Revoked sessions, checked by token verifiers so a session's access tokens stop working at

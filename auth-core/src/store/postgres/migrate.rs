@@ -49,6 +49,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "refresh_grace_retries",
         sql: include_str!("migrations/0005_refresh_grace_retries.sql"),
     },
+    Migration {
+        version: 6,
+        name: "intents",
+        sql: include_str!("migrations/0006_intents.sql"),
+    },
 ];
 
 /// The backfill that moves stored addresses to [`normalize_email`]'s form, by its name in

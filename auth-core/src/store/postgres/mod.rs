@@ -46,6 +46,7 @@
 //! ```
 
 mod events;
+mod intents;
 mod mfa;
 mod migrate;
 mod purge;

@@ -603,6 +603,7 @@ async fn purge_expired_removes_what_has_ended_and_keeps_the_rest() {
             revoked_sessions: 1,
             totp_steps: 1,
             used_once: 1,
+            intents: 0,
             audit_events: 0,
             throttle_records: 0,
         }
@@ -1136,5 +1137,39 @@ async fn the_pool_reports_its_occupancy_and_counts_the_calls_that_gave_up_waitin
         store.pool_status().timeouts,
         1,
         "only the call that gave up"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn purge_deletes_expired_intents_and_keeps_live_ones() {
+    use crate::intent::{Intent, IntentId, IntentKey, Purpose};
+    use crate::store::IntentStore;
+    let Some((_schema, store, user, _)) = purge_world().await else {
+        return;
+    };
+    let issue = |purpose: Purpose| Intent {
+        id: IntentId::new(),
+        user_id: user.id,
+        purpose,
+        secret_hash: random_hash(),
+        code: false,
+        epoch: 0,
+        target: None,
+        created_at: t0(),
+        expires_at: t0() + purpose.default_lifetime(),
+    };
+    let (code, verify) = (issue(Purpose::LoginCode), issue(Purpose::VerifyEmail));
+    for intent in [&code, &verify] {
+        store.issue_intent(intent.clone()).await.unwrap();
+    }
+    let report = store.purge_expired(t0() + HOUR).await.unwrap();
+    assert_eq!(report.deleted.intents, 1, "the code's ten minutes are over");
+    let key = IntentKey::Link(verify.secret_hash);
+    assert_eq!(
+        store
+            .find_intent(Purpose::VerifyEmail, &key, t0() + HOUR)
+            .await
+            .unwrap(),
+        Some(verify)
     );
 }
