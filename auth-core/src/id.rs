@@ -71,6 +71,12 @@ uuid_id!(
     FamilyId
 );
 
+uuid_id!(
+    /// The stable id of an outbox message: the same on every delivery attempt, so receivers
+    /// can drop repeats (a mail's `Message-ID`).
+    MessageId
+);
+
 impl FromStr for UserId {
     type Err = Error;
 

@@ -43,6 +43,7 @@ pub mod flows;
 pub mod id;
 pub mod intent;
 pub mod mfa;
+pub mod outbox;
 pub mod password;
 pub mod refresh;
 pub mod session;

@@ -52,6 +52,8 @@ macro_rules! store_conformance_tests {
         $crate::store_conformance_tests!(@test $factory, totp_replay_guard_accepts_each_step_once(guard));
         $crate::store_conformance_tests!(@test $factory, intents_are_purpose_bound_single_use_and_short_lived(users, intents));
         $crate::store_conformance_tests!(@test $factory, intent_use_is_single_under_concurrency(users, intents));
+        $crate::store_conformance_tests!(@test $factory, outbox_delivers_to_each_sink_under_leases(outbox));
+        $crate::store_conformance_tests!(@test $factory, outbox_claims_never_overlap_under_concurrency(outbox));
     };
     (@test $factory:expr, $check:ident($($store:ident),+)) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -68,11 +70,12 @@ macro_rules! store_conformance_tests {
 use crate::id::{Amr, FamilyId, SecretHash, SessionId, UserId};
 
 use crate::intent::{Intent, IntentCode, IntentId, IntentKey, Purpose};
+use crate::outbox::{Backlog, MessageId, OutboxMessage};
 use crate::refresh::{RefreshFamily, RefreshTokenRecord, Rotation};
 
 use super::{
-    IntentStore, MfaStore, RefreshStore, RevocationStore, Session, SessionStore, ThrottleStore,
-    TotpRecord, TotpReplayGuard, User, UserStore,
+    IntentStore, MfaStore, OutboxStore, RefreshStore, RevocationStore, Session, SessionStore,
+    ThrottleStore, TotpRecord, TotpReplayGuard, User, UserStore,
 };
 use crate::error::Error;
 use crate::mfa::{EncryptedSecret, TotpParams};
@@ -283,6 +286,158 @@ pub async fn intents_are_purpose_bound_single_use_and_short_lived(
             .unwrap(),
         Some(theirs)
     );
+}
+
+/// A message for `sinks` enqueued `after` [`t0`], its kind naming this test run.
+fn message(sinks: &[&str], after: Duration) -> OutboxMessage {
+    OutboxMessage {
+        id: MessageId::new(),
+        kind: "conformance.test".into(),
+        payload: serde_json::json!({"to": "ada@example.com", "n": 1}),
+        sinks: sinks.iter().map(|sink| (*sink).to_owned()).collect(),
+        created_at: t0() + after,
+    }
+}
+
+/// Each sink gets its own delivery; a claimed delivery waits out its lease (a worker that
+/// crashed) and is claimed again; a failure is due again at its retry time; a done delivery is
+/// never claimed again; oldest first.
+pub async fn outbox_delivers_to_each_sink_under_leases(outbox: Arc<dyn OutboxStore>) {
+    // Sinks of this run's own, as a shared store holds other runs' messages.
+    let suffix = UserId::new();
+    let (mail, events) = (format!("mail-{suffix}"), format!("events-{suffix}"));
+    let lease = MINUTE;
+    let first = message(&[&mail, &events], Duration::ZERO);
+    outbox.enqueue(first.clone()).await.unwrap();
+    assert!(matches!(
+        outbox.enqueue(first.clone()).await,
+        Err(Error::Conflict(_))
+    ));
+    assert_eq!(
+        outbox.backlog(&mail).await.unwrap(),
+        Backlog {
+            pending: 1,
+            oldest: Some(t0())
+        }
+    );
+
+    let claimed = outbox
+        .claim_deliveries(&mail, t0(), lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(
+        (
+            &claimed[0].message,
+            claimed[0].sink.as_str(),
+            claimed[0].attempts
+        ),
+        (&first, mail.as_str(), 1)
+    );
+    let during = t0() + lease - Duration::from_secs(1);
+    assert!(
+        outbox
+            .claim_deliveries(&mail, during, lease, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "leased"
+    );
+    assert_eq!(
+        outbox
+            .claim_deliveries(&events, t0(), lease, 10)
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "each sink has its own delivery"
+    );
+    // The worker died: once the lease is over, the delivery is claimed again.
+    let again = outbox
+        .claim_deliveries(&mail, t0() + lease, lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].attempts, 2);
+
+    let retry_at = t0() + 5 * MINUTE;
+    outbox
+        .failed(&first.id, &mail, retry_at, "connection refused")
+        .await
+        .unwrap();
+    assert!(
+        outbox
+            .claim_deliveries(&mail, retry_at - Duration::from_secs(1), lease, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "not before its retry"
+    );
+    let retried = outbox
+        .claim_deliveries(&mail, retry_at, lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(retried.len(), 1);
+    assert_eq!(retried[0].attempts, 3);
+    outbox.delivered(&first.id, &mail, retry_at).await.unwrap();
+    assert!(
+        outbox
+            .claim_deliveries(&mail, t0() + HOUR, lease, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "done"
+    );
+    assert_eq!(outbox.backlog(&mail).await.unwrap(), Backlog::default());
+    assert_eq!(outbox.backlog(&events).await.unwrap().pending, 1);
+
+    // Oldest first.
+    let later = message(&[&mail], 2 * MINUTE);
+    let sooner = message(&[&mail], MINUTE);
+    outbox.enqueue(later.clone()).await.unwrap();
+    outbox.enqueue(sooner.clone()).await.unwrap();
+    let now = t0() + HOUR;
+    let next = outbox.claim_deliveries(&mail, now, lease, 1).await.unwrap();
+    assert_eq!(next[0].message.id, sooner.id);
+    let next = outbox.claim_deliveries(&mail, now, lease, 1).await.unwrap();
+    assert_eq!(next[0].message.id, later.id);
+}
+
+/// Workers claiming at once never get the same delivery, and together get every one.
+pub async fn outbox_claims_never_overlap_under_concurrency(outbox: Arc<dyn OutboxStore>) {
+    let sink = format!("mail-{}", UserId::new());
+    let mut ids = Vec::new();
+    for n in 0..20 {
+        let message = message(&[&sink], Duration::from_secs(n));
+        ids.push(message.id);
+        outbox.enqueue(message).await.unwrap();
+    }
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            let outbox = outbox.clone();
+            let sink = sink.clone();
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                loop {
+                    let claimed = outbox
+                        .claim_deliveries(&sink, t0() + HOUR, HOUR, 3)
+                        .await
+                        .unwrap();
+                    if claimed.is_empty() {
+                        return got;
+                    }
+                    got.extend(claimed.into_iter().map(|d| d.message.id));
+                }
+            })
+        })
+        .collect();
+    let mut claimed = Vec::new();
+    for worker in workers {
+        claimed.extend(worker.await.unwrap());
+    }
+    claimed.sort();
+    ids.sort();
+    assert_eq!(claimed, ids, "each delivery claimed once");
 }
 
 /// Of many concurrent uses of one intent, exactly one gets it.

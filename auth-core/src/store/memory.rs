@@ -14,14 +14,15 @@ use async_trait::async_trait;
 use crate::id::{FamilyId, SecretHash, SessionId, UserId};
 use crate::intent::{Intent, IntentKey, Purpose};
 use crate::mfa::EncryptedSecret;
+use crate::outbox::{Backlog, Delivery, MessageId, OutboxMessage};
 
 use crate::refresh::{
     MAX_GRACE_RETRIES, RefreshFamily, RefreshTokenRecord, Rotation, within_grace,
 };
 
 use super::{
-    IntentStore, MfaStore, RefreshStore, RevocationStore, Session, SessionStore, ThrottleRecord,
-    ThrottleStore, TotpRecord, TotpReplayGuard, User, UserStore,
+    IntentStore, MfaStore, OutboxStore, RefreshStore, RevocationStore, Session, SessionStore,
+    ThrottleRecord, ThrottleStore, TotpRecord, TotpReplayGuard, User, UserStore,
 };
 use crate::error::{Error, Result};
 
@@ -46,6 +47,9 @@ struct State {
     used_once: HashMap<String, SystemTime>,
     /// Every intent issued, live or not, with its state.
     intents: Vec<IntentState>,
+    /// Outbox messages, and their deliveries by (message, sink).
+    outbox: HashMap<MessageId, OutboxMessage>,
+    deliveries: Vec<DeliveryState>,
     totp_steps: HashMap<UserId, (u64, SystemTime)>,
 }
 
@@ -55,6 +59,16 @@ impl State {
         let id = self.family_by_session.get(session)?;
         self.families.get_mut(id)
     }
+}
+
+struct DeliveryState {
+    message: MessageId,
+    sink: String,
+    attempts: u32,
+    next_attempt: SystemTime,
+    leased_until: Option<SystemTime>,
+    done: bool,
+    last_error: Option<String>,
 }
 
 struct IntentState {
@@ -688,6 +702,117 @@ impl RevocationStore for MemoryStore {
         state.used_once.retain(|_, until| now < *until);
         state.used_once.insert(id.to_owned(), until);
         Ok(true)
+    }
+}
+
+#[async_trait]
+impl OutboxStore for MemoryStore {
+    async fn enqueue(&self, message: OutboxMessage) -> Result<()> {
+        let mut state = self.state();
+        if state.outbox.contains_key(&message.id) {
+            return Err(Error::Conflict("the message exists".into()));
+        }
+        for sink in &message.sinks {
+            state.deliveries.push(DeliveryState {
+                message: message.id,
+                sink: sink.clone(),
+                attempts: 0,
+                next_attempt: message.created_at,
+                leased_until: None,
+                done: false,
+                last_error: None,
+            });
+        }
+        state.outbox.insert(message.id, message);
+        Ok(())
+    }
+
+    async fn claim_deliveries(
+        &self,
+        sink: &str,
+        now: SystemTime,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<Delivery>> {
+        let mut state = self.state();
+        let State {
+            outbox, deliveries, ..
+        } = &mut *state;
+        let mut due: Vec<&mut DeliveryState> = deliveries
+            .iter_mut()
+            .filter(|d| {
+                d.sink == sink
+                    && !d.done
+                    && d.next_attempt <= now
+                    && d.leased_until.is_none_or(|until| until <= now)
+            })
+            .collect();
+        due.sort_by_key(|d| outbox.get(&d.message).map(|m| m.created_at));
+        Ok(due
+            .into_iter()
+            .take(limit)
+            .filter_map(|d| {
+                d.attempts += 1;
+                d.leased_until = Some(now + lease);
+                Some(Delivery {
+                    message: outbox.get(&d.message)?.clone(),
+                    sink: d.sink.clone(),
+                    attempts: d.attempts,
+                })
+            })
+            .collect())
+    }
+
+    async fn delivered(&self, message: &MessageId, sink: &str, _now: SystemTime) -> Result<()> {
+        let mut state = self.state();
+        for d in &mut state.deliveries {
+            if d.message == *message && d.sink == sink {
+                d.done = true;
+                d.leased_until = None;
+            }
+        }
+        // A message is forgotten once every sink has it.
+        let pending = state
+            .deliveries
+            .iter()
+            .any(|d| d.message == *message && !d.done);
+        if !pending {
+            state.deliveries.retain(|d| d.message != *message);
+            state.outbox.remove(message);
+        }
+        Ok(())
+    }
+
+    async fn failed(
+        &self,
+        message: &MessageId,
+        sink: &str,
+        retry_at: SystemTime,
+        error: &str,
+    ) -> Result<()> {
+        for d in &mut self.state().deliveries {
+            if d.message == *message && d.sink == sink && !d.done {
+                d.next_attempt = retry_at;
+                d.leased_until = None;
+                d.last_error = Some(error.to_owned());
+            }
+        }
+        Ok(())
+    }
+
+    async fn backlog(&self, sink: &str) -> Result<Backlog> {
+        let state = self.state();
+        let waiting = state
+            .deliveries
+            .iter()
+            .filter(|d| d.sink == sink && !d.done)
+            .filter_map(|d| state.outbox.get(&d.message).map(|m| m.created_at));
+        let mut backlog = Backlog::default();
+        for created in waiting {
+            backlog.pending += 1;
+            backlog.oldest = Some(backlog.oldest.map_or(created, |oldest| oldest.min(created)));
+        }
+        Ok(backlog)
     }
 }
 

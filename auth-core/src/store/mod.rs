@@ -51,6 +51,7 @@ use crate::error::Result;
 use crate::id::{Amr, SecretHash, SessionId, UserId};
 use crate::intent::{Intent, IntentKey, Purpose};
 use crate::mfa::{EncryptedSecret, TotpParams};
+use crate::outbox::{Backlog, Delivery, MessageId, OutboxMessage};
 use crate::refresh::{RefreshFamily, RefreshTokenRecord, Rotation};
 
 /// An account.
@@ -364,6 +365,37 @@ pub trait ThrottleStore: Send + Sync + fmt::Debug {
     ) -> Result<Option<ThrottleRecord>>;
     /// Forgets `key` (after the account's owner proved who they are).
     async fn clear_failures(&self, key: &str) -> Result<()>;
+}
+
+/// The outbox (see [`crate::outbox`]): messages enqueued, then delivered to each sink by a
+/// worker that claims what is due under a lease.
+#[async_trait]
+pub trait OutboxStore: Send + Sync + fmt::Debug {
+    /// Stores `message` with one delivery per sink, each due at once.
+    /// [`Error::Conflict`](crate::Error::Conflict) if its id is taken.
+    async fn enqueue(&self, message: OutboxMessage) -> Result<()>;
+    /// Claims up to `limit` deliveries to `sink` that are due at `now` (not done, their next
+    /// attempt reached, no lease running), oldest first, each for `lease`: until it runs out
+    /// no other claim gets them. Each claim counts an attempt.
+    async fn claim_deliveries(
+        &self,
+        sink: &str,
+        now: SystemTime,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<Delivery>>;
+    /// The delivery of `message` to `sink` is done: never claimed again.
+    async fn delivered(&self, message: &MessageId, sink: &str, now: SystemTime) -> Result<()>;
+    /// The delivery of `message` to `sink` failed with `error`: due again at `retry_at`.
+    async fn failed(
+        &self,
+        message: &MessageId,
+        sink: &str,
+        retry_at: SystemTime,
+        error: &str,
+    ) -> Result<()>;
+    /// What is waiting for `sink`.
+    async fn backlog(&self, sink: &str) -> Result<Backlog>;
 }
 
 /// One-time intents (see [`crate::intent`]): issued, looked at, used once, voided. Live means

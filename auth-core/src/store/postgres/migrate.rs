@@ -54,6 +54,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "intents",
         sql: include_str!("migrations/0006_intents.sql"),
     },
+    Migration {
+        version: 7,
+        name: "outbox",
+        sql: include_str!("migrations/0007_outbox.sql"),
+    },
 ];
 
 /// The backfill that moves stored addresses to [`normalize_email`]'s form, by its name in

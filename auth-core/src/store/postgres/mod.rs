@@ -49,6 +49,7 @@ mod events;
 mod intents;
 mod mfa;
 mod migrate;
+mod outbox;
 mod purge;
 mod refresh;
 mod sessions;
