@@ -42,6 +42,7 @@ pub mod event;
 pub mod flows;
 pub mod id;
 pub mod intent;
+pub mod mail;
 pub mod mfa;
 pub mod outbox;
 pub mod password;

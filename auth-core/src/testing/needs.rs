@@ -47,17 +47,20 @@ pub enum Need {
     Openssl,
     /// `python3` with the `cryptography` package, the independent JOSE check.
     PythonCryptography,
+    /// `python3` with the `aiosmtpd` package, the SMTP server mail tests read from.
+    PythonAiosmtpd,
 }
 
 impl Need {
     /// Every need, in the order `scripts/test` reports them.
-    pub const ALL: [Need; 6] = [
+    pub const ALL: [Need; 7] = [
         Need::Postgres,
         Need::Redis,
         Need::RedisServer,
         Need::PostgresServer,
         Need::Openssl,
         Need::PythonCryptography,
+        Need::PythonAiosmtpd,
     ];
 
     /// The name `needs.txt` and `AUTH_TEST_ALLOW_MISSING` use.
@@ -69,6 +72,7 @@ impl Need {
             Need::PostgresServer => "postgres-server",
             Need::Openssl => "openssl",
             Need::PythonCryptography => "python-cryptography",
+            Need::PythonAiosmtpd => "python-aiosmtpd",
         }
     }
 
@@ -85,6 +89,7 @@ impl Need {
             Need::PostgresServer => "install PostgreSQL's server (Debian: postgresql)",
             Need::Openssl => "install openssl",
             Need::PythonCryptography => "python3 -m pip install cryptography",
+            Need::PythonAiosmtpd => "python3 -m pip install aiosmtpd",
         }
     }
 
@@ -114,19 +119,23 @@ impl Need {
                     .unwrap_or(false);
                 (!found).then(|| "no bin/initdb under /usr/lib/postgresql".to_owned())
             }
-            Need::PythonCryptography => {
-                let ran = Command::new("python3")
-                    .args(["-c", "import cryptography"])
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .status();
-                match ran {
-                    Ok(status) if status.success() => None,
-                    Ok(_) => Some("python3 cannot import cryptography".to_owned()),
-                    Err(error) => Some(format!("python3: {error}")),
-                }
-            }
+            Need::PythonCryptography => python_module("cryptography"),
+            Need::PythonAiosmtpd => python_module("aiosmtpd"),
         }
+    }
+}
+
+/// Whether `python3` can import `module`.
+fn python_module(module: &str) -> Option<String> {
+    let ran = Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    match ran {
+        Ok(status) if status.success() => None,
+        Ok(_) => Some(format!("python3 cannot import {module}")),
+        Err(error) => Some(format!("python3: {error}")),
     }
 }
 

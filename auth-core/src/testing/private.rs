@@ -427,3 +427,72 @@ fn openssl(command: &mut Command) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// An SMTP server of the test's own: Python's `aiosmtpd` on a free loopback port, keeping every
+/// mail it accepts in a Maildir. Mail is read from there only. Stopped and removed when
+/// dropped.
+pub struct PrivateSmtp {
+    /// Where it listens, on 127.0.0.1.
+    pub port: u16,
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl PrivateSmtp {
+    /// Starts one on a free port and waits until it accepts connections.
+    pub fn start() -> Self {
+        Self::start_on(free_port())
+    }
+
+    /// Starts one on `port` (a port a sink already points at, to bring "the mail server"
+    /// back) and waits until it accepts connections.
+    pub fn start_on(port: u16) -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "auth-smtp-{}-{port}-{:08x}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let child = Command::new("python3")
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(dir.join("maildir"))
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("python3 with aiosmtpd");
+        let smtp = Self {
+            port,
+            dir,
+            child: Some(child),
+        };
+        wait_until("the private SMTP server", || listening(port));
+        smtp
+    }
+
+    /// `smtp://127.0.0.1:<port>` (no TLS, no authentication).
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    /// Every mail received so far, as raw text, in no particular order.
+    pub fn mails(&self) -> Vec<String> {
+        let new = self.dir.join("maildir").join("new");
+        let Ok(entries) = std::fs::read_dir(new) else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter_map(|entry| std::fs::read_to_string(entry.path()).ok())
+            .collect()
+    }
+}
+
+impl Drop for PrivateSmtp {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

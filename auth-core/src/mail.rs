@@ -1,0 +1,256 @@
+//! Mail: what an outbox message for the `mail` sink holds ([`MailMessage`]), and, with the
+//! `smtp` feature, the sink that sends it over SMTP ([`SmtpSink`]).
+//!
+//! Every mail carries the outbox message's id as its `Message-ID`, the same on every attempt,
+//! so a mail sent twice (a worker that died before it could report) is recognisably one.
+
+use serde::{Deserialize, Serialize};
+
+/// The sink name mail goes to.
+pub const MAIL_SINK: &str = "mail";
+
+/// A mail as an outbox message's payload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailMessage {
+    /// The recipient's address.
+    pub to: String,
+    /// The subject line.
+    pub subject: String,
+    /// The plain-text body.
+    pub text: String,
+    /// An HTML body besides the text, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
+}
+
+#[cfg(feature = "smtp")]
+pub use smtp::SmtpSink;
+
+#[cfg(feature = "smtp")]
+mod smtp {
+    use async_trait::async_trait;
+    use lettre::message::header::ContentType;
+    use lettre::message::{Mailbox, MultiPart, SinglePart};
+    use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+    use super::{MAIL_SINK, MailMessage};
+    use crate::error::{Error, Result};
+    use crate::outbox::{Delivery, DeliveryError, Sink};
+
+    /// Sends mail over SMTP: `smtps://` for implicit TLS, `smtp://...?tls=required` for
+    /// STARTTLS, `smtp://` without TLS (a relay on the same host), with credentials in the URL
+    /// (lettre's URL form).
+    pub struct SmtpSink {
+        transport: AsyncSmtpTransport<Tokio1Executor>,
+        from: Mailbox,
+        /// The right-hand side of every `Message-ID`.
+        domain: String,
+    }
+
+    impl std::fmt::Debug for SmtpSink {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            // The transport holds the credentials: never printed.
+            f.debug_struct("SmtpSink")
+                .field("from", &self.from.to_string())
+                .finish_non_exhaustive()
+        }
+    }
+
+    impl SmtpSink {
+        /// A sink sending through the server at `url` as `from` (`Name <address>` or an
+        /// address). [`Error::Config`] when either does not parse.
+        pub fn from_url(url: &str, from: &str) -> Result<Self> {
+            let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                .map_err(|e| Error::Config(format!("SMTP_URL: {e}")))?
+                .build();
+            let from: Mailbox = from
+                .parse()
+                .map_err(|e| Error::Config(format!("MAIL_FROM: {e}")))?;
+            let domain = from.email.domain().to_owned();
+            Ok(Self {
+                transport,
+                from,
+                domain,
+            })
+        }
+
+        fn message(&self, delivery: &Delivery) -> std::result::Result<Message, DeliveryError> {
+            let mail: MailMessage = serde_json::from_value(delivery.message.payload.clone())
+                .map_err(|e| DeliveryError(format!("not a mail payload: {e}")))?;
+            let to: Mailbox = mail
+                .to
+                .parse()
+                .map_err(|e| DeliveryError(format!("recipient {:?}: {e}", mail.to)))?;
+            let builder = Message::builder()
+                .from(self.from.clone())
+                .to(to)
+                .subject(mail.subject)
+                .message_id(Some(format!("<{}@{}>", delivery.message.id, self.domain)));
+            let text = SinglePart::builder()
+                .header(ContentType::TEXT_PLAIN)
+                .body(mail.text);
+            let built = match mail.html {
+                None => builder.singlepart(text),
+                Some(html) => builder.multipart(
+                    MultiPart::alternative().singlepart(text).singlepart(
+                        SinglePart::builder()
+                            .header(ContentType::TEXT_HTML)
+                            .body(html),
+                    ),
+                ),
+            };
+            built.map_err(|e| DeliveryError(format!("building the mail: {e}")))
+        }
+    }
+
+    #[async_trait]
+    impl Sink for SmtpSink {
+        fn name(&self) -> &str {
+            MAIL_SINK
+        }
+
+        async fn deliver(&self, delivery: &Delivery) -> std::result::Result<(), DeliveryError> {
+            let message = self.message(delivery)?;
+            self.transport
+                .send(message)
+                .await
+                .map(drop)
+                .map_err(|e| DeliveryError(format!("SMTP: {e}")))
+        }
+    }
+}
+
+#[cfg(all(test, feature = "smtp", feature = "test-util"))]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::time::Duration;
+
+    use super::*;
+    use crate::clock::{Clock, ManualClock};
+    use crate::outbox::{MessageId, OutboxMessage, Round, WorkerConfig, deliver_round};
+    use crate::store::OutboxStore;
+    use crate::store::memory::MemoryStore;
+    use crate::testing::needs::{Need, require};
+    use crate::testing::private::{PrivateSmtp, free_port};
+
+    fn mail_to(to: &str, clock: &ManualClock) -> OutboxMessage {
+        let mail = MailMessage {
+            to: to.into(),
+            subject: "Verify your address".into(),
+            text: "Your code is 123456.".into(),
+            html: Some("<p>Your code is <b>123456</b>.</p>".into()),
+        };
+        OutboxMessage {
+            id: MessageId::new(),
+            kind: "mail.verify_email".into(),
+            payload: serde_json::to_value(mail).unwrap(),
+            sinks: vec![MAIL_SINK.into()],
+            created_at: clock.now(),
+        }
+    }
+
+    /// The mails whose `Message-ID` is the outbox message's.
+    fn received(smtp: &PrivateSmtp, id: MessageId) -> Vec<String> {
+        let header = format!("Message-ID: <{id}@example.com>");
+        smtp.mails()
+            .into_iter()
+            .filter(|mail| mail.lines().any(|line| line.eq_ignore_ascii_case(&header)))
+            .collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_outbox_mail_reaches_a_real_smtp_server_once_with_its_message_id() {
+        if !require(Need::PythonAiosmtpd) {
+            return;
+        }
+        let smtp = tokio::task::spawn_blocking(PrivateSmtp::start)
+            .await
+            .unwrap();
+        let sink = SmtpSink::from_url(&smtp.url(), "Auth <auth@example.com>").unwrap();
+        let (store, clock) = (
+            MemoryStore::new(),
+            ManualClock::at_unix(crate::testing::NOW),
+        );
+        let message = mail_to("ada@example.org", &clock);
+        store.enqueue(message.clone()).await.unwrap();
+
+        let round = deliver_round(&store, &sink, &clock, &WorkerConfig::default())
+            .await
+            .unwrap();
+        assert_eq!(
+            round,
+            Round {
+                delivered: 1,
+                failed: 0
+            }
+        );
+        let mails = received(&smtp, message.id);
+        assert_eq!(mails.len(), 1, "{:?}", smtp.mails());
+        let mail = &mails[0];
+        assert!(mail.contains("Subject: Verify your address"), "{mail}");
+        assert!(mail.contains("To: ada@example.org"), "{mail}");
+        assert!(
+            mail.contains("text/html") && mail.contains("Your code is 123456."),
+            "{mail}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn with_the_smtp_server_down_mail_waits_and_goes_once_it_is_back() {
+        if !require(Need::PythonAiosmtpd) {
+            return;
+        }
+        let port = free_port();
+        let sink =
+            SmtpSink::from_url(&format!("smtp://127.0.0.1:{port}"), "auth@example.com").unwrap();
+        let (store, clock) = (
+            MemoryStore::new(),
+            ManualClock::at_unix(crate::testing::NOW),
+        );
+        let message = mail_to("grace@example.org", &clock);
+        store.enqueue(message.clone()).await.unwrap();
+        let config = WorkerConfig::default();
+
+        let round = deliver_round(&store, &sink, &clock, &config).await.unwrap();
+        assert_eq!(
+            round,
+            Round {
+                delivered: 0,
+                failed: 1
+            },
+            "nothing listens yet"
+        );
+        assert_eq!(store.backlog(MAIL_SINK).await.unwrap().pending, 1);
+
+        let smtp = tokio::task::spawn_blocking(move || PrivateSmtp::start_on(port))
+            .await
+            .unwrap();
+        clock.advance(config.retry_base);
+        let round = deliver_round(&store, &sink, &clock, &config).await.unwrap();
+        assert_eq!(
+            round,
+            Round {
+                delivered: 1,
+                failed: 0
+            }
+        );
+        clock.advance(Duration::from_secs(3600));
+        let round = deliver_round(&store, &sink, &clock, &config).await.unwrap();
+        assert_eq!(round, Round::default(), "sent once");
+        assert_eq!(received(&smtp, message.id).len(), 1);
+        assert_eq!(store.backlog(MAIL_SINK).await.unwrap().pending, 0);
+    }
+
+    #[test]
+    fn a_bad_sender_or_url_is_a_configuration_error() {
+        assert!(matches!(
+            SmtpSink::from_url("smtp://127.0.0.1:25", "not an address"),
+            Err(crate::Error::Config(_))
+        ));
+        assert!(matches!(
+            SmtpSink::from_url("http://127.0.0.1", "auth@example.com"),
+            Err(crate::Error::Config(_))
+        ));
+    }
+}
