@@ -54,6 +54,7 @@ macro_rules! store_conformance_tests {
         $crate::store_conformance_tests!(@test $factory, intent_use_is_single_under_concurrency(users, intents));
         $crate::store_conformance_tests!(@test $factory, outbox_delivers_to_each_sink_under_leases(outbox));
         $crate::store_conformance_tests!(@test $factory, outbox_claims_never_overlap_under_concurrency(outbox));
+        $crate::store_conformance_tests!(@test $factory, a_unit_of_work_applies_all_its_writes_or_none(users, intents, outbox, unit));
     };
     (@test $factory:expr, $check:ident($($store:ident),+)) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -75,7 +76,7 @@ use crate::refresh::{RefreshFamily, RefreshTokenRecord, Rotation};
 
 use super::{
     IntentStore, MfaStore, OutboxStore, RefreshStore, RevocationStore, Session, SessionStore,
-    ThrottleStore, TotpRecord, TotpReplayGuard, User, UserStore,
+    ThrottleStore, TotpRecord, TotpReplayGuard, UnitOfWork, User, UserStore, Writes,
 };
 use crate::error::Error;
 use crate::mfa::{EncryptedSecret, TotpParams};
@@ -438,6 +439,85 @@ pub async fn outbox_claims_never_overlap_under_concurrency(outbox: Arc<dyn Outbo
     claimed.sort();
     ids.sort();
     assert_eq!(claimed, ids, "each delivery claimed once");
+}
+
+/// A registration with its verification intent and mail: all of it takes effect together; a
+/// conflict in any part (a taken address, here) leaves every store as it was.
+pub async fn a_unit_of_work_applies_all_its_writes_or_none(
+    users: Arc<dyn UserStore>,
+    intents: Arc<dyn IntentStore>,
+    outbox: Arc<dyn OutboxStore>,
+    unit: Arc<dyn UnitOfWork>,
+) {
+    let sink = format!("mail-{}", UserId::new());
+    let registration = |email: String| {
+        let user = User {
+            id: UserId::new(),
+            email,
+            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNo"
+                .into(),
+            disabled: false,
+            created_at: t0(),
+            epoch: 0,
+        };
+        let intent = intent_of(&user, Purpose::VerifyEmail, None);
+        let mail = message(&[&sink], Duration::ZERO);
+        (user, intent, mail)
+    };
+    let email = format!("unit-{}@example.com", UserId::new());
+    let (user, intent, mail) = registration(email.clone());
+    unit.apply(Writes {
+        create_user: Some(user.clone()),
+        issue_intents: vec![intent.clone()],
+        enqueue: vec![mail.clone()],
+    })
+    .await
+    .unwrap();
+    assert_eq!(users.user_by_id(&user.id).await.unwrap(), Some(user));
+    assert_eq!(
+        intents
+            .find_intent(Purpose::VerifyEmail, &link(&intent), t0())
+            .await
+            .unwrap(),
+        Some(intent)
+    );
+    assert_eq!(outbox.backlog(&sink).await.unwrap().pending, 1);
+
+    // The same address again: the account is refused, and the intent and the mail with it.
+    let (twin, twin_intent, twin_mail) = registration(email);
+    let refused = unit
+        .apply(Writes {
+            create_user: Some(twin.clone()),
+            issue_intents: vec![twin_intent.clone()],
+            enqueue: vec![twin_mail],
+        })
+        .await;
+    assert!(matches!(refused, Err(Error::Conflict(_))), "{refused:?}");
+    assert_eq!(users.user_by_id(&twin.id).await.unwrap(), None);
+    assert_eq!(
+        intents
+            .find_intent(Purpose::VerifyEmail, &link(&twin_intent), t0())
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        outbox.backlog(&sink).await.unwrap().pending,
+        1,
+        "no mail for what did not happen"
+    );
+
+    // A conflict in the last write undoes the first ones too.
+    let (fresh, fresh_intent, _) = registration(format!("unit-{}@example.com", UserId::new()));
+    let refused = unit
+        .apply(Writes {
+            create_user: Some(fresh.clone()),
+            issue_intents: vec![fresh_intent],
+            enqueue: vec![mail],
+        })
+        .await;
+    assert!(matches!(refused, Err(Error::Conflict(_))), "{refused:?}");
+    assert_eq!(users.user_by_id(&fresh.id).await.unwrap(), None);
 }
 
 /// Of many concurrent uses of one intent, exactly one gets it.

@@ -22,7 +22,8 @@ use crate::refresh::{
 
 use super::{
     IntentStore, MfaStore, OutboxStore, RefreshStore, RevocationStore, Session, SessionStore,
-    ThrottleRecord, ThrottleStore, TotpRecord, TotpReplayGuard, User, UserStore,
+    ThrottleRecord, ThrottleStore, TotpRecord, TotpReplayGuard, UnitOfWork, User, UserStore,
+    Writes,
 };
 use crate::error::{Error, Result};
 
@@ -54,6 +55,70 @@ struct State {
 }
 
 impl State {
+    /// [`Error::Conflict`] if `user`'s address or id is taken.
+    fn check_new_user(&self, user: &User) -> Result<()> {
+        if self.user_by_email.contains_key(&user.email) || self.users.contains_key(&user.id) {
+            return Err(Error::Conflict("an account with this email exists".into()));
+        }
+        Ok(())
+    }
+
+    fn insert_user(&mut self, user: User) {
+        self.user_by_email.insert(user.email.clone(), user.id);
+        self.users.insert(user.id, user);
+    }
+
+    /// [`Error::Conflict`] if `intent`'s id or secret digest is taken.
+    fn check_new_intent(&self, intent: &Intent) -> Result<()> {
+        let taken = self.intents.iter().any(|kept| {
+            kept.intent.id == intent.id || kept.intent.secret_hash == intent.secret_hash
+        });
+        if taken {
+            return Err(Error::Conflict("the intent exists".into()));
+        }
+        Ok(())
+    }
+
+    /// Stores `intent`, voiding the live ones of its account and purpose.
+    fn insert_intent(&mut self, intent: Intent) {
+        for kept in &mut self.intents {
+            if kept.intent.user_id == intent.user_id && kept.intent.purpose == intent.purpose {
+                kept.ended = true;
+            }
+        }
+        // What can no longer be used is forgotten, so the list stays as long as what is live.
+        let now = intent.created_at;
+        self.intents
+            .retain(|kept| !kept.ended && now < kept.intent.expires_at);
+        self.intents.push(IntentState {
+            intent,
+            ended: false,
+        });
+    }
+
+    /// [`Error::Conflict`] if `message`'s id is taken.
+    fn check_new_message(&self, message: &OutboxMessage) -> Result<()> {
+        if self.outbox.contains_key(&message.id) {
+            return Err(Error::Conflict("the message exists".into()));
+        }
+        Ok(())
+    }
+
+    fn insert_message(&mut self, message: OutboxMessage) {
+        for sink in &message.sinks {
+            self.deliveries.push(DeliveryState {
+                message: message.id,
+                sink: sink.clone(),
+                attempts: 0,
+                next_attempt: message.created_at,
+                leased_until: None,
+                done: false,
+                last_error: None,
+            });
+        }
+        self.outbox.insert(message.id, message);
+    }
+
     /// The family of a session, revoked or not.
     fn family_of_session(&mut self, session: &SessionId) -> Option<&mut FamilyState> {
         let id = self.family_by_session.get(session)?;
@@ -131,11 +196,8 @@ impl fmt::Debug for MemoryStore {
 impl UserStore for MemoryStore {
     async fn create_user(&self, user: User) -> Result<()> {
         let mut state = self.state();
-        if state.user_by_email.contains_key(&user.email) || state.users.contains_key(&user.id) {
-            return Err(Error::Conflict("an account with this email exists".into()));
-        }
-        state.user_by_email.insert(user.email.clone(), user.id);
-        state.users.insert(user.id, user);
+        state.check_new_user(&user)?;
+        state.insert_user(user);
         Ok(())
     }
 
@@ -706,24 +768,58 @@ impl RevocationStore for MemoryStore {
 }
 
 #[async_trait]
+impl UnitOfWork for MemoryStore {
+    async fn apply(&self, writes: Writes) -> Result<()> {
+        let mut state = self.state();
+        // Every check first, under the one lock: nothing is written unless all of it can be.
+        if let Some(user) = &writes.create_user {
+            state.check_new_user(user)?;
+        }
+        for (n, intent) in writes.issue_intents.iter().enumerate() {
+            let known = state.users.contains_key(&intent.user_id)
+                || writes
+                    .create_user
+                    .as_ref()
+                    .is_some_and(|user| user.id == intent.user_id);
+            if !known {
+                return Err(Error::NotFound("no such account".into()));
+            }
+            state.check_new_intent(intent)?;
+            let repeated = writes.issue_intents[..n].iter().any(|earlier| {
+                earlier.id == intent.id || earlier.secret_hash == intent.secret_hash
+            });
+            if repeated {
+                return Err(Error::Conflict("the intent exists".into()));
+            }
+        }
+        for (n, message) in writes.enqueue.iter().enumerate() {
+            state.check_new_message(message)?;
+            if writes.enqueue[..n]
+                .iter()
+                .any(|earlier| earlier.id == message.id)
+            {
+                return Err(Error::Conflict("the message exists".into()));
+            }
+        }
+        if let Some(user) = writes.create_user {
+            state.insert_user(user);
+        }
+        for intent in writes.issue_intents {
+            state.insert_intent(intent);
+        }
+        for message in writes.enqueue {
+            state.insert_message(message);
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
 impl OutboxStore for MemoryStore {
     async fn enqueue(&self, message: OutboxMessage) -> Result<()> {
         let mut state = self.state();
-        if state.outbox.contains_key(&message.id) {
-            return Err(Error::Conflict("the message exists".into()));
-        }
-        for sink in &message.sinks {
-            state.deliveries.push(DeliveryState {
-                message: message.id,
-                sink: sink.clone(),
-                attempts: 0,
-                next_attempt: message.created_at,
-                leased_until: None,
-                done: false,
-                last_error: None,
-            });
-        }
-        state.outbox.insert(message.id, message);
+        state.check_new_message(&message)?;
+        state.insert_message(message);
         Ok(())
     }
 
@@ -820,26 +916,11 @@ impl OutboxStore for MemoryStore {
 impl IntentStore for MemoryStore {
     async fn issue_intent(&self, intent: Intent) -> Result<()> {
         let mut state = self.state();
-        let taken = state.intents.iter().any(|kept| {
-            kept.intent.id == intent.id || kept.intent.secret_hash == intent.secret_hash
-        });
-        if taken {
-            return Err(Error::Conflict("the intent exists".into()));
+        if !state.users.contains_key(&intent.user_id) {
+            return Err(Error::NotFound("no such account".into()));
         }
-        for kept in &mut state.intents {
-            if kept.intent.user_id == intent.user_id && kept.intent.purpose == intent.purpose {
-                kept.ended = true;
-            }
-        }
-        // What can no longer be used is forgotten, so the list stays as long as what is live.
-        let now = intent.created_at;
-        state
-            .intents
-            .retain(|kept| !kept.ended && now < kept.intent.expires_at);
-        state.intents.push(IntentState {
-            intent,
-            ended: false,
-        });
+        state.check_new_intent(&intent)?;
+        state.insert_intent(intent);
         Ok(())
     }
 

@@ -367,6 +367,27 @@ pub trait ThrottleStore: Send + Sync + fmt::Debug {
     async fn clear_failures(&self, key: &str) -> Result<()>;
 }
 
+/// Writes that must take effect together: an account change and the intents and messages it
+/// produces (a registration and its verification mail). All of them, or none.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Writes {
+    /// An account to create (as [`UserStore::create_user`]).
+    pub create_user: Option<User>,
+    /// Intents to issue, in order (as [`IntentStore::issue_intent`]).
+    pub issue_intents: Vec<Intent>,
+    /// Messages to enqueue (as [`OutboxStore::enqueue`]).
+    pub enqueue: Vec<OutboxMessage>,
+}
+
+/// The seam across stores: [`Writes`] applied in one transaction (PostgreSQL) or under one
+/// lock (memory). A conflict in any of them (a taken address, intent or message id) leaves
+/// every store as it was and answers [`Error::Conflict`](crate::Error::Conflict).
+#[async_trait]
+pub trait UnitOfWork: Send + Sync + fmt::Debug {
+    /// Applies every write of `writes`, or none.
+    async fn apply(&self, writes: Writes) -> Result<()>;
+}
+
 /// The outbox (see [`crate::outbox`]): messages enqueued, then delivered to each sink by a
 /// worker that claims what is due under a lease.
 #[async_trait]

@@ -8,6 +8,8 @@ use deadpool_postgres::tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 use super::users::{epoch, epoch_param};
+use deadpool_postgres::GenericClient;
+
 use super::{PostgresStore, db_error, execute, get, pg_time, query_opt};
 use crate::error::{Error, Result};
 use crate::id::{SecretHash, UserId};
@@ -36,46 +38,7 @@ impl IntentStore for PostgresStore {
     async fn issue_intent(&self, intent: Intent) -> Result<()> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_error)?;
-        // The account's row first: two intents issued at once for one account take turns, so
-        // the later one always voids the earlier.
-        let account = query_opt(
-            &tx,
-            "SELECT 1 AS found FROM auth_users WHERE id = $1 FOR UPDATE",
-            &[&intent.user_id.as_uuid()],
-        )
-        .await?;
-        if account.is_none() {
-            return Err(Error::NotFound("no such account".into()));
-        }
-        execute(
-            &tx,
-            "UPDATE auth_intents SET voided_at = $3 \
-             WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL AND voided_at IS NULL",
-            &[
-                &intent.user_id.as_uuid(),
-                &intent.purpose.as_str(),
-                &pg_time(intent.created_at),
-            ],
-        )
-        .await?;
-        execute(
-            &tx,
-            "INSERT INTO auth_intents \
-               (id, user_id, purpose, secret_hash, code, epoch, target, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            &[
-                &intent.id.as_str(),
-                &intent.user_id.as_uuid(),
-                &intent.purpose.as_str(),
-                &&intent.secret_hash.as_bytes()[..],
-                &intent.code,
-                &epoch_param(intent.epoch)?,
-                &intent.target,
-                &pg_time(intent.created_at),
-                &pg_time(intent.expires_at),
-            ],
-        )
-        .await?;
+        issue_in(&tx, &intent).await?;
         tx.commit().await.map_err(db_error)
     }
 
@@ -122,6 +85,50 @@ impl IntentStore for PostgresStore {
         )
         .await
     }
+}
+
+/// Issues `intent` within `tx`: the account's row locked first, so two intents issued at once
+/// for one account take turns and the later one always voids the earlier.
+pub(super) async fn issue_in(tx: &impl GenericClient, intent: &Intent) -> Result<()> {
+    let account = query_opt(
+        tx,
+        "SELECT 1 AS found FROM auth_users WHERE id = $1 FOR UPDATE",
+        &[&intent.user_id.as_uuid()],
+    )
+    .await?;
+    if account.is_none() {
+        return Err(Error::NotFound("no such account".into()));
+    }
+    execute(
+        tx,
+        "UPDATE auth_intents SET voided_at = $3 \
+         WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL AND voided_at IS NULL",
+        &[
+            &intent.user_id.as_uuid(),
+            &intent.purpose.as_str(),
+            &pg_time(intent.created_at),
+        ],
+    )
+    .await?;
+    execute(
+        tx,
+        "INSERT INTO auth_intents \
+           (id, user_id, purpose, secret_hash, code, epoch, target, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        &[
+            &intent.id.as_str(),
+            &intent.user_id.as_uuid(),
+            &intent.purpose.as_str(),
+            &&intent.secret_hash.as_bytes()[..],
+            &intent.code,
+            &epoch_param(intent.epoch)?,
+            &intent.target,
+            &pg_time(intent.created_at),
+            &pg_time(intent.expires_at),
+        ],
+    )
+    .await?;
+    Ok(())
 }
 
 impl PostgresStore {

@@ -60,6 +60,7 @@ mod tls;
 #[cfg(all(test, feature = "test-util"))]
 mod tls_tests;
 mod totp;
+mod unit;
 mod users;
 
 use std::fmt;

@@ -3,6 +3,7 @@
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
+use deadpool_postgres::GenericClient;
 use deadpool_postgres::tokio_postgres::Row;
 use uuid::Uuid;
 
@@ -16,30 +17,7 @@ impl OutboxStore for PostgresStore {
     async fn enqueue(&self, message: OutboxMessage) -> Result<()> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_error)?;
-        execute(
-            &tx,
-            "INSERT INTO auth_outbox (id, kind, payload, sinks, created_at) \
-             VALUES ($1, $2, $3::text::jsonb, $4, $5)",
-            &[
-                &message.id.as_uuid(),
-                &message.kind,
-                &message.payload.to_string(),
-                &message.sinks,
-                &pg_time(message.created_at),
-            ],
-        )
-        .await?;
-        execute(
-            &tx,
-            "INSERT INTO auth_outbox_deliveries (message_id, sink, next_attempt_at) \
-             SELECT $1, sink, $3 FROM unnest($2::text[]) AS sink",
-            &[
-                &message.id.as_uuid(),
-                &message.sinks,
-                &pg_time(message.created_at),
-            ],
-        )
-        .await?;
+        enqueue_in(&tx, &message).await?;
         tx.commit().await.map_err(db_error)
     }
 
@@ -134,6 +112,35 @@ impl OutboxStore for PostgresStore {
             oldest: get(&row, "oldest")?,
         })
     }
+}
+
+/// Enqueues `message` within `tx`: the message and one delivery per sink.
+pub(super) async fn enqueue_in(tx: &impl GenericClient, message: &OutboxMessage) -> Result<()> {
+    execute(
+        tx,
+        "INSERT INTO auth_outbox (id, kind, payload, sinks, created_at) \
+         VALUES ($1, $2, $3::text::jsonb, $4, $5)",
+        &[
+            &message.id.as_uuid(),
+            &message.kind,
+            &message.payload.to_string(),
+            &message.sinks,
+            &pg_time(message.created_at),
+        ],
+    )
+    .await?;
+    execute(
+        tx,
+        "INSERT INTO auth_outbox_deliveries (message_id, sink, next_attempt_at) \
+         SELECT $1, sink, $3 FROM unnest($2::text[]) AS sink",
+        &[
+            &message.id.as_uuid(),
+            &message.sinks,
+            &pg_time(message.created_at),
+        ],
+    )
+    .await?;
+    Ok(())
 }
 
 fn delivery(row: &Row) -> Result<Delivery> {

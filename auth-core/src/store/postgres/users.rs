@@ -1,6 +1,7 @@
 //! [`UserStore`]: table `auth_users`, emails unique case-insensitively.
 
 use async_trait::async_trait;
+use deadpool_postgres::GenericClient;
 use deadpool_postgres::tokio_postgres::Row;
 use uuid::Uuid;
 
@@ -13,21 +14,7 @@ use crate::store::{User, UserStore};
 impl UserStore for PostgresStore {
     async fn create_user(&self, user: User) -> Result<()> {
         let client = self.client().await?;
-        execute(
-            &client,
-            "INSERT INTO auth_users (id, email, password_hash, disabled, created_at, epoch) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-            &[
-                &user.id.as_uuid(),
-                &user.email,
-                &user.password_hash,
-                &user.disabled,
-                &pg_time(user.created_at),
-                &epoch_param(user.epoch)?,
-            ],
-        )
-        .await?;
-        Ok(())
+        create_user_in(&client, &user).await
     }
 
     async fn user_by_email(&self, email: &str) -> Result<Option<User>> {
@@ -106,6 +93,25 @@ impl UserStore for PostgresStore {
         .await?;
         Ok(updated == 1)
     }
+}
+
+/// Creates `user` through `client` (a transaction, for a unit of work).
+pub(super) async fn create_user_in(client: &impl GenericClient, user: &User) -> Result<()> {
+    execute(
+        client,
+        "INSERT INTO auth_users (id, email, password_hash, disabled, created_at, epoch) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        &[
+            &user.id.as_uuid(),
+            &user.email,
+            &user.password_hash,
+            &user.disabled,
+            &pg_time(user.created_at),
+            &epoch_param(user.epoch)?,
+        ],
+    )
+    .await?;
+    Ok(())
 }
 
 /// An epoch as stored: a non-negative `bigint`.
