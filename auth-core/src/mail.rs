@@ -128,7 +128,8 @@ mod tests {
 
     use super::*;
     use crate::clock::{Clock, ManualClock};
-    use crate::outbox::{MessageId, OutboxMessage, Round, WorkerConfig, deliver_round};
+    use crate::flows::{Round, WorkerConfig, deliver_round};
+    use crate::outbox::{MessageId, OutboxMessage};
     use crate::store::OutboxStore;
     use crate::store::memory::MemoryStore;
     use crate::testing::needs::{Need, require};

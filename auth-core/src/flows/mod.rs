@@ -8,6 +8,7 @@
 //! [`AuthEvent`] for what happened.
 
 mod builder;
+mod delivery;
 mod login;
 mod mfa;
 mod observe;
@@ -38,6 +39,7 @@ use crate::token::{
 
 pub use crate::email::normalize_email;
 pub use builder::{AuthenticatorBuilder, AuthenticatorConfig, Stores};
+pub use delivery::{Round, WorkerConfig, deliver_round};
 pub use mfa::{DisableTotp, TotpEnrollment};
 pub use observe::{AuthObserver, NoObserver};
 pub use sessions::SessionInfo;
