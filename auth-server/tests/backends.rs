@@ -664,18 +664,32 @@ async fn register_with_totp(port: u16, credentials: &serde_json::Value) -> Strin
     secret
 }
 
-/// `mfa reencrypt` with the given key list against `schema`: success, and the printed report.
-fn reencrypt(schema: &Schema, keys: &str) -> (bool, serde_json::Value) {
+/// `auth-server ARGS` against `schema` with `vars` besides `DATABASE_URL`: success, and the
+/// JSON it printed.
+fn cli_json(schema: &Schema, args: &[&str], vars: &[(&str, &str)]) -> (bool, serde_json::Value) {
     let output = std::process::Command::new(BIN)
-        .args(["mfa", "reencrypt", "--batch", "1"])
+        .args(args)
         .env_clear()
         .env("DATABASE_URL", &schema.url)
-        .env("MFA_ENCRYPTION_KEYS", keys)
+        .envs(vars.iter().copied())
         .output()
         .unwrap();
-    let report = serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|_| panic!("no report: {}", String::from_utf8_lossy(&output.stderr)));
-    (output.status.success(), report)
+    let printed = serde_json::from_slice(&output.stdout).unwrap_or_else(|_| {
+        panic!(
+            "{args:?} printed no JSON: {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    (output.status.success(), printed)
+}
+
+/// `mfa reencrypt` with the given key list against `schema`: success, and the printed report.
+fn reencrypt(schema: &Schema, keys: &str) -> (bool, serde_json::Value) {
+    cli_json(
+        schema,
+        &["mfa", "reencrypt", "--batch", "1"],
+        &[("MFA_ENCRYPTION_KEYS", keys)],
+    )
 }
 
 /// A key rotation as the runbook has it: the new key goes first in the list, `mfa
@@ -881,15 +895,7 @@ async fn plant_expired_rows(schema: &Schema) {
 
 /// `auth-server purge` against `schema`: success, and the printed answer.
 fn purge(schema: &Schema) -> (bool, serde_json::Value) {
-    let output = std::process::Command::new(BIN)
-        .arg("purge")
-        .env_clear()
-        .env("DATABASE_URL", &schema.url)
-        .output()
-        .unwrap();
-    let answer = serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|_| panic!("no answer: {}", String::from_utf8_lossy(&output.stderr)));
-    (output.status.success(), answer)
+    cli_json(schema, &["purge"], &[])
 }
 
 #[tokio::test]

@@ -265,6 +265,20 @@ async fn the_email_backfill_moves_old_rows_and_reports_collisions() {
     );
 }
 
+/// Takes (or, with `take` false, releases) `schema`'s migration lock on `client`'s session, as
+/// a migrating instance holds it.
+async fn migration_lock(client: &tokio_postgres::Client, schema: &TestSchema, take: bool) {
+    let call = if take {
+        "SELECT pg_advisory_lock($1, hashtext($2))"
+    } else {
+        "SELECT pg_advisory_unlock($1, hashtext($2))"
+    };
+    client
+        .execute(call, &[&LOCK_CLASS, &schema.name])
+        .await
+        .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_migrations_on_two_pools_apply_once() {
     let Some(schema) = TestSchema::create().await else {
@@ -273,13 +287,7 @@ async fn concurrent_migrations_on_two_pools_apply_once() {
     let versions = all_versions(&schema.store().migration_status().await.unwrap());
     // Hold the migration lock of the schema, so both runs are queued on it together.
     let holder = admin_client(&schema.url).await.unwrap();
-    holder
-        .execute(
-            "SELECT pg_advisory_lock($1, hashtext($2))",
-            &[&LOCK_CLASS, &schema.name],
-        )
-        .await
-        .unwrap();
+    migration_lock(&holder, &schema, true).await;
     let runs: Vec<_> = (0..2)
         .map(|_| {
             let store = schema.store();
@@ -303,13 +311,7 @@ async fn concurrent_migrations_on_two_pools_apply_once() {
         assert!(Instant::now() < deadline, "both runs wait for the lock");
         tokio::task::yield_now().await;
     }
-    holder
-        .execute(
-            "SELECT pg_advisory_unlock($1, hashtext($2))",
-            &[&LOCK_CLASS, &schema.name],
-        )
-        .await
-        .unwrap();
+    migration_lock(&holder, &schema, false).await;
 
     let mut applied = Vec::new();
     for run in runs {
@@ -336,13 +338,7 @@ async fn a_migration_gives_up_after_its_lock_timeout_naming_the_holder() {
         .batch_execute("SET application_name = 'stuck-migrator'")
         .await
         .unwrap();
-    holder
-        .execute(
-            "SELECT pg_advisory_lock($1, hashtext($2))",
-            &[&LOCK_CLASS, &schema.name],
-        )
-        .await
-        .unwrap();
+    migration_lock(&holder, &schema, true).await;
     let pid: i32 = holder
         .query_one("SELECT pg_backend_pid()", &[])
         .await
@@ -370,13 +366,7 @@ async fn a_migration_gives_up_after_its_lock_timeout_naming_the_holder() {
         "nothing ran"
     );
 
-    holder
-        .execute(
-            "SELECT pg_advisory_unlock($1, hashtext($2))",
-            &[&LOCK_CLASS, &schema.name],
-        )
-        .await
-        .unwrap();
+    migration_lock(&holder, &schema, false).await;
     let report = store
         .migrate_within(Duration::from_millis(300))
         .await
