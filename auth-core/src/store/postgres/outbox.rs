@@ -59,6 +59,15 @@ impl OutboxStore for PostgresStore {
     async fn delivered(&self, message: &MessageId, sink: &str, now: SystemTime) -> Result<()> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_error)?;
+        // The message's row first: two sinks reporting at once take turns, so the second sees
+        // the first's delivery done and removes the message (otherwise each would see the
+        // other's still pending and neither would).
+        execute(
+            &tx,
+            "SELECT 1 FROM auth_outbox WHERE id = $1 FOR UPDATE",
+            &[&message.as_uuid()],
+        )
+        .await?;
         execute(
             &tx,
             "UPDATE auth_outbox_deliveries SET delivered_at = $3, leased_until = NULL \

@@ -1163,3 +1163,37 @@ async fn purge_deletes_expired_intents_and_keeps_live_ones() {
         Some(verify)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_goes_once_its_sinks_report_delivered_even_at_the_same_moment() {
+    use crate::outbox::{MessageId, OutboxMessage};
+    use crate::store::OutboxStore;
+    let Some(schema) = TestSchema::create().await else {
+        return;
+    };
+    let store = Arc::new(schema.migrated_store().await);
+    let sinks = ["mail".to_owned(), "events".to_owned()];
+    for n in 0..20 {
+        let message = OutboxMessage {
+            id: MessageId::new(),
+            kind: "test".into(),
+            payload: serde_json::json!({ "n": n }),
+            sinks: sinks.to_vec(),
+            created_at: t0(),
+        };
+        store.enqueue(message.clone()).await.unwrap();
+        // Both sinks report at once.
+        let reports: Vec<_> = sinks
+            .iter()
+            .map(|sink| {
+                let (store, sink, id) = (store.clone(), sink.clone(), message.id);
+                tokio::spawn(async move { store.delivered(&id, &sink, t0()).await })
+            })
+            .collect();
+        for report in reports {
+            report.await.unwrap().unwrap();
+        }
+    }
+    assert_eq!(count(&store, "auth_outbox").await, 0, "every message went");
+    assert_eq!(count(&store, "auth_outbox_deliveries").await, 0);
+}
