@@ -106,24 +106,11 @@ async fn run(config: &ServeConfig) -> Result<serde_json::Value, auth_core::Error
         None => serde_json::json!({
             "skipped": "another instance holds the purge lock and is purging now"
         }),
-        Some(report) => {
-            let deleted = report.deleted;
-            serde_json::json!({
-                "deleted": {
-                    "sessions": deleted.sessions,
-                    "refresh_families": deleted.refresh_families,
-                    "refresh_tokens": deleted.refresh_tokens,
-                    "revoked_sessions": deleted.revoked_sessions,
-                    "totp_steps": deleted.totp_steps,
-                    "used_once": deleted.used_once,
-                    "intents": deleted.intents,
-                    "audit_events": deleted.audit_events,
-                    "throttle_records": deleted.throttle_records,
-                },
-                "statements": report.statements,
-                "longest_statement_ms": report.longest_statement.as_millis(),
-            })
-        }
+        Some(report) => serde_json::json!({
+            "deleted": report.deleted,
+            "statements": report.statements,
+            "longest_statement_ms": report.longest_statement.as_millis(),
+        }),
     })
 }
 

@@ -42,8 +42,8 @@ impl Default for PurgeOptions {
     }
 }
 
-/// What one purge deleted, table by table.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// What one purge deleted, table by table (serialised with these names).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Deleted {
     /// Sessions past their idle or absolute expiry.
     pub sessions: u64,
