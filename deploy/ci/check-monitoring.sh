@@ -16,9 +16,7 @@ server_pid=""
 schema=""
 cleanup() {
   if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; fi
-  if [ -n "$schema" ]; then
-    psql "$AUTH_TEST_DATABASE_URL" -XqAc "SET client_min_messages = warning; DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null || true
-  fi
+  if [ -n "$schema" ]; then drop_schema "$schema"; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -78,13 +76,8 @@ fi
 [ -x "$auth_server" ] || fail "no auth-server binary at $auth_server"
 # On PostgreSQL (a schema of its own on the test database), so the families only a database
 # fills (its pool, the readiness gauge) are exposed too.
-[ -n "${AUTH_TEST_DATABASE_URL:-}" ] ||
-  fail "AUTH_TEST_DATABASE_URL is not set: the metrics check needs PostgreSQL (see README.md)"
 schema="auth_monitoring_$$"
-psql "$AUTH_TEST_DATABASE_URL" -XqAc "CREATE SCHEMA $schema" >/dev/null ||
-  fail "cannot create schema $schema on AUTH_TEST_DATABASE_URL"
-case "$AUTH_TEST_DATABASE_URL" in *\?*) separator='&' ;; *) separator='?' ;; esac
-database_url="$AUTH_TEST_DATABASE_URL${separator}options=-c%20search_path%3D$schema"
+database_url="$(create_schema "$schema")"
 DATABASE_URL="$database_url" PORT=0 LOG_FORMAT=json LOG_LEVEL=info "$auth_server" serve \
   >"$work/server.log" 2>&1 &
 server_pid=$!

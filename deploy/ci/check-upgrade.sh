@@ -11,11 +11,20 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-[ -n "${AUTH_TEST_DATABASE_URL:-}" ] ||
-  fail "AUTH_TEST_DATABASE_URL is not set: the upgrade check needs PostgreSQL (see README.md)"
 pin="$(grep -Ev '^[[:space:]]*(#|$)' "$repo_root/deploy/ci/n-minus-1.commit" | head -n 1)"
 git -C "$repo_root" cat-file -e "$pin^{commit}" 2>/dev/null ||
   fail "the pinned commit $pin is not in this clone's history (a shallow clone?)"
+
+# The database first: without one, nothing is built for nothing.
+schema="auth_upgrade_$$"
+work="$(mktemp -d)"
+cleanup() {
+  drop_schema "$schema"
+  rm -rf "$work"
+}
+trap cleanup EXIT
+DATABASE_URL="$(create_schema "$schema")"
+export DATABASE_URL
 
 old_dir="$cargo_target/n-minus-1"
 old_bin="$old_dir/target/debug/auth-server"
@@ -32,18 +41,6 @@ fi
 new_bin="${AUTH_SERVER_DEBUG_BIN:-$cargo_target/debug/auth-server}"
 (cd "$repo_root" && cargo build --quiet -p auth-server)
 [ -x "$new_bin" ] || fail "no auth-server binary at $new_bin"
-
-schema="auth_upgrade_$$"
-work="$(mktemp -d)"
-cleanup() {
-  psql "$AUTH_TEST_DATABASE_URL" -XqAc \
-    "SET client_min_messages = warning; DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-psql "$AUTH_TEST_DATABASE_URL" -XqAc "CREATE SCHEMA $schema" >/dev/null
-case "$AUTH_TEST_DATABASE_URL" in *\?*) separator='&' ;; *) separator='?' ;; esac
-export DATABASE_URL="$AUTH_TEST_DATABASE_URL${separator}options=-c%20search_path%3D$schema"
 
 say "migrate with this release, then the pinned one's view of the schema"
 "$new_bin" migrate

@@ -30,6 +30,23 @@ pip_tool() {
   [ -x "$venv/bin/$command" ] || fail "$command did not install from $*"
 }
 
+# create_schema NAME: creates schema NAME on AUTH_TEST_DATABASE_URL and prints a URL whose
+# connections work in it. drop_schema NAME removes it (quietly; for EXIT traps).
+create_schema() {
+  [ -n "${AUTH_TEST_DATABASE_URL:-}" ] ||
+    fail "AUTH_TEST_DATABASE_URL is not set: this check needs PostgreSQL (see README.md)"
+  psql "$AUTH_TEST_DATABASE_URL" -XqAc "CREATE SCHEMA $1" >/dev/null ||
+    fail "cannot create schema $1 on AUTH_TEST_DATABASE_URL"
+  local separator='?'
+  case "$AUTH_TEST_DATABASE_URL" in *\?*) separator='&' ;; esac
+  printf '%s%soptions=-c%%20search_path%%3D%s\n' "$AUTH_TEST_DATABASE_URL" "$separator" "$1"
+}
+drop_schema() {
+  [ -n "${AUTH_TEST_DATABASE_URL:-}" ] || return 0
+  psql "$AUTH_TEST_DATABASE_URL" -XqAc \
+    "SET client_min_messages = warning; DROP SCHEMA IF EXISTS $1 CASCADE" >/dev/null || true
+}
+
 # apt_tool COMMAND PACKAGE: installs a Debian package when COMMAND is not on PATH.
 apt_tool() {
   local command="$1" package="$2"
