@@ -144,6 +144,15 @@ pub enum Error {
         /// How recent the authentication must be.
         max_age: Duration,
     },
+    /// The password is right but the account's address is not verified yet, and the
+    /// configuration requires it (see [`EmailVerification`](crate::flows::EmailVerification)).
+    /// Only someone who knows the password is told.
+    #[error("the email address is not verified yet")]
+    EmailUnverified,
+    /// An emailed link or code that cannot be used: unknown, used, expired, voided by a newer
+    /// one or by a credential change, or of another purpose. One answer for all of them.
+    #[error("this link or code is no longer valid")]
+    IntentInvalid,
     /// The request conflicts with the current state (an account that exists, MFA already on).
     #[error("conflict: {0}")]
     Conflict(String),
@@ -184,6 +193,8 @@ impl Error {
             Self::TokenReused => "token_reused",
             Self::MfaRequired => "mfa_required",
             Self::ReauthRequired { .. } => "reauth_required",
+            Self::EmailUnverified => "email_unverified",
+            Self::IntentInvalid => "intent_invalid",
             Self::Conflict(_) => "conflict",
             Self::NotFound(_) => "not_found",
             Self::InvalidRequest(_) => "invalid_request",
@@ -242,6 +253,8 @@ mod tests {
                 },
                 "reauth_required",
             ),
+            (Error::EmailUnverified, "email_unverified"),
+            (Error::IntentInvalid, "intent_invalid"),
             (Error::Conflict("x".into()), "conflict"),
             (Error::NotFound("x".into()), "not_found"),
             (Error::InvalidRequest("x".into()), "invalid_request"),

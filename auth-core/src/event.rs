@@ -39,6 +39,10 @@ pub enum SessionEnd {
     PasswordChanged,
     /// A refresh token of its family was reused.
     RefreshReuse,
+    /// The password was reset through an emailed link: every session ended.
+    PasswordReset,
+    /// A change of address was undone from the old address: every session ended.
+    EmailChangeUndone,
     /// A credential changed (a factor added or removed, "log out everywhere", the account
     /// disabled), or changed while the session was being opened.
     CredentialsChanged,
@@ -84,6 +88,16 @@ pub enum AuthEventKind {
     PasswordRehashed,
     /// The user authenticated again in a session (a step-up).
     Reauthenticated,
+    /// The account's address was verified (a link, a sign-in by email, a reset).
+    EmailVerified,
+    /// The password was reset through an emailed link.
+    PasswordReset,
+    /// The account moved to a new address (`undone`: back to the address it left, by the
+    /// link sent there).
+    EmailChanged {
+        /// Whether this was the undo of a change.
+        undone: bool,
+    },
     /// A session ended.
     SessionEnded {
         /// Why.
@@ -122,6 +136,10 @@ impl AuthEvent {
             AuthEventKind::PasswordChanged => "password_changed",
             AuthEventKind::PasswordRehashed => "password_rehashed",
             AuthEventKind::Reauthenticated => "reauthenticated",
+            AuthEventKind::EmailVerified => "email_verified",
+            AuthEventKind::PasswordReset => "password_reset",
+            AuthEventKind::EmailChanged { undone: false } => "email_changed",
+            AuthEventKind::EmailChanged { undone: true } => "email_change_undone",
             AuthEventKind::SessionEnded { .. } => "session_ended",
         }
     }

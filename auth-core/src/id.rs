@@ -217,14 +217,23 @@ pub enum Amr {
     PasswordAndTotp,
     /// A password, then a recovery code: `["pwd", "mfa"]`.
     PasswordAndRecoveryCode,
+    /// An emailed sign-in link or code alone: `["email"]`.
+    Email,
+    /// An emailed link or code, then a TOTP code: `["email", "otp", "mfa"]`.
+    EmailAndTotp,
+    /// An emailed link or code, then a recovery code: `["email", "mfa"]`.
+    EmailAndRecoveryCode,
 }
 
 impl Amr {
     /// Every value, for exhaustive checks.
-    pub const ALL: [Amr; 3] = [
+    pub const ALL: [Amr; 6] = [
         Amr::Password,
         Amr::PasswordAndTotp,
         Amr::PasswordAndRecoveryCode,
+        Amr::Email,
+        Amr::EmailAndTotp,
+        Amr::EmailAndRecoveryCode,
     ];
 
     /// The `amr` claim's values, in order.
@@ -233,6 +242,9 @@ impl Amr {
             Amr::Password => &["pwd"],
             Amr::PasswordAndTotp => &["pwd", "otp", "mfa"],
             Amr::PasswordAndRecoveryCode => &["pwd", "mfa"],
+            Amr::Email => &["email"],
+            Amr::EmailAndTotp => &["email", "otp", "mfa"],
+            Amr::EmailAndRecoveryCode => &["email", "mfa"],
         }
     }
 
@@ -250,12 +262,31 @@ impl Amr {
 
     /// Whether a second factor was used.
     pub fn is_multi_factor(self) -> bool {
-        !matches!(self, Amr::Password)
+        !matches!(self, Amr::Password | Amr::Email)
     }
 
     /// Whether the second factor was a TOTP code.
     pub fn used_totp(self) -> bool {
-        matches!(self, Amr::PasswordAndTotp)
+        matches!(self, Amr::PasswordAndTotp | Amr::EmailAndTotp)
+    }
+
+    /// Whether the first factor was an emailed link or code (a sign-in by email).
+    pub fn by_email(self) -> bool {
+        matches!(
+            self,
+            Amr::Email | Amr::EmailAndTotp | Amr::EmailAndRecoveryCode
+        )
+    }
+
+    /// After this first factor, the second: `totp` true for a TOTP code, false for a
+    /// recovery code.
+    pub fn with_second_factor(self, totp: bool) -> Self {
+        match (self.by_email(), totp) {
+            (false, true) => Amr::PasswordAndTotp,
+            (false, false) => Amr::PasswordAndRecoveryCode,
+            (true, true) => Amr::EmailAndTotp,
+            (true, false) => Amr::EmailAndRecoveryCode,
+        }
     }
 }
 

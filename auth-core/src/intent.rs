@@ -38,16 +38,21 @@ pub enum Purpose {
     LoginCode,
     /// Move the account to a new address (the intent's target).
     ChangeEmail,
+    /// Move the account back to the address a change left (the intent's target), sent to
+    /// that address. Not voided by a newer change nor by a credential change: it is the old
+    /// owner's way back from a takeover.
+    UndoEmailChange,
 }
 
 impl Purpose {
     /// Every purpose.
-    pub const ALL: [Purpose; 5] = [
+    pub const ALL: [Purpose; 6] = [
         Purpose::VerifyEmail,
         Purpose::ResetPassword,
         Purpose::LoginLink,
         Purpose::LoginCode,
         Purpose::ChangeEmail,
+        Purpose::UndoEmailChange,
     ];
 
     /// The stable name stored and logged.
@@ -58,12 +63,14 @@ impl Purpose {
             Purpose::LoginLink => "login_link",
             Purpose::LoginCode => "login_code",
             Purpose::ChangeEmail => "change_email",
+            Purpose::UndoEmailChange => "undo_email_change",
         }
     }
 
     /// How long an intent of this purpose lives unless configured otherwise: a reset 30
-    /// minutes, a sign-in link 15, a code 10, an address change 1 hour (the time the old
-    /// address has to undo it), a verification 24 hours (mail is often read the next day).
+    /// minutes, a sign-in link 15, a code 10, an address change 1 hour, its undo 72 hours
+    /// (an owner may notice a takeover late), a verification 24 hours (mail is often read the
+    /// next day).
     pub fn default_lifetime(self) -> Duration {
         let minutes = match self {
             Purpose::VerifyEmail => 24 * 60,
@@ -71,6 +78,7 @@ impl Purpose {
             Purpose::LoginLink => 15,
             Purpose::LoginCode => 10,
             Purpose::ChangeEmail => 60,
+            Purpose::UndoEmailChange => 72 * 60,
         };
         Duration::from_secs(minutes * 60)
     }

@@ -225,6 +225,29 @@ impl ThrottlePolicy {
         }
     }
 
+    /// Mails asked for one recipient (verification, reset, sign-in, change of address): 5
+    /// an hour, so no one can be mail-bombed through the server.
+    pub fn mail_per_recipient() -> Self {
+        Self {
+            window: HOUR,
+            free_failures: 4,
+            base_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(1),
+            lockout_after: 5,
+        }
+    }
+
+    /// Mails asked for from one client address, whatever the recipients: 30 an hour.
+    pub fn mail_per_address() -> Self {
+        Self {
+            window: HOUR,
+            free_failures: 29,
+            base_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(1),
+            lockout_after: 30,
+        }
+    }
+
     /// The budget of one second-factor challenge: five attempts, then it is spent (the
     /// challenge expires long before the one-hour window does).
     pub fn per_challenge() -> Self {
@@ -393,6 +416,18 @@ pub fn registration_key(client: Option<IpAddr>) -> String {
     }
 }
 
+/// The throttle key counting mails asked for the normalised address `recipient`:
+/// `mail:to:` and the address.
+pub fn mail_recipient_key(recipient: &str) -> String {
+    format!("mail:to:{recipient}")
+}
+
+/// The throttle key counting mails asked for from a client address: `mail:from:` and the
+/// [`address_key`].
+pub fn mail_address_key(ip: IpAddr) -> String {
+    format!("mail:from:{}", address_key(ip))
+}
+
 /// The throttle key of one second-factor challenge: `challenge:` and its token id (`jti`).
 pub fn challenge_key(jti: &str) -> String {
     format!("challenge:{jti}")
@@ -459,6 +494,8 @@ pub struct Throttle {
     challenge_policy: ThrottlePolicy,
     registration_policy: ThrottlePolicy,
     registrations_overall: ThrottlePolicy,
+    mail_per_recipient: ThrottlePolicy,
+    mail_per_address: ThrottlePolicy,
 }
 
 impl Throttle {
@@ -475,6 +512,8 @@ impl Throttle {
             challenge_policy: ThrottlePolicy::per_challenge(),
             registration_policy: ThrottlePolicy::registrations_per_address(),
             registrations_overall: ThrottlePolicy::registrations_overall(),
+            mail_per_recipient: ThrottlePolicy::mail_per_recipient(),
+            mail_per_address: ThrottlePolicy::mail_per_address(),
         }
     }
 
@@ -488,6 +527,8 @@ impl Throttle {
             self.challenge_policy,
             self.registration_policy,
             self.registrations_overall,
+            self.mail_per_recipient,
+            self.mail_per_address,
         ]
         .iter()
         .map(ThrottlePolicy::window)
@@ -522,6 +563,37 @@ impl Throttle {
         counters.push(Counter::new(
             registration_key(None),
             self.registrations_overall,
+            OnSuccess::Keep,
+        ));
+        self.reserve(counters).await
+    }
+
+    /// Replaces the rates of mails asked for, per recipient and per client address.
+    pub fn with_mail_policies(
+        mut self,
+        recipient: ThrottlePolicy,
+        address: ThrottlePolicy,
+    ) -> Self {
+        self.mail_per_recipient = recipient;
+        self.mail_per_address = address;
+        self
+    }
+
+    /// Reserves a mail to the normalised address `recipient` asked for from `client`:
+    /// counted per client address and per recipient whatever the outcome, before the address
+    /// is looked up, so the answer is the same for every address.
+    pub async fn reserve_mail(&self, recipient: &str, client: Option<IpAddr>) -> Result<Attempt> {
+        let mut counters = Vec::with_capacity(2);
+        if let Some(ip) = client {
+            counters.push(Counter::new(
+                mail_address_key(ip),
+                self.mail_per_address,
+                OnSuccess::Keep,
+            ));
+        }
+        counters.push(Counter::new(
+            mail_recipient_key(recipient),
+            self.mail_per_recipient,
             OnSuccess::Keep,
         ));
         self.reserve(counters).await

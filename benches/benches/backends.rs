@@ -68,6 +68,7 @@ fn refresh_rotation_on_postgres(c: &mut Criterion) {
             disabled: false,
             created_at: t0(),
             epoch: 0,
+            email_verified_at: None,
         };
         store.create_user(user.clone()).await.unwrap();
         let family = RefreshFamily {

@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 use auth_core::id::UserId;
@@ -31,6 +32,8 @@ pub struct UserDirectory {
 struct Tables {
     by_id: HashMap<UserId, User>,
     by_email: HashMap<String, UserId>,
+    /// Whether the accounts made before verification was required were marked verified.
+    verification_adopted: bool,
 }
 
 fn email_key(email: &str) -> String {
@@ -146,5 +149,64 @@ impl UserStore for UserDirectory {
             }
         });
         Ok(updated.is_some())
+    }
+
+    async fn mark_email_verified(&self, id: &UserId, email: &str, now: SystemTime) -> Result<bool> {
+        let marked = self.update(id, |user| {
+            let current = email_key(&user.email) == email_key(email);
+            if current {
+                user.email_verified_at.get_or_insert(now);
+            }
+            current
+        });
+        Ok(marked == Some(true))
+    }
+
+    async fn change_email(
+        &self,
+        id: &UserId,
+        from: &str,
+        to: &str,
+        now: SystemTime,
+    ) -> Result<bool> {
+        let (from_key, to_key) = (email_key(from), email_key(to));
+        // One write lock for the check and both index updates.
+        let mut tables = self.write();
+        let current = tables
+            .by_id
+            .get(id)
+            .is_some_and(|user| email_key(&user.email) == from_key);
+        if !current {
+            return Ok(false);
+        }
+        if tables
+            .by_email
+            .get(&to_key)
+            .is_some_and(|owner| owner != id)
+        {
+            return Err(Error::Conflict("an account with this email exists".into()));
+        }
+        tables.by_email.remove(&from_key);
+        tables.by_email.insert(to_key, *id);
+        if let Some(user) = tables.by_id.get_mut(id) {
+            to.clone_into(&mut user.email);
+            user.email_verified_at = Some(now);
+        }
+        Ok(true)
+    }
+
+    async fn adopt_email_verification(&self, now: SystemTime) -> Result<Option<u64>> {
+        let mut tables = self.write();
+        if std::mem::replace(&mut tables.verification_adopted, true) {
+            return Ok(None);
+        }
+        let mut adopted = 0;
+        for user in tables.by_id.values_mut() {
+            if user.email_verified_at.is_none() {
+                user.email_verified_at = Some(now);
+                adopted += 1;
+            }
+        }
+        Ok(Some(adopted))
     }
 }

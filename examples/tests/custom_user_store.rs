@@ -14,6 +14,7 @@ use auth_examples::custom_user_store::UserDirectory;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_directory_passes_the_user_store_conformance_check() {
     conformance::users_are_stored_found_and_unique(Arc::new(UserDirectory::new())).await;
+    conformance::addresses_are_verified_and_changed(Arc::new(UserDirectory::new())).await;
 }
 
 #[tokio::test]
@@ -26,6 +27,7 @@ async fn user_directory_finds_and_refuses_emails_whatever_their_case() {
         disabled: false,
         created_at: SystemTime::now(),
         epoch: 0,
+        email_verified_at: None,
     };
     directory.create_user(user.clone()).await.unwrap();
 

@@ -7,12 +7,13 @@ use super::{AuthObserver, Authenticator, Inner, NoObserver};
 use crate::clock::{SharedClock, SystemClock};
 use crate::error::{Error, Result};
 use crate::event::EventSink;
+use crate::mail::Templates;
 use crate::mfa::{MfaKeyring, TotpParams};
 use crate::password::{BreachedPasswordCheck, PasswordConfig, PasswordService};
 use crate::session::{SessionLifetimes, SidRevocationCheck};
 use crate::store::{
-    MfaStore, RefreshStore, RevocationStore, SessionStore, ThrottleStore, TotpReplayGuard,
-    UserStore,
+    IntentStore, MfaStore, OutboxStore, RefreshStore, RevocationStore, SessionStore, ThrottleStore,
+    TotpReplayGuard, UnitOfWork, UserStore,
 };
 use crate::throttle::Throttle;
 use crate::token::{KeySet, TokenConfig, TokenIssuer, TokenVerifier};
@@ -36,6 +37,13 @@ pub struct Stores {
     pub totp_replay: Arc<dyn TotpReplayGuard>,
     /// Audit events.
     pub events: Arc<dyn EventSink>,
+    /// One-time intents (emailed links and codes).
+    pub intents: Arc<dyn IntentStore>,
+    /// Messages waiting to go out (mail).
+    pub outbox: Arc<dyn OutboxStore>,
+    /// Writes that take effect together: an account, its intents and its mail. Must be the
+    /// backend that holds `users`, `intents` and `outbox`, or its writes land elsewhere.
+    pub unit: Arc<dyn UnitOfWork>,
 }
 
 impl Stores {
@@ -49,6 +57,9 @@ impl Stores {
             + ThrottleStore
             + RevocationStore
             + TotpReplayGuard
+            + IntentStore
+            + OutboxStore
+            + UnitOfWork
             + 'static,
     {
         Self {
@@ -58,7 +69,10 @@ impl Stores {
             sessions: store.clone(),
             throttle: store.clone(),
             revocations: store.clone(),
-            totp_replay: store,
+            totp_replay: store.clone(),
+            intents: store.clone(),
+            outbox: store.clone(),
+            unit: store,
             events,
         }
     }
@@ -89,7 +103,7 @@ impl Stores {
 #[cfg(all(feature = "postgres", feature = "redis"))]
 impl Stores {
     /// PostgreSQL is the record (users, MFA, refresh families, sessions, revoked sessions,
-    /// audit events); Redis holds the counters (throttling, the fast TOTP replay guard before
+    /// audit events, intents and the outbox: a Redis flush voids no emailed link); Redis holds the counters (throttling, the fast TOTP replay guard before
     /// the durable last-step record). Redis may be emptied at any moment: throttle counters
     /// start again, and nothing else is lost; no one is signed out and no revoked session
     /// comes back. A session check reads PostgreSQL once per session per
@@ -108,6 +122,9 @@ impl Stores {
             throttle: redis.clone(),
             revocations: postgres.clone(),
             totp_replay: redis,
+            intents: postgres.clone(),
+            outbox: postgres.clone(),
+            unit: postgres.clone(),
             events: postgres,
         }
     }
@@ -137,6 +154,8 @@ pub struct AuthenticatorConfig {
     /// How recent an authentication must be for the actions that need a fresh one
     /// ([`SensitiveAction`](super::SensitiveAction)). Default 5 minutes; must not be zero.
     pub reauthentication_max_age: Duration,
+    /// Verification, recovery and sign-in by email.
+    pub email: super::email::EmailConfig,
 }
 
 impl AuthenticatorConfig {
@@ -152,6 +171,7 @@ impl AuthenticatorConfig {
             sid_cache_ttl: Duration::from_secs(2),
             verified_token_cache: 10_000,
             reauthentication_max_age: super::step_up::DEFAULT_REAUTHENTICATION_MAX_AGE,
+            email: super::email::EmailConfig::default(),
         }
     }
 }
@@ -166,6 +186,7 @@ pub struct AuthenticatorBuilder {
     throttle: Option<Throttle>,
     breach_check: Option<Arc<dyn BreachedPasswordCheck>>,
     observer: Arc<dyn AuthObserver>,
+    templates: Templates,
 }
 
 impl AuthenticatorBuilder {
@@ -202,6 +223,12 @@ impl AuthenticatorBuilder {
         self
     }
 
+    /// Writes mail from these templates (default: [`Templates::builtin`], English).
+    pub fn mail_templates(mut self, templates: Templates) -> Self {
+        self.templates = templates;
+        self
+    }
+
     /// Reports durations and outcomes to `observer` (metrics, for example).
     pub fn observer(mut self, observer: Arc<dyn AuthObserver>) -> Self {
         self.observer = observer;
@@ -224,6 +251,7 @@ impl AuthenticatorBuilder {
                 "session idle and absolute lifetimes must be positive".into(),
             ));
         }
+        self.config.email.validate()?;
         if self.config.reauthentication_max_age.is_zero() {
             return Err(Error::Config(
                 "the maximum age of a fresh authentication must be positive".into(),
@@ -263,6 +291,7 @@ impl AuthenticatorBuilder {
                 clock: self.clock,
                 observer: self.observer,
                 busy_events: super::observe::BusyEvents::default(),
+                templates: self.templates,
             }),
         })
     }
@@ -280,6 +309,7 @@ impl Authenticator {
             throttle: None,
             breach_check: None,
             observer: Arc::new(NoObserver),
+            templates: Templates::builtin(),
         }
     }
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use secrecy::SecretString;
 
-use super::{Authenticator, LoginOutcome, Tokens};
+use super::{Authenticator, EmailVerification, LoginOutcome, Tokens};
 use crate::clock::unix_seconds;
 use crate::email::normalize_email;
 use crate::error::{Error, Result};
@@ -48,17 +48,29 @@ impl Authenticator {
         password: &SecretString,
         client: Option<IpAddr>,
     ) -> Result<User> {
+        self.counted_registration(client, self.create_account(email, password, client))
+            .await
+    }
+
+    /// Runs `registration` (not started before it is counted) as one registration from
+    /// `client`: refused at once when the hashing pool is saturated, reserved before any
+    /// work, and counted whatever its outcome but a failure that is not the caller's doing.
+    pub(super) async fn counted_registration<T>(
+        &self,
+        client: Option<IpAddr>,
+        registration: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
         self.inner.passwords.refuse_if_saturated()?;
         let attempt = self.inner.throttle.reserve_registration(client).await?;
-        let created = self.create_account(email, password, client).await;
-        match &created {
+        let done = registration.await;
+        match &done {
             Err(Error::Busy | Error::Unavailable(_)) => {
                 // Not the caller's doing: the retry is not punished for it.
                 let _ = attempt.release().await;
             }
             _ => attempt.succeeded().await?,
         }
-        created
+        done
     }
 
     async fn create_account(
@@ -82,6 +94,7 @@ impl Authenticator {
             disabled: false,
             created_at: self.now(),
             epoch: 0,
+            email_verified_at: None,
         };
         self.inner.stores.users.create_user(user.clone()).await?;
         self.emit(AuthEventKind::Registered, Some(user.id), None, client)
@@ -167,13 +180,33 @@ impl Authenticator {
                     .await;
             }
         }
+        if self.inner.config.email.verification == EmailVerification::Required
+            && user.email_verified_at.is_none()
+        {
+            // Only someone who knows the password learns it.
+            return Err(Error::EmailUnverified);
+        }
+        self.after_first_factor(&user, Amr::Password, client).await
+    }
+
+    /// After the first factor (`first`: a password or an emailed link or code): a
+    /// second-factor challenge when one is enrolled, the session otherwise.
+    pub(super) async fn after_first_factor(
+        &self,
+        user: &User,
+        first: Amr,
+        client: Option<IpAddr>,
+    ) -> Result<LoginOutcome> {
         if self.totp_enabled(&user.id).await? {
-            // The challenge carries the epoch read with the hash just verified.
+            // The challenge carries the epoch read with the credentials just checked.
             let challenge = self.issue(
                 TokenKind::MfaChallenge,
                 NewToken::new(user.id.to_string())
-                    .amr(Amr::Password.methods().iter().copied())
-                    .custom(ChallengeClaims { epoch: user.epoch }),
+                    .amr(first.methods().iter().copied())
+                    .custom(ChallengeClaims {
+                        epoch: user.epoch,
+                        email: first.by_email(),
+                    }),
             )?;
             self.emit(AuthEventKind::MfaChallenged, Some(user.id), None, client)
                 .await;
@@ -182,9 +215,7 @@ impl Authenticator {
                 expires_in: self.inner.config.tokens.mfa_challenge_ttl.as_secs(),
             });
         }
-        let tokens = self
-            .start_session(&user, Amr::Password, user.epoch, client)
-            .await?;
+        let tokens = self.start_session(user, first, user.epoch, client).await?;
         Ok(LoginOutcome::Authenticated(tokens))
     }
 
@@ -334,4 +365,7 @@ pub(super) struct ChallengeClaims {
     /// of releases before it, when every epoch was 0).
     #[serde(default)]
     pub(super) epoch: u64,
+    /// Whether the first factor was an emailed link or code (absent: a password).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(super) email: bool,
 }

@@ -7,11 +7,12 @@ use std::time::{Duration, UNIX_EPOCH};
 use secrecy::SecretString;
 
 use super::login::ChallengeClaims;
-use super::{Authenticator, Principal, SensitiveAction, Tokens};
+use super::{Authenticator, Origin, Principal, SensitiveAction, Tokens};
 use crate::clock::unix_seconds;
 use crate::error::{Error, Result, TokenRejection};
 use crate::event::{AuthEventKind, SessionEnd};
 use crate::id::{Amr, UserId};
+use crate::mail::MailKind;
 use crate::mfa::{self, RecoveryCodes, TotpSecret, recovery_code_hash};
 use crate::store::TotpRecord;
 use crate::throttle::{Attempt, challenge_key};
@@ -129,6 +130,8 @@ impl Authenticator {
         .await;
         self.credentials_changed(principal, epoch, SessionEnd::CredentialsChanged, client)
             .await?;
+        self.notify(&user, MailKind::FactorAdded, &Origin::from_client(client))
+            .await;
         Ok(shown)
     }
 
@@ -164,7 +167,10 @@ impl Authenticator {
         )
         .await;
         self.credentials_changed(principal, epoch, SessionEnd::CredentialsChanged, client)
-            .await
+            .await?;
+        self.notify(&user, MailKind::FactorRemoved, &Origin::from_client(client))
+            .await;
+        Ok(())
     }
 
     /// Completes a login that answered [`LoginOutcome::MfaRequired`](super::LoginOutcome): the
@@ -195,13 +201,15 @@ impl Authenticator {
         if user.epoch != epoch {
             return Err(TokenRejection::NotActive.into());
         }
-        let amr = match self
-            .check_second_factor(&user.id, code, client, Some(&challenge.jti))
-            .await?
-        {
-            Factor::Totp => Amr::PasswordAndTotp,
-            Factor::RecoveryCode => Amr::PasswordAndRecoveryCode,
+        let first = if challenge.custom.email {
+            Amr::Email
+        } else {
+            Amr::Password
         };
+        let factor = self
+            .check_second_factor(&user.id, code, client, Some(&challenge.jti))
+            .await?;
+        let amr = first.with_second_factor(matches!(factor, Factor::Totp));
         // Spent at its first success, remembered until it expires.
         let expires_at =
             UNIX_EPOCH + Duration::from_secs(u64::try_from(challenge.exp).unwrap_or(0));

@@ -9,6 +9,7 @@
 
 mod builder;
 mod delivery;
+mod email;
 mod login;
 mod mfa;
 mod observe;
@@ -40,6 +41,7 @@ use crate::token::{
 pub use crate::email::normalize_email;
 pub use builder::{AuthenticatorBuilder, AuthenticatorConfig, Stores};
 pub use delivery::{Round, WorkerConfig, deliver_round};
+pub use email::{EmailConfig, EmailVerification, IntentLifetimes, LinkPaths, Origin, SignUp};
 pub use mfa::{DisableTotp, TotpEnrollment};
 pub use observe::{AuthObserver, NoObserver};
 pub use sessions::SessionInfo;
@@ -131,6 +133,7 @@ struct Inner {
     sid_check: SidRevocationCheck,
     observer: Arc<dyn AuthObserver>,
     busy_events: observe::BusyEvents,
+    templates: crate::mail::Templates,
 }
 
 impl fmt::Debug for Authenticator {
@@ -273,6 +276,8 @@ impl Authenticator {
     }
 }
 
+#[cfg(test)]
+mod email_tests;
 #[cfg(all(test, feature = "test-util"))]
 mod epoch_tests;
 #[cfg(all(test, feature = "test-util"))]

@@ -4,9 +4,10 @@ use std::net::IpAddr;
 
 use secrecy::SecretString;
 
-use super::{Authenticator, Principal};
+use super::{Authenticator, Origin, Principal};
 use crate::error::{Error, Result};
 use crate::event::{AuthEventKind, SessionEnd};
+use crate::mail::MailKind;
 use crate::password::Verification;
 use crate::store::User;
 
@@ -47,7 +48,14 @@ impl Authenticator {
         )
         .await;
         self.credentials_changed(principal, epoch, SessionEnd::PasswordChanged, client)
-            .await
+            .await?;
+        self.notify(
+            &user,
+            MailKind::PasswordChanged,
+            &Origin::from_client(client),
+        )
+        .await;
+        Ok(())
     }
 
     /// A sensitive change needs the current password: checked like a login's, its attempt

@@ -153,13 +153,20 @@ impl Authenticator {
                 .advance_family_epoch(current, epoch)
                 .await?;
         }
-        self.end_other_sessions(principal, reason, client).await
+        self.end_sessions_of(
+            principal.user_id,
+            principal.session_id.as_ref(),
+            reason,
+            client,
+        )
+        .await
     }
 
-    /// Ends every session of the caller's user but the caller's own.
-    async fn end_other_sessions(
+    /// Ends every session of `user` but `except`.
+    pub(super) async fn end_sessions_of(
         &self,
-        principal: &Principal,
+        user: UserId,
+        except: Option<&SessionId>,
         reason: SessionEnd,
         client: Option<IpAddr>,
     ) -> Result<()> {
@@ -167,10 +174,10 @@ impl Authenticator {
             .inner
             .stores
             .sessions
-            .revoke_sessions_of(&principal.user_id, principal.session_id.as_ref())
+            .revoke_sessions_of(&user, except)
             .await?;
         for session in ended {
-            self.retire_session(principal.user_id, &session, reason, true, client)
+            self.retire_session(user, &session, reason, true, client)
                 .await?;
         }
         Ok(())

@@ -34,15 +34,18 @@ pub enum SensitiveAction {
     RemoveFactor,
     /// Ending sessions other than the caller's.
     EndOtherSessions,
+    /// Moving the account to another address.
+    ChangeEmail,
 }
 
 impl SensitiveAction {
     /// Every action on the list.
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 5] = [
         Self::ChangePassword,
         Self::AddFactor,
         Self::RemoveFactor,
         Self::EndOtherSessions,
+        Self::ChangeEmail,
     ];
 
     /// A stable name, for logs and documentation.
@@ -52,6 +55,7 @@ impl SensitiveAction {
             Self::AddFactor => "add_factor",
             Self::RemoveFactor => "remove_factor",
             Self::EndOtherSessions => "end_other_sessions",
+            Self::ChangeEmail => "change_email",
         }
     }
 }

@@ -38,6 +38,7 @@ use std::time::{Duration, SystemTime};
 macro_rules! store_conformance_tests {
     ($factory:expr) => {
         $crate::store_conformance_tests!(@test $factory, users_are_stored_found_and_unique(users));
+        $crate::store_conformance_tests!(@test $factory, addresses_are_verified_and_changed(users));
         $crate::store_conformance_tests!(@test $factory, totp_enrolment_replay_and_recovery_codes(users, mfa));
         $crate::store_conformance_tests!(@test $factory, totp_steps_and_recovery_codes_are_single_use_under_concurrency(users, mfa));
         $crate::store_conformance_tests!(@test $factory, totp_secrets_move_to_a_new_key(users, mfa));
@@ -222,6 +223,33 @@ pub async fn intents_are_purpose_bound_single_use_and_short_lived(
         None,
         "the newer code voided it"
     );
+    assert_eq!(
+        intents
+            .code_intent(Purpose::LoginCode, &first.id, now)
+            .await
+            .unwrap(),
+        None,
+        "a voided code is not found by its id"
+    );
+    assert_eq!(
+        intents
+            .code_intent(Purpose::LoginCode, &second.id, now)
+            .await
+            .unwrap(),
+        Some(second.clone()),
+        "the live code is found by its id alone"
+    );
+    for (purpose, id, at, why) in [
+        (Purpose::VerifyEmail, &second.id, now, "another purpose"),
+        (Purpose::ChangeEmail, &verify.id, now, "a link's intent"),
+        (Purpose::LoginCode, &second.id, second.expires_at, "expired"),
+    ] {
+        assert_eq!(
+            intents.code_intent(purpose, id, at).await.unwrap(),
+            None,
+            "{why}"
+        );
+    }
     let misnamed = IntentKey::Code {
         id: first.id.clone(),
         hash: second_code.hash_for(&second.id),
@@ -459,6 +487,7 @@ pub async fn a_unit_of_work_applies_all_its_writes_or_none(
             disabled: false,
             created_at: t0(),
             epoch: 0,
+            email_verified_at: None,
         };
         let intent = intent_of(&user, Purpose::VerifyEmail, None);
         let mail = message(&[&sink], Duration::ZERO);
@@ -575,6 +604,7 @@ pub async fn new_user(users: &dyn UserStore) -> User {
         disabled: false,
         created_at: t0(),
         epoch: 0,
+        email_verified_at: None,
     };
     users.create_user(user.clone()).await.expect("create_user");
     user
@@ -682,6 +712,107 @@ pub async fn users_are_stored_found_and_unique(users: Arc<dyn UserStore>) {
     );
     assert_eq!(users.advance_epoch(&nobody, 0).await.unwrap(), None);
     assert!(!users.set_disabled(&nobody, true).await.unwrap());
+}
+
+/// Addresses: verified only while they are the account's, once; moved to a free address
+/// only from the current one; the accounts made before verification was required adopted as
+/// verified exactly once.
+pub async fn addresses_are_verified_and_changed(users: Arc<dyn UserStore>) {
+    let stored = |id| {
+        let users = users.clone();
+        async move { users.user_by_id(&id).await.unwrap().unwrap() }
+    };
+    let earlier = new_user(users.as_ref()).await;
+    let first = users.adopt_email_verification(t0()).await.unwrap();
+    assert!(
+        first.is_some_and(|adopted| adopted >= 1),
+        "the first adoption marks the unverified accounts: {first:?}"
+    );
+    assert_eq!(stored(earlier.id).await.email_verified_at, Some(t0()));
+    assert_eq!(
+        users.adopt_email_verification(t0() + MINUTE).await.unwrap(),
+        None,
+        "only once"
+    );
+
+    let user = new_user(users.as_ref()).await;
+    assert_eq!(
+        stored(user.id).await.email_verified_at,
+        None,
+        "an account made after the adoption is not verified"
+    );
+    let at = t0() + MINUTE;
+    assert!(
+        !users
+            .mark_email_verified(&user.id, "someone-else@example.com", at)
+            .await
+            .unwrap(),
+        "an address the account does not have"
+    );
+    assert!(
+        users
+            .mark_email_verified(&user.id, &user.email, at)
+            .await
+            .unwrap()
+    );
+    assert!(
+        users
+            .mark_email_verified(&user.id, &user.email, at + MINUTE)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        stored(user.id).await.email_verified_at,
+        Some(at),
+        "verified as of the first time"
+    );
+    assert!(
+        !users
+            .mark_email_verified(&UserId::new(), &user.email, at)
+            .await
+            .unwrap()
+    );
+
+    let other = new_user(users.as_ref()).await;
+    let moved_to = format!("moved-{}@example.com", user.id);
+    let later = at + 2 * MINUTE;
+    assert!(matches!(
+        users
+            .change_email(&user.id, &user.email, &other.email, later)
+            .await,
+        Err(Error::Conflict(_))
+    ));
+    assert_eq!(stored(user.id).await.email, user.email, "unchanged");
+    assert!(
+        !users
+            .change_email(&user.id, "stale@example.com", &moved_to, later)
+            .await
+            .unwrap(),
+        "only from the current address"
+    );
+    assert!(
+        users
+            .change_email(&user.id, &user.email, &moved_to, later)
+            .await
+            .unwrap()
+    );
+    let moved = stored(user.id).await;
+    assert_eq!(
+        (moved.email.as_str(), moved.email_verified_at),
+        (moved_to.as_str(), Some(later))
+    );
+    assert_eq!(
+        users.user_by_email(&moved_to).await.unwrap().map(|u| u.id),
+        Some(user.id)
+    );
+    assert_eq!(users.user_by_email(&user.email).await.unwrap(), None);
+    // The old address is free again.
+    let reuse = User {
+        id: UserId::new(),
+        email: user.email.clone(),
+        ..user.clone()
+    };
+    users.create_user(reuse).await.unwrap();
 }
 
 fn pending_totp(user: &User) -> TotpRecord {

@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 
 use crate::id::{FamilyId, SecretHash, SessionId, UserId};
-use crate::intent::{Intent, IntentKey, Purpose};
+use crate::intent::{Intent, IntentId, IntentKey, Purpose};
 use crate::mfa::EncryptedSecret;
 use crate::outbox::{Backlog, Delivery, MessageId, OutboxMessage};
 
@@ -52,6 +52,8 @@ struct State {
     outbox: HashMap<MessageId, OutboxMessage>,
     deliveries: Vec<DeliveryState>,
     totp_steps: HashMap<UserId, (u64, SystemTime)>,
+    /// Whether [`UserStore::adopt_email_verification`] ran.
+    verification_adopted: bool,
 }
 
 impl State {
@@ -256,6 +258,56 @@ impl UserStore for MemoryStore {
                 }
             })
             .is_some())
+    }
+
+    async fn mark_email_verified(&self, id: &UserId, email: &str, now: SystemTime) -> Result<bool> {
+        Ok(self
+            .state()
+            .users
+            .get_mut(id)
+            .filter(|user| user.email == email)
+            .map(|user| {
+                user.email_verified_at.get_or_insert(now);
+            })
+            .is_some())
+    }
+
+    async fn change_email(
+        &self,
+        id: &UserId,
+        from: &str,
+        to: &str,
+        now: SystemTime,
+    ) -> Result<bool> {
+        let mut state = self.state();
+        if state.users.get(id).is_none_or(|user| user.email != from) {
+            return Ok(false);
+        }
+        if state.user_by_email.get(to).is_some_and(|owner| owner != id) {
+            return Err(Error::Conflict("an account with this email exists".into()));
+        }
+        state.user_by_email.remove(from);
+        state.user_by_email.insert(to.to_owned(), *id);
+        if let Some(user) = state.users.get_mut(id) {
+            to.clone_into(&mut user.email);
+            user.email_verified_at = Some(now);
+        }
+        Ok(true)
+    }
+
+    async fn adopt_email_verification(&self, now: SystemTime) -> Result<Option<u64>> {
+        let mut state = self.state();
+        if std::mem::replace(&mut state.verification_adopted, true) {
+            return Ok(None);
+        }
+        let mut adopted = 0;
+        for user in state.users.values_mut() {
+            if user.email_verified_at.is_none() {
+                user.email_verified_at = Some(now);
+                adopted += 1;
+            }
+        }
+        Ok(Some(adopted))
     }
 }
 
@@ -935,6 +987,27 @@ impl IntentStore for MemoryStore {
             .intents
             .iter()
             .find(|kept| kept.live(purpose, key, now))
+            .map(|kept| kept.intent.clone()))
+    }
+
+    async fn code_intent(
+        &self,
+        purpose: Purpose,
+        id: &IntentId,
+        now: SystemTime,
+    ) -> Result<Option<Intent>> {
+        Ok(self
+            .state()
+            .intents
+            .iter()
+            .find(|kept| {
+                let intent = &kept.intent;
+                intent.code
+                    && intent.id == *id
+                    && intent.purpose == purpose
+                    && !kept.ended
+                    && now < intent.expires_at
+            })
             .map(|kept| kept.intent.clone()))
     }
 

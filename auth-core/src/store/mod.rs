@@ -49,7 +49,7 @@ use async_trait::async_trait;
 
 use crate::error::Result;
 use crate::id::{Amr, SecretHash, SessionId, UserId};
-use crate::intent::{Intent, IntentKey, Purpose};
+use crate::intent::{Intent, IntentId, IntentKey, Purpose};
 use crate::mfa::{EncryptedSecret, TotpParams};
 use crate::outbox::{Backlog, Delivery, MessageId, OutboxMessage};
 use crate::refresh::{RefreshFamily, RefreshTokenRecord, Rotation};
@@ -72,6 +72,9 @@ pub struct User {
     /// epoch read with the password hash that was verified; older ones are refused. New
     /// accounts start at 0.
     pub epoch: u64,
+    /// When the owner proved the address receives mail (a verification link or code, a
+    /// confirmed change of address, a sign-in by email); `None` until then.
+    pub email_verified_at: Option<SystemTime>,
 }
 
 impl fmt::Debug for User {
@@ -82,6 +85,7 @@ impl fmt::Debug for User {
             .field("disabled", &self.disabled)
             .field("created_at", &self.created_at)
             .field("epoch", &self.epoch)
+            .field("email_verified_at", &self.email_verified_at)
             .finish_non_exhaustive()
     }
 }
@@ -122,6 +126,26 @@ pub trait UserStore: Send + Sync + fmt::Debug {
     /// Enables or disables the account; disabling also moves the credentials epoch on. False
     /// if there is no such account.
     async fn set_disabled(&self, id: &UserId, disabled: bool) -> Result<bool>;
+    /// Records that the account's address `email` was verified at `now`, only while it is
+    /// still the account's address (a link sent to an address the account has since left
+    /// verifies nothing). False otherwise, or if there is no such account; an address
+    /// verified before stays verified as of its first verification.
+    async fn mark_email_verified(&self, id: &UserId, email: &str, now: SystemTime) -> Result<bool>;
+    /// Moves the account from address `from` to `to` (normalised), verified at `now`, only
+    /// while its address is still `from`; false otherwise.
+    /// [`Error::Conflict`](crate::Error::Conflict) if another account has `to`.
+    async fn change_email(
+        &self,
+        id: &UserId,
+        from: &str,
+        to: &str,
+        now: SystemTime,
+    ) -> Result<bool>;
+    /// The first time it is called on a store: every account not verified yet counts as
+    /// verified at `now` (the accounts made before verification was required), and the number
+    /// of them; `None` on every later call, which changes nothing. Idempotent across
+    /// processes: of concurrent first calls, one does the work.
+    async fn adopt_email_verification(&self, now: SystemTime) -> Result<Option<u64>>;
 }
 
 /// A user's TOTP credential.
@@ -433,6 +457,15 @@ pub trait IntentStore: Send + Sync + fmt::Debug {
         &self,
         purpose: Purpose,
         key: &IntentKey,
+        now: SystemTime,
+    ) -> Result<Option<Intent>>;
+    /// The live code intent of `purpose` with id `id`, whatever its code: what a code is
+    /// checked for (the account whose wrong-code budget the attempt is counted in) before
+    /// [`consume_intent`](Self::consume_intent) checks the code itself. Never a link's intent.
+    async fn code_intent(
+        &self,
+        purpose: Purpose,
+        id: &IntentId,
         now: SystemTime,
     ) -> Result<Option<Intent>>;
     /// Uses the live intent of `purpose` that `key` names, atomically: of concurrent calls one

@@ -18,6 +18,8 @@
 //! | `ReauthRequired { max_age }` | 401 | `reauth_required` | | 16 `UNAUTHENTICATED` |
 //! | `WeakPassword(_)` | 422 | `weak_password` | | 3 `INVALID_ARGUMENT` |
 //! | `Throttled { retry_after }` | 429 | `throttled` | `retry_after`, rounded up | 8 `RESOURCE_EXHAUSTED` |
+//! | `EmailUnverified` | 403 | `email_unverified` | | 7 `PERMISSION_DENIED` |
+//! | `IntentInvalid` | 410 | `intent_invalid` | | 9 `FAILED_PRECONDITION` |
 //! | `Conflict(_)` | 409 | `conflict` | | 6 `ALREADY_EXISTS` |
 //! | `NotFound(_)` | 404 | `not_found` | | 5 `NOT_FOUND` |
 //! | `InvalidRequest(_)` | 400 | `invalid_request` | | 3 `INVALID_ARGUMENT` |
@@ -184,6 +186,8 @@ impl Answer {
                 )
                 .with_retry_after(*retry_after)
             }
+            Error::EmailUnverified => Self::new(StatusCode::FORBIDDEN, code, error.to_string()),
+            Error::IntentInvalid => Self::new(StatusCode::GONE, code, error.to_string()),
             Error::Conflict(_) => Self::new(StatusCode::CONFLICT, code, error.to_string()),
             Error::NotFound(_) => Self::new(StatusCode::NOT_FOUND, code, error.to_string()),
             Error::InvalidRequest(_) => Self::new(StatusCode::BAD_REQUEST, code, error.to_string()),
@@ -315,6 +319,7 @@ impl Answer {
             StatusCode::SERVICE_UNAVAILABLE => 14,
             StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => 3,
             StatusCode::CONFLICT => 6,
+            StatusCode::GONE => 9,
             StatusCode::NOT_FOUND => 5,
             _ => 13,
         }

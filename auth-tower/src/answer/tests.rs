@@ -25,7 +25,9 @@ fn every_error() -> Vec<Error> {
             Error::WeakPassword(_) => Some(Error::Throttled {
                 retry_after: Duration::from_secs(3),
             }),
-            Error::Throttled { .. } => Some(Error::Conflict("the account exists".into())),
+            Error::Throttled { .. } => Some(Error::EmailUnverified),
+            Error::EmailUnverified => Some(Error::IntentInvalid),
+            Error::IntentInvalid => Some(Error::Conflict("the account exists".into())),
             Error::Conflict(_) => Some(Error::NotFound("no such session".into())),
             Error::NotFound(_) => Some(Error::InvalidRequest("empty email".into())),
             Error::InvalidRequest(_) => Some(Error::Busy),
@@ -102,6 +104,20 @@ fn expected(
             8,
             "too many attempts, retry in 3 s",
             Some("3"),
+        ),
+        Error::EmailUnverified => (
+            StatusCode::FORBIDDEN,
+            "email_unverified",
+            7,
+            "the email address is not verified yet",
+            None,
+        ),
+        Error::IntentInvalid => (
+            StatusCode::GONE,
+            "intent_invalid",
+            9,
+            "this link or code is no longer valid",
+            None,
         ),
         Error::Conflict(_) => (
             StatusCode::CONFLICT,
@@ -203,7 +219,7 @@ fn every_variant_is_sampled_once() {
     let all = every_error();
     let kinds: std::collections::HashSet<_> = all.iter().map(std::mem::discriminant).collect();
     assert_eq!(kinds.len(), all.len());
-    assert_eq!(all.len(), 16);
+    assert_eq!(all.len(), 18);
 }
 
 #[test]

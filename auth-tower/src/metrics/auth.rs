@@ -46,6 +46,8 @@ impl Metrics {
             AuthEventKind::LoginSucceeded { amr } => {
                 let method = if amr.is_multi_factor() {
                     "mfa"
+                } else if amr.by_email() {
+                    "magic_link"
                 } else {
                     "password"
                 };

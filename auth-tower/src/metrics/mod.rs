@@ -5,7 +5,7 @@
 //! | metric | labels |
 //! |---|---|
 //! | `http_requests_total`, `http_request_duration_seconds` | `method`, `route`, `status` (class: `2xx` ...) |
-//! | `auth_login_total` | `outcome` (`success`, `failure`, `throttled`, `mfa_required`), `method` (`password`, `mfa`) |
+//! | `auth_login_total` | `outcome` (`success`, `failure`, `throttled`, `mfa_required`), `method` (`password`, `mfa`, `magic_link`: an emailed link or code) |
 //! | `auth_refresh_total` | `outcome` (`rotated`, `reused`, `invalid`, `error`) |
 //! | `auth_mfa_verify_total` | `outcome` (`success`, `failure`, `recovery_code`) |
 //! | `auth_throttled_total`, `auth_second_factor_checks_total`, `auth_token_issue_duration_seconds`, `auth_password_hash_duration_seconds` | |
@@ -214,6 +214,7 @@ impl Metrics {
         for (outcome, method) in [
             ("success", "password"),
             ("success", "mfa"),
+            ("success", "magic_link"),
             ("failure", "password"),
             ("throttled", "password"),
             ("mfa_required", "password"),

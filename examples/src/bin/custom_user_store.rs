@@ -3,6 +3,10 @@
 //! case-insensitive email index), every other store from the library's memory backend:
 //! register, refuse a second account with the same email, log in, authenticate the token.
 //!
+//! The flows by email (sign-up with verification, reset, sign-in by link) write an account
+//! with its links and mail in one unit of work (`Stores::unit`), which must be the backend
+//! that holds the accounts; with accounts elsewhere, as here, use `register` and `login`.
+//!
 //! Run: `cargo run -p auth-examples --bin custom_user_store`
 
 use std::sync::Arc;

@@ -52,6 +52,28 @@ impl IntentStore for PostgresStore {
         self.live_intent(&select, purpose, key, now).await
     }
 
+    async fn code_intent(
+        &self,
+        purpose: Purpose,
+        id: &IntentId,
+        now: SystemTime,
+    ) -> Result<Option<Intent>> {
+        let client = self.client().await?;
+        let select = format!(
+            "SELECT {COLUMNS} FROM auth_intents \
+             WHERE id = $1 AND purpose = $2 AND code AND expires_at > $3 \
+               AND used_at IS NULL AND voided_at IS NULL"
+        );
+        query_opt(
+            &client,
+            &select,
+            &[&id.as_str(), &purpose.as_str(), &pg_time(now)],
+        )
+        .await?
+        .map(|row| intent(&row))
+        .transpose()
+    }
+
     async fn consume_intent(
         &self,
         purpose: Purpose,

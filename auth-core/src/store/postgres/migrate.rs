@@ -59,6 +59,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "outbox",
         sql: include_str!("migrations/0007_outbox.sql"),
     },
+    Migration {
+        version: 8,
+        name: "email_verification",
+        sql: include_str!("migrations/0008_email_verification.sql"),
+    },
 ];
 
 /// The backfill that moves stored addresses to [`normalize_email`]'s form, by its name in

@@ -1,11 +1,13 @@
 //! [`UserStore`]: table `auth_users`, emails unique case-insensitively.
 
+use std::time::SystemTime;
+
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use deadpool_postgres::tokio_postgres::Row;
 use uuid::Uuid;
 
-use super::{PostgresStore, execute, get, pg_time, query_opt};
+use super::{PostgresStore, db_error, execute, get, pg_time, query_opt};
 use crate::error::{Error, Result};
 use crate::id::UserId;
 use crate::store::{User, UserStore};
@@ -19,7 +21,8 @@ impl UserStore for PostgresStore {
 
     async fn user_by_email(&self, email: &str) -> Result<Option<User>> {
         let client = self.client().await?;
-        let sql = "SELECT id, email, password_hash, disabled, created_at, epoch FROM auth_users \
+        let sql = "SELECT id, email, password_hash, disabled, created_at, epoch, email_verified_at \
+                   FROM auth_users \
                    WHERE lower(email) = lower($1)";
         query_opt(&client, sql, &[&email])
             .await?
@@ -29,7 +32,8 @@ impl UserStore for PostgresStore {
 
     async fn user_by_id(&self, id: &UserId) -> Result<Option<User>> {
         let client = self.client().await?;
-        let sql = "SELECT id, email, password_hash, disabled, created_at, epoch FROM auth_users \
+        let sql = "SELECT id, email, password_hash, disabled, created_at, epoch, email_verified_at \
+                   FROM auth_users \
                    WHERE id = $1";
         query_opt(&client, sql, &[&id.as_uuid()])
             .await?
@@ -93,14 +97,74 @@ impl UserStore for PostgresStore {
         .await?;
         Ok(updated == 1)
     }
+
+    async fn mark_email_verified(&self, id: &UserId, email: &str, now: SystemTime) -> Result<bool> {
+        let client = self.client().await?;
+        let updated = execute(
+            &client,
+            "UPDATE auth_users SET email_verified_at = coalesce(email_verified_at, $3) \
+             WHERE id = $1 AND email = $2",
+            &[&id.as_uuid(), &email, &pg_time(now)],
+        )
+        .await?;
+        Ok(updated == 1)
+    }
+
+    async fn change_email(
+        &self,
+        id: &UserId,
+        from: &str,
+        to: &str,
+        now: SystemTime,
+    ) -> Result<bool> {
+        let client = self.client().await?;
+        // A taken address violates the unique index: a conflict (see `db_error`).
+        let updated = execute(
+            &client,
+            "UPDATE auth_users SET email = $3, email_verified_at = $4 \
+             WHERE id = $1 AND email = $2",
+            &[&id.as_uuid(), &from, &to, &pg_time(now)],
+        )
+        .await?;
+        Ok(updated == 1)
+    }
+
+    async fn adopt_email_verification(&self, now: SystemTime) -> Result<Option<u64>> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_error)?;
+        // The marker row first: of concurrent first calls, one inserts it, the others wait on
+        // its key and then find it taken.
+        let first = execute(
+            &tx,
+            "INSERT INTO auth_data_migrations (name) VALUES ($1) ON CONFLICT DO NOTHING",
+            &[&VERIFICATION_ADOPTED],
+        )
+        .await?;
+        if first == 0 {
+            return Ok(None);
+        }
+        let adopted = execute(
+            &tx,
+            "UPDATE auth_users SET email_verified_at = $1 WHERE email_verified_at IS NULL",
+            &[&pg_time(now)],
+        )
+        .await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(Some(adopted))
+    }
 }
+
+/// The `auth_data_migrations` row recording that accounts made before verification was
+/// required were marked verified.
+const VERIFICATION_ADOPTED: &str = "email_verification_adopted";
 
 /// Creates `user` through `client` (a transaction, for a unit of work).
 pub(super) async fn create_user_in(client: &impl GenericClient, user: &User) -> Result<()> {
     execute(
         client,
-        "INSERT INTO auth_users (id, email, password_hash, disabled, created_at, epoch) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO auth_users \
+           (id, email, password_hash, disabled, created_at, epoch, email_verified_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
         &[
             &user.id.as_uuid(),
             &user.email,
@@ -108,6 +172,7 @@ pub(super) async fn create_user_in(client: &impl GenericClient, user: &User) -> 
             &user.disabled,
             &pg_time(user.created_at),
             &epoch_param(user.epoch)?,
+            &user.email_verified_at.map(pg_time),
         ],
     )
     .await?;
@@ -133,5 +198,6 @@ fn user(row: &Row) -> Result<User> {
         disabled: get(row, "disabled")?,
         created_at: get(row, "created_at")?,
         epoch: epoch(row)?,
+        email_verified_at: get(row, "email_verified_at")?,
     })
 }

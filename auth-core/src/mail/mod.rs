@@ -1,13 +1,28 @@
-//! Mail: what an outbox message for the `mail` sink holds ([`MailMessage`]), and, with the
-//! `smtp` feature, the sink that sends it over SMTP ([`SmtpSink`]).
+//! Mail: what an outbox message for the `mail` sink holds ([`MailMessage`]), the templates
+//! mails are written from ([`templates`]), the development sink that writes them to the log
+//! ([`LogSink`]), and, with the `smtp` feature, the sink that sends them over SMTP
+//! ([`SmtpSink`]).
 //!
 //! Every mail carries the outbox message's id as its `Message-ID`, the same on every attempt,
 //! so a mail sent twice (a worker that died before it could report) is recognisably one.
 
+pub mod templates;
+
+use std::time::SystemTime;
+
+use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
+
+use crate::outbox::{Delivery, DeliveryError, MessageId, OutboxMessage, Sink};
+pub use templates::{Field, Fields, MailKind, Rendered, Templates};
 
 /// The sink name mail goes to.
 pub const MAIL_SINK: &str = "mail";
+
+/// The outbox message kind of a mail of `kind`: `mail.` and its name.
+pub fn message_kind(kind: MailKind) -> String {
+    format!("mail.{kind}")
+}
 
 /// A mail as an outbox message's payload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,6 +36,57 @@ pub struct MailMessage {
     /// An HTML body besides the text, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html: Option<String>,
+}
+
+impl MailMessage {
+    /// A mail to `to`, as rendered.
+    pub fn new(to: impl Into<String>, rendered: Rendered) -> Self {
+        Self {
+            to: to.into(),
+            subject: rendered.subject,
+            text: rendered.text,
+            html: rendered.html,
+        }
+    }
+
+    /// The outbox message that sends this mail of `kind`, made at `now`, to the mail sink.
+    pub fn into_outbox(self, kind: MailKind, now: SystemTime) -> OutboxMessage {
+        OutboxMessage {
+            id: MessageId::new(),
+            kind: message_kind(kind),
+            payload: serde_json::to_value(self)
+                .unwrap_or_else(|error| unreachable!("a mail serialises: {error}")),
+            sinks: vec![MAIL_SINK.to_owned()],
+            created_at: now,
+        }
+    }
+}
+
+/// The mail sink of a development server with no SMTP server: every mail goes to the log at
+/// WARN, whole (links and codes included), marked as not sent. Never for production: the log
+/// then holds what only the recipient may read.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LogSink;
+
+#[async_trait]
+impl Sink for LogSink {
+    fn name(&self) -> &str {
+        MAIL_SINK
+    }
+
+    async fn deliver(&self, delivery: &Delivery) -> std::result::Result<(), DeliveryError> {
+        let mail: MailMessage = serde_json::from_value(delivery.message.payload.clone())
+            .map_err(|e| DeliveryError(format!("not a mail payload: {e}")))?;
+        tracing::warn!(
+            message_id = %delivery.message.id,
+            kind = %delivery.message.kind,
+            to = %mail.to,
+            subject = %mail.subject,
+            body = %mail.text,
+            "DEVELOPMENT MAIL, NOT SENT (no SMTP_URL): this log line holds the mail's links and codes"
+        );
+        Ok(())
+    }
 }
 
 #[cfg(feature = "smtp")]
