@@ -108,6 +108,8 @@ pub(crate) struct ServeConfig {
     pub(crate) password_context_words: Vec<String>,
     /// Where the client's address comes from behind proxies.
     pub(crate) proxies: crate::proxies::ProxyPolicy,
+    /// Mail: SMTP, the links' base, verification, templates.
+    pub(crate) mail: mail::MailConfig,
 }
 
 /// Verified access tokens remembered by default (about half a KiB each).
@@ -132,13 +134,14 @@ pub(crate) fn setting(raw: Option<String>) -> Option<String> {
 
 /// The variables that hold secrets. Each may instead name a file as `<NAME>_FILE` (a
 /// Kubernetes secret volume, a Docker secret), whose contents are the value.
-pub(crate) const SECRET_VARIABLES: [&str; 6] = [
+pub(crate) const SECRET_VARIABLES: [&str; 7] = [
     "DATABASE_URL",
     "REDIS_URL",
     "AUTH_SIGNING_KEYS",
     "JWT_ACCESS_SECRET",
     "MFA_ENCRYPTION_KEYS",
     "MFA_ENCRYPTION_KEY",
+    "SMTP_URL",
 ];
 
 /// The secret `name` from the file at `path` (`<NAME>_FILE`), trimmed; the problem names the
@@ -581,6 +584,7 @@ pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConf
         header: trusted_proxy_header,
         trusted: trusted_proxies,
     };
+    let mail = mail::read(&get, production, port, &mut problems);
 
     if problems.is_empty() {
         Ok(ServeConfig {
@@ -624,6 +628,7 @@ pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConf
             breach_check_failure,
             password_context_words,
             proxies,
+            mail,
         })
     } else {
         Err(problems)
@@ -868,6 +873,7 @@ fn bind_address(value: &str) -> Option<std::net::IpAddr> {
         .ok()
 }
 
+mod mail;
 mod secrets;
 mod stores;
 

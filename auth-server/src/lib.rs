@@ -16,6 +16,7 @@ mod error;
 mod healthcheck;
 mod keys;
 mod listen;
+mod mailer;
 mod mfa;
 mod migrate;
 mod proxies;

@@ -8,7 +8,11 @@ use std::time::Duration;
 use auth_core::clock::SystemClock;
 use auth_core::event::EventSink;
 use auth_core::event::TracingEventSink;
-use auth_core::flows::{Authenticator, AuthenticatorConfig, Stores};
+use auth_core::flows::{
+    Authenticator, AuthenticatorConfig, EmailVerification, Stores, WorkerConfig,
+};
+use auth_core::mail::LogSink;
+use auth_core::outbox::Sink;
 use auth_core::password::PasswordConfig;
 use auth_core::store::ThrottleStore;
 use auth_core::throttle::{Throttle, ThrottlePolicy};
@@ -132,6 +136,7 @@ async fn run(config: ServeConfig) -> Result<(), ServeError> {
         ),
     }
     let throttle = throttle(&config, stores.throttle.clone()).map_err(ServeError::Authenticator)?;
+    let mailing = start_mail(&config, &stores, &metrics).await?;
     // Expired rows go on a schedule, one instance at a time.
     let purging = match (&pools.postgres, config.purge_interval) {
         (Some(postgres), Some(interval)) => Some(crate::purge::spawn(
@@ -219,9 +224,53 @@ async fn run(config: ServeConfig) -> Result<(), ServeError> {
     if let Some(purging) = purging {
         purging.abort();
     }
+    mailing.abort();
     pools.close().await;
     tracing::info!("connections closed; bye");
     Ok(())
+}
+
+/// Starts the outbox worker: mail over SMTP, or to the log in development. With verification
+/// required, the accounts made before it was switched on count as verified, once per store.
+async fn start_mail(
+    config: &ServeConfig,
+    stores: &Stores,
+    metrics: &Metrics,
+) -> Result<tokio::task::JoinHandle<()>, ServeError> {
+    if config.mail.email.verification == EmailVerification::Required {
+        let adopted = stores
+            .users
+            .adopt_email_verification(std::time::SystemTime::now())
+            .await
+            .map_err(ServeError::Authenticator)?;
+        if let Some(accounts) = adopted {
+            tracing::info!(
+                accounts,
+                "email verification is now required: the accounts made before count as verified"
+            );
+        }
+    }
+    let sink: Arc<dyn Sink> = match config.mail.smtp_sink() {
+        Some(sink) => Arc::new(sink.map_err(ServeError::Authenticator)?),
+        None => {
+            tracing::warn!(
+                "DEVELOPMENT MODE: no SMTP_URL, mails (their links and codes too) go to the log \
+                 at WARN instead of being sent"
+            );
+            Arc::new(LogSink)
+        }
+    };
+    tracing::info!(
+        verification = %config.mail.email.verification,
+        app_url = %config.mail.email.app_url,
+        "mail worker started"
+    );
+    Ok(crate::mailer::spawn(
+        stores.outbox.clone(),
+        sink,
+        metrics.clone(),
+        WorkerConfig::default(),
+    ))
 }
 
 /// Binds `address` (or every interface: `[::]`, which takes IPv4 too as mapped addresses,
@@ -407,6 +456,7 @@ fn authenticator(
     settings.sid_cache_ttl = config.revocation_cache_ttl;
     settings.reauthentication_max_age = config.reauth_max_age;
     settings.sessions.refresh_reuse_grace = config.refresh_reuse_grace;
+    settings.email = config.mail.email.clone();
     let defaults = PasswordConfig::default();
     let concurrency = config
         .hash_concurrency
@@ -425,6 +475,7 @@ fn authenticator(
     let mut builder = Authenticator::builder(config.keys.clone(), settings)
         .stores(stores)
         .throttle(throttle)
+        .mail_templates(config.mail.templates.clone())
         .observer(Arc::new(metrics.clone()));
     if !config.breach_checks.is_empty() {
         builder = builder.breached_password_check(Arc::new(config.breach_checks.clone()));

@@ -796,6 +796,18 @@ async fn the_openapi_document_describes_every_route_of_the_api() {
         ("get", "/v1/auth/sessions"),
         ("delete", "/v1/auth/sessions"),
         ("delete", "/v1/auth/sessions/{id}"),
+        ("post", "/v1/auth/email/verify"),
+        ("get", "/v1/auth/email/verify"),
+        ("post", "/v1/auth/email/verify/resend"),
+        ("post", "/v1/auth/password/forgot"),
+        ("post", "/v1/auth/password/reset"),
+        ("get", "/v1/auth/password/reset"),
+        ("post", "/v1/auth/login/email"),
+        ("post", "/v1/auth/login/email/verify"),
+        ("get", "/v1/auth/login/email/verify"),
+        ("post", "/v1/auth/email/change"),
+        ("post", "/v1/auth/email/change/confirm"),
+        ("get", "/v1/auth/email/change/confirm"),
     ];
     for (method, path) in expected {
         assert!(

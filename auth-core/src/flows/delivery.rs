@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crate::clock::Clock;
 use crate::error::Result;
-use crate::outbox::{Sink, retry_delay};
+use crate::outbox::{Delivery, Sink, retry_delay};
 use crate::store::OutboxStore;
 
 /// How a worker works through a sink's deliveries.
@@ -51,12 +51,26 @@ pub async fn deliver_round(
     clock: &dyn Clock,
     config: &WorkerConfig,
 ) -> Result<Round> {
+    deliver_round_reporting(store, sink, clock, config, &|_, _| {}).await
+}
+
+/// [`deliver_round`], telling `report` each delivery tried and whether the sink took it
+/// (metrics by message kind, for example).
+pub async fn deliver_round_reporting(
+    store: &dyn OutboxStore,
+    sink: &dyn Sink,
+    clock: &dyn Clock,
+    config: &WorkerConfig,
+    report: &(dyn Fn(&Delivery, bool) + Sync),
+) -> Result<Round> {
     let claimed = store
         .claim_deliveries(sink.name(), clock.now(), config.lease, config.batch)
         .await?;
     let mut round = Round::default();
     for delivery in claimed {
-        match sink.deliver(&delivery).await {
+        let outcome = sink.deliver(&delivery).await;
+        report(&delivery, outcome.is_ok());
+        match outcome {
             Ok(()) => {
                 store
                     .delivered(&delivery.message.id, sink.name(), clock.now())

@@ -97,6 +97,7 @@ mod smtp {
     use async_trait::async_trait;
     use lettre::message::header::ContentType;
     use lettre::message::{Mailbox, MultiPart, SinglePart};
+    use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
     use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
     use super::{MAIL_SINK, MailMessage};
@@ -126,9 +127,38 @@ mod smtp {
         /// A sink sending through the server at `url` as `from` (`Name <address>` or an
         /// address). [`Error::Config`] when either does not parse.
         pub fn from_url(url: &str, from: &str) -> Result<Self> {
-            let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-                .map_err(|e| Error::Config(format!("SMTP_URL: {e}")))?
-                .build();
+            Self::from_url_trusting(url, from, None)
+        }
+
+        /// [`from_url`](Self::from_url), trusting the CA certificate `ca_pem` (PEM) for the
+        /// server's certificate besides the system's roots: a mail relay with a certificate
+        /// of a private CA.
+        pub fn from_url_trusting(url: &str, from: &str, ca_pem: Option<&[u8]>) -> Result<Self> {
+            let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                .map_err(|e| Error::Config(format!("SMTP_URL: {e}")))?;
+            if let Some(pem) = ca_pem {
+                let (host, tls) = tls_of(url);
+                let root = Certificate::from_pem(pem)
+                    .map_err(|e| Error::Config(format!("SMTP_CA_FILE: {e}")))?;
+                let parameters = TlsParameters::builder(host)
+                    .add_root_certificate(root)
+                    .build_rustls()
+                    .map_err(|e| Error::Config(format!("SMTP_CA_FILE: {e}")))?;
+                builder = match tls {
+                    TlsMode::Wrapper => builder.tls(Tls::Wrapper(parameters)),
+                    TlsMode::Required => builder.tls(Tls::Required(parameters)),
+                    TlsMode::Opportunistic => builder.tls(Tls::Opportunistic(parameters)),
+                    TlsMode::None => {
+                        return Err(Error::Config(
+                            "SMTP_CA_FILE: set, but SMTP_URL uses no TLS (smtps://, or \
+                             smtp://...?tls=required)"
+                                .into(),
+                        ));
+                    }
+                };
+            }
+            // A relay that stops answering holds a worker for this long at most per mail.
+            let transport = builder.timeout(Some(SMTP_TIMEOUT)).build();
             let from: Mailbox = from
                 .parse()
                 .map_err(|e| Error::Config(format!("MAIL_FROM: {e}")))?;
@@ -167,6 +197,47 @@ mod smtp {
             };
             built.map_err(|e| DeliveryError(format!("building the mail: {e}")))
         }
+    }
+
+    /// How long one SMTP command may take before the delivery fails (and is retried).
+    const SMTP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+    /// How an SMTP URL asks for TLS (lettre's rules: `smtps` wraps the connection, `tls=` of
+    /// an `smtp` URL asks for STARTTLS).
+    enum TlsMode {
+        Wrapper,
+        Required,
+        Opportunistic,
+        None,
+    }
+
+    /// The host of an SMTP URL and how it asks for TLS.
+    fn tls_of(url: &str) -> (String, TlsMode) {
+        let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+        let (authority, query) = match rest.split_once('?') {
+            Some((authority, query)) => (authority, query),
+            None => (rest, ""),
+        };
+        let authority = authority.split('/').next().unwrap_or_default();
+        let host_port = authority
+            .rsplit_once('@')
+            .map_or(authority, |(_, host)| host);
+        let host = if let Some(bracketed) = host_port.strip_prefix('[') {
+            bracketed.split(']').next().unwrap_or_default()
+        } else {
+            host_port.split(':').next().unwrap_or_default()
+        };
+        let tls = query
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("tls="))
+            .unwrap_or_default();
+        let mode = match (scheme, tls) {
+            ("smtps", _) => TlsMode::Wrapper,
+            (_, "required") => TlsMode::Required,
+            (_, "opportunistic") => TlsMode::Opportunistic,
+            _ => TlsMode::None,
+        };
+        (host.to_owned(), mode)
     }
 
     #[async_trait]
@@ -309,6 +380,70 @@ mod tests {
         assert_eq!(store.backlog(MAIL_SINK).await.unwrap().pending, 0);
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn mail_goes_over_starttls_with_auth_to_a_server_that_requires_both() {
+        if !crate::testing::needs::require_all(&[Need::PythonAiosmtpd, Need::Openssl]) {
+            return;
+        }
+        let ca = crate::testing::private::TestCa::new();
+        let smtp = tokio::task::spawn_blocking({
+            let ca_cert = ca.cert.clone();
+            let ca = ca;
+            move || {
+                (
+                    PrivateSmtp::start_secure(&ca, "mailer", "s3cret-pass"),
+                    ca_cert,
+                    ca,
+                )
+            }
+        })
+        .await
+        .unwrap();
+        let (smtp, ca_pem, _ca) = (smtp.0, std::fs::read(&smtp.1).unwrap(), smtp.2);
+        let (store, clock) = (
+            MemoryStore::new(),
+            ManualClock::at_unix(crate::testing::NOW),
+        );
+        let url = |user: &str| format!("smtp://{user}@127.0.0.1:{}?tls=required", smtp.port);
+
+        // A wrong password, and no trust in the server's certificate: refused, kept.
+        for (url, ca) in [
+            (url("mailer:wrong-pass"), Some(ca_pem.as_slice())),
+            (url("mailer:s3cret-pass"), None),
+        ] {
+            let sink = SmtpSink::from_url_trusting(&url, "auth@example.com", ca).unwrap();
+            let message = mail_to("nobody@example.org", &clock);
+            store.enqueue(message.clone()).await.unwrap();
+            let round = deliver_round(&store, &sink, &clock, &WorkerConfig::default())
+                .await
+                .unwrap();
+            assert_eq!(round.delivered, 0, "{url}");
+            assert!(round.failed >= 1, "{url}: {round:?}");
+            clock.advance(Duration::from_secs(3600));
+        }
+        assert!(smtp.mails().is_empty());
+
+        let sink = SmtpSink::from_url_trusting(
+            &url("mailer:s3cret-pass"),
+            "Auth <auth@example.com>",
+            Some(&ca_pem),
+        )
+        .unwrap();
+        let message = mail_to("ada@example.org", &clock);
+        store.enqueue(message.clone()).await.unwrap();
+        let mut delivered = 0;
+        for _ in 0..3 {
+            let round = deliver_round(&store, &sink, &clock, &WorkerConfig::default())
+                .await
+                .unwrap();
+            delivered += round.delivered;
+            clock.advance(Duration::from_secs(3600));
+        }
+        assert_eq!(delivered, 3, "the new mail and the two kept ones");
+        assert_eq!(received(&smtp, message.id).len(), 1);
+        assert_eq!(smtp.mails().len(), 3);
+    }
+
     #[test]
     fn a_bad_sender_or_url_is_a_configuration_error() {
         assert!(matches!(
@@ -317,6 +452,14 @@ mod tests {
         ));
         assert!(matches!(
             SmtpSink::from_url("http://127.0.0.1", "auth@example.com"),
+            Err(crate::Error::Config(_))
+        ));
+        assert!(matches!(
+            SmtpSink::from_url_trusting(
+                "smtp://127.0.0.1:25",
+                "auth@example.com",
+                Some(b"-----BEGIN CERTIFICATE-----\n".as_slice())
+            ),
             Err(crate::Error::Config(_))
         ));
     }

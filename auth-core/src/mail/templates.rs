@@ -256,7 +256,8 @@ fn fill(template: &str, fields: &Fields, escape: fn(&str) -> String) -> String {
     out
 }
 
-fn escape_html(value: &str) -> String {
+/// `value` as HTML text: `&`, `<`, `>`, `"` and `'` escaped.
+pub fn escape_html(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for c in value.chars() {
         match c {

@@ -447,12 +447,7 @@ impl PrivateSmtp {
     /// Starts one on `port` (a port a sink already points at, to bring "the mail server"
     /// back) and waits until it accepts connections.
     pub fn start_on(port: u16) -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "auth-smtp-{}-{port}-{:08x}",
-            std::process::id(),
-            rand::random::<u32>()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = spool_dir(port);
         let child = Command::new("python3")
             .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
             .args(["-c", "aiosmtpd.handlers.Mailbox"])
@@ -460,6 +455,11 @@ impl PrivateSmtp {
             .stdout(Stdio::null())
             .spawn()
             .expect("python3 with aiosmtpd");
+        Self::running(port, dir, child)
+    }
+
+    /// The server `child` just started, once it accepts connections on `port`.
+    fn running(port: u16, dir: PathBuf, child: Child) -> Self {
         let smtp = Self {
             port,
             dir,
@@ -467,6 +467,27 @@ impl PrivateSmtp {
         };
         wait_until("the private SMTP server", || listening(port));
         smtp
+    }
+
+    /// Starts one that requires STARTTLS (with a certificate `ca` issues for 127.0.0.1) and
+    /// then AUTH as `user` with `password` before it takes a mail.
+    pub fn start_secure(ca: &TestCa, user: &str, password: &str) -> Self {
+        let port = free_port();
+        let dir = spool_dir(port);
+        let cert = ca.issue(&["IP:127.0.0.1"]);
+        let script = dir.join("secure_smtp.py");
+        std::fs::write(&script, SECURE_SMTP).unwrap();
+        let child = Command::new("python3")
+            .arg(&script)
+            .arg(port.to_string())
+            .arg(dir.join("maildir"))
+            .arg(&cert.cert)
+            .arg(&cert.key)
+            .args([user, password])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("python3 with aiosmtpd");
+        Self::running(port, dir, child)
     }
 
     /// `smtp://127.0.0.1:<port>` (no TLS, no authentication).
@@ -486,6 +507,42 @@ impl PrivateSmtp {
             .collect()
     }
 }
+
+/// A fresh folder for the spool of a server on `port`.
+fn spool_dir(port: u16) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "auth-smtp-{}-{port}-{:08x}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// An aiosmtpd server that takes mail only after STARTTLS and AUTH (LOGIN or PLAIN):
+/// `secure_smtp.py PORT MAILDIR CERT KEY USER PASSWORD`.
+const SECURE_SMTP: &str = r#"
+import ssl, sys, threading
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Mailbox
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+port, maildir, cert, key, user, password = sys.argv[1:]
+context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+context.load_cert_chain(cert, key)
+
+def authenticate(server, session, envelope, mechanism, data):
+    ok = (isinstance(data, LoginPassword)
+          and data.login == user.encode() and data.password == password.encode())
+    return AuthResult(success=ok, handled=False)
+
+controller = Controller(
+    Mailbox(maildir), hostname="127.0.0.1", port=int(port),
+    tls_context=context, require_starttls=True,
+    auth_required=True, auth_require_tls=True, authenticator=authenticate)
+controller.start()
+threading.Event().wait()
+"#;
 
 impl Drop for PrivateSmtp {
     fn drop(&mut self) {

@@ -1,34 +1,46 @@
 //! Accounts and their tokens: register, login, refresh, reauthentication (a step-up), logout,
 //! the caller's profile and password change.
 
-use auth_core::flows::{Authenticator, LoginOutcome, Principal};
+use auth_core::flows::{Authenticator, LoginOutcome, Principal, SignUp};
 use auth_core::secrecy::ExposeSecret;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 
+use super::email::Requester;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ClientIp};
 use super::types::{
-    Credentials, LoginBody, MfaChallengeBody, PasswordChange, ProfileBody, Proof, ProofRequest,
-    RefreshRequest, Registration, TokenBody, UserBody,
+    AcceptedBody, Credentials, LoginBody, MfaChallengeBody, PasswordChange, ProfileBody, Proof,
+    ProofRequest, RefreshRequest, Registration, TokenBody, UserBody,
 };
 
-#[utoipa::path(post, path = "/v1/auth/register", request_body = Registration, responses((status = 201, body = UserBody), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody, description = "too many registrations from this address, or overall; Retry-After says when"), (status = 503, body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/auth/register", request_body = Registration, responses((status = 201, body = UserBody, description = "the account (EMAIL_VERIFICATION off or optional; optional also mails a verification link)"), (status = 202, body = AcceptedBody, description = "verification_sent (EMAIL_VERIFICATION required): a link went to a new address, a note to a taken one; one answer"), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody, description = "the address is taken (EMAIL_VERIFICATION off or optional)"), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody, description = "too many registrations from this address, or overall, or mails to the address; Retry-After says when"), (status = 503, body = ErrorBody)))]
 pub(crate) async fn register(
     State(auth): State<Authenticator>,
-    ClientIp(client): ClientIp,
+    Requester(origin): Requester,
     ApiJson(request): ApiJson<Registration>,
 ) -> Result<Response, ApiError> {
-    let user = auth
-        .register_from(&request.email, &request.password, Some(client))
-        .await?;
-    let body = UserBody {
-        user_id: user.id,
-        email: user.email,
-    };
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    match auth
+        .sign_up(&request.email, &request.password, &origin)
+        .await?
+    {
+        SignUp::Created(user) => {
+            let body = UserBody {
+                user_id: user.id,
+                email: user.email,
+            };
+            Ok((StatusCode::CREATED, Json(body)).into_response())
+        }
+        SignUp::VerificationSent => Ok((
+            StatusCode::ACCEPTED,
+            Json(AcceptedBody {
+                status: "verification_sent",
+            }),
+        )
+            .into_response()),
+    }
 }
 
 #[utoipa::path(post, path = "/v1/auth/login", request_body = Credentials, responses((status = 200, body = LoginBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
@@ -37,22 +49,27 @@ pub(crate) async fn login(
     ClientIp(client): ClientIp,
     ApiJson(request): ApiJson<Credentials>,
 ) -> Result<Response, ApiError> {
-    match auth
+    let outcome = auth
         .login(&request.email, &request.password, Some(client))
-        .await?
-    {
+        .await?;
+    Ok(login_answer(outcome))
+}
+
+/// The answer to a completed first factor: tokens, or the second-factor challenge.
+pub(super) fn login_answer(outcome: LoginOutcome) -> Response {
+    match outcome {
         LoginOutcome::Authenticated(tokens) => {
-            Ok(Json(LoginBody::Tokens(TokenBody::from(&tokens))).into_response())
+            Json(LoginBody::Tokens(TokenBody::from(&tokens))).into_response()
         }
         LoginOutcome::MfaRequired {
             mfa_token,
             expires_in,
-        } => Ok(Json(LoginBody::Challenge(MfaChallengeBody {
+        } => Json(LoginBody::Challenge(MfaChallengeBody {
             mfa_required: true,
             mfa_token: mfa_token.expose_secret().to_owned(),
             expires_in,
         }))
-        .into_response()),
+        .into_response(),
     }
 }
 

@@ -72,6 +72,28 @@ impl From<PathRejection> for ApiError {
     }
 }
 
+impl ApiError {
+    /// The status it answers with.
+    pub(super) fn status(&self) -> StatusCode {
+        self.0.status()
+    }
+
+    /// The message a person may read.
+    pub(super) fn message(&self) -> &str {
+        self.0.message()
+    }
+}
+
+impl From<axum::extract::rejection::FormRejection> for ApiError {
+    fn from(rejection: axum::extract::rejection::FormRejection) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            rejection.body_text(),
+        )
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         self.0.with_realm(REALM).into_json_response()

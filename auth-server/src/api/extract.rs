@@ -22,6 +22,48 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
+/// A body sent as JSON (by an application) or as a form (by the button of a page this server
+/// showed): the same fields either way; the answer is JSON to the one, a page to the other.
+pub(crate) enum Submitted<T> {
+    /// `application/json`.
+    Json(T),
+    /// `application/x-www-form-urlencoded`.
+    Form(T),
+}
+
+impl<T> Submitted<T> {
+    /// What was sent.
+    pub(crate) fn value(&self) -> &T {
+        match self {
+            Self::Json(value) | Self::Form(value) => value,
+        }
+    }
+
+    /// Whether a page's form sent it.
+    pub(crate) fn by_page(&self) -> bool {
+        matches!(self, Self::Form(_))
+    }
+}
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Submitted<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let form = request
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|value| value.starts_with("application/x-www-form-urlencoded"));
+        if form {
+            let axum::Form(value) = axum::Form::<T>::from_request(request, state).await?;
+            Ok(Self::Form(value))
+        } else {
+            let ApiJson(value) = ApiJson::<T>::from_request(request, state).await?;
+            Ok(Self::Json(value))
+        }
+    }
+}
+
 /// `Path<T>` whose rejections (a segment that is not UTF-8 once percent-decoded, say) are API
 /// errors in our JSON shape.
 pub(crate) struct ApiPath<T>(pub(crate) T);

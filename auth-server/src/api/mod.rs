@@ -9,9 +9,11 @@
 //!   request and response bodies, `error` how a failure is answered.
 
 mod auth;
+mod email;
 mod error;
 mod extract;
 mod mfa;
+mod pages;
 mod sessions;
 mod types;
 
@@ -56,6 +58,26 @@ fn table() -> Vec<(Access, UtoipaMethodRouter<Authenticator>)> {
         (Public, routes!(auth::login)),
         (Public, routes!(auth::refresh)),
         (Public, routes!(mfa::verify_mfa)),
+        (
+            Public,
+            routes!(email::verify_email, email::verify_email_page),
+        ),
+        (Public, routes!(email::resend_verification)),
+        (Public, routes!(email::forgot_password)),
+        (
+            Public,
+            routes!(email::reset_password, email::reset_password_page),
+        ),
+        (Public, routes!(email::login_email)),
+        (
+            Public,
+            routes!(email::login_email_verify, email::login_email_page),
+        ),
+        (
+            Public,
+            routes!(email::confirm_email_change, email::change_email_page),
+        ),
+        (Bearer, routes!(email::change_email)),
         (Bearer, routes!(auth::logout)),
         (Bearer, routes!(auth::me)),
         (Bearer, routes!(auth::change_password)),

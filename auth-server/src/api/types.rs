@@ -218,3 +218,92 @@ pub(crate) struct SessionBody {
 pub(crate) struct SessionsBody {
     pub(crate) sessions: Vec<SessionBody>,
 }
+
+/// An address a mail goes to: a reset link, a sign-in link and code, a verification link.
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct EmailRequest {
+    #[schema(format = Email, min_length = 3, max_length = 254)]
+    pub(crate) email: String,
+}
+
+/// The token of a mailed link (the `token` of its query).
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct TokenRequest {
+    #[schema(value_type = String, min_length = 43, max_length = 43)]
+    pub(crate) token: SecretString,
+}
+
+/// A link's token in a page's query; a page without one says so.
+#[derive(Deserialize)]
+pub(crate) struct TokenQuery {
+    pub(crate) token: Option<String>,
+}
+
+/// A new password with a reset link's token, and the second factor when the account has one.
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct ResetRequest {
+    #[schema(value_type = String, min_length = 43, max_length = 43)]
+    pub(crate) token: SecretString,
+    /// As a registration's password.
+    #[schema(value_type = String, format = Password, min_length = 12, max_length = 128)]
+    pub(crate) new_password: SecretString,
+    /// A current TOTP code or a recovery code: required when the account has a second factor
+    /// (`403 mfa_required` without it; the link stays usable).
+    #[serde(default, deserialize_with = "present_unless_empty")]
+    #[schema(value_type = Option<String>)]
+    pub(crate) code: Option<SecretString>,
+}
+
+/// A form's empty field is a field left out.
+fn present_unless_empty<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<SecretString>, D::Error> {
+    let value = Option::<String>::deserialize(deserializer)?;
+    Ok(value
+        .filter(|v| !v.trim().is_empty())
+        .map(SecretString::from))
+}
+
+/// A sign-in by email: the link's token, or the request id `login/email` answered with the
+/// mailed code.
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct EmailLoginRequest {
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub(crate) token: Option<SecretString>,
+    #[serde(default)]
+    pub(crate) request_id: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub(crate) code: Option<SecretString>,
+}
+
+/// A move of the caller's account to another address.
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct EmailChangeRequest {
+    #[schema(format = Email, min_length = 3, max_length = 254)]
+    pub(crate) new_email: String,
+}
+
+/// What a request that sends mail answers, whoever the address belongs to.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct AcceptedBody {
+    /// `accepted`, or `verification_sent` for a sign-up that waits for its verification.
+    pub(crate) status: &'static str,
+}
+
+/// What `login/email` answers: the id to send the mailed code with.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct EmailLoginBody {
+    /// Always `accepted`.
+    pub(crate) status: &'static str,
+    /// Sent back with the code to `/v1/auth/login/email/verify`.
+    pub(crate) request_id: String,
+}
+
+/// What a used link did.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct DoneBody {
+    /// `verified`, `password_reset` or `email_changed`.
+    pub(crate) status: &'static str,
+}

@@ -24,6 +24,10 @@ fn has(problems: &[String], variable: &str) -> bool {
 
 /// `openssl rand -hex 32`.
 const HEX_KEY: &str = "5c0e9a41d7b23f86e1c4a09b7d52f3e8a6b19c04d87e2f53b0a6c1e9d4f27b83";
+/// The mail settings production needs.
+const SMTP: (&str, &str) = ("SMTP_URL", "smtps://auth:mail-password@mail.example.com");
+const MAIL_FROM: (&str, &str) = ("MAIL_FROM", "Example <auth@example.com>");
+const APP_URL: (&str, &str) = ("APP_URL", "https://app.example.com");
 /// Another, for rotation.
 const OLD_HEX_KEY: &str = "e27a4c91b05d38f6a2c7e14b9d06f58c3a1e7b20d94c6f85e0b3a7d1c52f9e46";
 
@@ -238,6 +242,8 @@ fn production_refuses_memory_generated_keys_and_missing_secrets() {
         "AUTH_SIGNING_KEYS",
         "MFA_ENCRYPTION_KEY",
         "AUTH_ISSUER",
+        "SMTP_URL",
+        "APP_URL",
     ] {
         assert!(has(&found, variable), "{variable} missing from {found:?}");
     }
@@ -255,6 +261,9 @@ fn production_refuses_a_short_shared_secret_and_wildcard_cors() {
         ("MFA_ENCRYPTION_KEY", HEX_KEY),
         ("JWT_ACCESS_SECRET", "short-secret"),
         ("CORS_ORIGINS", "*"),
+        SMTP,
+        MAIL_FROM,
+        APP_URL,
     ]);
     assert!(has(&found, "JWT_ACCESS_SECRET"), "{found:?}");
     assert!(has(&found, "CORS_ORIGINS"), "{found:?}");
@@ -277,6 +286,9 @@ fn a_complete_production_configuration_is_accepted() {
         ("AUTH_ISSUER", "https://auth.example.com"),
         ("MFA_ENCRYPTION_KEY", HEX_KEY),
         ("AUTH_SIGNING_KEYS", &keys),
+        SMTP,
+        MAIL_FROM,
+        APP_URL,
     ])
     .unwrap();
     assert_eq!(config.key_source, KeySource::Configured);
@@ -342,6 +354,9 @@ fn production_with(extra: &[(&str, &str)]) -> Vec<(String, String)> {
             "postgres://auth@db/auth?sslmode=verify-full",
         ),
         ("AUTH_ISSUER", "https://auth.example.com"),
+        SMTP,
+        MAIL_FROM,
+        APP_URL,
     ]
     .iter()
     .chain(extra)

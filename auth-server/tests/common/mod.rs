@@ -136,6 +136,8 @@ pub struct Answer {
     pub status: u16,
     pub head: String,
     pub body: Value,
+    /// The body as it came, byte for byte.
+    pub raw_body: String,
 }
 
 /// A minimal HTTP/1.1 exchange with extra header lines and a body.
@@ -166,6 +168,7 @@ pub async fn send(port: u16, method: &str, path: &str, headers: &[&str], body: &
     Answer {
         status,
         head: head.to_ascii_lowercase(),
+        raw_body: raw.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_owned(),
         body,
     }
 }

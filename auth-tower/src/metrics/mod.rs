@@ -10,6 +10,8 @@
 //! | `auth_mfa_verify_total` | `outcome` (`success`, `failure`, `recovery_code`) |
 //! | `auth_throttled_total`, `auth_second_factor_checks_total`, `auth_token_issue_duration_seconds`, `auth_password_hash_duration_seconds` | |
 //! | `auth_service_health` | `component` (1 up, 0 down) |
+//! | `auth_email_sent_total` | `kind` (`verify_email`, `reset_password`, `login`, ...), `outcome` (`sent`, `failed`) |
+//! | `auth_outbox_pending`, `auth_outbox_oldest_age_seconds` | `sink` (`mail`) |
 //! | `process_resident_memory_bytes`, `process_open_fds`, `process_cpu_seconds_total` | (Linux) |
 //!
 //! The `route` label comes from a bounded set: the route templates given to
@@ -91,6 +93,17 @@ struct ComponentLabels {
     component: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MailLabels {
+    kind: String,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SinkLabels {
+    sink: String,
+}
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 fn latency_histogram() -> Histogram {
@@ -114,6 +127,9 @@ pub struct Metrics {
     token_issue: Histogram,
     password_hash: Histogram,
     health: Family<ComponentLabels, Gauge>,
+    email_sent: Family<MailLabels, Counter>,
+    outbox_pending: Family<SinkLabels, Gauge>,
+    outbox_oldest_age: Family<SinkLabels, Gauge>,
     password_pool: pool::PasswordPoolCollector,
     #[cfg(feature = "postgres")]
     postgres_pool: pool::PostgresPoolCollector,
@@ -150,6 +166,9 @@ impl Metrics {
         let token_issue = latency_histogram();
         let password_hash = latency_histogram();
         let health = Family::<ComponentLabels, Gauge>::default();
+        let email_sent = Family::<MailLabels, Counter>::default();
+        let outbox_pending = Family::<SinkLabels, Gauge>::default();
+        let outbox_oldest_age = Family::<SinkLabels, Gauge>::default();
 
         registry.register(
             "http_requests",
@@ -201,6 +220,21 @@ impl Metrics {
             "Dependency health from the readiness checks: 1 up, 0 down",
             health.clone(),
         );
+        registry.register(
+            "auth_email_sent",
+            "Mails handed to the mail sink (outcome sent) or refused by it (failed: retried later), by kind",
+            email_sent.clone(),
+        );
+        registry.register(
+            "auth_outbox_pending",
+            "Outbox deliveries waiting for their sink, as the last worker round found them",
+            outbox_pending.clone(),
+        );
+        registry.register(
+            "auth_outbox_oldest_age_seconds",
+            "Age of the oldest delivery waiting for its sink (0 when none waits)",
+            outbox_oldest_age.clone(),
+        );
         registry.register_collector(Box::new(process::ProcessCollector));
         let password_pool = pool::PasswordPoolCollector::default();
         registry.register_collector(Box::new(password_pool.clone()));
@@ -227,6 +261,14 @@ impl Metrics {
         for outcome in ["success", "failure", "recovery_code"] {
             let _ = mfa_verifications.get_or_create(&OutcomeLabels { outcome });
         }
+        for kind in auth_core::mail::MailKind::ALL {
+            for outcome in ["sent", "failed"] {
+                let _ = email_sent.get_or_create(&MailLabels {
+                    kind: kind.as_str().to_owned(),
+                    outcome,
+                });
+            }
+        }
 
         Self {
             registry: Arc::new(registry),
@@ -240,6 +282,9 @@ impl Metrics {
             token_issue,
             password_hash,
             health,
+            email_sent,
+            outbox_pending,
+            outbox_oldest_age,
             password_pool,
             #[cfg(feature = "postgres")]
             postgres_pool,
@@ -287,6 +332,35 @@ impl Metrics {
     #[cfg(feature = "postgres")]
     pub fn watch_postgres_pool(&self, store: &auth_core::store::postgres::PostgresStore) {
         let _ = self.postgres_pool.store.set(store.clone());
+    }
+
+    /// Counts a mail of outbox message kind `kind` (`mail.verify_email`: the kind is what
+    /// follows `mail.`) that the mail sink took (`sent`) or refused, as
+    /// `auth_email_sent_total{kind,outcome}`.
+    pub fn email_delivered(&self, kind: &str, sent: bool) {
+        let kind = kind.strip_prefix("mail.").unwrap_or(kind).to_owned();
+        let outcome = if sent { "sent" } else { "failed" };
+        self.email_sent
+            .get_or_create(&MailLabels { kind, outcome })
+            .inc();
+    }
+
+    /// Sets what waits for `sink`: `auth_outbox_pending{sink}` and
+    /// `auth_outbox_oldest_age_seconds{sink}` (0 when nothing waits).
+    pub fn outbox_backlog(
+        &self,
+        sink: &str,
+        pending: u64,
+        oldest_age: Option<std::time::Duration>,
+    ) {
+        let labels = SinkLabels {
+            sink: sink.to_owned(),
+        };
+        self.outbox_pending
+            .get_or_create(&labels)
+            .set(i64::try_from(pending).unwrap_or(i64::MAX));
+        let age = oldest_age.map_or(0, |age| i64::try_from(age.as_secs()).unwrap_or(i64::MAX));
+        self.outbox_oldest_age.get_or_create(&labels).set(age);
     }
 
     /// The registry as OpenMetrics text.
