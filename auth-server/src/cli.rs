@@ -56,10 +56,19 @@ pub(crate) enum Command {
     /// cannot be asked, allow); PASSWORD_CONTEXT_WORDS (comma-separated words no password may be
     /// built on, besides the email's name and the issuer's); TRUSTED_PROXY_HEADER (e.g. x-forwarded-for: take the
     /// client address from it) with TRUSTED_PROXIES (comma-separated CIDR blocks: the header is
-    /// believed only from those peers, read from the right, skipping trusted addresses). Each secret (DATABASE_URL, REDIS_URL, AUTH_SIGNING_KEYS,
-    /// JWT_ACCESS_SECRET, MFA_ENCRYPTION_KEYS, MFA_ENCRYPTION_KEY) may instead be a file, named by the same
+    /// believed only from those peers, read from the right, skipping trusted addresses);
+    /// SMTP_URL (the mail relay in lettre's form: smtps://user:pass@host:465 or
+    /// smtp://user:pass@host:587?tls=required; none: mail goes to the log, development only),
+    /// SMTP_CA_FILE (a PEM CA certificate trusted for the relay besides the system's),
+    /// MAIL_FROM (the sender, Name <address>), APP_URL (the public base URL mailed links open,
+    /// https in production), PRODUCT_NAME (what mails call the service, Auth),
+    /// MAIL_TEMPLATES_DIR (a folder per locale of <kind>.txt and .html templates besides the
+    /// built-in English), EMAIL_VERIFICATION (off|optional|required; required when SMTP_URL
+    /// is set, off otherwise). Each secret (DATABASE_URL, REDIS_URL, AUTH_SIGNING_KEYS,
+    /// JWT_ACCESS_SECRET, MFA_ENCRYPTION_KEYS, MFA_ENCRYPTION_KEY, SMTP_URL) may instead be a file, named by the same
     /// variable with _FILE appended (DATABASE_URL_FILE). Production refuses in-memory state, generated keys,
-    /// missing, short or patterned secrets and plain-http origins, listing every problem.
+    /// missing, short or patterned secrets, plain-http origins and a missing mail relay,
+    /// listing every problem.
     #[default]
     Serve,
     /// Apply the embedded PostgreSQL migrations (DATABASE_URL) and exit; with --status, list

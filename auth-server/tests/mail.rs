@@ -231,7 +231,7 @@ async fn sign_up_verify_from_the_page_and_sign_in() {
     if !require(Need::PythonAiosmtpd) {
         return;
     }
-    let (smtp, server) = smtp_and_server().await;
+    let (smtp, mut server) = smtp_and_server().await;
     let port = server.port;
     let mut seen = Vec::new();
     let email = format!("ada-{}@example.com", uuid_hex());
@@ -338,8 +338,11 @@ async fn sign_up_verify_from_the_page_and_sign_in() {
 
     let login = post_json(port, "/v1/auth/login", &credentials(&email, PASSWORD), None).await;
     assert_eq!(login.status, 200, "{:?}", login.body);
+    // The request log names the route, never the address with the token.
+    let logs = terminate_and_collect_logs(&mut server).await;
+    assert!(logs.contains("/v1/auth/email/verify"), "{logs}");
+    assert!(!logs.contains(&token), "the token is in the log: {logs}");
 }
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reset_from_the_mail_ends_the_old_sessions_and_the_old_password() {
     if !require(Need::PythonAiosmtpd) {

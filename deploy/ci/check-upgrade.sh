@@ -57,7 +57,10 @@ old_bin, new_bin = sys.argv[1:]
 keys = json.loads(subprocess.check_output([new_bin, "keys", "generate"]))
 env = dict(os.environ, PORT="0", LOG_FORMAT="json", AUTH_ENV="production",
            AUTH_ISSUER="https://auth.example.com", AUTH_SIGNING_KEYS=json.dumps([keys]),
-           MFA_ENCRYPTION_KEYS="k1:" + secrets.token_hex(32))
+           MFA_ENCRYPTION_KEYS="k1:" + secrets.token_hex(32),
+           # No mail goes out in this check (verification off); production needs the settings.
+           SMTP_URL="smtps://mail.invalid:465", MAIL_FROM="auth@example.com",
+           APP_URL="https://auth.example.com", EMAIL_VERIFICATION="off")
 processes = []
 
 def start(binary):

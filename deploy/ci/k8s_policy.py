@@ -247,7 +247,7 @@ def check(name, docs):
 
 def check_secret_example(docs):
     """The example Secret holds every key the server needs, and placeholders only."""
-    keys = {"DATABASE_URL", "REDIS_URL", "AUTH_SIGNING_KEYS", "MFA_ENCRYPTION_KEYS"}
+    keys = {"DATABASE_URL", "REDIS_URL", "AUTH_SIGNING_KEYS", "MFA_ENCRYPTION_KEYS", "SMTP_URL"}
     data = docs[0].get("stringData", {}) if len(docs) == 1 else {}
     problems = [f"secret example: {key} missing" for key in sorted(keys - set(data))]
     problems += [f"secret example: {key} is not a CHANGE_ME placeholder"

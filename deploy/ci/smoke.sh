@@ -2,7 +2,9 @@
 # Deploy smoke test: the release binary against a local PostgreSQL and Redis, run the way the
 # image runs it (facts read from deploy/docker/Dockerfile: its ENV, USER, ENTRYPOINT/CMD and
 # HEALTHCHECK; an empty read-only working directory; no other environment), through migrate,
-# serve, readiness, a register/login/me round trip and a clean SIGTERM.
+# serve, readiness, a register/verify/login/me round trip with the verification mail read from
+# a real relay (aiosmtpd requiring STARTTLS and AUTH, its certificate from a CA of the test's
+# own, trusted through SMTP_CA_FILE), and a clean SIGTERM.
 #   SMOKE_POSTGRES_URL  server to create a scratch database on (postgres://postgres@127.0.0.1:5432)
 #   SMOKE_REDIS_URL     Redis, with a logical database of its own (redis://127.0.0.1:6379/9):
 #                       the server has no setting for its key prefix (always auth:), so the
@@ -48,9 +50,10 @@ base_env=(PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 work="$(mktemp -d)"
 run_dir="$work/app"
 db="auth_smoke_$$_$RANDOM"
-server_pid="" db_created=""
+server_pid="" db_created="" smtp_pid=""
 cleanup() {
   [ -z "$server_pid" ] || { kill -KILL "$server_pid" && wait "$server_pid"; } 2>/dev/null || true
+  [ -z "$smtp_pid" ] || { kill -KILL "$smtp_pid" && wait "$smtp_pid"; } 2>/dev/null || true
   [ -z "$db_created" ] || psql "$pg_url/postgres" -XqAtc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 ||
     echo "could not drop database $db" >&2
   redis-cli --no-auth-warning -u "$redis_url" --scan --pattern 'auth:*' | xargs -r redis-cli --no-auth-warning -u "$redis_url" DEL >/dev/null 2>&1 || true
@@ -106,6 +109,37 @@ deploy_env+=(PORT="$port" DATABASE_URL="$pg_url/$db" REDIS_URL="$redis_url")
 signing_key="$(as_image "$image_bin" keys generate --format jwt-eddsa)" || fail "keys generate failed"
 deploy_env+=(AUTH_SIGNING_KEYS="[$signing_key]" MFA_ENCRYPTION_KEYS="k1:$(openssl rand -hex 32)")
 
+say "a mail relay requiring STARTTLS and AUTH, its certificate from a CA of this test's own"
+smtp_python=python3
+if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
+  pip_tool aiosmtpd aiosmtpd==1.4.6
+  smtp_python="$venv/bin/python"
+fi
+mail_dir="$work/mail"
+mkdir -m 700 "$mail_dir"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+  -subj "/CN=smoke test CA" -addext basicConstraints=critical,CA:TRUE \
+  -addext keyUsage=critical,keyCertSign -keyout "$mail_dir/ca.key" -out "$work/smtp-ca.pem" 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=127.0.0.1" \
+  -keyout "$mail_dir/relay.key" -out "$mail_dir/relay.csr" 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\n' >"$mail_dir/relay.ext"
+openssl x509 -req -days 1 -in "$mail_dir/relay.csr" -CA "$work/smtp-ca.pem" -CAkey "$mail_dir/ca.key" \
+  -set_serial "0x$(openssl rand -hex 8)" -extfile "$mail_dir/relay.ext" -out "$mail_dir/relay.pem" 2>/dev/null
+chmod 644 "$work/smtp-ca.pem"
+smtp_port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+smtp_password="$(openssl rand -hex 16)"
+"$smtp_python" "$repo_root/auth-core/src/testing/secure_smtp.py" "$smtp_port" "$mail_dir/maildir" \
+  "$mail_dir/relay.pem" "$mail_dir/relay.key" mailer "$smtp_password" >"$work/smtp.log" 2>&1 &
+smtp_pid=$!
+deadline=$((SECONDS + 15))
+until python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$smtp_port" 2>/dev/null; do
+  kill -0 "$smtp_pid" 2>/dev/null || { cat "$work/smtp.log" >&2; fail "the mail relay exited"; }
+  [ "$SECONDS" -lt "$deadline" ] || fail "the mail relay did not listen within 15 s"
+  sleep 0.2
+done
+deploy_env+=(SMTP_URL="smtp://mailer:$smtp_password@127.0.0.1:$smtp_port?tls=required"
+  SMTP_CA_FILE="$work/smtp-ca.pem")
+
 say "migrate ($db)"
 (as_image "$image_bin" migrate) >"$work/migrate.log" 2>&1 || { cat "$work/migrate.log" >&2; fail "migrate failed"; }
 
@@ -133,7 +167,25 @@ request() {
 }
 email="smoke-$RANDOM@example.com"
 credentials="$(jq -nc --arg e "$email" '{email: $e, password: "correct horse battery staple"}')"
-request POST /v1/auth/register 201 "$credentials" >/dev/null
+request POST /v1/auth/register 202 "$credentials" >/dev/null
+# The verification link's token, from the mail the relay spooled (at most 20 s).
+verify_token="" deadline=$((SECONDS + 20))
+until [ -n "$verify_token" ]; do
+  [ "$SECONDS" -lt "$deadline" ] || { cat "$work/server.log" >&2; fail "no verification mail reached the relay within 20 s"; }
+  sleep 0.2
+  verify_token="$(python3 - "$mail_dir/maildir" "$email" <<'PY'
+import mailbox, re, sys
+for message in mailbox.Maildir(sys.argv[1], create=False):
+    if message["To"] == sys.argv[2]:
+        text = message.get_payload(decode=True) if not message.is_multipart() else \
+            message.get_payload(0).get_payload(decode=True)
+        found = re.search(rb"\?token=([A-Za-z0-9_-]{43})", text)
+        print(found.group(1).decode() if found else "")
+PY
+)" || true
+done
+request POST /v1/auth/login 403 "$credentials" >/dev/null
+request POST /v1/auth/email/verify 200 "$(jq -nc --arg t "$verify_token" '{token: $t}')" >/dev/null
 token="$(request POST /v1/auth/login 200 "$credentials" | jq -r '.access_token // empty')"
 [ -n "$token" ] || fail "login answered 200 without an access_token"
 me="$(request GET /v1/auth/me 200 "" "$token")"
@@ -154,5 +206,6 @@ if (as_image "${probe[@]}") 2>/dev/null; then fail "the HEALTHCHECK passed with 
 if grep -q 'DEVELOPMENT MODE' "$work/server.log"; then fail "the server ran in development mode"; fi
 
 say "smoke test passed in ${SECONDS} s (uid $runs_as, port $port, database $db, $(redact "$redis_url")):"
-say "  migrate 0; readiness 200; HEALTHCHECK 0 up, 1 down; register 201; login 200 with a token;"
-say "  me 200; SIGTERM exit 0"
+say "  migrate 0; readiness 200; HEALTHCHECK 0 up, 1 down; register 202; verification mail through"
+say "  STARTTLS and AUTH; login 403 until verified; verify 200; login 200 with a token; me 200;"
+say "  SIGTERM exit 0"
