@@ -88,6 +88,9 @@ pub enum AuthEventKind {
     PasswordRehashed,
     /// The user authenticated again in a session (a step-up).
     Reauthenticated,
+    /// Someone signed up with an address an account has (verification required: they were
+    /// answered as a new address would be, and the address was told).
+    SignUpForTakenAddress,
     /// The account's address was verified (a link, a sign-in by email, a reset).
     EmailVerified,
     /// The password was reset through an emailed link.
@@ -136,6 +139,7 @@ impl AuthEvent {
             AuthEventKind::PasswordChanged => "password_changed",
             AuthEventKind::PasswordRehashed => "password_rehashed",
             AuthEventKind::Reauthenticated => "reauthenticated",
+            AuthEventKind::SignUpForTakenAddress => "sign_up_for_taken_address",
             AuthEventKind::EmailVerified => "email_verified",
             AuthEventKind::PasswordReset => "password_reset",
             AuthEventKind::EmailChanged { undone: false } => "email_changed",

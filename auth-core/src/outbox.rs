@@ -64,13 +64,38 @@ pub fn retry_delay(attempts: u32, base: Duration, max: Duration) -> Duration {
     half + Duration::from_millis(rand::rngs::OsRng.gen_range(0..=span))
 }
 
-/// Why a delivery did not go out this time: it is tried again after [`retry_delay`].
+/// Why a delivery did not go out: a transient failure is tried again after [`retry_delay`]; a
+/// permanent one (the receiver refuses it for good, or it cannot be built) is given up.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeliveryError(pub String);
+pub struct DeliveryError {
+    /// What went wrong, for the log (never the payload).
+    pub message: String,
+    /// Whether trying again cannot help.
+    pub permanent: bool,
+}
+
+impl DeliveryError {
+    /// A failure that may pass (a receiver down, a timeout).
+    pub fn transient(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            permanent: false,
+        }
+    }
+
+    /// A failure that trying again cannot fix (a mailbox that does not exist, a payload that
+    /// is not a message).
+    pub fn permanent(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            permanent: true,
+        }
+    }
+}
 
 impl fmt::Display for DeliveryError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.message)
     }
 }
 

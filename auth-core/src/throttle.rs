@@ -79,6 +79,7 @@ use crate::email::{nfkc_casefold, normalize_email};
 use crate::clock::SharedClock;
 use crate::error::{Error, Result, TokenRejection};
 use crate::id::UserId;
+use crate::intent::IntentId;
 use crate::store::{ThrottleRecord, ThrottleStore};
 
 const HOUR: Duration = Duration::from_secs(60 * 60);
@@ -692,6 +693,54 @@ impl Throttle {
             self.account_policy,
             OnSuccess::Clear,
         ));
+        self.reserve(counters).await
+    }
+
+    /// Reserves one try of the mailed link of intent `intent` (a reset: a password refused by
+    /// the policy, a wrong second factor): the challenge budget, then the link is spent. Every
+    /// try stays counted.
+    pub async fn reserve_link_try(&self, intent: &IntentId) -> Result<Attempt> {
+        self.reserve(vec![
+            Counter::new(
+                format!("link:{intent}"),
+                self.challenge_policy,
+                OnSuccess::Keep,
+            )
+            .spent_when_refused(),
+        ])
+        .await
+    }
+
+    /// Reserves a try of an emailed sign-in code of request `request` from `client`: counted
+    /// per address, per request (the challenge budget: then the request is spent) and, when
+    /// the request names an account, in that account's second-factor budget. A right code
+    /// gives the account its attempt back without clearing its failures: an emailed code is
+    /// a first factor and must not reset the limit on second-factor guesses.
+    pub async fn reserve_emailed_code(
+        &self,
+        user: Option<&UserId>,
+        client: Option<IpAddr>,
+        request: &IntentId,
+    ) -> Result<Attempt> {
+        let mut counters = Vec::with_capacity(3);
+        if let Some(ip) = client {
+            counters.push(self.address_counter(ip));
+        }
+        counters.push(
+            Counter::new(
+                format!("login-code:{request}"),
+                self.challenge_policy,
+                OnSuccess::Release,
+            )
+            .spent_when_refused(),
+        );
+        if let Some(user) = user {
+            counters.push(Counter::new(
+                mfa_key(user),
+                self.account_policy,
+                OnSuccess::Release,
+            ));
+        }
         self.reserve(counters).await
     }
 

@@ -25,8 +25,8 @@ pub(crate) fn spawn(
     config: WorkerConfig,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let report = |delivery: &auth_core::outbox::Delivery, sent: bool| {
-            metrics.email_delivered(&delivery.message.kind, sent);
+        let report = |delivery: &auth_core::outbox::Delivery, outcome| {
+            metrics.email_delivered(&delivery.message.kind, outcome);
         };
         loop {
             let round = deliver_round_reporting(
@@ -48,7 +48,7 @@ pub(crate) fn spawn(
             }
             match round {
                 // A full batch: more may be due at once.
-                Ok(round) if round.delivered + round.failed >= config.batch => {}
+                Ok(round) if round.delivered + round.failed + round.given_up >= config.batch => {}
                 Ok(_) => tokio::time::sleep(IDLE_POLL).await,
                 Err(error) => {
                     tracing::warn!(%error, "the outbox could not be read; trying again shortly");

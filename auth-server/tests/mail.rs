@@ -619,7 +619,32 @@ async fn a_change_of_address_is_confirmed_and_undone_by_mail() {
     let me = get_json(port, "/v1/auth/me", Some(&access)).await;
     assert_eq!(me.status, 401, "the undo ends every session");
     let back = post_json(port, "/v1/auth/login", &credentials(&email, PASSWORD), None).await;
-    assert_eq!(back.status, 200, "the old address signs in again");
+    assert_eq!(back.status, 401, "the undo took the password away");
+    // The owner, at the old address again, sets a new one.
+    post_json(
+        port,
+        "/v1/auth/password/forgot",
+        &json!({"email": email}),
+        None,
+    )
+    .await;
+    let (_, token) = next_mail(&smtp, &email, &mut seen).await.link();
+    let reset = post_json(
+        port,
+        "/v1/auth/password/reset",
+        &json!({"token": token, "new_password": NEW_PASSWORD}),
+        None,
+    )
+    .await;
+    assert_eq!(reset.status, 200, "{:?}", reset.body);
+    let home = post_json(
+        port,
+        "/v1/auth/login",
+        &credentials(&email, NEW_PASSWORD),
+        None,
+    )
+    .await;
+    assert_eq!(home.status, 200);
 }
 
 /// The routes that take an address answer byte for byte alike for a known and an unknown one
@@ -848,4 +873,89 @@ async fn mail_goes_through_a_relay_that_requires_starttls_and_auth() {
     let mut seen = Vec::new();
     let mail = next_mail(&smtp, &email, &mut seen).await;
     assert_eq!(mail.header("Subject").unwrap(), "Your request at Acme");
+}
+
+/// Links at the HTTP level: a newer one voids the older, a link of one purpose is nothing to
+/// another route, and of concurrent uses of one link exactly one succeeds; each refusal is
+/// `410 intent_invalid`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn links_are_voided_by_newer_ones_purpose_bound_and_used_once_under_concurrency() {
+    if !require(Need::PythonAiosmtpd) {
+        return;
+    }
+    let (smtp, server) = smtp_and_server().await;
+    let port = server.port;
+    let mut seen = Vec::new();
+    let email = format!("ray-{}@example.com", uuid_hex());
+    verified_account(port, &smtp, &email, &mut seen).await;
+    let gone = |answer: &Answer| {
+        (
+            answer.status,
+            answer.body["error"].as_str().map(str::to_owned),
+        )
+    };
+    let intent_invalid = (410, Some("intent_invalid".to_owned()));
+
+    post_json(
+        port,
+        "/v1/auth/password/forgot",
+        &json!({"email": email}),
+        None,
+    )
+    .await;
+    let (_, older) = next_mail(&smtp, &email, &mut seen).await.link();
+    post_json(
+        port,
+        "/v1/auth/password/forgot",
+        &json!({"email": email}),
+        None,
+    )
+    .await;
+    let (_, newer) = next_mail(&smtp, &email, &mut seen).await.link();
+    let voided = post_json(
+        port,
+        "/v1/auth/password/reset",
+        &json!({"token": older, "new_password": NEW_PASSWORD}),
+        None,
+    )
+    .await;
+    assert_eq!(gone(&voided), intent_invalid, "the newer link voided it");
+
+    for (path, body) in [
+        ("/v1/auth/email/verify", json!({"token": newer})),
+        ("/v1/auth/login/email/verify", json!({"token": newer})),
+        ("/v1/auth/email/change/confirm", json!({"token": newer})),
+    ] {
+        let other = post_json(port, path, &body, None).await;
+        assert_eq!(gone(&other), intent_invalid, "a reset link at {path}");
+    }
+
+    // Five at once: a link takes five tries (a sixth would spend it).
+    let uses: Vec<_> = (0..5)
+        .map(|_| {
+            let newer = newer.clone();
+            tokio::spawn(async move {
+                post_json(
+                    port,
+                    "/v1/auth/password/reset",
+                    &json!({"token": newer, "new_password": NEW_PASSWORD}),
+                    None,
+                )
+                .await
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for used in uses {
+        let answer = used.await.unwrap();
+        if answer.status != 200 {
+            assert_eq!(gone(&answer), intent_invalid);
+        }
+        statuses.push(answer.status);
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
 }

@@ -11,11 +11,15 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use auth_core::id::{Amr, FamilyId, SecretHash, SessionId, UserId};
 use auth_core::refresh::{RefreshFamily, RefreshTokenRecord, Rotation};
-use auth_core::store::postgres::{PostgresConfig, PostgresStore};
 use auth_core::store::redis::{RedisConfig, RedisStore};
 use auth_core::store::{RefreshStore, Session, SessionStore, User, UserStore};
 use criterion::{Criterion, criterion_group, criterion_main};
+use support::scratch::Scratch;
 use tokio::runtime::Runtime;
+
+mod support {
+    pub(crate) mod scratch;
+}
 
 const DAY: Duration = Duration::from_secs(24 * 3600);
 
@@ -41,26 +45,10 @@ fn refresh_rotation_on_postgres(c: &mut Criterion) {
         return;
     };
     let rt = runtime();
-    let schema = format!("auth_bench_{:016x}", rand_u64());
-    let admin = rt.block_on(async {
-        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(connection);
-        client
-            .batch_execute(&format!("CREATE SCHEMA {schema}"))
-            .await
-            .unwrap();
-        client
-    });
-    let separator = if url.contains('?') { '&' } else { '?' };
-    let config = PostgresConfig::from_url(format!(
-        "{url}{separator}options=-c%20search_path%3D{schema}"
-    ));
-    let store = PostgresStore::connect(&config).unwrap();
+    let scratch = Scratch::create(&rt, &url, "refresh");
+    let store = scratch.store.clone();
     let counter = Arc::new(AtomicU64::new(1));
     let current = rt.block_on(async {
-        store.migrate().await.unwrap();
         let user = User {
             id: UserId::new(),
             email: "bench@example.com".into(),
@@ -111,12 +99,7 @@ fn refresh_rotation_on_postgres(c: &mut Criterion) {
             }
         })
     });
-    rt.block_on(async {
-        admin
-            .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
-            .await
-            .unwrap();
-    });
+    scratch.drop_in(&rt);
 }
 
 fn session_lookup_on_redis(c: &mut Criterion) {

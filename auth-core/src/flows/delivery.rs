@@ -19,6 +19,9 @@ pub struct WorkerConfig {
     pub retry_base: Duration,
     /// ...up to this (default 15 minutes).
     pub retry_max: Duration,
+    /// A message that failed and is older than this is given up (default 24 hours: the
+    /// longest a mailed link lives).
+    pub give_up_after: Duration,
 }
 
 impl Default for WorkerConfig {
@@ -28,6 +31,7 @@ impl Default for WorkerConfig {
             lease: Duration::from_secs(300),
             retry_base: Duration::from_secs(2),
             retry_max: Duration::from_secs(900),
+            give_up_after: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -39,6 +43,30 @@ pub struct Round {
     pub delivered: usize,
     /// Deliveries that failed and wait for their retry.
     pub failed: usize,
+    /// Deliveries given up: refused for good, or failed past [`WorkerConfig::give_up_after`].
+    pub given_up: usize,
+}
+
+/// What became of one delivery in a round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The sink took it.
+    Sent,
+    /// It failed and is tried again later.
+    Failed,
+    /// It failed for good, or too long: never tried again.
+    GivenUp,
+}
+
+impl Outcome {
+    /// `sent`, `failed` or `given_up`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Sent => "sent",
+            Outcome::Failed => "failed",
+            Outcome::GivenUp => "given_up",
+        }
+    }
 }
 
 /// One round for `sink`: claims what is due at the clock's time, delivers each, and reports
@@ -54,14 +82,14 @@ pub async fn deliver_round(
     deliver_round_reporting(store, sink, clock, config, &|_, _| {}).await
 }
 
-/// [`deliver_round`], telling `report` each delivery tried and whether the sink took it
-/// (metrics by message kind, for example).
+/// [`deliver_round`], telling `report` what became of each delivery tried (metrics by message
+/// kind, for example).
 pub async fn deliver_round_reporting(
     store: &dyn OutboxStore,
     sink: &dyn Sink,
     clock: &dyn Clock,
     config: &WorkerConfig,
-    report: &(dyn Fn(&Delivery, bool) + Sync),
+    report: &(dyn Fn(&Delivery, Outcome) + Sync),
 ) -> Result<Round> {
     let claimed = store
         .claim_deliveries(sink.name(), clock.now(), config.lease, config.batch)
@@ -69,13 +97,35 @@ pub async fn deliver_round_reporting(
     let mut round = Round::default();
     for delivery in claimed {
         let outcome = sink.deliver(&delivery).await;
-        report(&delivery, outcome.is_ok());
+        let age = clock
+            .now()
+            .duration_since(delivery.message.created_at)
+            .unwrap_or_default();
         match outcome {
             Ok(()) => {
                 store
                     .delivered(&delivery.message.id, sink.name(), clock.now())
                     .await?;
                 round.delivered += 1;
+                report(&delivery, Outcome::Sent);
+            }
+            Err(error) if error.permanent || age >= config.give_up_after => {
+                tracing::error!(
+                    message = %delivery.message.id,
+                    kind = %delivery.message.kind,
+                    sink = sink.name(),
+                    attempts = delivery.attempts,
+                    age_s = age.as_secs(),
+                    permanent = error.permanent,
+                    %error,
+                    "a delivery is given up: refused for good, or failing for too long"
+                );
+                // Done with, as a delivered one: never claimed again.
+                store
+                    .delivered(&delivery.message.id, sink.name(), clock.now())
+                    .await?;
+                round.given_up += 1;
+                report(&delivery, Outcome::GivenUp);
             }
             Err(error) => {
                 let delay = retry_delay(delivery.attempts, config.retry_base, config.retry_max);
@@ -93,10 +143,11 @@ pub async fn deliver_round_reporting(
                         &delivery.message.id,
                         sink.name(),
                         clock.now() + delay,
-                        &error.0,
+                        &error.message,
                     )
                     .await?;
                 round.failed += 1;
+                report(&delivery, Outcome::Failed);
             }
         }
     }
@@ -135,7 +186,7 @@ mod tests {
             let mut failures = self.failures.lock().unwrap();
             if *failures > 0 {
                 *failures -= 1;
-                return Err(DeliveryError("connection refused".into()));
+                return Err(DeliveryError::transient("connection refused"));
             }
             self.taken
                 .lock()
@@ -172,7 +223,8 @@ mod tests {
             round,
             Round {
                 delivered: 0,
-                failed: 1
+                failed: 1,
+                given_up: 0,
             }
         );
         // Not before the first retry's earliest time (half of 2 s), due by its latest (2 s).
@@ -186,7 +238,8 @@ mod tests {
             deliver_round(&store, &sink, &clock, &config).await.unwrap(),
             Round {
                 delivered: 0,
-                failed: 1
+                failed: 1,
+                given_up: 0,
             }
         );
         clock.advance(Duration::from_secs(4));
@@ -194,7 +247,8 @@ mod tests {
             deliver_round(&store, &sink, &clock, &config).await.unwrap(),
             Round {
                 delivered: 1,
-                failed: 0
+                failed: 0,
+                given_up: 0,
             }
         );
         assert_eq!(*sink.taken.lock().unwrap(), vec![(sent.id, 3)]);
@@ -229,11 +283,77 @@ mod tests {
             deliver_round(&store, &sink, &clock, &config).await.unwrap(),
             Round {
                 delivered: 1,
-                failed: 0
+                failed: 0,
+                given_up: 0,
             }
         );
         assert_eq!(*sink.taken.lock().unwrap(), vec![(sent.id, 2)]);
         let backlog = store.backlog("mail").await.unwrap();
         assert_eq!(backlog.pending, 0);
+    }
+
+    /// A sink that refuses everything, for good or for now.
+    #[derive(Debug)]
+    struct Refusing {
+        permanent: bool,
+    }
+
+    #[async_trait]
+    impl Sink for Refusing {
+        fn name(&self) -> &str {
+            "mail"
+        }
+
+        async fn deliver(&self, _: &Delivery) -> std::result::Result<(), DeliveryError> {
+            Err(if self.permanent {
+                DeliveryError::permanent("550 no such mailbox")
+            } else {
+                DeliveryError::transient("connection refused")
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refusal_for_good_is_given_up_at_once_and_a_failure_after_a_day() {
+        let store = MemoryStore::new();
+        let clock = ManualClock::at_unix(crate::testing::NOW);
+        let config = WorkerConfig::default();
+        let outcomes = Mutex::new(Vec::new());
+        let report = |_: &Delivery, outcome: Outcome| outcomes.lock().unwrap().push(outcome);
+
+        store.enqueue(message(&clock)).await.unwrap();
+        let refusing = Refusing { permanent: true };
+        let round = deliver_round_reporting(&store, &refusing, &clock, &config, &report)
+            .await
+            .unwrap();
+        assert_eq!(round.given_up, 1);
+        assert_eq!(
+            store.backlog("mail").await.unwrap().pending,
+            0,
+            "never again"
+        );
+
+        store.enqueue(message(&clock)).await.unwrap();
+        let failing = Refusing { permanent: false };
+        let mut rounds = 0;
+        while store.backlog("mail").await.unwrap().pending > 0 {
+            deliver_round_reporting(&store, &failing, &clock, &config, &report)
+                .await
+                .unwrap();
+            clock.advance(config.retry_max);
+            rounds += 1;
+            assert!(rounds < 200, "never given up");
+        }
+        let outcomes = outcomes.lock().unwrap();
+        assert_eq!(outcomes.first(), Some(&Outcome::GivenUp));
+        assert_eq!(outcomes.last(), Some(&Outcome::GivenUp));
+        assert!(
+            outcomes[1..outcomes.len() - 1]
+                .iter()
+                .all(|o| *o == Outcome::Failed),
+            "{outcomes:?}"
+        );
+        // Tried for a day, every 15 minutes at most.
+        assert!(outcomes.len() > 24 * 4 / 2, "{}", outcomes.len());
     }
 }

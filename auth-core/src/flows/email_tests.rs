@@ -143,6 +143,18 @@ impl IntentStore for Counted {
         self.log.push("void_intents");
         self.inner.void_intents(user, purpose, now).await
     }
+    async fn void_intents_since(
+        &self,
+        user: &UserId,
+        purpose: Purpose,
+        since: SystemTime,
+        now: SystemTime,
+    ) -> Result<u64> {
+        self.log.push("void_intents_since");
+        self.inner
+            .void_intents_since(user, purpose, since, now)
+            .await
+    }
 }
 
 #[async_trait]
@@ -654,8 +666,8 @@ async fn sign_in_by_code_or_link_uses_the_request_id_and_one_of_the_two() {
                 .login_with_code(IntentId::new().as_str(), &code, &origin())
                 .await
         ),
-        "intent_invalid",
-        "the code under another request id"
+        "invalid_credentials",
+        "the code under another request id is a wrong code"
     );
     let wrong = if code == "000000" { "111111" } else { "000000" };
     assert_eq!(
@@ -688,15 +700,19 @@ async fn sign_in_by_code_or_link_uses_the_request_id_and_one_of_the_two() {
                 .login_with_code(request.as_str(), &code, &origin())
                 .await
         ),
-        "intent_invalid",
-        "used"
+        "invalid_credentials",
+        "a used code is a wrong code"
     );
     let verified = w.store.user_by_id(&user.id).await.unwrap().unwrap();
     assert!(
         verified.email_verified_at.is_some(),
         "a sign-in by email proves the address"
     );
-    w.tokens("hal@example.com", PASSWORD).await;
+    assert_eq!(
+        code_of(w.login("hal@example.com", PASSWORD).await),
+        "invalid_credentials",
+        "the password set before the address was proved is gone"
+    );
 
     // The link, with a second factor enrolled: the factor is still asked for.
     let totp = w.enable_totp(&principal).await;
@@ -740,8 +756,8 @@ async fn a_code_expires_and_five_wrong_tries_void_it() {
                 .login_with_code(request.as_str(), &code, &origin())
                 .await
         ),
-        "intent_invalid",
-        "expired after 10 minutes"
+        "invalid_credentials",
+        "expired after 10 minutes: a wrong code"
     );
 
     let request = w
@@ -856,6 +872,11 @@ async fn a_change_of_address_is_confirmed_at_the_new_one_and_undone_from_the_old
     w.auth.confirm_email_change(&undo, &origin()).await.unwrap();
     let back = w.store.user_by_id(&user.id).await.unwrap().unwrap();
     assert_eq!(back.email, "kim@example.com");
+    assert_eq!(
+        code_of(w.login("kim@example.com", NEW_PASSWORD).await),
+        "invalid_credentials",
+        "the undo takes away the password whoever moved the account set"
+    );
     assert!(
         w.auth
             .authenticate(tokens.access_token.expose_secret())
@@ -978,4 +999,234 @@ async fn known_and_unknown_addresses_cost_the_same_and_answer_alike() {
         seen.push((format!("{answer:?}"), w.log.take(), w.hashes.take()));
     }
     assert_eq!(seen[0], seen[1], "change of address");
+}
+
+#[tokio::test]
+async fn an_unknown_request_id_is_answered_as_a_wrong_code_through_the_same_budget() {
+    let w = world(EmailVerification::Off);
+    w.register("nia@example.com").await;
+    let known = w
+        .auth
+        .request_login_email("nia@example.com", &origin())
+        .await
+        .unwrap();
+    let code = code_in(&w.mail_to("nia@example.com").await);
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let unknown = w
+        .auth
+        .request_login_email("nobody@example.com", &origin())
+        .await
+        .unwrap();
+    w.mails().await;
+    let mut answers = Vec::new();
+    for request in [&known, &unknown] {
+        let mut these = Vec::new();
+        for _ in 0..6 {
+            these.push(code_of(
+                w.auth
+                    .login_with_code(request.as_str(), wrong, &origin())
+                    .await,
+            ));
+        }
+        answers.push(these);
+    }
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(answers[0][..5], ["invalid_credentials"; 5]);
+    assert_eq!(answers[0][5], "intent_invalid");
+}
+
+#[tokio::test]
+async fn a_right_emailed_code_does_not_clear_the_second_factor_failures() {
+    let w = world(EmailVerification::Off);
+    let user = w.register("oli@example.com").await;
+    // Verified before, so the sign-in by code below keeps the password.
+    w.store
+        .mark_email_verified(&user.id, &user.email, w.clock.now())
+        .await
+        .unwrap();
+    let tokens = w.tokens("oli@example.com", PASSWORD).await;
+    let totp = w.enable_totp(&w.principal(&tokens).await).await;
+    w.mails().await;
+    let challenge = |w: &World| {
+        let auth = w.auth.clone();
+        async move {
+            match auth
+                .login("oli@example.com", &secret(PASSWORD), CLIENT)
+                .await
+                .unwrap()
+            {
+                LoginOutcome::MfaRequired { mfa_token, .. } => mfa_token,
+                LoginOutcome::Authenticated(_) => panic!("a second factor is enrolled"),
+            }
+        }
+    };
+    let mfa_token = challenge(&w).await;
+    for _ in 0..5 {
+        let wrong = w
+            .auth
+            .verify_mfa(mfa_token.expose_secret(), "000000", CLIENT)
+            .await;
+        assert_eq!(code_of(wrong), "invalid_credentials");
+    }
+    // The mailbox's holder signs in by code: a first factor, which leaves the count alone.
+    let request = w
+        .auth
+        .request_login_email("oli@example.com", &origin())
+        .await
+        .unwrap();
+    let code = code_in(&w.mail_to("oli@example.com").await);
+    let LoginOutcome::MfaRequired { .. } = w
+        .auth
+        .login_with_code(request.as_str(), &code, &origin())
+        .await
+        .unwrap()
+    else {
+        panic!("the second factor is still asked for");
+    };
+    let mfa_token = challenge(&w).await;
+    let sixth = w
+        .auth
+        .verify_mfa(mfa_token.expose_secret(), "000000", CLIENT)
+        .await;
+    assert_eq!(code_of(sixth), "invalid_credentials");
+    let seventh = w
+        .auth
+        .verify_mfa(mfa_token.expose_secret(), &w.code(&totp), CLIENT)
+        .await;
+    assert_eq!(
+        code_of(seventh),
+        "throttled",
+        "the five failures before the emailed code still count"
+    );
+}
+
+#[tokio::test]
+async fn a_reset_link_takes_five_tries_at_most() {
+    let w = world(EmailVerification::Off);
+    w.register("pat@example.com").await;
+    w.auth
+        .forgot_password("pat@example.com", &origin())
+        .await
+        .unwrap();
+    let link = token_in(&w.mail_to("pat@example.com").await);
+    for _ in 0..5 {
+        assert_eq!(
+            code_of(
+                w.auth
+                    .reset_password(&link, &secret("short"), None, &origin())
+                    .await
+            ),
+            "weak_password"
+        );
+    }
+    assert_eq!(
+        code_of(
+            w.auth
+                .reset_password(&link, &secret(NEW_PASSWORD), None, &origin())
+                .await
+        ),
+        "intent_invalid",
+        "the sixth try finds the link spent"
+    );
+}
+
+#[tokio::test]
+async fn a_change_of_address_voids_the_links_sent_to_the_old_one() {
+    let w = world(EmailVerification::Off);
+    w.register("quin@example.com").await;
+    let principal = w
+        .principal(&w.tokens("quin@example.com", PASSWORD).await)
+        .await;
+    w.auth
+        .forgot_password("quin@example.com", &origin())
+        .await
+        .unwrap();
+    let reset = token_in(&w.mail_to("quin@example.com").await);
+    w.auth
+        .request_email_change(&principal, "quin2@example.com", &origin())
+        .await
+        .unwrap();
+    let confirm = token_in(&w.mail_to("quin2@example.com").await);
+    w.auth
+        .confirm_email_change(&confirm, &origin())
+        .await
+        .unwrap();
+    assert_eq!(
+        code_of(
+            w.auth
+                .reset_password(&reset, &secret(NEW_PASSWORD), None, &origin())
+                .await
+        ),
+        "intent_invalid"
+    );
+}
+
+/// A takes B's place, then C's; whatever the taker does (a reset, a later change, an undo of
+/// their own), the undo link the first owner got keeps working, and using it voids the later
+/// undo links.
+#[tokio::test]
+async fn the_first_owners_undo_survives_whatever_the_taker_does() {
+    let w = world(EmailVerification::Off);
+    let user = w.register("a@example.com").await;
+    let principal = w
+        .principal(&w.tokens("a@example.com", PASSWORD).await)
+        .await;
+    w.auth
+        .request_email_change(&principal, "b@example.com", &origin())
+        .await
+        .unwrap();
+    let confirm_b = token_in(&w.mail_to("b@example.com").await);
+    w.auth
+        .confirm_email_change(&confirm_b, &origin())
+        .await
+        .unwrap();
+    let undo_a = token_in(&w.mail_to("a@example.com").await);
+    w.advance(60);
+    // The taker resets the password through B...
+    w.auth
+        .forgot_password("b@example.com", &origin())
+        .await
+        .unwrap();
+    let reset = token_in(&w.mail_to("b@example.com").await);
+    w.auth
+        .reset_password(&reset, &secret(NEW_PASSWORD), None, &origin())
+        .await
+        .unwrap();
+    w.mails().await;
+    // ...moves on to C, and uses the undo that came to B first.
+    let principal = w
+        .principal(&w.tokens("b@example.com", NEW_PASSWORD).await)
+        .await;
+    w.auth
+        .request_email_change(&principal, "c@example.com", &origin())
+        .await
+        .unwrap();
+    let confirm_c = token_in(&w.mail_to("c@example.com").await);
+    w.auth
+        .confirm_email_change(&confirm_c, &origin())
+        .await
+        .unwrap();
+    let undo_b = token_in(&w.mail_to("b@example.com").await);
+    w.advance(60);
+    w.auth
+        .confirm_email_change(&undo_b, &origin())
+        .await
+        .unwrap();
+    assert_eq!(
+        w.store.user_by_id(&user.id).await.unwrap().unwrap().email,
+        "b@example.com"
+    );
+    // The first owner's link still brings the account home.
+    w.auth
+        .confirm_email_change(&undo_a, &origin())
+        .await
+        .unwrap();
+    assert_eq!(
+        w.store.user_by_id(&user.id).await.unwrap().unwrap().email,
+        "a@example.com"
+    );
+    assert_eq!(
+        code_of(w.auth.confirm_email_change(&undo_b, &origin()).await),
+        "intent_invalid"
+    );
 }

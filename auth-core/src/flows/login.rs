@@ -87,15 +87,7 @@ impl Authenticator {
                     .hash_new_password(password, &self.context_of(&email)),
             )
             .await?;
-        let user = User {
-            id: UserId::new(),
-            email,
-            password_hash,
-            disabled: false,
-            created_at: self.now(),
-            epoch: 0,
-            email_verified_at: None,
-        };
+        let user = User::new(email, password_hash, self.now());
         self.inner.stores.users.create_user(user.clone()).await?;
         self.emit(AuthEventKind::Registered, Some(user.id), None, client)
             .await;

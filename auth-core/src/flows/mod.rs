@@ -40,7 +40,7 @@ use crate::token::{
 
 pub use crate::email::normalize_email;
 pub use builder::{AuthenticatorBuilder, AuthenticatorConfig, Stores};
-pub use delivery::{Round, WorkerConfig, deliver_round, deliver_round_reporting};
+pub use delivery::{Outcome, Round, WorkerConfig, deliver_round, deliver_round_reporting};
 pub use email::{EmailConfig, EmailVerification, IntentLifetimes, LinkPaths, Origin, SignUp};
 pub use mfa::{DisableTotp, TotpEnrollment};
 pub use observe::{AuthObserver, NoObserver};

@@ -76,7 +76,7 @@ impl Sink for LogSink {
 
     async fn deliver(&self, delivery: &Delivery) -> std::result::Result<(), DeliveryError> {
         let mail: MailMessage = serde_json::from_value(delivery.message.payload.clone())
-            .map_err(|e| DeliveryError(format!("not a mail payload: {e}")))?;
+            .map_err(|e| DeliveryError::permanent(format!("not a mail payload: {e}")))?;
         tracing::warn!(
             message_id = %delivery.message.id,
             kind = %delivery.message.kind,
@@ -98,6 +98,7 @@ mod smtp {
     use lettre::message::header::ContentType;
     use lettre::message::{Mailbox, MultiPart, SinglePart};
     use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+    use lettre::transport::smtp::response::Category;
     use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
     use super::{MAIL_SINK, MailMessage};
@@ -128,6 +129,12 @@ mod smtp {
         /// address). [`Error::Config`] when either does not parse.
         pub fn from_url(url: &str, from: &str) -> Result<Self> {
             Self::from_url_trusting(url, from, None)
+        }
+
+        /// Whether `url` makes every connection use TLS: `smtps://`, or `smtp://` with
+        /// `tls=required` (not `tls=opportunistic`, which falls back to plaintext).
+        pub fn requires_tls(url: &str) -> bool {
+            matches!(tls_of(url).1, TlsMode::Wrapper | TlsMode::Required)
         }
 
         /// [`from_url`](Self::from_url), trusting the CA certificate `ca_pem` (PEM) for the
@@ -172,11 +179,11 @@ mod smtp {
 
         fn message(&self, delivery: &Delivery) -> std::result::Result<Message, DeliveryError> {
             let mail: MailMessage = serde_json::from_value(delivery.message.payload.clone())
-                .map_err(|e| DeliveryError(format!("not a mail payload: {e}")))?;
+                .map_err(|e| DeliveryError::permanent(format!("not a mail payload: {e}")))?;
             let to: Mailbox = mail
                 .to
                 .parse()
-                .map_err(|e| DeliveryError(format!("recipient {:?}: {e}", mail.to)))?;
+                .map_err(|e| DeliveryError::permanent(format!("recipient {:?}: {e}", mail.to)))?;
             let builder = Message::builder()
                 .from(self.from.clone())
                 .to(to)
@@ -195,7 +202,7 @@ mod smtp {
                     ),
                 ),
             };
-            built.map_err(|e| DeliveryError(format!("building the mail: {e}")))
+            built.map_err(|e| DeliveryError::permanent(format!("building the mail: {e}")))
         }
     }
 
@@ -248,11 +255,24 @@ mod smtp {
 
         async fn deliver(&self, delivery: &Delivery) -> std::result::Result<(), DeliveryError> {
             let message = self.message(delivery)?;
-            self.transport
-                .send(message)
-                .await
-                .map(drop)
-                .map_err(|e| DeliveryError(format!("SMTP: {e}")))
+            self.transport.send(message).await.map(drop).map_err(|e| {
+                // A 5xx answer about the mail (55x: no such mailbox, a sender refused)
+                // stays so; one about the connection or the credentials (52x, 53x:
+                // authentication refused or required) passes once the relay or the
+                // configuration is fixed.
+                let message = format!("SMTP: {e}");
+                let connection = e.status().is_some_and(|code| {
+                    matches!(
+                        code.category,
+                        Category::Connections | Category::Unspecified3
+                    )
+                });
+                if e.is_permanent() && !connection {
+                    DeliveryError::permanent(message)
+                } else {
+                    DeliveryError::transient(message)
+                }
+            })
         }
     }
 }
@@ -320,7 +340,8 @@ mod tests {
             round,
             Round {
                 delivered: 1,
-                failed: 0
+                failed: 0,
+                given_up: 0,
             }
         );
         let mails = received(&smtp, message.id);
@@ -355,7 +376,8 @@ mod tests {
             round,
             Round {
                 delivered: 0,
-                failed: 1
+                failed: 1,
+                given_up: 0,
             },
             "nothing listens yet"
         );
@@ -370,7 +392,8 @@ mod tests {
             round,
             Round {
                 delivered: 1,
-                failed: 0
+                failed: 0,
+                given_up: 0,
             }
         );
         clock.advance(Duration::from_secs(3600));

@@ -76,8 +76,8 @@ use crate::outbox::{Backlog, MessageId, OutboxMessage};
 use crate::refresh::{RefreshFamily, RefreshTokenRecord, Rotation};
 
 use super::{
-    IntentStore, MfaStore, OutboxStore, RefreshStore, RevocationStore, Session, SessionStore,
-    ThrottleStore, TotpRecord, TotpReplayGuard, UnitOfWork, User, UserStore, Writes,
+    AddressChange, IntentStore, MfaStore, OutboxStore, RefreshStore, RevocationStore, Session,
+    SessionStore, ThrottleStore, TotpRecord, TotpReplayGuard, UnitOfWork, User, UserStore, Writes,
 };
 use crate::error::Error;
 use crate::mfa::{EncryptedSecret, TotpParams};
@@ -315,6 +315,42 @@ pub async fn intents_are_purpose_bound_single_use_and_short_lived(
             .unwrap(),
         Some(theirs)
     );
+
+    // Undo links: a newer one voids no older one, voiding "all" spares them, and they go by
+    // the time they were issued.
+    let undo = |at: Duration| Intent {
+        created_at: t0() + at,
+        expires_at: t0() + at + Purpose::UndoEmailChange.default_lifetime(),
+        ..intent_of(&user, Purpose::UndoEmailChange, None)
+    };
+    let (first, second, third) = (undo(MINUTE), undo(2 * MINUTE), undo(3 * MINUTE));
+    for intent in [&first, &second, &third] {
+        intents.issue_intent(intent.clone()).await.unwrap();
+    }
+    let later = t0() + 4 * MINUTE;
+    assert_eq!(
+        intents.void_intents(&user.id, None, later).await.unwrap(),
+        0,
+        "undo links survive what voids every other link"
+    );
+    assert_eq!(
+        intents
+            .void_intents_since(&user.id, Purpose::UndoEmailChange, second.created_at, later)
+            .await
+            .unwrap(),
+        2,
+        "the second and the third"
+    );
+    for (intent, live) in [(&first, true), (&second, false), (&third, false)] {
+        assert_eq!(
+            intents
+                .find_intent(Purpose::UndoEmailChange, &link(intent), later)
+                .await
+                .unwrap()
+                .is_some(),
+            live
+        );
+    }
 }
 
 /// A message for `sinks` enqueued `after` [`t0`], its kind naming this test run.
@@ -499,6 +535,7 @@ pub async fn a_unit_of_work_applies_all_its_writes_or_none(
         create_user: Some(user.clone()),
         issue_intents: vec![intent.clone()],
         enqueue: vec![mail.clone()],
+        ..Writes::default()
     })
     .await
     .unwrap();
@@ -519,6 +556,7 @@ pub async fn a_unit_of_work_applies_all_its_writes_or_none(
             create_user: Some(twin.clone()),
             issue_intents: vec![twin_intent.clone()],
             enqueue: vec![twin_mail],
+            ..Writes::default()
         })
         .await;
     assert!(matches!(refused, Err(Error::Conflict(_))), "{refused:?}");
@@ -543,10 +581,72 @@ pub async fn a_unit_of_work_applies_all_its_writes_or_none(
             create_user: Some(fresh.clone()),
             issue_intents: vec![fresh_intent],
             enqueue: vec![mail],
+            ..Writes::default()
         })
         .await;
     assert!(matches!(refused, Err(Error::Conflict(_))), "{refused:?}");
     assert_eq!(users.user_by_id(&fresh.id).await.unwrap(), None);
+
+    // A change of address with its undo link and mail: refused whole when the new address is
+    // taken, or when the account left the address it moves from; applied whole otherwise.
+    let mover = new_user(users.as_ref()).await;
+    let taken = new_user(users.as_ref()).await;
+    let change = |from: &str, to: &str| {
+        let undo = intent_of(&mover, Purpose::UndoEmailChange, None);
+        let writes = Writes {
+            change_email: Some(AddressChange {
+                user: mover.id,
+                from: from.to_owned(),
+                to: to.to_owned(),
+                at: t0() + MINUTE,
+            }),
+            issue_intents: vec![undo.clone()],
+            enqueue: vec![message(&[&sink], Duration::ZERO)],
+            ..Writes::default()
+        };
+        (writes, undo)
+    };
+    let backlog = outbox.backlog(&sink).await.unwrap().pending;
+    let new_address = format!("moved-{}@example.com", mover.id);
+    for (from, to, refusal) in [
+        (mover.email.as_str(), taken.email.as_str(), "conflict"),
+        ("elsewhere@example.com", new_address.as_str(), "not_found"),
+    ] {
+        let (writes, undo) = change(from, to);
+        let refused = unit.apply(writes).await;
+        assert_eq!(
+            refused.map_err(|e| e.code()),
+            Err(refusal),
+            "{from} -> {to}"
+        );
+        assert_eq!(
+            intents
+                .find_intent(Purpose::UndoEmailChange, &link(&undo), t0() + MINUTE)
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(outbox.backlog(&sink).await.unwrap().pending, backlog);
+        assert_eq!(
+            users.user_by_id(&mover.id).await.unwrap().unwrap().email,
+            mover.email
+        );
+    }
+    let (writes, undo) = change(&mover.email, &new_address);
+    unit.apply(writes).await.unwrap();
+    let moved = users.user_by_id(&mover.id).await.unwrap().unwrap();
+    assert_eq!(
+        (moved.email.as_str(), moved.email_verified_at),
+        (new_address.as_str(), Some(t0() + MINUTE))
+    );
+    assert!(
+        intents
+            .find_intent(Purpose::UndoEmailChange, &link(&undo), t0() + MINUTE)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(outbox.backlog(&sink).await.unwrap().pending, backlog + 1);
 }
 
 /// Of many concurrent uses of one intent, exactly one gets it.

@@ -21,9 +21,9 @@ use crate::refresh::{
 };
 
 use super::{
-    IntentStore, MfaStore, OutboxStore, RefreshStore, RevocationStore, Session, SessionStore,
-    ThrottleRecord, ThrottleStore, TotpRecord, TotpReplayGuard, UnitOfWork, User, UserStore,
-    Writes,
+    AddressChange, IntentStore, MfaStore, OutboxStore, RefreshStore, RevocationStore, Session,
+    SessionStore, ThrottleRecord, ThrottleStore, TotpRecord, TotpReplayGuard, UnitOfWork, User,
+    UserStore, Writes,
 };
 use crate::error::{Error, Result};
 
@@ -70,6 +70,38 @@ impl State {
         self.users.insert(user.id, user);
     }
 
+    /// [`Error::NotFound`] unless the account has `change.from`; [`Error::Conflict`] if
+    /// another account has `change.to`.
+    fn check_address_change(&self, change: &AddressChange) -> Result<()> {
+        if self
+            .users
+            .get(&change.user)
+            .is_none_or(|user| user.email != change.from)
+        {
+            return Err(Error::NotFound(
+                "the account's address changed meanwhile".into(),
+            ));
+        }
+        if self
+            .user_by_email
+            .get(&change.to)
+            .is_some_and(|owner| *owner != change.user)
+        {
+            return Err(Error::Conflict("an account with this email exists".into()));
+        }
+        Ok(())
+    }
+
+    /// Moves an account as `change` says (checked by [`check_address_change`](Self::check_address_change)).
+    fn move_address(&mut self, change: &AddressChange) {
+        self.user_by_email.remove(&change.from);
+        self.user_by_email.insert(change.to.clone(), change.user);
+        if let Some(user) = self.users.get_mut(&change.user) {
+            change.to.clone_into(&mut user.email);
+            user.email_verified_at = Some(change.at);
+        }
+    }
+
     /// [`Error::Conflict`] if `intent`'s id or secret digest is taken.
     fn check_new_intent(&self, intent: &Intent) -> Result<()> {
         let taken = self.intents.iter().any(|kept| {
@@ -83,8 +115,12 @@ impl State {
 
     /// Stores `intent`, voiding the live ones of its account and purpose.
     fn insert_intent(&mut self, intent: Intent) {
+        let voids = intent.purpose != Purpose::UndoEmailChange;
         for kept in &mut self.intents {
-            if kept.intent.user_id == intent.user_id && kept.intent.purpose == intent.purpose {
+            if voids
+                && kept.intent.user_id == intent.user_id
+                && kept.intent.purpose == intent.purpose
+            {
                 kept.ended = true;
             }
         }
@@ -279,20 +315,21 @@ impl UserStore for MemoryStore {
         to: &str,
         now: SystemTime,
     ) -> Result<bool> {
+        let change = AddressChange {
+            user: *id,
+            from: from.to_owned(),
+            to: to.to_owned(),
+            at: now,
+        };
         let mut state = self.state();
-        if state.users.get(id).is_none_or(|user| user.email != from) {
-            return Ok(false);
+        match state.check_address_change(&change) {
+            Ok(()) => {
+                state.move_address(&change);
+                Ok(true)
+            }
+            Err(Error::NotFound(_)) => Ok(false),
+            Err(error) => Err(error),
         }
-        if state.user_by_email.get(to).is_some_and(|owner| owner != id) {
-            return Err(Error::Conflict("an account with this email exists".into()));
-        }
-        state.user_by_email.remove(from);
-        state.user_by_email.insert(to.to_owned(), *id);
-        if let Some(user) = state.users.get_mut(id) {
-            to.clone_into(&mut user.email);
-            user.email_verified_at = Some(now);
-        }
-        Ok(true)
     }
 
     async fn adopt_email_verification(&self, now: SystemTime) -> Result<Option<u64>> {
@@ -827,6 +864,9 @@ impl UnitOfWork for MemoryStore {
         if let Some(user) = &writes.create_user {
             state.check_new_user(user)?;
         }
+        if let Some(change) = &writes.change_email {
+            state.check_address_change(change)?;
+        }
         for (n, intent) in writes.issue_intents.iter().enumerate() {
             let known = state.users.contains_key(&intent.user_id)
                 || writes
@@ -855,6 +895,9 @@ impl UnitOfWork for MemoryStore {
         }
         if let Some(user) = writes.create_user {
             state.insert_user(user);
+        }
+        if let Some(change) = writes.change_email {
+            state.move_address(&change);
         }
         for intent in writes.issue_intents {
             state.insert_intent(intent);
@@ -1011,6 +1054,26 @@ impl IntentStore for MemoryStore {
             .map(|kept| kept.intent.clone()))
     }
 
+    async fn void_intents_since(
+        &self,
+        user: &UserId,
+        purpose: Purpose,
+        since: SystemTime,
+        now: SystemTime,
+    ) -> Result<u64> {
+        let mut voided = 0;
+        for kept in &mut self.state().intents {
+            let intent = &kept.intent;
+            let ours =
+                intent.user_id == *user && intent.purpose == purpose && intent.created_at >= since;
+            if ours && !kept.ended && now < intent.expires_at {
+                kept.ended = true;
+                voided += 1;
+            }
+        }
+        Ok(voided)
+    }
+
     async fn consume_intent(
         &self,
         purpose: Purpose,
@@ -1038,7 +1101,10 @@ impl IntentStore for MemoryStore {
         let mut voided = 0;
         for kept in &mut self.state().intents {
             let ours = kept.intent.user_id == *user
-                && purpose.is_none_or(|purpose| kept.intent.purpose == purpose);
+                && match purpose {
+                    Some(purpose) => kept.intent.purpose == purpose,
+                    None => kept.intent.purpose != Purpose::UndoEmailChange,
+                };
             if ours && !kept.ended && now < kept.intent.expires_at {
                 kept.ended = true;
                 voided += 1;

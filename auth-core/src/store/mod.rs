@@ -77,6 +77,22 @@ pub struct User {
     pub email_verified_at: Option<SystemTime>,
 }
 
+impl User {
+    /// A new account of `email` (normalised) with `password_hash`, made at `now`: a fresh
+    /// id, enabled, at credentials epoch 0, its address not verified.
+    pub fn new(email: String, password_hash: String, now: SystemTime) -> Self {
+        Self {
+            id: UserId::new(),
+            email,
+            password_hash,
+            disabled: false,
+            created_at: now,
+            epoch: 0,
+            email_verified_at: None,
+        }
+    }
+}
+
 impl fmt::Debug for User {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("User")
@@ -391,12 +407,28 @@ pub trait ThrottleStore: Send + Sync + fmt::Debug {
     async fn clear_failures(&self, key: &str) -> Result<()>;
 }
 
+/// A move of an account to another address: from `from` (only while it is still the
+/// account's) to `to`, verified at `at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressChange {
+    /// The account.
+    pub user: UserId,
+    /// Its address now.
+    pub from: String,
+    /// Its new address (normalised).
+    pub to: String,
+    /// When the new address was proved.
+    pub at: SystemTime,
+}
+
 /// Writes that must take effect together: an account change and the intents and messages it
 /// produces (a registration and its verification mail). All of them, or none.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Writes {
     /// An account to create (as [`UserStore::create_user`]).
     pub create_user: Option<User>,
+    /// An account to move to another address (as [`UserStore::change_email`]), first.
+    pub change_email: Option<AddressChange>,
     /// Intents to issue, in order (as [`IntentStore::issue_intent`]).
     pub issue_intents: Vec<Intent>,
     /// Messages to enqueue (as [`OutboxStore::enqueue`]).
@@ -405,7 +437,9 @@ pub struct Writes {
 
 /// The seam across stores: [`Writes`] applied in one transaction (PostgreSQL) or under one
 /// lock (memory). A conflict in any of them (a taken address, intent or message id) leaves
-/// every store as it was and answers [`Error::Conflict`](crate::Error::Conflict).
+/// every store as it was and answers [`Error::Conflict`](crate::Error::Conflict); so does
+/// [`Error::NotFound`](crate::Error::NotFound) for a change of address whose account no
+/// longer has the address it moves from.
 #[async_trait]
 pub trait UnitOfWork: Send + Sync + fmt::Debug {
     /// Applies every write of `writes`, or none.
@@ -448,8 +482,9 @@ pub trait OutboxStore: Send + Sync + fmt::Debug {
 #[async_trait]
 pub trait IntentStore: Send + Sync + fmt::Debug {
     /// Stores `intent` and voids every live intent of the same account and purpose, in one
-    /// step: only the newest link or code of a purpose works. [`Error::Conflict`](crate::Error::Conflict)
-    /// if its id or secret digest is taken.
+    /// step: only the newest link or code of a purpose works (undo links excepted: each names
+    /// another address, and a newer change must not void the way back from an older one).
+    /// [`Error::Conflict`](crate::Error::Conflict) if its id or secret digest is taken.
     async fn issue_intent(&self, intent: Intent) -> Result<()>;
     /// The live intent of `purpose` that `key` names, left as it is (a page that shows a
     /// button must not use it up: mail scanners follow links).
@@ -477,11 +512,22 @@ pub trait IntentStore: Send + Sync + fmt::Debug {
         key: &IntentKey,
         now: SystemTime,
     ) -> Result<Option<Intent>>;
-    /// Voids every live intent of the account (of one purpose, or all); how many.
+    /// Voids every live intent of the account of `purpose`, or, for `None`, of every purpose
+    /// but [`Purpose::UndoEmailChange`] (what a credential change voids: an undo link is the
+    /// old owner's way back and survives it); how many.
     async fn void_intents(
         &self,
         user: &UserId,
         purpose: Option<Purpose>,
+        now: SystemTime,
+    ) -> Result<u64>;
+    /// Voids every live intent of the account of `purpose` issued at or after `since` (the
+    /// undo links of later changes, when an earlier change is undone); how many.
+    async fn void_intents_since(
+        &self,
+        user: &UserId,
+        purpose: Purpose,
+        since: SystemTime,
         now: SystemTime,
     ) -> Result<u64>;
 }

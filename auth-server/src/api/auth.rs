@@ -43,7 +43,7 @@ pub(crate) async fn register(
     }
 }
 
-#[utoipa::path(post, path = "/v1/auth/login", request_body = Credentials, responses((status = 200, body = LoginBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/auth/login", request_body = Credentials, responses((status = 200, body = LoginBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody, description = "email_unverified: the password is right and the address is not verified yet (EMAIL_VERIFICATION required)"), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub(crate) async fn login(
     State(auth): State<Authenticator>,
     ClientIp(client): ClientIp,

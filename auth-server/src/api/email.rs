@@ -47,6 +47,12 @@ fn accepted(status: &'static str) -> Response {
     (StatusCode::ACCEPTED, Json(AcceptedBody { status })).into_response()
 }
 
+/// Where a page's button posts: the link's own address (`APP_URL` and the path), so a
+/// server behind a path prefix gets the post where the link came in.
+fn link_target(auth: &Authenticator, path: &str) -> String {
+    format!("{}{path}", auth.config().email.app_url)
+}
+
 fn product(auth: &Authenticator) -> &str {
     &auth.config().email.product_name
 }
@@ -112,7 +118,7 @@ pub(crate) async fn verify_email_page(
     State(auth): State<Authenticator>,
     query: Result<Query<TokenQuery>, QueryRejection>,
 ) -> Response {
-    let action = auth.config().email.paths.verify_email.clone();
+    let action = link_target(&auth, &auth.config().email.paths.verify_email);
     link_page(&auth, query, &[Purpose::VerifyEmail], |token| {
         pages::form(
             product(&auth),
@@ -177,7 +183,7 @@ pub(crate) async fn reset_password_page(
     State(auth): State<Authenticator>,
     query: Result<Query<TokenQuery>, QueryRejection>,
 ) -> Response {
-    let action = auth.config().email.paths.reset_password.clone();
+    let action = link_target(&auth, &auth.config().email.paths.reset_password);
     link_page(&auth, query, &[Purpose::ResetPassword], |token| {
         pages::form(
             product(&auth),
@@ -236,7 +242,7 @@ pub(crate) async fn login_email_page(
     State(auth): State<Authenticator>,
     query: Result<Query<TokenQuery>, QueryRejection>,
 ) -> Response {
-    let action = auth.config().email.paths.login.clone();
+    let action = link_target(&auth, &auth.config().email.paths.login);
     link_page(&auth, query, &[Purpose::LoginLink], |token| {
         pages::form(
             product(&auth),
@@ -286,7 +292,7 @@ pub(crate) async fn change_email_page(
     State(auth): State<Authenticator>,
     query: Result<Query<TokenQuery>, QueryRejection>,
 ) -> Response {
-    let action = auth.config().email.paths.change_email.clone();
+    let action = link_target(&auth, &auth.config().email.paths.change_email);
     let purposes = [Purpose::ChangeEmail, Purpose::UndoEmailChange];
     link_page(&auth, query, &purposes, |token| {
         pages::form(

@@ -78,6 +78,11 @@ impl ApiError {
         self.0.status()
     }
 
+    /// Seconds to wait before trying again, when waiting helps.
+    pub(super) fn retry_after(&self) -> Option<u64> {
+        self.0.retry_after()
+    }
+
     /// The message a person may read.
     pub(super) fn message(&self) -> &str {
         self.0.message()

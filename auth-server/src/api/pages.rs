@@ -96,7 +96,13 @@ pub(super) fn refused(product: &str, error: &ApiError) -> Response {
             ". It was used already, it expired, or a newer one was sent. Ask for a new one.",
         );
     }
-    page(error.status(), product, title, &format!("<p>{text}</p>"))
+    let mut response = page(error.status(), product, title, &format!("<p>{text}</p>"));
+    if let Some(seconds) = error.retry_after() {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
 }
 
 /// A page for a request that came without its token.

@@ -60,11 +60,7 @@ pub(super) fn read(
                  smtp://host:587?tls=required)"
                     .to_owned(),
             );
-        } else if production
-            && scheme == "smtp"
-            && !url.expose_secret().contains("tls=required")
-            && !url.expose_secret().contains("tls=opportunistic")
-        {
+        } else if production && !SmtpSink::requires_tls(url.expose_secret()) {
             problems.push(
                 "SMTP_URL: production sends mail only over TLS: use smtps://, or smtp://...?tls=required"
                     .to_owned(),
@@ -199,6 +195,18 @@ mod tests {
         );
         let joined = problems.join("\n");
         assert!(joined.contains("only over TLS"), "{joined}");
+        let (_, problems) = read_with(
+            &[
+                ("SMTP_URL", "smtp://mail.example.com:587?tls=opportunistic"),
+                ("MAIL_FROM", "auth@example.com"),
+                ("APP_URL", "https://app.example.com"),
+            ],
+            true,
+        );
+        assert!(
+            problems.iter().any(|p| p.contains("only over TLS")),
+            "opportunistic TLS falls back to plaintext: {problems:?}"
+        );
         assert!(joined.contains("MAIL_FROM: not set"), "{joined}");
         assert!(joined.contains("APP_URL: not HTTPS"), "{joined}");
 

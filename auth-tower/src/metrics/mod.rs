@@ -10,7 +10,7 @@
 //! | `auth_mfa_verify_total` | `outcome` (`success`, `failure`, `recovery_code`) |
 //! | `auth_throttled_total`, `auth_second_factor_checks_total`, `auth_token_issue_duration_seconds`, `auth_password_hash_duration_seconds` | |
 //! | `auth_service_health` | `component` (1 up, 0 down) |
-//! | `auth_email_sent_total` | `kind` (`verify_email`, `reset_password`, `login`, ...), `outcome` (`sent`, `failed`) |
+//! | `auth_email_sent_total` | `kind` (`verify_email`, `reset_password`, `login`, ...), `outcome` (`sent`, `failed`, `given_up`) |
 //! | `auth_outbox_pending`, `auth_outbox_oldest_age_seconds` | `sink` (`mail`) |
 //! | `process_resident_memory_bytes`, `process_open_fds`, `process_cpu_seconds_total` | (Linux) |
 //!
@@ -222,7 +222,7 @@ impl Metrics {
         );
         registry.register(
             "auth_email_sent",
-            "Mails handed to the mail sink (outcome sent) or refused by it (failed: retried later), by kind",
+            "Mails by kind and what became of them: sent, failed (tried again later), given_up (refused for good, or failing for 24 hours)",
             email_sent.clone(),
         );
         registry.register(
@@ -262,7 +262,7 @@ impl Metrics {
             let _ = mfa_verifications.get_or_create(&OutcomeLabels { outcome });
         }
         for kind in auth_core::mail::MailKind::ALL {
-            for outcome in ["sent", "failed"] {
+            for outcome in ["sent", "failed", "given_up"] {
                 let _ = email_sent.get_or_create(&MailLabels {
                     kind: kind.as_str().to_owned(),
                     outcome,
@@ -335,11 +335,11 @@ impl Metrics {
     }
 
     /// Counts a mail of outbox message kind `kind` (`mail.verify_email`: the kind is what
-    /// follows `mail.`) that the mail sink took (`sent`) or refused, as
-    /// `auth_email_sent_total{kind,outcome}`.
-    pub fn email_delivered(&self, kind: &str, sent: bool) {
+    /// follows `mail.`) by what became of it (`sent`, `failed`: tried again later,
+    /// `given_up`), as `auth_email_sent_total{kind,outcome}`.
+    pub fn email_delivered(&self, kind: &str, outcome: auth_core::flows::Outcome) {
         let kind = kind.strip_prefix("mail.").unwrap_or(kind).to_owned();
-        let outcome = if sent { "sent" } else { "failed" };
+        let outcome = outcome.as_str();
         self.email_sent
             .get_or_create(&MailLabels { kind, outcome })
             .inc();

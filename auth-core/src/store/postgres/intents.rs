@@ -74,6 +74,29 @@ impl IntentStore for PostgresStore {
         .transpose()
     }
 
+    async fn void_intents_since(
+        &self,
+        user: &UserId,
+        purpose: Purpose,
+        since: SystemTime,
+        now: SystemTime,
+    ) -> Result<u64> {
+        let client = self.client().await?;
+        execute(
+            &client,
+            "UPDATE auth_intents SET voided_at = $4 \
+             WHERE user_id = $1 AND purpose = $2 AND created_at >= $3 \
+               AND expires_at > $4 AND used_at IS NULL AND voided_at IS NULL",
+            &[
+                &user.as_uuid(),
+                &purpose.as_str(),
+                &pg_time(since),
+                &pg_time(now),
+            ],
+        )
+        .await
+    }
+
     async fn consume_intent(
         &self,
         purpose: Purpose,
@@ -97,7 +120,8 @@ impl IntentStore for PostgresStore {
         execute(
             &client,
             "UPDATE auth_intents SET voided_at = $3 \
-             WHERE user_id = $1 AND ($2::text IS NULL OR purpose = $2) \
+             WHERE user_id = $1 \
+               AND (purpose = $2 OR ($2::text IS NULL AND purpose <> 'undo_email_change')) \
                AND expires_at > $3 AND used_at IS NULL AND voided_at IS NULL",
             &[
                 &user.as_uuid(),
@@ -124,7 +148,8 @@ pub(super) async fn issue_in(tx: &impl GenericClient, intent: &Intent) -> Result
     execute(
         tx,
         "UPDATE auth_intents SET voided_at = $3 \
-         WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL AND voided_at IS NULL",
+         WHERE user_id = $1 AND purpose = $2 AND $2 <> 'undo_email_change' \
+           AND used_at IS NULL AND voided_at IS NULL",
         &[
             &intent.user_id.as_uuid(),
             &intent.purpose.as_str(),

@@ -4,9 +4,9 @@ use async_trait::async_trait;
 
 use super::intents::issue_in;
 use super::outbox::enqueue_in;
-use super::users::create_user_in;
+use super::users::{change_email_in, create_user_in};
 use super::{PostgresStore, db_error};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::store::{UnitOfWork, Writes};
 
 #[async_trait]
@@ -17,6 +17,13 @@ impl UnitOfWork for PostgresStore {
         let tx = client.transaction().await.map_err(db_error)?;
         if let Some(user) = &writes.create_user {
             create_user_in(&tx, user).await?;
+        }
+        if let Some(change) = &writes.change_email
+            && !change_email_in(&tx, change).await?
+        {
+            return Err(Error::NotFound(
+                "the account's address changed meanwhile".into(),
+            ));
         }
         for intent in &writes.issue_intents {
             issue_in(&tx, intent).await?;

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::{PostgresStore, db_error, execute, get, pg_time, query_opt};
 use crate::error::{Error, Result};
 use crate::id::UserId;
-use crate::store::{User, UserStore};
+use crate::store::{AddressChange, User, UserStore};
 
 #[async_trait]
 impl UserStore for PostgresStore {
@@ -118,15 +118,13 @@ impl UserStore for PostgresStore {
         now: SystemTime,
     ) -> Result<bool> {
         let client = self.client().await?;
-        // A taken address violates the unique index: a conflict (see `db_error`).
-        let updated = execute(
-            &client,
-            "UPDATE auth_users SET email = $3, email_verified_at = $4 \
-             WHERE id = $1 AND email = $2",
-            &[&id.as_uuid(), &from, &to, &pg_time(now)],
-        )
-        .await?;
-        Ok(updated == 1)
+        let change = AddressChange {
+            user: *id,
+            from: from.to_owned(),
+            to: to.to_owned(),
+            at: now,
+        };
+        change_email_in(&client, &change).await
     }
 
     async fn adopt_email_verification(&self, now: SystemTime) -> Result<Option<u64>> {
@@ -152,6 +150,28 @@ impl UserStore for PostgresStore {
         tx.commit().await.map_err(db_error)?;
         Ok(Some(adopted))
     }
+}
+
+/// Moves an account as `change` says, through `client` (a transaction, for a unit of work):
+/// false if its address is no longer `change.from`; a taken address violates the unique
+/// index, a conflict (see `db_error`).
+pub(super) async fn change_email_in(
+    client: &impl GenericClient,
+    change: &AddressChange,
+) -> Result<bool> {
+    let updated = execute(
+        client,
+        "UPDATE auth_users SET email = $3, email_verified_at = $4 \
+         WHERE id = $1 AND email = $2",
+        &[
+            &change.user.as_uuid(),
+            &change.from,
+            &change.to,
+            &pg_time(change.at),
+        ],
+    )
+    .await?;
+    Ok(updated == 1)
 }
 
 /// The `auth_data_migrations` row recording that accounts made before verification was
