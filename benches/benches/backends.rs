@@ -57,6 +57,7 @@ fn refresh_rotation_on_postgres(c: &mut Criterion) {
             created_at: t0(),
             epoch: 0,
             email_verified_at: None,
+            locale: None,
         };
         store.create_user(user.clone()).await.unwrap();
         let family = RefreshFamily {

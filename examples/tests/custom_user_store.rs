@@ -28,6 +28,7 @@ async fn user_directory_finds_and_refuses_emails_whatever_their_case() {
         created_at: SystemTime::now(),
         epoch: 0,
         email_verified_at: None,
+        locale: None,
     };
     directory.create_user(user.clone()).await.unwrap();
 

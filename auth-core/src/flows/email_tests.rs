@@ -1230,3 +1230,133 @@ async fn the_first_owners_undo_survives_whatever_the_taker_does() {
         "intent_invalid"
     );
 }
+
+#[tokio::test]
+async fn asking_for_a_new_code_does_not_reset_the_wrong_code_budget() {
+    let w = world(EmailVerification::Off);
+    let user = w.register("sam@example.com").await;
+    w.store
+        .mark_email_verified(&user.id, &user.email, w.clock.now())
+        .await
+        .unwrap();
+    let ask = || {
+        let auth = w.auth.clone();
+        async move {
+            auth.request_login_email("sam@example.com", &origin())
+                .await
+                .unwrap()
+        }
+    };
+    let first = ask().await;
+    let code = code_in(&w.mail_to("sam@example.com").await);
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    for _ in 0..5 {
+        let answer = w
+            .auth
+            .login_with_code(first.as_str(), wrong, &origin())
+            .await;
+        assert_eq!(code_of(answer), "invalid_credentials");
+    }
+    let second = ask().await;
+    let code = code_in(&w.mail_to("sam@example.com").await);
+    assert_eq!(
+        code_of(
+            w.auth
+                .login_with_code(second.as_str(), wrong, &origin())
+                .await
+        ),
+        "invalid_credentials",
+        "the sixth wrong code, the last the account's budget lets through at once"
+    );
+    assert_eq!(
+        code_of(
+            w.auth
+                .login_with_code(second.as_str(), &code, &origin())
+                .await
+        ),
+        "throttled",
+        "the new code starts no new account budget"
+    );
+}
+
+#[tokio::test]
+async fn mails_are_written_in_the_language_the_account_signed_up_in() {
+    let dir = std::env::temp_dir().join(format!("auth-locales-{}", IntentId::new()));
+    std::fs::create_dir_all(dir.join("de")).unwrap();
+    std::fs::write(
+        dir.join("de/password_changed.txt"),
+        "Subject: Ihr Passwort bei {{product}} wurde geändert\n\nHallo {{email}}.\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("de/verify_email.txt"),
+        "Subject: Bestätigen Sie Ihre Adresse\n\n{{link}}\n",
+    )
+    .unwrap();
+    let templates = crate::mail::Templates::builtin().with_dir(&dir).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let store = MemoryStore::new();
+    let mut config = testing::authenticator_config();
+    config.email = EmailConfig {
+        verification: EmailVerification::Optional,
+        product_name: "Acme".into(),
+        ..EmailConfig::default()
+    };
+    let clock = testing::clock();
+    let auth = testing::authenticator_builder(config)
+        .stores(Stores::all_in(
+            Arc::new(store.clone()),
+            Arc::new(crate::event::TracingEventSink),
+        ))
+        .clock(clock.clone())
+        .mail_templates(templates)
+        .build()
+        .unwrap();
+    let w = World {
+        auth,
+        clock,
+        store,
+        log: CallLog::default(),
+        hashes: Arc::new(HashCount::default()),
+    };
+    let german = Origin {
+        client: CLIENT,
+        locale: Some("de-CH, en;q=0.5".into()),
+    };
+    let SignUp::Created(user) = w
+        .auth
+        .sign_up("uwe@example.com", &secret(PASSWORD), &german)
+        .await
+        .unwrap()
+    else {
+        panic!("optional verification creates the account");
+    };
+    assert_eq!(user.locale.as_deref(), Some("de"));
+    assert_eq!(
+        w.mail_to("uwe@example.com").await.subject,
+        "Bestätigen Sie Ihre Adresse"
+    );
+    // A notice later, from a request that says nothing of its languages: German still.
+    let principal = w
+        .principal(&w.tokens("uwe@example.com", PASSWORD).await)
+        .await;
+    w.auth
+        .change_password(&principal, &secret(PASSWORD), &secret(NEW_PASSWORD), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        w.mail_to("uwe@example.com").await.subject,
+        "Ihr Passwort bei Acme wurde geändert"
+    );
+    // A mail with no German template falls back to English.
+    w.auth
+        .forgot_password("uwe@example.com", &Origin::default())
+        .await
+        .unwrap();
+    assert!(
+        w.mail_to("uwe@example.com")
+            .await
+            .subject
+            .starts_with("Reset your Acme password")
+    );
+}

@@ -237,6 +237,7 @@ async fn a_legacy_hash_is_upgraded_on_login() {
         created_at: w.clock.now(),
         epoch: 0,
         email_verified_at: None,
+        locale: None,
     };
     w.stores.users.create_user(user.clone()).await.unwrap();
     w.tokens("legacy@example.com").await;
@@ -1173,6 +1174,7 @@ async fn a_login_against_a_planted_costly_hash_is_a_counted_wrong_password() {
         created_at: w.clock.now(),
         epoch: 0,
         email_verified_at: None,
+        locale: None,
     };
     w.stores.users.create_user(user.clone()).await.unwrap();
     for _ in 0..6 {
@@ -1253,6 +1255,7 @@ async fn a_login_refused_as_busy_is_recorded_once_per_client_and_second() {
         created_at: w.clock.now(),
         epoch: 0,
         email_verified_at: None,
+        locale: None,
     };
     w.stores.users.create_user(slow).await.unwrap();
     let hold = || {

@@ -524,6 +524,7 @@ pub async fn a_unit_of_work_applies_all_its_writes_or_none(
             created_at: t0(),
             epoch: 0,
             email_verified_at: None,
+            locale: None,
         };
         let intent = intent_of(&user, Purpose::VerifyEmail, None);
         let mail = message(&[&sink], Duration::ZERO);
@@ -705,6 +706,7 @@ pub async fn new_user(users: &dyn UserStore) -> User {
         created_at: t0(),
         epoch: 0,
         email_verified_at: None,
+        locale: None,
     };
     users.create_user(user.clone()).await.expect("create_user");
     user

@@ -75,6 +75,9 @@ pub struct User {
     /// When the owner proved the address receives mail (a verification link or code, a
     /// confirmed change of address, a sign-in by email); `None` until then.
     pub email_verified_at: Option<SystemTime>,
+    /// The language mails to the account are written in (a locale of the templates, chosen
+    /// from the languages of the sign-up request); `None`: the request's, else English.
+    pub locale: Option<String>,
 }
 
 impl User {
@@ -89,6 +92,7 @@ impl User {
             created_at: now,
             epoch: 0,
             email_verified_at: None,
+            locale: None,
         }
     }
 }
@@ -102,6 +106,7 @@ impl fmt::Debug for User {
             .field("created_at", &self.created_at)
             .field("epoch", &self.epoch)
             .field("email_verified_at", &self.email_verified_at)
+            .field("locale", &self.locale)
             .finish_non_exhaustive()
     }
 }

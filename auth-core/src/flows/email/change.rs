@@ -30,7 +30,7 @@ impl Authenticator {
             let note = self.mail(
                 MailKind::AccountExists,
                 &new_email,
-                origin,
+                (origin, taken.as_ref()),
                 self.base_fields(),
             );
             intents_and_mail(vec![decoy.intent], note)

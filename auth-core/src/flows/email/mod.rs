@@ -29,7 +29,7 @@ use super::{Authenticator, LoginOutcome, Principal, SensitiveAction};
 use crate::email::normalize_email;
 use crate::error::{Error, Result, TokenRejection};
 use crate::event::{AuthEventKind, SessionEnd};
-use crate::id::{Amr, OpaqueSecret, UserId};
+use crate::id::{Amr, OpaqueSecret};
 use crate::intent::{Intent, IntentCode, IntentId, IntentKey, Purpose};
 use crate::mail::{Field, Fields, MailKind, MailMessage};
 use crate::outbox::OutboxMessage;
@@ -307,10 +307,19 @@ impl Authenticator {
             .with(Field::AppUrl, config.app_url.clone())
     }
 
-    /// The outbox message of a mail of `kind` to `to`, written in the language `origin` reads.
-    fn mail(&self, kind: MailKind, to: &str, origin: &Origin, fields: Fields) -> OutboxMessage {
+    /// The outbox message of a mail of `kind` to `to`, written in the language of its reader
+    /// (the account of the address, when there is one) or else of the request.
+    fn mail(
+        &self,
+        kind: MailKind,
+        to: &str,
+        (origin, reader): (&Origin, Option<&User>),
+        fields: Fields,
+    ) -> OutboxMessage {
         let templates = &self.inner.templates;
-        let locale = templates.choose(origin.locale.as_deref());
+        // The account's own language first (chosen at its sign-up), then the request's.
+        let saved = reader.and_then(|user| user.locale.as_deref());
+        let locale = templates.choose(saved.or(origin.locale.as_deref()));
         let rendered = templates.render(kind, locale, &fields.with(Field::Email, to));
         MailMessage::new(to, rendered).into_outbox(kind, self.now())
     }
@@ -379,7 +388,7 @@ impl Authenticator {
         let mail = self.mail(
             link.kind,
             link.to,
-            origin,
+            (origin, Some(user)),
             link.fields
                 .with(Field::Link, issued.link)
                 .with(Field::Expires, minutes_text(lifetime)),
@@ -485,7 +494,7 @@ impl Authenticator {
         if !self.email_config().security_notices {
             return;
         }
-        let mail = self.mail(kind, &user.email, origin, self.base_fields());
+        let mail = self.mail(kind, &user.email, (origin, Some(user)), self.base_fields());
         if let Err(error) = self.inner.stores.outbox.enqueue(mail).await {
             tracing::error!(%error, user = %user.id, notice = %kind, "a security notice could not be queued");
         }

@@ -19,7 +19,12 @@ impl Authenticator {
                 };
                 self.link_mail(&user, link, origin)
             }
-            None => mail_only(self.mail(MailKind::NoAccount, &email, origin, self.base_fields())),
+            None => mail_only(self.mail(
+                MailKind::NoAccount,
+                &email,
+                (origin, None),
+                self.base_fields(),
+            )),
         };
         self.inner.stores.unit.apply(writes).await
     }

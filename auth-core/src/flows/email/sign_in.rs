@@ -10,7 +10,12 @@ impl Authenticator {
         let email = normalize_email(email)?;
         self.reserve_mail(&email, origin).await?;
         let Some(user) = self.active_user(&email).await? else {
-            let mail = self.mail(MailKind::NoAccount, &email, origin, self.base_fields());
+            let mail = self.mail(
+                MailKind::NoAccount,
+                &email,
+                (origin, None),
+                self.base_fields(),
+            );
             self.inner.stores.unit.apply(mail_only(mail)).await?;
             return Ok(IntentId::new());
         };
@@ -33,7 +38,7 @@ impl Authenticator {
         let mail = self.mail(
             MailKind::Login,
             &email,
-            origin,
+            (origin, Some(&user)),
             self.base_fields()
                 .with(Field::Link, link.link)
                 .with(Field::Code, code.expose())

@@ -60,11 +60,18 @@ impl Authenticator {
             if !required {
                 return Err(Error::Conflict("an account with this email exists".into()));
             }
-            let owner = taken.map(|user| user.id);
-            self.tell_account_exists(&email, owner, origin).await?;
+            self.tell_account_exists(&email, taken.as_ref(), origin)
+                .await?;
             return Ok(SignUp::VerificationSent);
         }
-        let user = User::new(email, password_hash, self.now());
+        let user = User {
+            // The language the sign-up asked in, as far as there are templates for it.
+            locale: origin
+                .locale
+                .as_ref()
+                .map(|wanted| self.inner.templates.choose(Some(wanted)).to_owned()),
+            ..User::new(email, password_hash, self.now())
+        };
         let writes = Writes {
             create_user: Some(user.clone()),
             ..self.verification_writes(&user, origin)
@@ -97,14 +104,19 @@ impl Authenticator {
     async fn tell_account_exists(
         &self,
         email: &str,
-        owner: Option<UserId>,
+        owner: Option<&User>,
         origin: &Origin,
     ) -> Result<()> {
-        let mail = self.mail(MailKind::AccountExists, email, origin, self.base_fields());
+        let mail = self.mail(
+            MailKind::AccountExists,
+            email,
+            (origin, owner),
+            self.base_fields(),
+        );
         self.inner.stores.unit.apply(mail_only(mail)).await?;
         self.emit(
             AuthEventKind::SignUpForTakenAddress,
-            owner,
+            owner.map(|user| user.id),
             None,
             origin.client,
         )

@@ -64,6 +64,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "email_verification",
         sql: include_str!("migrations/0008_email_verification.sql"),
     },
+    Migration {
+        version: 9,
+        name: "user_locale",
+        sql: include_str!("migrations/0009_user_locale.sql"),
+    },
 ];
 
 /// The backfill that moves stored addresses to [`normalize_email`]'s form, by its name in

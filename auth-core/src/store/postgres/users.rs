@@ -21,7 +21,7 @@ impl UserStore for PostgresStore {
 
     async fn user_by_email(&self, email: &str) -> Result<Option<User>> {
         let client = self.client().await?;
-        let sql = "SELECT id, email, password_hash, disabled, created_at, epoch, email_verified_at \
+        let sql = "SELECT id, email, password_hash, disabled, created_at, epoch, email_verified_at, locale \
                    FROM auth_users \
                    WHERE lower(email) = lower($1)";
         query_opt(&client, sql, &[&email])
@@ -32,7 +32,7 @@ impl UserStore for PostgresStore {
 
     async fn user_by_id(&self, id: &UserId) -> Result<Option<User>> {
         let client = self.client().await?;
-        let sql = "SELECT id, email, password_hash, disabled, created_at, epoch, email_verified_at \
+        let sql = "SELECT id, email, password_hash, disabled, created_at, epoch, email_verified_at, locale \
                    FROM auth_users \
                    WHERE id = $1";
         query_opt(&client, sql, &[&id.as_uuid()])
@@ -183,8 +183,8 @@ pub(super) async fn create_user_in(client: &impl GenericClient, user: &User) -> 
     execute(
         client,
         "INSERT INTO auth_users \
-           (id, email, password_hash, disabled, created_at, epoch, email_verified_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+           (id, email, password_hash, disabled, created_at, epoch, email_verified_at, locale) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         &[
             &user.id.as_uuid(),
             &user.email,
@@ -193,6 +193,7 @@ pub(super) async fn create_user_in(client: &impl GenericClient, user: &User) -> 
             &pg_time(user.created_at),
             &epoch_param(user.epoch)?,
             &user.email_verified_at.map(pg_time),
+            &user.locale,
         ],
     )
     .await?;
@@ -219,5 +220,6 @@ fn user(row: &Row) -> Result<User> {
         created_at: get(row, "created_at")?,
         epoch: epoch(row)?,
         email_verified_at: get(row, "email_verified_at")?,
+        locale: get(row, "locale")?,
     })
 }
