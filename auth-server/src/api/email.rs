@@ -19,8 +19,8 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ClientIp, Submitted};
 use super::pages;
 use super::types::{
-    AcceptedBody, DoneBody, EmailChangeRequest, EmailLoginBody, EmailLoginRequest, EmailRequest,
-    LoginBody, ResetRequest, TokenQuery, TokenRequest,
+    AcceptedBody, DoneBody, EmailChangeRequest, EmailLogin, EmailLoginBody, EmailLoginRequest,
+    EmailRequest, LoginBody, ResetRequest, TokenQuery, TokenRequest,
 };
 
 /// Who asked: the client's address and the languages it reads (`Accept-Language`).
@@ -95,7 +95,7 @@ async fn link_page(
     pages::refused(product(auth), &ApiError::from(last))
 }
 
-#[utoipa::path(post, path = "/v1/auth/email/verify", request_body(content((TokenRequest = "application/json"), (TokenRequest = "application/x-www-form-urlencoded"))), responses((status = 200, body = DoneBody, description = "verified; a form post gets a page"), (status = 400, body = ErrorBody, description = "not a link token"), (status = 410, body = ErrorBody, description = "intent_invalid: used, expired or voided")))]
+#[utoipa::path(post, path = "/v1/auth/email/verify", request_body(content((TokenRequest = "application/json"), (TokenRequest = "application/x-www-form-urlencoded"))), responses((status = 200, description = "verified; a form post gets a page", content((DoneBody = "application/json"), (String = "text/html"))), (status = 400, description = "not a link token", content((ErrorBody = "application/json"), (String = "text/html"))), (status = 410, description = "intent_invalid: used, expired or voided", content((ErrorBody = "application/json"), (String = "text/html")))))]
 pub(crate) async fn verify_email(
     State(auth): State<Authenticator>,
     Requester(origin): Requester,
@@ -113,7 +113,7 @@ pub(crate) async fn verify_email(
     )
 }
 
-#[utoipa::path(get, path = "/v1/auth/email/verify", params(("token" = String, Query, description = "the link's token")), responses((status = 200, description = "a page with the button that verifies (opening it verifies nothing)", content_type = "text/html"), (status = 400, description = "no token", content_type = "text/html"), (status = 410, description = "used, expired or voided", content_type = "text/html")))]
+#[utoipa::path(get, path = "/v1/auth/email/verify", params(("token" = String, Query, description = "the link's token", pattern = "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$")), responses((status = 200, description = "a page with the button that verifies (opening it verifies nothing)", content_type = "text/html"), (status = 400, description = "no token", content_type = "text/html"), (status = 410, description = "used, expired or voided", content_type = "text/html")))]
 pub(crate) async fn verify_email_page(
     State(auth): State<Authenticator>,
     query: Result<Query<TokenQuery>, QueryRejection>,
@@ -153,7 +153,7 @@ pub(crate) async fn forgot_password(
     Ok(accepted("accepted"))
 }
 
-#[utoipa::path(post, path = "/v1/auth/password/reset", request_body(content((ResetRequest = "application/json"), (ResetRequest = "application/x-www-form-urlencoded"))), responses((status = 200, body = DoneBody, description = "the password is set; every session ended; a form post gets a page"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody, description = "invalid_credentials: a wrong second factor"), (status = 403, body = ErrorBody, description = "mfa_required: the account has a second factor; send its code (the link still works)"), (status = 410, body = ErrorBody, description = "intent_invalid"), (status = 422, body = ErrorBody, description = "weak_password (the link still works)"), (status = 429, body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/auth/password/reset", request_body(content((ResetRequest = "application/json"), (ResetRequest = "application/x-www-form-urlencoded"))), responses((status = 200, description = "the password is set; every session ended; a form post gets a page", content((DoneBody = "application/json"), (String = "text/html"))), (status = 400, content((ErrorBody = "application/json"), (String = "text/html"))), (status = 401, description = "invalid_credentials: a wrong second factor", content((ErrorBody = "application/json"), (String = "text/html"))), (status = 403, description = "mfa_required: the account has a second factor; send its code (the link still works)", content((ErrorBody = "application/json"), (String = "text/html"))), (status = 410, description = "intent_invalid", content((ErrorBody = "application/json"), (String = "text/html"))), (status = 422, description = "weak_password (the link still works)", content((ErrorBody = "application/json"), (String = "text/html"))), (status = 429, content((ErrorBody = "application/json"), (String = "text/html")))))]
 pub(crate) async fn reset_password(
     State(auth): State<Authenticator>,
     Requester(origin): Requester,
@@ -178,7 +178,7 @@ pub(crate) async fn reset_password(
     )
 }
 
-#[utoipa::path(get, path = "/v1/auth/password/reset", params(("token" = String, Query, description = "the link's token")), responses((status = 200, description = "a page asking for the new password", content_type = "text/html"), (status = 400, description = "no token", content_type = "text/html"), (status = 410, description = "used, expired or voided", content_type = "text/html")))]
+#[utoipa::path(get, path = "/v1/auth/password/reset", params(("token" = String, Query, description = "the link's token", pattern = "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$")), responses((status = 200, description = "a page asking for the new password", content_type = "text/html"), (status = 400, description = "no token", content_type = "text/html"), (status = 410, description = "used, expired or voided", content_type = "text/html")))]
 pub(crate) async fn reset_password_page(
     State(auth): State<Authenticator>,
     query: Result<Query<TokenQuery>, QueryRejection>,
@@ -212,7 +212,7 @@ pub(crate) async fn login_email(
     Ok((StatusCode::ACCEPTED, Json(body)).into_response())
 }
 
-#[utoipa::path(post, path = "/v1/auth/login/email/verify", request_body(content((EmailLoginRequest = "application/json"), (EmailLoginRequest = "application/x-www-form-urlencoded"))), responses((status = 200, body = LoginBody, description = "tokens, or a second-factor challenge"), (status = 400, body = ErrorBody, description = "neither a token nor a request id and code"), (status = 401, body = ErrorBody, description = "invalid_credentials: a wrong code"), (status = 410, body = ErrorBody, description = "intent_invalid: used, expired, voided, or too many wrong codes"), (status = 429, body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/auth/login/email/verify", request_body(content((EmailLogin = "application/json"), (EmailLogin = "application/x-www-form-urlencoded"))), responses((status = 200, body = LoginBody, description = "tokens, or a second-factor challenge"), (status = 400, body = ErrorBody, description = "neither a token nor a request id and code"), (status = 401, body = ErrorBody, description = "invalid_credentials: a wrong code"), (status = 410, body = ErrorBody, description = "intent_invalid: used, expired, voided, or too many wrong codes"), (status = 429, body = ErrorBody)))]
 pub(crate) async fn login_email_verify(
     State(auth): State<Authenticator>,
     Requester(origin): Requester,
@@ -237,7 +237,7 @@ pub(crate) async fn login_email_verify(
     Ok(login_answer(outcome))
 }
 
-#[utoipa::path(get, path = "/v1/auth/login/email/verify", params(("token" = String, Query, description = "the link's token")), responses((status = 200, description = "a page with the button that signs in (opening it signs no one in)", content_type = "text/html"), (status = 400, description = "no token", content_type = "text/html"), (status = 410, description = "used, expired or voided", content_type = "text/html")))]
+#[utoipa::path(get, path = "/v1/auth/login/email/verify", params(("token" = String, Query, description = "the link's token", pattern = "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$")), responses((status = 200, description = "a page with the button that signs in (opening it signs no one in)", content_type = "text/html"), (status = 400, description = "no token", content_type = "text/html"), (status = 410, description = "used, expired or voided", content_type = "text/html")))]
 pub(crate) async fn login_email_page(
     State(auth): State<Authenticator>,
     query: Result<Query<TokenQuery>, QueryRejection>,
@@ -269,7 +269,7 @@ pub(crate) async fn change_email(
     Ok(accepted("accepted"))
 }
 
-#[utoipa::path(post, path = "/v1/auth/email/change/confirm", request_body(content((TokenRequest = "application/json"), (TokenRequest = "application/x-www-form-urlencoded"))), responses((status = 200, body = DoneBody, description = "email_changed: the account moved to the new address, or (an undo link) back to the old one with every session ended; a form post gets a page"), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody, description = "another account took the address meanwhile"), (status = 410, body = ErrorBody, description = "intent_invalid")))]
+#[utoipa::path(post, path = "/v1/auth/email/change/confirm", request_body(content((TokenRequest = "application/json"), (TokenRequest = "application/x-www-form-urlencoded"))), responses((status = 200, description = "email_changed: the account moved to the new address, or (an undo link) back to the old one with every session ended; a form post gets a page", content((DoneBody = "application/json"), (String = "text/html"))), (status = 400, content((ErrorBody = "application/json"), (String = "text/html"))), (status = 409, description = "another account took the address meanwhile", content((ErrorBody = "application/json"), (String = "text/html"))), (status = 410, description = "intent_invalid", content((ErrorBody = "application/json"), (String = "text/html")))))]
 pub(crate) async fn confirm_email_change(
     State(auth): State<Authenticator>,
     Requester(origin): Requester,
@@ -287,7 +287,7 @@ pub(crate) async fn confirm_email_change(
     )
 }
 
-#[utoipa::path(get, path = "/v1/auth/email/change/confirm", params(("token" = String, Query, description = "the link's token")), responses((status = 200, description = "a page with the button that confirms (or undoes) the change", content_type = "text/html"), (status = 400, description = "no token", content_type = "text/html"), (status = 410, description = "used, expired or voided", content_type = "text/html")))]
+#[utoipa::path(get, path = "/v1/auth/email/change/confirm", params(("token" = String, Query, description = "the link's token", pattern = "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$")), responses((status = 200, description = "a page with the button that confirms (or undoes) the change", content_type = "text/html"), (status = 400, description = "no token", content_type = "text/html"), (status = 410, description = "used, expired or voided", content_type = "text/html")))]
 pub(crate) async fn change_email_page(
     State(auth): State<Authenticator>,
     query: Result<Query<TokenQuery>, QueryRejection>,

@@ -229,7 +229,7 @@ pub(crate) struct EmailRequest {
 /// The token of a mailed link (the `token` of its query).
 #[derive(Deserialize, ToSchema)]
 pub(crate) struct TokenRequest {
-    #[schema(value_type = String, min_length = 43, max_length = 43)]
+    #[schema(value_type = String, pattern = "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$")]
     pub(crate) token: SecretString,
 }
 
@@ -242,7 +242,7 @@ pub(crate) struct TokenQuery {
 /// A new password with a reset link's token, and the second factor when the account has one.
 #[derive(Deserialize, ToSchema)]
 pub(crate) struct ResetRequest {
-    #[schema(value_type = String, min_length = 43, max_length = 43)]
+    #[schema(value_type = String, pattern = "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$")]
     pub(crate) token: SecretString,
     /// As a registration's password.
     #[schema(value_type = String, format = Password, min_length = 12, max_length = 128)]
@@ -265,17 +265,44 @@ fn present_unless_empty<'de, D: serde::Deserializer<'de>>(
 }
 
 /// A sign-in by email: the link's token, or the request id `login/email` answered with the
-/// mailed code.
-#[derive(Deserialize, ToSchema)]
+/// mailed code. Documented as [`EmailLogin`].
+#[derive(Deserialize)]
 pub(crate) struct EmailLoginRequest {
-    #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[serde(default, deserialize_with = "present_unless_empty")]
     pub(crate) token: Option<SecretString>,
     #[serde(default)]
     pub(crate) request_id: Option<String>,
-    #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[serde(default, deserialize_with = "present_unless_empty")]
     pub(crate) code: Option<SecretString>,
+}
+
+// The schema of `EmailLoginRequest`, which says "one or the other" as the struct cannot.
+/// The link's token, or the request id and the code.
+#[derive(Deserialize, ToSchema)]
+#[serde(untagged)]
+#[schema(as = EmailLoginRequest)]
+#[allow(dead_code)] // only read by the OpenAPI derive
+pub(crate) enum EmailLogin {
+    Link(LinkLogin),
+    Code(CodeLogin),
+}
+
+/// The token of the mailed sign-in link.
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)] // only read by the OpenAPI derive
+pub(crate) struct LinkLogin {
+    #[schema(value_type = String, pattern = "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$")]
+    token: SecretString,
+}
+
+/// The request id `login/email` answered, and the mailed code.
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)] // only read by the OpenAPI derive
+pub(crate) struct CodeLogin {
+    #[schema(pattern = "^[A-Za-z0-9_-]{22}$")]
+    request_id: String,
+    #[schema(value_type = String, pattern = "^[0-9]{6,8}$")]
+    code: SecretString,
 }
 
 /// A move of the caller's account to another address.

@@ -44,6 +44,12 @@ impl Authenticator {
         origin: &Origin,
     ) -> Result<()> {
         let key = link_key(token)?;
+        // A password out of the policy's length is refused before anything is looked up.
+        self.inner
+            .passwords
+            .config()
+            .policy
+            .check(new_password.expose_secret())?;
         let intents = &self.inner.stores.intents;
         // Looked at, not used, until everything is checked: a weak password or a missing
         // second factor leaves the link working.
