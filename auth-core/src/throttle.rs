@@ -712,17 +712,15 @@ impl Throttle {
     }
 
     /// Reserves a try of an emailed sign-in code of request `request` from `client`: counted
-    /// per address, per request (the challenge budget: then the request is spent) and, when
-    /// the request names an account, in that account's second-factor budget. A right code
-    /// gives the account its attempt back without clearing its failures: an emailed code is
-    /// a first factor and must not reset the limit on second-factor guesses.
+    /// per address and per request (the challenge budget: then the request is spent). The
+    /// account's own budget is reserved apart ([`reserve_code_for_account`](Self::reserve_code_for_account)),
+    /// so its refusal can be answered as a wrong code.
     pub async fn reserve_emailed_code(
         &self,
-        user: Option<&UserId>,
         client: Option<IpAddr>,
         request: &IntentId,
     ) -> Result<Attempt> {
-        let mut counters = Vec::with_capacity(3);
+        let mut counters = Vec::with_capacity(2);
         if let Some(ip) = client {
             counters.push(self.address_counter(ip));
         }
@@ -734,14 +732,28 @@ impl Throttle {
             )
             .spent_when_refused(),
         );
-        if let Some(user) = user {
-            counters.push(Counter::new(
-                mfa_key(user),
-                self.account_policy,
-                OnSuccess::Release,
-            ));
-        }
         self.reserve(counters).await
+    }
+
+    /// Reserves an emailed code's try in the second-factor budget of `user`, or, for a
+    /// request that names no account, in a counter of the request's own (the same calls,
+    /// whoever asks). A right code gives the attempt back without clearing the failures: an
+    /// emailed code is a first factor and must not reset the limit on second-factor guesses.
+    pub async fn reserve_code_for_account(
+        &self,
+        user: Option<&UserId>,
+        request: &IntentId,
+    ) -> Result<Attempt> {
+        let key = match user {
+            Some(user) => mfa_key(user),
+            None => format!("mfa:none:{request}"),
+        };
+        self.reserve(vec![Counter::new(
+            key,
+            self.account_policy,
+            OnSuccess::Release,
+        )])
+        .await
     }
 
     fn address_counter(&self, ip: IpAddr) -> Counter {

@@ -19,8 +19,8 @@ pub struct WorkerConfig {
     pub retry_base: Duration,
     /// ...up to this (default 15 minutes).
     pub retry_max: Duration,
-    /// A message that failed and is older than this is given up (default 24 hours: the
-    /// longest a mailed link lives).
+    /// A message that failed and is older than this is given up (default 72 hours: the
+    /// longest a mailed link lives, the undo of a change of address).
     pub give_up_after: Duration,
 }
 
@@ -31,7 +31,7 @@ impl Default for WorkerConfig {
             lease: Duration::from_secs(300),
             retry_base: Duration::from_secs(2),
             retry_max: Duration::from_secs(900),
-            give_up_after: Duration::from_secs(24 * 3600),
+            give_up_after: Duration::from_secs(72 * 3600),
         }
     }
 }
@@ -314,7 +314,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_refusal_for_good_is_given_up_at_once_and_a_failure_after_a_day() {
+    async fn a_refusal_for_good_is_given_up_at_once_and_a_failure_after_three_days() {
         let store = MemoryStore::new();
         let clock = ManualClock::at_unix(crate::testing::NOW);
         let config = WorkerConfig::default();
@@ -342,7 +342,7 @@ mod tests {
                 .unwrap();
             clock.advance(config.retry_max);
             rounds += 1;
-            assert!(rounds < 200, "never given up");
+            assert!(rounds < 400, "never given up");
         }
         let outcomes = outcomes.lock().unwrap();
         assert_eq!(outcomes.first(), Some(&Outcome::GivenUp));
@@ -353,7 +353,7 @@ mod tests {
                 .all(|o| *o == Outcome::Failed),
             "{outcomes:?}"
         );
-        // Tried for a day, every 15 minutes at most.
-        assert!(outcomes.len() > 24 * 4 / 2, "{}", outcomes.len());
+        // Tried for three days, every 15 minutes at most.
+        assert!(outcomes.len() > 72 * 4 / 2, "{}", outcomes.len());
     }
 }

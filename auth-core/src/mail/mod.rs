@@ -98,7 +98,6 @@ mod smtp {
     use lettre::message::header::ContentType;
     use lettre::message::{Mailbox, MultiPart, SinglePart};
     use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-    use lettre::transport::smtp::response::Category;
     use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
     use super::{MAIL_SINK, MailMessage};
@@ -255,24 +254,15 @@ mod smtp {
 
         async fn deliver(&self, delivery: &Delivery) -> std::result::Result<(), DeliveryError> {
             let message = self.message(delivery)?;
-            self.transport.send(message).await.map(drop).map_err(|e| {
-                // A 5xx answer about the mail (55x: no such mailbox, a sender refused)
-                // stays so; one about the connection or the credentials (52x, 53x:
-                // authentication refused or required) passes once the relay or the
-                // configuration is fixed.
-                let message = format!("SMTP: {e}");
-                let connection = e.status().is_some_and(|code| {
-                    matches!(
-                        code.category,
-                        Category::Connections | Category::Unspecified3
-                    )
-                });
-                if e.is_permanent() && !connection {
-                    DeliveryError::permanent(message)
-                } else {
-                    DeliveryError::transient(message)
-                }
-            })
+            // Whatever the relay answers is retried until the message is too old: a 5xx may
+            // be about this mail (no such mailbox) or about the relay's own setup (a sender
+            // it will not relay for, authentication), and the second kind must not lose every
+            // mail queued while it is being fixed.
+            self.transport
+                .send(message)
+                .await
+                .map(drop)
+                .map_err(|e| DeliveryError::transient(format!("SMTP: {e}")))
         }
     }
 }

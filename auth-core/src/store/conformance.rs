@@ -39,6 +39,7 @@ macro_rules! store_conformance_tests {
     ($factory:expr) => {
         $crate::store_conformance_tests!(@test $factory, users_are_stored_found_and_unique(users));
         $crate::store_conformance_tests!(@test $factory, addresses_are_verified_and_changed(users));
+        $crate::store_conformance_tests!(@test $factory, a_left_address_is_held_while_its_undo_lives(users, intents));
         $crate::store_conformance_tests!(@test $factory, totp_enrolment_replay_and_recovery_codes(users, mfa));
         $crate::store_conformance_tests!(@test $factory, totp_steps_and_recovery_codes_are_single_use_under_concurrency(users, mfa));
         $crate::store_conformance_tests!(@test $factory, totp_secrets_move_to_a_new_key(users, mfa));
@@ -915,6 +916,67 @@ pub async fn addresses_are_verified_and_changed(users: Arc<dyn UserStore>) {
         ..user.clone()
     };
     users.create_user(reuse).await.unwrap();
+}
+
+/// An address an account left stays its own while the undo link sent there lives: no new
+/// account and no other account's change takes it; the account itself may come back to it.
+pub async fn a_left_address_is_held_while_its_undo_lives(
+    users: Arc<dyn UserStore>,
+    intents: Arc<dyn IntentStore>,
+) {
+    let owner = new_user(users.as_ref()).await;
+    let left = owner.email.clone();
+    let moved_to = format!("moved-{}@example.com", owner.id);
+    assert!(
+        users
+            .change_email(&owner.id, &left, &moved_to, t0())
+            .await
+            .unwrap()
+    );
+    let undo = Intent {
+        target: Some(left.clone()),
+        ..intent_of(&owner, Purpose::UndoEmailChange, None)
+    };
+    intents.issue_intent(undo.clone()).await.unwrap();
+    let now = t0() + MINUTE;
+
+    let squatter = User {
+        id: UserId::new(),
+        email: left.clone(),
+        created_at: now,
+        ..owner.clone()
+    };
+    assert!(matches!(
+        users.create_user(squatter.clone()).await,
+        Err(Error::Conflict(_))
+    ));
+    let other = new_user(users.as_ref()).await;
+    assert!(matches!(
+        users
+            .change_email(&other.id, &other.email, &left, now)
+            .await,
+        Err(Error::Conflict(_))
+    ));
+    assert!(
+        users
+            .change_email(&owner.id, &moved_to, &left, now)
+            .await
+            .unwrap(),
+        "the account itself comes back"
+    );
+    assert!(
+        users
+            .change_email(&owner.id, &left, &moved_to, now)
+            .await
+            .unwrap()
+    );
+    // Once the undo link is used (or expired), the address is free.
+    intents
+        .consume_intent(Purpose::UndoEmailChange, &link(&undo), now)
+        .await
+        .unwrap()
+        .unwrap();
+    users.create_user(squatter).await.unwrap();
 }
 
 fn pending_totp(user: &User) -> TotpRecord {

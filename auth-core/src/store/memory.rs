@@ -59,7 +59,10 @@ struct State {
 impl State {
     /// [`Error::Conflict`] if `user`'s address or id is taken.
     fn check_new_user(&self, user: &User) -> Result<()> {
-        if self.user_by_email.contains_key(&user.email) || self.users.contains_key(&user.id) {
+        if self.user_by_email.contains_key(&user.email)
+            || self.users.contains_key(&user.id)
+            || self.address_held(&user.email, None, user.created_at)
+        {
             return Err(Error::Conflict("an account with this email exists".into()));
         }
         Ok(())
@@ -68,6 +71,19 @@ impl State {
     fn insert_user(&mut self, user: User) {
         self.user_by_email.insert(user.email.clone(), user.id);
         self.users.insert(user.id, user);
+    }
+
+    /// Whether an account other than `owner` left `email` and the undo link sent to it still
+    /// lives at `now`: the address is held for it.
+    fn address_held(&self, email: &str, owner: Option<&UserId>, now: SystemTime) -> bool {
+        self.intents.iter().any(|kept| {
+            let intent = &kept.intent;
+            intent.purpose == Purpose::UndoEmailChange
+                && intent.target.as_deref() == Some(email)
+                && owner.is_none_or(|owner| intent.user_id != *owner)
+                && !kept.ended
+                && now < intent.expires_at
+        })
     }
 
     /// [`Error::NotFound`] unless the account has `change.from`; [`Error::Conflict`] if
@@ -86,6 +102,7 @@ impl State {
             .user_by_email
             .get(&change.to)
             .is_some_and(|owner| *owner != change.user)
+            || self.address_held(&change.to, Some(&change.user), change.at)
         {
             return Err(Error::Conflict("an account with this email exists".into()));
         }

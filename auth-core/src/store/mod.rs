@@ -114,7 +114,9 @@ impl fmt::Debug for User {
 /// Accounts.
 #[async_trait]
 pub trait UserStore: Send + Sync + fmt::Debug {
-    /// Stores a new account; [`Error::Conflict`](crate::Error::Conflict) if its email is taken.
+    /// Stores a new account; [`Error::Conflict`](crate::Error::Conflict) if its email is taken,
+    /// or held: an account left it and the undo link sent to it still lives (the
+    /// [`IntentStore`] of the same backend says).
     async fn create_user(&self, user: User) -> Result<()>;
     /// The account with this normalised email.
     async fn user_by_email(&self, email: &str) -> Result<Option<User>>;
@@ -154,7 +156,8 @@ pub trait UserStore: Send + Sync + fmt::Debug {
     async fn mark_email_verified(&self, id: &UserId, email: &str, now: SystemTime) -> Result<bool>;
     /// Moves the account from address `from` to `to` (normalised), verified at `now`, only
     /// while its address is still `from`; false otherwise.
-    /// [`Error::Conflict`](crate::Error::Conflict) if another account has `to`.
+    /// [`Error::Conflict`](crate::Error::Conflict) if another account has `to`, or holds it
+    /// (as for [`create_user`](Self::create_user)).
     async fn change_email(
         &self,
         id: &UserId,

@@ -222,7 +222,7 @@ impl Metrics {
         );
         registry.register(
             "auth_email_sent",
-            "Mails by kind and what became of them: sent, failed (tried again later), given_up (refused for good, or failing for 24 hours)",
+            "Mails by kind and what became of them: sent, failed (tried again later), given_up (not sendable, or failing for 72 hours)",
             email_sent.clone(),
         );
         registry.register(

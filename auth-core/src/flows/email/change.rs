@@ -104,25 +104,43 @@ impl Authenticator {
 
     async fn undo_email_change(&self, intent: &Intent, user: &User, origin: &Origin) -> Result<()> {
         let old_email = intent.target.as_deref().ok_or(Error::IntentInvalid)?;
-        if user.email != old_email
-            && !self
+        // The link is used: what follows must land even if the account changes meanwhile
+        // (another change, a password change racing it), so each step is retried on the
+        // account as it is now.
+        let mut user = user.clone();
+        let mut landed = false;
+        for _ in 0..3 {
+            let moved = user.email == old_email
+                || self
+                    .inner
+                    .stores
+                    .users
+                    .change_email(&user.id, &user.email, old_email, self.now())
+                    .await?;
+            // Whoever changed the address may hold the sessions, the password and a second
+            // factor of their own: the password and the factor go (the owner sets a password
+            // with a reset), every session ends and the epoch moves, so their links and
+            // challenges die too.
+            landed = moved && self.forget_password(&user).await?.is_some();
+            user = self
                 .inner
                 .stores
                 .users
-                .change_email(&user.id, &user.email, old_email, self.now())
+                .user_by_id(&user.id)
                 .await?
-        {
-            return Err(Error::IntentInvalid);
+                .ok_or(Error::IntentInvalid)?;
+            if landed {
+                break;
+            }
         }
-        // Whoever changed the address may hold the sessions and the password: the password
-        // goes (the owner sets one with a reset), every session ends and the epoch moves, so
-        // their links and challenges die too.
-        let moved = self.forget_password(user).await?;
-        if moved.is_none() {
-            return Err(Error::Conflict(
-                "the credentials changed meanwhile; try again".into(),
+        if !landed {
+            tracing::error!(user = %user.id, "an undo of a change of address could not land: the account kept changing");
+            return Err(Error::Unavailable(
+                "the account kept changing while its change of address was undone".into(),
             ));
         }
+        self.drop_second_factor(&user).await?;
+        let user = &user;
         self.after_credentials_reset(user, SessionEnd::EmailChangeUndone, origin)
             .await?;
         // The undo links of later changes go too (they would move the account away again);

@@ -415,14 +415,34 @@ impl Authenticator {
 
     /// The enabled account an intent acts on, if its credentials are still those it was
     /// issued under.
+    ///
+    /// A link or code sent to an address (a verification, a reset, a sign-in) works only
+    /// while that address is still the account's: one sent before a change of address is
+    /// dead after it.
     async fn intent_user(&self, intent: &Intent) -> Result<User> {
+        let sent_to_address = !matches!(
+            intent.purpose,
+            Purpose::ChangeEmail | Purpose::UndoEmailChange
+        );
         self.inner
             .stores
             .users
             .user_by_id(&intent.user_id)
             .await?
             .filter(|user| !user.disabled && user.epoch == intent.epoch)
+            .filter(|user| {
+                !sent_to_address || intent.target.as_ref().is_none_or(|to| *to == user.email)
+            })
             .ok_or(Error::IntentInvalid)
+    }
+
+    /// Removes the account's second factor, if any: one set up by someone who may not be the
+    /// owner (before the address was proved, or by whoever had moved the account away).
+    async fn drop_second_factor(&self, user: &User) -> Result<()> {
+        if self.inner.stores.mfa.delete_totp(&user.id).await? {
+            tracing::info!(user = %user.id, "a second factor set up without the owner is removed");
+        }
+        Ok(())
     }
 
     /// Uses the live link intent of `purpose` that `token` names, and reads its account

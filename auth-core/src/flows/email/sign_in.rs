@@ -19,7 +19,7 @@ impl Authenticator {
             self.inner.stores.unit.apply(mail_only(mail)).await?;
             return Ok(IntentId::new());
         };
-        let (link, _) = self.link_intent(&user, Purpose::LoginLink, None);
+        let (link, _) = self.link_intent(&user, Purpose::LoginLink, Some(email.clone()));
         let now = self.now();
         let code = IntentCode::generate(self.email_config().code_digits);
         let id = IntentId::new();
@@ -31,7 +31,7 @@ impl Authenticator {
             purpose: Purpose::LoginCode,
             code: true,
             epoch: user.epoch,
-            target: None,
+            target: Some(email.clone()),
             created_at: now,
             expires_at: now + lifetime,
         };
@@ -64,10 +64,11 @@ impl Authenticator {
 
     /// Signs in with the code mailed for request `request_id`. Every try is reserved before
     /// the check: per client address, per request (five tries, then the request is spent:
-    /// [`Error::IntentInvalid`]) and in the account's second-factor budget. A wrong code, and
-    /// any code for a request that names no live code (unknown, used, expired), answer
-    /// [`Error::InvalidCredentials`] through the same counters and store calls, so a request
-    /// id never tells whether its address has an account.
+    /// [`Error::IntentInvalid`]) and in the account's second-factor budget (spent, the code is
+    /// not checked and the answer is that of a wrong code). A wrong code, and any code for a
+    /// request that names no live code (unknown, used, expired), answer
+    /// [`Error::InvalidCredentials`] through the same counters, so a request id never tells
+    /// whether its address has an account.
     pub async fn login_with_code(
         &self,
         request_id: &str,
@@ -81,12 +82,8 @@ impl Authenticator {
             .code_intent(Purpose::LoginCode, &id, self.now())
             .await?;
         let user = live.as_ref().map(|intent| intent.user_id);
-        let attempt = match self
-            .inner
-            .throttle
-            .reserve_emailed_code(user.as_ref(), origin.client, &id)
-            .await
-        {
+        let throttle = &self.inner.throttle;
+        let attempt = match throttle.reserve_emailed_code(origin.client, &id).await {
             Ok(attempt) => attempt,
             Err(Error::InvalidToken(TokenRejection::NotActive)) => {
                 if let Some(user) = &user {
@@ -98,28 +95,50 @@ impl Authenticator {
             }
             Err(error) => return Err(error),
         };
+        // The account's budget: spent, it answers as a wrong code does (a refusal of its own
+        // would tell a request with an account from one without).
+        let account = match throttle.reserve_code_for_account(user.as_ref(), &id).await {
+            Ok(account) => Some(account),
+            Err(Error::Throttled { .. }) => None,
+            Err(error) => {
+                let _ = attempt.release().await;
+                return Err(error);
+            }
+        };
         let key = IntentKey::Code {
             hash: code.hash_for(&id),
             id,
         };
-        let used = intents
-            .consume_intent(Purpose::LoginCode, &key, self.now())
-            .await;
+        let used = match &account {
+            Some(_) => {
+                intents
+                    .consume_intent(Purpose::LoginCode, &key, self.now())
+                    .await
+            }
+            None => Ok(None),
+        };
         let used = match used {
             Ok(Some(used)) => {
                 attempt.succeeded().await?;
+                if let Some(account) = account {
+                    account.succeeded().await?;
+                }
                 used
             }
             Ok(None) => {
                 attempt.failed().await?;
-                if user.is_some() {
-                    self.emit(AuthEventKind::MfaFailed, user, None, origin.client)
-                        .await;
+                if let Some(account) = account {
+                    account.failed().await?;
                 }
+                self.emit(AuthEventKind::MfaFailed, user, None, origin.client)
+                    .await;
                 return Err(Error::InvalidCredentials);
             }
             Err(error) => {
                 let _ = attempt.release().await;
+                if let Some(account) = account {
+                    let _ = account.release().await;
+                }
                 return Err(error);
             }
         };
@@ -160,6 +179,7 @@ impl Authenticator {
         users
             .mark_email_verified(&user.id, &user.email, self.now())
             .await?;
+        self.drop_second_factor(&user).await?;
         self.end_sessions_of(user.id, None, SessionEnd::CredentialsChanged, origin.client)
             .await?;
         self.emit(

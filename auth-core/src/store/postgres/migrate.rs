@@ -66,8 +66,8 @@ const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 9,
-        name: "user_locale",
-        sql: include_str!("migrations/0009_user_locale.sql"),
+        name: "locale_and_undo_targets",
+        sql: include_str!("migrations/0009_locale_and_undo_targets.sql"),
     },
 ];
 

@@ -159,6 +159,7 @@ pub(super) async fn change_email_in(
     client: &impl GenericClient,
     change: &AddressChange,
 ) -> Result<bool> {
+    refuse_held(client, &change.to, Some(&change.user), change.at).await?;
     let updated = execute(
         client,
         "UPDATE auth_users SET email = $3, email_verified_at = $4 \
@@ -178,8 +179,33 @@ pub(super) async fn change_email_in(
 /// required were marked verified.
 const VERIFICATION_ADOPTED: &str = "email_verification_adopted";
 
+/// [`Error::Conflict`] if `email` is held at `now` for another account than `owner`: an
+/// account left it and the undo link sent to it still lives.
+async fn refuse_held(
+    client: &impl GenericClient,
+    email: &str,
+    owner: Option<&UserId>,
+    now: SystemTime,
+) -> Result<()> {
+    let held = query_opt(
+        client,
+        "SELECT 1 AS held FROM auth_intents \
+         WHERE purpose = 'undo_email_change' AND target = $1 \
+           AND used_at IS NULL AND voided_at IS NULL AND expires_at > $2 \
+           AND ($3::uuid IS NULL OR user_id <> $3) \
+         LIMIT 1",
+        &[&email, &pg_time(now), &owner.map(UserId::as_uuid)],
+    )
+    .await?;
+    match held {
+        Some(_) => Err(Error::Conflict("an account with this email exists".into())),
+        None => Ok(()),
+    }
+}
+
 /// Creates `user` through `client` (a transaction, for a unit of work).
 pub(super) async fn create_user_in(client: &impl GenericClient, user: &User) -> Result<()> {
+    refuse_held(client, &user.email, None, user.created_at).await?;
     execute(
         client,
         "INSERT INTO auth_users \
