@@ -217,32 +217,25 @@ mod smtp {
         None,
     }
 
-    /// The host of an SMTP URL and how it asks for TLS.
+    /// The host of an SMTP URL and how it asks for TLS, read as lettre reads it (the first
+    /// `tls` of the decoded query), so the check and the transport never disagree.
     fn tls_of(url: &str) -> (String, TlsMode) {
-        let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-        let (authority, query) = match rest.split_once('?') {
-            Some((authority, query)) => (authority, query),
-            None => (rest, ""),
+        let Ok(parsed) = url::Url::parse(url) else {
+            return (String::new(), TlsMode::None);
         };
-        let authority = authority.split('/').next().unwrap_or_default();
-        let host_port = authority
-            .rsplit_once('@')
-            .map_or(authority, |(_, host)| host);
-        let host = if let Some(bracketed) = host_port.strip_prefix('[') {
-            bracketed.split(']').next().unwrap_or_default()
-        } else {
-            host_port.split(':').next().unwrap_or_default()
-        };
-        let tls = query
-            .split('&')
-            .find_map(|pair| pair.strip_prefix("tls="))
-            .unwrap_or_default();
-        let mode = match (scheme, tls) {
+        let tls = parsed
+            .query_pairs()
+            .find(|(key, _)| key == "tls")
+            .map(|(_, value)| value.into_owned());
+        let mode = match (parsed.scheme(), tls.as_deref()) {
             ("smtps", _) => TlsMode::Wrapper,
-            (_, "required") => TlsMode::Required,
-            (_, "opportunistic") => TlsMode::Opportunistic,
+            (_, Some("required")) => TlsMode::Required,
+            (_, Some("opportunistic")) => TlsMode::Opportunistic,
             _ => TlsMode::None,
         };
+        let host = parsed.host_str().unwrap_or_default();
+        // An IPv6 host comes bracketed; TLS names it without the brackets.
+        let host = host.trim_start_matches('[').trim_end_matches(']');
         (host.to_owned(), mode)
     }
 
@@ -455,6 +448,22 @@ mod tests {
         assert_eq!(delivered, 3, "the new mail and the two kept ones");
         assert_eq!(received(&smtp, message.id).len(), 1);
         assert_eq!(smtp.mails().len(), 3);
+    }
+
+    #[test]
+    fn tls_is_read_from_the_url_as_lettre_reads_it() {
+        for (url, required) in [
+            ("smtps://user:pass@mail.example.com", true),
+            ("smtp://mail.example.com:587?tls=required", true),
+            ("smtp://mail.example.com:587?tls=opportunistic", false),
+            ("smtp://mail.example.com:25", false),
+            // Decoded as lettre decodes it: the first `tls` is opportunistic.
+            ("smtp://h:587?%74ls=opportunistic&tls=required", false),
+            ("smtp://h:587?tls=%72equired", true),
+            ("not a url", false),
+        ] {
+            assert_eq!(SmtpSink::requires_tls(url), required, "{url}");
+        }
     }
 
     #[test]
