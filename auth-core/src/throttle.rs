@@ -847,6 +847,20 @@ impl Attempt {
         .await
     }
 
+    /// Settles an attempt that counts whatever its outcome (a registration, a mail asked for)
+    /// by the outcome of the work it was reserved for: given back when the work failed for a
+    /// reason not the caller's (a full hashing pool, a dependency down), so the retry is not
+    /// punished for it; kept otherwise.
+    pub async fn settle_by<T>(self, outcome: &Result<T>) -> Result<()> {
+        match outcome {
+            Err(Error::Busy | Error::Unavailable(_)) => {
+                let _ = self.release().await;
+                Ok(())
+            }
+            _ => self.succeeded().await,
+        }
+    }
+
     /// The check could not be made (a store failed, the request was refused before it): the
     /// attempt is given back everywhere.
     pub async fn release(mut self) -> Result<()> {

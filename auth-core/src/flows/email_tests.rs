@@ -44,6 +44,8 @@ impl CallLog {
 struct Counted {
     inner: MemoryStore,
     log: CallLog,
+    /// While set, units of work fail as a store that is down does.
+    down: Arc<std::sync::atomic::AtomicBool>,
 }
 
 #[async_trait]
@@ -161,6 +163,9 @@ impl IntentStore for Counted {
 impl UnitOfWork for Counted {
     async fn apply(&self, writes: Writes) -> Result<()> {
         self.log.push("apply");
+        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(Error::Unavailable("the store is down".into()));
+        }
         self.inner.apply(writes).await
     }
 }
@@ -187,15 +192,18 @@ struct World {
     store: MemoryStore,
     log: CallLog,
     hashes: Arc<HashCount>,
+    down: Arc<std::sync::atomic::AtomicBool>,
 }
 
 fn world(verification: EmailVerification) -> World {
     let clock = testing::clock();
     let store = MemoryStore::new();
     let log = CallLog::default();
+    let down = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let counted = Arc::new(Counted {
         inner: store.clone(),
         log: log.clone(),
+        down: down.clone(),
     });
     let stores = Stores {
         users: counted.clone(),
@@ -226,6 +234,7 @@ fn world(verification: EmailVerification) -> World {
         store,
         log,
         hashes,
+        down,
     }
 }
 
@@ -1353,6 +1362,7 @@ async fn mails_are_written_in_the_language_the_account_signed_up_in() {
         store,
         log: CallLog::default(),
         hashes: Arc::new(HashCount::default()),
+        down: Arc::new(std::sync::atomic::AtomicBool::new(false)),
     };
     let german = Origin {
         client: CLIENT,
@@ -1457,4 +1467,35 @@ async fn the_left_address_is_held_and_the_undo_removes_the_takers_factor() {
         .await
         .unwrap();
     w.tokens("vic@example.com", NEW_PASSWORD).await;
+}
+
+/// A mail that could not be written (the store down) is not counted against its
+/// recipient: the retry after the outage is not punished for it.
+#[tokio::test]
+async fn a_mail_refused_by_an_outage_does_not_spend_the_recipients_budget() {
+    let w = world(EmailVerification::Off);
+    w.register("xan@example.com").await;
+    w.down.store(true, std::sync::atomic::Ordering::SeqCst);
+    for _ in 0..10 {
+        assert_eq!(
+            code_of(w.auth.forgot_password("xan@example.com", &origin()).await),
+            "unavailable"
+        );
+    }
+    w.down.store(false, std::sync::atomic::Ordering::SeqCst);
+    for _ in 0..5 {
+        w.auth
+            .forgot_password("xan@example.com", &origin())
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        w.mails().await.len(),
+        5,
+        "the budget is whole after the outage"
+    );
+    assert_eq!(
+        code_of(w.auth.forgot_password("xan@example.com", &origin()).await),
+        "throttled"
+    );
 }

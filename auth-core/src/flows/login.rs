@@ -63,13 +63,7 @@ impl Authenticator {
         self.inner.passwords.refuse_if_saturated()?;
         let attempt = self.inner.throttle.reserve_registration(client).await?;
         let done = registration.await;
-        match &done {
-            Err(Error::Busy | Error::Unavailable(_)) => {
-                // Not the caller's doing: the retry is not punished for it.
-                let _ = attempt.release().await;
-            }
-            _ => attempt.succeeded().await?,
-        }
+        attempt.settle_by(&done).await?;
         done
     }
 

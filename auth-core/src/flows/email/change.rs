@@ -20,31 +20,34 @@ impl Authenticator {
                 "that is already the account's address".into(),
             ));
         }
-        self.reserve_mail(&new_email, origin).await?;
-        let taken = self.inner.stores.users.user_by_email(&new_email).await?;
-        let writes = if taken.is_some() {
-            // The same writes as for a free address: an intent (that no one can use: its
-            // secret is mailed nowhere) voids the caller's earlier link alike, so no earlier
-            // link's page tells a taken address from a free one.
-            let (decoy, _) = self.link_intent(&user, Purpose::ChangeEmail, Some(new_email.clone()));
-            let note = self.mail(
-                MailKind::AccountExists,
-                &new_email,
-                (origin, taken.as_ref()),
-                self.base_fields(),
-            );
-            intents_and_mail(vec![decoy.intent], note)
-        } else {
-            let link = LinkMail {
-                purpose: Purpose::ChangeEmail,
-                target: Some(new_email.clone()),
-                kind: MailKind::ChangeEmail,
-                to: &new_email,
-                fields: self.base_fields(),
+        self.counted_mail(&new_email, origin, async {
+            let taken = self.inner.stores.users.user_by_email(&new_email).await?;
+            let writes = if taken.is_some() {
+                // The same writes as for a free address: an intent (that no one can use: its
+                // secret is mailed nowhere) voids the caller's earlier link alike, so no earlier
+                // link's page tells a taken address from a free one.
+                let (decoy, _) =
+                    self.link_intent(&user, Purpose::ChangeEmail, Some(new_email.clone()));
+                let note = self.mail(
+                    MailKind::AccountExists,
+                    &new_email,
+                    (origin, taken.as_ref()),
+                    self.base_fields(),
+                );
+                intents_and_mail(vec![decoy.intent], note)
+            } else {
+                let link = LinkMail {
+                    purpose: Purpose::ChangeEmail,
+                    target: Some(new_email.clone()),
+                    kind: MailKind::ChangeEmail,
+                    to: &new_email,
+                    fields: self.base_fields(),
+                };
+                self.link_mail(&user, link, origin)
             };
-            self.link_mail(&user, link, origin)
-        };
-        self.inner.stores.unit.apply(writes).await
+            self.inner.stores.unit.apply(writes).await
+        })
+        .await
     }
 
     /// Uses a change-of-address link. A confirmation from the new address moves the account

@@ -361,13 +361,24 @@ impl Authenticator {
     }
 
     /// Counts a mail to `recipient` before anything is looked up: the same for every address.
-    async fn reserve_mail(&self, recipient: &str, origin: &Origin) -> Result<()> {
-        self.inner
+    /// Runs `work` (not started before it is counted) as a mail to `recipient`, counted
+    /// before anything is looked up, the same for every address. A mail that could not be
+    /// written for a reason not the caller's (a store down) is given back, so the retry is
+    /// not punished for it.
+    async fn counted_mail<T>(
+        &self,
+        recipient: &str,
+        origin: &Origin,
+        work: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let attempt = self
+            .inner
             .throttle
             .reserve_mail(recipient, origin.client)
-            .await?
-            .succeeded()
-            .await
+            .await?;
+        let done = work.await;
+        attempt.settle_by(&done).await?;
+        done
     }
 
     /// The account with `email` that may use the email flows: enabled.

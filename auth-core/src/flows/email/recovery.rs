@@ -7,26 +7,28 @@ impl Authenticator {
     /// account does otherwise: the same answer, after the same store calls.
     pub async fn forgot_password(&self, email: &str, origin: &Origin) -> Result<()> {
         let email = normalize_email(email)?;
-        self.reserve_mail(&email, origin).await?;
-        let writes = match self.active_user(&email).await? {
-            Some(user) => {
-                let link = LinkMail {
-                    purpose: Purpose::ResetPassword,
-                    target: Some(user.email.clone()),
-                    kind: MailKind::ResetPassword,
-                    to: &email,
-                    fields: self.base_fields(),
-                };
-                self.link_mail(&user, link, origin)
-            }
-            None => mail_only(self.mail(
-                MailKind::NoAccount,
-                &email,
-                (origin, None),
-                self.base_fields(),
-            )),
-        };
-        self.inner.stores.unit.apply(writes).await
+        self.counted_mail(&email, origin, async {
+            let writes = match self.active_user(&email).await? {
+                Some(user) => {
+                    let link = LinkMail {
+                        purpose: Purpose::ResetPassword,
+                        target: Some(user.email.clone()),
+                        kind: MailKind::ResetPassword,
+                        to: &email,
+                        fields: self.base_fields(),
+                    };
+                    self.link_mail(&user, link, origin)
+                }
+                None => mail_only(self.mail(
+                    MailKind::NoAccount,
+                    &email,
+                    (origin, None),
+                    self.base_fields(),
+                )),
+            };
+            self.inner.stores.unit.apply(writes).await
+        })
+        .await
     }
 
     /// Sets a new password with a reset link's token. The password must meet the policy (and

@@ -8,51 +8,53 @@ impl Authenticator {
     /// [`login_with_code`](Self::login_with_code) takes with the code.
     pub async fn request_login_email(&self, email: &str, origin: &Origin) -> Result<IntentId> {
         let email = normalize_email(email)?;
-        self.reserve_mail(&email, origin).await?;
-        let Some(user) = self.active_user(&email).await? else {
+        self.counted_mail(&email, origin, async {
+            let Some(user) = self.active_user(&email).await? else {
+                let mail = self.mail(
+                    MailKind::NoAccount,
+                    &email,
+                    (origin, None),
+                    self.base_fields(),
+                );
+                self.inner.stores.unit.apply(mail_only(mail)).await?;
+                return Ok(IntentId::new());
+            };
+            let (link, _) = self.link_intent(&user, Purpose::LoginLink, Some(email.clone()));
+            let now = self.now();
+            let code = IntentCode::generate(self.email_config().code_digits);
+            let id = IntentId::new();
+            let lifetime = self.email_config().lifetimes.login_code;
+            let code_intent = Intent {
+                secret_hash: code.hash_for(&id),
+                id: id.clone(),
+                user_id: user.id,
+                purpose: Purpose::LoginCode,
+                code: true,
+                epoch: user.epoch,
+                target: Some(email.clone()),
+                created_at: now,
+                expires_at: now + lifetime,
+            };
             let mail = self.mail(
-                MailKind::NoAccount,
+                MailKind::Login,
                 &email,
-                (origin, None),
-                self.base_fields(),
+                (origin, Some(&user)),
+                self.base_fields()
+                    .with(Field::Link, link.link)
+                    .with(Field::Code, code.expose())
+                    .with(
+                        Field::Expires,
+                        minutes_text(lifetime.min(self.email_config().lifetimes.login_link)),
+                    ),
             );
-            self.inner.stores.unit.apply(mail_only(mail)).await?;
-            return Ok(IntentId::new());
-        };
-        let (link, _) = self.link_intent(&user, Purpose::LoginLink, Some(email.clone()));
-        let now = self.now();
-        let code = IntentCode::generate(self.email_config().code_digits);
-        let id = IntentId::new();
-        let lifetime = self.email_config().lifetimes.login_code;
-        let code_intent = Intent {
-            secret_hash: code.hash_for(&id),
-            id: id.clone(),
-            user_id: user.id,
-            purpose: Purpose::LoginCode,
-            code: true,
-            epoch: user.epoch,
-            target: Some(email.clone()),
-            created_at: now,
-            expires_at: now + lifetime,
-        };
-        let mail = self.mail(
-            MailKind::Login,
-            &email,
-            (origin, Some(&user)),
-            self.base_fields()
-                .with(Field::Link, link.link)
-                .with(Field::Code, code.expose())
-                .with(
-                    Field::Expires,
-                    minutes_text(lifetime.min(self.email_config().lifetimes.login_link)),
-                ),
-        );
-        self.inner
-            .stores
-            .unit
-            .apply(intents_and_mail(vec![link.intent, code_intent], mail))
-            .await?;
-        Ok(id)
+            self.inner
+                .stores
+                .unit
+                .apply(intents_and_mail(vec![link.intent, code_intent], mail))
+                .await?;
+            Ok(id)
+        })
+        .await
     }
 
     /// Signs in with a sign-in link's token. A second factor, when enrolled, is still asked

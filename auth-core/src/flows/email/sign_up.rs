@@ -46,57 +46,59 @@ impl Authenticator {
         origin: &Origin,
     ) -> Result<SignUp> {
         let email = normalize_email(email)?;
-        self.reserve_mail(&email, origin).await?;
-        let password_hash = self
-            .timed_hash(
-                self.inner
-                    .passwords
-                    .hash_new_password(password, &self.context_of(&email)),
-            )
-            .await?;
-        let required = self.email_config().verification == EmailVerification::Required;
-        let taken = self.inner.stores.users.user_by_email(&email).await?;
-        if taken.is_some() {
-            if !required {
-                return Err(Error::Conflict("an account with this email exists".into()));
-            }
-            self.tell_account_exists(&email, taken.as_ref(), origin)
+        self.counted_mail(&email, origin, async {
+            let password_hash = self
+                .timed_hash(
+                    self.inner
+                        .passwords
+                        .hash_new_password(password, &self.context_of(&email)),
+                )
                 .await?;
-            return Ok(SignUp::VerificationSent);
-        }
-        let user = User {
-            // The language the sign-up asked in, as far as there are templates for it.
-            locale: origin
-                .locale
-                .as_ref()
-                .map(|wanted| self.inner.templates.choose(Some(wanted)).to_owned()),
-            ..User::new(email, password_hash, self.now())
-        };
-        let writes = Writes {
-            create_user: Some(user.clone()),
-            ..self.verification_writes(&user, origin)
-        };
-        match self.inner.stores.unit.apply(writes).await {
-            Ok(()) => {}
-            // Taken between the lookup and the write.
-            Err(Error::Conflict(_)) if required => {
-                self.tell_account_exists(&user.email, None, origin).await?;
+            let required = self.email_config().verification == EmailVerification::Required;
+            let taken = self.inner.stores.users.user_by_email(&email).await?;
+            if taken.is_some() {
+                if !required {
+                    return Err(Error::Conflict("an account with this email exists".into()));
+                }
+                self.tell_account_exists(&email, taken.as_ref(), origin)
+                    .await?;
                 return Ok(SignUp::VerificationSent);
             }
-            Err(error) => return Err(error),
-        }
-        self.emit(
-            AuthEventKind::Registered,
-            Some(user.id),
-            None,
-            origin.client,
-        )
-        .await;
-        Ok(if required {
-            SignUp::VerificationSent
-        } else {
-            SignUp::Created(user)
+            let user = User {
+                // The language the sign-up asked in, as far as there are templates for it.
+                locale: origin
+                    .locale
+                    .as_ref()
+                    .map(|wanted| self.inner.templates.choose(Some(wanted)).to_owned()),
+                ..User::new(email.clone(), password_hash, self.now())
+            };
+            let writes = Writes {
+                create_user: Some(user.clone()),
+                ..self.verification_writes(&user, origin)
+            };
+            match self.inner.stores.unit.apply(writes).await {
+                Ok(()) => {}
+                // Taken between the lookup and the write.
+                Err(Error::Conflict(_)) if required => {
+                    self.tell_account_exists(&user.email, None, origin).await?;
+                    return Ok(SignUp::VerificationSent);
+                }
+                Err(error) => return Err(error),
+            }
+            self.emit(
+                AuthEventKind::Registered,
+                Some(user.id),
+                None,
+                origin.client,
+            )
+            .await;
+            Ok(if required {
+                SignUp::VerificationSent
+            } else {
+                SignUp::Created(user)
+            })
         })
+        .await
     }
 
     /// Mails `email` that an account (`owner`, when known) has it already, and records the
@@ -128,15 +130,17 @@ impl Authenticator {
     /// (voiding the earlier link); otherwise nothing. The same answer either way.
     pub async fn resend_verification(&self, email: &str, origin: &Origin) -> Result<()> {
         let email = normalize_email(email)?;
-        self.reserve_mail(&email, origin).await?;
-        let Some(user) = self.active_user(&email).await? else {
-            return Ok(());
-        };
-        if user.email_verified_at.is_some() {
-            return Ok(());
-        }
-        let writes = self.verification_writes(&user, origin);
-        self.inner.stores.unit.apply(writes).await
+        self.counted_mail(&email, origin, async {
+            let Some(user) = self.active_user(&email).await? else {
+                return Ok(());
+            };
+            if user.email_verified_at.is_some() {
+                return Ok(());
+            }
+            let writes = self.verification_writes(&user, origin);
+            self.inner.stores.unit.apply(writes).await
+        })
+        .await
     }
 
     /// Uses a verification link's token: the address it was sent to is verified, if it is
