@@ -153,6 +153,10 @@ pub enum Error {
     /// one or by a credential change, or of another purpose. One answer for all of them.
     #[error("this link or code is no longer valid")]
     IntentInvalid,
+    /// A passkey ceremony that cannot be finished: unknown, finished once already, expired,
+    /// or begun for something else. The client begins a new one.
+    #[error("this passkey ceremony is no longer valid: begin again")]
+    CeremonyInvalid,
     /// The request conflicts with the current state (an account that exists, MFA already on).
     #[error("conflict: {0}")]
     Conflict(String),
@@ -195,6 +199,7 @@ impl Error {
             Self::ReauthRequired { .. } => "reauth_required",
             Self::EmailUnverified => "email_unverified",
             Self::IntentInvalid => "intent_invalid",
+            Self::CeremonyInvalid => "ceremony_invalid",
             Self::Conflict(_) => "conflict",
             Self::NotFound(_) => "not_found",
             Self::InvalidRequest(_) => "invalid_request",
@@ -255,6 +260,7 @@ mod tests {
             ),
             (Error::EmailUnverified, "email_unverified"),
             (Error::IntentInvalid, "intent_invalid"),
+            (Error::CeremonyInvalid, "ceremony_invalid"),
             (Error::Conflict("x".into()), "conflict"),
             (Error::NotFound("x".into()), "not_found"),
             (Error::InvalidRequest("x".into()), "invalid_request"),

@@ -106,6 +106,32 @@ pub enum AuthEventKind {
         /// Why.
         reason: SessionEnd,
     },
+    /// A passkey was registered.
+    PasskeyAdded {
+        /// Its credential id (base64url): not a secret, it names the key.
+        credential: String,
+    },
+    /// A passkey was removed by its owner.
+    PasskeyRemoved {
+        /// Its credential id (base64url).
+        credential: String,
+    },
+    /// A passkey assertion was refused (a bad signature, a missing user verification, a
+    /// wrong origin or relying party, a passkey of another account).
+    PasskeyFailed,
+    /// A passkey presented a non-zero signature counter that did not increase: perhaps a
+    /// cloned authenticator. `accepted`: the configuration let the sign-in through, and the
+    /// session it opened is flagged.
+    PasskeyCounterRegressed {
+        /// Its credential id (base64url).
+        credential: String,
+        /// The counter stored.
+        stored: u32,
+        /// The counter presented.
+        presented: u32,
+        /// Whether the assertion was accepted all the same.
+        accepted: bool,
+    },
 }
 
 /// One audit event.
@@ -145,6 +171,10 @@ impl AuthEvent {
             AuthEventKind::EmailChanged { undone: false } => "email_changed",
             AuthEventKind::EmailChanged { undone: true } => "email_change_undone",
             AuthEventKind::SessionEnded { .. } => "session_ended",
+            AuthEventKind::PasskeyAdded { .. } => "passkey_added",
+            AuthEventKind::PasskeyRemoved { .. } => "passkey_removed",
+            AuthEventKind::PasskeyFailed => "passkey_failed",
+            AuthEventKind::PasskeyCounterRegressed { .. } => "passkey_counter_regressed",
         }
     }
 }
@@ -171,6 +201,7 @@ impl EventSink for TracingEventSink {
         let security_signal = matches!(
             event.kind,
             AuthEventKind::RefreshReuseDetected { .. }
+                | AuthEventKind::PasskeyCounterRegressed { .. }
                 | AuthEventKind::LoginFailed {
                     reason: LoginFailure::Throttled
                 }

@@ -207,8 +207,42 @@ impl fmt::Debug for OpaqueSecret {
     }
 }
 
+/// Where a passkey lives, as its backup-eligible flag says: bound to one device, or able to
+/// be copied to others (a synced passkey).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PasskeyKind {
+    /// Backup eligibility 0: `hwk` (a hardware-bound key).
+    DeviceBound,
+    /// Backup eligibility 1: `swk` (a key that may leave the device).
+    Synced,
+}
+
+impl PasskeyKind {
+    /// The kind of a passkey with this backup-eligible flag.
+    pub fn from_backup_eligible(backup_eligible: bool) -> Self {
+        if backup_eligible {
+            Self::Synced
+        } else {
+            Self::DeviceBound
+        }
+    }
+}
+
+/// The second factor a login completed with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SecondFactor {
+    /// A TOTP code.
+    Totp,
+    /// A recovery code.
+    RecoveryCode,
+    /// A passkey, user verification done.
+    Passkey(PasskeyKind),
+}
+
 /// How the user of a session proved who they are: the login's authentication methods, which
-/// its tokens carry as the `amr` claim (RFC 8176 values).
+/// its tokens carry as the `amr` claim (RFC 8176 values). A passkey reads `hwk` or `swk`
+/// (its backup-eligible flag 0 or 1) and `user` (user verification is always required);
+/// `mfa` marks a completed second factor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Amr {
     /// A password alone: `["pwd"]`.
@@ -223,21 +257,34 @@ pub enum Amr {
     EmailAndTotp,
     /// An emailed link or code, then a recovery code: `["email", "mfa"]`.
     EmailAndRecoveryCode,
+    /// A passkey alone (passwordless): `["hwk", "user"]` or `["swk", "user"]`.
+    Passkey(PasskeyKind),
+    /// A password, then a passkey: `["pwd", "hwk" or "swk", "user", "mfa"]`.
+    PasswordAndPasskey(PasskeyKind),
+    /// An emailed link or code, then a passkey: `["email", "hwk" or "swk", "user", "mfa"]`.
+    EmailAndPasskey(PasskeyKind),
 }
 
 impl Amr {
     /// Every value, for exhaustive checks.
-    pub const ALL: [Amr; 6] = [
+    pub const ALL: [Amr; 12] = [
         Amr::Password,
         Amr::PasswordAndTotp,
         Amr::PasswordAndRecoveryCode,
         Amr::Email,
         Amr::EmailAndTotp,
         Amr::EmailAndRecoveryCode,
+        Amr::Passkey(PasskeyKind::DeviceBound),
+        Amr::Passkey(PasskeyKind::Synced),
+        Amr::PasswordAndPasskey(PasskeyKind::DeviceBound),
+        Amr::PasswordAndPasskey(PasskeyKind::Synced),
+        Amr::EmailAndPasskey(PasskeyKind::DeviceBound),
+        Amr::EmailAndPasskey(PasskeyKind::Synced),
     ];
 
     /// The `amr` claim's values, in order.
     pub fn methods(self) -> &'static [&'static str] {
+        use PasskeyKind::{DeviceBound, Synced};
         match self {
             Amr::Password => &["pwd"],
             Amr::PasswordAndTotp => &["pwd", "otp", "mfa"],
@@ -245,6 +292,12 @@ impl Amr {
             Amr::Email => &["email"],
             Amr::EmailAndTotp => &["email", "otp", "mfa"],
             Amr::EmailAndRecoveryCode => &["email", "mfa"],
+            Amr::Passkey(DeviceBound) => &["hwk", "user"],
+            Amr::Passkey(Synced) => &["swk", "user"],
+            Amr::PasswordAndPasskey(DeviceBound) => &["pwd", "hwk", "user", "mfa"],
+            Amr::PasswordAndPasskey(Synced) => &["pwd", "swk", "user", "mfa"],
+            Amr::EmailAndPasskey(DeviceBound) => &["email", "hwk", "user", "mfa"],
+            Amr::EmailAndPasskey(Synced) => &["email", "swk", "user", "mfa"],
         }
     }
 
@@ -262,7 +315,7 @@ impl Amr {
 
     /// Whether a second factor was used.
     pub fn is_multi_factor(self) -> bool {
-        !matches!(self, Amr::Password | Amr::Email)
+        !matches!(self, Amr::Password | Amr::Email | Amr::Passkey(_))
     }
 
     /// Whether the second factor was a TOTP code.
@@ -274,18 +327,32 @@ impl Amr {
     pub fn by_email(self) -> bool {
         matches!(
             self,
-            Amr::Email | Amr::EmailAndTotp | Amr::EmailAndRecoveryCode
+            Amr::Email | Amr::EmailAndTotp | Amr::EmailAndRecoveryCode | Amr::EmailAndPasskey(_)
         )
     }
 
-    /// After this first factor, the second: `totp` true for a TOTP code, false for a
-    /// recovery code.
-    pub fn with_second_factor(self, totp: bool) -> Self {
-        match (self.by_email(), totp) {
-            (false, true) => Amr::PasswordAndTotp,
-            (false, false) => Amr::PasswordAndRecoveryCode,
-            (true, true) => Amr::EmailAndTotp,
-            (true, false) => Amr::EmailAndRecoveryCode,
+    /// Whether the first factor was a passkey (a passwordless sign-in).
+    pub fn by_passkey(self) -> bool {
+        matches!(self, Amr::Passkey(_))
+    }
+
+    /// Whether a passkey was used, as first or second factor.
+    pub fn used_passkey(self) -> bool {
+        matches!(
+            self,
+            Amr::Passkey(_) | Amr::PasswordAndPasskey(_) | Amr::EmailAndPasskey(_)
+        )
+    }
+
+    /// After this first factor (a password or an emailed link or code), the second.
+    pub fn with_second_factor(self, second: SecondFactor) -> Self {
+        match (self.by_email(), second) {
+            (false, SecondFactor::Totp) => Amr::PasswordAndTotp,
+            (false, SecondFactor::RecoveryCode) => Amr::PasswordAndRecoveryCode,
+            (false, SecondFactor::Passkey(kind)) => Amr::PasswordAndPasskey(kind),
+            (true, SecondFactor::Totp) => Amr::EmailAndTotp,
+            (true, SecondFactor::RecoveryCode) => Amr::EmailAndRecoveryCode,
+            (true, SecondFactor::Passkey(kind)) => Amr::EmailAndPasskey(kind),
         }
     }
 }
@@ -343,5 +410,12 @@ mod tests {
         assert_eq!(Amr::from_methods(&["otp"]), None);
         assert_eq!(Amr::from_methods::<&str>(&[]), None);
         assert_eq!(Amr::from_methods(&["pwd", "mfa", "otp"]), None);
+        assert_eq!(Amr::from_methods(&["swk"]), None);
+        assert_eq!(
+            Amr::Password.with_second_factor(SecondFactor::Passkey(PasskeyKind::Synced)),
+            Amr::PasswordAndPasskey(PasskeyKind::Synced)
+        );
+        assert!(!Amr::Passkey(PasskeyKind::DeviceBound).is_multi_factor());
+        assert!(Amr::EmailAndPasskey(PasskeyKind::DeviceBound).is_multi_factor());
     }
 }

@@ -45,6 +45,7 @@ pub mod intent;
 pub mod mail;
 pub mod mfa;
 pub mod outbox;
+pub mod passkey;
 pub mod password;
 pub mod refresh;
 pub mod session;

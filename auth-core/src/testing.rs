@@ -7,6 +7,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod needs;
+/// A software passkey for tests of the passkey ceremonies.
+#[cfg(all(feature = "passkeys", feature = "jwt"))]
+pub mod passkey;
 pub mod private;
 pub mod topologies;
 

@@ -214,6 +214,18 @@ impl ThrottlePolicy {
         }
     }
 
+    /// Passkey ceremonies begun by one client address without an account (sign-in options):
+    /// 60 a minute. Each one stores state until it is finished or expires.
+    pub fn passkey_ceremonies_per_address() -> Self {
+        Self {
+            window: Duration::from_secs(60),
+            free_failures: 59,
+            base_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(1),
+            lockout_after: 60,
+        }
+    }
+
     /// Registrations over every address: 600 a minute, which keeps the hashing pool of a
     /// small deployment for logins.
     pub fn registrations_overall() -> Self {
@@ -497,6 +509,7 @@ pub struct Throttle {
     registrations_overall: ThrottlePolicy,
     mail_per_recipient: ThrottlePolicy,
     mail_per_address: ThrottlePolicy,
+    passkey_ceremonies: ThrottlePolicy,
 }
 
 impl Throttle {
@@ -515,6 +528,7 @@ impl Throttle {
             registrations_overall: ThrottlePolicy::registrations_overall(),
             mail_per_recipient: ThrottlePolicy::mail_per_recipient(),
             mail_per_address: ThrottlePolicy::mail_per_address(),
+            passkey_ceremonies: ThrottlePolicy::passkey_ceremonies_per_address(),
         }
     }
 
@@ -530,6 +544,7 @@ impl Throttle {
             self.registrations_overall,
             self.mail_per_recipient,
             self.mail_per_address,
+            self.passkey_ceremonies,
         ]
         .iter()
         .map(ThrottlePolicy::window)
@@ -754,6 +769,33 @@ impl Throttle {
             OnSuccess::Release,
         )])
         .await
+    }
+
+    /// Counts a passkey ceremony begun by `client` without an account (every one, whatever
+    /// becomes of it), under [`ThrottlePolicy::passkey_ceremonies_per_address`].
+    pub async fn reserve_passkey_ceremony(&self, client: Option<IpAddr>) -> Result<Attempt> {
+        let counters = client
+            .map(|ip| {
+                Counter::new(
+                    format!("passkey-begin:{}", address_key(ip)),
+                    self.passkey_ceremonies,
+                    OnSuccess::Keep,
+                )
+            })
+            .into_iter()
+            .collect();
+        self.reserve(counters).await
+    }
+
+    /// Reserves a passwordless passkey assertion's check in the client address's counter.
+    /// Not in the account's: a signature cannot be guessed, and anyone may present a wrong
+    /// one for any account, which must not lock its owner out.
+    pub async fn reserve_passkey_assertion(&self, client: Option<IpAddr>) -> Result<Attempt> {
+        let counters = client
+            .map(|ip| self.address_counter(ip))
+            .into_iter()
+            .collect();
+        self.reserve(counters).await
     }
 
     fn address_counter(&self, ip: IpAddr) -> Counter {

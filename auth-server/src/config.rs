@@ -110,6 +110,8 @@ pub(crate) struct ServeConfig {
     pub(crate) proxies: crate::proxies::ProxyPolicy,
     /// Mail: SMTP, the links' base, verification, templates.
     pub(crate) mail: mail::MailConfig,
+    /// Passkeys: the relying party; `None`: off.
+    pub(crate) passkeys: Option<auth_core::flows::PasskeyConfig>,
 }
 
 /// Verified access tokens remembered by default (about half a KiB each).
@@ -585,6 +587,13 @@ pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConf
         trusted: trusted_proxies,
     };
     let mail = mail::read(&get, production, port, &mut problems);
+    let passkeys = passkeys::read(
+        &get,
+        production,
+        &mail.email.app_url,
+        &mail.email.product_name,
+        &mut problems,
+    );
 
     if problems.is_empty() {
         Ok(ServeConfig {
@@ -629,6 +638,7 @@ pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConf
             password_context_words,
             proxies,
             mail,
+            passkeys,
         })
     } else {
         Err(problems)
@@ -874,6 +884,7 @@ fn bind_address(value: &str) -> Option<std::net::IpAddr> {
 }
 
 mod mail;
+mod passkeys;
 mod secrets;
 mod stores;
 

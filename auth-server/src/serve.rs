@@ -457,6 +457,7 @@ fn authenticator(
     settings.reauthentication_max_age = config.reauth_max_age;
     settings.sessions.refresh_reuse_grace = config.refresh_reuse_grace;
     settings.email = config.mail.email.clone();
+    settings.passkeys = config.passkeys.clone();
     let defaults = PasswordConfig::default();
     let concurrency = config
         .hash_concurrency

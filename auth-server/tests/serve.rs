@@ -808,6 +808,19 @@ async fn the_openapi_document_describes_every_route_of_the_api() {
         ("post", "/v1/auth/email/change"),
         ("post", "/v1/auth/email/change/confirm"),
         ("get", "/v1/auth/email/change/confirm"),
+        ("post", "/v1/auth/passkeys/register/options"),
+        ("post", "/v1/auth/passkeys/register/finish"),
+        ("get", "/v1/auth/passkeys"),
+        ("patch", "/v1/auth/passkeys/{id}"),
+        ("delete", "/v1/auth/passkeys/{id}"),
+        ("post", "/v1/auth/passkeys/login/options"),
+        ("post", "/v1/auth/passkeys/login/finish"),
+        ("post", "/v1/auth/passkeys/mfa/options"),
+        ("post", "/v1/auth/passkeys/mfa/finish"),
+        ("post", "/v1/auth/passkeys/reauthenticate/options"),
+        ("post", "/v1/auth/passkeys/reauthenticate/finish"),
+        ("post", "/v1/auth/passkeys/reset/options"),
+        ("post", "/v1/auth/passkeys/reset/finish"),
     ];
     for (method, path) in expected {
         assert!(

@@ -56,12 +56,14 @@ pub async fn login(
         Ok(LoginOutcome::MfaRequired {
             mfa_token,
             expires_in,
+            factors,
         }) => json(
             StatusCode::OK,
             &json!({
                 "mfa_required": true,
                 "mfa_token": mfa_token.expose_secret(),
                 "expires_in": expires_in,
+                "factors": factors.iter().map(|factor| factor.as_str()).collect::<Vec<_>>(),
             }),
         ),
         Err(error) => error_response(&error),

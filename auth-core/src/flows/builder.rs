@@ -12,8 +12,8 @@ use crate::mfa::{MfaKeyring, TotpParams};
 use crate::password::{BreachedPasswordCheck, PasswordConfig, PasswordService};
 use crate::session::{SessionLifetimes, SidRevocationCheck};
 use crate::store::{
-    IntentStore, MfaStore, OutboxStore, RefreshStore, RevocationStore, SessionStore, ThrottleStore,
-    TotpReplayGuard, UnitOfWork, UserStore,
+    IntentStore, MfaStore, OutboxStore, PasskeyStore, RefreshStore, RevocationStore, SessionStore,
+    ThrottleStore, TotpReplayGuard, UnitOfWork, UserStore,
 };
 use crate::throttle::Throttle;
 use crate::token::{KeySet, TokenConfig, TokenIssuer, TokenVerifier};
@@ -44,6 +44,8 @@ pub struct Stores {
     /// Writes that take effect together: an account, its intents and its mail. Must be the
     /// backend that holds `users`, `intents` and `outbox`, or its writes land elsewhere.
     pub unit: Arc<dyn UnitOfWork>,
+    /// Passkeys, user handles and ceremony state.
+    pub passkeys: Arc<dyn PasskeyStore>,
 }
 
 impl Stores {
@@ -60,6 +62,7 @@ impl Stores {
             + IntentStore
             + OutboxStore
             + UnitOfWork
+            + PasskeyStore
             + 'static,
     {
         Self {
@@ -72,7 +75,8 @@ impl Stores {
             totp_replay: store.clone(),
             intents: store.clone(),
             outbox: store.clone(),
-            unit: store,
+            unit: store.clone(),
+            passkeys: store,
             events,
         }
     }
@@ -125,6 +129,7 @@ impl Stores {
             intents: postgres.clone(),
             outbox: postgres.clone(),
             unit: postgres.clone(),
+            passkeys: postgres.clone(),
             events: postgres,
         }
     }
@@ -156,6 +161,9 @@ pub struct AuthenticatorConfig {
     pub reauthentication_max_age: Duration,
     /// Verification, recovery and sign-in by email.
     pub email: super::email::EmailConfig,
+    /// Passkeys (feature `passkeys`): the relying party; `None` (the default) turns them off.
+    #[cfg(feature = "passkeys")]
+    pub passkeys: Option<super::PasskeyConfig>,
 }
 
 impl AuthenticatorConfig {
@@ -172,6 +180,8 @@ impl AuthenticatorConfig {
             verified_token_cache: 10_000,
             reauthentication_max_age: super::step_up::DEFAULT_REAUTHENTICATION_MAX_AGE,
             email: super::email::EmailConfig::default(),
+            #[cfg(feature = "passkeys")]
+            passkeys: None,
         }
     }
 }
@@ -257,6 +267,13 @@ impl AuthenticatorBuilder {
                 "the maximum age of a fresh authentication must be positive".into(),
             ));
         }
+        #[cfg(feature = "passkeys")]
+        let webauthn = self
+            .config
+            .passkeys
+            .as_ref()
+            .map(super::PasskeyConfig::build)
+            .transpose()?;
         let passwords = match self.breach_check {
             Some(check) => {
                 PasswordService::with_breach_check(self.config.passwords.clone(), check)?
@@ -292,6 +309,8 @@ impl AuthenticatorBuilder {
                 observer: self.observer,
                 busy_events: super::observe::BusyEvents::default(),
                 templates: self.templates,
+                #[cfg(feature = "passkeys")]
+                webauthn,
             }),
         })
     }

@@ -183,7 +183,8 @@ impl Authenticator {
         first: Amr,
         client: Option<IpAddr>,
     ) -> Result<LoginOutcome> {
-        if self.totp_enabled(&user.id).await? {
+        let factors = self.second_factors(&user.id).await?;
+        if !factors.is_empty() {
             // The challenge carries the epoch read with the credentials just checked.
             let challenge = self.issue(
                 TokenKind::MfaChallenge,
@@ -199,6 +200,7 @@ impl Authenticator {
             return Ok(LoginOutcome::MfaRequired {
                 mfa_token: challenge.token,
                 expires_in: self.inner.config.tokens.mfa_challenge_ttl.as_secs(),
+                factors,
             });
         }
         let tokens = self.start_session(user, first, user.epoch, client).await?;

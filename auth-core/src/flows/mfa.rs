@@ -11,7 +11,7 @@ use super::{Authenticator, Origin, Principal, SensitiveAction, Tokens};
 use crate::clock::unix_seconds;
 use crate::error::{Error, Result, TokenRejection};
 use crate::event::{AuthEventKind, SessionEnd};
-use crate::id::{Amr, UserId};
+use crate::id::{Amr, SecondFactor, UserId};
 use crate::mail::MailKind;
 use crate::mfa::{self, RecoveryCodes, TotpSecret, recovery_code_hash};
 use crate::store::TotpRecord;
@@ -183,24 +183,8 @@ impl Authenticator {
         code: &str,
         client: Option<IpAddr>,
     ) -> Result<Tokens> {
-        let challenge: Claims<ChallengeClaims> = self
-            .inner
-            .verifier
-            .verify(mfa_token, TokenKind::MfaChallenge)?;
-        let user_id = challenge.user_id()?;
-        let user = self
-            .inner
-            .stores
-            .users
-            .user_by_id(&user_id)
-            .await?
-            .filter(|user| !user.disabled)
-            .ok_or(Error::InvalidCredentials)?;
-        // The credentials changed since the password step: the challenge is void.
+        let (challenge, user) = self.mfa_challenge(mfa_token).await?;
         let epoch = challenge.custom.epoch;
-        if user.epoch != epoch {
-            return Err(TokenRejection::NotActive.into());
-        }
         let first = if challenge.custom.email {
             Amr::Email
         } else {
@@ -209,7 +193,10 @@ impl Authenticator {
         let factor = self
             .check_second_factor(&user.id, code, client, Some(&challenge.jti))
             .await?;
-        let amr = first.with_second_factor(matches!(factor, Factor::Totp));
+        let amr = first.with_second_factor(match factor {
+            Factor::Totp => SecondFactor::Totp,
+            Factor::RecoveryCode => SecondFactor::RecoveryCode,
+        });
         // Spent at its first success, remembered until it expires.
         let expires_at =
             UNIX_EPOCH + Duration::from_secs(u64::try_from(challenge.exp).unwrap_or(0));
@@ -223,6 +210,31 @@ impl Authenticator {
             return Err(TokenRejection::NotActive.into());
         }
         self.start_session(&user, amr, epoch, client).await
+    }
+
+    /// A verified second-factor challenge and its account: enabled, and on the epoch the
+    /// challenge was issued under (a credential change since the first factor voids it).
+    pub(super) async fn mfa_challenge(
+        &self,
+        mfa_token: &str,
+    ) -> Result<(Claims<ChallengeClaims>, crate::store::User)> {
+        let challenge: Claims<ChallengeClaims> = self
+            .inner
+            .verifier
+            .verify(mfa_token, TokenKind::MfaChallenge)?;
+        let user_id = challenge.user_id()?;
+        let user = self
+            .inner
+            .stores
+            .users
+            .user_by_id(&user_id)
+            .await?
+            .filter(|user| !user.disabled)
+            .ok_or(Error::InvalidCredentials)?;
+        if user.epoch != challenge.custom.epoch {
+            return Err(TokenRejection::NotActive.into());
+        }
+        Ok((challenge, user))
     }
 
     /// Checks a TOTP code (replay-protected) or a recovery code (consumed) for a user with
@@ -290,7 +302,7 @@ impl Authenticator {
 
     /// Settles a reserved second-factor attempt with what the check found: a failure is
     /// counted and recorded, an error gives the attempt back.
-    async fn settle_factor<T>(
+    pub(super) async fn settle_factor<T>(
         &self,
         user: &UserId,
         attempt: Attempt,

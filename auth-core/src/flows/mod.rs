@@ -13,6 +13,8 @@ mod email;
 mod login;
 mod mfa;
 mod observe;
+#[cfg(feature = "passkeys")]
+mod passkey;
 mod password;
 mod refresh;
 mod sessions;
@@ -41,9 +43,13 @@ use crate::token::{
 pub use crate::email::normalize_email;
 pub use builder::{AuthenticatorBuilder, AuthenticatorConfig, Stores};
 pub use delivery::{Outcome, Round, WorkerConfig, deliver_round, deliver_round_reporting};
-pub use email::{EmailConfig, EmailVerification, IntentLifetimes, LinkPaths, Origin, SignUp};
+pub use email::{
+    EmailConfig, EmailVerification, FactorProof, IntentLifetimes, LinkPaths, Origin, SignUp,
+};
 pub use mfa::{DisableTotp, TotpEnrollment};
 pub use observe::{AuthObserver, NoObserver};
+#[cfg(feature = "passkeys")]
+pub use passkey::{CounterPolicy, PasskeyConfig, PasskeyInfo, PasskeyOptions, PasskeyResponse};
 pub use sessions::SessionInfo;
 pub use step_up::{Reauthentication, SensitiveAction};
 
@@ -80,13 +86,38 @@ pub enum LoginOutcome {
     /// No second factor enrolled: here are the tokens.
     Authenticated(Tokens),
     /// A second factor is enrolled: send it with this challenge to
-    /// [`Authenticator::verify_mfa`].
+    /// [`Authenticator::verify_mfa`] (a TOTP or recovery code) or, with the `passkeys`
+    /// feature, `verify_mfa_passkey`.
     MfaRequired {
         /// The challenge: a short-lived signed token of its own type, useless as an access token.
         mfa_token: SecretString,
         /// Seconds until the challenge expires.
         expires_in: u64,
+        /// The second factors the account has, in the order a client should offer them.
+        factors: Vec<MfaFactor>,
     },
+}
+
+/// A kind of second factor an account may answer a challenge with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MfaFactor {
+    /// A passkey.
+    Passkey,
+    /// A TOTP code.
+    Totp,
+    /// A recovery code (offered with TOTP).
+    RecoveryCode,
+}
+
+impl MfaFactor {
+    /// The name clients see.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MfaFactor::Passkey => "passkey",
+            MfaFactor::Totp => "totp",
+            MfaFactor::RecoveryCode => "recovery_code",
+        }
+    }
 }
 
 /// Who an access token speaks for, once verified.
@@ -134,6 +165,8 @@ struct Inner {
     observer: Arc<dyn AuthObserver>,
     busy_events: observe::BusyEvents,
     templates: crate::mail::Templates,
+    #[cfg(feature = "passkeys")]
+    webauthn: Option<webauthn_rs::Webauthn>,
 }
 
 impl fmt::Debug for Authenticator {
@@ -265,6 +298,19 @@ impl Authenticator {
             .ok_or(Error::InvalidToken(TokenRejection::Revoked))
     }
 
+    /// The second factors the account has: its passkeys, then TOTP with its recovery codes.
+    async fn second_factors(&self, user: &UserId) -> Result<Vec<MfaFactor>> {
+        let mut factors = Vec::new();
+        #[cfg(feature = "passkeys")]
+        if self.has_passkey(user).await? {
+            factors.push(MfaFactor::Passkey);
+        }
+        if self.totp_enabled(user).await? {
+            factors.extend([MfaFactor::Totp, MfaFactor::RecoveryCode]);
+        }
+        Ok(factors)
+    }
+
     async fn totp_enabled(&self, user: &UserId) -> Result<bool> {
         Ok(self
             .inner
@@ -282,5 +328,7 @@ mod email_tests;
 mod epoch_tests;
 #[cfg(all(test, feature = "test-util"))]
 mod limit_tests;
+#[cfg(all(test, feature = "passkeys", feature = "jwt"))]
+mod passkey_tests;
 #[cfg(test)]
 mod tests;

@@ -66,6 +66,10 @@ pub enum Reauthentication<'a> {
     Password(&'a SecretString),
     /// A current TOTP code or a recovery code.
     Code(&'a str),
+    /// One of the account's passkeys, answering a ceremony begun with
+    /// [`Authenticator::begin_passkey_reauthentication`].
+    #[cfg(feature = "passkeys")]
+    Passkey(super::PasskeyResponse<'a>),
 }
 
 impl Authenticator {
@@ -126,6 +130,11 @@ impl Authenticator {
                     ));
                 }
                 self.check_second_factor(&user.id, code, client, None)
+                    .await?;
+            }
+            #[cfg(feature = "passkeys")]
+            Reauthentication::Passkey(response) => {
+                self.check_passkey_reauthentication(principal, &user, response, client)
                     .await?;
             }
         }

@@ -562,11 +562,13 @@ async fn totp_enrolment_login_challenge_and_verification() {
     let LoginOutcome::MfaRequired {
         mfa_token,
         expires_in,
+        factors,
     } = w.login("lee@example.com", PASSWORD).await.unwrap()
     else {
         panic!("password alone must not grant access when MFA is enrolled");
     };
     assert_eq!(expires_in, 300);
+    assert_eq!(factors, [MfaFactor::Totp, MfaFactor::RecoveryCode]);
     // The challenge is useless as an access token.
     let as_access = w.auth.authenticate(mfa_token.expose_secret()).await;
     assert_eq!(rejection(as_access), TokenRejection::WrongType);

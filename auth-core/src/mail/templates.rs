@@ -36,11 +36,15 @@ pub enum MailKind {
     FactorAdded,
     /// A notice: a second factor was removed.
     FactorRemoved,
+    /// A notice: a passkey was added.
+    PasskeyAdded,
+    /// A notice: a passkey was removed.
+    PasskeyRemoved,
 }
 
 impl MailKind {
     /// Every kind.
-    pub const ALL: [MailKind; 10] = [
+    pub const ALL: [MailKind; 12] = [
         MailKind::VerifyEmail,
         MailKind::AccountExists,
         MailKind::ResetPassword,
@@ -51,6 +55,8 @@ impl MailKind {
         MailKind::PasswordChanged,
         MailKind::FactorAdded,
         MailKind::FactorRemoved,
+        MailKind::PasskeyAdded,
+        MailKind::PasskeyRemoved,
     ];
 
     /// The stable name: the template's file name, and the outbox message's kind after `mail.`.
@@ -66,6 +72,8 @@ impl MailKind {
             MailKind::PasswordChanged => "password_changed",
             MailKind::FactorAdded => "factor_added",
             MailKind::FactorRemoved => "factor_removed",
+            MailKind::PasskeyAdded => "passkey_added",
+            MailKind::PasskeyRemoved => "passkey_removed",
         }
     }
 
@@ -89,6 +97,8 @@ impl MailKind {
             MailKind::PasswordChanged => english!("password_changed"),
             MailKind::FactorAdded => english!("factor_added"),
             MailKind::FactorRemoved => english!("factor_removed"),
+            MailKind::PasskeyAdded => english!("passkey_added"),
+            MailKind::PasskeyRemoved => english!("passkey_removed"),
         }
     }
 }

@@ -104,6 +104,17 @@ impl MfaKeyring {
         Ok(self)
     }
 
+    /// A key for `purpose`, derived from the active key (HMAC-SHA-256 of the purpose): the
+    /// same on every server sharing the keyring, and changed when the active key rotates.
+    pub fn derive_key(&self, purpose: &str) -> Zeroizing<[u8; KEY_LEN]> {
+        use hmac::{Hmac, Mac};
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(self.active.key.as_ref())
+            .expect("HMAC takes keys of any length");
+        mac.update(b"auth-core derived key\0");
+        mac.update(purpose.as_bytes());
+        Zeroizing::new(mac.finalize().into_bytes().into())
+    }
+
     /// The id of the key that encrypts.
     pub fn active_key_id(&self) -> &str {
         &self.active.id

@@ -25,6 +25,13 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+mod passkeys;
+
+pub use passkeys::{
+    passkey_ceremonies_are_taken_once_before_they_expire,
+    passkey_counters_are_checked_with_the_update, passkeys_are_stored_listed_renamed_and_deleted,
+};
+
 /// Generates one `#[tokio::test]` per conformance check for a store that implements every
 /// trait. `$factory` is an expression evaluated in each test to a future of
 /// `Option<(Arc<Store>, Guard)>`: `None` skips the test (say why on stderr), and the guard lives
@@ -57,6 +64,9 @@ macro_rules! store_conformance_tests {
         $crate::store_conformance_tests!(@test $factory, outbox_delivers_to_each_sink_under_leases(outbox));
         $crate::store_conformance_tests!(@test $factory, outbox_claims_never_overlap_under_concurrency(outbox));
         $crate::store_conformance_tests!(@test $factory, a_unit_of_work_applies_all_its_writes_or_none(users, intents, outbox, unit));
+        $crate::store_conformance_tests!(@test $factory, passkeys_are_stored_listed_renamed_and_deleted(users, passkeys));
+        $crate::store_conformance_tests!(@test $factory, passkey_counters_are_checked_with_the_update(users, passkeys));
+        $crate::store_conformance_tests!(@test $factory, passkey_ceremonies_are_taken_once_before_they_expire(users, passkeys));
     };
     (@test $factory:expr, $check:ident($($store:ident),+)) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

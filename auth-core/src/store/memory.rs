@@ -27,6 +27,8 @@ use super::{
 };
 use crate::error::{Error, Result};
 
+mod passkeys;
+
 /// Every store, in memory. Clones share the same state.
 #[derive(Clone, Default)]
 pub struct MemoryStore {
@@ -54,6 +56,7 @@ struct State {
     totp_steps: HashMap<UserId, (u64, SystemTime)>,
     /// Whether [`UserStore::adopt_email_verification`] ran.
     verification_adopted: bool,
+    passkeys: passkeys::PasskeyState,
 }
 
 impl State {

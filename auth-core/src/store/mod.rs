@@ -52,6 +52,7 @@ use crate::id::{Amr, SecretHash, SessionId, UserId};
 use crate::intent::{Intent, IntentId, IntentKey, Purpose};
 use crate::mfa::{EncryptedSecret, TotpParams};
 use crate::outbox::{Backlog, Delivery, MessageId, OutboxMessage};
+use crate::passkey::{Ceremony, CeremonyId, CounterCheck, PasskeyId, PasskeyRecord, PasskeyUse};
 use crate::refresh::{RefreshFamily, RefreshTokenRecord, Rotation};
 
 /// An account.
@@ -553,4 +554,43 @@ pub trait RevocationStore: Send + Sync + fmt::Debug {
     /// until `until`, when whatever it names has expired anyway: true the first time, false
     /// while an earlier use is remembered.
     async fn use_once(&self, id: &str, now: SystemTime, until: SystemTime) -> Result<bool>;
+}
+
+/// Passkeys (see [`crate::passkey`]): the credentials, each account's user handle, and the
+/// state of ceremonies between their two requests.
+#[async_trait]
+pub trait PasskeyStore: Send + Sync + fmt::Debug {
+    /// The account's user handle, `fresh` if it has none yet (then stored): of concurrent
+    /// first calls, all get the one stored.
+    async fn passkey_handle(&self, user: &UserId, fresh: uuid::Uuid) -> Result<uuid::Uuid>;
+    /// The account whose user handle is `handle`.
+    async fn user_of_passkey_handle(&self, handle: &uuid::Uuid) -> Result<Option<UserId>>;
+    /// Stores a new passkey; [`Error::Conflict`](crate::Error::Conflict) if its credential id
+    /// is registered already, to any account.
+    async fn add_passkey(&self, record: PasskeyRecord) -> Result<()>;
+    /// The passkey with this credential id.
+    async fn passkey(&self, id: &PasskeyId) -> Result<Option<PasskeyRecord>>;
+    /// The account's passkeys, oldest first.
+    async fn passkeys_of(&self, user: &UserId) -> Result<Vec<PasskeyRecord>>;
+    /// Renames one of the account's passkeys; false if it has no such passkey.
+    async fn rename_passkey(&self, user: &UserId, id: &PasskeyId, name: &str) -> Result<bool>;
+    /// Removes one of the account's passkeys; false if it has no such passkey.
+    async fn delete_passkey(&self, user: &UserId, id: &PasskeyId) -> Result<bool>;
+    /// Records a verified assertion of the passkey, atomically with the counter check: a
+    /// counter above the stored one is stored ([`CounterCheck::Advanced`]); both zero is
+    /// [`CounterCheck::NoCounter`]; otherwise [`CounterCheck::Regressed`], and the use is
+    /// recorded (last use, backup flags; never the counter) only if `accept_regression`.
+    /// `None` if there is no such passkey (removed meanwhile).
+    async fn record_passkey_use(
+        &self,
+        id: &PasskeyId,
+        used: PasskeyUse,
+        accept_regression: bool,
+    ) -> Result<Option<CounterCheck>>;
+    /// Stores a ceremony's state; [`Error::Conflict`](crate::Error::Conflict) if its id is
+    /// taken.
+    async fn save_ceremony(&self, ceremony: Ceremony) -> Result<()>;
+    /// Takes the ceremony away, atomically: of concurrent calls one gets it, the others (and
+    /// every later call) `None`, as for an expired or unknown one.
+    async fn take_ceremony(&self, id: &CeremonyId, now: SystemTime) -> Result<Option<Ceremony>>;
 }

@@ -64,10 +64,12 @@ pub(super) fn login_answer(outcome: LoginOutcome) -> Response {
         LoginOutcome::MfaRequired {
             mfa_token,
             expires_in,
+            factors,
         } => Json(LoginBody::Challenge(MfaChallengeBody {
             mfa_required: true,
             mfa_token: mfa_token.expose_secret().to_owned(),
             expires_in,
+            factors: factors.iter().map(|factor| factor.as_str()).collect(),
         }))
         .into_response(),
     }

@@ -71,6 +71,12 @@ pub(crate) async fn disable_totp(
     let proof = match request.proof()? {
         Reauthentication::Code(code) => DisableTotp::Code(code),
         Reauthentication::Password(password) => DisableTotp::Password(password),
+        // Not a proof this request can carry.
+        Reauthentication::Passkey(_) => {
+            return Err(
+                auth_core::Error::InvalidRequest("send a code or the password".into()).into(),
+            );
+        }
     };
     auth.disable_totp(&principal, proof, Some(client)).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -14,6 +14,7 @@ mod error;
 mod extract;
 mod mfa;
 mod pages;
+mod passkeys;
 mod sessions;
 mod types;
 
@@ -88,6 +89,18 @@ fn table() -> Vec<(Access, UtoipaMethodRouter<Authenticator>)> {
         (Bearer, routes!(sessions::sessions)),
         (Bearer, routes!(sessions::revoke_other_sessions)),
         (Bearer, routes!(sessions::revoke_session)),
+        (Public, routes!(passkeys::login_options)),
+        (Public, routes!(passkeys::login_finish)),
+        (Public, routes!(passkeys::mfa_options)),
+        (Public, routes!(passkeys::mfa_finish)),
+        (Public, routes!(passkeys::reset_options)),
+        (Public, routes!(passkeys::reset_finish)),
+        (Bearer, routes!(passkeys::register_options)),
+        (Bearer, routes!(passkeys::register_finish)),
+        (Bearer, routes!(passkeys::list)),
+        (Bearer, routes!(passkeys::rename, passkeys::remove)),
+        (Bearer, routes!(passkeys::reauthenticate_options)),
+        (Bearer, routes!(passkeys::reauthenticate_finish)),
     ]
 }
 

@@ -148,10 +148,15 @@ impl From<&Tokens> for TokenBody {
 pub(crate) struct MfaChallengeBody {
     /// Always true.
     pub(crate) mfa_required: bool,
-    /// Send it with a code to `/v1/auth/mfa/verify`.
+    /// Send it with a code to `/v1/auth/mfa/verify`, or with a passkey's answer to
+    /// `/v1/auth/passkeys/mfa/finish`.
     pub(crate) mfa_token: String,
     /// Seconds until the challenge expires.
     pub(crate) expires_in: u64,
+    /// The second factors the account has, to offer in this order: `passkey`, `totp`,
+    /// `recovery_code`.
+    #[schema(example = json!(["passkey", "totp", "recovery_code"]))]
+    pub(crate) factors: Vec<&'static str>,
 }
 
 /// What a login answers.

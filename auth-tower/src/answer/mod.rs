@@ -20,6 +20,7 @@
 //! | `Throttled { retry_after }` | 429 | `throttled` | `retry_after`, rounded up | 8 `RESOURCE_EXHAUSTED` |
 //! | `EmailUnverified` | 403 | `email_unverified` | | 7 `PERMISSION_DENIED` |
 //! | `IntentInvalid` | 410 | `intent_invalid` | | 9 `FAILED_PRECONDITION` |
+//! | `CeremonyInvalid` | 410 | `ceremony_invalid` | | 9 `FAILED_PRECONDITION` |
 //! | `Conflict(_)` | 409 | `conflict` | | 6 `ALREADY_EXISTS` |
 //! | `NotFound(_)` | 404 | `not_found` | | 5 `NOT_FOUND` |
 //! | `InvalidRequest(_)` | 400 | `invalid_request` | | 3 `INVALID_ARGUMENT` |
@@ -187,7 +188,9 @@ impl Answer {
                 .with_retry_after(*retry_after)
             }
             Error::EmailUnverified => Self::new(StatusCode::FORBIDDEN, code, error.to_string()),
-            Error::IntentInvalid => Self::new(StatusCode::GONE, code, error.to_string()),
+            Error::IntentInvalid | Error::CeremonyInvalid => {
+                Self::new(StatusCode::GONE, code, error.to_string())
+            }
             Error::Conflict(_) => Self::new(StatusCode::CONFLICT, code, error.to_string()),
             Error::NotFound(_) => Self::new(StatusCode::NOT_FOUND, code, error.to_string()),
             Error::InvalidRequest(_) => Self::new(StatusCode::BAD_REQUEST, code, error.to_string()),

@@ -27,7 +27,8 @@ fn every_error() -> Vec<Error> {
             }),
             Error::Throttled { .. } => Some(Error::EmailUnverified),
             Error::EmailUnverified => Some(Error::IntentInvalid),
-            Error::IntentInvalid => Some(Error::Conflict("the account exists".into())),
+            Error::IntentInvalid => Some(Error::CeremonyInvalid),
+            Error::CeremonyInvalid => Some(Error::Conflict("the account exists".into())),
             Error::Conflict(_) => Some(Error::NotFound("no such session".into())),
             Error::NotFound(_) => Some(Error::InvalidRequest("empty email".into())),
             Error::InvalidRequest(_) => Some(Error::Busy),
@@ -117,6 +118,13 @@ fn expected(
             "intent_invalid",
             9,
             "this link or code is no longer valid",
+            None,
+        ),
+        Error::CeremonyInvalid => (
+            StatusCode::GONE,
+            "ceremony_invalid",
+            9,
+            "this passkey ceremony is no longer valid: begin again",
             None,
         ),
         Error::Conflict(_) => (
@@ -219,7 +227,7 @@ fn every_variant_is_sampled_once() {
     let all = every_error();
     let kinds: std::collections::HashSet<_> = all.iter().map(std::mem::discriminant).collect();
     assert_eq!(kinds.len(), all.len());
-    assert_eq!(all.len(), 18);
+    assert_eq!(all.len(), 19);
 }
 
 #[test]

@@ -46,13 +46,15 @@ impl Metrics {
             AuthEventKind::LoginSucceeded { amr } => {
                 let method = if amr.is_multi_factor() {
                     "mfa"
+                } else if amr.by_passkey() {
+                    "passkey"
                 } else if amr.by_email() {
                     "magic_link"
                 } else {
                     "password"
                 };
                 self.login("success", method);
-                if amr.used_totp() {
+                if amr.used_totp() || (amr.is_multi_factor() && amr.used_passkey()) {
                     self.mfa("success");
                 }
             }

@@ -18,6 +18,8 @@ mod recovery;
 mod sign_in;
 mod sign_up;
 
+pub use recovery::FactorProof;
+
 use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;

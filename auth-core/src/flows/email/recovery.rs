@@ -45,6 +45,25 @@ impl Authenticator {
         second_factor: Option<&str>,
         origin: &Origin,
     ) -> Result<()> {
+        self.reset_password_with(
+            token,
+            new_password,
+            second_factor.map(FactorProof::Code),
+            origin,
+        )
+        .await
+    }
+
+    /// [`reset_password`](Self::reset_password) with any second factor the account has: a
+    /// code, or (feature `passkeys`) a passkey answering a ceremony begun with
+    /// `begin_passkey_reset`.
+    pub async fn reset_password_with(
+        &self,
+        token: &str,
+        new_password: &SecretString,
+        second_factor: Option<FactorProof<'_>>,
+        origin: &Origin,
+    ) -> Result<()> {
         let key = link_key(token)?;
         // A password out of the policy's length is refused before anything is looked up.
         self.inner
@@ -72,7 +91,7 @@ impl Authenticator {
             Err(error) => return Err(error),
         };
         let checked = self
-            .check_reset(&user, new_password, second_factor, origin)
+            .check_reset(&user, &intent, new_password, second_factor, origin)
             .await;
         let hash = match checked {
             Ok(hash) => {
@@ -124,11 +143,12 @@ impl Authenticator {
     async fn check_reset(
         &self,
         user: &User,
+        intent: &Intent,
         new_password: &SecretString,
-        second_factor: Option<&str>,
+        second_factor: Option<FactorProof<'_>>,
         origin: &Origin,
     ) -> Result<String> {
-        let factor = self.totp_enabled(&user.id).await?;
+        let factor = !self.second_factors(&user.id).await?.is_empty();
         if factor && second_factor.is_none() {
             return Err(Error::MfaRequired);
         }
@@ -139,10 +159,46 @@ impl Authenticator {
                     .hash_new_password(new_password, &self.context_of(&user.email)),
             )
             .await?;
-        if let (true, Some(code)) = (factor, second_factor) {
-            self.check_second_factor(&user.id, code, origin.client, None)
-                .await?;
+        match (factor, second_factor) {
+            (true, Some(FactorProof::Code(code))) => {
+                self.check_second_factor(&user.id, code, origin.client, None)
+                    .await?;
+            }
+            #[cfg(feature = "passkeys")]
+            (true, Some(FactorProof::Passkey(response))) => {
+                self.check_passkey_reset(user, intent, response, origin.client)
+                    .await?;
+            }
+            _ => {}
         }
+        #[cfg(not(feature = "passkeys"))]
+        let _ = intent;
         Ok(hash)
     }
+
+    /// The live reset intent a link's token names, its account enabled:
+    /// [`Error::IntentInvalid`] otherwise.
+    #[cfg(feature = "passkeys")]
+    pub(in crate::flows) async fn reset_intent(&self, token: &str) -> Result<Intent> {
+        let key = link_key(token)?;
+        let intent = self
+            .inner
+            .stores
+            .intents
+            .find_intent(Purpose::ResetPassword, &key, self.now())
+            .await?
+            .ok_or(Error::IntentInvalid)?;
+        self.intent_user(&intent).await?;
+        Ok(intent)
+    }
+}
+
+/// The second factor a password reset is completed with.
+#[derive(Debug, Clone, Copy)]
+pub enum FactorProof<'a> {
+    /// A current TOTP code or a recovery code.
+    Code(&'a str),
+    /// One of the account's passkeys (feature `passkeys`).
+    #[cfg(feature = "passkeys")]
+    Passkey(crate::flows::PasskeyResponse<'a>),
 }

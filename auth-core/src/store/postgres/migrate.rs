@@ -69,6 +69,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "locale_and_undo_targets",
         sql: include_str!("migrations/0009_locale_and_undo_targets.sql"),
     },
+    Migration {
+        version: 10,
+        name: "passkeys",
+        sql: include_str!("migrations/0010_passkeys.sql"),
+    },
 ];
 
 /// The backfill that moves stored addresses to [`normalize_email`]'s form, by its name in

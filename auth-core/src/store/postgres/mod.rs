@@ -50,6 +50,7 @@ mod intents;
 mod mfa;
 mod migrate;
 mod outbox;
+mod passkeys;
 mod purge;
 mod refresh;
 mod sessions;

@@ -59,6 +59,8 @@ pub struct Deleted {
     pub used_once: u64,
     /// One-time intents past their expiry, used or not.
     pub intents: u64,
+    /// Passkey ceremonies begun and never finished, past their expiry.
+    pub passkey_ceremonies: u64,
     /// Audit events older than the retention period.
     pub audit_events: u64,
     /// Throttle counters whose window ended.
@@ -121,7 +123,7 @@ impl PostgresStore {
     /// Deletes what can no longer be used at `now`: ended sessions, refresh families past
     /// their absolute expiry or revoked (with their tokens), unspent refresh tokens past their
     /// idle expiry, revoked session ids past their `until`, forgotten TOTP steps and single-use
-    /// ids, expired one-time intents, and, as `options` say, audit events past their retention and ended throttle
+    /// ids, expired one-time intents and passkey ceremonies, and, as `options` say, audit events past their retention and ended throttle
     /// windows. Spent tokens of live families stay, as they are what reuse detection
     /// recognises. In batches: each statement deletes at most a batch of rows, commits on its
     /// own and skips rows a request holds (they go at the next run); a statement slower than
@@ -235,6 +237,14 @@ async fn purge(
     deleted.used_once =
         batches(client, &mut pace, "auth_used_once", "used_until <= $1", &at).await?;
     deleted.intents = batches(client, &mut pace, "auth_intents", "expires_at <= $1", &at).await?;
+    deleted.passkey_ceremonies = batches(
+        client,
+        &mut pace,
+        "auth_passkey_ceremonies",
+        "expires_at <= $1",
+        &at,
+    )
+    .await?;
     if let Some(cutoff) = options
         .audit_retention
         .and_then(|retention| now.checked_sub(retention))

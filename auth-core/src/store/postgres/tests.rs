@@ -22,11 +22,12 @@ use crate::event::EventSink;
 use crate::event::{AuthEvent, AuthEventKind, LoginFailure};
 use crate::id::{Amr, FamilyId, SecretHash, SessionId, UserId};
 use crate::mfa::{EncryptedSecret, TotpParams};
+use crate::passkey::{Ceremony, CeremonyId, CeremonyKind};
 use crate::refresh::{RefreshFamily, RefreshTokenRecord, Rotation};
 use crate::store::conformance::new_user;
 use crate::store::{
-    MfaStore, RefreshStore, RevocationStore, Session, SessionStore, ThrottleStore, TotpRecord,
-    TotpReplayGuard, User, UserStore,
+    MfaStore, PasskeyStore, RefreshStore, RevocationStore, Session, SessionStore, ThrottleStore,
+    TotpRecord, TotpReplayGuard, User, UserStore,
 };
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -582,6 +583,22 @@ async fn purge_expired_removes_what_has_ended_and_keeps_the_rest() {
             .await
             .unwrap()
     );
+    // A passkey ceremony never finished, and one still running.
+    let (abandoned, running) = (CeremonyId::generate(), CeremonyId::generate());
+    for (id, begun) in [(&abandoned, t0()), (&running, now)] {
+        store
+            .save_ceremony(Ceremony {
+                id: id.clone(),
+                kind: CeremonyKind::SignIn,
+                user_id: None,
+                binding: None,
+                state: b"{}".to_vec(),
+                created_at: begun,
+                expires_at: begun + 5 * MINUTE,
+            })
+            .await
+            .unwrap();
+    }
 
     let report = store.purge_expired(now).await.unwrap();
     assert_eq!(
@@ -594,6 +611,7 @@ async fn purge_expired_removes_what_has_ended_and_keeps_the_rest() {
             totp_steps: 1,
             used_once: 1,
             intents: 0,
+            passkey_ceremonies: 1,
             audit_events: 0,
             throttle_records: 0,
         }
@@ -610,6 +628,7 @@ async fn purge_expired_removes_what_has_ended_and_keeps_the_rest() {
     assert_eq!(count(&store, "auth_revoked_sessions").await, 1);
     assert_eq!(store.session(&live.id, now).await.unwrap(), Some(live));
     assert!(store.is_sid_revoked(&still, now).await.unwrap());
+    assert!(store.take_ceremony(&running, now).await.unwrap().is_some());
     let replay = RefreshTokenRecord {
         hash: random_hash(),
         issued_at: now,
