@@ -243,18 +243,31 @@ async fn bad_answers_get_clear_errors() {
 
     let options = post_json(port, "/v1/auth/passkeys/login/options", &json!({}), None).await;
     let ceremony = options.body["ceremony"].clone();
+    // A body without a credential, a credential that is not an object, a ceremony id that
+    // names none, a credential that is not one (its ceremony is spent by the try), and that
+    // ceremony again.
     let cases = [
+        (json!({"ceremony": ceremony}), 400, "invalid_request"),
+        (
+            json!({"ceremony": ceremony, "credential": [1]}),
+            400,
+            "invalid_request",
+        ),
+        (
+            json!({"ceremony": "not-a-ceremony", "credential": {}}),
+            410,
+            "ceremony_invalid",
+        ),
         (
             json!({"ceremony": ceremony, "credential": {"id": 1}}),
             400,
             "invalid_request",
         ),
         (
-            json!({"ceremony": "not-a-ceremony", "credential": {}}),
-            400,
-            "invalid_request",
+            json!({"ceremony": ceremony, "credential": {}}),
+            410,
+            "ceremony_invalid",
         ),
-        (json!({"ceremony": ceremony}), 400, "invalid_request"),
     ];
     for (body, status, error) in cases {
         let answer = post_json(port, "/v1/auth/passkeys/login/finish", &body, None).await;
@@ -285,7 +298,7 @@ async fn bad_answers_get_clear_errors() {
         &bearer,
     )
     .await;
-    assert_eq!(not_an_id.status, 400, "{:?}", not_an_id.body);
+    assert_eq!(not_an_id.status, 404, "{:?}", not_an_id.body);
     let unknown = send_json(port, "PATCH", &path, &json!({"name": "x"}), &bearer).await;
     assert_eq!(unknown.status, 404, "{:?}", unknown.body);
 }

@@ -321,7 +321,7 @@ impl Authenticator {
         user: Option<&UserId>,
         binding: Option<&str>,
     ) -> Result<Ceremony> {
-        let id = CeremonyId::parse(id)?;
+        let id = CeremonyId::parse(id).map_err(|_| Error::CeremonyInvalid)?;
         let ceremony = self
             .inner
             .stores
@@ -395,7 +395,6 @@ impl Authenticator {
         let webauthn = self.webauthn()?;
         let name = passkey_name(name)?;
         let user = self.user_for(principal).await?;
-        let credential: RegisterPublicKeyCredential = parse_response(response.credential)?;
         let ceremony = self
             .take_ceremony(
                 response.ceremony,
@@ -404,6 +403,7 @@ impl Authenticator {
                 principal.session_id.as_ref().map(|s| s.as_str()),
             )
             .await?;
+        let credential: RegisterPublicKeyCredential = parse_response(response.credential)?;
         let state: PasskeyRegistration = parse_state(&ceremony)?;
         // Answered plainly: webauthn-rs would refuse an excluded credential as a failure.
         let presented = PasskeyId::from_bytes(credential.raw_id.clone())?;
@@ -480,7 +480,7 @@ impl Authenticator {
 
     /// Renames one of the caller's passkeys; [`Error::NotFound`] if it has no such passkey.
     pub async fn rename_passkey(&self, principal: &Principal, id: &str, name: &str) -> Result<()> {
-        let id = PasskeyId::parse(id)?;
+        let id = PasskeyId::parse(id).map_err(|_| Error::NotFound("no such passkey".into()))?;
         let name = passkey_name(Some(name))?
             .ok_or_else(|| Error::InvalidRequest("a passkey's name cannot be empty".into()))?;
         let user = self.user_for(principal).await?;
@@ -508,7 +508,7 @@ impl Authenticator {
         id: &str,
         client: Option<IpAddr>,
     ) -> Result<()> {
-        let id = PasskeyId::parse(id)?;
+        let id = PasskeyId::parse(id).map_err(|_| Error::NotFound("no such passkey".into()))?;
         self.require_fresh(principal, SensitiveAction::RemoveFactor)?;
         let user = self.user_for(principal).await?;
         let owned = self
@@ -591,10 +591,10 @@ impl Authenticator {
         client: Option<IpAddr>,
     ) -> Result<Tokens> {
         self.webauthn()?;
-        let credential: PublicKeyCredential = parse_response(response.credential)?;
         let ceremony = self
             .take_ceremony(response.ceremony, CeremonyKind::SignIn, None, None)
             .await?;
+        let credential: PublicKeyCredential = parse_response(response.credential)?;
         let attempt = self
             .inner
             .throttle
@@ -669,7 +669,6 @@ impl Authenticator {
         client: Option<IpAddr>,
     ) -> Result<Tokens> {
         self.webauthn()?;
-        let credential: PublicKeyCredential = parse_response(response.credential)?;
         let (challenge, user) = self.mfa_challenge(mfa_token).await?;
         let ceremony = self
             .take_ceremony(
@@ -679,6 +678,7 @@ impl Authenticator {
                 Some(&challenge.jti),
             )
             .await?;
+        let credential: PublicKeyCredential = parse_response(response.credential)?;
         let asserted = self
             .counted_passkey_factor(
                 &ceremony,
@@ -749,7 +749,6 @@ impl Authenticator {
         client: Option<IpAddr>,
     ) -> Result<()> {
         self.webauthn()?;
-        let credential: PublicKeyCredential = parse_response(response.credential)?;
         let session = principal.session_id.as_ref().map(|s| s.as_str());
         let ceremony = self
             .take_ceremony(
@@ -759,6 +758,7 @@ impl Authenticator {
                 session,
             )
             .await?;
+        let credential: PublicKeyCredential = parse_response(response.credential)?;
         self.counted_passkey_factor(&ceremony, &credential, &user.id, None, client)
             .await
             .map(|_| ())
@@ -792,7 +792,6 @@ impl Authenticator {
         client: Option<IpAddr>,
     ) -> Result<()> {
         self.webauthn()?;
-        let credential: PublicKeyCredential = parse_response(response.credential)?;
         let binding = intent.id.to_string();
         let ceremony = self
             .take_ceremony(
@@ -802,6 +801,7 @@ impl Authenticator {
                 Some(&binding),
             )
             .await?;
+        let credential: PublicKeyCredential = parse_response(response.credential)?;
         self.counted_passkey_factor(&ceremony, &credential, &user.id, None, client)
             .await
             .map(|_| ())
@@ -1088,10 +1088,10 @@ fn stored_credential(record: &PasskeyRecord) -> Result<Credential> {
     Ok(credential)
 }
 
-/// The name a passkey is given: trimmed, at most [`MAX_PASSKEY_NAME_CHARS`] characters, no
-/// control characters; `None` when none was given.
+/// The name a passkey is given: at most [`MAX_PASSKEY_NAME_CHARS`] characters, no control
+/// characters, kept as written; `None` when none (or an empty one) was given.
 fn passkey_name(name: Option<&str>) -> Result<Option<String>> {
-    let Some(name) = name.map(str::trim).filter(|name| !name.is_empty()) else {
+    let Some(name) = name.filter(|name| !name.is_empty()) else {
         return Ok(None);
     };
     if name.chars().count() > MAX_PASSKEY_NAME_CHARS {

@@ -174,7 +174,7 @@ async fn a_discoverable_passkey_signs_in_without_a_password() {
         .finish_passkey_registration(
             &principal,
             response(&options, &credential),
-            Some("  Ada's phone "),
+            Some("Ada's phone"),
             CLIENT,
         )
         .await

@@ -107,18 +107,17 @@ pub(crate) struct PasskeysBody {
 #[serde(deny_unknown_fields)]
 pub(crate) struct FinishRequest {
     /// The id from the options.
+    #[schema(pattern = "^[A-Za-z0-9_-]{21}[AQgw]$")]
     ceremony: String,
     /// `PublicKeyCredential.toJSON()` of what the browser returned.
     #[schema(value_type = Object)]
-    credential: Value,
+    credential: serde_json::Map<String, Value>,
 }
 
 impl FinishRequest {
-    fn response(&self) -> PasskeyResponse<'_> {
-        PasskeyResponse {
-            ceremony: &self.ceremony,
-            credential: &self.credential,
-        }
+    /// The ceremony id and the credential as the flows read it.
+    fn into_parts(self) -> (String, Value) {
+        (self.ceremony, Value::Object(self.credential))
     }
 }
 
@@ -127,13 +126,15 @@ impl FinishRequest {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RegisterFinishRequest {
     /// The id from the options.
+    #[schema(pattern = "^[A-Za-z0-9_-]{21}[AQgw]$")]
     ceremony: String,
     /// `PublicKeyCredential.toJSON()` of what the browser created.
     #[schema(value_type = Object)]
-    credential: Value,
-    /// What the owner calls it (at most 64 characters); by default after its kind.
+    credential: serde_json::Map<String, Value>,
+    /// What the owner calls it: at most 64 characters, none of them a control character;
+    /// absent or empty, a name after its kind.
     #[serde(default)]
-    #[schema(max_length = 64)]
+    #[schema(max_length = 64, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     name: Option<String>,
 }
 
@@ -141,14 +142,19 @@ pub(crate) struct RegisterFinishRequest {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RenameRequest {
-    /// At most 64 characters, not blank.
-    #[schema(min_length = 1, max_length = 64)]
+    /// 1 to 64 characters, none of them a control character.
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     name: String,
 }
 
-/// How a passwordless sign-in starts.
+/// How a passwordless sign-in starts. An object (every member may be left out, but the
+/// body is `{}` at least, never an array).
 #[derive(Deserialize, ToSchema, Default)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, try_from = "serde_json::Map<String, Value>")]
 pub(crate) struct SignInOptionsRequest {
     /// The account's email, for username-first sign-in; absent for a discoverable passkey.
     #[serde(default)]
@@ -156,6 +162,31 @@ pub(crate) struct SignInOptionsRequest {
     /// `conditional`: the options are for the username field's autofill (no username).
     #[serde(default)]
     mediation: Option<Mediation>,
+}
+
+/// The members of [`SignInOptionsRequest`], read from an object only.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignInOptionsMembers {
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    mediation: Option<Mediation>,
+}
+
+impl TryFrom<serde_json::Map<String, Value>> for SignInOptionsRequest {
+    type Error = serde_json::Error;
+
+    fn try_from(members: serde_json::Map<String, Value>) -> Result<Self, Self::Error> {
+        let SignInOptionsMembers {
+            username,
+            mediation,
+        } = serde_json::from_value(Value::Object(members))?;
+        Ok(Self {
+            username,
+            mediation,
+        })
+    }
 }
 
 /// How the browser shows a discoverable sign-in.
@@ -185,10 +216,11 @@ pub(crate) struct MfaFinishRequest {
     #[schema(value_type = String)]
     mfa_token: SecretString,
     /// The id from the options.
+    #[schema(pattern = "^[A-Za-z0-9_-]{21}[AQgw]$")]
     ceremony: String,
     /// `PublicKeyCredential.toJSON()` of what the browser returned.
     #[schema(value_type = Object)]
-    credential: Value,
+    credential: serde_json::Map<String, Value>,
 }
 
 /// A reset link's token.
@@ -209,10 +241,11 @@ pub(crate) struct ResetFinishRequest {
     #[schema(value_type = String, format = Password, min_length = 12, max_length = 128)]
     new_password: SecretString,
     /// The id from the options.
+    #[schema(pattern = "^[A-Za-z0-9_-]{21}[AQgw]$")]
     ceremony: String,
     /// `PublicKeyCredential.toJSON()` of what the browser returned.
     #[schema(value_type = Object)]
-    credential: Value,
+    credential: serde_json::Map<String, Value>,
 }
 
 #[utoipa::path(post, path = "/v1/auth/passkeys/register/options", responses((status = 200, body = OptionsBody), (status = 401, body = ErrorBody, description = "invalid_token, or reauth_required: adding a factor needs a fresh authentication"), (status = 404, body = ErrorBody, description = "passkeys are not enabled")), security(("bearer" = [])))]
@@ -230,9 +263,10 @@ pub(crate) async fn register_finish(
     ClientIp(client): ClientIp,
     ApiJson(request): ApiJson<RegisterFinishRequest>,
 ) -> Result<Response, ApiError> {
+    let credential = Value::Object(request.credential);
     let response = PasskeyResponse {
         ceremony: &request.ceremony,
-        credential: &request.credential,
+        credential: &credential,
     };
     let info = auth
         .finish_passkey_registration(&principal, response, request.name.as_deref(), Some(client))
@@ -293,9 +327,12 @@ pub(crate) async fn login_finish(
     ClientIp(client): ClientIp,
     ApiJson(request): ApiJson<FinishRequest>,
 ) -> Result<Response, ApiError> {
-    let tokens = auth
-        .finish_passkey_sign_in(request.response(), Some(client))
-        .await?;
+    let (ceremony, credential) = request.into_parts();
+    let response = PasskeyResponse {
+        ceremony: &ceremony,
+        credential: &credential,
+    };
+    let tokens = auth.finish_passkey_sign_in(response, Some(client)).await?;
     Ok(Json(TokenBody::from(&tokens)).into_response())
 }
 
@@ -316,9 +353,10 @@ pub(crate) async fn mfa_finish(
     ClientIp(client): ClientIp,
     ApiJson(request): ApiJson<MfaFinishRequest>,
 ) -> Result<Response, ApiError> {
+    let credential = Value::Object(request.credential);
     let response = PasskeyResponse {
         ceremony: &request.ceremony,
-        credential: &request.credential,
+        credential: &credential,
     };
     let tokens = auth
         .verify_mfa_passkey(request.mfa_token.expose_secret(), response, Some(client))
@@ -343,10 +381,15 @@ pub(crate) async fn reauthenticate_finish(
     ClientIp(client): ClientIp,
     ApiJson(request): ApiJson<FinishRequest>,
 ) -> Result<Response, ApiError> {
+    let (ceremony, credential) = request.into_parts();
+    let response = PasskeyResponse {
+        ceremony: &ceremony,
+        credential: &credential,
+    };
     let tokens = auth
         .reauthenticate(
             &principal,
-            Reauthentication::Passkey(request.response()),
+            Reauthentication::Passkey(response),
             Some(client),
         )
         .await?;
@@ -370,9 +413,10 @@ pub(crate) async fn reset_finish(
     Requester(origin): Requester,
     ApiJson(request): ApiJson<ResetFinishRequest>,
 ) -> Result<Response, ApiError> {
+    let credential = Value::Object(request.credential);
     let response = PasskeyResponse {
         ceremony: &request.ceremony,
-        credential: &request.credential,
+        credential: &credential,
     };
     auth.reset_password_with(
         request.token.expose_secret(),
