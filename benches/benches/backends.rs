@@ -119,6 +119,7 @@ fn session_lookup_on_redis(c: &mut Criterion) {
         amr: Amr::Password,
         created_at: t0(),
         auth_time: t0(),
+        flagged: false,
         last_used_at: t0(),
         idle_expires_at: t0() + DAY,
         expires_at: t0() + 30 * DAY,

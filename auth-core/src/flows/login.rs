@@ -255,6 +255,20 @@ impl Authenticator {
         epoch: u64,
         client: Option<IpAddr>,
     ) -> Result<Tokens> {
+        self.start_session_flagged(user, amr, epoch, client, false)
+            .await
+    }
+
+    /// [`start_session`](Self::start_session), the session flagged when `flagged` (a passkey
+    /// counter regression the configuration accepted).
+    pub(super) async fn start_session_flagged(
+        &self,
+        user: &User,
+        amr: Amr,
+        epoch: u64,
+        client: Option<IpAddr>,
+        flagged: bool,
+    ) -> Result<Tokens> {
         let now = self.now();
         let lifetimes = self.inner.config.sessions;
         let session_secret = OpaqueSecret::generate();
@@ -270,6 +284,7 @@ impl Authenticator {
                 amr,
                 created_at: now,
                 auth_time: now,
+                flagged,
                 last_used_at: now,
                 idle_expires_at,
                 expires_at,

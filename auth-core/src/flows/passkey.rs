@@ -631,8 +631,10 @@ impl Authenticator {
         {
             return Err(Error::EmailUnverified);
         }
+        let flagged = asserted.flagged.is_some();
+        let amr = Amr::Passkey(asserted.kind);
         let tokens = self
-            .start_session(&user, Amr::Passkey(asserted.kind), user.epoch, client)
+            .start_session_flagged(&user, amr, user.epoch, client, flagged)
             .await?;
         self.flag_session(asserted.flagged, &user, &tokens, client)
             .await;
@@ -705,8 +707,9 @@ impl Authenticator {
         if !first_use {
             return Err(TokenRejection::NotActive.into());
         }
+        let flagged = asserted.flagged.is_some();
         let tokens = self
-            .start_session(&user, amr, challenge.custom.epoch, client)
+            .start_session_flagged(&user, amr, challenge.custom.epoch, client, flagged)
             .await?;
         self.flag_session(asserted.flagged, &user, &tokens, client)
             .await;

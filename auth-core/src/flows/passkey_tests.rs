@@ -375,7 +375,14 @@ async fn a_counter_regression_may_be_accepted_and_flags_the_session() {
     });
     assert_eq!(
         flagged.and_then(|event| event.session_id),
-        Some(tokens.session_id)
+        Some(tokens.session_id.clone())
+    );
+    let sessions = w.auth.sessions(&w.principal(&tokens).await).await.unwrap();
+    let opened = sessions.iter().find(|s| s.id == tokens.session_id).unwrap();
+    assert!(opened.flagged, "the session is flagged");
+    assert!(
+        sessions.iter().filter(|s| s.flagged).count() == 1,
+        "and only it"
     );
 }
 

@@ -20,6 +20,10 @@ pub struct SessionInfo {
     pub last_used_at: SystemTime,
     /// Whether it is the session of the token that asked.
     pub current: bool,
+    /// Opened by a passkey whose signature counter did not increase, accepted by the
+    /// configuration ([`CounterPolicy::AcceptAndFlag`](super::CounterPolicy)): perhaps a
+    /// cloned authenticator.
+    pub flagged: bool,
 }
 
 impl Authenticator {
@@ -38,6 +42,7 @@ impl Authenticator {
                 id: session.id,
                 created_at: session.created_at,
                 last_used_at: session.last_used_at,
+                flagged: session.flagged,
             })
             .collect())
     }

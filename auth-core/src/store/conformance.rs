@@ -730,6 +730,7 @@ fn new_session(user: &User, created_at: SystemTime) -> Session {
         amr: Amr::Password,
         created_at,
         auth_time: created_at,
+        flagged: false,
         last_used_at: created_at,
         idle_expires_at: created_at + HOUR,
         expires_at: created_at + 24 * HOUR,
@@ -1705,6 +1706,23 @@ pub async fn sessions_expire_list_and_revoke(
         sessions.session(&theirs.id, t0()).await.unwrap().is_some(),
         "other users keep theirs"
     );
+
+    // A session opened by a passkey whose counter did not increase keeps its flag.
+    let flagged = Session {
+        flagged: true,
+        ..new_session(&user, t0())
+    };
+    sessions.create_session(flagged.clone()).await.unwrap();
+    assert_eq!(
+        sessions.session(&flagged.id, t0()).await.unwrap(),
+        Some(flagged.clone())
+    );
+    let touched = sessions
+        .touch_session(&flagged.id, t0() + MINUTE, t0() + HOUR)
+        .await
+        .unwrap()
+        .expect("alive");
+    assert!(touched.flagged, "a touch keeps the flag");
 }
 
 /// Throttle counters: reserving, giving back, confirming failures, windows, clearing, and each

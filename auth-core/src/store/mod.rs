@@ -303,6 +303,9 @@ pub struct Session {
     pub idle_expires_at: SystemTime,
     /// Absolute expiry.
     pub expires_at: SystemTime,
+    /// Opened by a passkey whose signature counter did not increase, accepted by the
+    /// configuration (`CounterPolicy::AcceptAndFlag`): perhaps a cloned authenticator.
+    pub flagged: bool,
 }
 
 impl Session {

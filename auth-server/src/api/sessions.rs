@@ -31,6 +31,7 @@ pub(crate) async fn sessions(
             created_at: timestamp(session.created_at),
             last_used_at: timestamp(session.last_used_at),
             current: session.current,
+            flagged: session.flagged,
         })
         .collect();
     Ok(Json(SessionsBody { sessions }).into_response())

@@ -216,6 +216,9 @@ pub(crate) struct SessionBody {
     pub(crate) last_used_at: u64,
     /// Whether it is the session of the token that asked.
     pub(crate) current: bool,
+    /// Opened by a passkey whose signature counter did not increase, let through by
+    /// `PASSKEY_COUNTER_POLICY=accept`: perhaps a cloned authenticator.
+    pub(crate) flagged: bool,
 }
 
 /// The caller's sessions.

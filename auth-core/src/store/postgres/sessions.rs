@@ -30,7 +30,7 @@ impl PostgresStore {
                auth_time = CASE WHEN $4 THEN $2 ELSE auth_time END \
              WHERE id = $1 AND $2 < idle_expires_at AND $2 < expires_at \
              RETURNING id, user_id, amr, created_at, last_used_at, idle_expires_at, expires_at, \
-               COALESCE(auth_time, created_at) AS auth_time",
+               COALESCE(auth_time, created_at) AS auth_time, flagged",
             &[
                 &id.as_str(),
                 &pg_time(now),
@@ -52,8 +52,8 @@ impl SessionStore for PostgresStore {
             &client,
             "INSERT INTO auth_sessions \
                (id, user_id, amr, created_at, last_used_at, idle_expires_at, expires_at, \
-                auth_time) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                auth_time, flagged) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             &[
                 &session.id.as_str(),
                 &session.user_id.as_uuid(),
@@ -63,6 +63,7 @@ impl SessionStore for PostgresStore {
                 &pg_time(session.idle_expires_at),
                 &pg_time(session.expires_at),
                 &pg_time(session.auth_time),
+                &session.flagged,
             ],
         )
         .await?;
@@ -74,7 +75,7 @@ impl SessionStore for PostgresStore {
         query_opt(
             &client,
             "SELECT id, user_id, amr, created_at, last_used_at, idle_expires_at, expires_at, \
-               COALESCE(auth_time, created_at) AS auth_time \
+               COALESCE(auth_time, created_at) AS auth_time, flagged \
              FROM auth_sessions \
              WHERE id = $1 AND $2 < idle_expires_at AND $2 < expires_at",
             &[&id.as_str(), &pg_time(now)],
@@ -107,7 +108,7 @@ impl SessionStore for PostgresStore {
         query(
             &client,
             "SELECT id, user_id, amr, created_at, last_used_at, idle_expires_at, expires_at, \
-               COALESCE(auth_time, created_at) AS auth_time \
+               COALESCE(auth_time, created_at) AS auth_time, flagged \
              FROM auth_sessions \
              WHERE user_id = $1 AND $2 < idle_expires_at AND $2 < expires_at \
              ORDER BY created_at, id",
@@ -205,5 +206,6 @@ fn session(row: &Row) -> Result<Session> {
         idle_expires_at: get(row, "idle_expires_at")?,
         expires_at: get(row, "expires_at")?,
         auth_time: get(row, "auth_time")?,
+        flagged: get(row, "flagged")?,
     })
 }

@@ -416,6 +416,7 @@ fn session_of(user: &User, created_at: SystemTime, idle: Duration, absolute: Dur
         amr: Amr::PasswordAndTotp,
         created_at,
         auth_time: created_at,
+        flagged: false,
         last_used_at: created_at,
         idle_expires_at: created_at + idle,
         expires_at: created_at + absolute,

@@ -12,7 +12,7 @@ use crate::id::{Amr, SessionId, UserId};
 use crate::store::{Session, SessionStore};
 
 /// The session hash's fields, in the order [`parse_session`] reads them.
-const FIELDS: [&str; 7] = [
+const FIELDS: [&str; 8] = [
     "user",
     "amr",
     "created",
@@ -20,6 +20,7 @@ const FIELDS: [&str; 7] = [
     "idle_expires",
     "expires",
     "auth_time",
+    "flagged",
 ];
 
 /// A session id read back from an index: any text, as [`SessionId`] accepts when deserialised.
@@ -32,8 +33,16 @@ fn parse_session(id: &SessionId, fields: Vec<Option<String>>) -> Result<Option<S
     if fields.iter().all(Option::is_none) {
         return Ok(None);
     }
-    let [user, amr, created, last_used, idle, expires, auth_time]: [Option<String>; 7] =
-        fields.try_into().map_err(|_| malformed("session"))?;
+    let [
+        user,
+        amr,
+        created,
+        last_used,
+        idle,
+        expires,
+        auth_time,
+        flagged,
+    ]: [Option<String>; 8] = fields.try_into().map_err(|_| malformed("session"))?;
     let time = |field: Option<String>| {
         field
             .as_deref()
@@ -55,6 +64,8 @@ fn parse_session(id: &SessionId, fields: Vec<Option<String>>) -> Result<Option<S
         last_used_at: time(last_used)?,
         idle_expires_at: time(idle)?,
         expires_at: time(expires)?,
+        // Sessions stored by a release before the flag are not flagged.
+        flagged: flagged.as_deref() == Some("1"),
     }))
 }
 
@@ -157,6 +168,8 @@ impl SessionStore for RedisStore {
             encode_time(session.expires_at),
             "auth_time".into(),
             encode_time(session.auth_time),
+            "flagged".into(),
+            if session.flagged { "1" } else { "0" }.into(),
         ];
         let scripts = &self.inner.scripts;
         let client = self.client();

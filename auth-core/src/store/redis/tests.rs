@@ -93,6 +93,7 @@ fn new_session(user: UserId, created_at: SystemTime) -> Session {
         amr: Amr::PasswordAndTotp,
         created_at,
         auth_time: created_at - HOUR,
+        flagged: false,
         last_used_at: created_at,
         idle_expires_at: created_at + HOUR,
         expires_at: created_at + 24 * HOUR,

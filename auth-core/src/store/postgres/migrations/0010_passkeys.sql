@@ -1,4 +1,4 @@
--- Expand only: new tables. Passkeys (WebAuthn credentials), each account's opaque user handle,
+-- Expand only: new tables and a column with a default. Passkeys (WebAuthn credentials), each account's opaque user handle,
 -- and the state of ceremonies between their two requests. The previous release neither reads
 -- nor writes them.
 CREATE TABLE auth_passkey_handles (
@@ -34,3 +34,8 @@ CREATE TABLE auth_passkey_ceremonies (
     expires_at timestamptz NOT NULL
 );
 CREATE INDEX auth_passkey_ceremonies_expires_at_idx ON auth_passkey_ceremonies (expires_at);
+
+-- A session opened by a passkey whose signature counter did not increase, accepted by the
+-- configuration: perhaps a cloned authenticator. The previous release neither reads nor
+-- writes it; its sessions read as not flagged.
+ALTER TABLE auth_sessions ADD COLUMN flagged boolean NOT NULL DEFAULT false;
