@@ -214,8 +214,9 @@ impl ThrottlePolicy {
         }
     }
 
-    /// Passkey ceremonies begun by one client address without an account (sign-in options):
-    /// 60 a minute. Each one stores state until it is finished or expires.
+    /// Passkey ceremonies begun by one client address (the options of a registration, a
+    /// sign-in, a second factor, a reauthentication or a reset): 60 a minute. Each stores state
+    /// until it is finished or expires.
     pub fn passkey_ceremonies_per_address() -> Self {
         Self {
             window: Duration::from_secs(60),
@@ -771,8 +772,8 @@ impl Throttle {
         .await
     }
 
-    /// Counts a passkey ceremony begun by `client` without an account (every one, whatever
-    /// becomes of it), under [`ThrottlePolicy::passkey_ceremonies_per_address`].
+    /// Counts a passkey ceremony begun by `client` (every one, whatever becomes of it), under
+    /// [`ThrottlePolicy::passkey_ceremonies_per_address`].
     pub async fn reserve_passkey_ceremony(&self, client: Option<IpAddr>) -> Result<Attempt> {
         let counters = client
             .map(|ip| {

@@ -130,10 +130,34 @@ async fn the_json_api_registers_signs_in_and_manages_passkeys() {
     let listed = get_json(port, "/v1/auth/passkeys", Some(&token)).await;
     assert_eq!(listed.body["passkeys"][0]["name"], "Work laptop");
 
-    // A password login now asks for the passkey as its second factor.
+    // The password alone still signs in: a passkey answers a second-factor challenge, it
+    // does not start one. With TOTP on, the challenge offers the passkey first.
+    let login = post_json(port, "/v1/auth/login", &credentials, None).await;
+    assert_eq!(login.status, 200, "{:?}", login.body);
+    let password_session = access(&login);
+    let enrolled = post_json(
+        port,
+        "/v1/auth/mfa/totp/enroll",
+        &json!({}),
+        Some(&password_session),
+    )
+    .await;
+    assert_eq!(enrolled.status, 200, "{:?}", enrolled.body);
+    let secret = enrolled.body["secret"].as_str().unwrap().to_owned();
+    let confirmed = post_json(
+        port,
+        "/v1/auth/mfa/totp/confirm",
+        &json!({"code": totp_code_in(&secret, 0)}),
+        Some(&password_session),
+    )
+    .await;
+    assert_eq!(confirmed.status, 200, "{:?}", confirmed.body);
     let login = post_json(port, "/v1/auth/login", &credentials, None).await;
     assert_eq!(login.body["mfa_required"], true);
-    assert_eq!(login.body["factors"], json!(["passkey"]));
+    assert_eq!(
+        login.body["factors"],
+        json!(["passkey", "totp", "recovery_code"])
+    );
     let mfa_token = login.body["mfa_token"].clone();
     let options = post_json(
         port,

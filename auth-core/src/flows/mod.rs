@@ -298,16 +298,20 @@ impl Authenticator {
             .ok_or(Error::InvalidToken(TokenRejection::Revoked))
     }
 
-    /// The second factors the account has: its passkeys, then TOTP with its recovery codes.
+    /// The second factors a password login (or a reset) of the account needs one of: none
+    /// until TOTP is on; then its passkeys, TOTP and the recovery codes. A passkey answers the
+    /// challenge but does not start requiring one: an account whose only second factor is a
+    /// passkey would have no recovery codes, and losing the passkey would lock it for good.
     async fn second_factors(&self, user: &UserId) -> Result<Vec<MfaFactor>> {
         let mut factors = Vec::new();
+        if !self.totp_enabled(user).await? {
+            return Ok(factors);
+        }
         #[cfg(feature = "passkeys")]
         if self.has_passkey(user).await? {
             factors.push(MfaFactor::Passkey);
         }
-        if self.totp_enabled(user).await? {
-            factors.extend([MfaFactor::Totp, MfaFactor::RecoveryCode]);
-        }
+        factors.extend([MfaFactor::Totp, MfaFactor::RecoveryCode]);
         Ok(factors)
     }
 

@@ -17,8 +17,18 @@
 //!   audit trail.
 //! - **Username first** never tells which accounts exist or have passkeys: an unknown account,
 //!   or one without passkeys, gets a deterministic fake `allowCredentials` (the same ids for
-//!   the same name, every time, on every server sharing the MFA key) after the same work
-//!   (WebAuthn Level 3, "Username Enumeration").
+//!   the same name, every time, on every server sharing the MFA key; one to three, of the
+//!   lengths authenticators choose) after the same work (WebAuthn Level 3, "Username
+//!   Enumeration"), and its ceremony is finished by the named account's passkeys only: any
+//!   other answer, a discoverable passkey of another account included, fails alike.
+//! - **Second factor.** With TOTP on, a password login's challenge (and a reset's factor
+//!   step) accepts the account's passkeys beside TOTP and recovery codes. A passkey alone does
+//!   not make the password ask for a second factor: no recovery codes would back it, and a
+//!   lost passkey would lock the account for good.
+//! - **Limits.** Every ceremony begun counts against the client address (60 a minute);
+//!   failed passwordless answers count against the address only (anyone may send a bad
+//!   signature for any account, which must not lock its owner out); a passkey as a second
+//!   factor spends the TOTP budget.
 //! - **The user handle** is random ([`PasskeyStore::passkey_handle`]), never the email.
 //!
 //! [`PasskeyStore::passkey_handle`]: crate::store::PasskeyStore::passkey_handle
@@ -116,6 +126,14 @@ impl PasskeyConfig {
         if !well_formed {
             return Err(Error::Config(format!(
                 "the passkey relying party id {rp_id:?} is not a lower-case domain name"
+            )));
+        }
+        // A top-level domain would let every site under it use the passkeys (browsers refuse
+        // it, and public suffixes such as co.uk: those need the suffix list to tell).
+        if !rp_id.contains('.') && rp_id != "localhost" {
+            return Err(Error::Config(format!(
+                "the passkey relying party id {rp_id:?} is a top-level domain; use the site's \
+                 registrable domain (example.com)"
             )));
         }
         if self.rp_name.trim().is_empty() {
@@ -251,19 +269,34 @@ impl fmt::Debug for PasskeyResponse<'_> {
 
 /// A verified assertion, recorded against its passkey.
 pub(super) struct Asserted {
-    pub(super) user: UserId,
+    /// The account, as read before the use was recorded: its epoch is the one a session
+    /// opened now must be on (a passkey removal that lands meanwhile moves it).
+    pub(super) user: User,
     pub(super) kind: PasskeyKind,
     /// The counter check found a regression and the policy accepted it.
     pub(super) flagged: Option<AuthEventKind>,
 }
 
-/// Transports a fake `allowCredentials` entry may name, as real ones do.
-const FAKE_TRANSPORTS: [&[&str]; 4] = [
+/// Transports a fake `allowCredentials` entry may name, as real ones do (none: a browser
+/// that reported none).
+const FAKE_TRANSPORTS: [&[&str]; 8] = [
+    &["hybrid", "internal"],
     &["hybrid", "internal"],
     &["internal"],
+    &["internal"],
     &["usb"],
-    &["hybrid", "internal"],
+    &["nfc", "usb"],
+    &["hybrid", "usb"],
+    &[],
 ];
+
+/// Credential id lengths a fake entry may have, as authenticators choose them (16 bytes for
+/// many platform passkeys, 20 for iCloud Keychain, 32 and 48 for many others, 64 and more for
+/// security keys that wrap their key in the id).
+const FAKE_ID_LENGTHS: [usize; 8] = [16, 16, 20, 32, 32, 48, 64, 64];
+
+/// The binding of a username-first sign-in's ceremony.
+const USERNAME_FIRST: &str = "username";
 
 impl Authenticator {
     fn webauthn(&self) -> Result<&Webauthn> {
@@ -279,6 +312,17 @@ impl Authenticator {
             .passkeys
             .as_ref()
             .ok_or_else(|| Error::NotFound("passkeys are not enabled".into()))
+    }
+
+    /// Counts a ceremony begun by `client`, whatever becomes of it: each stores state until it
+    /// is finished or expires ([`Error::Throttled`] beyond the address's rate).
+    async fn count_ceremony(&self, client: Option<IpAddr>) -> Result<()> {
+        self.inner
+            .throttle
+            .reserve_passkey_ceremony(client)
+            .await?
+            .succeeded()
+            .await
     }
 
     /// Stores a ceremony's state and answers its options.
@@ -321,16 +365,8 @@ impl Authenticator {
         user: Option<&UserId>,
         binding: Option<&str>,
     ) -> Result<Ceremony> {
-        let id = CeremonyId::parse(id).map_err(|_| Error::CeremonyInvalid)?;
-        let ceremony = self
-            .inner
-            .stores
-            .passkeys
-            .take_ceremony(&id, self.now())
-            .await?
-            .ok_or(Error::CeremonyInvalid)?;
-        let matches = ceremony.kind == kind
-            && (user.is_none() || ceremony.user_id.as_ref() == user)
+        let ceremony = self.take_ceremony_of(id, kind).await?;
+        let matches = (user.is_none() || ceremony.user_id.as_ref() == user)
             && ceremony.binding.as_deref() == binding;
         if matches {
             Ok(ceremony)
@@ -339,15 +375,29 @@ impl Authenticator {
         }
     }
 
+    /// Takes the ceremony a finish names, if it is of `kind`, whatever it is bound to.
+    async fn take_ceremony_of(&self, id: &str, kind: CeremonyKind) -> Result<Ceremony> {
+        let id = CeremonyId::parse(id).map_err(|_| Error::CeremonyInvalid)?;
+        self.inner
+            .stores
+            .passkeys
+            .take_ceremony(&id, self.now())
+            .await?
+            .filter(|ceremony| ceremony.kind == kind)
+            .ok_or(Error::CeremonyInvalid)
+    }
+
     /// Starts registering a passkey on the caller's account: the creation options. Adding a
     /// factor needs a fresh authentication ([`Error::ReauthRequired`] otherwise). The
     /// account's passkeys are excluded, so an authenticator is not registered twice.
     pub async fn begin_passkey_registration(
         &self,
         principal: &Principal,
+        client: Option<IpAddr>,
     ) -> Result<PasskeyOptions> {
         let webauthn = self.webauthn()?;
         self.require_fresh(principal, SensitiveAction::AddFactor)?;
+        self.count_ceremony(client).await?;
         let user = self.user_for(principal).await?;
         let handle = self
             .inner
@@ -394,6 +444,8 @@ impl Authenticator {
     ) -> Result<PasskeyInfo> {
         let webauthn = self.webauthn()?;
         let name = passkey_name(name)?;
+        // Fresh at the finish too: the ceremony may have begun minutes before.
+        self.require_fresh(principal, SensitiveAction::AddFactor)?;
         let user = self.user_for(principal).await?;
         let ceremony = self
             .take_ceremony(
@@ -405,17 +457,16 @@ impl Authenticator {
             .await?;
         let credential: RegisterPublicKeyCredential = parse_response(response.credential)?;
         let state: PasskeyRegistration = parse_state(&ceremony)?;
-        // Answered plainly: webauthn-rs would refuse an excluded credential as a failure.
+        let registered = Error::Conflict("this passkey is registered already".into());
         let presented = PasskeyId::from_bytes(credential.raw_id.clone())?;
-        if self
-            .inner
-            .stores
-            .passkeys
-            .passkey(&presented)
-            .await?
-            .is_some()
+        let existing = self.inner.stores.passkeys.passkey(&presented).await?;
+        // The caller's own, answered plainly (webauthn-rs refuses an excluded credential as a
+        // failure); another account's, only once the answer verifies.
+        if existing
+            .as_ref()
+            .is_some_and(|record| record.user_id == user.id)
         {
-            return Err(Error::Conflict("this passkey is registered already".into()));
+            return Err(registered);
         }
         let passkey = match webauthn.finish_passkey_registration(&credential, &state) {
             Ok(passkey) => passkey,
@@ -431,6 +482,9 @@ impl Authenticator {
                 return Err(Error::InvalidCredentials);
             }
         };
+        if existing.is_some() {
+            return Err(registered);
+        }
         let details: Credential = passkey.clone().into();
         let id = PasskeyId::from_bytes(details.cred_id.clone())?;
         let kind = PasskeyKind::from_backup_eligible(details.backup_eligible);
@@ -448,13 +502,17 @@ impl Authenticator {
             created_at: self.now(),
             last_used_at: None,
         };
-        // The epoch first: a credential change that landed since the user was read wins.
-        let epoch = self.advance_epoch(&user).await?;
-        self.inner
-            .stores
-            .passkeys
-            .add_passkey(record.clone())
-            .await?;
+        // Stored, then the epoch moved on from the one read with the account: a credential
+        // change that landed since wins, and the passkey is taken back.
+        let passkeys = &self.inner.stores.passkeys;
+        passkeys.add_passkey(record.clone()).await?;
+        let epoch = match self.advance_epoch(&user).await {
+            Ok(epoch) => epoch,
+            Err(error) => {
+                passkeys.delete_passkey(&user.id, &id).await?;
+                return Err(error);
+            }
+        };
         self.emit(
             AuthEventKind::PasskeyAdded {
                 credential: id.to_string(),
@@ -511,17 +569,9 @@ impl Authenticator {
         let id = PasskeyId::parse(id).map_err(|_| Error::NotFound("no such passkey".into()))?;
         self.require_fresh(principal, SensitiveAction::RemoveFactor)?;
         let user = self.user_for(principal).await?;
-        let owned = self
-            .inner
-            .stores
-            .passkeys
-            .passkey(&id)
-            .await?
-            .is_some_and(|record| record.user_id == user.id);
-        if !owned {
-            return Err(Error::NotFound("no such passkey".into()));
-        }
-        let epoch = self.advance_epoch(&user).await?;
+        // Removed first, then the epoch moved on from the one read with the account: a
+        // sign-in with the passkey that recorded its use before the removal opened its
+        // session on that epoch, and ends with the others.
         if !self
             .inner
             .stores
@@ -531,6 +581,7 @@ impl Authenticator {
         {
             return Err(Error::NotFound("no such passkey".into()));
         }
+        let epoch = self.advance_epoch(&user).await;
         self.emit(
             AuthEventKind::PasskeyRemoved {
                 credential: id.to_string(),
@@ -540,7 +591,7 @@ impl Authenticator {
             client,
         )
         .await;
-        self.credentials_changed(principal, epoch, SessionEnd::CredentialsChanged, client)
+        self.credentials_changed(principal, epoch?, SessionEnd::CredentialsChanged, client)
             .await?;
         self.notify(
             &user,
@@ -556,7 +607,8 @@ impl Authenticator {
     /// username field's autofill, WebAuthn's conditional mediation). With `username`, the
     /// account's passkeys are allowed; for an unknown account or one without passkeys, a
     /// fake list that is the same for the same name every time, after the same work.
-    /// Counted per client address ([`Error::Throttled`] beyond 60 a minute).
+    /// Counted per client address, as every ceremony begun ([`Error::Throttled`] beyond 60 a
+    /// minute).
     pub async fn begin_passkey_sign_in(
         &self,
         username: Option<&str>,
@@ -564,20 +616,16 @@ impl Authenticator {
         client: Option<IpAddr>,
     ) -> Result<PasskeyOptions> {
         self.webauthn()?;
-        self.inner
-            .throttle
-            .reserve_passkey_ceremony(client)
-            .await?
-            .succeeded()
-            .await?;
+        self.count_ceremony(client).await?;
         let allow = match username {
             None => None,
             Some(username) => Some(self.allow_list_for_name(username).await?),
         };
         let user_id = allow.as_ref().and_then(|(user, _)| *user);
+        let binding = allow.is_some().then(|| USERNAME_FIRST.to_owned());
         let allow = allow.map(|(_, list)| list);
         let mediation = conditional && allow.is_none();
-        self.begin_assertion(CeremonyKind::SignIn, user_id, None, allow, mediation)
+        self.begin_assertion(CeremonyKind::SignIn, user_id, binding, allow, mediation)
             .await
     }
 
@@ -592,8 +640,16 @@ impl Authenticator {
     ) -> Result<Tokens> {
         self.webauthn()?;
         let ceremony = self
-            .take_ceremony(response.ceremony, CeremonyKind::SignIn, None, None)
+            .take_ceremony_of(response.ceremony, CeremonyKind::SignIn)
             .await?;
+        // A username-first ceremony is finished by the account it named only; one that named
+        // no account with passkeys, by none (a fresh id, no one's). Discoverable: the account
+        // the answer's user handle names.
+        let expected = match (ceremony.binding.as_deref(), ceremony.user_id) {
+            (Some(USERNAME_FIRST), named) => Some(named.unwrap_or_default()),
+            (None, None) => None,
+            _ => return Err(Error::CeremonyInvalid),
+        };
         let credential: PublicKeyCredential = parse_response(response.credential)?;
         let attempt = self
             .inner
@@ -601,7 +657,7 @@ impl Authenticator {
             .reserve_passkey_assertion(client)
             .await?;
         let checked = self
-            .check_assertion(&ceremony, &credential, ceremony.user_id.as_ref(), client)
+            .check_assertion(&ceremony, &credential, expected.as_ref(), client)
             .await;
         let asserted = match checked {
             Ok(Some(asserted)) => asserted,
@@ -614,18 +670,8 @@ impl Authenticator {
                 return Err(error);
             }
         };
-        let user = self
-            .inner
-            .stores
-            .users
-            .user_by_id(&asserted.user)
-            .await?
-            .filter(|user| !user.disabled);
-        let Some(user) = user else {
-            attempt.failed().await?;
-            return Err(Error::InvalidCredentials);
-        };
         attempt.succeeded().await?;
+        let user = asserted.user;
         if self.inner.config.email.verification == super::EmailVerification::Required
             && user.email_verified_at.is_none()
         {
@@ -644,9 +690,14 @@ impl Authenticator {
     /// Starts the passkey step of a login that answered
     /// [`LoginOutcome::MfaRequired`](super::LoginOutcome): the request options for the
     /// account's passkeys, bound to the challenge.
-    pub async fn begin_passkey_second_factor(&self, mfa_token: &str) -> Result<PasskeyOptions> {
+    pub async fn begin_passkey_second_factor(
+        &self,
+        mfa_token: &str,
+        client: Option<IpAddr>,
+    ) -> Result<PasskeyOptions> {
         self.webauthn()?;
         let (challenge, user) = self.mfa_challenge(mfa_token).await?;
+        self.count_ceremony(client).await?;
         let allow = self.allow_list_of(&user.id).await?;
         if allow.is_empty() {
             return Err(Error::Conflict("the account has no passkey".into()));
@@ -705,6 +756,9 @@ impl Authenticator {
             .use_once(&challenge_key(&challenge.jti), self.now(), expires_at)
             .await?;
         if !first_use {
+            if let Some(event) = asserted.flagged {
+                self.emit(event, Some(user.id), None, client).await;
+            }
             return Err(TokenRejection::NotActive.into());
         }
         let flagged = asserted.flagged.is_some();
@@ -720,8 +774,10 @@ impl Authenticator {
     pub async fn begin_passkey_reauthentication(
         &self,
         principal: &Principal,
+        client: Option<IpAddr>,
     ) -> Result<PasskeyOptions> {
         self.webauthn()?;
+        self.count_ceremony(client).await?;
         let session = principal
             .session_id
             .as_ref()
@@ -762,16 +818,27 @@ impl Authenticator {
             )
             .await?;
         let credential: PublicKeyCredential = parse_response(response.credential)?;
-        self.counted_passkey_factor(&ceremony, &credential, &user.id, None, client)
-            .await
-            .map(|_| ())
+        let asserted = self
+            .counted_passkey_factor(&ceremony, &credential, &user.id, None, client)
+            .await?;
+        // An accepted counter regression is recorded against the session it refreshed.
+        if let Some(event) = asserted.flagged {
+            self.emit(event, Some(user.id), principal.session_id.clone(), client)
+                .await;
+        }
+        Ok(())
     }
 
     /// Starts the passkey step of a password reset: the options for the account's passkeys,
     /// bound to the reset link (which stays usable).
-    pub async fn begin_passkey_reset(&self, token: &str) -> Result<PasskeyOptions> {
+    pub async fn begin_passkey_reset(
+        &self,
+        token: &str,
+        client: Option<IpAddr>,
+    ) -> Result<PasskeyOptions> {
         self.webauthn()?;
         let intent = self.reset_intent(token).await?;
+        self.count_ceremony(client).await?;
         let allow = self.allow_list_of(&intent.user_id).await?;
         if allow.is_empty() {
             return Err(Error::Conflict("the account has no passkey".into()));
@@ -805,12 +872,16 @@ impl Authenticator {
             )
             .await?;
         let credential: PublicKeyCredential = parse_response(response.credential)?;
-        self.counted_passkey_factor(&ceremony, &credential, &user.id, None, client)
-            .await
-            .map(|_| ())
+        let asserted = self
+            .counted_passkey_factor(&ceremony, &credential, &user.id, None, client)
+            .await?;
+        if let Some(event) = asserted.flagged {
+            self.emit(event, Some(user.id), None, client).await;
+        }
+        Ok(())
     }
 
-    /// Whether the account has a passkey: it counts as a second factor after a password.
+    /// Whether the account has a passkey: with TOTP on, one answers a second-factor challenge.
     pub(super) async fn has_passkey(&self, user: &UserId) -> Result<bool> {
         if self.inner.webauthn.is_none() {
             return Ok(false);
@@ -915,6 +986,16 @@ impl Authenticator {
                 .await;
             return Ok(None);
         }
+        // Read before the use is recorded: its epoch is the one the session must be on.
+        let Some(user) = stores
+            .users
+            .user_by_id(&owner)
+            .await?
+            .filter(|user| !user.disabled)
+        else {
+            refused(Some(owner), "the account is disabled");
+            return Ok(None);
+        };
         // A user handle in the answer must name the same account (WebAuthn L3 7.2 step 6).
         if let Some(handle) = handle {
             let named = match handle {
@@ -981,7 +1062,7 @@ impl Authenticator {
             flagged = Some(event);
         }
         Ok(Some(Asserted {
-            user: owner,
+            user,
             kind: PasskeyKind::from_backup_eligible(used.backup_eligible),
             flagged,
         }))
@@ -1034,10 +1115,10 @@ impl Authenticator {
         Ok((Some(looked_up), allow))
     }
 
-    /// A fake `allowCredentials` for `name`: one or two ids of 16 or 32 bytes with common
-    /// transports, from an HMAC of the name under a key derived from the MFA key, so every
-    /// server answers the same list for the same name.
-    fn fake_allow_list(&self, name: &str) -> Vec<Value> {
+    /// A fake `allowCredentials` for `name`: one to three ids of the lengths authenticators
+    /// choose, with common transports or none, from an HMAC of the name under a key derived
+    /// from the MFA key, so every server answers the same list for the same name.
+    pub(super) fn fake_allow_list(&self, name: &str) -> Vec<Value> {
         let key = self
             .inner
             .mfa_keys
@@ -1050,17 +1131,18 @@ impl Authenticator {
             mac.finalize().into_bytes()
         };
         let shape = block(0);
-        let count = 1 + usize::from(shape[0] % 4 == 0);
+        // One passkey for most accounts, two for some, three for a few.
+        let count = match shape[0] % 8 {
+            0..=4 => 1,
+            5 | 6 => 2,
+            _ => 3,
+        };
         (0..count)
-            .map(|i| {
-                let i = u8::try_from(i).unwrap_or(0);
-                let bytes = block(i + 1);
-                let len = if shape[1 + usize::from(i)] % 2 == 0 {
-                    16
-                } else {
-                    32
-                };
-                let transports = FAKE_TRANSPORTS[usize::from(shape[3 + usize::from(i)] % 4)];
+            .map(|i: u8| {
+                let mut bytes = block(2 * i + 1).to_vec();
+                bytes.extend_from_slice(&block(2 * i + 2));
+                let len = FAKE_ID_LENGTHS[usize::from(shape[1 + usize::from(i)] % 8)];
+                let transports = FAKE_TRANSPORTS[usize::from(shape[4 + usize::from(i)] % 8)];
                 let transports: Vec<String> = transports.iter().map(|t| (*t).to_owned()).collect();
                 allow_entry(&bytes[..len], &transports)
             })

@@ -17,6 +17,7 @@ use crate::event::MemoryEventSink;
 use crate::id::Amr;
 use crate::mail::MAIL_SINK;
 use crate::mail::MailMessage;
+use crate::mfa::{TotpSecret, code_at};
 use crate::store::memory::MemoryStore;
 use crate::store::{OutboxStore, PasskeyStore};
 use crate::testing;
@@ -98,7 +99,10 @@ impl World {
 
     /// Registers `passkey` on the account of `principal`; the new passkey.
     async fn add(&self, principal: &Principal, passkey: &mut SoftPasskey) -> Result<PasskeyInfo> {
-        let options = self.auth.begin_passkey_registration(principal).await?;
+        let options = self
+            .auth
+            .begin_passkey_registration(principal, CLIENT)
+            .await?;
         let credential = passkey.create(&options.options);
         self.auth
             .finish_passkey_registration(principal, response(&options, &credential), None, CLIENT)
@@ -122,6 +126,16 @@ impl World {
         self.auth
             .finish_passkey_sign_in(response(&options, &credential), CLIENT)
             .await
+    }
+
+    async fn enable_totp(&self, principal: &Principal) {
+        let enrollment = self.auth.enroll_totp(principal).await.unwrap();
+        let totp = TotpSecret::from_base32(enrollment.secret.expose_secret()).unwrap();
+        let code = code_at(&totp, &self.auth.config().totp, self.clock.unix_seconds()).unwrap();
+        self.auth
+            .confirm_totp(principal, &code, CLIENT)
+            .await
+            .unwrap();
     }
 
     fn event_names(&self) -> Vec<&'static str> {
@@ -153,7 +167,11 @@ async fn a_discoverable_passkey_signs_in_without_a_password() {
     w.register("ada@example.com").await;
     let principal = w.principal(&w.tokens("ada@example.com").await).await;
 
-    let options = w.auth.begin_passkey_registration(&principal).await.unwrap();
+    let options = w
+        .auth
+        .begin_passkey_registration(&principal, CLIENT)
+        .await
+        .unwrap();
     let selection = &options.options["publicKey"]["authenticatorSelection"];
     assert_eq!(selection["residentKey"], "preferred");
     assert_eq!(selection["userVerification"], "required");
@@ -258,18 +276,17 @@ async fn username_first_lists_the_accounts_passkeys_and_a_fixed_fake_for_others(
     let passkeyless = allow("cleo@example.com").await;
     for fake in [&unknown, &passkeyless] {
         let entries = fake.as_array().unwrap();
-        assert!((1..=2).contains(&entries.len()));
+        assert!((1..=3).contains(&entries.len()));
         for entry in entries {
             let keys: Vec<&String> = entry.as_object().unwrap().keys().collect();
-            assert_eq!(
-                keys,
-                ["id", "transports", "type"],
-                "the shape of a real entry"
+            assert!(
+                keys == ["id", "transports", "type"] || keys == ["id", "type"],
+                "the shape of a real entry: {keys:?}"
             );
             let id = URL_SAFE_NO_PAD
                 .decode(entry["id"].as_str().unwrap())
                 .unwrap();
-            assert!([16, 32].contains(&id.len()));
+            assert!([16, 20, 32, 48, 64].contains(&id.len()));
         }
     }
     assert_eq!(
@@ -384,6 +401,37 @@ async fn a_counter_regression_may_be_accepted_and_flags_the_session() {
         sessions.iter().filter(|s| s.flagged).count() == 1,
         "and only it"
     );
+
+    // A reauthentication with a regressed counter is audited against its session too.
+    let principal = w.principal(&tokens).await;
+    let mut another_clone = clone.clone();
+    another_clone.counter = Some(0);
+    let options = w
+        .auth
+        .begin_passkey_reauthentication(&principal, CLIENT)
+        .await
+        .unwrap();
+    let answer = another_clone.get(&options.options);
+    w.auth
+        .reauthenticate(
+            &principal,
+            Reauthentication::Passkey(response(&options, &answer)),
+            CLIENT,
+        )
+        .await
+        .unwrap();
+    let audited = w
+        .events
+        .events()
+        .into_iter()
+        .filter(|event| {
+            matches!(
+                event.kind,
+                AuthEventKind::PasskeyCounterRegressed { accepted: true, .. }
+            )
+        })
+        .count();
+    assert_eq!(audited, 2, "the sign-in's and the reauthentication's");
 }
 
 #[tokio::test]
@@ -512,7 +560,11 @@ async fn registration_needs_verification_a_fresh_session_and_a_new_credential() 
     let principal = w
         .principal(&w.auth.refresh_for_test(&principal).await)
         .await;
-    let options = w.auth.begin_passkey_registration(&principal).await.unwrap();
+    let options = w
+        .auth
+        .begin_passkey_registration(&principal, CLIENT)
+        .await
+        .unwrap();
     assert_eq!(
         options.options["publicKey"]["excludeCredentials"][0]["id"],
         passkey.id()
@@ -530,7 +582,7 @@ async fn registration_needs_verification_a_fresh_session_and_a_new_credential() 
     // Stale: five minutes after the login, a step-up is needed.
     w.clock.advance(Duration::from_secs(6 * 60));
     assert_eq!(
-        code_of(w.auth.begin_passkey_registration(&principal).await),
+        code_of(w.auth.begin_passkey_registration(&principal, CLIENT).await),
         "reauth_required"
     );
 }
@@ -539,7 +591,14 @@ async fn registration_needs_verification_a_fresh_session_and_a_new_credential() 
 async fn a_passkey_is_a_second_factor_after_a_password() {
     let w = world();
     let mut passkey = SoftPasskey::synced(ORIGIN);
-    w.account_with("ida@example.com", &mut passkey).await;
+    let principal = w.account_with("ida@example.com", &mut passkey).await;
+    // A passkey alone does not make the password ask for a second factor (no recovery codes
+    // would back it): TOTP does, and then the passkey answers too.
+    w.tokens("ida@example.com").await;
+    let principal = w
+        .principal(&w.auth.refresh_for_test(&principal).await)
+        .await;
+    w.enable_totp(&principal).await;
     let LoginOutcome::MfaRequired {
         mfa_token, factors, ..
     } = w
@@ -550,11 +609,14 @@ async fn a_passkey_is_a_second_factor_after_a_password() {
     else {
         panic!("a passkey is a second factor");
     };
-    assert_eq!(factors, [MfaFactor::Passkey]);
+    assert_eq!(
+        factors,
+        [MfaFactor::Passkey, MfaFactor::Totp, MfaFactor::RecoveryCode]
+    );
     let mfa_token = mfa_token.expose_secret().to_owned();
     let options = w
         .auth
-        .begin_passkey_second_factor(&mfa_token)
+        .begin_passkey_second_factor(&mfa_token, CLIENT)
         .await
         .unwrap();
     assert_eq!(
@@ -575,7 +637,7 @@ async fn a_passkey_is_a_second_factor_after_a_password() {
     );
     let options = w
         .auth
-        .begin_passkey_second_factor(&mfa_token)
+        .begin_passkey_second_factor(&mfa_token, CLIENT)
         .await
         .unwrap();
     let answer = passkey.get(&options.options);
@@ -591,7 +653,7 @@ async fn a_passkey_is_a_second_factor_after_a_password() {
     // The challenge is spent.
     let options = w
         .auth
-        .begin_passkey_second_factor(&mfa_token)
+        .begin_passkey_second_factor(&mfa_token, CLIENT)
         .await
         .unwrap();
     let answer = passkey.get(&options.options);
@@ -623,7 +685,7 @@ async fn a_passkey_reauthenticates_and_stale_sessions_cannot_remove_it() {
     );
     let options = w
         .auth
-        .begin_passkey_reauthentication(&principal)
+        .begin_passkey_reauthentication(&principal, CLIENT)
         .await
         .unwrap();
     let answer = passkey.get(&options.options);
@@ -664,7 +726,7 @@ async fn a_passkey_reauthenticates_and_stale_sessions_cannot_remove_it() {
         "not_found"
     );
     assert!(w.event_names().contains(&"passkey_removed"));
-    // No passkey left: the password alone signs in again, and the passkey no longer does.
+    // The password still signs in alone (no TOTP), and the passkey no longer does.
     w.tokens("kim@example.com").await;
     assert_eq!(
         code_of(w.sign_in(None, &mut passkey).await),
@@ -676,7 +738,11 @@ async fn a_passkey_reauthenticates_and_stale_sessions_cannot_remove_it() {
 async fn a_password_reset_accepts_the_passkey_as_its_second_factor() {
     let w = world();
     let mut passkey = SoftPasskey::synced(ORIGIN);
-    w.account_with("lea@example.com", &mut passkey).await;
+    let principal = w.account_with("lea@example.com", &mut passkey).await;
+    let principal = w
+        .principal(&w.auth.refresh_for_test(&principal).await)
+        .await;
+    w.enable_totp(&principal).await;
     w.mail_subjects().await;
     let origin = Origin::from_client(CLIENT);
     w.auth
@@ -689,7 +755,7 @@ async fn a_password_reset_accepts_the_passkey_as_its_second_factor() {
         code_of(w.auth.reset_password(&link, &password, None, &origin).await),
         "mfa_required"
     );
-    let options = w.auth.begin_passkey_reset(&link).await.unwrap();
+    let options = w.auth.begin_passkey_reset(&link, CLIENT).await.unwrap();
     let answer = passkey.get(&options.options);
     w.auth
         .reset_password_with(
@@ -734,6 +800,7 @@ fn relying_party_ids_and_origins_must_agree() {
             "not an origin",
         ),
         ("Example.com", "https://example.com", "lower-case domain"),
+        ("com", "https://example.com", "top-level domain"),
         ("", "https://example.com", "lower-case domain"),
     ] {
         let message = refused(PasskeyConfig::new(rp_id, "Example", [origin]));
@@ -792,4 +859,72 @@ impl Authenticator {
             .await
             .unwrap()
     }
+}
+
+#[tokio::test]
+async fn a_username_first_ceremony_is_finished_by_the_named_account_only() {
+    let w = world();
+    let mut victim = SoftPasskey::synced(ORIGIN);
+    w.account_with("mia@example.com", &mut victim).await;
+    w.register("ned@example.com").await;
+    let mut own = SoftPasskey::synced(ORIGIN);
+    w.account_with("oz@example.com", &mut own).await;
+    // Someone answers the options of other names with their own discoverable passkey (a
+    // script ignores allowCredentials): refused alike, for an account with passkeys, one
+    // without and none, so the answer says nothing about them.
+    for name in ["mia@example.com", "ned@example.com", "nobody@example.com"] {
+        assert_eq!(
+            code_of(w.sign_in(Some(name), &mut own).await),
+            "invalid_credentials",
+            "{name}"
+        );
+    }
+    // Named by their own address, and discoverable, it signs them in.
+    w.sign_in(Some("oz@example.com"), &mut own).await.unwrap();
+    w.sign_in(None, &mut own).await.unwrap();
+}
+
+#[tokio::test]
+async fn ceremonies_begun_from_one_address_are_limited() {
+    let w = world();
+    for _ in 0..60 {
+        w.auth
+            .begin_passkey_sign_in(None, false, CLIENT)
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        code_of(w.auth.begin_passkey_sign_in(None, false, CLIENT).await),
+        "throttled"
+    );
+    let elsewhere = Some(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 1)));
+    w.auth
+        .begin_passkey_sign_in(None, false, elsewhere)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn fake_lists_vary_as_real_ones_do() {
+    let w = world();
+    let (mut counts, mut lengths, mut without_transports) = (
+        std::collections::BTreeSet::new(),
+        std::collections::BTreeSet::new(),
+        0,
+    );
+    for i in 0..50 {
+        let name = format!("nobody-{i}@example.com");
+        let list = w.auth.fake_allow_list(&name);
+        counts.insert(list.len());
+        for entry in &list {
+            let id = URL_SAFE_NO_PAD
+                .decode(entry["id"].as_str().unwrap())
+                .unwrap();
+            lengths.insert(id.len());
+            without_transports += usize::from(entry.get("transports").is_none());
+        }
+    }
+    assert_eq!(counts, [1, 2, 3].into(), "one to three passkeys");
+    assert!(lengths.len() >= 4, "ids of many lengths: {lengths:?}");
+    assert!(without_transports > 0, "some without transports");
 }

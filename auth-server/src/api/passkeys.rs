@@ -248,12 +248,16 @@ pub(crate) struct ResetFinishRequest {
     credential: serde_json::Map<String, Value>,
 }
 
-#[utoipa::path(post, path = "/v1/auth/passkeys/register/options", responses((status = 200, body = OptionsBody), (status = 401, body = ErrorBody, description = "invalid_token, or reauth_required: adding a factor needs a fresh authentication"), (status = 404, body = ErrorBody, description = "passkeys are not enabled")), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/v1/auth/passkeys/register/options", responses((status = 200, body = OptionsBody), (status = 401, body = ErrorBody, description = "invalid_token, or reauth_required: adding a factor needs a fresh authentication"), (status = 404, body = ErrorBody, description = "passkeys are not enabled"), (status = 429, body = ErrorBody, description = "too many ceremonies from this address")), security(("bearer" = [])))]
 pub(crate) async fn register_options(
     State(auth): State<Authenticator>,
     Extension(principal): Extension<Principal>,
+    ClientIp(client): ClientIp,
 ) -> Result<Response, ApiError> {
-    Ok(options(auth.begin_passkey_registration(&principal).await?))
+    Ok(options(
+        auth.begin_passkey_registration(&principal, Some(client))
+            .await?,
+    ))
 }
 
 #[utoipa::path(post, path = "/v1/auth/passkeys/register/finish", request_body = RegisterFinishRequest, responses((status = 201, body = PasskeyBody, description = "registered; every other session ended"), (status = 400, body = ErrorBody, description = "a malformed credential or name"), (status = 401, body = ErrorBody, description = "invalid_token, or invalid_credentials: the credential does not verify (origin, relying party, user verification, challenge)"), (status = 404, body = ErrorBody, description = "passkeys are not enabled"), (status = 409, body = ErrorBody, description = "the passkey is registered already"), (status = 410, body = ErrorBody, description = "ceremony_invalid: unknown, finished or expired")), security(("bearer" = [])))]
@@ -336,13 +340,14 @@ pub(crate) async fn login_finish(
     Ok(Json(TokenBody::from(&tokens)).into_response())
 }
 
-#[utoipa::path(post, path = "/v1/auth/passkeys/mfa/options", request_body = MfaOptionsRequest, responses((status = 200, body = OptionsBody), (status = 401, body = ErrorBody, description = "invalid_token: the challenge is not valid"), (status = 404, body = ErrorBody, description = "passkeys are not enabled"), (status = 409, body = ErrorBody, description = "the account has no passkey")))]
+#[utoipa::path(post, path = "/v1/auth/passkeys/mfa/options", request_body = MfaOptionsRequest, responses((status = 200, body = OptionsBody), (status = 401, body = ErrorBody, description = "invalid_token: the challenge is not valid"), (status = 404, body = ErrorBody, description = "passkeys are not enabled"), (status = 409, body = ErrorBody, description = "the account has no passkey"), (status = 429, body = ErrorBody, description = "too many ceremonies from this address")))]
 pub(crate) async fn mfa_options(
     State(auth): State<Authenticator>,
+    ClientIp(client): ClientIp,
     ApiJson(request): ApiJson<MfaOptionsRequest>,
 ) -> Result<Response, ApiError> {
     let begun = auth
-        .begin_passkey_second_factor(request.mfa_token.expose_secret())
+        .begin_passkey_second_factor(request.mfa_token.expose_secret(), Some(client))
         .await?;
     Ok(options(begun))
 }
@@ -364,14 +369,16 @@ pub(crate) async fn mfa_finish(
     Ok(Json(TokenBody::from(&tokens)).into_response())
 }
 
-#[utoipa::path(post, path = "/v1/auth/passkeys/reauthenticate/options", responses((status = 200, body = OptionsBody), (status = 400, body = ErrorBody, description = "the token has no session"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody, description = "passkeys are not enabled"), (status = 409, body = ErrorBody, description = "no passkey is registered")), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/v1/auth/passkeys/reauthenticate/options", responses((status = 200, body = OptionsBody), (status = 400, body = ErrorBody, description = "the token has no session"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody, description = "passkeys are not enabled"), (status = 409, body = ErrorBody, description = "no passkey is registered"), (status = 429, body = ErrorBody, description = "too many ceremonies from this address")), security(("bearer" = [])))]
 pub(crate) async fn reauthenticate_options(
     State(auth): State<Authenticator>,
     Extension(principal): Extension<Principal>,
+    ClientIp(client): ClientIp,
 ) -> Result<Response, ApiError> {
-    Ok(options(
-        auth.begin_passkey_reauthentication(&principal).await?,
-    ))
+    let begun = auth
+        .begin_passkey_reauthentication(&principal, Some(client))
+        .await?;
+    Ok(options(begun))
 }
 
 #[utoipa::path(post, path = "/v1/auth/passkeys/reauthenticate/finish", request_body = FinishRequest, responses((status = 200, body = TokenBody, description = "the same session, new tokens with a fresh auth_time"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody, description = "passkeys are not enabled"), (status = 410, body = ErrorBody, description = "ceremony_invalid"), (status = 429, body = ErrorBody)), security(("bearer" = [])))]
@@ -396,15 +403,16 @@ pub(crate) async fn reauthenticate_finish(
     Ok(Json(TokenBody::from(&tokens)).into_response())
 }
 
-#[utoipa::path(post, path = "/v1/auth/passkeys/reset/options", request_body = ResetOptionsRequest, responses((status = 200, body = OptionsBody), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody, description = "passkeys are not enabled"), (status = 409, body = ErrorBody, description = "the account has no passkey"), (status = 410, body = ErrorBody, description = "intent_invalid: the link is used, expired or voided")))]
+#[utoipa::path(post, path = "/v1/auth/passkeys/reset/options", request_body = ResetOptionsRequest, responses((status = 200, body = OptionsBody), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody, description = "passkeys are not enabled"), (status = 409, body = ErrorBody, description = "the account has no passkey"), (status = 410, body = ErrorBody, description = "intent_invalid: the link is used, expired or voided"), (status = 429, body = ErrorBody, description = "too many ceremonies from this address")))]
 pub(crate) async fn reset_options(
     State(auth): State<Authenticator>,
+    ClientIp(client): ClientIp,
     ApiJson(request): ApiJson<ResetOptionsRequest>,
 ) -> Result<Response, ApiError> {
-    Ok(options(
-        auth.begin_passkey_reset(request.token.expose_secret())
-            .await?,
-    ))
+    let begun = auth
+        .begin_passkey_reset(request.token.expose_secret(), Some(client))
+        .await?;
+    Ok(options(begun))
 }
 
 #[utoipa::path(post, path = "/v1/auth/passkeys/reset/finish", request_body = ResetFinishRequest, responses((status = 200, body = DoneBody, description = "the password is set; every session ended"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody, description = "invalid_credentials: the passkey's answer does not verify"), (status = 404, body = ErrorBody, description = "passkeys are not enabled"), (status = 410, body = ErrorBody, description = "intent_invalid, or ceremony_invalid"), (status = 422, body = ErrorBody, description = "weak_password (the link still works)"), (status = 429, body = ErrorBody)))]
