@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use auth_core::event::{AuthEvent, AuthEventKind, EventSink, LoginFailure, MemoryEventSink};
 use auth_core::flows::{Authenticator, LoginOutcome, Stores, Tokens};
-use auth_core::id::Amr;
+use auth_core::id::{Amr, PasskeyKind};
 use auth_core::secrecy::{ExposeSecret, SecretString};
 use auth_core::testing;
 use http::{Request, Response, StatusCode};
@@ -246,6 +246,12 @@ async fn audit_events_count_logins_second_factors_and_throttling_and_pass_on() {
         AuthEventKind::LoginSucceeded {
             amr: Amr::PasswordAndTotp,
         },
+        AuthEventKind::LoginSucceeded {
+            amr: Amr::Passkey(PasskeyKind::Synced),
+        },
+        AuthEventKind::LoginSucceeded {
+            amr: Amr::PasswordAndPasskey(PasskeyKind::DeviceBound),
+        },
         AuthEventKind::LoginFailed {
             reason: LoginFailure::WrongPassword,
         },
@@ -260,7 +266,7 @@ async fn audit_events_count_logins_second_factors_and_throttling_and_pass_on() {
     }
     assert_eq!(
         audit.events().len(),
-        7,
+        9,
         "every event reaches the audit sink"
     );
     let samples = check_openmetrics(&metrics.encode().unwrap());
@@ -269,7 +275,11 @@ async fn audit_events_count_logins_second_factors_and_throttling_and_pass_on() {
             r#"auth_login_total{outcome="success",method="password"}"#,
             1.0,
         ),
-        (r#"auth_login_total{outcome="success",method="mfa"}"#, 1.0),
+        (r#"auth_login_total{outcome="success",method="mfa"}"#, 2.0),
+        (
+            r#"auth_login_total{outcome="success",method="passkey"}"#,
+            1.0,
+        ),
         (
             r#"auth_login_total{outcome="failure",method="password"}"#,
             1.0,
@@ -282,7 +292,7 @@ async fn audit_events_count_logins_second_factors_and_throttling_and_pass_on() {
             r#"auth_login_total{outcome="mfa_required",method="password"}"#,
             1.0,
         ),
-        (r#"auth_mfa_verify_total{outcome="success"}"#, 1.0),
+        (r#"auth_mfa_verify_total{outcome="success"}"#, 2.0),
         (r#"auth_mfa_verify_total{outcome="failure"}"#, 1.0),
         (r#"auth_mfa_verify_total{outcome="recovery_code"}"#, 1.0),
         ("auth_throttled_total", 1.0),
