@@ -103,12 +103,13 @@ checks.positive_data_acceptance.expected-statuses = ["2XX", "3XX", "401", "403",
 checks.negative_data_rejection.expected-statuses = ["400", "401", "403", "404", "405", "406", "409", "410", "415", "422", "428", "429", "5XX"]
 
 # A passkey ceremony's finish needs an authenticator's signature over the ceremony's
-# challenge, which no generated body has: a ceremony id of the right shape that names no live
+# challenge, which no generated body has (a step-up takes one too, beside a password or a
+# code): a ceremony id of the right shape that names no live
 # ceremony is gone (410 ceremony_invalid), and a credential object of the documented shape
 # whose members do not decode (base64url, CBOR, clientDataJSON) is malformed (400). The
 # ceremonies themselves run end to end in auth-server/tests/passkeys.rs.
 [[operations]]
-include-path-regex = "^/v1/auth/passkeys/(register|login|mfa|reauthenticate|reset)/finish$"
+include-path-regex = "^/v1/auth/(passkeys/(register|login|mfa|reset)/finish|reauthenticate)$"
 checks.positive_data_acceptance.expected-statuses = ["2XX", "400", "401", "403", "404", "409", "410", "422", "429", "5XX"]
 checks.negative_data_rejection.expected-statuses = ["400", "401", "403", "404", "405", "406", "409", "410", "415", "422", "428", "429", "5XX"]
 EOF

@@ -190,8 +190,8 @@ async fn the_json_api_registers_signs_in_and_manages_passkeys() {
     let credential = passkey.get(&options.body["options"]);
     let fresh = post_json(
         port,
-        "/v1/auth/passkeys/reauthenticate/finish",
-        &json!({"ceremony": options.body["ceremony"], "credential": credential}),
+        "/v1/auth/reauthenticate",
+        &json!({"passkey": {"ceremony": options.body["ceremony"], "credential": credential}}),
         Some(&mfa_session),
     )
     .await;

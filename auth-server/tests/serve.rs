@@ -818,7 +818,6 @@ async fn the_openapi_document_describes_every_route_of_the_api() {
         ("post", "/v1/auth/passkeys/mfa/options"),
         ("post", "/v1/auth/passkeys/mfa/finish"),
         ("post", "/v1/auth/passkeys/reauthenticate/options"),
-        ("post", "/v1/auth/passkeys/reauthenticate/finish"),
         ("post", "/v1/auth/passkeys/reset/options"),
         ("post", "/v1/auth/passkeys/reset/finish"),
     ];

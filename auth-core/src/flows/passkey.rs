@@ -502,17 +502,15 @@ impl Authenticator {
             created_at: self.now(),
             last_used_at: None,
         };
-        // Stored, then the epoch moved on from the one read with the account: a credential
-        // change that landed since wins, and the passkey is taken back.
-        let passkeys = &self.inner.stores.passkeys;
-        passkeys.add_passkey(record.clone()).await?;
-        let epoch = match self.advance_epoch(&user).await {
-            Ok(epoch) => epoch,
-            Err(error) => {
-                passkeys.delete_passkey(&user.id, &id).await?;
-                return Err(error);
-            }
-        };
+        // The epoch first: a credential change that landed since the account was read wins,
+        // and no session can open on the old epoch with the new passkey. (A store that refuses
+        // the record after this only ends the other sessions early.)
+        let epoch = self.advance_epoch(&user).await?;
+        self.inner
+            .stores
+            .passkeys
+            .add_passkey(record.clone())
+            .await?;
         self.emit(
             AuthEventKind::PasskeyAdded {
                 credential: id.to_string(),
@@ -581,7 +579,15 @@ impl Authenticator {
         {
             return Err(Error::NotFound("no such passkey".into()));
         }
-        let epoch = self.advance_epoch(&user).await;
+        // The passkey is gone whatever happens next: the epoch moves on from whatever it is
+        // now, a change that landed meanwhile included.
+        let epoch = match self.advance_epoch(&user).await {
+            Err(Error::Conflict(_)) => {
+                let current = self.user_for(principal).await?;
+                self.advance_epoch(&current).await
+            }
+            moved => moved,
+        };
         self.emit(
             AuthEventKind::PasskeyRemoved {
                 credential: id.to_string(),
@@ -672,19 +678,19 @@ impl Authenticator {
         };
         attempt.succeeded().await?;
         let user = asserted.user;
-        if self.inner.config.email.verification == super::EmailVerification::Required
+        let flagged = asserted.flagged.is_some();
+        let opened = if self.inner.config.email.verification == super::EmailVerification::Required
             && user.email_verified_at.is_none()
         {
-            return Err(Error::EmailUnverified);
-        }
-        let flagged = asserted.flagged.is_some();
-        let amr = Amr::Passkey(asserted.kind);
-        let tokens = self
-            .start_session_flagged(&user, amr, user.epoch, client, flagged)
-            .await?;
-        self.flag_session(asserted.flagged, &user, &tokens, client)
+            Err(Error::EmailUnverified)
+        } else {
+            let amr = Amr::Passkey(asserted.kind);
+            self.start_session_flagged(&user, amr, user.epoch, client, flagged)
+                .await
+        };
+        self.flag_session(asserted.flagged, &user, opened.as_ref().ok(), client)
             .await;
-        Ok(tokens)
+        opened
     }
 
     /// Starts the passkey step of a login that answered
@@ -696,7 +702,7 @@ impl Authenticator {
         client: Option<IpAddr>,
     ) -> Result<PasskeyOptions> {
         self.webauthn()?;
-        let (challenge, user) = self.mfa_challenge(mfa_token).await?;
+        let (challenge, user) = self.passkey_challenge(mfa_token).await?;
         self.count_ceremony(client).await?;
         let allow = self.allow_list_of(&user.id).await?;
         if allow.is_empty() {
@@ -722,7 +728,7 @@ impl Authenticator {
         client: Option<IpAddr>,
     ) -> Result<Tokens> {
         self.webauthn()?;
-        let (challenge, user) = self.mfa_challenge(mfa_token).await?;
+        let (challenge, user) = self.passkey_challenge(mfa_token).await?;
         let ceremony = self
             .take_ceremony(
                 response.ceremony,
@@ -755,19 +761,16 @@ impl Authenticator {
             .revocations
             .use_once(&challenge_key(&challenge.jti), self.now(), expires_at)
             .await?;
-        if !first_use {
-            if let Some(event) = asserted.flagged {
-                self.emit(event, Some(user.id), None, client).await;
-            }
-            return Err(TokenRejection::NotActive.into());
-        }
         let flagged = asserted.flagged.is_some();
-        let tokens = self
-            .start_session_flagged(&user, amr, challenge.custom.epoch, client, flagged)
-            .await?;
-        self.flag_session(asserted.flagged, &user, &tokens, client)
+        let opened = if first_use {
+            self.start_session_flagged(&user, amr, challenge.custom.epoch, client, flagged)
+                .await
+        } else {
+            Err(TokenRejection::NotActive.into())
+        };
+        self.flag_session(asserted.flagged, &user, opened.as_ref().ok(), client)
             .await;
-        Ok(tokens)
+        opened
     }
 
     /// Starts a reauthentication with a passkey within the caller's session.
@@ -879,6 +882,19 @@ impl Authenticator {
             self.emit(event, Some(user.id), None, client).await;
         }
         Ok(())
+    }
+
+    /// A live second-factor challenge a passkey may answer: its account has TOTP on (the
+    /// factor that asks for one; a challenge exists only then, this holds it here too).
+    async fn passkey_challenge(
+        &self,
+        mfa_token: &str,
+    ) -> Result<(crate::token::Claims<super::login::ChallengeClaims>, User)> {
+        let (challenge, user) = self.mfa_challenge(mfa_token).await?;
+        if !self.totp_enabled(&user.id).await? {
+            return Err(TokenRejection::NotActive.into());
+        }
+        Ok((challenge, user))
     }
 
     /// Whether the account has a passkey: with TOTP on, one answers a second-factor challenge.
@@ -1068,22 +1084,17 @@ impl Authenticator {
         }))
     }
 
-    /// Records an accepted counter regression against the session it opened.
+    /// Records an accepted counter regression, against the session it opened when it did.
     async fn flag_session(
         &self,
         flagged: Option<AuthEventKind>,
         user: &User,
-        tokens: &Tokens,
+        opened: Option<&Tokens>,
         client: Option<IpAddr>,
     ) {
         if let Some(event) = flagged {
-            self.emit(
-                event,
-                Some(user.id),
-                Some(tokens.session_id.clone()),
-                client,
-            )
-            .await;
+            let session = opened.map(|tokens| tokens.session_id.clone());
+            self.emit(event, Some(user.id), session, client).await;
         }
     }
 

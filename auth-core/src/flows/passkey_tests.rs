@@ -749,7 +749,7 @@ async fn a_password_reset_accepts_the_passkey_as_its_second_factor() {
         .forgot_password("lea@example.com", &origin)
         .await
         .unwrap();
-    let link = w.reset_token().await;
+    let link = w.link_token().await;
     let password = secret("a brand new passphrase here");
     assert_eq!(
         code_of(w.auth.reset_password(&link, &password, None, &origin).await),
@@ -833,8 +833,8 @@ async fn without_configuration_passkeys_are_not_found() {
 }
 
 impl World {
-    /// The token of the reset link mailed last.
-    async fn reset_token(&self) -> String {
+    /// The token of the link mailed last.
+    async fn link_token(&self) -> String {
         let claimed = self
             .store
             .claim_deliveries(MAIL_SINK, self.clock.now(), Duration::from_secs(60), 100)
@@ -927,4 +927,37 @@ async fn fake_lists_vary_as_real_ones_do() {
     assert_eq!(counts, [1, 2, 3].into(), "one to three passkeys");
     assert!(lengths.len() >= 4, "ids of many lengths: {lengths:?}");
     assert!(without_transports > 0, "some without transports");
+}
+
+#[tokio::test]
+async fn proving_the_address_takes_away_passkeys_set_up_before() {
+    let w = world();
+    // Someone registers the address before its owner and adds a passkey.
+    let mut planted = SoftPasskey::synced(ORIGIN);
+    w.account_with("pia@example.com", &mut planted).await;
+    w.sign_in(None, &mut planted).await.unwrap();
+    w.mail_subjects().await;
+    // The owner signs in by email: the first proof of the address claims the account.
+    let origin = Origin::from_client(CLIENT);
+    w.auth
+        .request_login_email("pia@example.com", &origin)
+        .await
+        .unwrap();
+    let link = w.link_token().await;
+    let LoginOutcome::Authenticated(tokens) = w.auth.login_with_link(&link, &origin).await.unwrap()
+    else {
+        panic!("no second factor is left to ask for");
+    };
+    assert!(
+        w.auth
+            .passkeys(&w.principal(&tokens).await)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        code_of(w.sign_in(None, &mut planted).await),
+        "invalid_credentials",
+        "the planted passkey signs in no more"
+    );
 }

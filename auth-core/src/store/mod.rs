@@ -579,6 +579,10 @@ pub trait PasskeyStore: Send + Sync + fmt::Debug {
     async fn rename_passkey(&self, user: &UserId, id: &PasskeyId, name: &str) -> Result<bool>;
     /// Removes one of the account's passkeys; false if it has no such passkey.
     async fn delete_passkey(&self, user: &UserId, id: &PasskeyId) -> Result<bool>;
+    /// Removes every passkey of the account, its user handle (the next registration makes a
+    /// new one) and its ceremonies, in one step: what an account recovery takes from whoever
+    /// held the account. How many passkeys.
+    async fn delete_passkeys_of(&self, user: &UserId) -> Result<u64>;
     /// Records a verified assertion of the passkey, atomically with the counter check: a
     /// counter above the stored one is stored ([`CounterCheck::Advanced`]); both zero is
     /// [`CounterCheck::NoCounter`]; otherwise [`CounterCheck::Regressed`], and the use is

@@ -12,8 +12,8 @@ use super::email::Requester;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ClientIp};
 use super::types::{
-    AcceptedBody, Credentials, LoginBody, MfaChallengeBody, PasswordChange, ProfileBody, Proof,
-    ProofRequest, RefreshRequest, Registration, TokenBody, UserBody,
+    AcceptedBody, Credentials, LoginBody, MfaChallengeBody, PasswordChange, ProfileBody,
+    ReauthProof, ReauthRequest, RefreshRequest, Registration, TokenBody, UserBody,
 };
 
 #[utoipa::path(post, path = "/v1/auth/register", request_body = Registration, responses((status = 201, body = UserBody, description = "the account (EMAIL_VERIFICATION off or optional; optional also mails a verification link)"), (status = 202, body = AcceptedBody, description = "verification_sent (EMAIL_VERIFICATION required): a link went to a new address, a note to a taken one; one answer"), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody, description = "the address is taken (EMAIL_VERIFICATION off or optional)"), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody, description = "too many registrations from this address, or overall, or mails to the address; Retry-After says when"), (status = 503, body = ErrorBody)))]
@@ -87,12 +87,12 @@ pub(crate) async fn refresh(
     Ok(Json(TokenBody::from(&tokens)).into_response())
 }
 
-#[utoipa::path(post, path = "/v1/auth/reauthenticate", request_body = Proof, responses((status = 200, body = TokenBody, description = "the same session, new tokens with a fresh auth_time; the previous refresh token stops working"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody, description = "a code was sent and no second factor is enrolled"), (status = 429, body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/v1/auth/reauthenticate", request_body = ReauthProof, responses((status = 200, body = TokenBody, description = "the same session, new tokens with a fresh auth_time; the previous refresh token stops working"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody, description = "a passkey's answer was sent and passkeys are not enabled"), (status = 409, body = ErrorBody, description = "a code was sent and no second factor is enrolled"), (status = 410, body = ErrorBody, description = "ceremony_invalid: the passkey ceremony is unknown, finished or expired"), (status = 429, body = ErrorBody)), security(("bearer" = [])))]
 pub(crate) async fn reauthenticate(
     State(auth): State<Authenticator>,
     Extension(principal): Extension<Principal>,
     ClientIp(client): ClientIp,
-    ApiJson(request): ApiJson<ProofRequest>,
+    ApiJson(request): ApiJson<ReauthRequest>,
 ) -> Result<Response, ApiError> {
     let tokens = auth
         .reauthenticate(&principal, request.proof()?, Some(client))

@@ -100,7 +100,6 @@ fn table() -> Vec<(Access, UtoipaMethodRouter<Authenticator>)> {
         (Bearer, routes!(passkeys::list)),
         (Bearer, routes!(passkeys::rename, passkeys::remove)),
         (Bearer, routes!(passkeys::reauthenticate_options)),
-        (Bearer, routes!(passkeys::reauthenticate_finish)),
     ]
 }
 

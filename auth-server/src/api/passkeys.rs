@@ -2,13 +2,14 @@
 //! whose `publicKey` goes to the browser's `navigator.credentials.create()` or `.get()`
 //! (through `PublicKeyCredential.parseCreationOptionsFromJSON` or
 //! `parseRequestOptionsFromJSON`), and a `finish` call with the ceremony id and the
-//! credential's `toJSON()`. Without `PASSKEY_RP_ID` every route answers `404 not_found`.
+//! credential's `toJSON()`. A reauthentication's answer goes to `/v1/auth/reauthenticate` as
+//! `{"passkey": {"ceremony", "credential"}}`. Without `PASSKEY_RP_ID` the ceremonies answer
+//! `404 not_found`.
 
 use std::time::{Duration, UNIX_EPOCH};
 
 use auth_core::flows::{
     Authenticator, FactorProof, PasskeyInfo, PasskeyOptions, PasskeyResponse, Principal,
-    Reauthentication,
 };
 use auth_core::secrecy::{ExposeSecret, SecretString};
 use axum::extract::{Path, State};
@@ -379,28 +380,6 @@ pub(crate) async fn reauthenticate_options(
         .begin_passkey_reauthentication(&principal, Some(client))
         .await?;
     Ok(options(begun))
-}
-
-#[utoipa::path(post, path = "/v1/auth/passkeys/reauthenticate/finish", request_body = FinishRequest, responses((status = 200, body = TokenBody, description = "the same session, new tokens with a fresh auth_time"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody, description = "passkeys are not enabled"), (status = 410, body = ErrorBody, description = "ceremony_invalid"), (status = 429, body = ErrorBody)), security(("bearer" = [])))]
-pub(crate) async fn reauthenticate_finish(
-    State(auth): State<Authenticator>,
-    Extension(principal): Extension<Principal>,
-    ClientIp(client): ClientIp,
-    ApiJson(request): ApiJson<FinishRequest>,
-) -> Result<Response, ApiError> {
-    let (ceremony, credential) = request.into_parts();
-    let response = PasskeyResponse {
-        ceremony: &ceremony,
-        credential: &credential,
-    };
-    let tokens = auth
-        .reauthenticate(
-            &principal,
-            Reauthentication::Passkey(response),
-            Some(client),
-        )
-        .await?;
-    Ok(Json(TokenBody::from(&tokens)).into_response())
 }
 
 #[utoipa::path(post, path = "/v1/auth/passkeys/reset/options", request_body = ResetOptionsRequest, responses((status = 200, body = OptionsBody), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody, description = "passkeys are not enabled"), (status = 409, body = ErrorBody, description = "the account has no passkey"), (status = 410, body = ErrorBody, description = "intent_invalid: the link is used, expired or voided"), (status = 429, body = ErrorBody, description = "too many ceremonies from this address")))]

@@ -1,6 +1,6 @@
 //! The request and response bodies of the API, as the OpenAPI document describes them.
 
-use auth_core::flows::{Reauthentication, Tokens};
+use auth_core::flows::{PasskeyResponse, Reauthentication, Tokens};
 use auth_core::id::SessionId;
 use auth_core::secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -104,6 +104,81 @@ pub(crate) struct CodeProof {
 pub(crate) struct PasswordProof {
     #[schema(value_type = String, format = Password)]
     password: SecretString,
+}
+
+/// What a step-up authenticates with: the password, a second-factor code, or a passkey's
+/// answer to a ceremony begun at `/v1/auth/passkeys/reauthenticate/options`; exactly one.
+/// Documented as [`ReauthProof`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ReauthRequest {
+    /// A current TOTP code or a recovery code.
+    #[serde(default, deserialize_with = "present")]
+    pub(crate) code: Option<SecretString>,
+    /// The account password.
+    #[serde(default, deserialize_with = "present")]
+    pub(crate) password: Option<SecretString>,
+    /// A passkey's answer.
+    #[serde(default)]
+    pub(crate) passkey: Option<PasskeyAnswer>,
+}
+
+/// A passkey's answer to a ceremony: its id and `PublicKeyCredential.toJSON()`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PasskeyAnswer {
+    /// The id from the options.
+    #[schema(pattern = "^[A-Za-z0-9_-]{21}[AQgw]$")]
+    pub(crate) ceremony: String,
+    /// `PublicKeyCredential.toJSON()` of what the browser returned.
+    #[schema(value_type = Object)]
+    #[serde(deserialize_with = "object")]
+    pub(crate) credential: serde_json::Value,
+}
+
+/// A member that must be a JSON object.
+fn object<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<serde_json::Value, D::Error> {
+    serde_json::Map::<String, serde_json::Value>::deserialize(deserializer)
+        .map(serde_json::Value::Object)
+}
+
+// The schema of `ReauthRequest`, which says "exactly one" as the struct cannot.
+/// The password, a second-factor code or a passkey's answer, exactly one.
+#[derive(Deserialize, ToSchema)]
+#[serde(untagged)]
+#[schema(as = ReauthRequest)]
+#[allow(dead_code)] // only read by the OpenAPI derive
+pub(crate) enum ReauthProof {
+    Code(CodeProof),
+    Password(PasswordProof),
+    Passkey(PasskeyProof),
+}
+
+/// A passkey's answer to a reauthentication ceremony.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // only read by the OpenAPI derive
+pub(crate) struct PasskeyProof {
+    passkey: PasskeyAnswer,
+}
+
+impl ReauthRequest {
+    /// The one proof sent: `invalid_request` (400) for none or more than one.
+    pub(crate) fn proof(&self) -> Result<Reauthentication<'_>, auth_core::Error> {
+        match (&self.code, &self.password, &self.passkey) {
+            (Some(code), None, None) => Ok(Reauthentication::Code(code.expose_secret())),
+            (None, Some(password), None) => Ok(Reauthentication::Password(password)),
+            (None, None, Some(answer)) => Ok(Reauthentication::Passkey(PasskeyResponse {
+                ceremony: &answer.ceremony,
+                credential: &answer.credential,
+            })),
+            _ => Err(auth_core::Error::InvalidRequest(
+                "send one of a code, the password or a passkey's answer".into(),
+            )),
+        }
+    }
 }
 
 impl ProofRequest {

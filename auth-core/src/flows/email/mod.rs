@@ -451,9 +451,19 @@ impl Authenticator {
 
     /// Removes the account's second factor, if any: one set up by someone who may not be the
     /// owner (before the address was proved, or by whoever had moved the account away).
+    /// Passkeys go too, and the user handle with them: one is a way in without the password.
     async fn drop_second_factor(&self, user: &User) -> Result<()> {
         if self.inner.stores.mfa.delete_totp(&user.id).await? {
             tracing::info!(user = %user.id, "a second factor set up without the owner is removed");
+        }
+        let passkeys = self
+            .inner
+            .stores
+            .passkeys
+            .delete_passkeys_of(&user.id)
+            .await?;
+        if passkeys > 0 {
+            tracing::info!(user = %user.id, passkeys, "passkeys set up without the owner are removed");
         }
         Ok(())
     }

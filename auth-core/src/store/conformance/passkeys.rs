@@ -127,6 +127,37 @@ pub async fn passkeys_are_stored_listed_renamed_and_deleted(
             .unwrap(),
         None
     );
+
+    // An account recovery takes every passkey, the handle and the ceremonies; others keep
+    // theirs.
+    let bobs = passkey_of(&bob, "bob's", t0());
+    passkeys.add_passkey(bobs.clone()).await.unwrap();
+    passkeys
+        .add_passkey(passkey_of(&ada, "third", t0()))
+        .await
+        .unwrap();
+    let pending = ceremony(CeremonyKind::Registration, Some(&ada), t0());
+    passkeys.save_ceremony(pending.clone()).await.unwrap();
+    assert_eq!(passkeys.delete_passkeys_of(&ada.id).await.unwrap(), 2);
+    assert!(passkeys.passkeys_of(&ada.id).await.unwrap().is_empty());
+    assert_eq!(
+        passkeys.user_of_passkey_handle(&handle).await.unwrap(),
+        None
+    );
+    assert_ne!(
+        passkeys
+            .passkey_handle(&ada.id, Uuid::new_v4())
+            .await
+            .unwrap(),
+        handle,
+        "a new handle"
+    );
+    assert_eq!(
+        passkeys.take_ceremony(&pending.id, t0()).await.unwrap(),
+        None
+    );
+    assert_eq!(passkeys.passkeys_of(&bob.id).await.unwrap(), vec![bobs]);
+    assert_eq!(passkeys.delete_passkeys_of(&ada.id).await.unwrap(), 0);
 }
 
 /// The counter check: both zero is no counter, an increase is stored, anything else is a

@@ -105,6 +105,20 @@ impl PasskeyStore for MemoryStore {
         Ok(records.len() < before)
     }
 
+    async fn delete_passkeys_of(&self, user: &UserId) -> Result<u64> {
+        let mut state = self.state();
+        let passkeys = &mut state.passkeys;
+        let before = passkeys.records.len();
+        passkeys.records.retain(|record| record.user_id != *user);
+        if let Some(handle) = passkeys.handles.remove(user) {
+            passkeys.users_by_handle.remove(&handle);
+        }
+        passkeys
+            .ceremonies
+            .retain(|_, ceremony| ceremony.user_id.as_ref() != Some(user));
+        Ok(u64::try_from(before - passkeys.records.len()).unwrap_or(u64::MAX))
+    }
+
     async fn record_passkey_use(
         &self,
         id: &PasskeyId,

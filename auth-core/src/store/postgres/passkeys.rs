@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use deadpool_postgres::tokio_postgres::Row;
 use uuid::Uuid;
 
-use super::{PostgresStore, corrupt, execute, get, pg_time, query, query_one, query_opt};
+use super::{PostgresStore, corrupt, execute, get, pg_time, query, query_one, query_opt, to_u64};
 use crate::error::{Error, Result};
 use crate::id::UserId;
 use crate::passkey::{
@@ -125,6 +125,23 @@ impl PasskeyStore for PostgresStore {
         )
         .await?;
         Ok(deleted == 1)
+    }
+
+    async fn delete_passkeys_of(&self, user: &UserId) -> Result<u64> {
+        let client = self.client().await?;
+        let row = query_one(
+            &client,
+            "WITH keys AS (DELETE FROM auth_passkeys WHERE user_id = $1 RETURNING 1), \
+                  handle AS (DELETE FROM auth_passkey_handles WHERE user_id = $1 RETURNING 1), \
+                  ceremonies AS (DELETE FROM auth_passkey_ceremonies WHERE user_id = $1 \
+                                 RETURNING 1) \
+             SELECT (SELECT count(*) FROM keys) AS keys, \
+                    (SELECT count(*) FROM handle) AS handles, \
+                    (SELECT count(*) FROM ceremonies) AS ceremonies",
+            &[&user.as_uuid()],
+        )
+        .await?;
+        to_u64(get(&row, "keys")?, "count")
     }
 
     async fn record_passkey_use(
