@@ -44,7 +44,8 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 use uuid::Uuid;
 use webauthn_rs::prelude::{
-    Credential, DiscoverableAuthentication, Passkey, PasskeyRegistration, PublicKeyCredential,
+    AttestationFormat, COSEAlgorithm, COSEEC2Key, COSEKey, COSEKeyType, Credential,
+    DiscoverableAuthentication, ECDSACurve, Passkey, PasskeyRegistration, PublicKeyCredential,
     RegisterPublicKeyCredential, Url, Webauthn, WebauthnBuilder,
 };
 
@@ -990,18 +991,21 @@ impl Authenticator {
             (None, _) => None,
         };
         let record = stores.passkeys.passkey(&id).await?;
-        let Some((owner, record)) = owner.zip(record) else {
-            let user = refused(expected.copied(), "unknown credential or account");
+        let Some((owner, record)) = owner.zip(record).filter(|(owner, record)| {
+            // Not the ceremony's account's (nor the user handle's): refused below, after the
+            // same work as a real check.
+            record.user_id == *owner
+        }) else {
+            let user = refused(
+                expected.copied(),
+                "unknown credential, or another account's",
+            );
+            self.decoy_check(webauthn, credential, state, expected)
+                .await?;
             self.emit(AuthEventKind::PasskeyFailed, user, None, client)
                 .await;
             return Ok(None);
         };
-        if record.user_id != owner {
-            refused(Some(owner), "the credential is another account's");
-            self.emit(AuthEventKind::PasskeyFailed, Some(owner), None, client)
-                .await;
-            return Ok(None);
-        }
         // Read before the use is recorded: its epoch is the one the session must be on.
         let Some(user) = stores
             .users
@@ -1084,6 +1088,33 @@ impl Authenticator {
         }))
     }
 
+    /// The work a check of a real passkey does, for an answer that names none of the expected
+    /// account's (a username-first sign-in of an account without passkeys answered with any
+    /// credential, say): the account read, and webauthn-rs's verification against a key no
+    /// one signs for, its flags those of the answer so every check runs to the signature.
+    /// Its outcome is ignored: the answer is refused whatever it is.
+    async fn decoy_check(
+        &self,
+        webauthn: &Webauthn,
+        credential: &PublicKeyCredential,
+        state: DiscoverableAuthentication,
+        expected: Option<&UserId>,
+    ) -> Result<()> {
+        let account = expected.copied().unwrap_or_default();
+        let _ = self.inner.stores.users.user_by_id(&account).await?;
+        let flags = credential
+            .response
+            .authenticator_data
+            .get(32)
+            .copied()
+            .unwrap_or(0);
+        let decoy = decoy_credential(credential.raw_id.clone(), flags & 0x08 != 0);
+        if let Some(decoy) = decoy {
+            let _ = webauthn.finish_discoverable_authentication_v2(credential, state, &decoy);
+        }
+        Ok(())
+    }
+
     /// Records an accepted counter regression, against the session it opened when it did.
     async fn flag_session(
         &self,
@@ -1159,6 +1190,42 @@ impl Authenticator {
             })
             .collect()
     }
+}
+
+/// A credential no one holds the key of (the P-256 base point), under `id`: what
+/// [`Authenticator::decoy_check`] verifies against. `None` if webauthn-rs's policy value no
+/// longer reads (the decoy is then skipped).
+fn decoy_credential(id: Vec<u8>, backup_eligible: bool) -> Option<Credential> {
+    const GX: [u8; 32] = [
+        0x6b, 0x17, 0xd1, 0xf2, 0xe1, 0x2c, 0x42, 0x47, 0xf8, 0xbc, 0xe6, 0xe5, 0x63, 0xa4, 0x40,
+        0xf2, 0x77, 0x03, 0x7d, 0x81, 0x2d, 0xeb, 0x33, 0xa0, 0xf4, 0xa1, 0x39, 0x45, 0xd8, 0x98,
+        0xc2, 0x96,
+    ];
+    const GY: [u8; 32] = [
+        0x4f, 0xe3, 0x42, 0xe2, 0xfe, 0x1a, 0x7f, 0x9b, 0x8e, 0xe7, 0xeb, 0x4a, 0x7c, 0x0f, 0x9e,
+        0x16, 0x2b, 0xce, 0x33, 0x57, 0x6b, 0x31, 0x5e, 0xce, 0xcb, 0xb6, 0x40, 0x68, 0x37, 0xbf,
+        0x51, 0xf5,
+    ];
+    Some(Credential {
+        cred_id: id,
+        cred: COSEKey {
+            type_: COSEAlgorithm::ES256,
+            key: COSEKeyType::EC_EC2(COSEEC2Key {
+                curve: ECDSACurve::SECP256R1,
+                x: GX.to_vec(),
+                y: GY.to_vec(),
+            }),
+        },
+        counter: 0,
+        transports: None,
+        user_verified: true,
+        backup_eligible,
+        backup_state: false,
+        registration_policy: serde_json::from_value(json!("required")).ok()?,
+        extensions: Default::default(),
+        attestation: Default::default(),
+        attestation_format: AttestationFormat::None,
+    })
 }
 
 /// One `allowCredentials` entry.
@@ -1267,4 +1334,39 @@ fn aaguid_of(credential: &RegisterPublicKeyCredential) -> Uuid {
         .and_then(|data| data.get(37..53))
         .and_then(|bytes| Uuid::from_slice(bytes).ok())
         .unwrap_or_default()
+}
+
+#[cfg(all(test, feature = "jwt"))]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use webauthn_rs::prelude::WebauthnError;
+
+    use super::*;
+    use crate::testing::passkey::SoftPasskey;
+
+    /// The decoy goes through every check to the signature (which fails), as a real passkey's
+    /// check does: the flags are the answer's, the key a valid point.
+    #[test]
+    fn the_decoy_check_runs_to_the_signature() {
+        let origin = "https://app.example.com";
+        let webauthn = PasskeyConfig::new("example.com", "Example", [origin])
+            .build()
+            .unwrap();
+        for mut passkey in [
+            SoftPasskey::synced(origin),
+            SoftPasskey::security_key(origin),
+        ] {
+            let (options, state) = webauthn.start_discoverable_authentication().unwrap();
+            let answer = passkey.get(&serde_json::to_value(&options).unwrap());
+            let answer: PublicKeyCredential = serde_json::from_value(answer).unwrap();
+            let flags = answer.response.authenticator_data[32];
+            let decoy = decoy_credential(answer.raw_id.clone(), flags & 0x08 != 0).unwrap();
+            let checked = webauthn.finish_discoverable_authentication_v2(&answer, state, &decoy);
+            assert!(
+                matches!(checked, Err(WebauthnError::AuthenticationFailure)),
+                "{checked:?}"
+            );
+        }
+    }
 }
