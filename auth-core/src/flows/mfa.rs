@@ -7,10 +7,10 @@ use std::time::{Duration, UNIX_EPOCH};
 use secrecy::SecretString;
 
 use super::login::ChallengeClaims;
-use super::{Authenticator, Origin, Principal, SensitiveAction, Tokens};
+use super::{Authenticator, Principal, SensitiveAction, Tokens};
 use crate::clock::unix_seconds;
 use crate::error::{Error, Result, TokenRejection};
-use crate::event::{AuthEventKind, SessionEnd};
+use crate::event::AuthEventKind;
 use crate::id::{Amr, SecondFactor, UserId};
 use crate::mail::MailKind;
 use crate::mfa::{self, RecoveryCodes, TotpSecret, recovery_code_hash};
@@ -121,17 +121,15 @@ impl Authenticator {
         {
             return Err(Error::Conflict("no TOTP enrolment is pending".into()));
         }
-        self.emit(
+        self.factor_changed(
+            principal,
+            &user,
+            Ok(epoch),
             AuthEventKind::MfaEnrolled,
-            Some(user.id),
-            principal.session_id.clone(),
+            MailKind::FactorAdded,
             client,
         )
-        .await;
-        self.credentials_changed(principal, epoch, SessionEnd::CredentialsChanged, client)
-            .await?;
-        self.notify(&user, MailKind::FactorAdded, &Origin::from_client(client))
-            .await;
+        .await?;
         Ok(shown)
     }
 
@@ -159,18 +157,15 @@ impl Authenticator {
         // The epoch first: a credential change that landed since the proof was checked wins.
         let epoch = self.advance_epoch(&user).await?;
         self.inner.stores.mfa.delete_totp(&user.id).await?;
-        self.emit(
+        self.factor_changed(
+            principal,
+            &user,
+            Ok(epoch),
             AuthEventKind::MfaDisabled,
-            Some(user.id),
-            principal.session_id.clone(),
+            MailKind::FactorRemoved,
             client,
         )
-        .await;
-        self.credentials_changed(principal, epoch, SessionEnd::CredentialsChanged, client)
-            .await?;
-        self.notify(&user, MailKind::FactorRemoved, &Origin::from_client(client))
-            .await;
-        Ok(())
+        .await
     }
 
     /// Completes a login that answered [`LoginOutcome::MfaRequired`](super::LoginOutcome): the

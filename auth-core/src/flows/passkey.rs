@@ -49,7 +49,7 @@ use webauthn_rs::prelude::{
     RegisterPublicKeyCredential, Url, Webauthn, WebauthnBuilder,
 };
 
-use super::{Authenticator, Origin, Principal, SensitiveAction, Tokens};
+use super::{Authenticator, Principal, SensitiveAction, Tokens};
 use crate::email::normalize_email;
 use crate::error::{Error, Result, TokenRejection};
 use crate::event::{AuthEventKind, SessionEnd};
@@ -504,27 +504,27 @@ impl Authenticator {
             last_used_at: None,
         };
         // The epoch first: a credential change that landed since the account was read wins,
-        // and no session can open on the old epoch with the new passkey. (A store that refuses
-        // the record after this only ends the other sessions early.)
+        // and no session can open on the old epoch with the new passkey.
         let epoch = self.advance_epoch(&user).await?;
-        self.inner
-            .stores
-            .passkeys
-            .add_passkey(record.clone())
-            .await?;
-        self.emit(
-            AuthEventKind::PasskeyAdded {
-                credential: id.to_string(),
-            },
-            Some(user.id),
-            principal.session_id.clone(),
+        if let Err(error) = self.inner.stores.passkeys.add_passkey(record.clone()).await {
+            // The epoch moved all the same: the caller's session moves with it, so its retry
+            // is not refused for a change that did not happen.
+            self.credentials_changed(principal, epoch, SessionEnd::CredentialsChanged, client)
+                .await?;
+            return Err(error);
+        }
+        let added = AuthEventKind::PasskeyAdded {
+            credential: id.to_string(),
+        };
+        self.factor_changed(
+            principal,
+            &user,
+            Ok(epoch),
+            added,
+            MailKind::PasskeyAdded,
             client,
         )
-        .await;
-        self.credentials_changed(principal, epoch, SessionEnd::CredentialsChanged, client)
-            .await?;
-        self.notify(&user, MailKind::PasskeyAdded, &Origin::from_client(client))
-            .await;
+        .await?;
         Ok(PasskeyInfo::from(&record))
     }
 
@@ -589,24 +589,18 @@ impl Authenticator {
             }
             moved => moved,
         };
-        self.emit(
-            AuthEventKind::PasskeyRemoved {
-                credential: id.to_string(),
-            },
-            Some(user.id),
-            principal.session_id.clone(),
+        let removed = AuthEventKind::PasskeyRemoved {
+            credential: id.to_string(),
+        };
+        self.factor_changed(
+            principal,
+            &user,
+            epoch,
+            removed,
+            MailKind::PasskeyRemoved,
             client,
         )
-        .await;
-        self.credentials_changed(principal, epoch?, SessionEnd::CredentialsChanged, client)
-            .await?;
-        self.notify(
-            &user,
-            MailKind::PasskeyRemoved,
-            &Origin::from_client(client),
-        )
-        .await;
-        Ok(())
+        .await
     }
 
     /// Starts a passwordless sign-in. Without `username`, for a discoverable credential: the
@@ -985,11 +979,13 @@ impl Authenticator {
             .user_handle
             .as_ref()
             .map(|handle| Uuid::from_slice(handle));
-        let owner = match (expected, &handle) {
-            (Some(user), _) => Some(*user),
-            (None, Some(Ok(handle))) => stores.passkeys.user_of_passkey_handle(handle).await?,
-            (None, _) => None,
+        // The account the handle names, read once: the owner of a discoverable answer, and
+        // what any answer's handle must agree with (WebAuthn L3 7.2 step 6).
+        let named = match &handle {
+            Some(Ok(handle)) => stores.passkeys.user_of_passkey_handle(handle).await?,
+            _ => None,
         };
+        let owner = expected.copied().or(named);
         let record = stores.passkeys.passkey(&id).await?;
         let Some((owner, record)) = owner.zip(record).filter(|(owner, record)| {
             // Not the ceremony's account's (nor the user handle's): refused below, after the
@@ -1016,18 +1012,11 @@ impl Authenticator {
             refused(Some(owner), "the account is disabled");
             return Ok(None);
         };
-        // A user handle in the answer must name the same account (WebAuthn L3 7.2 step 6).
-        if let Some(handle) = handle {
-            let named = match handle {
-                Ok(handle) => stores.passkeys.user_of_passkey_handle(&handle).await?,
-                Err(_) => None,
-            };
-            if named != Some(owner) {
-                refused(Some(owner), "the user handle names another account");
-                self.emit(AuthEventKind::PasskeyFailed, Some(owner), None, client)
-                    .await;
-                return Ok(None);
-            }
+        if handle.is_some() && named != Some(owner) {
+            refused(Some(owner), "the user handle names another account");
+            self.emit(AuthEventKind::PasskeyFailed, Some(owner), None, client)
+                .await;
+            return Ok(None);
         }
         let verified = stored_credential(&record).and_then(|stored| {
             webauthn

@@ -167,6 +167,27 @@ impl Authenticator {
         .await
     }
 
+    /// After a second factor was added or removed (`event`), the epoch moved (`epoch`; an
+    /// error if it could not be): the event recorded whatever the epoch did, then the caller's
+    /// session moved to the epoch and every other one ended, then the owner's `notice` mailed.
+    pub(super) async fn factor_changed(
+        &self,
+        principal: &Principal,
+        user: &crate::store::User,
+        epoch: Result<u64>,
+        event: crate::event::AuthEventKind,
+        notice: crate::mail::MailKind,
+        client: Option<IpAddr>,
+    ) -> Result<()> {
+        self.emit(event, Some(user.id), principal.session_id.clone(), client)
+            .await;
+        self.credentials_changed(principal, epoch?, SessionEnd::CredentialsChanged, client)
+            .await?;
+        self.notify(user, notice, &super::Origin::from_client(client))
+            .await;
+        Ok(())
+    }
+
     /// Ends every session of `user` but `except`.
     pub(super) async fn end_sessions_of(
         &self,

@@ -1,7 +1,7 @@
 //! The second factor: completing a login with a code, and enrolling, confirming and disabling
 //! TOTP.
 
-use auth_core::flows::{Authenticator, DisableTotp, Principal, Reauthentication};
+use auth_core::flows::{Authenticator, Principal};
 use auth_core::secrecy::ExposeSecret;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -68,16 +68,7 @@ pub(crate) async fn disable_totp(
     ClientIp(client): ClientIp,
     ApiJson(request): ApiJson<ProofRequest>,
 ) -> Result<StatusCode, ApiError> {
-    let proof = match request.proof()? {
-        Reauthentication::Code(code) => DisableTotp::Code(code),
-        Reauthentication::Password(password) => DisableTotp::Password(password),
-        // Not a proof this request can carry.
-        Reauthentication::Passkey(_) => {
-            return Err(
-                auth_core::Error::InvalidRequest("send a code or the password".into()).into(),
-            );
-        }
-    };
-    auth.disable_totp(&principal, proof, Some(client)).await?;
+    auth.disable_totp(&principal, request.proof()?, Some(client))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,6 +1,6 @@
 //! The request and response bodies of the API, as the OpenAPI document describes them.
 
-use auth_core::flows::{PasskeyResponse, Reauthentication, Tokens};
+use auth_core::flows::{DisableTotp, PasskeyResponse, Reauthentication, Tokens};
 use auth_core::id::SessionId;
 use auth_core::secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -57,8 +57,8 @@ pub(crate) struct CodeRequest {
     pub(crate) code: SecretString,
 }
 
-/// A password or a second-factor code, exactly one: what turns TOTP off, and what a step-up
-/// authenticates with. Documented as [`Proof`].
+/// A password or a second-factor code, exactly one: what turns TOTP off (a step-up takes a
+/// passkey besides: [`ReauthRequest`]). Documented as [`Proof`].
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ProofRequest {
@@ -183,10 +183,10 @@ impl ReauthRequest {
 
 impl ProofRequest {
     /// The one proof sent: `invalid_request` (400) for none or both.
-    pub(crate) fn proof(&self) -> Result<Reauthentication<'_>, auth_core::Error> {
+    pub(crate) fn proof(&self) -> Result<DisableTotp<'_>, auth_core::Error> {
         match (&self.code, &self.password) {
-            (Some(code), None) => Ok(Reauthentication::Code(code.expose_secret())),
-            (None, Some(password)) => Ok(Reauthentication::Password(password)),
+            (Some(code), None) => Ok(DisableTotp::Code(code.expose_secret())),
+            (None, Some(password)) => Ok(DisableTotp::Password(password)),
             _ => Err(auth_core::Error::InvalidRequest(
                 "send either a code or the password".into(),
             )),
