@@ -445,17 +445,7 @@ async fn a_reset_of_an_account_with_a_second_factor_needs_the_factor() {
     let email = format!("gus-{}@example.com", uuid_hex());
     let login = verified_account(port, &smtp, &email, &mut seen).await;
     let access = login.body["access_token"].as_str().unwrap().to_owned();
-    let enrolled = post_json(port, "/v1/auth/mfa/totp/enroll", &json!({}), Some(&access)).await;
-    assert_eq!(enrolled.status, 200, "{:?}", enrolled.body);
-    let secret = enrolled.body["secret"].as_str().unwrap().to_owned();
-    let confirmed = post_json(
-        port,
-        "/v1/auth/mfa/totp/confirm",
-        &json!({"code": totp_code_in(&secret, 0)}),
-        Some(&access),
-    )
-    .await;
-    assert_eq!(confirmed.status, 200, "{:?}", confirmed.body);
+    let secret = enable_totp(port, &access).await;
     let notice = next_mail(&smtp, &email, &mut seen).await;
     assert!(
         notice

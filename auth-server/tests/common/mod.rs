@@ -98,6 +98,9 @@ async fn spawn_server(mut command: Command, vars: &[(&str, &str)]) -> Server {
         addr.rsplit(':').next().unwrap().parse::<u16>().unwrap()
     };
     let mut admin_port = None;
+    // Every line is kept for the test, those before "listening" too: work the server does at
+    // start (the first purge, say) may log before it listens.
+    let (tx, logs) = tokio::sync::mpsc::unbounded_channel();
     let port = tokio::time::timeout(Duration::from_secs(30), async {
         loop {
             let line = lines
@@ -106,7 +109,8 @@ async fn spawn_server(mut command: Command, vars: &[(&str, &str)]) -> Server {
                 .unwrap()
                 .expect("server exited before listening");
             let log: Value = serde_json::from_str(&line).unwrap();
-            let message = log["message"].as_str().unwrap_or_default();
+            let message = log["message"].as_str().unwrap_or_default().to_owned();
+            let _ = tx.send(line);
             if message.starts_with("admin listening") {
                 admin_port = Some(port_of(&log));
             }
@@ -117,7 +121,6 @@ async fn spawn_server(mut command: Command, vars: &[(&str, &str)]) -> Server {
     })
     .await
     .expect("no listening line within 30 s");
-    let (tx, logs) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(async move {
         while let Ok(Some(line)) = lines.next_line().await {
             let _ = tx.send(line);
@@ -247,6 +250,28 @@ fn token(answer: &Answer, field: &str) -> String {
 }
 
 /// The whole life of an account over HTTP, whatever the backends: register, login, me, enrol
+/// Enrols and confirms TOTP for the account whose access token is `access`; its secret.
+pub async fn enable_totp(port: u16, access: &str) -> String {
+    let enrolled = post_json(
+        port,
+        "/v1/auth/mfa/totp/enroll",
+        &serde_json::json!({}),
+        Some(access),
+    )
+    .await;
+    assert_eq!(enrolled.status, 200, "{:?}", enrolled.body);
+    let secret = enrolled.body["secret"].as_str().unwrap().to_owned();
+    let confirmed = post_json(
+        port,
+        "/v1/auth/mfa/totp/confirm",
+        &serde_json::json!({"code": totp_code_in(&secret, 0)}),
+        Some(access),
+    )
+    .await;
+    assert_eq!(confirmed.status, 200, "{:?}", confirmed.body);
+    secret
+}
+
 /// TOTP, confirm, logout, login (a challenge), verify with a TOTP code, refresh, replay the
 /// spent refresh token (reuse detected), and find the whole family dead.
 pub async fn mfa_happy_path(port: u16, email: &str) {
