@@ -295,7 +295,8 @@ impl Authenticator {
             .await?;
         self.end_if_credentials_moved(user.id, &session_id, epoch, client)
             .await?;
-        let tokens = self.tokens_for(user.id, &session_id, amr, now, refresh_token)?;
+        let mut tokens = self.tokens_for(user.id, &session_id, amr, now, refresh_token)?;
+        tokens.session_secret = Some(session_secret.into_secret());
         self.emit(
             AuthEventKind::LoginSucceeded { amr },
             Some(user.id),
@@ -357,6 +358,7 @@ impl Authenticator {
             refresh_token: refresh_token.into_secret(),
             session_id: session_id.clone(),
             user_id,
+            session_secret: None,
         })
     }
 }

@@ -7,6 +7,7 @@
 //! its time from the injected clock, keeps secrets in `secrecy` types and records an
 //! [`AuthEvent`] for what happened.
 
+mod browser;
 mod builder;
 mod delivery;
 mod email;
@@ -67,6 +68,11 @@ pub struct Tokens {
     pub session_id: SessionId,
     /// Whose tokens they are.
     pub user_id: UserId,
+    /// The session's own secret, given when the session starts (never by a refresh or a
+    /// step-up): what a browser keeps in its session cookie, which
+    /// [`Authenticator::authenticate_session`] reads. Never hand it to a token client: it
+    /// opens the session for as long as the session lives.
+    pub session_secret: Option<SecretString>,
 }
 
 impl fmt::Debug for Tokens {

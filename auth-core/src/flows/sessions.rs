@@ -240,7 +240,7 @@ impl Authenticator {
     /// What ending a session does besides removing its record: its refresh family is revoked,
     /// its access tokens are refused from now on, and (when the record was still there, so
     /// the end is news) the end is recorded.
-    async fn retire_session(
+    pub(super) async fn retire_session(
         &self,
         user: UserId,
         session: &SessionId,

@@ -9,6 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 use super::*;
 use crate::clock::{Clock, ManualClock};
 use crate::event::{AuthEvent, LoginFailure, MemoryEventSink};
+use crate::id::OpaqueSecret;
 use crate::mfa::{TotpSecret, code_at};
 use crate::refresh::RefreshOutcome;
 use crate::testing;
@@ -1399,4 +1400,146 @@ async fn a_refresh_refused_before_its_rotation_leaves_the_token_usable() {
         retried.is_ok(),
         "the same token once the store is back: {retried:?}"
     );
+}
+
+#[tokio::test]
+async fn a_session_secret_opens_its_session_until_the_session_ends() {
+    let w = world();
+    w.register("ada@example.com").await;
+    let tokens = w.tokens("ada@example.com").await;
+    let secret = tokens
+        .session_secret
+        .as_ref()
+        .expect("a new session hands out its secret")
+        .expose_secret()
+        .to_owned();
+    assert_eq!(
+        OpaqueSecret::parse(&secret).unwrap().session_id(),
+        tokens.session_id,
+        "the session id is the secret's digest"
+    );
+    let principal = w.auth.authenticate_session(&secret).await.unwrap();
+    assert_eq!(principal.user_id, tokens.user_id);
+    assert_eq!(principal.session_id.as_ref(), Some(&tokens.session_id));
+    assert_eq!(principal.claims.amr, ["pwd"]);
+    assert_eq!(principal.claims.auth_time, Some(w.clock.unix_seconds()));
+    assert!(principal.claims.jti.is_empty(), "no token was issued");
+
+    // A refresh hands out no secret; the one given still opens the session.
+    let refreshed = w
+        .auth
+        .refresh(tokens.refresh_token.expose_secret(), CLIENT)
+        .await
+        .unwrap();
+    assert!(refreshed.session_secret.is_none());
+    w.auth.authenticate_session(&secret).await.unwrap();
+
+    // Used within its idle time, the session lives past it.
+    let idle = w.auth.config().sessions.idle;
+    for _ in 0..3 {
+        w.clock.advance(idle / 2);
+        w.auth.authenticate_session(&secret).await.unwrap();
+    }
+    assert!(matches!(
+        rejection(w.auth.authenticate_session("not a secret").await),
+        TokenRejection::Malformed
+    ));
+    let unknown = OpaqueSecret::generate().into_secret();
+    assert!(matches!(
+        rejection(w.auth.authenticate_session(unknown.expose_secret()).await),
+        TokenRejection::Revoked
+    ));
+
+    // Ended from the session list of another session, the cookie opens nothing.
+    let other = w.tokens("ada@example.com").await;
+    let other = w.principal(&other).await;
+    w.auth
+        .revoke_session(&other, &tokens.session_id, CLIENT)
+        .await
+        .unwrap();
+    assert!(matches!(
+        rejection(w.auth.authenticate_session(&secret).await),
+        TokenRejection::Revoked
+    ));
+}
+
+#[tokio::test]
+async fn an_idle_session_secret_expires() {
+    let w = world();
+    w.register("ada@example.com").await;
+    let tokens = w.tokens("ada@example.com").await;
+    let secret = tokens.session_secret.unwrap();
+    w.clock.advance(w.auth.config().sessions.idle);
+    assert!(matches!(
+        rejection(w.auth.authenticate_session(secret.expose_secret()).await),
+        TokenRejection::Revoked
+    ));
+}
+
+#[tokio::test]
+async fn rotating_a_session_moves_it_to_a_new_secret_and_ends_the_old() {
+    let w = world();
+    w.register("ada@example.com").await;
+    let tokens = w.tokens("ada@example.com").await;
+    let old = tokens.session_secret.unwrap();
+    let principal = w
+        .auth
+        .authenticate_session(old.expose_secret())
+        .await
+        .unwrap();
+    w.advance(120);
+    let new = w.auth.rotate_session(&principal, CLIENT).await.unwrap();
+    assert_ne!(new.expose_secret(), old.expose_secret());
+    assert!(matches!(
+        rejection(w.auth.authenticate_session(old.expose_secret()).await),
+        TokenRejection::Revoked
+    ));
+    assert!(
+        w.auth
+            .refresh(tokens.refresh_token.expose_secret(), CLIENT)
+            .await
+            .is_err(),
+        "the old session's refresh family ended with it"
+    );
+    let rotated = w
+        .auth
+        .authenticate_session(new.expose_secret())
+        .await
+        .unwrap();
+    assert_ne!(rotated.session_id, principal.session_id);
+    assert_eq!(rotated.claims.amr, principal.claims.amr);
+    assert_eq!(
+        rotated.claims.auth_time, principal.claims.auth_time,
+        "the authentication time is the session's, not the rotation's"
+    );
+    let listed = w.auth.sessions(&rotated).await.unwrap();
+    assert_eq!(listed.len(), 1, "one session, under its new id");
+    assert_eq!(Some(&listed[0].id), rotated.session_id.as_ref());
+    assert!(listed[0].current);
+
+    // A session ended elsewhere cannot be rotated back to life.
+    w.auth.logout(&rotated, CLIENT).await.unwrap();
+    assert!(w.auth.rotate_session(&rotated, CLIENT).await.is_err());
+}
+
+#[tokio::test]
+async fn a_password_change_elsewhere_ends_a_cookie_session() {
+    let w = world();
+    w.register("ada@example.com").await;
+    let browser = w.tokens("ada@example.com").await.session_secret.unwrap();
+    let api = w.tokens("ada@example.com").await;
+    let api = w.principal(&api).await;
+    w.auth
+        .change_password(
+            &api,
+            &secret(PASSWORD),
+            &secret("a different horse battery staple"),
+            CLIENT,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        rejection(w.auth.authenticate_session(browser.expose_secret()).await),
+        TokenRejection::Revoked
+    ));
 }
