@@ -29,7 +29,7 @@
 //!         let signed_in = request.extensions().get::<Principal>().is_some();
 //!         let token = request.extensions().get::<CsrfToken>().expect("set by CsrfLayer");
 //!         let page = format!("signed in: {signed_in}; form token: {}", token.as_str());
-//!         Ok::<_, Infallible>(Response::new(Full::from(page)))
+//!         Ok::<_, Infallible>(Response::new(Full::<bytes::Bytes>::from(page)))
 //!     }));
 //!
 //! // A page: the pre-session cookie is set, and the token rendered is bound to it.
