@@ -120,6 +120,8 @@ fn session_lookup_on_redis(c: &mut Criterion) {
         created_at: t0(),
         auth_time: t0(),
         flagged: false,
+        client: None,
+        user_agent: None,
         last_used_at: t0(),
         idle_expires_at: t0() + DAY,
         expires_at: t0() + 30 * DAY,

@@ -17,7 +17,7 @@ use super::{Authenticator, Principal};
 use crate::clock::unix_seconds;
 use crate::error::{Error, Result, TokenRejection};
 use crate::id::{OpaqueSecret, SessionId};
-use crate::store::Session;
+use crate::store::{MAX_USER_AGENT_CHARS, Session};
 use crate::token::{Claims, NoCustomClaims};
 
 /// A session used again within this time of its last recorded use is not written again: its
@@ -105,6 +105,25 @@ impl Authenticator {
         self.end_if_credentials_moved(user.id, &id, user.epoch, client)
             .await?;
         Ok(secret.into_secret())
+    }
+
+    /// Records what started a session (the `User-Agent` of the request that opened it), for
+    /// its owner's session list: cut to [`MAX_USER_AGENT_CHARS`] characters, control
+    /// characters dropped.
+    pub async fn describe_session(&self, id: &SessionId, user_agent: &str) -> Result<()> {
+        let agent: String = user_agent
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(MAX_USER_AGENT_CHARS)
+            .collect();
+        if agent.trim().is_empty() {
+            return Ok(());
+        }
+        self.inner
+            .stores
+            .sessions
+            .describe_session(id, agent.trim())
+            .await
     }
 
     /// The live, unrevoked session `id`, its use recorded when the last record is older than

@@ -97,6 +97,10 @@ impl SessionStore for PausingSessions {
             .await
     }
 
+    async fn describe_session(&self, id: &SessionId, user_agent: &str) -> Result<()> {
+        self.inner.describe_session(id, user_agent).await
+    }
+
     async fn sessions_of(&self, user: &UserId, now: SystemTime) -> Result<Vec<Session>> {
         self.inner.sessions_of(user, now).await
     }

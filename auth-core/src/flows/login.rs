@@ -285,6 +285,8 @@ impl Authenticator {
                 created_at: now,
                 auth_time: now,
                 flagged,
+                client,
+                user_agent: None,
                 last_used_at: now,
                 idle_expires_at,
                 expires_at,

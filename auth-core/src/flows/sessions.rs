@@ -24,6 +24,11 @@ pub struct SessionInfo {
     /// configuration ([`CounterPolicy::AcceptAndFlag`](super::CounterPolicy)): perhaps a
     /// cloned authenticator.
     pub flagged: bool,
+    /// The client's address when it started.
+    pub client: Option<std::net::IpAddr>,
+    /// What started it (its `User-Agent`), when described
+    /// ([`Authenticator::describe_session`]).
+    pub user_agent: Option<String>,
 }
 
 impl Authenticator {
@@ -43,6 +48,8 @@ impl Authenticator {
                 created_at: session.created_at,
                 last_used_at: session.last_used_at,
                 flagged: session.flagged,
+                client: session.client,
+                user_agent: session.user_agent,
             })
             .collect())
     }

@@ -1425,6 +1425,23 @@ async fn a_session_secret_opens_its_session_until_the_session_ends() {
     assert_eq!(principal.claims.auth_time, Some(w.clock.unix_seconds()));
     assert!(principal.claims.jti.is_empty(), "no token was issued");
 
+    // The session list says where it started and, once described, what started it.
+    w.auth
+        .describe_session(
+            &tokens.session_id,
+            &format!("Firefox/140\n\u{7}{}", "x".repeat(300)),
+        )
+        .await
+        .unwrap();
+    let listed = w.auth.sessions(&principal).await.unwrap();
+    assert_eq!(listed[0].client, CLIENT);
+    let agent = listed[0].user_agent.as_deref().unwrap();
+    assert!(
+        agent.starts_with("Firefox/140x"),
+        "control characters dropped: {agent:?}"
+    );
+    assert_eq!(agent.chars().count(), crate::store::MAX_USER_AGENT_CHARS);
+
     // A refresh hands out no secret; the one given still opens the session.
     let refreshed = w
         .auth

@@ -731,6 +731,8 @@ fn new_session(user: &User, created_at: SystemTime) -> Session {
         created_at,
         auth_time: created_at,
         flagged: false,
+        client: None,
+        user_agent: None,
         last_used_at: created_at,
         idle_expires_at: created_at + HOUR,
         expires_at: created_at + 24 * HOUR,
@@ -1723,6 +1725,45 @@ pub async fn sessions_expire_list_and_revoke(
         .unwrap()
         .expect("alive");
     assert!(touched.flagged, "a touch keeps the flag");
+
+    // Where a session started, and what started it, are kept for its owner's list.
+    let described = Session {
+        client: Some(std::net::IpAddr::from([198, 51, 100, 7])),
+        ..new_session(&user, t0())
+    };
+    sessions.create_session(described.clone()).await.unwrap();
+    let agent = "Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0 Safari/537.36 \"ünï\"";
+    sessions
+        .describe_session(&described.id, agent)
+        .await
+        .unwrap();
+    let read = sessions
+        .session(&described.id, t0())
+        .await
+        .unwrap()
+        .expect("alive");
+    assert_eq!(read.client, described.client);
+    assert_eq!(read.user_agent.as_deref(), Some(agent));
+    let touched = sessions
+        .touch_session(&described.id, t0() + MINUTE, t0() + HOUR)
+        .await
+        .unwrap()
+        .expect("alive");
+    assert_eq!(
+        (touched.client, touched.user_agent.as_deref()),
+        (described.client, Some(agent)),
+        "a touch keeps them"
+    );
+    let listed = sessions.sessions_of(&user.id, t0()).await.unwrap();
+    assert!(
+        listed
+            .iter()
+            .any(|s| s.id == described.id && s.user_agent.as_deref() == Some(agent))
+    );
+    // Describing a session that is gone brings nothing back.
+    let gone = new_session(&user, t0());
+    sessions.describe_session(&gone.id, agent).await.unwrap();
+    assert_eq!(sessions.session(&gone.id, t0()).await.unwrap(), None);
 }
 
 /// Throttle counters: reserving, giving back, confirming failures, windows, clearing, and each

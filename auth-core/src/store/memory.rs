@@ -668,6 +668,13 @@ impl SessionStore for MemoryStore {
         Ok(self.touch(id, now, idle_expires_at, true))
     }
 
+    async fn describe_session(&self, id: &SessionId, user_agent: &str) -> Result<()> {
+        if let Some(session) = self.state().sessions.get_mut(id) {
+            session.user_agent = Some(user_agent.to_owned());
+        }
+        Ok(())
+    }
+
     async fn sessions_of(&self, user: &UserId, now: SystemTime) -> Result<Vec<Session>> {
         let mut sessions: Vec<Session> = self
             .state()

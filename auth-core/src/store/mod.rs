@@ -43,6 +43,7 @@ mod tls;
 pub use rotate::{Reencryption, reencrypt_totp_secrets};
 
 use std::fmt;
+use std::net::IpAddr;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
@@ -306,6 +307,11 @@ pub struct Session {
     /// Opened by a passkey whose signature counter did not increase, accepted by the
     /// configuration (`CounterPolicy::AcceptAndFlag`): perhaps a cloned authenticator.
     pub flagged: bool,
+    /// The client's address when the session started.
+    pub client: Option<IpAddr>,
+    /// The browser or program that started it (its `User-Agent`), once described
+    /// ([`SessionStore::describe_session`]).
+    pub user_agent: Option<String>,
 }
 
 impl Session {
@@ -314,6 +320,9 @@ impl Session {
         now < self.idle_expires_at && now < self.expires_at
     }
 }
+
+/// The longest `User-Agent` a session keeps; longer ones are cut.
+pub const MAX_USER_AGENT_CHARS: usize = 256;
 
 /// Server-side sessions.
 #[async_trait]
@@ -338,6 +347,9 @@ pub trait SessionStore: Send + Sync + fmt::Debug {
         now: SystemTime,
         idle_expires_at: SystemTime,
     ) -> Result<Option<Session>>;
+    /// Records what started the session (its `User-Agent`, at most
+    /// [`MAX_USER_AGENT_CHARS`] characters); nothing if the session does not exist.
+    async fn describe_session(&self, id: &SessionId, user_agent: &str) -> Result<()>;
     /// The user's sessions alive at `now`, oldest first.
     async fn sessions_of(&self, user: &UserId, now: SystemTime) -> Result<Vec<Session>>;
     /// Ends one of the user's sessions; false if the user has no such session.

@@ -74,6 +74,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "passkeys",
         sql: include_str!("migrations/0010_passkeys.sql"),
     },
+    Migration {
+        version: 11,
+        name: "session_devices",
+        sql: include_str!("migrations/0011_session_devices.sql"),
+    },
 ];
 
 /// The backfill that moves stored addresses to [`normalize_email`]'s form, by its name in

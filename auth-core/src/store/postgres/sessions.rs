@@ -30,7 +30,7 @@ impl PostgresStore {
                auth_time = CASE WHEN $4 THEN $2 ELSE auth_time END \
              WHERE id = $1 AND $2 < idle_expires_at AND $2 < expires_at \
              RETURNING id, user_id, amr, created_at, last_used_at, idle_expires_at, expires_at, \
-               COALESCE(auth_time, created_at) AS auth_time, flagged",
+               COALESCE(auth_time, created_at) AS auth_time, flagged, client, user_agent",
             &[
                 &id.as_str(),
                 &pg_time(now),
@@ -52,8 +52,8 @@ impl SessionStore for PostgresStore {
             &client,
             "INSERT INTO auth_sessions \
                (id, user_id, amr, created_at, last_used_at, idle_expires_at, expires_at, \
-                auth_time, flagged) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                auth_time, flagged, client, user_agent) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             &[
                 &session.id.as_str(),
                 &session.user_id.as_uuid(),
@@ -64,7 +64,20 @@ impl SessionStore for PostgresStore {
                 &pg_time(session.expires_at),
                 &pg_time(session.auth_time),
                 &session.flagged,
+                &session.client,
+                &session.user_agent,
             ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn describe_session(&self, id: &SessionId, user_agent: &str) -> Result<()> {
+        let client = self.client().await?;
+        execute(
+            &client,
+            "UPDATE auth_sessions SET user_agent = $2 WHERE id = $1",
+            &[&id.as_str(), &user_agent],
         )
         .await?;
         Ok(())
@@ -75,7 +88,7 @@ impl SessionStore for PostgresStore {
         query_opt(
             &client,
             "SELECT id, user_id, amr, created_at, last_used_at, idle_expires_at, expires_at, \
-               COALESCE(auth_time, created_at) AS auth_time, flagged \
+               COALESCE(auth_time, created_at) AS auth_time, flagged, client, user_agent \
              FROM auth_sessions \
              WHERE id = $1 AND $2 < idle_expires_at AND $2 < expires_at",
             &[&id.as_str(), &pg_time(now)],
@@ -108,7 +121,7 @@ impl SessionStore for PostgresStore {
         query(
             &client,
             "SELECT id, user_id, amr, created_at, last_used_at, idle_expires_at, expires_at, \
-               COALESCE(auth_time, created_at) AS auth_time, flagged \
+               COALESCE(auth_time, created_at) AS auth_time, flagged, client, user_agent \
              FROM auth_sessions \
              WHERE user_id = $1 AND $2 < idle_expires_at AND $2 < expires_at \
              ORDER BY created_at, id",
@@ -207,5 +220,7 @@ fn session(row: &Row) -> Result<Session> {
         expires_at: get(row, "expires_at")?,
         auth_time: get(row, "auth_time")?,
         flagged: get(row, "flagged")?,
+        client: get(row, "client")?,
+        user_agent: get(row, "user_agent")?,
     })
 }

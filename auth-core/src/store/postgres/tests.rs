@@ -417,6 +417,8 @@ fn session_of(user: &User, created_at: SystemTime, idle: Duration, absolute: Dur
         created_at,
         auth_time: created_at,
         flagged: false,
+        client: None,
+        user_agent: None,
         last_used_at: created_at,
         idle_expires_at: created_at + idle,
         expires_at: created_at + absolute,

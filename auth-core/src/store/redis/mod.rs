@@ -278,6 +278,7 @@ impl Drop for Inner {
 /// a failover.
 struct Scripts {
     create_session: Script,
+    describe_session: Script,
     index_session: Script,
     touch_session: Script,
     revoke_session: Script,
@@ -294,6 +295,7 @@ impl Scripts {
         let with_prelude = |body: &str| Script::from_lua(format!("{PRELUDE}\n{body}"));
         Self {
             create_session: Script::from_lua(include_str!("lua/create_session.lua")),
+            describe_session: Script::from_lua(include_str!("lua/describe_session.lua")),
             index_session: Script::from_lua(include_str!("lua/index_session.lua")),
             touch_session: with_prelude(include_str!("lua/touch_session.lua")),
             revoke_session: Script::from_lua(include_str!("lua/revoke_session.lua")),

@@ -12,7 +12,7 @@ use crate::id::{Amr, SessionId, UserId};
 use crate::store::{Session, SessionStore};
 
 /// The session hash's fields, in the order [`parse_session`] reads them.
-const FIELDS: [&str; 8] = [
+const FIELDS: [&str; 10] = [
     "user",
     "amr",
     "created",
@@ -21,6 +21,8 @@ const FIELDS: [&str; 8] = [
     "expires",
     "auth_time",
     "flagged",
+    "client",
+    "user_agent",
 ];
 
 /// A session id read back from an index: any text, as [`SessionId`] accepts when deserialised.
@@ -42,7 +44,9 @@ fn parse_session(id: &SessionId, fields: Vec<Option<String>>) -> Result<Option<S
         expires,
         auth_time,
         flagged,
-    ]: [Option<String>; 8] = fields.try_into().map_err(|_| malformed("session"))?;
+        client,
+        user_agent,
+    ]: [Option<String>; 10] = fields.try_into().map_err(|_| malformed("session"))?;
     let time = |field: Option<String>| {
         field
             .as_deref()
@@ -66,6 +70,9 @@ fn parse_session(id: &SessionId, fields: Vec<Option<String>>) -> Result<Option<S
         expires_at: time(expires)?,
         // Sessions stored by a release before the flag are not flagged.
         flagged: flagged.as_deref() == Some("1"),
+        // Absent in sessions stored by a release before them, empty when unknown.
+        client: client.and_then(|c| c.parse().ok()),
+        user_agent: user_agent.filter(|agent| !agent.is_empty()),
     }))
 }
 
@@ -170,6 +177,10 @@ impl SessionStore for RedisStore {
             encode_time(session.auth_time),
             "flagged".into(),
             if session.flagged { "1" } else { "0" }.into(),
+            "client".into(),
+            session.client.map(|ip| ip.to_string()).unwrap_or_default(),
+            "user_agent".into(),
+            session.user_agent.clone().unwrap_or_default(),
         ];
         let scripts = &self.inner.scripts;
         let client = self.client();
@@ -234,6 +245,20 @@ impl SessionStore for RedisStore {
         idle_expires_at: SystemTime,
     ) -> Result<Option<Session>> {
         self.touch(id, now, idle_expires_at, true).await
+    }
+
+    async fn describe_session(&self, id: &SessionId, user_agent: &str) -> Result<()> {
+        let _described: i64 = self
+            .run(
+                "describe session",
+                self.inner.scripts.describe_session.evalsha_with_reload(
+                    self.client(),
+                    self.session_key(id.as_str()),
+                    vec![user_agent.to_owned()],
+                ),
+            )
+            .await?;
+        Ok(())
     }
 
     async fn sessions_of(&self, user: &UserId, now: SystemTime) -> Result<Vec<Session>> {

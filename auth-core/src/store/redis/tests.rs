@@ -94,6 +94,8 @@ fn new_session(user: UserId, created_at: SystemTime) -> Session {
         created_at,
         auth_time: created_at - HOUR,
         flagged: false,
+        client: None,
+        user_agent: None,
         last_used_at: created_at,
         idle_expires_at: created_at + HOUR,
         expires_at: created_at + 24 * HOUR,
