@@ -127,7 +127,12 @@ pub(crate) fn router(
     stack: &Stack,
     proxies: crate::proxies::ProxyPolicy,
     admin: bool,
+    ui: Option<&crate::ui::UiSettings>,
 ) -> Routers {
+    let pages = ui.map(|settings| {
+        let key = auth.derive_key("hosted pages: CSRF tokens");
+        crate::ui::routes(auth.clone(), settings, *key).layer(axum::Extension(proxies.clone()))
+    });
     let api = crate::api::routes(auth, proxies);
     let (operations, admin) = if admin {
         let internal = Stack {
@@ -140,12 +145,19 @@ pub(crate) fn router(
     } else {
         (operations(health, Some(&stack.metrics)), None)
     };
-    let routes =
+    let mut routes =
         with_fallbacks(operations.route(JWKS, get(jwks)).with_state(state)).merge(api.router);
+    if let Some(pages) = pages {
+        routes = routes.merge(pages);
+    }
     let templates: Vec<String> = operation_templates(admin.is_none())
         .into_iter()
         .chain([JWKS.to_owned()])
         .chain(api.templates)
+        .chain(
+            ui.into_iter()
+                .flat_map(|_| crate::ui::ROUTES.iter().map(|route| (*route).to_owned())),
+        )
         .collect();
     Routers {
         public: stack.apply(routes, &templates),

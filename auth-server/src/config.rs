@@ -112,6 +112,8 @@ pub(crate) struct ServeConfig {
     pub(crate) mail: mail::MailConfig,
     /// Passkeys: the relying party; `None`: off.
     pub(crate) passkeys: Option<auth_core::flows::PasskeyConfig>,
+    /// The hosted pages.
+    pub(crate) ui: crate::ui::UiSettings,
 }
 
 /// Verified access tokens remembered by default (about half a KiB each).
@@ -595,6 +597,8 @@ pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConf
         &mut problems,
     );
 
+    let ui = ui::read(&get, production, &mut problems);
+
     if problems.is_empty() {
         Ok(ServeConfig {
             port,
@@ -639,6 +643,7 @@ pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConf
             proxies,
             mail,
             passkeys,
+            ui,
         })
     } else {
         Err(problems)
@@ -887,6 +892,7 @@ mod mail;
 mod passkeys;
 mod secrets;
 mod stores;
+mod ui;
 
 pub(crate) use stores::StoreTls;
 

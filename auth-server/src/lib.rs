@@ -22,6 +22,7 @@ mod migrate;
 mod proxies;
 mod purge;
 mod serve;
+mod ui;
 mod user;
 
 use std::process::ExitCode;

@@ -327,6 +327,7 @@ fn app(
         },
         config.proxies.clone(),
         config.admin_addr.is_some(),
+        config.ui.enabled.then_some(&config.ui),
     ))
 }
 
@@ -457,6 +458,10 @@ fn authenticator(
     settings.reauthentication_max_age = config.reauth_max_age;
     settings.sessions.refresh_reuse_grace = config.refresh_reuse_grace;
     settings.email = config.mail.email.clone();
+    if config.ui.enabled {
+        // Mailed links open the hosted pages.
+        settings.email.paths = crate::ui::link_paths();
+    }
     settings.passkeys = config.passkeys.clone();
     let defaults = PasswordConfig::default();
     let concurrency = config

@@ -231,7 +231,12 @@ async fn sign_up_verify_from_the_page_and_sign_in() {
     if !require(Need::PythonAiosmtpd) {
         return;
     }
-    let (smtp, mut server) = smtp_and_server().await;
+    // An API-only deployment: links open the API's own pages (with the hosted pages on, they
+    // open those; tests/ui.rs follows them).
+    let smtp = tokio::task::spawn_blocking(PrivateSmtp::start)
+        .await
+        .unwrap();
+    let mut server = mailing_server(&smtp.url(), &[("UI_ENABLED", "false")]).await;
     let port = server.port;
     let mut seen = Vec::new();
     let email = format!("ada-{}@example.com", uuid_hex());

@@ -12,7 +12,7 @@
 //! - [`metrics`]: `HttpMetricsLayer` (requests by method, route template, status class),
 //!   the `/metrics` service (OpenMetrics), and the auth business metrics from auth-core's
 //!   events and observer hooks.
-//! - [`browser`]: `SessionLayer` (a session cookie over the same session store as the API)
+//! - [`browser`], `SessionLayer` (a session cookie over the same session store as the API)
 //!   and `CsrfLayer` (a token on every state-changing request), for pages.
 //! - [`scope::RequireScopeLayer`]: `403 insufficient_scope` for principals that lack a scope.
 //! - [`breached::HibpRangeSource`] (feature `hibp`, on by default): an HTTPS client for the

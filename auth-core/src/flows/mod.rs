@@ -200,6 +200,12 @@ impl Authenticator {
         &self.inner.passwords
     }
 
+    /// A 32-byte key for `purpose` (a CSRF layer's, say), derived from the MFA keyring's
+    /// active key: the same on every instance sharing the keyring, and new when it rotates.
+    pub fn derive_key(&self, purpose: &str) -> zeroize::Zeroizing<[u8; 32]> {
+        self.inner.mfa_keys.derive_key(purpose)
+    }
+
     fn now(&self) -> SystemTime {
         self.inner.clock.now()
     }

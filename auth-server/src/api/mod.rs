@@ -9,12 +9,12 @@
 //!   request and response bodies, `error` how a failure is answered.
 
 mod auth;
-mod email;
-mod error;
-mod extract;
+pub(crate) mod email;
+pub(crate) mod error;
+pub(crate) mod extract;
 mod mfa;
 mod pages;
-mod passkeys;
+pub(crate) mod passkeys;
 mod sessions;
 mod types;
 

@@ -50,7 +50,8 @@ impl From<PasskeyOptions> for OptionsBody {
     }
 }
 
-fn options(options: PasskeyOptions) -> Response {
+/// A ceremony's options as JSON (the hosted pages' script reads the same shape).
+pub(crate) fn options(options: PasskeyOptions) -> Response {
     Json(OptionsBody::from(options)).into_response()
 }
 

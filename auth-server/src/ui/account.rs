@@ -1,0 +1,411 @@
+//! The account page: where the user is signed in, passkeys, two-step sign-in, password and
+//! address; and the forms it posts.
+
+use std::time::SystemTime;
+
+use askama::Template;
+use auth_core::flows::DisableTotp;
+use auth_core::id::SessionId;
+use auth_core::secrecy::{ExposeSecret, SecretString};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+
+use super::{ACCOUNT, Chrome, Ctx, UiState, account_error, html, see_other, to_sign_in};
+
+/// A session's row.
+struct SessionRow {
+    id: String,
+    device: String,
+    address: String,
+    created: String,
+    last_used: String,
+    current: bool,
+    flagged: bool,
+}
+
+/// A passkey's row.
+struct PasskeyRow {
+    id: String,
+    name: String,
+    created: String,
+    last_used: String,
+}
+
+#[derive(Template)]
+#[template(path = "ui/account.html")]
+struct AccountPage {
+    c: Chrome,
+    email: String,
+    sessions: Vec<SessionRow>,
+    passkeys_on: bool,
+    passkeys: Vec<PasskeyRow>,
+    totp: bool,
+}
+
+/// `at` as `2026-11-30 07:31 UTC`.
+fn when(at: SystemTime) -> String {
+    let at = time::OffsetDateTime::from(at);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute()
+    )
+}
+
+/// The notices the page shows after an action, by the `done` of its address.
+const NOTICES: [(&str, &str); 6] = [
+    ("session_ended", "account.session_ended"),
+    ("passkey_added", "account.passkey_added"),
+    ("passkey_removed", "account.passkey_removed"),
+    ("totp_disabled", "account.totp_disabled"),
+    ("password_changed", "account.password_changed"),
+    ("email_change_sent", "account.email_change_sent"),
+];
+
+#[derive(Deserialize, Default)]
+pub(super) struct AccountQuery {
+    done: Option<String>,
+}
+
+/// The account page of the signed-in caller (the sign-in page for anyone else), with an
+/// error or a notice.
+pub(super) async fn render(
+    state: &UiState,
+    ctx: &Ctx,
+    status: StatusCode,
+    error: Option<String>,
+    notice: Option<&str>,
+) -> Response {
+    let Some(principal) = ctx.principal.clone() else {
+        return to_sign_in(ACCOUNT);
+    };
+    let auth = &state.auth;
+    let passkeys_on = auth.config().passkeys.is_some();
+    let gathered = async {
+        let profile = auth.me(&principal).await?;
+        let sessions = auth.sessions(&principal).await?;
+        let passkeys = if passkeys_on {
+            auth.passkeys(&principal).await?
+        } else {
+            Vec::new()
+        };
+        Ok::<_, auth_core::Error>((profile, sessions, passkeys))
+    };
+    let (profile, sessions, passkeys) = match gathered.await {
+        Ok(gathered) => gathered,
+        Err(error) => {
+            let (status, text) = ctx.error_text(&error);
+            return (status, text).into_response_page(state, ctx);
+        }
+    };
+    let mut c = ctx.chrome(state, "account.title", "account").notice(notice);
+    c.wide = true;
+    if let Some(error) = error {
+        c = c.error(error);
+    }
+    let never = c.t("account.never").to_owned();
+    let unknown = c.t("account.unknown_device").to_owned();
+    let page = AccountPage {
+        email: profile.email,
+        sessions: sessions
+            .iter()
+            .rev()
+            .map(|session| SessionRow {
+                id: session.id.as_str().to_owned(),
+                device: session
+                    .user_agent
+                    .as_deref()
+                    .map_or_else(|| unknown.clone(), describe_agent),
+                address: session
+                    .client
+                    .map_or_else(|| "-".to_owned(), |ip| ip.to_string()),
+                created: when(session.created_at),
+                last_used: when(session.last_used_at),
+                current: session.current,
+                flagged: session.flagged,
+            })
+            .collect(),
+        passkeys_on,
+        passkeys: passkeys
+            .iter()
+            .map(|passkey| PasskeyRow {
+                id: passkey.id.to_string(),
+                name: passkey.name.clone(),
+                created: when(passkey.created_at),
+                last_used: passkey.last_used_at.map_or_else(|| never.clone(), when),
+            })
+            .collect(),
+        totp: profile.mfa_enabled,
+        c,
+    };
+    html(status, &page)
+}
+
+/// A short name for a browser from its `User-Agent`: the browser and the system, or the
+/// header itself cut short.
+pub(super) fn describe_agent(agent: &str) -> String {
+    let browser = [
+        ("Edg/", "Edge"),
+        ("Firefox/", "Firefox"),
+        ("Chrome/", "Chrome"),
+        ("Safari/", "Safari"),
+        ("curl/", "curl"),
+    ]
+    .into_iter()
+    .find(|(marker, _)| agent.contains(marker))
+    .map(|(_, name)| name);
+    let system = [
+        ("Android", "Android"),
+        ("iPhone", "iPhone"),
+        ("iPad", "iPad"),
+        ("Windows", "Windows"),
+        ("Mac OS X", "macOS"),
+        ("CrOS", "ChromeOS"),
+        ("Linux", "Linux"),
+    ]
+    .into_iter()
+    .find(|(marker, _)| agent.contains(marker))
+    .map(|(_, name)| name);
+    let headless = agent.contains("HeadlessChrome");
+    match (browser, system) {
+        (Some(browser), Some(system)) if headless => format!("{browser} (headless) on {system}"),
+        (Some(browser), Some(system)) => format!("{browser} on {system}"),
+        (Some(browser), None) => browser.to_owned(),
+        _ => agent.chars().take(60).collect(),
+    }
+}
+
+/// An error page for what the account page could not gather.
+trait IntoPage {
+    fn into_response_page(self, state: &UiState, ctx: &Ctx) -> Response;
+}
+
+impl IntoPage for (StatusCode, String) {
+    fn into_response_page(self, state: &UiState, ctx: &Ctx) -> Response {
+        let (status, text) = self;
+        let c = ctx.chrome(state, "errors.title", "message").error(text);
+        html(
+            status,
+            &super::MessagePage {
+                c,
+                text: String::new(),
+                link: None,
+            },
+        )
+    }
+}
+
+pub(super) async fn page(
+    State(state): State<UiState>,
+    ctx: Ctx,
+    q: Result<Query<AccountQuery>, QueryRejection>,
+) -> Response {
+    let q = q.ok();
+    let done = q.and_then(|Query(q)| q.done);
+    let notice = NOTICES
+        .iter()
+        .find(|(name, _)| Some(*name) == done.as_deref())
+        .map(|(_, key)| *key);
+    render(&state, &ctx, StatusCode::OK, None, notice).await
+}
+
+/// Back to the account page, saying `done`.
+fn done(done: &str) -> Response {
+    see_other(&format!("{ACCOUNT}?done={done}"), Vec::new())
+}
+
+#[derive(Deserialize)]
+pub(super) struct IdForm {
+    id: String,
+}
+
+pub(super) async fn end_session(
+    State(state): State<UiState>,
+    ctx: Ctx,
+    axum::Form(form): axum::Form<IdForm>,
+) -> Response {
+    let Some(principal) = ctx.principal.clone() else {
+        return to_sign_in(ACCOUNT);
+    };
+    let ended = match SessionId::parse(&form.id) {
+        Ok(id) => {
+            state
+                .auth
+                .revoke_session(&principal, &id, Some(ctx.client))
+                .await
+        }
+        Err(error) => Err(error),
+    };
+    match ended {
+        Ok(()) => done("session_ended"),
+        Err(error) => account_error(&state, &ctx, &error).await,
+    }
+}
+
+pub(super) async fn delete_passkey(
+    State(state): State<UiState>,
+    ctx: Ctx,
+    axum::Form(form): axum::Form<IdForm>,
+) -> Response {
+    let Some(principal) = ctx.principal.clone() else {
+        return to_sign_in(ACCOUNT);
+    };
+    match state
+        .auth
+        .delete_passkey(&principal, &form.id, Some(ctx.client))
+        .await
+    {
+        Ok(()) => done("passkey_removed"),
+        Err(error) => account_error(&state, &ctx, &error).await,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "ui/totp_setup.html")]
+struct TotpSetupPage {
+    c: Chrome,
+    secret: String,
+    uri: String,
+}
+
+pub(super) async fn enroll_totp(State(state): State<UiState>, ctx: Ctx) -> Response {
+    let Some(principal) = ctx.principal.clone() else {
+        return to_sign_in(ACCOUNT);
+    };
+    match state.auth.enroll_totp(&principal).await {
+        Ok(enrollment) => {
+            let c = ctx.chrome(&state, "totp.setup_title", "totp");
+            html(
+                StatusCode::OK,
+                &TotpSetupPage {
+                    c,
+                    secret: enrollment.secret.expose_secret().to_owned(),
+                    uri: enrollment.otpauth_uri.expose_secret().to_owned(),
+                },
+            )
+        }
+        Err(error) => account_error(&state, &ctx, &error).await,
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct CodeForm {
+    code: String,
+}
+
+#[derive(Template)]
+#[template(path = "ui/recovery_codes.html")]
+struct RecoveryCodesPage {
+    c: Chrome,
+    codes: Vec<String>,
+}
+
+pub(super) async fn confirm_totp(
+    State(state): State<UiState>,
+    ctx: Ctx,
+    axum::Form(form): axum::Form<CodeForm>,
+) -> Response {
+    let Some(principal) = ctx.principal.clone() else {
+        return to_sign_in(ACCOUNT);
+    };
+    match state
+        .auth
+        .confirm_totp(&principal, form.code.trim(), Some(ctx.client))
+        .await
+    {
+        Ok(codes) => {
+            let c = ctx.chrome(&state, "totp.codes_title", "recovery-codes");
+            html(
+                StatusCode::OK,
+                &RecoveryCodesPage {
+                    c,
+                    codes: codes
+                        .iter()
+                        .map(|code| code.expose_secret().to_owned())
+                        .collect(),
+                },
+            )
+        }
+        Err(error) => account_error(&state, &ctx, &error).await,
+    }
+}
+
+pub(super) async fn disable_totp(
+    State(state): State<UiState>,
+    ctx: Ctx,
+    axum::Form(form): axum::Form<CodeForm>,
+) -> Response {
+    let Some(principal) = ctx.principal.clone() else {
+        return to_sign_in(ACCOUNT);
+    };
+    match state
+        .auth
+        .disable_totp(
+            &principal,
+            DisableTotp::Code(form.code.trim()),
+            Some(ctx.client),
+        )
+        .await
+    {
+        Ok(()) => done("totp_disabled"),
+        Err(error) => account_error(&state, &ctx, &error).await,
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct PasswordChangeForm {
+    current_password: SecretString,
+    new_password: SecretString,
+}
+
+pub(super) async fn change_password(
+    State(state): State<UiState>,
+    ctx: Ctx,
+    axum::Form(form): axum::Form<PasswordChangeForm>,
+) -> Response {
+    let Some(principal) = ctx.principal.clone() else {
+        return to_sign_in(ACCOUNT);
+    };
+    match state
+        .auth
+        .change_password(
+            &principal,
+            &form.current_password,
+            &form.new_password,
+            Some(ctx.client),
+        )
+        .await
+    {
+        Ok(()) => done("password_changed"),
+        Err(error) => account_error(&state, &ctx, &error).await,
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct EmailChangeForm {
+    new_email: String,
+}
+
+pub(super) async fn change_email(
+    State(state): State<UiState>,
+    ctx: Ctx,
+    axum::Form(form): axum::Form<EmailChangeForm>,
+) -> Response {
+    let Some(principal) = ctx.principal.clone() else {
+        return to_sign_in(ACCOUNT);
+    };
+    match state
+        .auth
+        .request_email_change(&principal, &form.new_email, &ctx.origin())
+        .await
+    {
+        Ok(()) => done("email_change_sent"),
+        Err(error) => account_error(&state, &ctx, &error).await,
+    }
+}
