@@ -49,11 +49,14 @@ pub enum Need {
     PythonCryptography,
     /// `python3` with the `aiosmtpd` package, the SMTP server mail tests read from.
     PythonAiosmtpd,
+    /// `chromium` and `chromedriver` on the `PATH`: the real browser the hosted pages are
+    /// tested in.
+    Chromium,
 }
 
 impl Need {
     /// Every need, in the order `scripts/test` reports them.
-    pub const ALL: [Need; 7] = [
+    pub const ALL: [Need; 8] = [
         Need::Postgres,
         Need::Redis,
         Need::RedisServer,
@@ -61,6 +64,7 @@ impl Need {
         Need::Openssl,
         Need::PythonCryptography,
         Need::PythonAiosmtpd,
+        Need::Chromium,
     ];
 
     /// The name `needs.txt` and `AUTH_TEST_ALLOW_MISSING` use.
@@ -73,6 +77,7 @@ impl Need {
             Need::Openssl => "openssl",
             Need::PythonCryptography => "python-cryptography",
             Need::PythonAiosmtpd => "python-aiosmtpd",
+            Need::Chromium => "chromium",
         }
     }
 
@@ -90,6 +95,7 @@ impl Need {
             Need::Openssl => "install openssl",
             Need::PythonCryptography => "python3 -m pip install cryptography",
             Need::PythonAiosmtpd => "python3 -m pip install aiosmtpd",
+            Need::Chromium => "install chromium and chromium-driver (Debian's packages)",
         }
     }
 
@@ -121,6 +127,7 @@ impl Need {
             }
             Need::PythonCryptography => python_module("cryptography"),
             Need::PythonAiosmtpd => python_module("aiosmtpd"),
+            Need::Chromium => on_path("chromium").or_else(|| on_path("chromedriver")),
         }
     }
 }

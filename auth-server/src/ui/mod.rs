@@ -210,11 +210,11 @@ pub(crate) fn routes(auth: Authenticator, settings: &UiSettings, csrf_key: [u8; 
             "/ui/passkeys/register/finish",
             post(passkeys::register_finish),
         )
+        .layer(CsrfLayer::new(csrf_key).cookie(pre_session))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             refusals_as_pages,
         ))
-        .layer(CsrfLayer::new(csrf_key).cookie(pre_session))
         .layer(SessionLayer::new(auth, session))
         .layer(middleware::map_response(page_headers))
         .with_state(state)

@@ -200,7 +200,11 @@ pub(super) async fn second_factor(
             see_other("/ui/sign-in?expired=1", vec![state.mfa.clear()])
         }
         Err(error) => {
-            let (status, text) = ctx.error_text(&error);
+            let (status, mut text) = ctx.error_text(&error);
+            if matches!(error, auth_core::Error::InvalidCredentials) {
+                // Here only the code can be wrong.
+                text = ctx.texts.get("error.mfa_invalid").to_owned();
+            }
             second_factor_page_for(&state, &ctx, status, None, Some(text), &return_to)
         }
     }

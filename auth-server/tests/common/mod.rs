@@ -9,6 +9,8 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 
+pub mod mail;
+
 pub use auth_core::testing::needs::{Need, require, require_all};
 pub use auth_core::testing::private::*;
 
@@ -137,7 +139,10 @@ async fn spawn_server(mut command: Command, vars: &[(&str, &str)]) -> Server {
 /// An HTTP/1.1 answer: status, lower-cased head, JSON body (Null when empty).
 pub struct Answer {
     pub status: u16,
+    /// The status line and headers, lower-cased.
     pub head: String,
+    /// The headers as they came (cookie values keep their case).
+    pub raw_head: String,
     pub body: Value,
     /// The body as it came, byte for byte.
     pub raw_body: String,
@@ -171,6 +176,7 @@ pub async fn send(port: u16, method: &str, path: &str, headers: &[&str], body: &
     Answer {
         status,
         head: head.to_ascii_lowercase(),
+        raw_head: head.to_owned(),
         raw_body: raw.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_owned(),
         body,
     }

@@ -229,7 +229,11 @@ where
                 };
                 let valid = submitted.is_some_and(|token| matches_any(&token, &expected));
                 if !valid {
-                    tracing::info!(method = %parts.method, "a request without its CSRF token was refused");
+                    tracing::info!(
+                        method = %parts.method,
+                        session = session.is_some(),
+                        "a request without its CSRF token was refused"
+                    );
                     return Ok(refused(&parts.headers));
                 }
             }
