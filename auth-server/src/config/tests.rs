@@ -598,3 +598,29 @@ fn the_admin_listener_takes_a_host_and_port_or_a_port_alone_never_the_public_por
     // Port 0 (any free port, for tests) on both is no clash.
     assert!(config(&[("PORT", "0"), ("ADMIN_ADDR", "127.0.0.1:0")]).is_ok());
 }
+
+#[test]
+fn the_hosted_pages_are_on_by_default_and_their_settings_are_checked() {
+    let defaults = config(&[]).unwrap();
+    assert!(defaults.ui.enabled);
+    assert_eq!(defaults.ui.same_site, auth_tower::browser::SameSite::Lax);
+    assert!(!config(&[("UI_ENABLED", "false")]).unwrap().ui.enabled);
+    assert_eq!(
+        config(&[("UI_COOKIE_SAMESITE", "none")])
+            .unwrap()
+            .ui
+            .same_site,
+        auth_tower::browser::SameSite::None,
+        "development may relax it, to show the CSRF check holds alone"
+    );
+    let found = problems(&[
+        ("UI_ENABLED", "yes"),
+        ("UI_COOKIE_SAMESITE", "loose"),
+        ("UI_LOCALES_DIR", "/nonexistent/ui-locales"),
+    ]);
+    for variable in ["UI_ENABLED", "UI_COOKIE_SAMESITE", "UI_LOCALES_DIR"] {
+        assert!(has(&found, variable), "{variable}: {found:?}");
+    }
+    let found = production_problems(&[("UI_COOKIE_SAMESITE", "none")]);
+    assert!(has(&found, "UI_COOKIE_SAMESITE"), "{found:?}");
+}
