@@ -42,10 +42,10 @@
     box.focus();
   }
 
-  /** A ceremony that reads a passkey: options from `base/options`, the browser's answer to
-   *  `base/finish`, then wherever the server says. */
-  async function assert(base, extra, mediation, signal) {
-    const begun = await post(`${base}/options`, { ...extra, ...(mediation ? { mediation } : {}) });
+  /** A ceremony that reads a passkey: options from `base/options` (sent `begin`), the
+   *  browser's answer to `base/finish` (with `finish`), then wherever the server says. */
+  async function assert(base, begin, finish, mediation, signal) {
+    const begun = await post(`${base}/options`, { ...begin, ...(mediation ? { mediation } : {}) });
     const publicKey = PublicKeyCredential.parseRequestOptionsFromJSON(begun.options.publicKey);
     const request = { publicKey };
     if (mediation === "conditional") {
@@ -56,10 +56,9 @@
     }
     const credential = await navigator.credentials.get(request);
     const done = await post(`${base}/finish`, {
-      ...extra,
+      ...finish,
       ceremony: begun.ceremony,
       credential: credential.toJSON(),
-      return_to: returnTo,
     });
     window.location.assign(done.redirect);
   }
@@ -69,7 +68,7 @@
     const button = document.getElementById("passkey-sign-in");
     button?.addEventListener("click", () => {
       autofill?.abort();
-      assert("/ui/passkeys/sign-in", {}, null, null).catch(showError);
+      assert("/ui/passkeys/sign-in", {}, { return_to: returnTo }, null, null).catch(showError);
     });
     if (typeof PublicKeyCredential.isConditionalMediationAvailable !== "function") {
       return;
@@ -79,13 +78,16 @@
         return;
       }
       autofill = new AbortController();
-      assert("/ui/passkeys/sign-in", {}, "conditional", autofill.signal).catch(showError);
+      assert("/ui/passkeys/sign-in", {}, { return_to: returnTo }, "conditional", autofill.signal)
+        .catch(showError);
     });
   }
 
   function onSecondFactor() {
     document.getElementById("passkey-second-factor")?.addEventListener("click", () => {
-      assert("/ui/passkeys/second-factor", {}, null, null).catch(showError);
+      assert("/ui/passkeys/second-factor", {}, { return_to: returnTo }, null, null).catch(
+        showError,
+      );
     });
   }
 
@@ -98,9 +100,9 @@
       if (!password.reportValidity()) {
         return;
       }
-      assert("/ui/passkeys/reset", { token, new_password: password.value }, null, null).catch(
-        showError,
-      );
+      // The new password goes with the answer only, never to the options.
+      assert("/ui/passkeys/reset", { token }, { token, new_password: password.value }, null, null)
+        .catch(showError);
     });
   }
 

@@ -145,8 +145,10 @@ pub(crate) fn router(
     } else {
         (operations(health, Some(&stack.metrics)), None)
     };
-    let mut routes =
-        with_fallbacks(operations.route(JWKS, get(jwks)).with_state(state)).merge(api.router);
+    // CORS for the API only: no other origin may read a page (a page holds its CSRF token).
+    let mut routes = with_fallbacks(operations.route(JWKS, get(jwks)).with_state(state))
+        .merge(api.router)
+        .layer(cors(&stack.cors_origins));
     if let Some(pages) = pages {
         routes = routes.merge(pages);
     }
@@ -197,14 +199,13 @@ fn with_fallbacks(routes: Router) -> Router {
 }
 
 impl Stack {
-    /// Wraps `routes` in the body limit, CORS, the request deadline, the panic catcher,
+    /// Wraps `routes` in the body limit, the request deadline, the panic catcher,
     /// `X-Content-Type-Options: nosniff` on every answer, metrics (labelled by the route
     /// `templates`), the request span and log line, and request ids.
     pub(crate) fn apply(&self, routes: Router, templates: &[String]) -> Router {
         let timeout = self.request_timeout;
         routes
             .layer(DefaultBodyLimit::max(BODY_LIMIT))
-            .layer(cors(&self.cors_origins))
             .layer(middleware::from_fn(move |request: Request, next: Next| {
                 deadline(timeout, request, next)
             }))

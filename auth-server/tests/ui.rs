@@ -18,6 +18,7 @@ use tokio::process::{Child, Command};
 
 const PASSWORD: &str = "correct horse battery staple";
 const NEW_PASSWORD: &str = "a brand new horse battery staple";
+const THIRD_PASSWORD: &str = "yet another horse battery staple";
 
 /// A chromedriver process and one browser session in it.
 struct Browser {
@@ -65,7 +66,7 @@ impl Browser {
         let capabilities = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {
-                "binary": "/usr/bin/chromium",
+                "binary": chromium(),
                 "args": [
                     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                     "--disable-background-networking", "--disable-component-update",
@@ -324,6 +325,20 @@ async fn wd(port: u16, method: &str, path: &str, body: Option<&Value>) -> Value 
     value
 }
 
+/// The browser: `AUTH_TEST_CHROMIUM`, else `chromium` from the `PATH`.
+fn chromium() -> String {
+    if let Some(browser) = std::env::var_os("AUTH_TEST_CHROMIUM") {
+        return browser.to_string_lossy().into_owned();
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("chromium"))
+        .find(|candidate| candidate.is_file())
+        .expect("chromium on the PATH (the test's need says so)")
+        .to_string_lossy()
+        .into_owned()
+}
+
 fn screenshot_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -399,8 +414,25 @@ async fn account_walk() {
     browser.click("#register").await;
     browser.wait_for_text("h1", "Check your mail").await;
     let mail = mail_about(&smtp, &email, &mut seen, "Verify").await;
-    let (path, _) = mail.link();
+    let (path, token) = mail.link();
     assert!(path.starts_with("/ui/verify-email?token="), "{path}");
+    // A link mailed before the pages were on opens the API's page, which posts back to the
+    // API's own route.
+    let api_page = send(
+        server.port,
+        "GET",
+        &format!("/v1/auth/email/verify?token={token}"),
+        &[],
+        b"",
+    )
+    .await;
+    assert!(
+        api_page
+            .raw_body
+            .contains(&format!("action=\"{base}/v1/auth/email/verify\"")),
+        "{}",
+        api_page.raw_body
+    );
     browser.go(&format!("{base}{path}")).await;
     browser.click("#confirm").await;
     browser.wait_for_text("h1", "Address verified").await;
@@ -505,7 +537,9 @@ async fn account_walk() {
     );
 
     // Forgot the password: the link from the mail opens the reset page, which takes the
-    // new password and the authenticator code.
+    // new password and the authenticator code. (The passkey, as the authenticator holds it
+    // now, is kept for later.)
+    let passkey = browser.credentials(&authenticator).await.remove(0);
     browser.remove_authenticator(&authenticator).await;
     browser.click("#sign-out").await;
     browser.wait_for_path("/ui/sign-in?signed_out=1").await;
@@ -533,6 +567,41 @@ async fn account_walk() {
     browser.click("#verify").await;
     browser.wait_for_path("/ui/account").await;
     assert_eq!(browser.text("#account-email").await, email);
+
+    // Forgot it again: this time the reset's second factor is the passkey.
+    browser.click("#sign-out").await;
+    browser.wait_for_path("/ui/sign-in?signed_out=1").await;
+    browser.go(&format!("{base}/ui/forgot-password")).await;
+    browser.type_into("#email", &email).await;
+    browser.click("#send-reset").await;
+    browser.wait_for_text("h1", "Check your mail").await;
+    let mail = mail_about(&smtp, &email, &mut seen, "Reset").await;
+    let (path, _) = mail.link();
+    browser.go(&format!("{base}{path}")).await;
+    let authenticator = browser.add_authenticator().await;
+    browser.add_credential(&authenticator, &passkey).await;
+    browser.type_into("#new_password", THIRD_PASSWORD).await;
+    browser.click("#passkey-reset").await;
+    // On to the sign-in page, whose autofill signs in with the passkey at once.
+    browser.wait_for_path("/ui/account").await;
+    let after_reset = sign_count(&browser.credentials(&authenticator).await);
+    assert!(
+        after_reset >= after_second_factor + 2,
+        "the reset and the sign-in after it each used the passkey ({after_second_factor} -> {after_reset})"
+    );
+    let login = post_json(
+        server.port,
+        "/v1/auth/login",
+        &json!({"email": email, "password": THIRD_PASSWORD}),
+        None,
+    )
+    .await;
+    assert_eq!(
+        login.status, 200,
+        "the password is the one set: {:?}",
+        login.body
+    );
+    assert!(login.body["mfa_token"].is_string());
 }
 
 /// What a signed-in browser session is over raw HTTP: its cookies and the token its pages

@@ -49,8 +49,8 @@ pub enum Need {
     PythonCryptography,
     /// `python3` with the `aiosmtpd` package, the SMTP server mail tests read from.
     PythonAiosmtpd,
-    /// `chromium` and `chromedriver` on the `PATH`: the real browser the hosted pages are
-    /// tested in.
+    /// A Chromium-family browser (`AUTH_TEST_CHROMIUM`, else `chromium` on the `PATH`) and
+    /// `chromedriver` on the `PATH`: the real browser the hosted pages are tested in.
     Chromium,
 }
 
@@ -127,7 +127,14 @@ impl Need {
             }
             Need::PythonCryptography => python_module("cryptography"),
             Need::PythonAiosmtpd => python_module("aiosmtpd"),
-            Need::Chromium => on_path("chromium").or_else(|| on_path("chromedriver")),
+            Need::Chromium => match std::env::var_os("AUTH_TEST_CHROMIUM") {
+                Some(browser) if !std::path::Path::new(&browser).is_file() => Some(format!(
+                    "AUTH_TEST_CHROMIUM names {}, which is not a file",
+                    browser.to_string_lossy()
+                )),
+                Some(_) => on_path("chromedriver"),
+                None => on_path("chromium").or_else(|| on_path("chromedriver")),
+            },
         }
     }
 }

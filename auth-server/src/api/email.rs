@@ -4,7 +4,7 @@
 //! button posts it back as a form (answered with a page), as an application posts it as JSON
 //! (answered with JSON). Used, expired or voided links and codes answer `410 intent_invalid`.
 
-use auth_core::flows::{Authenticator, Origin, Principal};
+use auth_core::flows::{Authenticator, LinkPaths, Origin, Principal};
 use auth_core::intent::Purpose;
 use auth_core::secrecy::ExposeSecret;
 use axum::extract::rejection::QueryRejection;
@@ -47,8 +47,9 @@ fn accepted(status: &'static str) -> Response {
     (StatusCode::ACCEPTED, Json(AcceptedBody { status })).into_response()
 }
 
-/// Where a page's button posts: the link's own address (`APP_URL` and the path), so a
-/// server behind a path prefix gets the post where the link came in.
+/// Where a page's button posts: the page's own route under `APP_URL`, so a server behind a
+/// path prefix gets the post where the link came in. Always this API's route, also while
+/// mailed links open the hosted pages (a link mailed before they were on still works).
 fn link_target(auth: &Authenticator, path: &str) -> String {
     format!("{}{path}", auth.config().email.app_url)
 }
@@ -118,7 +119,7 @@ pub(crate) async fn verify_email_page(
     State(auth): State<Authenticator>,
     query: Result<Query<TokenQuery>, QueryRejection>,
 ) -> Response {
-    let action = link_target(&auth, &auth.config().email.paths.verify_email);
+    let action = link_target(&auth, &LinkPaths::default().verify_email);
     link_page(&auth, query, &[Purpose::VerifyEmail], |token| {
         pages::form(
             product(&auth),
@@ -183,7 +184,7 @@ pub(crate) async fn reset_password_page(
     State(auth): State<Authenticator>,
     query: Result<Query<TokenQuery>, QueryRejection>,
 ) -> Response {
-    let action = link_target(&auth, &auth.config().email.paths.reset_password);
+    let action = link_target(&auth, &LinkPaths::default().reset_password);
     link_page(&auth, query, &[Purpose::ResetPassword], |token| {
         pages::form(
             product(&auth),
@@ -242,7 +243,7 @@ pub(crate) async fn login_email_page(
     State(auth): State<Authenticator>,
     query: Result<Query<TokenQuery>, QueryRejection>,
 ) -> Response {
-    let action = link_target(&auth, &auth.config().email.paths.login);
+    let action = link_target(&auth, &LinkPaths::default().login);
     link_page(&auth, query, &[Purpose::LoginLink], |token| {
         pages::form(
             product(&auth),
@@ -292,7 +293,7 @@ pub(crate) async fn change_email_page(
     State(auth): State<Authenticator>,
     query: Result<Query<TokenQuery>, QueryRejection>,
 ) -> Response {
-    let action = link_target(&auth, &auth.config().email.paths.change_email);
+    let action = link_target(&auth, &LinkPaths::default().change_email);
     let purposes = [Purpose::ChangeEmail, Purpose::UndoEmailChange];
     link_page(&auth, query, &purposes, |token| {
         pages::form(

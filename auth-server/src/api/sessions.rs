@@ -32,6 +32,8 @@ pub(crate) async fn sessions(
             last_used_at: timestamp(session.last_used_at),
             current: session.current,
             flagged: session.flagged,
+            client: session.client,
+            user_agent: session.user_agent,
         })
         .collect();
     Ok(Json(SessionsBody { sessions }).into_response())

@@ -294,6 +294,15 @@ pub(crate) struct SessionBody {
     /// Opened by a passkey whose signature counter did not increase, let through by
     /// `PASSKEY_COUNTER_POLICY=accept`: perhaps a cloned authenticator.
     pub(crate) flagged: bool,
+    /// The client's address when it started; absent for sessions started before releases
+    /// that record it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = "ip")]
+    pub(crate) client: Option<std::net::IpAddr>,
+    /// What started it (its `User-Agent`), for sessions opened by the hosted pages.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 256)]
+    pub(crate) user_agent: Option<String>,
 }
 
 /// The caller's sessions.

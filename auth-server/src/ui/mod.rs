@@ -30,7 +30,7 @@ use auth_tower::browser::{CookieSpec, CsrfLayer, CsrfToken, SameSite, SessionLay
 use axum::Router;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -74,6 +74,8 @@ pub(crate) struct UiState {
     catalogue: Catalogue,
     session: CookieSpec,
     mfa: CookieSpec,
+    /// The CSRF layer, for the new pre-session cookie of a sign-in or a sign-out.
+    csrf: CsrfLayer,
 }
 
 /// Where mailed links point when the pages are on: the pages that show their buttons.
@@ -125,18 +127,23 @@ pub(crate) const ROUTES: &[&str] = &[
 /// instance (it is derived from the MFA keyring).
 pub(crate) fn routes(auth: Authenticator, settings: &UiSettings, csrf_key: [u8; 32]) -> Router {
     let session = CookieSpec::new(SESSION_COOKIE).same_site(settings.same_site);
+    let pre_session =
+        CookieSpec::new(auth_tower::browser::PRE_SESSION_COOKIE).same_site(settings.same_site);
+    let csrf = CsrfLayer::new(csrf_key).cookie(pre_session);
     let state = UiState {
         auth: auth.clone(),
         catalogue: settings.catalogue.clone(),
         session: session.clone(),
         mfa: CookieSpec::new(MFA_COOKIE).same_site(settings.same_site),
+        csrf: csrf.clone(),
     };
-    let pre_session =
-        CookieSpec::new(auth_tower::browser::PRE_SESSION_COOKIE).same_site(settings.same_site);
-    Router::new()
-        .route("/ui", get(|| async { see_other(ACCOUNT, Vec::new()) }))
+    // The stylesheet and the script are the same for everyone and cached: no session, no
+    // pre-session cookie (a shared cache would hand one browser's to all).
+    let assets = Router::new()
         .route("/ui/assets/ui.css", get(stylesheet))
-        .route("/ui/assets/ui.js", get(script))
+        .route("/ui/assets/ui.js", get(script));
+    let pages = Router::new()
+        .route("/ui", get(|| async { see_other(ACCOUNT, Vec::new()) }))
         .route("/ui/sign-in", get(sign_in::page).post(sign_in::submit))
         .route(
             "/ui/sign-in/second-factor",
@@ -210,12 +217,14 @@ pub(crate) fn routes(auth: Authenticator, settings: &UiSettings, csrf_key: [u8; 
             "/ui/passkeys/register/finish",
             post(passkeys::register_finish),
         )
-        .layer(CsrfLayer::new(csrf_key).cookie(pre_session))
+        .layer(csrf)
+        .layer(SessionLayer::new(auth, session))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             refusals_as_pages,
-        ))
-        .layer(SessionLayer::new(auth, session))
+        ));
+    pages
+        .merge(assets)
         .layer(middleware::map_response(page_headers))
         .with_state(state)
 }
@@ -246,14 +255,16 @@ async fn page_headers(mut response: Response) -> Response {
     response
 }
 
-/// A form's post refused before its handler (the CSRF check, a body too large) gets a page
-/// instead of the JSON a script gets.
+/// A refusal before the handler (the CSRF check, a body too large, a session store that
+/// cannot answer) gets a page when a form posted or a browser asked for a page, instead of
+/// the JSON a script gets.
 async fn refusals_as_pages(State(state): State<UiState>, request: Request, next: Next) -> Response {
-    let form = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let form = header_has(
+        request.headers(),
+        &header::CONTENT_TYPE,
+        "application/x-www-form-urlencoded",
+    ) || (request.method() == axum::http::Method::GET
+        && header_has(request.headers(), &header::ACCEPT, "text/html"));
     let texts = state.catalogue.pick(
         request
             .headers()
@@ -269,13 +280,14 @@ async fn refusals_as_pages(State(state): State<UiState>, request: Request, next:
         return response;
     }
     let status = response.status();
-    let text = if status == StatusCode::FORBIDDEN {
-        texts.get("error.csrf").to_owned()
-    } else {
-        status.canonical_reason().unwrap_or("error").to_owned()
+    let text = match status {
+        StatusCode::FORBIDDEN => texts.get("error.csrf").to_owned(),
+        StatusCode::SERVICE_UNAVAILABLE => texts.get("error.unavailable").to_owned(),
+        _ => status.canonical_reason().unwrap_or("error").to_owned(),
     };
+    let retry_after = response.headers().get(header::RETRY_AFTER).cloned();
     let chrome = Chrome::new(&state, texts, "errors.title", "message", String::new());
-    html(
+    let mut page = html(
         status,
         &MessagePage {
             c: chrome,
@@ -283,7 +295,19 @@ async fn refusals_as_pages(State(state): State<UiState>, request: Request, next:
             link: Some(("/ui/sign-in".to_owned(), String::new())),
         }
         .with_link_label("common.back_to_sign_in"),
-    )
+    );
+    if let Some(retry_after) = retry_after {
+        page.headers_mut().insert(header::RETRY_AFTER, retry_after);
+    }
+    page
+}
+
+/// Whether the header `name` holds `wanted`.
+fn header_has(headers: &HeaderMap, name: &header::HeaderName, wanted: &str) -> bool {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains(wanted))
 }
 
 async fn stylesheet() -> Response {
@@ -539,10 +563,17 @@ async fn session_cookies(
         // The list shows an unknown device; the sign-in stands.
         tracing::warn!(%error, "the new session could not be described");
     }
+    // A browser signing in again leaves no session behind in the cookie it replaces.
+    if let Some(previous) = &ctx.principal
+        && let Err(error) = state.auth.logout(previous, Some(ctx.client)).await
+    {
+        tracing::warn!(%error, "the session the new one replaces did not end");
+    }
     let lifetime = state.auth.config().sessions.absolute;
     Ok(vec![
         state.session.set(secret.expose_secret(), Some(lifetime)),
         state.mfa.clear(),
+        state.csrf.renew(),
     ])
 }
 

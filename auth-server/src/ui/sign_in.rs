@@ -400,7 +400,7 @@ pub(super) async fn sign_out(State(state): State<UiState>, ctx: Ctx) -> Response
     }
     see_other(
         "/ui/sign-in?signed_out=1",
-        vec![state.session.clear(), state.mfa.clear()],
+        vec![state.session.clear(), state.mfa.clear(), state.csrf.renew()],
     )
 }
 

@@ -92,7 +92,15 @@ impl Catalogue {
             if let Some(unknown) = texts.keys().find(|key| !english.contains_key(*key)) {
                 return Err(format!("{}: {unknown} is not a key", path.display()));
             }
-            locales.insert(tag.to_ascii_lowercase(), texts);
+            let tag = tag.to_ascii_lowercase();
+            if tag == DEFAULT_LOCALE {
+                // English texts of the operator's own: over the built-in ones, key by key.
+                let mut merged = english.clone();
+                merged.extend(texts);
+                locales.insert(tag, merged);
+            } else {
+                locales.insert(tag, texts);
+            }
         }
         catalogue.locales = Arc::new(locales);
         Ok(catalogue)

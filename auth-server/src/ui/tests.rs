@@ -460,3 +460,75 @@ async fn without_the_pages_ui_routes_are_not_found() {
     let mut browser = Browser::new(&router);
     assert_eq!(browser.get("/ui/sign-in").await.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn no_other_origin_may_read_a_page_though_the_api_allows_it() {
+    let router =
+        crate::development_router_with(&[("CORS_ORIGINS", "https://app.example.com")]).unwrap();
+    let ask = |path: &'static str| {
+        let router = router.clone();
+        async move {
+            let mut request = Request::builder()
+                .uri(path)
+                .header(header::ORIGIN, "https://app.example.com")
+                .body(Body::empty())
+                .unwrap();
+            request
+                .extensions_mut()
+                .insert(ConnectInfo(SocketAddr::from(([192, 0, 2, 1], 40_000))));
+            router.oneshot(request).await.unwrap()
+        }
+    };
+    let api = ask("/.well-known/jwks.json").await;
+    assert_eq!(
+        api.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        "https://app.example.com"
+    );
+    let page = ask("/ui/sign-in").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(
+        !page
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+    );
+    // The shared files carry no cookie (a cache would hand it to everyone).
+    let script = ask("/ui/assets/ui.js").await;
+    assert!(!script.headers().contains_key(header::SET_COOKIE));
+    assert!(
+        script.headers()[header::CACHE_CONTROL]
+            .to_str()
+            .unwrap()
+            .starts_with("public")
+    );
+}
+
+#[tokio::test]
+async fn signing_out_renews_the_pre_session_cookie_and_signing_in_again_ends_the_old_session() {
+    let (router, _) = pages();
+    let mut browser = Browser::new(&router);
+    browser.get("/ui/sign-in").await;
+    let pre = browser.cookies["__Host-auth_csrf"].clone();
+    browser.register("ada@example.com").await;
+    let after_sign_in = browser.cookies["__Host-auth_csrf"].clone();
+    assert_ne!(pre, after_sign_in, "a new pre-session cookie at sign-in");
+    let first = browser.cookies[SESSION_COOKIE].clone();
+
+    // Signing in again in the same browser ends the session the cookie held.
+    browser
+        .submit(
+            "/ui/account",
+            "/ui/sign-in",
+            &[("email", "ada@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    let account = browser.get("/ui/account").await;
+    assert_eq!(account.body.matches("class=\"session\"").count(), 1);
+    let mut old = Browser::new(&router);
+    old.cookies.insert(SESSION_COOKIE.to_owned(), first);
+    assert_eq!(old.get("/ui/account").await.status, StatusCode::SEE_OTHER);
+
+    let signed_out = browser.submit("/ui/account", "/ui/sign-out", &[]).await;
+    assert_eq!(signed_out.location(), "/ui/sign-in?signed_out=1");
+    assert!(!browser.cookies.contains_key(SESSION_COOKIE));
+    assert_ne!(browser.cookies["__Host-auth_csrf"], after_sign_in);
+}

@@ -4,6 +4,9 @@ use std::time::Duration;
 
 use http::{HeaderMap, HeaderValue, header};
 
+/// The longest cookie value read: browsers keep 4096 bytes per cookie, name included.
+pub const MAX_VALUE_LEN: usize = 4000;
+
 /// The `SameSite` attribute of a cookie.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SameSite {
@@ -84,8 +87,8 @@ impl CookieSpec {
     }
 
     /// The cookie's value in `headers`, if the request carries it once with a cookie-safe
-    /// value (`A-Z a-z 0-9 - _ . ~`); a request carrying it twice (one tossed in by a
-    /// sibling domain, say) gets nothing.
+    /// value (`A-Z a-z 0-9 - _ . ~`, at most [`MAX_VALUE_LEN`] bytes: a signed token fits);
+    /// a request carrying it twice (one tossed in by a sibling domain, say) gets nothing.
     pub fn read(&self, headers: &HeaderMap) -> Option<String> {
         let mut found = None;
         for value in headers.get_all(header::COOKIE) {
@@ -105,7 +108,7 @@ impl CookieSpec {
         }
         found.filter(|value| {
             !value.is_empty()
-                && value.len() <= 512
+                && value.len() <= MAX_VALUE_LEN
                 && value
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~'))

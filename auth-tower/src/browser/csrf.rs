@@ -59,9 +59,12 @@ impl std::fmt::Debug for CsrfToken {
 /// body type can carry it, so a cross-site `text/plain` post is refused whatever it holds.
 ///
 /// Tokens are HMAC-SHA-256 under the layer's key of the session id ([`BrowserSession`],
-/// put there by [`SessionLayer`](super::SessionLayer), which must sit outside this layer) or
-/// of the pre-session cookie's random value, which the layer sets on the first answer that
-/// finds none. A token of another browser, or of a session that ended, does not match.
+/// put there by [`SessionLayer`](super::SessionLayer), which must sit outside this layer)
+/// or, without a session, of the pre-session cookie's random value, which the layer sets on
+/// the first answer that finds none. A token of another browser, of a session that ended, or
+/// from before sign-in once there is a session, does not match. Set a new pre-session
+/// cookie ([`CsrfLayer::renew`]) at sign-in and sign-out, so one person's token does not
+/// outlive their use of a shared browser.
 /// Refusals are `403 csrf_failed` (`413` for a form too large to read).
 #[derive(Clone)]
 pub struct CsrfLayer {
@@ -95,6 +98,13 @@ impl CsrfLayer {
         self
     }
 
+    /// A `Set-Cookie` value with a new pre-session value, for an answer that signs in or
+    /// out: the tokens of the pages seen before stop working.
+    pub fn renew(&self) -> http::HeaderValue {
+        let fresh = OpaqueSecret::generate().into_secret();
+        self.cookie.set(fresh.expose_secret(), None)
+    }
+
     fn token(&self, label: &[u8], binding: &[u8]) -> String {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.key.as_slice())
             .expect("HMAC takes keys of any length");
@@ -104,13 +114,15 @@ impl CsrfLayer {
         URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
     }
 
-    /// The tokens this request may carry: its session's and its pre-session cookie's.
-    fn expected(&self, session: Option<&BrowserSession>, pre: Option<&str>) -> Vec<String> {
-        session
-            .map(|session| self.token(b"session", session.id().as_str().as_bytes()))
-            .into_iter()
-            .chain(pre.map(|pre| self.token(b"pre-session", pre.as_bytes())))
-            .collect()
+    /// The token this request must carry: its session's when it has one (a pre-session
+    /// token seen before sign-in authorises nothing after it), its pre-session cookie's
+    /// otherwise.
+    fn expected(&self, session: Option<&BrowserSession>, pre: Option<&str>) -> Option<String> {
+        match (session, pre) {
+            (Some(session), _) => Some(self.token(b"session", session.id().as_str().as_bytes())),
+            (None, Some(pre)) => Some(self.token(b"pre-session", pre.as_bytes())),
+            (None, None) => None,
+        }
     }
 }
 
@@ -155,11 +167,9 @@ fn is_form(headers: &HeaderMap) -> bool {
         })
 }
 
-/// Whether `submitted` is one of `expected`, in constant time for each.
-fn matches_any(submitted: &str, expected: &[String]) -> bool {
-    expected.iter().fold(false, |found, token| {
-        found | bool::from(token.as_bytes().ct_eq(submitted.as_bytes()))
-    })
+/// Whether `submitted` is `expected`, in constant time.
+fn matches(submitted: &str, expected: Option<&String>) -> bool {
+    expected.is_some_and(|token| bool::from(token.as_bytes().ct_eq(submitted.as_bytes())))
 }
 
 fn refused<B: From<String>>(headers: &HeaderMap) -> Response<B> {
@@ -227,7 +237,7 @@ where
                     }
                     None => None,
                 };
-                let valid = submitted.is_some_and(|token| matches_any(&token, &expected));
+                let valid = submitted.is_some_and(|token| matches(&token, expected.as_ref()));
                 if !valid {
                     tracing::info!(
                         method = %parts.method,

@@ -49,6 +49,6 @@ mod session;
 #[cfg(test)]
 mod tests;
 
-pub use cookie::{CookieSpec, SameSite};
+pub use cookie::{CookieSpec, MAX_VALUE_LEN, SameSite};
 pub use csrf::{CSRF_FIELD, CSRF_HEADER, Csrf, CsrfLayer, CsrfToken, PRE_SESSION_COOKIE};
 pub use session::{BrowserSession, SessionAuthenticator, SessionLayer, SessionService};

@@ -330,3 +330,51 @@ async fn a_session_token_is_refused_in_another_session_and_text_plain_carries_no
     .await;
     assert_eq!(after.status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn once_signed_in_only_the_sessions_token_counts_and_renewal_voids_the_old_one() {
+    let auth = auth_core::testing::authenticator();
+    let layer = CsrfLayer::new([9; 32]);
+    let app = app(auth.clone());
+    let first = call(&app, Method::GET, &[], &[], "").await;
+    let pre = set_cookie(&first.headers, PRE_SESSION_COOKIE)
+        .unwrap()
+        .split(';')
+        .next()
+        .and_then(|pair| pair.split_once('='))
+        .map(|(_, value)| value.to_owned())
+        .unwrap();
+    let secret = session_secret(&auth, "ada@example.com").await;
+    // The token of the page seen before sign-in, sent with the session: refused.
+    let form = format!("{CSRF_FIELD}={}", first.token);
+    let stale = call(
+        &app,
+        Method::POST,
+        &[(PRE_SESSION_COOKIE, &pre), (SESSION, &secret)],
+        &[FORM],
+        &form,
+    )
+    .await;
+    assert_eq!(stale.status, StatusCode::FORBIDDEN);
+
+    // A renewed pre-session cookie is a new value: tokens of the old one do not match it.
+    let renewed = layer.renew();
+    let renewed = renewed.to_str().unwrap();
+    assert!(renewed.starts_with(PRE_SESSION_COOKIE), "{renewed}");
+    let value = renewed
+        .split(';')
+        .next()
+        .and_then(|pair| pair.split_once('='))
+        .map(|(_, value)| value.to_owned())
+        .unwrap();
+    assert_ne!(value, pre);
+    let old_token = call(
+        &app,
+        Method::POST,
+        &[(PRE_SESSION_COOKIE, &value)],
+        &[FORM],
+        &form,
+    )
+    .await;
+    assert_eq!(old_token.status, StatusCode::FORBIDDEN);
+}
