@@ -4,7 +4,7 @@
 use std::time::SystemTime;
 
 use askama::Template;
-use auth_core::flows::DisableTotp;
+use auth_core::flows::{DisableTotp, Principal};
 use auth_core::id::SessionId;
 use auth_core::secrecy::{ExposeSecret, SecretString};
 use axum::extract::rejection::QueryRejection;
@@ -215,9 +215,20 @@ pub(super) async fn page(
     render(&state, &ctx, StatusCode::OK, None, notice).await
 }
 
-/// Back to the account page, saying `done`.
-fn done(done: &str) -> Response {
-    see_other(&format!("{ACCOUNT}?done={done}"), Vec::new())
+/// Runs `action` for the signed-in caller (anyone else is sent to sign in): back to the
+/// account page saying `done`, or the answer to its error.
+async fn act<F, Fut>(state: &UiState, ctx: &Ctx, done: &str, action: F) -> Response
+where
+    F: FnOnce(Principal) -> Fut,
+    Fut: Future<Output = auth_core::Result<()>>,
+{
+    let Some(principal) = ctx.principal.clone() else {
+        return to_sign_in(ACCOUNT);
+    };
+    match action(principal).await {
+        Ok(()) => see_other(&format!("{ACCOUNT}?done={done}"), Vec::new()),
+        Err(error) => account_error(state, ctx, &error).await,
+    }
 }
 
 #[derive(Deserialize)]
@@ -230,22 +241,12 @@ pub(super) async fn end_session(
     ctx: Ctx,
     axum::Form(form): axum::Form<IdForm>,
 ) -> Response {
-    let Some(principal) = ctx.principal.clone() else {
-        return to_sign_in(ACCOUNT);
-    };
-    let ended = match SessionId::parse(&form.id) {
-        Ok(id) => {
-            state
-                .auth
-                .revoke_session(&principal, &id, Some(ctx.client))
-                .await
-        }
-        Err(error) => Err(error),
-    };
-    match ended {
-        Ok(()) => done("session_ended"),
-        Err(error) => account_error(&state, &ctx, &error).await,
-    }
+    let (auth, client) = (&state.auth, ctx.client);
+    act(&state, &ctx, "session_ended", |principal| async move {
+        let id = SessionId::parse(&form.id)?;
+        auth.revoke_session(&principal, &id, Some(client)).await
+    })
+    .await
 }
 
 pub(super) async fn delete_passkey(
@@ -253,17 +254,12 @@ pub(super) async fn delete_passkey(
     ctx: Ctx,
     axum::Form(form): axum::Form<IdForm>,
 ) -> Response {
-    let Some(principal) = ctx.principal.clone() else {
-        return to_sign_in(ACCOUNT);
-    };
-    match state
-        .auth
-        .delete_passkey(&principal, &form.id, Some(ctx.client))
-        .await
-    {
-        Ok(()) => done("passkey_removed"),
-        Err(error) => account_error(&state, &ctx, &error).await,
-    }
+    let (auth, client) = (&state.auth, ctx.client);
+    act(&state, &ctx, "passkey_removed", |principal| async move {
+        auth.delete_passkey(&principal, &form.id, Some(client))
+            .await
+    })
+    .await
 }
 
 #[derive(Template)]
@@ -341,21 +337,12 @@ pub(super) async fn disable_totp(
     ctx: Ctx,
     axum::Form(form): axum::Form<CodeForm>,
 ) -> Response {
-    let Some(principal) = ctx.principal.clone() else {
-        return to_sign_in(ACCOUNT);
-    };
-    match state
-        .auth
-        .disable_totp(
-            &principal,
-            DisableTotp::Code(form.code.trim()),
-            Some(ctx.client),
-        )
-        .await
-    {
-        Ok(()) => done("totp_disabled"),
-        Err(error) => account_error(&state, &ctx, &error).await,
-    }
+    let (auth, client) = (&state.auth, ctx.client);
+    act(&state, &ctx, "totp_disabled", |principal| async move {
+        let proof = DisableTotp::Code(form.code.trim());
+        auth.disable_totp(&principal, proof, Some(client)).await
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -369,22 +356,13 @@ pub(super) async fn change_password(
     ctx: Ctx,
     axum::Form(form): axum::Form<PasswordChangeForm>,
 ) -> Response {
-    let Some(principal) = ctx.principal.clone() else {
-        return to_sign_in(ACCOUNT);
-    };
-    match state
-        .auth
-        .change_password(
-            &principal,
-            &form.current_password,
-            &form.new_password,
-            Some(ctx.client),
-        )
-        .await
-    {
-        Ok(()) => done("password_changed"),
-        Err(error) => account_error(&state, &ctx, &error).await,
-    }
+    let (auth, client) = (&state.auth, ctx.client);
+    act(&state, &ctx, "password_changed", |principal| async move {
+        let (current, new) = (&form.current_password, &form.new_password);
+        auth.change_password(&principal, current, new, Some(client))
+            .await
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -397,15 +375,10 @@ pub(super) async fn change_email(
     ctx: Ctx,
     axum::Form(form): axum::Form<EmailChangeForm>,
 ) -> Response {
-    let Some(principal) = ctx.principal.clone() else {
-        return to_sign_in(ACCOUNT);
-    };
-    match state
-        .auth
-        .request_email_change(&principal, &form.new_email, &ctx.origin())
-        .await
-    {
-        Ok(()) => done("email_change_sent"),
-        Err(error) => account_error(&state, &ctx, &error).await,
-    }
+    let (auth, origin) = (&state.auth, ctx.origin());
+    act(&state, &ctx, "email_change_sent", |principal| async move {
+        auth.request_email_change(&principal, &form.new_email, &origin)
+            .await
+    })
+    .await
 }

@@ -96,31 +96,34 @@ pub(super) struct SignInForm {
     return_to: Option<String>,
 }
 
+/// Signs in with the form's address and password: on to `return_to` or the second factor,
+/// or the sign-in page again with what went wrong.
+async fn password_sign_in(
+    state: &UiState,
+    ctx: &Ctx,
+    form: &SignInForm,
+    return_to: &str,
+) -> Response {
+    let login = state
+        .auth
+        .login(&form.email, &form.password, Some(ctx.client));
+    match login.await {
+        Ok(outcome) => after_first_factor(state, ctx, &outcome, return_to).await,
+        Err(error) => {
+            let (status, text) = ctx.error_text(&error);
+            let email = &form.email;
+            sign_in_page(state, ctx, status, email, Some(text), None, return_to)
+        }
+    }
+}
+
 pub(super) async fn submit(
     State(state): State<UiState>,
     ctx: Ctx,
     axum::Form(form): axum::Form<SignInForm>,
 ) -> Response {
     let return_to = safe_return(form.return_to.as_deref());
-    match state
-        .auth
-        .login(&form.email, &form.password, Some(ctx.client))
-        .await
-    {
-        Ok(outcome) => after_first_factor(&state, &ctx, &outcome, &return_to).await,
-        Err(error) => {
-            let (status, text) = ctx.error_text(&error);
-            sign_in_page(
-                &state,
-                &ctx,
-                status,
-                &form.email,
-                Some(text),
-                None,
-                &return_to,
-            )
-        }
-    }
+    password_sign_in(&state, &ctx, &form, &return_to).await
 }
 
 #[derive(Template)]
@@ -371,25 +374,7 @@ pub(super) async fn register(
         Err(error) => return refused(&error),
     }
     // The account exists: sign in with what was just typed.
-    match state
-        .auth
-        .login(&form.email, &form.password, Some(ctx.client))
-        .await
-    {
-        Ok(outcome) => after_first_factor(&state, &ctx, &outcome, &return_to).await,
-        Err(error) => {
-            let (status, text) = ctx.error_text(&error);
-            sign_in_page(
-                &state,
-                &ctx,
-                status,
-                &form.email,
-                Some(text),
-                None,
-                &return_to,
-            )
-        }
-    }
+    password_sign_in(&state, &ctx, &form, &return_to).await
 }
 
 pub(super) async fn sign_out(State(state): State<UiState>, ctx: Ctx) -> Response {
