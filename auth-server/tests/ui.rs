@@ -44,6 +44,11 @@ impl Browser {
     /// chromedriver on a free port, and a headless Chromium session that reaches nothing but
     /// loopback (the flags that keep it off the network), with a fresh profile.
     async fn start() -> Self {
+        Self::start_with_script(true).await
+    }
+
+    /// [`start`](Self::start), with JavaScript off when `script` is false.
+    async fn start_with_script(script: bool) -> Self {
         let port = free_port();
         let driver = Command::new("chromedriver")
             .arg(format!("--port={port}"))
@@ -74,6 +79,9 @@ impl Browser {
                     "--window-size=1100,1300",
                     format!("--user-data-dir={}", profile.display()),
                 ],
+                "prefs": {
+                    "profile.managed_default_content_settings.javascript": if script { 1 } else { 2 },
+                },
             },
         }}});
         let created = wd(port, "POST", "/session", Some(&capabilities)).await;
@@ -316,8 +324,15 @@ async fn wd(port: u16, method: &str, path: &str, body: Option<&Value>) -> Value 
     let value = answer["value"].clone();
     if status != 200 {
         // An element not found, or gone with the page it was on (a navigation between the
-        // find and the use), is an answer, not a failure: the callers look again.
-        if value["error"] == "no such element" || value["error"] == "stale element reference" {
+        // find and the use, which chromedriver reports as stale or, in a race with the new
+        // document, as a node of another document), is an answer, not a failure: the
+        // callers look again.
+        let message = value["message"].as_str().unwrap_or_default();
+        if value["error"] == "no such element"
+            || value["error"] == "stale element reference"
+            || message.contains("does not belong to the document")
+            || message.contains("No node with given id")
+        {
             return json!({"missing": true});
         }
         panic!("WebDriver {method} {path}: {status} {value}");
@@ -809,4 +824,97 @@ async fn cross_site_post() {
             .all(|mail| !mail.contains("mallory@example.com")),
         "no change of address was asked"
     );
+}
+
+/// Without JavaScript every page but the passkey buttons works: register, sign out, sign in
+/// with the password and a TOTP code, end another session, change the password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pages_work_without_javascript_but_for_passkeys() {
+    if !require_all(&[Need::Chromium, Need::PythonAiosmtpd]) {
+        return;
+    }
+    Box::pin(without_script()).await;
+}
+
+async fn without_script() {
+    let smtp = tokio::task::spawn_blocking(PrivateSmtp::start)
+        .await
+        .unwrap();
+    let server = server(&smtp, &[("EMAIL_VERIFICATION", "off")]).await;
+    let base = format!("http://localhost:{}", server.port);
+    let browser = Browser::start_with_script(false).await;
+    let email = format!("bea-{}@example.com", uuid_hex());
+
+    browser.go(&format!("{base}/ui/register")).await;
+    browser.type_into("#email", &email).await;
+    browser.type_into("#password", PASSWORD).await;
+    browser.click("#register").await;
+    browser.wait_for_path("/ui/account").await;
+    assert_eq!(browser.text("#account-email").await, email);
+    let hidden = browser
+        .call(
+            "POST",
+            "/element",
+            Some(&json!({"using": "css selector", "value": "#passkey-add"})),
+        )
+        .await;
+    let id = hidden[ELEMENT].as_str().unwrap().to_owned();
+    let shown = browser
+        .call("GET", &format!("/element/{id}/displayed"), None)
+        .await;
+    assert_eq!(shown, false, "no script, no passkey button");
+
+    // Another device signs in over the API; this one ends it from the list.
+    let other = post_json(
+        server.port,
+        "/v1/auth/login",
+        &json!({"email": email, "password": PASSWORD}),
+        None,
+    )
+    .await;
+    assert_eq!(other.status, 200);
+    browser.go(&format!("{base}/ui/account")).await;
+    assert_eq!(browser.count("tr.session").await, 2);
+    browser.click("tr.session:not([aria-current]) button").await;
+    browser
+        .wait_for_path("/ui/account?done=session_ended")
+        .await;
+    assert_eq!(browser.count("tr.session").await, 1);
+    let refused = get_json(
+        server.port,
+        "/v1/auth/me",
+        other.body["access_token"].as_str(),
+    )
+    .await;
+    assert_eq!(refused.status, 401, "the ended session's token is refused");
+
+    // TOTP on, sign out, and back in with the password and a code.
+    browser.click("#enable-totp").await;
+    let secret = browser.text("#totp-secret").await;
+    browser.type_into("#code", &totp_code_in(&secret, 0)).await;
+    browser.click("#confirm-totp").await;
+    browser.wait_for_text("h1", "Your recovery codes").await;
+    browser.go(&format!("{base}/ui/account")).await;
+    browser.click("#sign-out").await;
+    browser.wait_for_path("/ui/sign-in?signed_out=1").await;
+    browser.type_into("#email", &email).await;
+    browser.type_into("#password", PASSWORD).await;
+    browser.click("#sign-in").await;
+    browser
+        .wait_for_path("/ui/sign-in/second-factor?factors=totp%2Crecovery_code")
+        .await;
+    browser.type_into("#code", &totp_code_in(&secret, 1)).await;
+    browser.click("#verify").await;
+    browser.wait_for_path("/ui/account").await;
+
+    // A new password from the account page.
+    browser.type_into("#current_password", PASSWORD).await;
+    browser.type_into("#new_password", NEW_PASSWORD).await;
+    browser.click("#change-password").await;
+    browser
+        .wait_for_path("/ui/account?done=password_changed")
+        .await;
+    browser
+        .wait_for_text(".notice", "Your password was changed")
+        .await;
 }
