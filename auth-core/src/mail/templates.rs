@@ -358,7 +358,7 @@ impl Templates {
                     "mail templates: {locale}/ holds no <kind>.txt template"
                 )));
             }
-            self.locales.insert(canonical(&locale), kinds);
+            self.locales.insert(canonical_tag(&locale), kinds);
         }
         Ok(self)
     }
@@ -372,30 +372,12 @@ impl Templates {
     /// value, or one tag: a user's saved choice): the first one, by weight, that there are
     /// templates for, by its full tag or its language; English otherwise.
     pub fn choose(&self, preferences: Option<&str>) -> &str {
-        let mut wanted: Vec<(f32, &str)> = preferences
-            .unwrap_or("")
-            .split(',')
-            .filter_map(|item| {
-                let mut parts = item.split(';');
-                let tag = parts.next()?.trim();
-                let weight = parts
-                    .find_map(|p| p.trim().strip_prefix("q="))
-                    .map_or(Some(1.0), |q| q.trim().parse::<f32>().ok())?;
-                (!tag.is_empty() && weight > 0.0).then_some((weight, tag))
-            })
-            .collect();
-        // Stable: equal weights keep the client's order.
-        wanted.sort_by(|a, b| b.0.total_cmp(&a.0));
-        for (_, tag) in wanted {
-            let tag = canonical(tag);
-            let language = tag.split('-').next().unwrap_or_default();
-            for candidate in [tag.as_str(), language] {
-                if let Some((locale, _)) = self.locales.get_key_value(candidate) {
-                    return locale;
-                }
-            }
-        }
-        DEFAULT_LOCALE
+        negotiate(preferences, |candidate| {
+            self.locales
+                .get_key_value(candidate)
+                .map(|(locale, _)| locale.as_str())
+        })
+        .unwrap_or(DEFAULT_LOCALE)
     }
 
     /// Mail `kind` in `locale` (English where the locale has no template for it), with
@@ -403,7 +385,7 @@ impl Templates {
     pub fn render(&self, kind: MailKind, locale: &str, fields: &Fields) -> Rendered {
         let template = self
             .locales
-            .get(&canonical(locale))
+            .get(&canonical_tag(locale))
             .and_then(|kinds| kinds.get(&kind))
             .or_else(|| self.locales.get(DEFAULT_LOCALE)?.get(&kind))
             .unwrap_or_else(|| unreachable!("English has every template"));
@@ -419,7 +401,37 @@ impl Templates {
 }
 
 /// Whether `tag` looks like a language tag: letters, digits and dashes, a language first.
-fn is_language_tag(tag: &str) -> bool {
+/// The first locale `find` knows for a client preferring `preferences` (an
+/// `Accept-Language` value, or one tag), by weight, then in the client's order: each tag by
+/// its full form ([`canonical_tag`]), then by its language. `None` if `find` knows none. The
+/// one negotiation of every localised text (mails, and the hosted pages of a server).
+pub fn negotiate<'a>(
+    preferences: Option<&str>,
+    find: impl Fn(&str) -> Option<&'a str>,
+) -> Option<&'a str> {
+    let mut wanted: Vec<(f32, &str)> = preferences
+        .unwrap_or("")
+        .split(',')
+        .filter_map(|item| {
+            let mut parts = item.split(';');
+            let tag = parts.next()?.trim();
+            let weight = parts
+                .find_map(|p| p.trim().strip_prefix("q="))
+                .map_or(Some(1.0), |q| q.trim().parse::<f32>().ok())?;
+            (!tag.is_empty() && weight > 0.0).then_some((weight, tag))
+        })
+        .collect();
+    // Stable: equal weights keep the client's order.
+    wanted.sort_by(|a, b| b.0.total_cmp(&a.0));
+    wanted.into_iter().find_map(|(_, tag)| {
+        let tag = canonical_tag(tag);
+        let language = tag.split('-').next().unwrap_or_default();
+        find(&tag).or_else(|| find(language))
+    })
+}
+
+/// Whether `tag` is shaped as a language tag (`de`, `pt-BR`, `zh-Hant`).
+pub fn is_language_tag(tag: &str) -> bool {
     let mut parts = tag.split('-');
     let language_ok = parts
         .next()
@@ -429,7 +441,7 @@ fn is_language_tag(tag: &str) -> bool {
 }
 
 /// A tag in one case: the language lower case, the rest as `pt-BR` spells it.
-fn canonical(tag: &str) -> String {
+pub fn canonical_tag(tag: &str) -> String {
     let mut parts = tag.split('-');
     let mut out = parts.next().unwrap_or_default().to_ascii_lowercase();
     for part in parts {

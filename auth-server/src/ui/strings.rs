@@ -7,6 +7,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
+use auth_core::mail::templates::{canonical_tag, is_language_tag, negotiate};
+
 /// English, compiled in.
 const ENGLISH: &str = include_str!("../../locales/en.txt");
 /// The language every key has a text in.
@@ -41,17 +43,6 @@ fn parse(source: &str, origin: &str) -> Result<HashMap<String, String>, String> 
         }
     }
     Ok(texts)
-}
-
-/// Whether `tag` looks like a language tag (`de`, `pt-BR`, `zh-Hant`).
-fn is_language_tag(tag: &str) -> bool {
-    let mut parts = tag.split('-');
-    let language = parts.next().unwrap_or_default();
-    (2..=3).contains(&language.len())
-        && language.bytes().all(|b| b.is_ascii_alphabetic())
-        && parts.all(|part| {
-            (2..=8).contains(&part.len()) && part.bytes().all(|b| b.is_ascii_alphanumeric())
-        })
 }
 
 impl Catalogue {
@@ -92,7 +83,7 @@ impl Catalogue {
             if let Some(unknown) = texts.keys().find(|key| !english.contains_key(*key)) {
                 return Err(format!("{}: {unknown} is not a key", path.display()));
             }
-            let tag = tag.to_ascii_lowercase();
+            let tag = canonical_tag(&tag);
             if tag == DEFAULT_LOCALE {
                 // English texts of the operator's own: over the built-in ones, key by key.
                 let mut merged = english.clone();
@@ -106,38 +97,20 @@ impl Catalogue {
         Ok(catalogue)
     }
 
-    /// The texts for a client preferring `accept_language`: the first language listed (by
-    /// weight) with texts, by its full tag or its language; English otherwise.
+    /// The texts for a client preferring `accept_language`, negotiated as the mails are:
+    /// the first language listed (by weight) with texts, by its full tag or its language;
+    /// English otherwise.
     pub(crate) fn pick(&self, accept_language: Option<&str>) -> Texts {
-        let mut wanted: Vec<(f32, String)> = accept_language
-            .unwrap_or_default()
-            .split(',')
-            .take(16)
-            .filter_map(|entry| {
-                let mut parts = entry.split(';');
-                let tag = parts.next()?.trim().to_ascii_lowercase();
-                let weight = parts
-                    .find_map(|p| p.trim().strip_prefix("q="))
-                    .and_then(|q| q.parse::<f32>().ok())
-                    .unwrap_or(1.0);
-                (!tag.is_empty() && weight > 0.0).then_some((weight, tag))
-            })
-            .collect();
-        wanted.sort_by(|a, b| b.0.total_cmp(&a.0));
-        for (_, tag) in wanted {
-            let language = tag.split('-').next().unwrap_or_default().to_owned();
-            for candidate in [tag, language] {
-                if self.locales.contains_key(&candidate) {
-                    return Texts {
-                        catalogue: self.clone(),
-                        locale: candidate,
-                    };
-                }
-            }
-        }
+        let locale = negotiate(accept_language, |candidate| {
+            self.locales
+                .get_key_value(candidate)
+                .map(|(locale, _)| locale.as_str())
+        })
+        .unwrap_or(DEFAULT_LOCALE)
+        .to_owned();
         Texts {
             catalogue: self.clone(),
-            locale: DEFAULT_LOCALE.to_owned(),
+            locale,
         }
     }
 }
