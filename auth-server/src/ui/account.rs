@@ -13,7 +13,9 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::{ACCOUNT, Chrome, Ctx, UiState, account_error, html, see_other, to_sign_in};
+use super::{
+    ACCOUNT, Chrome, Ctx, UiState, account_error, error_page, html, see_other, to_sign_in,
+};
 
 /// A session's row.
 struct SessionRow {
@@ -101,7 +103,7 @@ pub(super) async fn render(
         Ok(gathered) => gathered,
         Err(error) => {
             let (status, text) = ctx.error_text(&error);
-            return (status, text).into_response_page(state, ctx);
+            return error_page(state, ctx, status, text);
         }
     };
     let mut c = ctx.chrome(state, "account.title", "account").notice(notice);
@@ -178,26 +180,6 @@ pub(super) fn describe_agent(agent: &str) -> String {
         (Some(browser), Some(system)) => format!("{browser} on {system}"),
         (Some(browser), None) => browser.to_owned(),
         _ => agent.chars().take(60).collect(),
-    }
-}
-
-/// An error page for what the account page could not gather.
-trait IntoPage {
-    fn into_response_page(self, state: &UiState, ctx: &Ctx) -> Response;
-}
-
-impl IntoPage for (StatusCode, String) {
-    fn into_response_page(self, state: &UiState, ctx: &Ctx) -> Response {
-        let (status, text) = self;
-        let c = ctx.chrome(state, "errors.title", "message").error(text);
-        html(
-            status,
-            &super::MessagePage {
-                c,
-                text: String::new(),
-                link: None,
-            },
-        )
     }
 }
 

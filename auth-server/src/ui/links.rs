@@ -10,8 +10,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::sign_in::after_link_login;
-use super::{Chrome, Ctx, MessagePage, UiState, html};
+use super::{ACCOUNT, Chrome, Ctx, MessagePage, UiState, after_first_factor, error_page, html};
 
 #[derive(Deserialize, Default)]
 pub(super) struct TokenQuery {
@@ -61,15 +60,7 @@ fn refused(state: &UiState, ctx: &Ctx, error: &auth_core::Error) -> Response {
         );
     }
     let (status, text) = ctx.error_text(error);
-    let c = ctx.chrome(state, "errors.title", "message").error(text);
-    html(
-        status,
-        &MessagePage {
-            c,
-            text: String::new(),
-            link: None,
-        },
-    )
+    error_page(state, ctx, status, text)
 }
 
 /// What a kind of link's page says and where its button posts.
@@ -188,7 +179,7 @@ pub(super) async fn login(
     axum::Form(form): axum::Form<TokenForm>,
 ) -> Response {
     match state.auth.login_with_link(&form.token, &ctx.origin()).await {
-        Ok(outcome) => after_link_login(&state, &ctx, &outcome).await,
+        Ok(outcome) => after_first_factor(&state, &ctx, &outcome, ACCOUNT).await,
         Err(error) => refused(&state, &ctx, &error),
     }
 }

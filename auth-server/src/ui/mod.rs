@@ -265,20 +265,21 @@ async fn refusals_as_pages(State(state): State<UiState>, request: Request, next:
         "application/x-www-form-urlencoded",
     ) || (request.method() == axum::http::Method::GET
         && header_has(request.headers(), &header::ACCEPT, "text/html"));
-    let texts = state.catalogue.pick(
-        request
-            .headers()
-            .get(header::ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok()),
-    );
+    if !form {
+        return next.run(request).await;
+    }
+    let language = request.headers().get(header::ACCEPT_LANGUAGE).cloned();
     let response = next.run(request).await;
     let json = response
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    if !form || !json || response.status().is_success() {
+    if !json || response.status().is_success() {
         return response;
     }
+    let texts = state
+        .catalogue
+        .pick(language.as_ref().and_then(|v| v.to_str().ok()));
     let status = response.status();
     let text = match status {
         StatusCode::FORBIDDEN => texts.get("error.csrf").to_owned(),
@@ -408,6 +409,19 @@ impl MessagePage {
         }
         self
     }
+}
+
+/// A page that says what went wrong (`text`), answered with `status`.
+fn error_page(state: &UiState, ctx: &Ctx, status: StatusCode, text: String) -> Response {
+    let c = ctx.chrome(state, "errors.title", "message").error(text);
+    html(
+        status,
+        &MessagePage {
+            c,
+            text: String::new(),
+            link: None,
+        },
+    )
 }
 
 /// A rendered template answered with `status`.

@@ -2,7 +2,7 @@
 //! fresh authentication sensitive account actions ask for.
 
 use askama::Template;
-use auth_core::flows::{LoginOutcome, Reauthentication, SignUp};
+use auth_core::flows::{Reauthentication, SignUp};
 use auth_core::secrecy::SecretString;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -461,13 +461,4 @@ pub(super) async fn reauthenticate(
             html(status, &ReauthenticatePage { c })
         }
     }
-}
-
-/// After a login by link: as after a password.
-pub(super) async fn after_link_login(
-    state: &UiState,
-    ctx: &Ctx,
-    outcome: &LoginOutcome,
-) -> Response {
-    after_first_factor(state, ctx, outcome, ACCOUNT).await
 }
