@@ -124,18 +124,11 @@ fn credential(headers: &HeaderMap, cookie: Option<&str>) -> Credential {
     let Some(name) = cookie else {
         return Credential::None;
     };
-    for value in headers.get_all(header::COOKIE) {
-        let Ok(value) = value.to_str() else { continue };
-        for pair in value.split(';') {
-            if let Some((key, token)) = pair.trim().split_once('=')
-                && key == name
-                && is_token68(token)
-            {
-                return Credential::Bearer(token.to_owned());
-            }
-        }
-    }
-    Credential::None
+    crate::browser::cookie_values(headers, name)
+        .find(|token| is_token68(token))
+        .map_or(Credential::None, |token| {
+            Credential::Bearer(token.to_owned())
+        })
 }
 
 impl<S, A, ReqBody, ResBody> Service<Request<ReqBody>> for Auth<S, A>

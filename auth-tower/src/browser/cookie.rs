@@ -4,6 +4,19 @@ use std::time::Duration;
 
 use http::{HeaderMap, HeaderValue, header};
 
+/// The values of every cookie called `name` in the request's `Cookie` headers, in order.
+pub(crate) fn values<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Item = &'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(move |pair| {
+            let (key, value) = pair.trim().split_once('=')?;
+            (key == name).then_some(value)
+        })
+}
+
 /// The longest cookie value read: browsers keep 4096 bytes per cookie, name included.
 pub const MAX_VALUE_LEN: usize = 4000;
 
@@ -90,21 +103,10 @@ impl CookieSpec {
     /// value (`A-Z a-z 0-9 - _ . ~`, at most [`MAX_VALUE_LEN`] bytes: a signed token fits);
     /// a request carrying it twice (one tossed in by a sibling domain, say) gets nothing.
     pub fn read(&self, headers: &HeaderMap) -> Option<String> {
-        let mut found = None;
-        for value in headers.get_all(header::COOKIE) {
-            let Ok(value) = value.to_str() else { continue };
-            for pair in value.split(';') {
-                let Some((key, value)) = pair.trim().split_once('=') else {
-                    continue;
-                };
-                if key != self.name {
-                    continue;
-                }
-                if found.is_some() {
-                    return None;
-                }
-                found = Some(value.to_owned());
-            }
+        let mut sent = values(headers, &self.name);
+        let found = sent.next().map(str::to_owned);
+        if sent.next().is_some() {
+            return None;
         }
         found.filter(|value| {
             !value.is_empty()

@@ -49,6 +49,7 @@ mod session;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use cookie::values as cookie_values;
 pub use cookie::{CookieSpec, MAX_VALUE_LEN, SameSite};
 pub use csrf::{CSRF_FIELD, CSRF_HEADER, Csrf, CsrfLayer, CsrfToken, PRE_SESSION_COOKIE};
 pub use session::{BrowserSession, SessionAuthenticator, SessionLayer, SessionService};
