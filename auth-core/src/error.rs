@@ -166,6 +166,10 @@ pub enum Error {
     /// The request itself is malformed (an unusable email address, an empty field).
     #[error("invalid request: {0}")]
     InvalidRequest(String),
+    /// A requested scope is malformed, or more than the grant allows (RFC 6749 section 6:
+    /// a refresh asks for at most what was granted).
+    #[error("invalid scope: {0}")]
+    InvalidScope(String),
     /// The password hashing pool and its queue are full; retry later.
     #[error("password hashing capacity exhausted, retry later")]
     Busy,
@@ -203,6 +207,7 @@ impl Error {
             Self::Conflict(_) => "conflict",
             Self::NotFound(_) => "not_found",
             Self::InvalidRequest(_) => "invalid_request",
+            Self::InvalidScope(_) => "invalid_scope",
             Self::Busy => "busy",
             Self::Unavailable(_) => "unavailable",
             Self::InvalidKey(_) => "invalid_key",
@@ -264,6 +269,7 @@ mod tests {
             (Error::Conflict("x".into()), "conflict"),
             (Error::NotFound("x".into()), "not_found"),
             (Error::InvalidRequest("x".into()), "invalid_request"),
+            (Error::InvalidScope("x".into()), "invalid_scope"),
             (Error::Busy, "busy"),
             (Error::Unavailable("db".into()), "unavailable"),
             (Error::InvalidKey("pem".into()), "invalid_key"),

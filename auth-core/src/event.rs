@@ -46,6 +46,37 @@ pub enum SessionEnd {
     /// A credential changed (a factor added or removed, "log out everywhere", the account
     /// disabled), or changed while the session was being opened.
     CredentialsChanged,
+    /// The account lost a scope (a role revoked, a scope taken from a role, a role deleted).
+    AccessRemoved,
+}
+
+/// Who made a change: named in the audit events of grants and revocations.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Actor {
+    /// An operator at the command line, by the name they gave (or their login name).
+    Operator(String),
+    /// The configuration the server started with (its `ROLES`).
+    Configuration,
+    /// An account, through the API.
+    User(UserId),
+}
+
+impl Actor {
+    /// An operator named `name`: cut to 64 characters, control characters dropped.
+    pub fn operator(name: &str) -> Self {
+        Self::Operator(name.chars().filter(|c| !c.is_control()).take(64).collect())
+    }
+}
+
+impl fmt::Display for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Operator(name) => write!(f, "operator:{name}"),
+            Self::Configuration => f.write_str("configuration"),
+            Self::User(id) => write!(f, "user:{id}"),
+        }
+    }
 }
 
 /// What happened.
@@ -132,6 +163,45 @@ pub enum AuthEventKind {
         /// Whether the assertion was accepted all the same.
         accepted: bool,
     },
+    /// A role was created or its scopes or description changed. Holders who lost a scope
+    /// have their own [`AccessRemoved`](SessionEnd::AccessRemoved) session ends.
+    RoleDefined {
+        /// The role.
+        role: String,
+        /// Whether it is new.
+        created: bool,
+        /// The scopes it grants now and did not.
+        added: Vec<String>,
+        /// The scopes it granted and no longer does.
+        removed: Vec<String>,
+        /// Who.
+        actor: Actor,
+    },
+    /// A role was deleted, and with it every holding of it.
+    RoleDeleted {
+        /// The role.
+        role: String,
+        /// How many accounts held it.
+        holders: u64,
+        /// Who.
+        actor: Actor,
+    },
+    /// The account was granted a role.
+    RoleGranted {
+        /// The role.
+        role: String,
+        /// Who.
+        actor: Actor,
+    },
+    /// A role was taken from the account.
+    RoleRevoked {
+        /// The role.
+        role: String,
+        /// The scopes the account lost by it (those no other role of its grants).
+        lost: Vec<String>,
+        /// Who.
+        actor: Actor,
+    },
 }
 
 /// One audit event.
@@ -175,6 +245,10 @@ impl AuthEvent {
             AuthEventKind::PasskeyRemoved { .. } => "passkey_removed",
             AuthEventKind::PasskeyFailed => "passkey_failed",
             AuthEventKind::PasskeyCounterRegressed { .. } => "passkey_counter_regressed",
+            AuthEventKind::RoleDefined { .. } => "role_defined",
+            AuthEventKind::RoleDeleted { .. } => "role_deleted",
+            AuthEventKind::RoleGranted { .. } => "role_granted",
+            AuthEventKind::RoleRevoked { .. } => "role_revoked",
         }
     }
 }

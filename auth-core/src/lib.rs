@@ -26,7 +26,7 @@
 //! # }
 //! ```
 //!
-//! Underneath: [`password`] (Argon2id, policy, breached-password checks), [`token`] (JWT and
+//! Underneath: [`authz`] (roles, scopes and the rule for a token's scopes), [`password`] (Argon2id, policy, breached-password checks), [`token`] (JWT and
 //! PASETO with rotating keys), [`mfa`] (TOTP, recovery codes), [`session`], [`refresh`]
 //! (refresh-token families and their rotation), [`throttle`], [`store`] (the storage traits,
 //! the memory backend and the conformance suite), [`event`] (audit events and where they go),
@@ -34,6 +34,7 @@
 //! feature, `testing` (fixtures for tests).
 #![deny(missing_docs)]
 
+pub mod authz;
 pub mod clock;
 pub mod email;
 pub mod error;

@@ -88,10 +88,16 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
-    /// Account management.
+    /// Account management: create, and the roles an account holds.
     User {
         #[command(subcommand)]
         command: UserCommand,
+    },
+    /// Roles and the scopes each grants, in the server's database (ROLES defines some at
+    /// every start; these commands manage any).
+    Role {
+        #[command(subcommand)]
+        command: RoleCommand,
     },
     /// Second-factor management.
     Mfa {
@@ -193,6 +199,92 @@ pub(crate) enum UserCommand {
     /// AUTH_BOOTSTRAP_PASSWORD or, when that is unset, from the first line of standard input;
     /// it must meet the password policy. Prints {"user_id","email"}.
     Create(UserCreateArgs),
+    /// Grant a role: its scopes are in the account's tokens from its next login or refresh.
+    /// Prints {"user_id","role","granted"} (granted false: held already).
+    Grant(UserRoleArgs),
+    /// Take a role away. When the account loses a scope by it (one no other role of its
+    /// grants), every session of the account ends at once. Prints
+    /// {"user_id","role","lost","signed_out"}.
+    Revoke(UserRoleArgs),
+    /// Print the account's roles and scopes: {"user_id","email","roles","scopes"}.
+    Roles(UserLookupArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct UserRoleArgs {
+    /// The account's email address.
+    #[arg(long)]
+    pub(crate) email: String,
+    /// The role's name.
+    #[arg(long)]
+    pub(crate) role: String,
+    #[command(flatten)]
+    pub(crate) actor: ActorArgs,
+    #[command(flatten)]
+    pub(crate) database: DatabaseArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct UserLookupArgs {
+    /// The account's email address.
+    #[arg(long)]
+    pub(crate) email: String,
+    #[command(flatten)]
+    pub(crate) database: DatabaseArgs,
+}
+
+/// Who makes a change, for the audit events.
+#[derive(Debug, Args)]
+pub(crate) struct ActorArgs {
+    /// The name the audit events give the operator; by default the login name (USER).
+    #[arg(long, env = "AUTH_ACTOR")]
+    pub(crate) actor: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum RoleCommand {
+    /// Print every role: [{"name","scopes","description"}].
+    List(RoleListArgs),
+    /// Create a role, or set its scopes and description to these. Holders that lose a scope
+    /// by it (held through no other role) are signed out everywhere at once; holders that
+    /// gain one carry it from their next login or refresh. Prints
+    /// {"role","created","added","removed","holders","signed_out"}.
+    Set(RoleSetArgs),
+    /// Delete a role and every holding of it; its holders that lose a scope by it are signed
+    /// out everywhere. Prints {"role","removed","holders","signed_out"}.
+    Delete(RoleDeleteArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RoleListArgs {
+    #[command(flatten)]
+    pub(crate) database: DatabaseArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RoleSetArgs {
+    /// The role's name: lower-case letters, digits, '.', '_', ':' and '-'.
+    pub(crate) name: String,
+    /// A scope the role grants; repeat for each. None: the role grants nothing.
+    #[arg(long = "scope")]
+    pub(crate) scopes: Vec<String>,
+    /// What the role is for.
+    #[arg(long, default_value = "")]
+    pub(crate) description: String,
+    #[command(flatten)]
+    pub(crate) actor: ActorArgs,
+    #[command(flatten)]
+    pub(crate) database: DatabaseArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RoleDeleteArgs {
+    /// The role's name.
+    pub(crate) name: String,
+    #[command(flatten)]
+    pub(crate) actor: ActorArgs,
+    #[command(flatten)]
+    pub(crate) database: DatabaseArgs,
 }
 
 #[derive(Debug, Args)]
@@ -245,6 +337,25 @@ pub(crate) fn block_on<F: std::future::Future>(what: &str, work: F) -> Option<F:
         Err(error) => {
             eprintln!("{what}: cannot start the async runtime: {error}");
             None
+        }
+    }
+}
+
+/// Runs a one-shot subcommand's `work` and prints what it returns (JSON), or says why it
+/// failed under the subcommand's name `what` (its error code and message) and fails.
+pub(crate) fn run_printing(
+    what: &str,
+    work: impl std::future::Future<Output = auth_core::Result<serde_json::Value>>,
+) -> std::process::ExitCode {
+    match block_on(what, work) {
+        None => std::process::ExitCode::FAILURE,
+        Some(Ok(printed)) => {
+            println!("{printed}");
+            std::process::ExitCode::SUCCESS
+        }
+        Some(Err(error)) => {
+            eprintln!("{what}: {} ({error})", error.code());
+            std::process::ExitCode::FAILURE
         }
     }
 }

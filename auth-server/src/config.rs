@@ -114,7 +114,12 @@ pub(crate) struct ServeConfig {
     pub(crate) passkeys: Option<auth_core::flows::PasskeyConfig>,
     /// The hosted pages.
     pub(crate) ui: crate::ui::UiSettings,
+    /// The roles defined at every start (`ROLES`).
+    pub(crate) roles: Vec<auth_core::authz::Role>,
 }
+
+/// The longest `ACCESS_TOKEN_TTL` accepted.
+pub(crate) const MAX_ACCESS_TTL: Duration = Duration::from_secs(86_400);
 
 /// Verified access tokens remembered by default (about half a KiB each).
 const DEFAULT_TOKEN_CACHE_SIZE: usize = 10_000;
@@ -310,9 +315,13 @@ pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConf
     })
     .and_then(|v| v.parse().ok())
     .unwrap_or(16);
-    let access_ttl = parse("ACCESS_TOKEN_TTL", &mut problems, &seconds(30, 86_400))
-        .and_then(|v| v.parse().ok())
-        .map_or(Duration::from_secs(900), Duration::from_secs);
+    let access_ttl = parse(
+        "ACCESS_TOKEN_TTL",
+        &mut problems,
+        &seconds(30, MAX_ACCESS_TTL.as_secs()),
+    )
+    .and_then(|v| v.parse().ok())
+    .map_or(Duration::from_secs(900), Duration::from_secs);
     let refresh_ttl = parse(
         "REFRESH_TOKEN_TTL",
         &mut problems,
@@ -598,6 +607,7 @@ pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConf
     );
 
     let ui = ui::read(&get, production, &mut problems);
+    let roles = roles::read(&get, &mut problems);
 
     if problems.is_empty() {
         Ok(ServeConfig {
@@ -644,6 +654,7 @@ pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConf
             mail,
             passkeys,
             ui,
+            roles,
         })
     } else {
         Err(problems)
@@ -890,6 +901,7 @@ fn bind_address(value: &str) -> Option<std::net::IpAddr> {
 
 mod mail;
 mod passkeys;
+mod roles;
 mod secrets;
 mod stores;
 mod ui;

@@ -14,6 +14,9 @@ pub enum ServeError {
     /// The Authenticator could not be built from the configuration.
     #[error("authenticator: {0}")]
     Authenticator(#[source] auth_core::Error),
+    /// The roles of `ROLES` could not be defined in the store.
+    #[error("ROLES: cannot define the roles: {0}")]
+    Roles(#[source] auth_core::Error),
     /// `DATABASE_URL` could not be connected to.
     #[error("DATABASE_URL: {0}")]
     Database(#[source] auth_core::Error),

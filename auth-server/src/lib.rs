@@ -1,7 +1,7 @@
 //! `auth-server`: the reference authentication server.
 //!
 //! Subcommands: `serve` (the default), `migrate`, `purge`, `healthcheck`, `keys generate`,
-//! `user create` and `mfa reencrypt`. Configuration
+//! `user create|grant|revoke|roles`, `role list|set|delete` and `mfa reencrypt`. Configuration
 //! comes from the environment (see `auth-server serve --help`).
 //!
 //! The binary is a thin wrapper over [`main`]; the library exists so that tests and fuzz
@@ -21,6 +21,7 @@ mod mfa;
 mod migrate;
 mod proxies;
 mod purge;
+mod roles;
 mod serve;
 mod ui;
 mod user;
@@ -29,7 +30,7 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 
-use cli::{Cli, Command, KeysCommand, MfaCommand, UserCommand};
+use cli::{Cli, Command, KeysCommand, MfaCommand, RoleCommand, UserCommand};
 
 pub use error::ServeError;
 
@@ -47,6 +48,24 @@ pub fn main() -> ExitCode {
         Command::User {
             command: UserCommand::Create(args),
         } => user::create(&args),
+        Command::User {
+            command: UserCommand::Grant(args),
+        } => roles::grant(&args),
+        Command::User {
+            command: UserCommand::Revoke(args),
+        } => roles::revoke(&args),
+        Command::User {
+            command: UserCommand::Roles(args),
+        } => roles::user_roles(&args),
+        Command::Role {
+            command: RoleCommand::List(args),
+        } => roles::list(&args),
+        Command::Role {
+            command: RoleCommand::Set(args),
+        } => roles::set(&args),
+        Command::Role {
+            command: RoleCommand::Delete(args),
+        } => roles::delete(&args),
         Command::Mfa {
             command: MfaCommand::Reencrypt(args),
         } => mfa::reencrypt(&args),

@@ -150,7 +150,10 @@ async fn run(config: ServeConfig) -> Result<(), ServeError> {
         }
         (None, _) => None,
     };
-    let app = app(&config, stores, throttle, health, &metrics)?;
+    let (app, auth) = app(&config, stores, throttle, health, &metrics)?;
+    crate::roles::seed(&auth, &config.roles)
+        .await
+        .map_err(ServeError::Roles)?;
 
     let shutdown = shutdown_signal()?;
     let limits = crate::listen::ConnectionLimits {
@@ -306,7 +309,7 @@ fn app(
     throttle: Throttle,
     health: HealthService,
     metrics: &Metrics,
-) -> Result<Routers, ServeError> {
+) -> Result<(Routers, Authenticator), ServeError> {
     // Audit events also feed the metrics.
     let stores = Stores {
         events: Arc::new(metrics.event_sink(stores.events.clone())),
@@ -316,9 +319,9 @@ fn app(
         jwks: Arc::new(config.keys.jwks()),
     };
     let auth = authenticator(config, stores, throttle, metrics)?;
-    Ok(router(
+    let routers = router(
         state,
-        auth,
+        auth.clone(),
         health,
         &Stack {
             metrics: metrics.clone(),
@@ -328,7 +331,8 @@ fn app(
         config.proxies.clone(),
         config.admin_addr.is_some(),
         config.ui.enabled.then_some(&config.ui),
-    ))
+    );
+    Ok((routers, auth))
 }
 
 /// What `serve` runs without `DATABASE_URL`, already started: in-memory stores with the
@@ -340,7 +344,7 @@ pub(crate) fn development_router(config: &ServeConfig) -> Result<Router, ServeEr
     let health = HealthService::new(startup).reporter(metrics.health_reporter());
     let stores = Stores::memory_with_events(Arc::new(TracingEventSink));
     let throttle = throttle(config, stores.throttle.clone()).map_err(ServeError::Authenticator)?;
-    Ok(app(config, stores, throttle, health, &metrics)?.public)
+    Ok(app(config, stores, throttle, health, &metrics)?.0.public)
 }
 
 /// The backend connection pools, closed after the drain so no request loses its database.

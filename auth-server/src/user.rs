@@ -9,7 +9,27 @@ use auth_core::store::UserStore;
 use auth_core::store::postgres::PostgresStore;
 use auth_core::token::{Algorithm, Key, KeySet};
 
-use crate::cli::UserCreateArgs;
+use crate::cli::{DatabaseArgs, UserCreateArgs};
+
+/// The flows over the server's database, for a one-shot command (its schema migrated first),
+/// and the store. It issues no token: its key is a throwaway. Sessions it ends have their
+/// access tokens refused for the longest lifetime the server accepts (a day), so no server's
+/// token outlives the revocation whatever its `ACCESS_TOKEN_TTL`.
+pub(crate) async fn operator_authenticator(
+    database: &DatabaseArgs,
+) -> auth_core::Result<(Authenticator, PostgresStore)> {
+    let store = PostgresStore::connect(&database.config()?)?;
+    store.migrate().await?;
+    let keys = KeySet::new(Key::generate(Algorithm::EdDsa)?)?;
+    // The issuer the server runs with, so a password meets the same context words.
+    let issuer = std::env::var("AUTH_ISSUER").unwrap_or_else(|_| "http://localhost".to_owned());
+    let mut config = AuthenticatorConfig::new(issuer, "auth");
+    config.tokens.access_ttl = crate::config::MAX_ACCESS_TTL;
+    let auth = Authenticator::builder(keys, config)
+        .stores(Stores::postgres(store.clone()))
+        .build()?;
+    Ok((auth, store))
+}
 
 pub(crate) fn create(args: &UserCreateArgs) -> ExitCode {
     let password = match std::env::var("AUTH_BOOTSTRAP_PASSWORD") {
@@ -23,34 +43,14 @@ pub(crate) fn create(args: &UserCreateArgs) -> ExitCode {
             SecretString::from(line.trim_end_matches(['\r', '\n']).to_owned())
         }
     };
-    match crate::cli::block_on("user create", run(args, &password)) {
-        None => ExitCode::FAILURE,
-        Some(Ok(printed)) => {
-            println!("{printed}");
-            ExitCode::SUCCESS
-        }
-        Some(Err(error)) => {
-            eprintln!("user create: {} ({error})", error.code());
-            ExitCode::FAILURE
-        }
-    }
+    crate::cli::run_printing("user create", run(args, &password))
 }
 
 async fn run(
     args: &UserCreateArgs,
     password: &SecretString,
 ) -> auth_core::Result<serde_json::Value> {
-    let store = PostgresStore::connect(&args.database.config()?)?;
-    store.migrate().await?;
-    let users = store.clone();
-    // Registration issues no token; the key only satisfies the builder.
-    let keys = KeySet::new(Key::generate(Algorithm::EdDsa)?)?;
-    // The issuer the server runs with, so the password meets the same context words.
-    let issuer = std::env::var("AUTH_ISSUER").unwrap_or_else(|_| "http://localhost".to_owned());
-    let config = AuthenticatorConfig::new(issuer, "auth");
-    let auth = Authenticator::builder(keys, config)
-        .stores(Stores::postgres(store))
-        .build()?;
+    let (auth, users) = operator_authenticator(&args.database).await?;
     let user = auth.register(&args.email, password).await?;
     // The operator vouches for the address: an account made here signs in with its password
     // when verification is required.

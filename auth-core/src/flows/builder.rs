@@ -12,8 +12,8 @@ use crate::mfa::{MfaKeyring, TotpParams};
 use crate::password::{BreachedPasswordCheck, PasswordConfig, PasswordService};
 use crate::session::{SessionLifetimes, SidRevocationCheck};
 use crate::store::{
-    IntentStore, MfaStore, OutboxStore, PasskeyStore, RefreshStore, RevocationStore, SessionStore,
-    ThrottleStore, TotpReplayGuard, UnitOfWork, UserStore,
+    IntentStore, MfaStore, OutboxStore, PasskeyStore, RefreshStore, RevocationStore, RoleStore,
+    SessionStore, ThrottleStore, TotpReplayGuard, UnitOfWork, UserStore,
 };
 use crate::throttle::Throttle;
 use crate::token::{KeySet, TokenConfig, TokenIssuer, TokenVerifier};
@@ -46,6 +46,9 @@ pub struct Stores {
     pub unit: Arc<dyn UnitOfWork>,
     /// Passkeys, user handles and ceremony state.
     pub passkeys: Arc<dyn PasskeyStore>,
+    /// Roles and who holds them. Must be the backend that holds `users`: a change that takes
+    /// a scope away moves the holder's credentials epoch in the same step.
+    pub roles: Arc<dyn RoleStore>,
 }
 
 impl Stores {
@@ -63,6 +66,7 @@ impl Stores {
             + OutboxStore
             + UnitOfWork
             + PasskeyStore
+            + RoleStore
             + 'static,
     {
         Self {
@@ -76,7 +80,8 @@ impl Stores {
             intents: store.clone(),
             outbox: store.clone(),
             unit: store.clone(),
-            passkeys: store,
+            passkeys: store.clone(),
+            roles: store,
             events,
         }
     }
@@ -130,6 +135,7 @@ impl Stores {
             outbox: postgres.clone(),
             unit: postgres.clone(),
             passkeys: postgres.clone(),
+            roles: postgres.clone(),
             events: postgres,
         }
     }

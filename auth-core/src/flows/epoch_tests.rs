@@ -26,16 +26,16 @@ fn secret(s: &str) -> SecretString {
 /// Sessions in memory, with a hook that holds `create_session` until released: the pause
 /// between a login's password check and its session, where a password change can land.
 #[derive(Debug)]
-struct PausingSessions {
+pub(super) struct PausingSessions {
     inner: Arc<dyn SessionStore>,
     armed: Mutex<bool>,
-    reached: Notify,
-    release: Notify,
+    pub(super) reached: Notify,
+    pub(super) release: Notify,
     created: Mutex<Vec<SessionId>>,
 }
 
 impl PausingSessions {
-    fn new(inner: Arc<dyn SessionStore>) -> Self {
+    pub(super) fn new(inner: Arc<dyn SessionStore>) -> Self {
         Self {
             inner,
             armed: Mutex::new(false),
@@ -46,11 +46,11 @@ impl PausingSessions {
     }
 
     /// The next `create_session` waits for [`release`](Notify::notify_one).
-    fn arm(&self) {
+    pub(super) fn arm(&self) {
         *self.armed.lock().unwrap_or_else(PoisonError::into_inner) = true;
     }
 
-    fn created(&self) -> Vec<SessionId> {
+    pub(super) fn created(&self) -> Vec<SessionId> {
         self.created
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

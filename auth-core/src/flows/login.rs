@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use secrecy::SecretString;
 
 use super::{Authenticator, EmailVerification, LoginOutcome, Tokens};
+use crate::authz::{Scope, ScopeSet};
 use crate::clock::unix_seconds;
 use crate::email::normalize_email;
 use crate::error::{Error, Result};
@@ -275,6 +276,9 @@ impl Authenticator {
         let session_id = session_secret.session_id();
         let expires_at = now + lifetimes.absolute;
         let idle_expires_at = (now + lifetimes.idle).min(expires_at);
+        // Read before the epoch check below: a removal that lands after this read moves the
+        // epoch, and the check ends the session.
+        let scope = self.session_scopes(&user.id, None).await?;
         self.inner
             .stores
             .sessions
@@ -297,7 +301,7 @@ impl Authenticator {
             .await?;
         self.end_if_credentials_moved(user.id, &session_id, epoch, client)
             .await?;
-        let mut tokens = self.tokens_for(user.id, &session_id, amr, now, refresh_token)?;
+        let mut tokens = self.tokens_for(user.id, &session_id, amr, now, refresh_token, scope)?;
         tokens.session_secret = Some(session_secret.into_secret());
         self.emit(
             AuthEventKind::LoginSucceeded { amr },
@@ -345,13 +349,15 @@ impl Authenticator {
         amr: Amr,
         auth_time: SystemTime,
         refresh_token: OpaqueSecret,
+        scope: ScopeSet,
     ) -> Result<Tokens> {
         let access = self.issue(
             TokenKind::Access,
             NewToken::new(user_id.to_string())
                 .session_id(session_id.as_str())
                 .amr(amr.methods().iter().copied())
-                .auth_time(unix_seconds(auth_time)),
+                .auth_time(unix_seconds(auth_time))
+                .scope(scope.iter().map(Scope::as_str)),
         )?;
         Ok(Tokens {
             access_token: access.token,
@@ -361,6 +367,7 @@ impl Authenticator {
             session_id: session_id.clone(),
             user_id,
             session_secret: None,
+            scope,
         })
     }
 }

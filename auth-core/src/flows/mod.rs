@@ -18,6 +18,7 @@ mod observe;
 mod passkey;
 mod password;
 mod refresh;
+mod roles;
 mod sessions;
 mod step_up;
 
@@ -28,6 +29,7 @@ use std::time::SystemTime;
 
 use secrecy::SecretString;
 
+use crate::authz::ScopeSet;
 use crate::clock::SharedClock;
 use crate::error::{Error, Result, TokenRejection};
 use crate::event::{AuthEvent, AuthEventKind};
@@ -73,6 +75,8 @@ pub struct Tokens {
     /// [`Authenticator::authenticate_session`] reads. Never hand it to a token client: it
     /// opens the session for as long as the session lives.
     pub session_secret: Option<SecretString>,
+    /// The scopes the access token carries (see [`crate::authz`]).
+    pub scope: ScopeSet,
 }
 
 impl fmt::Debug for Tokens {
@@ -82,6 +86,7 @@ impl fmt::Debug for Tokens {
             .field("expires_in", &self.expires_in)
             .field("session_id", &self.session_id)
             .field("user_id", &self.user_id)
+            .field("scope", &self.scope)
             .finish_non_exhaustive()
     }
 }
@@ -346,5 +351,7 @@ mod epoch_tests;
 mod limit_tests;
 #[cfg(all(test, feature = "passkeys", feature = "jwt"))]
 mod passkey_tests;
+#[cfg(all(test, feature = "test-util"))]
+mod role_tests;
 #[cfg(test)]
 mod tests;

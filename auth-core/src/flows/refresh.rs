@@ -4,6 +4,7 @@
 use std::net::IpAddr;
 
 use super::{Authenticator, Tokens};
+use crate::authz::ScopeSet;
 use crate::error::{Error, Result, TokenRejection};
 use crate::event::{AuthEventKind, SessionEnd};
 use crate::id::OpaqueSecret;
@@ -14,11 +15,25 @@ impl Authenticator {
     /// rotated is reuse: the session and its whole family are revoked and the answer is
     /// [`Error::TokenReused`].
     pub async fn refresh(&self, refresh_token: &str, client: Option<IpAddr>) -> Result<Tokens> {
-        let result = self.rotate_refresh(refresh_token, client).await;
+        self.refresh_scoped(refresh_token, None, client).await
+    }
+
+    /// [`refresh`](Self::refresh), the new access token carrying only `requested` of what the
+    /// session may carry (RFC 6749 section 6): every scope the user holds now, for the
+    /// server's own sessions. The new refresh token keeps the whole grant, so a later refresh
+    /// may ask for more again. [`Error::InvalidScope`] if `requested` names a scope the
+    /// session may not carry; the refresh token is then left unspent.
+    pub async fn refresh_scoped(
+        &self,
+        refresh_token: &str,
+        requested: Option<&ScopeSet>,
+        client: Option<IpAddr>,
+    ) -> Result<Tokens> {
+        let result = self.rotate_refresh(refresh_token, requested, client).await;
         let outcome = match &result {
             Ok(_) => RefreshOutcome::Rotated,
             Err(Error::TokenReused) => RefreshOutcome::Reused,
-            Err(Error::InvalidToken(_)) => RefreshOutcome::Invalid,
+            Err(Error::InvalidToken(_) | Error::InvalidScope(_)) => RefreshOutcome::Invalid,
             Err(_) => RefreshOutcome::Error,
         };
         self.inner.observer.refreshed(outcome);
@@ -28,7 +43,12 @@ impl Authenticator {
     /// Every fallible read and check comes first, the rotation last: a refresh that fails
     /// before it (a store down) leaves the presented token unspent, so the client's retry
     /// works; one whose answer is lost after it is covered by the reuse grace period.
-    async fn rotate_refresh(&self, refresh_token: &str, client: Option<IpAddr>) -> Result<Tokens> {
+    async fn rotate_refresh(
+        &self,
+        refresh_token: &str,
+        requested: Option<&ScopeSet>,
+        client: Option<IpAddr>,
+    ) -> Result<Tokens> {
         let presented = OpaqueSecret::parse(refresh_token)?;
         let hash = presented.hash();
         let now = self.now();
@@ -59,6 +79,8 @@ impl Authenticator {
                 return Err(TokenRejection::NotActive.into());
             }
         };
+        // Additions since the last refresh show here; removals ended the session already.
+        let scope = self.session_scopes(&user.id, requested).await?;
         let successor = NewRefreshToken::issue(now, now + lifetimes.idle);
         let rotation = stores
             .refresh
@@ -90,6 +112,7 @@ impl Authenticator {
                 session.amr,
                 session.auth_time,
                 successor.secret,
+                scope,
             ),
         }
     }

@@ -159,6 +159,7 @@ impl Authenticator {
                 user.epoch,
             )
             .await?;
+        let scope = self.session_scopes(&user.id, None).await?;
         // As at login: a credential change that landed meanwhile ends this session.
         self.end_if_credentials_moved(user.id, session_id, user.epoch, client)
             .await?;
@@ -169,7 +170,7 @@ impl Authenticator {
             client,
         )
         .await;
-        self.tokens_for(user.id, session_id, session.amr, now, refresh_token)
+        self.tokens_for(user.id, session_id, session.amr, now, refresh_token, scope)
     }
 }
 

@@ -28,6 +28,7 @@ use super::{
 use crate::error::{Error, Result};
 
 mod passkeys;
+mod roles;
 
 /// Every store, in memory. Clones share the same state.
 #[derive(Clone, Default)]
@@ -57,6 +58,7 @@ struct State {
     /// Whether [`UserStore::adopt_email_verification`] ran.
     verification_adopted: bool,
     passkeys: passkeys::PasskeyState,
+    roles: roles::RoleState,
 }
 
 impl State {

@@ -48,6 +48,7 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 
+use crate::authz::{Role, RoleName, ScopeSet};
 use crate::error::Result;
 use crate::id::{Amr, SecretHash, SessionId, UserId};
 use crate::intent::{Intent, IntentId, IntentKey, Purpose};
@@ -612,4 +613,63 @@ pub trait PasskeyStore: Send + Sync + fmt::Debug {
     /// Takes the ceremony away, atomically: of concurrent calls one gets it, the others (and
     /// every later call) `None`, as for an expired or unknown one.
     async fn take_ceremony(&self, id: &CeremonyId, now: SystemTime) -> Result<Option<Ceremony>>;
+}
+
+/// What a change to a role did ([`RoleStore::put_role`], [`RoleStore::delete_role`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleChange {
+    /// Whether the role is new.
+    pub created: bool,
+    /// Whether its description changed.
+    pub description_changed: bool,
+    /// The scopes it grants now and did not.
+    pub added: ScopeSet,
+    /// The scopes it granted and no longer does (all of them when it was deleted).
+    pub removed: ScopeSet,
+    /// How many accounts hold it (held it, when it was deleted).
+    pub holders: u64,
+    /// The holders that lost a scope by the change (one no other role of theirs grants):
+    /// their credentials epoch moved on in the same atomic step.
+    pub demoted: Vec<UserId>,
+}
+
+impl RoleChange {
+    /// Whether anything changed.
+    pub fn changed(&self) -> bool {
+        self.created
+            || self.description_changed
+            || !self.added.is_empty()
+            || !self.removed.is_empty()
+    }
+}
+
+/// Roles (see [`crate::authz`]): their scopes, and who holds them.
+///
+/// Every change that takes a scope from an account moves that account's credentials epoch on
+/// ([`User::epoch`]) in the same atomic step, so a login or refresh that read the scopes before
+/// the change cannot outlive it; changes that remove scopes are serialised with each other, so
+/// two of them cannot each count on a scope the other removes.
+#[async_trait]
+pub trait RoleStore: Send + Sync + fmt::Debug {
+    /// Creates the role, or replaces its scopes and description. Holders that lose a scope by
+    /// it are in [`RoleChange::demoted`], their epoch moved on.
+    async fn put_role(&self, role: &Role) -> Result<RoleChange>;
+    /// Deletes the role and every holding of it; `None` if there is no such role. Holders that
+    /// lose a scope by it are in [`RoleChange::demoted`], their epoch moved on.
+    async fn delete_role(&self, name: &RoleName) -> Result<Option<RoleChange>>;
+    /// The role named `name`.
+    async fn role(&self, name: &RoleName) -> Result<Option<Role>>;
+    /// Every role, by name.
+    async fn roles(&self) -> Result<Vec<Role>>;
+    /// Grants the role to the account at `now`; false if it holds it already.
+    /// [`Error::NotFound`](crate::Error::NotFound) if there is no such role or account.
+    async fn grant_role(&self, user: &UserId, role: &RoleName, now: SystemTime) -> Result<bool>;
+    /// Takes the role from the account; `None` if it did not hold it, else the scopes it lost
+    /// (granted by no other role of its): when there are any, its epoch moved on in the same
+    /// step.
+    async fn revoke_role(&self, user: &UserId, role: &RoleName) -> Result<Option<ScopeSet>>;
+    /// The roles the account holds, by name.
+    async fn roles_of(&self, user: &UserId) -> Result<Vec<Role>>;
+    /// Every scope the account holds: the union of its roles' scopes.
+    async fn scopes_of(&self, user: &UserId) -> Result<ScopeSet>;
 }

@@ -277,7 +277,11 @@ impl<C> NewToken<C> {
 
     /// The space-separated `scope` claim, refusing scope tokens that would change its meaning.
     pub(crate) fn scope_claim(&self) -> Result<String> {
-        if let Some(bad) = self.scopes.iter().find(|scope| !is_scope_token(scope)) {
+        if let Some(bad) = self
+            .scopes
+            .iter()
+            .find(|scope| !crate::authz::is_scope_token(scope))
+        {
             let shown: String = bad.chars().take(64).collect();
             return Err(Error::Config(format!(
                 "{shown:?} is not a scope token (RFC 6749 section 3.3)"
@@ -285,14 +289,6 @@ impl<C> NewToken<C> {
         }
         Ok(self.scopes.join(" "))
     }
-}
-
-/// RFC 6749 `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`.
-fn is_scope_token(scope: &str) -> bool {
-    !scope.is_empty()
-        && scope
-            .bytes()
-            .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Accounts and their tokens: register, login, refresh, reauthentication (a step-up), logout,
 //! the caller's profile and password change.
 
+use auth_core::authz::ScopeSet;
 use auth_core::flows::{Authenticator, LoginOutcome, Principal, SignUp};
 use auth_core::secrecy::ExposeSecret;
 use axum::extract::State;
@@ -75,14 +76,19 @@ pub(super) fn login_answer(outcome: LoginOutcome) -> Response {
     }
 }
 
-#[utoipa::path(post, path = "/v1/auth/refresh", request_body = RefreshRequest, responses((status = 200, body = TokenBody), (status = 401, body = ErrorBody, description = "invalid_token, or token_reused: the family is revoked")))]
+#[utoipa::path(post, path = "/v1/auth/refresh", request_body = RefreshRequest, responses((status = 200, body = TokenBody), (status = 400, body = ErrorBody, description = "invalid_scope: a scope the session does not hold was asked for (the refresh token stays unspent)"), (status = 401, body = ErrorBody, description = "invalid_token, or token_reused: the family is revoked")))]
 pub(crate) async fn refresh(
     State(auth): State<Authenticator>,
     ClientIp(client): ClientIp,
     ApiJson(request): ApiJson<RefreshRequest>,
 ) -> Result<Response, ApiError> {
+    let requested = request.scope.as_deref().map(ScopeSet::parse).transpose()?;
     let tokens = auth
-        .refresh(request.refresh_token.expose_secret(), Some(client))
+        .refresh_scoped(
+            request.refresh_token.expose_secret(),
+            requested.as_ref(),
+            Some(client),
+        )
         .await?;
     Ok(Json(TokenBody::from(&tokens)).into_response())
 }

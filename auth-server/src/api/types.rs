@@ -32,6 +32,10 @@ pub(crate) struct Credentials {
 pub(crate) struct RefreshRequest {
     #[schema(value_type = String)]
     pub(crate) refresh_token: SecretString,
+    /// Space-separated: the new access token carries only these of the session's scopes
+    /// (RFC 6749 section 6); the refresh token keeps them all. Absent: all of them.
+    #[serde(default)]
+    pub(crate) scope: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -205,6 +209,10 @@ pub(crate) struct TokenBody {
     pub(crate) expires_in: u64,
     /// The refresh token: opaque and single use.
     pub(crate) refresh_token: String,
+    /// The access token's scopes, space-separated (absent: none): those of the account's
+    /// roles, or the subset a refresh asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) scope: Option<String>,
 }
 
 impl From<&Tokens> for TokenBody {
@@ -214,6 +222,7 @@ impl From<&Tokens> for TokenBody {
             token_type: tokens.token_type,
             expires_in: tokens.expires_in,
             refresh_token: tokens.refresh_token.expose_secret().to_owned(),
+            scope: (!tokens.scope.is_empty()).then(|| tokens.scope.to_string()),
         }
     }
 }

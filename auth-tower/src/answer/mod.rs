@@ -24,6 +24,7 @@
 //! | `Conflict(_)` | 409 | `conflict` | | 6 `ALREADY_EXISTS` |
 //! | `NotFound(_)` | 404 | `not_found` | | 5 `NOT_FOUND` |
 //! | `InvalidRequest(_)` | 400 | `invalid_request` | | 3 `INVALID_ARGUMENT` |
+//! | `InvalidScope(_)` | 400 | `invalid_scope` | | 3 `INVALID_ARGUMENT` |
 //! | `Busy` | 503 | `busy` | 1 | 14 `UNAVAILABLE` |
 //! | `Unavailable(_)` | 503 | `unavailable` | 5 | 14 `UNAVAILABLE` |
 //! | `InvalidKey(_)`, `Config(_)`, `InvalidHash(_)`, `Internal(_)` | 500 | `invalid_key`, `invalid_config`, `invalid_hash`, `internal` | | 13 `INTERNAL` |
@@ -193,7 +194,9 @@ impl Answer {
             }
             Error::Conflict(_) => Self::new(StatusCode::CONFLICT, code, error.to_string()),
             Error::NotFound(_) => Self::new(StatusCode::NOT_FOUND, code, error.to_string()),
-            Error::InvalidRequest(_) => Self::new(StatusCode::BAD_REQUEST, code, error.to_string()),
+            Error::InvalidRequest(_) | Error::InvalidScope(_) => {
+                Self::new(StatusCode::BAD_REQUEST, code, error.to_string())
+            }
             Error::Busy => Self::new(StatusCode::SERVICE_UNAVAILABLE, code, error.to_string())
                 .with_retry_after(BUSY_RETRY_AFTER),
             Error::Unavailable(detail) => {

@@ -31,7 +31,8 @@ fn every_error() -> Vec<Error> {
             Error::CeremonyInvalid => Some(Error::Conflict("the account exists".into())),
             Error::Conflict(_) => Some(Error::NotFound("no such session".into())),
             Error::NotFound(_) => Some(Error::InvalidRequest("empty email".into())),
-            Error::InvalidRequest(_) => Some(Error::Busy),
+            Error::InvalidRequest(_) => Some(Error::InvalidScope("a\"b is not a scope".into())),
+            Error::InvalidScope(_) => Some(Error::Busy),
             Error::Busy => Some(Error::Unavailable("postgres: connection refused".into())),
             Error::Unavailable(_) => Some(Error::InvalidKey("pem at /etc/keys".into())),
             Error::InvalidKey(_) => Some(Error::Config("ttl out of range".into())),
@@ -148,6 +149,13 @@ fn expected(
             "invalid request: empty email",
             None,
         ),
+        Error::InvalidScope(_) => (
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+            3,
+            "invalid scope: a\"b is not a scope",
+            None,
+        ),
         Error::Busy => (
             StatusCode::SERVICE_UNAVAILABLE,
             "busy",
@@ -227,7 +235,7 @@ fn every_variant_is_sampled_once() {
     let all = every_error();
     let kinds: std::collections::HashSet<_> = all.iter().map(std::mem::discriminant).collect();
     assert_eq!(kinds.len(), all.len());
-    assert_eq!(all.len(), 19);
+    assert_eq!(all.len(), 20);
 }
 
 #[test]

@@ -79,6 +79,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "session_devices",
         sql: include_str!("migrations/0011_session_devices.sql"),
     },
+    Migration {
+        version: 12,
+        name: "roles",
+        sql: include_str!("migrations/0012_roles.sql"),
+    },
 ];
 
 /// The backfill that moves stored addresses to [`normalize_email`]'s form, by its name in

@@ -53,6 +53,7 @@ mod outbox;
 mod passkeys;
 mod purge;
 mod refresh;
+mod roles;
 mod sessions;
 #[cfg(all(test, feature = "test-util"))]
 pub(crate) mod tests;
