@@ -20,9 +20,13 @@
 //!
 //! The [`Authenticator`](crate::flows::Authenticator)'s own sessions apply it with the server as
 //! the client (first party, every scope allowed) and the session's login as the fresh
-//! authentication: a login's tokens carry every scope the user holds, and a refresh may ask
-//! for a subset for the new access token (RFC 6749 section 6; the refresh token keeps the
-//! whole grant). The OpenID provider applies it with its registered clients.
+//! authentication its grant is made with: a login's tokens carry every scope the user holds,
+//! administrative ones included, for as long as the session lives (a removal ends it, below),
+//! and a refresh may ask for a subset for the new access token (RFC 6749 section 6; the
+//! refresh token keeps the whole grant). An action that needs a recent authentication asks
+//! for one itself ([`SensitiveAction`](crate::flows::SensitiveAction)), whatever the scopes. A
+//! server issuing tokens to other clients (OAuth) applies the rule with each client's allowed
+//! scopes and first-party flag, and with whether the user authenticated for that grant.
 //!
 //! # Changes
 //!
@@ -31,8 +35,11 @@
 //! role, a role deleted), held through no other role, moves that user's credentials epoch on in
 //! the same atomic step, and the flow then ends the user's sessions: their refresh tokens stop
 //! at once and their access tokens are refused within the revocation bound (at once on the
-//! instance that made the change, within `sid_cache_ttl` elsewhere), not at their expiry.
-//! Every change is an audit event naming its [`Actor`](crate::event::Actor).
+//! instance that made the change, within `sid_cache_ttl` elsewhere), not at their expiry. Should
+//! ending the sessions fail after the change (the store lost midway), the refresh tokens are
+//! refused all the same (the epoch moved) and the access tokens live to their expiry unless
+//! [`sign_out_everywhere`](crate::flows::Authenticator::sign_out_everywhere) ends them. Every
+//! change is an audit event naming its [`Actor`](crate::event::Actor).
 
 use std::collections::BTreeSet;
 use std::fmt;

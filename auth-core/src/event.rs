@@ -193,6 +193,16 @@ pub enum AuthEventKind {
         /// Who.
         actor: Actor,
     },
+    /// The account lost scopes because a role it holds stopped granting them (changed or
+    /// deleted): its sessions end.
+    AccessRemoved {
+        /// The role.
+        role: String,
+        /// What the role stopped granting (the account may keep some through other roles).
+        removed: Vec<String>,
+        /// Who.
+        actor: Actor,
+    },
     /// A role was taken from the account.
     RoleRevoked {
         /// The role.
@@ -249,6 +259,7 @@ impl AuthEvent {
             AuthEventKind::RoleDeleted { .. } => "role_deleted",
             AuthEventKind::RoleGranted { .. } => "role_granted",
             AuthEventKind::RoleRevoked { .. } => "role_revoked",
+            AuthEventKind::AccessRemoved { .. } => "access_removed",
         }
     }
 }

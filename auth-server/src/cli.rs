@@ -64,7 +64,9 @@ pub(crate) enum Command {
     /// https in production), PRODUCT_NAME (what mails call the service, Auth),
     /// MAIL_TEMPLATES_DIR (a folder per locale of <kind>.txt and .html templates besides the
     /// built-in English), EMAIL_VERIFICATION (off|optional|required; required when SMTP_URL
-    /// is set, off otherwise). Each secret (DATABASE_URL, REDIS_URL, AUTH_SIGNING_KEYS,
+    /// is set, off otherwise), ROLES (JSON: {"name": {"scopes": [...], "description": "..."}};
+    /// each role named is set to exactly this at every start, its holders who lose a scope
+    /// signed out; others are left alone) or ROLES_FILE (the same in a file). Each secret (DATABASE_URL, REDIS_URL, AUTH_SIGNING_KEYS,
     /// JWT_ACCESS_SECRET, MFA_ENCRYPTION_KEYS, MFA_ENCRYPTION_KEY, SMTP_URL) may instead be a file, named by the same
     /// variable with _FILE appended (DATABASE_URL_FILE). Production refuses in-memory state, generated keys,
     /// missing, short or patterned secrets, plain-http origins and a missing mail relay,
@@ -208,6 +210,10 @@ pub(crate) enum UserCommand {
     Revoke(UserRoleArgs),
     /// Print the account's roles and scopes: {"user_id","email","roles","scopes"}.
     Roles(UserLookupArgs),
+    /// End every session of the account at once (its credentials epoch moves on): for a
+    /// removal whose sessions could not all be ended, or a device reported lost. Prints
+    /// {"user_id","signed_out"}.
+    SignOut(UserLookupArgs),
 }
 
 #[derive(Debug, Args)]
@@ -265,12 +271,15 @@ pub(crate) struct RoleListArgs {
 pub(crate) struct RoleSetArgs {
     /// The role's name: lower-case letters, digits, '.', '_', ':' and '-'.
     pub(crate) name: String,
-    /// A scope the role grants; repeat for each. None: the role grants nothing.
-    #[arg(long = "scope")]
+    /// A scope the role grants; repeat for each. These replace what it granted.
+    #[arg(long = "scope", required_unless_present = "no_scopes")]
     pub(crate) scopes: Vec<String>,
-    /// What the role is for.
-    #[arg(long, default_value = "")]
-    pub(crate) description: String,
+    /// The role grants no scope (its holders lose every scope it granted).
+    #[arg(long, conflicts_with = "scopes")]
+    pub(crate) no_scopes: bool,
+    /// What the role is for; unchanged (empty for a new role) when left out.
+    #[arg(long)]
+    pub(crate) description: Option<String>,
     #[command(flatten)]
     pub(crate) actor: ActorArgs,
     #[command(flatten)]

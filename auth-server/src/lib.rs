@@ -1,7 +1,7 @@
 //! `auth-server`: the reference authentication server.
 //!
 //! Subcommands: `serve` (the default), `migrate`, `purge`, `healthcheck`, `keys generate`,
-//! `user create|grant|revoke|roles`, `role list|set|delete` and `mfa reencrypt`. Configuration
+//! `user create|grant|revoke|roles|sign-out`, `role list|set|delete` and `mfa reencrypt`. Configuration
 //! comes from the environment (see `auth-server serve --help`).
 //!
 //! The binary is a thin wrapper over [`main`]; the library exists so that tests and fuzz
@@ -57,6 +57,9 @@ pub fn main() -> ExitCode {
         Command::User {
             command: UserCommand::Roles(args),
         } => roles::user_roles(&args),
+        Command::User {
+            command: UserCommand::SignOut(args),
+        } => roles::sign_out(&args),
         Command::Role {
             command: RoleCommand::List(args),
         } => roles::list(&args),

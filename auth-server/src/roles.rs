@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use auth_core::authz::{Role, RoleName, Scope, ScopeSet};
 use auth_core::event::Actor;
 use auth_core::flows::{Authenticator, normalize_email};
-use auth_core::store::{RoleChange, User, UserStore};
+use auth_core::store::{RoleChange, RoleStore, User, UserStore};
 use serde_json::{Value, json};
 
 use crate::cli::run_printing;
@@ -55,8 +55,15 @@ pub(crate) fn set(args: &RoleSetArgs) -> ExitCode {
             .iter()
             .map(|scope| Scope::parse(scope))
             .collect::<auth_core::Result<ScopeSet>>()?;
-        let role = Role::new(name, scopes, args.description.clone())?;
-        let (auth, _) = operator_authenticator(&args.database).await?;
+        let (auth, store) = operator_authenticator(&args.database).await?;
+        let description = match &args.description {
+            Some(description) => description.clone(),
+            None => RoleStore::role(&store, &name)
+                .await?
+                .map(|role| role.description)
+                .unwrap_or_default(),
+        };
+        let role = Role::new(name, scopes, description)?;
         let change = auth.define_role(&role, &actor(&args.actor)).await?;
         Ok(json!({
             "role": role.name.as_str(),
@@ -123,6 +130,15 @@ pub(crate) fn user_roles(args: &UserLookupArgs) -> ExitCode {
             "roles": roles.iter().map(|role| role.name.as_str()).collect::<Vec<_>>(),
             "scopes": scopes.to_strings(),
         }))
+    })
+}
+
+pub(crate) fn sign_out(args: &UserLookupArgs) -> ExitCode {
+    run_printing("user sign-out", async {
+        let (auth, store) = operator_authenticator(&args.database).await?;
+        let user = account(&store, &args.email).await?;
+        auth.sign_out_everywhere(&user.id).await?;
+        Ok(json!({ "user_id": user.id, "signed_out": true }))
     })
 }
 

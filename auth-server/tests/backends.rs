@@ -1062,3 +1062,286 @@ async fn a_redis_cluster_failover_signs_no_one_out() {
     drop(cluster);
     schema.drop_schema().await;
 }
+
+/// The `scope` claim of a JWT access token (its payload read without a check: the server
+/// checked it).
+fn scope_claim(access_token: &str) -> serde_json::Value {
+    use base64::Engine as _;
+    let payload = access_token.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    claims["scope"].clone()
+}
+
+/// Roles from `ROLES` and the command line: a grant shows in the next token, a refresh may ask
+/// for a subset and no more, a revocation ends the sessions that carried the role at once
+/// (the server asks PostgreSQL each time: `REVOCATION_CACHE_TTL=0`), each change is in the
+/// audit trail with its actor, and a restart with changed `ROLES` signs out who lost a scope.
+#[tokio::test]
+async fn roles_from_configuration_and_command_line_reach_tokens_and_end_sessions() {
+    let Some(schema) = Schema::create().await else {
+        return;
+    };
+    let keys = signing_keys();
+    let roles = json!({
+        "admin": {"scopes": ["admin:users", "orders:read"], "description": "Operators"},
+        "reader": {"scopes": ["orders:read"]},
+    })
+    .to_string();
+    let start = |roles: String| {
+        let (url, keys) = (schema.url.clone(), keys.clone());
+        async move {
+            start_with(&[
+                ("DATABASE_URL", url.as_str()),
+                ("AUTH_SIGNING_KEYS", keys.as_str()),
+                ("REVOCATION_CACHE_TTL", "0"),
+                ("ROLES", roles.as_str()),
+            ])
+            .await
+        }
+    };
+    let server = start(roles).await;
+    let port = server.port;
+    let (credentials, login) = signed_in(port, "roles").await;
+    let email = credentials["email"].as_str().unwrap().to_owned();
+    assert_eq!(login.body.get("scope"), None, "no role, no scope");
+    assert_eq!(
+        scope_claim(login.body["access_token"].as_str().unwrap()),
+        json!(null)
+    );
+
+    let (ok, listed) = cli_json(&schema, &["role", "list"], &[]);
+    assert!(ok);
+    assert_eq!(
+        listed,
+        json!([
+            {"name": "admin", "scopes": ["admin:users", "orders:read"], "description": "Operators"},
+            {"name": "reader", "scopes": ["orders:read"], "description": ""},
+        ])
+    );
+    let grant = [
+        "user", "grant", "--email", &email, "--role", "admin", "--actor", "alice",
+    ];
+    let (ok, granted) = cli_json(&schema, &grant, &[]);
+    assert!(ok, "{granted}");
+    assert_eq!(granted["granted"], true);
+    assert_eq!(
+        cli_json(&schema, &grant, &[]).1["granted"],
+        false,
+        "held already"
+    );
+
+    // The next refresh carries the role's scopes, in the answer and in the token.
+    let refresh = |token: String, scope: Option<&'static str>| async move {
+        let mut body = json!({"refresh_token": token});
+        if let Some(scope) = scope {
+            body["scope"] = json!(scope);
+        }
+        post_json(port, "/v1/auth/refresh", &body, None).await
+    };
+    let full = refresh(login.body["refresh_token"].as_str().unwrap().into(), None).await;
+    assert_eq!(full.status, 200, "{:?}", full.body);
+    assert_eq!(full.body["scope"], "admin:users orders:read");
+    let access = full.body["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(scope_claim(&access), "admin:users orders:read");
+    // A subset for one access token; more than the grant is refused and spends nothing.
+    let narrow = refresh(
+        full.body["refresh_token"].as_str().unwrap().into(),
+        Some("orders:read"),
+    )
+    .await;
+    assert_eq!(narrow.status, 200, "{:?}", narrow.body);
+    assert_eq!(narrow.body["scope"], "orders:read");
+    assert_eq!(
+        scope_claim(narrow.body["access_token"].as_str().unwrap()),
+        "orders:read"
+    );
+    let next = narrow.body["refresh_token"].as_str().unwrap().to_owned();
+    for (scope, code) in [
+        ("billing", "invalid_scope"),
+        ("bad\"scope", "invalid_scope"),
+    ] {
+        let refused = refresh(next.clone(), Some(scope)).await;
+        assert_eq!(refused.status, 400, "{scope}: {:?}", refused.body);
+        assert_eq!(refused.body["error"], code);
+    }
+    let again = refresh(next, None).await;
+    assert_eq!(
+        again.status, 200,
+        "the refused requests left the token unspent"
+    );
+    let access = again.body["access_token"].as_str().unwrap().to_owned();
+
+    let (ok, held) = cli_json(&schema, &["user", "roles", "--email", &email], &[]);
+    assert!(ok);
+    assert_eq!(held["roles"], json!(["admin"]));
+    assert_eq!(held["scopes"], json!(["admin:users", "orders:read"]));
+
+    // Revoked: the session that carried the role ends at once.
+    assert_eq!(
+        get_json(port, "/v1/auth/me", Some(&access)).await.status,
+        200
+    );
+    let revoke = ["user", "revoke", "--email", &email, "--role", "admin"];
+    let (ok, revoked) = cli_json(&schema, &revoke, &[("AUTH_ACTOR", "bob")]);
+    assert!(ok, "{revoked}");
+    assert_eq!(revoked["lost"], json!(["admin:users", "orders:read"]));
+    assert_eq!(revoked["signed_out"], true);
+    assert_eq!(
+        get_json(port, "/v1/auth/me", Some(&access)).await.status,
+        401
+    );
+    let refused = refresh(again.body["refresh_token"].as_str().unwrap().into(), None).await;
+    assert_eq!(refused.status, 401);
+
+    // Bad input: a clear error and a failing exit, nothing changed.
+    for (args, code) in [
+        (
+            vec!["role", "set", "Bad Name", "--no-scopes"],
+            "invalid_request",
+        ),
+        (vec!["role", "set", "admin"], "--scope"),
+        (
+            vec!["role", "set", "ok", "--scope", "a\"b"],
+            "invalid_scope",
+        ),
+        (vec!["role", "delete", "nowhere"], "not_found"),
+        (revoke.to_vec(), "not_found"),
+        (
+            vec!["user", "grant", "--email", &email, "--role", "nowhere"],
+            "not_found",
+        ),
+        (
+            vec![
+                "user",
+                "grant",
+                "--email",
+                "nobody@example.com",
+                "--role",
+                "admin",
+            ],
+            "not_found",
+        ),
+    ] {
+        let output = std::process::Command::new(BIN)
+            .args(&args)
+            .env_clear()
+            .env("DATABASE_URL", &schema.url)
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(code), "{args:?}: {stderr}");
+    }
+    assert_eq!(
+        cli_json(&schema, &["role", "list"], &[]).1,
+        listed,
+        "nothing changed"
+    );
+
+    // A role set from the command line, then changed by ROLES at a restart: its holder loses a
+    // scope and is signed out.
+    let (ok, set) = cli_json(
+        &schema,
+        &[
+            "role",
+            "set",
+            "support",
+            "--scope",
+            "tickets:read",
+            "--description",
+            "Help desk",
+        ],
+        &[],
+    );
+    assert!(ok, "{set}");
+    assert_eq!(set["created"], true);
+    cli_json(
+        &schema,
+        &["user", "grant", "--email", &email, "--role", "reader"],
+        &[],
+    );
+    let login = post_json(port, "/v1/auth/login", &credentials, None).await;
+    assert_eq!(login.body["scope"], "orders:read");
+    let access = login.body["access_token"].as_str().unwrap().to_owned();
+    stop(server).await;
+    let server = start(json!({"reader": {"scopes": ["orders:list"]}}).to_string()).await;
+    assert_eq!(
+        get_json(server.port, "/v1/auth/me", Some(&access))
+            .await
+            .status,
+        401
+    );
+    let login = post_json(server.port, "/v1/auth/login", &credentials, None).await;
+    assert_eq!(login.body["scope"], "orders:list");
+    let (_, listed) = cli_json(&schema, &["role", "list"], &[]);
+    let names: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|role| role["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["admin", "reader", "support"],
+        "roles not in ROLES stay"
+    );
+
+    // Every change, with its actor.
+    let rows = schema
+        .admin
+        .query(
+            &format!(
+                "SELECT name, detail FROM {}.auth_audit_events \
+                 WHERE name LIKE 'role_%' OR name = 'access_removed' ORDER BY id",
+                schema.name
+            ),
+            &[],
+        )
+        .await
+        .unwrap();
+    let trail: Vec<(String, String)> = rows.iter().map(|row| (row.get(0), row.get(1))).collect();
+    let names: Vec<&str> = trail.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "role_defined",
+            "role_defined",
+            "role_granted",
+            "role_revoked",
+            "role_defined",
+            "role_granted",
+            "role_defined",
+            "access_removed"
+        ]
+    );
+    assert!(trail[7].1.contains("Configuration"), "{trail:?}");
+    assert!(trail[0].1.contains("Configuration"), "{trail:?}");
+    assert!(trail[2].1.contains("Operator(\"alice\")"), "{trail:?}");
+    assert!(trail[3].1.contains("Operator(\"bob\")"), "{trail:?}");
+    assert!(
+        trail[6].1.contains("removed: [\"orders:read\"]"),
+        "{trail:?}"
+    );
+
+    // An operator signs the account out everywhere.
+    let access = login.body["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        get_json(server.port, "/v1/auth/me", Some(&access))
+            .await
+            .status,
+        200
+    );
+    let (ok, out) = cli_json(&schema, &["user", "sign-out", "--email", &email], &[]);
+    assert!(ok && out["signed_out"] == true, "{out}");
+    assert_eq!(
+        get_json(server.port, "/v1/auth/me", Some(&access))
+            .await
+            .status,
+        401
+    );
+    stop(server).await;
+    schema.drop_schema().await;
+}

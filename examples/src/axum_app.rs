@@ -41,7 +41,7 @@ pub fn router(demo: &Demo) -> Router {
     // it runs first: `RequireScopeLayer` finds the verified `Principal` in the extensions.
     let orders = Router::new()
         .route("/orders", get(orders))
-        .route_layer(demo.grants.require(ORDERS_READ));
+        .route_layer(demo.require(ORDERS_READ));
     let signed_in = Router::new()
         .route("/me", get(me))
         .merge(orders)

@@ -1,16 +1,17 @@
 //! The demo identity provider the server examples share: an [`Authenticator`] on in-memory
-//! stores with one registered user ([`DEMO_EMAIL`] / [`DEMO_PASSWORD`]), its health probes,
-//! the application's own [`ScopeGrants`], and the process plumbing (port, shutdown signal).
+//! stores with one registered user ([`DEMO_EMAIL`] / [`DEMO_PASSWORD`]) who holds the role
+//! [`ORDERS_READER`] (the scope [`ORDERS_READ`] in their tokens), its health probes, and the
+//! process plumbing (port, shutdown signal).
 //!
 //! Not a program of its own; the servers built on it run with
 //! `cargo run -p auth-examples --bin axum_app` (or `hyper_server`, `tonic_server`).
 
-use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
-use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use auth_core::Error;
+use auth_core::authz::{Role, RoleName, ScopeSet};
+use auth_core::event::Actor;
 use auth_core::flows::{Authenticator, AuthenticatorConfig, LoginOutcome, Principal, Stores};
 use auth_core::id::UserId;
 use auth_core::secrecy::SecretString;
@@ -31,14 +32,14 @@ pub const AUDIENCE: &str = "orders-api";
 pub const REALM: &str = "orders";
 /// What `GET /orders` needs.
 pub const ORDERS_READ: &str = "orders:read";
+/// The role that grants [`ORDERS_READ`], held by the demo account.
+pub const ORDERS_READER: &str = "orders-reader";
 
 /// Everything a demo server needs, ready to serve.
 #[derive(Debug, Clone)]
 pub struct Demo {
-    /// Register, log in, authenticate tokens.
+    /// Register, log in, authenticate tokens; roles and who holds them.
     pub auth: Authenticator,
-    /// Who may do what, beyond being signed in.
-    pub grants: ScopeGrants,
     /// `/health/liveness`, `/health/readiness`, `/health/startup`.
     pub health: HealthService,
     /// The demo account.
@@ -46,8 +47,8 @@ pub struct Demo {
 }
 
 impl Demo {
-    /// A fresh signing key, in-memory stores, the demo account (granted [`ORDERS_READ`]), and
-    /// the startup probe turned ready.
+    /// A fresh signing key, in-memory stores, the role [`ORDERS_READER`], the demo account
+    /// holding it, and the startup probe turned ready.
     pub async fn start() -> Result<Self, Error> {
         let stores = Stores::memory();
         let keys = KeySet::new(Key::generate(Algorithm::EdDsa)?)?;
@@ -60,15 +61,27 @@ impl Demo {
         let user = auth
             .register(DEMO_EMAIL, &SecretString::from(DEMO_PASSWORD))
             .await?;
-        let grants = ScopeGrants::default();
-        grants.grant(user.id, ORDERS_READ);
+        let setup = Actor::operator("demo setup");
+        let reader = Role::new(
+            orders_reader(),
+            ScopeSet::parse(ORDERS_READ)?,
+            "Reads orders",
+        )?;
+        auth.define_role(&reader, &setup).await?;
+        auth.grant_role(&user.id, &reader.name, &setup).await?;
         startup.mark_started();
         Ok(Self {
             auth,
-            grants,
             health,
             demo_user: user.id,
         })
+    }
+
+    /// A layer that answers `403 insufficient_scope` unless the access token carries `scope`:
+    /// the token says it, so there is no lookup. Goes inside the [`AuthLayer`], which puts the
+    /// principal in the request extensions.
+    pub fn require(&self, scope: &str) -> RequireScopeLayer<Principal> {
+        RequireScopeLayer::all([scope]).realm(REALM)
     }
 
     /// The authentication layer every protected route sits behind.
@@ -108,62 +121,9 @@ fn probes(stores: &Stores, startup: StartupGate) -> HealthService {
         .timeout(Duration::from_secs(1))
 }
 
-/// Which scopes each user holds, kept by the application.
-///
-/// Why not scopes in the token: the `Authenticator` issues access tokens without a `scope`
-/// claim (identity only), and re-issues them that way on every refresh. Minting scoped tokens
-/// beside it would take a second `TokenIssuer` on the same keys and be undone at the first
-/// refresh. Who may read orders is the application's data, so the scope check is a
-/// [`RequireScopeLayer::predicate`] that looks the grant up on each request (and so sees a
-/// revoked grant at once). A `scope` that a token does carry (one minted by another issuer on
-/// the same keys, say for a service account) counts too.
-#[derive(Debug, Clone, Default)]
-pub struct ScopeGrants(Arc<RwLock<HashMap<UserId, BTreeSet<String>>>>);
-
-impl ScopeGrants {
-    /// Grants `scope` to `user`.
-    pub fn grant(&self, user: UserId, scope: impl Into<String>) {
-        self.0
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(user)
-            .or_default()
-            .insert(scope.into());
-    }
-
-    /// Takes `scope` away from `user`.
-    pub fn revoke(&self, user: UserId, scope: &str) {
-        if let Some(scopes) = self
-            .0
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get_mut(&user)
-        {
-            scopes.remove(scope);
-        }
-    }
-
-    /// Whether `principal` holds `scope`, by its token or by a grant.
-    pub fn allows(&self, principal: &Principal, scope: &str) -> bool {
-        principal.claims.has_scope(scope)
-            || self
-                .0
-                .read()
-                .unwrap_or_else(PoisonError::into_inner)
-                .get(&principal.user_id)
-                .is_some_and(|scopes| scopes.contains(scope))
-    }
-
-    /// A layer that answers `403 insufficient_scope` unless the principal holds `scope`.
-    /// Goes inside the [`AuthLayer`], which puts the principal in the request extensions.
-    pub fn require(&self, scope: &str) -> RequireScopeLayer<Principal> {
-        let grants = self.clone();
-        let needed = scope.to_owned();
-        RequireScopeLayer::predicate(scope, move |principal: &Principal| {
-            grants.allows(principal, &needed)
-        })
-        .realm(REALM)
-    }
+/// The name of [`ORDERS_READER`].
+pub fn orders_reader() -> RoleName {
+    RoleName::parse(ORDERS_READER).unwrap_or_else(|_| unreachable!("a valid role name"))
 }
 
 /// The port to listen on: `PORT`, else `default`.

@@ -92,7 +92,7 @@ impl App {
         let orders = ServiceBuilder::new()
             .map_response(boxed)
             .layer(demo.auth_layer())
-            .layer(demo.grants.require(ORDERS_READ))
+            .layer(demo.require(ORDERS_READ))
             .service_fn(|request: Request<Incoming>| async move {
                 let answer = match request.extensions().get::<Principal>() {
                     Some(principal) => answers::orders(principal),

@@ -2,7 +2,7 @@
 //! `tests/` start exactly the services the programs serve.
 //!
 //! - [`demo`]: the `Authenticator` every server example shares, on in-memory stores with one
-//!   registered demo user, its health probes, and the application's own scope grants.
+//!   registered demo user holding the role that grants `orders:read`, and its health probes.
 //! - [`answers`]: the JSON answers of the HTTP examples (tokens, profile, errors), framework
 //!   neutral.
 //! - [`axum_app`]: an axum application (`cargo run -p auth-examples --bin axum_app`).

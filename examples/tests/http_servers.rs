@@ -7,8 +7,9 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use auth_core::event::Actor;
 use auth_core::secrecy::SecretString;
-use auth_examples::demo::{DEMO_EMAIL, DEMO_PASSWORD, Demo, ORDERS_READ};
+use auth_examples::demo::{DEMO_EMAIL, DEMO_PASSWORD, Demo, orders_reader};
 use auth_examples::{axum_app, hyper_server};
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, StatusCode, header};
@@ -180,7 +181,8 @@ async fn check_the_orders_api(addr: SocketAddr, demo: &Demo) {
 
     // Another user is signed in but lacks the scope: 403 insufficient_scope.
     let password = "another long passphrase";
-    demo.auth
+    let bob_user = demo
+        .auth
         .register("bob@example.com", &SecretString::from(password))
         .await
         .unwrap();
@@ -194,8 +196,28 @@ async fn check_the_orders_api(addr: SocketAddr, demo: &Demo) {
     );
     assert_eq!(refused.json()["error"], "insufficient_scope");
 
-    // A revoked grant takes effect on the next request, with the same token.
-    demo.grants.revoke(demo.demo_user, ORDERS_READ);
+    // Granted the role, Bob's next token carries the scope.
+    let ops = Actor::operator("test");
+    demo.auth
+        .grant_role(&bob_user.id, &orders_reader(), &ops)
+        .await
+        .unwrap();
+    let bob = access_token(addr, "bob@example.com", password).await;
+    assert_eq!(
+        get(addr, "/orders", Some(&bob)).await.status,
+        StatusCode::OK
+    );
+
+    // Taking the role away ends Ada's sessions at once: the same token is refused, and her
+    // next one lacks the scope.
+    demo.auth
+        .revoke_role(&demo.demo_user, &orders_reader(), &ops)
+        .await
+        .unwrap();
+    let revoked = get(addr, "/orders", Some(&ada)).await;
+    assert_eq!(revoked.status, StatusCode::UNAUTHORIZED, "{}", revoked.body);
+    assert!(revoked.challenge().contains("error=\"invalid_token\""));
+    let ada = access_token(addr, DEMO_EMAIL, DEMO_PASSWORD).await;
     assert_eq!(
         get(addr, "/orders", Some(&ada)).await.status,
         StatusCode::FORBIDDEN

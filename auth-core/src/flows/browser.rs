@@ -29,8 +29,10 @@ impl Authenticator {
     ///
     /// The session must be alive and not revoked; its idle expiry moves on as it is used. The
     /// principal's claims are the session's (`sid`, `amr`, `auth_time`, `exp` the session's
-    /// idle expiry) with no `jti`: no token was issued. [`Error::InvalidToken`] for a secret that
-    /// is malformed or opens no live session.
+    /// idle expiry) with no `jti`: no token was issued. They carry no `scope`: a page that
+    /// needs one looks it up ([`roles_of`](Self::roles_of)), so a route behind a scope check
+    /// refuses a cookie session. [`Error::InvalidToken`] for a secret that is malformed or
+    /// opens no live session.
     pub async fn authenticate_session(&self, secret: &str) -> Result<Principal> {
         let secret = OpaqueSecret::parse(secret)?;
         let id = secret.session_id();

@@ -198,7 +198,13 @@ async fn revoking_a_role_ends_the_sessions_that_carried_it_at_once() {
     );
     for tokens in [&first, &second] {
         assert!(w.revoked(tokens).await, "the access token is refused now");
-        assert!(w.refresh(tokens).await.is_err(), "and the session is over");
+        assert!(
+            matches!(
+                w.refresh(tokens).await,
+                Err(Error::InvalidToken(TokenRejection::NotActive))
+            ),
+            "and the session is over"
+        );
     }
     assert_eq!(w.claim(&bystander).await, "admin:users profile");
     w.refresh(&bystander).await.unwrap();
@@ -252,6 +258,13 @@ async fn a_scope_taken_from_a_role_or_a_role_deleted_signs_out_whoever_lost_one(
     assert_eq!(change.holders, 2);
     assert_eq!(change.demoted.len(), 2, "both lost orders:read");
     assert!(w.revoked(&only).await && w.revoked(&also).await);
+    let removed = w
+        .events
+        .names()
+        .into_iter()
+        .filter(|name| *name == "access_removed")
+        .count();
+    assert_eq!(removed, 3, "one per account that lost a scope, per change");
     assert_eq!(
         w.claim(&w.login("also@example.com").await.unwrap()).await,
         "orders:write"
@@ -399,6 +412,10 @@ async fn every_grant_and_removal_is_recorded_with_its_actor() {
             actor: Actor::User(user.id),
         }
     );
+    assert!(
+        of("access_removed").is_empty(),
+        "a revocation is its own event"
+    );
     assert!(of("session_ended").iter().any(|event| event.kind
         == AuthEventKind::SessionEnded {
             reason: SessionEnd::AccessRemoved
@@ -419,4 +436,24 @@ async fn every_grant_and_removal_is_recorded_with_its_actor() {
         Actor::User(user.id).to_string(),
         format!("user:{}", user.id)
     );
+}
+
+#[tokio::test]
+async fn an_operator_signs_an_account_out_everywhere() {
+    let w = world();
+    let user = w.account("lost-phone@example.com", &[]).await;
+    let (first, second) = (
+        w.login("lost-phone@example.com").await.unwrap(),
+        w.login("lost-phone@example.com").await.unwrap(),
+    );
+    w.auth.sign_out_everywhere(&user.id).await.unwrap();
+    for tokens in [&first, &second] {
+        assert!(w.revoked(tokens).await);
+        assert!(w.refresh(tokens).await.is_err());
+    }
+    w.login("lost-phone@example.com").await.unwrap();
+    assert!(matches!(
+        w.auth.sign_out_everywhere(&UserId::new()).await,
+        Err(Error::NotFound(_))
+    ));
 }

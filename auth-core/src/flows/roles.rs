@@ -34,7 +34,8 @@ impl Authenticator {
             )
             .await;
         }
-        self.end_demoted_sessions(&change.demoted).await?;
+        self.end_demoted_sessions(&role.name, &change, actor)
+            .await?;
         Ok(change)
     }
 
@@ -59,7 +60,7 @@ impl Authenticator {
             None,
         )
         .await;
-        self.end_demoted_sessions(&change.demoted).await?;
+        self.end_demoted_sessions(name, &change, actor).await?;
         Ok(change)
     }
 
@@ -126,18 +127,59 @@ impl Authenticator {
         )
         .await;
         if !lost.is_empty() {
-            self.end_demoted_sessions(&[*user]).await?;
+            self.end_sessions_of(*user, None, SessionEnd::AccessRemoved, None)
+                .await?;
         }
         Ok(lost)
     }
 
-    /// Ends every session of each account in `demoted` (their epoch moved already).
-    async fn end_demoted_sessions(&self, demoted: &[UserId]) -> Result<()> {
-        for user in demoted {
-            self.end_sessions_of(*user, None, SessionEnd::AccessRemoved, None)
-                .await?;
+    /// Signs the account out everywhere: its credentials epoch moves on and every session of
+    /// it ends at once (for an operator: a removal whose sessions could not all be ended, a
+    /// device reported lost). [`Error::NotFound`] if there is no such account.
+    pub async fn sign_out_everywhere(&self, user: &UserId) -> Result<()> {
+        let account = self
+            .inner
+            .stores
+            .users
+            .user_by_id(user)
+            .await?
+            .ok_or_else(|| Error::NotFound("no such account".into()))?;
+        self.advance_epoch(&account).await?;
+        self.end_sessions_of(*user, None, SessionEnd::CredentialsChanged, None)
+            .await
+    }
+
+    /// After `change` to `role` (by `actor`): each holder that lost a scope by it is told in
+    /// the audit trail and signed out (their epoch moved already). Every holder is dealt with
+    /// even if one fails; the first failure is the answer.
+    async fn end_demoted_sessions(
+        &self,
+        role: &RoleName,
+        change: &RoleChange,
+        actor: &Actor,
+    ) -> Result<()> {
+        let mut first_failure = None;
+        for user in &change.demoted {
+            self.emit(
+                AuthEventKind::AccessRemoved {
+                    role: role.to_string(),
+                    removed: change.removed.to_strings(),
+                    actor: actor.clone(),
+                },
+                Some(*user),
+                None,
+                None,
+            )
+            .await;
+            let ended = self
+                .end_sessions_of(*user, None, SessionEnd::AccessRemoved, None)
+                .await;
+            if let Err(error) = ended {
+                tracing::error!(%user, %error, "the sessions of an account that lost a scope could not all be ended");
+                first_failure.get_or_insert(error);
+            }
         }
-        Ok(())
+        first_failure.map_or(Ok(()), Err)
     }
 
     /// The scopes a token of `user`'s session carries: what they hold, or of it what
@@ -169,9 +211,8 @@ impl Authenticator {
                 claim_len,
                 "the account's scopes do not fit in a token; give it fewer or shorter scopes"
             );
-            return Err(Error::InvalidScope(format!(
-                "the account holds more scopes than a token carries ({MAX_SCOPE_CLAIM_LEN} \
-                 bytes); ask for a subset"
+            return Err(Error::Config(format!(
+                "the account holds more scopes than a token carries ({MAX_SCOPE_CLAIM_LEN} bytes)"
             )));
         }
         Ok(scope)

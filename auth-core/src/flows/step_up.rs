@@ -138,6 +138,9 @@ impl Authenticator {
                     .await?;
             }
         }
+        // Read before the family is replaced, so a failed read leaves the old one working; a
+        // removal landing after it moves the epoch, and the check below ends the session.
+        let scope = self.session_scopes(&user.id, None).await?;
         let now = self.now();
         let idle = self.inner.config.sessions.idle;
         let session = self
@@ -159,7 +162,6 @@ impl Authenticator {
                 user.epoch,
             )
             .await?;
-        let scope = self.session_scopes(&user.id, None).await?;
         // As at login: a credential change that landed meanwhile ends this session.
         self.end_if_credentials_moved(user.id, session_id, user.epoch, client)
             .await?;

@@ -647,8 +647,9 @@ impl RoleChange {
 ///
 /// Every change that takes a scope from an account moves that account's credentials epoch on
 /// ([`User::epoch`]) in the same atomic step, so a login or refresh that read the scopes before
-/// the change cannot outlive it; changes that remove scopes are serialised with each other, so
-/// two of them cannot each count on a scope the other removes.
+/// the change cannot outlive it. Changes are serialised with each other: two removals cannot
+/// each count on a scope the other removes, and a grant cannot land unseen while a removal
+/// counts who loses a scope.
 #[async_trait]
 pub trait RoleStore: Send + Sync + fmt::Debug {
     /// Creates the role, or replaces its scopes and description. Holders that lose a scope by

@@ -134,11 +134,11 @@ mod tests {
             ),
             (
                 r#"{"Admin": {"scopes": ["a"]}}"#,
-                "role \"Admin\": \"Admin\" is not a role name",
+                "ROLES: role \"Admin\": \"Admin\" is not a role name",
             ),
             (
                 r#"{"admin": {"scopes": ["a b"]}}"#,
-                "role \"admin\": \"a b\" is not a scope",
+                "ROLES: role \"admin\": \"a b\" is not a scope",
             ),
         ];
         for (json, expected) in cases {

@@ -1,9 +1,10 @@
 //! [`RoleStore`]: tables `auth_roles`, `auth_role_scopes` (what each grants) and
 //! `auth_user_roles` (who holds what).
 //!
-//! A change that may take a scope from someone runs in one transaction under an advisory lock
-//! of the schema's roles, so changes that remove scopes are serialised: each sees what the
-//! ones before it did, and no two of them can each count on a scope the other removes.
+//! Every change runs in one transaction under an advisory lock of the schema's roles, so
+//! changes are serialised: each sees what the ones before it did, no two removals can each
+//! count on a scope the other removes, and no grant lands unseen while a removal counts who
+//! loses a scope.
 
 use std::time::SystemTime;
 
@@ -18,9 +19,10 @@ use crate::error::{Error, Result};
 use crate::id::UserId;
 use crate::store::{RoleChange, RoleStore};
 
-/// Serialises the changes that may take scopes away, per schema.
-const LOCK: &str =
-    "SELECT pg_advisory_xact_lock(hashtext('auth_roles'), hashtext(current_schema()))";
+/// Serialises the changes to roles and holdings, per schema: a grant landing while a removal
+/// counts the role's holders would be missed by it, its holder keeping the removed scope.
+const LOCK: &str = "SELECT pg_advisory_xact_lock(hashtext('auth_roles'), \
+                    hashtext(coalesce(current_schema(), '')))";
 
 /// A role's columns with its scopes as an ordered array.
 const ROLE_COLUMNS: &str = "r.name, r.description, \
@@ -196,9 +198,11 @@ impl RoleStore for PostgresStore {
     }
 
     async fn grant_role(&self, user: &UserId, role: &RoleName, now: SystemTime) -> Result<bool> {
-        let client = self.client().await?;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_error)?;
+        execute(&tx, LOCK, &[]).await?;
         let granted = execute(
-            &client,
+            &tx,
             "INSERT INTO auth_user_roles (user_id, role, granted_at) VALUES ($1, $2, $3) \
              ON CONFLICT (user_id, role) DO NOTHING",
             &[&user.as_uuid(), &role.as_str(), &pg_time(now)],
@@ -208,6 +212,7 @@ impl RoleStore for PostgresStore {
             Error::NotFound(_) => Error::NotFound("no such account or role".into()),
             other => other,
         })?;
+        tx.commit().await.map_err(db_error)?;
         Ok(granted == 1)
     }
 
