@@ -203,6 +203,20 @@ pub enum AuthEventKind {
         /// Who.
         actor: Actor,
     },
+    /// An OAuth client was registered.
+    ClientRegistered {
+        /// Its id.
+        client: String,
+        /// Who.
+        actor: Actor,
+    },
+    /// An OAuth client was deleted.
+    ClientDeleted {
+        /// Its id.
+        client: String,
+        /// Who.
+        actor: Actor,
+    },
     /// A role was taken from the account.
     RoleRevoked {
         /// The role.
@@ -260,6 +274,8 @@ impl AuthEvent {
             AuthEventKind::RoleGranted { .. } => "role_granted",
             AuthEventKind::RoleRevoked { .. } => "role_revoked",
             AuthEventKind::AccessRemoved { .. } => "access_removed",
+            AuthEventKind::ClientRegistered { .. } => "client_registered",
+            AuthEventKind::ClientDeleted { .. } => "client_deleted",
         }
     }
 }

@@ -26,7 +26,7 @@
 //! # }
 //! ```
 //!
-//! Underneath: [`authz`] (roles, scopes and the rule for a token's scopes), [`password`] (Argon2id, policy, breached-password checks), [`token`] (JWT and
+//! Underneath: [`authz`] (roles, scopes and the rule for a token's scopes), [`oauth`] (the provider's side of OAuth 2.1 and OpenID Connect: clients), [`password`] (Argon2id, policy, breached-password checks), [`token`] (JWT and
 //! PASETO with rotating keys), [`mfa`] (TOTP, recovery codes), [`session`], [`refresh`]
 //! (refresh-token families and their rotation), [`throttle`], [`store`] (the storage traits,
 //! the memory backend and the conformance suite), [`event`] (audit events and where they go),
@@ -45,6 +45,7 @@ pub mod id;
 pub mod intent;
 pub mod mail;
 pub mod mfa;
+pub mod oauth;
 pub mod outbox;
 pub mod passkey;
 pub mod password;

@@ -101,6 +101,11 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: RoleCommand,
     },
+    /// OAuth clients registered with this server, in its database.
+    Client {
+        #[command(subcommand)]
+        command: ClientCommand,
+    },
     /// Second-factor management.
     Mfa {
         #[command(subcommand)]
@@ -245,6 +250,58 @@ pub(crate) struct ActorArgs {
     /// The name the audit events give the operator; by default the login name (USER).
     #[arg(long, env = "AUTH_ACTOR")]
     pub(crate) actor: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ClientCommand {
+    /// Register a client. Prints {"client_id","client_secret","name","auth_method",
+    /// "redirect_uris","grant_types","scopes","first_party"}; the secret (confidential
+    /// clients only) is shown this once and kept only as its digest.
+    Create(ClientCreateArgs),
+    /// Print every client (without secrets), oldest first.
+    List(RoleListArgs),
+    /// Delete a client: it can no longer authenticate or be sent an answer. Prints
+    /// {"client_id","deleted"}.
+    Delete(ClientDeleteArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ClientCreateArgs {
+    /// What users are shown on the consent page.
+    #[arg(long)]
+    pub(crate) name: String,
+    /// Where answers may be sent: https, http on loopback, or a private-use scheme
+    /// (com.example.app:/callback); repeat for each. Matched exactly, except that a loopback
+    /// IP literal (127.0.0.1, [::1]) matches any port.
+    #[arg(long = "redirect-uri", required = true)]
+    pub(crate) redirect_uris: Vec<String>,
+    /// How it authenticates: client_secret_basic (the default), client_secret_post, or none
+    /// (a public client: a native or browser app, bound by PKCE alone).
+    #[arg(long, default_value = "client_secret_basic")]
+    pub(crate) auth_method: String,
+    /// A scope it may ask for; repeat for each.
+    #[arg(long = "scope")]
+    pub(crate) scopes: Vec<String>,
+    /// Run by whoever runs this server: no consent page; administrative scopes possible.
+    #[arg(long)]
+    pub(crate) first_party: bool,
+    /// No refresh tokens: the authorization_code grant only.
+    #[arg(long)]
+    pub(crate) no_refresh: bool,
+    #[command(flatten)]
+    pub(crate) actor: ActorArgs,
+    #[command(flatten)]
+    pub(crate) database: DatabaseArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ClientDeleteArgs {
+    /// The client's id.
+    pub(crate) client_id: String,
+    #[command(flatten)]
+    pub(crate) actor: ActorArgs,
+    #[command(flatten)]
+    pub(crate) database: DatabaseArgs,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,7 +1,7 @@
 //! `auth-server`: the reference authentication server.
 //!
 //! Subcommands: `serve` (the default), `migrate`, `purge`, `healthcheck`, `keys generate`,
-//! `user create|grant|revoke|roles|sign-out`, `role list|set|delete` and `mfa reencrypt`. Configuration
+//! `user create|grant|revoke|roles|sign-out`, `role list|set|delete`, `client create|list|delete` and `mfa reencrypt`. Configuration
 //! comes from the environment (see `auth-server serve --help`).
 //!
 //! The binary is a thin wrapper over [`main`]; the library exists so that tests and fuzz
@@ -11,6 +11,7 @@
 mod api;
 mod app;
 mod cli;
+mod clients;
 mod config;
 mod error;
 mod healthcheck;
@@ -30,7 +31,7 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 
-use cli::{Cli, Command, KeysCommand, MfaCommand, RoleCommand, UserCommand};
+use cli::{Cli, ClientCommand, Command, KeysCommand, MfaCommand, RoleCommand, UserCommand};
 
 pub use error::ServeError;
 
@@ -69,6 +70,15 @@ pub fn main() -> ExitCode {
         Command::Role {
             command: RoleCommand::Delete(args),
         } => roles::delete(&args),
+        Command::Client {
+            command: ClientCommand::Create(args),
+        } => clients::create(&args),
+        Command::Client {
+            command: ClientCommand::List(args),
+        } => clients::list(&args),
+        Command::Client {
+            command: ClientCommand::Delete(args),
+        } => clients::delete(&args),
         Command::Mfa {
             command: MfaCommand::Reencrypt(args),
         } => mfa::reencrypt(&args),

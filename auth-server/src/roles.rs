@@ -156,7 +156,7 @@ fn signed_out(change: &RoleChange) -> usize {
 }
 
 /// The operator: `--actor` (or `AUTH_ACTOR`), else the login name.
-fn actor(args: &ActorArgs) -> Actor {
+pub(crate) fn actor(args: &ActorArgs) -> Actor {
     let name = args
         .actor
         .clone()

@@ -1225,14 +1225,7 @@ async fn roles_from_configuration_and_command_line_reach_tokens_and_end_sessions
             "not_found",
         ),
     ] {
-        let output = std::process::Command::new(BIN)
-            .args(&args)
-            .env_clear()
-            .env("DATABASE_URL", &schema.url)
-            .output()
-            .unwrap();
-        assert!(!output.status.success(), "{args:?}");
-        let stderr = String::from_utf8_lossy(&output.stderr);
+        let stderr = cli_fails(&schema, &args);
         assert!(stderr.contains(code), "{args:?}: {stderr}");
     }
     assert_eq!(
@@ -1290,19 +1283,7 @@ async fn roles_from_configuration_and_command_line_reach_tokens_and_end_sessions
     );
 
     // Every change, with its actor.
-    let rows = schema
-        .admin
-        .query(
-            &format!(
-                "SELECT name, detail FROM {}.auth_audit_events \
-                 WHERE name LIKE 'role_%' OR name = 'access_removed' ORDER BY id",
-                schema.name
-            ),
-            &[],
-        )
-        .await
-        .unwrap();
-    let trail: Vec<(String, String)> = rows.iter().map(|row| (row.get(0), row.get(1))).collect();
+    let trail = audit_trail(&schema, "name LIKE 'role_%' OR name = 'access_removed'").await;
     let names: Vec<&str> = trail.iter().map(|(name, _)| name.as_str()).collect();
     assert_eq!(
         names,
@@ -1344,4 +1325,167 @@ async fn roles_from_configuration_and_command_line_reach_tokens_and_end_sessions
     );
     stop(server).await;
     schema.drop_schema().await;
+}
+
+/// OAuth clients from the command line: a confidential client's secret printed once and never
+/// listed, a public one without, bad registrations refused with the reason, deletes audited.
+#[tokio::test]
+async fn clients_are_registered_listed_and_deleted_from_the_command_line() {
+    let Some(schema) = Schema::create().await else {
+        return;
+    };
+    let actor = [("AUTH_ACTOR", "alice")];
+    let (ok, shop) = cli_json(
+        &schema,
+        &[
+            "client",
+            "create",
+            "--name",
+            "Shop",
+            "--redirect-uri",
+            "https://shop.example.com/cb",
+            "--scope",
+            "openid",
+            "--scope",
+            "profile",
+            "--first-party",
+        ],
+        &actor,
+    );
+    assert!(ok, "{shop}");
+    let secret = shop["client_secret"].as_str().unwrap();
+    assert_eq!(secret.len(), 43);
+    assert_eq!(shop["auth_method"], "client_secret_basic");
+    assert_eq!(
+        shop["grant_types"],
+        json!(["authorization_code", "refresh_token"])
+    );
+    assert_eq!(shop["scopes"], json!(["openid", "profile"]));
+    assert_eq!(shop["first_party"], true);
+    let (ok, app) = cli_json(
+        &schema,
+        &[
+            "client",
+            "create",
+            "--name",
+            "Phone app",
+            "--auth-method",
+            "none",
+            "--redirect-uri",
+            "com.example.app:/cb",
+            "--redirect-uri",
+            "http://127.0.0.1/cb",
+            "--no-refresh",
+        ],
+        &actor,
+    );
+    assert!(ok, "{app}");
+    assert_eq!(
+        app.get("client_secret"),
+        None,
+        "a public client has no secret"
+    );
+    assert_eq!(app["grant_types"], json!(["authorization_code"]));
+
+    for (args, code) in [
+        (
+            vec!["--redirect-uri", "http://shop.example.com/cb"],
+            "http only on loopback",
+        ),
+        (
+            vec!["--redirect-uri", "https://shop.example.com/cb#x"],
+            "no fragment",
+        ),
+        (
+            vec![
+                "--redirect-uri",
+                "https://shop.example.com/cb",
+                "--auth-method",
+                "private_key_jwt",
+            ],
+            "not a client authentication method",
+        ),
+        (
+            vec![
+                "--redirect-uri",
+                "https://shop.example.com/cb",
+                "--scope",
+                "a\"b",
+            ],
+            "invalid_scope",
+        ),
+    ] {
+        let stderr = cli_fails(
+            &schema,
+            &[&["client", "create", "--name", "Bad"], &args[..]].concat(),
+        );
+        assert!(stderr.contains(code), "{args:?}: {stderr}");
+    }
+
+    let (ok, listed) = cli_json(&schema, &["client", "list"], &[]);
+    assert!(ok);
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 2, "the refused registrations stored nothing");
+    assert_eq!(listed[0]["client_id"], shop["client_id"]);
+    assert!(
+        !listed[0].to_string().contains(secret),
+        "the secret is shown once"
+    );
+    assert_eq!(listed[0].get("client_secret"), None);
+
+    let shop_id = shop["client_id"].as_str().unwrap();
+    let (ok, deleted) = cli_json(&schema, &["client", "delete", shop_id], &actor);
+    assert!(ok && deleted["deleted"] == true, "{deleted}");
+    assert!(cli_fails(&schema, &["client", "delete", shop_id]).contains("not_found"));
+    assert_eq!(
+        cli_json(&schema, &["client", "list"], &[])
+            .1
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let trail = audit_trail(&schema, "name LIKE 'client_%'").await;
+    let names: Vec<&str> = trail.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["client_registered", "client_registered", "client_deleted"]
+    );
+    assert!(
+        trail
+            .iter()
+            .all(|(_, detail)| detail.contains("Operator(\"alice\")")),
+        "{trail:?}"
+    );
+    assert!(!trail.iter().any(|(_, detail)| detail.contains(secret)));
+    schema.drop_schema().await;
+}
+
+/// `auth-server ARGS` against `schema`, which must fail: what it said on stderr.
+fn cli_fails(schema: &Schema, args: &[&str]) -> String {
+    let output = std::process::Command::new(BIN)
+        .args(args)
+        .env_clear()
+        .env("DATABASE_URL", &schema.url)
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "{args:?} succeeded");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The audit events of `schema` whose row matches `filter` (SQL), in order: name and detail.
+async fn audit_trail(schema: &Schema, filter: &str) -> Vec<(String, String)> {
+    let rows = schema
+        .admin
+        .query(
+            &format!(
+                "SELECT name, detail FROM {}.auth_audit_events WHERE {filter} ORDER BY id",
+                schema.name
+            ),
+            &[],
+        )
+        .await
+        .unwrap();
+    rows.iter().map(|row| (row.get(0), row.get(1))).collect()
 }

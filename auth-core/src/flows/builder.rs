@@ -12,8 +12,8 @@ use crate::mfa::{MfaKeyring, TotpParams};
 use crate::password::{BreachedPasswordCheck, PasswordConfig, PasswordService};
 use crate::session::{SessionLifetimes, SidRevocationCheck};
 use crate::store::{
-    IntentStore, MfaStore, OutboxStore, PasskeyStore, RefreshStore, RevocationStore, RoleStore,
-    SessionStore, ThrottleStore, TotpReplayGuard, UnitOfWork, UserStore,
+    ClientStore, IntentStore, MfaStore, OutboxStore, PasskeyStore, RefreshStore, RevocationStore,
+    RoleStore, SessionStore, ThrottleStore, TotpReplayGuard, UnitOfWork, UserStore,
 };
 use crate::throttle::Throttle;
 use crate::token::{KeySet, TokenConfig, TokenIssuer, TokenVerifier};
@@ -49,6 +49,8 @@ pub struct Stores {
     /// Roles and who holds them. Must be the backend that holds `users`: a change that takes
     /// a scope away moves the holder's credentials epoch in the same step.
     pub roles: Arc<dyn RoleStore>,
+    /// Registered OAuth clients.
+    pub clients: Arc<dyn ClientStore>,
 }
 
 impl Stores {
@@ -67,6 +69,7 @@ impl Stores {
             + UnitOfWork
             + PasskeyStore
             + RoleStore
+            + ClientStore
             + 'static,
     {
         Self {
@@ -81,7 +84,8 @@ impl Stores {
             outbox: store.clone(),
             unit: store.clone(),
             passkeys: store.clone(),
-            roles: store,
+            roles: store.clone(),
+            clients: store,
             events,
         }
     }
@@ -136,6 +140,7 @@ impl Stores {
             unit: postgres.clone(),
             passkeys: postgres.clone(),
             roles: postgres.clone(),
+            clients: postgres.clone(),
             events: postgres,
         }
     }

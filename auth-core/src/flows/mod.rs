@@ -9,6 +9,7 @@
 
 mod browser;
 mod builder;
+mod clients;
 mod delivery;
 mod email;
 mod login;

@@ -25,9 +25,11 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+mod clients;
 mod passkeys;
 mod roles;
 
+pub use clients::clients_are_stored_found_listed_and_deleted;
 pub use passkeys::{
     passkey_ceremonies_are_taken_once_before_they_expire,
     passkey_counters_are_checked_with_the_update, passkeys_are_stored_listed_renamed_and_deleted,
@@ -75,6 +77,7 @@ macro_rules! store_conformance_tests {
         $crate::store_conformance_tests!(@test $factory, roles_are_defined_listed_and_deleted(roles));
         $crate::store_conformance_tests!(@test $factory, role_holders_get_scopes_and_lose_them_with_their_epoch(users, roles));
         $crate::store_conformance_tests!(@test $factory, racing_removals_never_both_miss_a_lost_scope(users, roles));
+        $crate::store_conformance_tests!(@test $factory, clients_are_stored_found_listed_and_deleted(clients));
     };
     (@test $factory:expr, $check:ident($($store:ident),+)) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -27,6 +27,7 @@ use super::{
 };
 use crate::error::{Error, Result};
 
+mod clients;
 mod passkeys;
 mod roles;
 
@@ -59,6 +60,8 @@ struct State {
     verification_adopted: bool,
     passkeys: passkeys::PasskeyState,
     roles: roles::RoleState,
+    /// OAuth clients, oldest first.
+    clients: Vec<crate::oauth::Client>,
 }
 
 impl State {

@@ -53,6 +53,7 @@ use crate::error::Result;
 use crate::id::{Amr, SecretHash, SessionId, UserId};
 use crate::intent::{Intent, IntentId, IntentKey, Purpose};
 use crate::mfa::{EncryptedSecret, TotpParams};
+use crate::oauth::{Client, ClientId};
 use crate::outbox::{Backlog, Delivery, MessageId, OutboxMessage};
 use crate::passkey::{Ceremony, CeremonyId, CounterCheck, PasskeyId, PasskeyRecord, PasskeyUse};
 use crate::refresh::{RefreshFamily, RefreshTokenRecord, Rotation};
@@ -673,4 +674,17 @@ pub trait RoleStore: Send + Sync + fmt::Debug {
     async fn roles_of(&self, user: &UserId) -> Result<Vec<Role>>;
     /// Every scope the account holds: the union of its roles' scopes.
     async fn scopes_of(&self, user: &UserId) -> Result<ScopeSet>;
+}
+
+/// Registered OAuth clients (see [`crate::oauth::client`]).
+#[async_trait]
+pub trait ClientStore: Send + Sync + fmt::Debug {
+    /// Stores a new client; [`Error::Conflict`](crate::Error::Conflict) if its id is taken.
+    async fn create_client(&self, client: Client) -> Result<()>;
+    /// The client with this id.
+    async fn find_client(&self, id: &ClientId) -> Result<Option<Client>>;
+    /// Every client, oldest first.
+    async fn list_clients(&self) -> Result<Vec<Client>>;
+    /// Removes the client; false if there is no such client.
+    async fn delete_client(&self, id: &ClientId) -> Result<bool>;
 }

@@ -84,6 +84,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "roles",
         sql: include_str!("migrations/0012_roles.sql"),
     },
+    Migration {
+        version: 13,
+        name: "oauth_clients",
+        sql: include_str!("migrations/0013_oauth_clients.sql"),
+    },
 ];
 
 /// The backfill that moves stored addresses to [`normalize_email`]'s form, by its name in

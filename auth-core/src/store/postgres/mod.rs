@@ -45,6 +45,7 @@
 //! # }
 //! ```
 
+mod clients;
 mod events;
 mod intents;
 mod mfa;

@@ -1,0 +1,573 @@
+//! Registered clients: who may ask for tokens, how they authenticate, and where answers may be
+//! sent.
+//!
+//! # Redirect URIs
+//!
+//! A redirect URI is matched exactly, as a string, against one the client registered (no
+//! wildcards, no prefix match: OAuth 2.1 section 2.3.1), with one exception for native apps
+//! (RFC 8252 section 7.3): a registered `http` URI on a loopback IP literal (`127.0.0.1`,
+//! `[::1]`) matches a request naming any port there, as the app listens on whatever port it
+//! could get. Registration accepts `https` URIs, `http` only on loopback (`127.0.0.1`, `[::1]`
+//! and `localhost`), and private-use schemes written as a reversed domain name
+//! (`com.example.app:/callback`, RFC 8252 section 7.1); never a fragment, user information, or
+//! a scheme such as `javascript:` or `data:`.
+//!
+//! # Secrets
+//!
+//! A confidential client's secret is 256 random bits in base64url, shown once at registration
+//! and stored as its SHA-256 digest: a fast hash is enough for a secret of full entropy (no
+//! dictionary to try), and client authentication stays cheap. The check compares digests in
+//! constant time.
+
+use std::fmt;
+use std::time::SystemTime;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore as _;
+use rand::rngs::OsRng;
+use secrecy::SecretString;
+use subtle::ConstantTimeEq as _;
+
+use crate::authz::ScopeSet;
+use crate::error::{Error, Result};
+use crate::id::{OpaqueSecret, SecretHash};
+
+/// The longest client id accepted, in bytes.
+pub const MAX_CLIENT_ID_LEN: usize = 64;
+/// The longest client name, in characters.
+pub const MAX_CLIENT_NAME_CHARS: usize = 128;
+/// The longest redirect URI accepted, in bytes.
+pub const MAX_REDIRECT_URI_LEN: usize = 2000;
+/// The most redirect URIs a client registers.
+pub const MAX_REDIRECT_URIS: usize = 16;
+
+/// A client's id: 1 to [`MAX_CLIENT_ID_LEN`] bytes of ASCII letters, digits and `-._~`
+/// (unreserved URI characters, so it travels in a query or a form untouched). Generated ids
+/// are 22 base64url characters (128 random bits).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ClientId(String);
+
+impl ClientId {
+    /// A fresh random id.
+    pub fn generate() -> Self {
+        let mut bytes = [0u8; 16];
+        OsRng.fill_bytes(&mut bytes);
+        Self(URL_SAFE_NO_PAD.encode(bytes))
+    }
+
+    /// `id`, checked; [`Error::InvalidRequest`] if it is not a client id.
+    pub fn parse(id: &str) -> Result<Self> {
+        let valid = !id.is_empty()
+            && id.len() <= MAX_CLIENT_ID_LEN
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
+        if !valid {
+            return Err(Error::InvalidRequest(format!(
+                "not a client id: 1 to {MAX_CLIENT_ID_LEN} letters, digits, '-', '.', '_' or '~'"
+            )));
+        }
+        Ok(Self(id.to_owned()))
+    }
+
+    /// The id.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ClientId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// How a client authenticates at the token endpoint (the `token_endpoint_auth_method` of
+/// RFC 7591).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ClientAuthMethod {
+    /// The secret in HTTP Basic authentication (the default for confidential clients).
+    ClientSecretBasic,
+    /// The secret in the form body.
+    ClientSecretPost,
+    /// None: a public client (a native or browser app), bound by PKCE alone.
+    None,
+}
+
+impl ClientAuthMethod {
+    /// The name RFC 7591 and discovery use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::ClientSecretPost => "client_secret_post",
+            Self::None => "none",
+        }
+    }
+
+    /// The method named `name`; [`Error::InvalidRequest`] for another.
+    pub fn parse(name: &str) -> Result<Self> {
+        match name {
+            "client_secret_basic" => Ok(Self::ClientSecretBasic),
+            "client_secret_post" => Ok(Self::ClientSecretPost),
+            "none" => Ok(Self::None),
+            other => Err(Error::InvalidRequest(format!(
+                "{:?} is not a client authentication method: client_secret_basic, \
+                 client_secret_post or none",
+                other.chars().take(40).collect::<String>()
+            ))),
+        }
+    }
+
+    /// Whether the client holds a secret.
+    pub fn is_confidential(self) -> bool {
+        self != Self::None
+    }
+}
+
+/// A grant a client may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum GrantType {
+    /// `authorization_code`, with PKCE.
+    AuthorizationCode,
+    /// `refresh_token`.
+    RefreshToken,
+}
+
+impl GrantType {
+    /// The name RFC 6749 gives it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AuthorizationCode => "authorization_code",
+            Self::RefreshToken => "refresh_token",
+        }
+    }
+
+    /// The grant named `name`; [`Error::InvalidRequest`] for another.
+    pub fn parse(name: &str) -> Result<Self> {
+        match name {
+            "authorization_code" => Ok(Self::AuthorizationCode),
+            "refresh_token" => Ok(Self::RefreshToken),
+            other => Err(Error::InvalidRequest(format!(
+                "{:?} is not a grant type: authorization_code or refresh_token",
+                other.chars().take(40).collect::<String>()
+            ))),
+        }
+    }
+}
+
+/// A registered redirect URI (see the [module](self) for what is accepted and how it matches).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RedirectUri {
+    uri: String,
+    /// A loopback IP literal over `http`: any port matches.
+    any_port: bool,
+}
+
+impl RedirectUri {
+    /// `uri`, checked for registration; [`Error::InvalidRequest`] saying why it is refused.
+    pub fn parse(uri: &str) -> Result<Self> {
+        let refuse = |why: &str| {
+            Err(Error::InvalidRequest(format!(
+                "redirect URI {:?}: {why}",
+                uri.chars().take(80).collect::<String>()
+            )))
+        };
+        if uri.len() > MAX_REDIRECT_URI_LEN {
+            return refuse("too long");
+        }
+        let Ok(parsed) = url::Url::parse(uri) else {
+            return refuse("not an absolute URI");
+        };
+        if parsed.as_str() != uri {
+            // What a browser would send differs from what was written (case, escapes, a
+            // missing path): exact matching would then fail, or match what was not meant.
+            return refuse(&format!(
+                "not in normal form; write it as {:?}",
+                parsed.as_str()
+            ));
+        }
+        if parsed.fragment().is_some() {
+            return refuse("a redirect URI has no fragment");
+        }
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return refuse("a redirect URI has no user information");
+        }
+        let loopback_literal = matches!(
+            parsed.host(),
+            Some(url::Host::Ipv4(ip)) if ip.is_loopback()
+        ) || matches!(parsed.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback());
+        let any_port = match parsed.scheme() {
+            "https" => false,
+            "http" if loopback_literal => true,
+            "http" if parsed.host_str() == Some("localhost") => false,
+            "http" => return refuse("http only on loopback (127.0.0.1, [::1], localhost)"),
+            scheme if scheme.contains('.') && parsed.host().is_none() => false,
+            _ => {
+                return refuse(
+                    "https, http on loopback, or a private-use scheme named by a reversed \
+                     domain (com.example.app:/callback)",
+                );
+            }
+        };
+        Ok(Self {
+            uri: uri.to_owned(),
+            any_port,
+        })
+    }
+
+    /// The URI as registered.
+    pub fn as_str(&self) -> &str {
+        &self.uri
+    }
+
+    /// Whether a request's `redirect_uri` is this one: the same string, or for a loopback IP
+    /// literal over `http`, the same but for the port.
+    pub fn matches(&self, requested: &str) -> bool {
+        if requested == self.uri {
+            return true;
+        }
+        if !self.any_port || requested.len() > MAX_REDIRECT_URI_LEN {
+            return false;
+        }
+        let (Ok(mut registered), Ok(mut asked)) =
+            (url::Url::parse(&self.uri), url::Url::parse(requested))
+        else {
+            return false;
+        };
+        if asked.as_str() != requested {
+            return false;
+        }
+        registered.set_port(None).is_ok() && asked.set_port(None).is_ok() && registered == asked
+    }
+}
+
+impl fmt::Display for RedirectUri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.uri)
+    }
+}
+
+/// A registered client, as stored.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Client {
+    /// Its id.
+    pub id: ClientId,
+    /// What users are shown on the consent page.
+    pub name: String,
+    /// How it authenticates.
+    pub auth_method: ClientAuthMethod,
+    /// The SHA-256 digest of its secret; `None` for a public client.
+    pub secret_hash: Option<SecretHash>,
+    /// Where answers may be sent.
+    pub redirect_uris: Vec<RedirectUri>,
+    /// The grants it may use.
+    pub grant_types: Vec<GrantType>,
+    /// The scopes it may ask for.
+    pub scopes: ScopeSet,
+    /// Run by whoever runs this server: no consent page, and administrative scopes possible
+    /// (see [`crate::authz::granted_scopes`]).
+    pub first_party: bool,
+    /// When it was registered.
+    pub created_at: SystemTime,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("auth_method", &self.auth_method)
+            .field("redirect_uris", &self.redirect_uris)
+            .field("grant_types", &self.grant_types)
+            .field("scopes", &self.scopes)
+            .field("first_party", &self.first_party)
+            .field("created_at", &self.created_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// Whether `presented` is the client's secret: digests compared in constant time. Always
+    /// false for a public client.
+    pub fn secret_matches(&self, presented: &str) -> bool {
+        let presented = SecretHash::of(presented.as_bytes());
+        self.secret_hash
+            .as_ref()
+            .is_some_and(|stored| bool::from(stored.as_bytes().ct_eq(presented.as_bytes())))
+    }
+
+    /// The registered redirect URI `requested` matches, if any.
+    pub fn redirect_uri(&self, requested: &str) -> Option<&RedirectUri> {
+        self.redirect_uris.iter().find(|uri| uri.matches(requested))
+    }
+
+    /// Whether the client may use `grant`.
+    pub fn allows(&self, grant: GrantType) -> bool {
+        self.grant_types.contains(&grant)
+    }
+
+    /// Whether the client is public (no secret; PKCE binds it).
+    pub fn is_public(&self) -> bool {
+        !self.auth_method.is_confidential()
+    }
+}
+
+/// What a registration asks for; [`NewClient::register`] checks it and makes the client.
+#[derive(Debug, Clone)]
+pub struct NewClient {
+    /// Shown to users.
+    pub name: String,
+    /// How it will authenticate.
+    pub auth_method: ClientAuthMethod,
+    /// Where answers may be sent (at least one).
+    pub redirect_uris: Vec<String>,
+    /// The grants it may use (`authorization_code` at least).
+    pub grant_types: Vec<GrantType>,
+    /// The scopes it may ask for.
+    pub scopes: ScopeSet,
+    /// Whether it is first party.
+    pub first_party: bool,
+}
+
+/// A client just registered, and its secret, shown this once (`None` for a public client).
+pub struct RegisteredClient {
+    /// The client, as it is to be stored.
+    pub client: Client,
+    /// The secret to hand to its operator.
+    pub secret: Option<SecretString>,
+}
+
+impl fmt::Debug for RegisteredClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RegisteredClient")
+            .field("client", &self.client)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NewClient {
+    /// Checks the registration and makes the client at `now`, with a fresh id and, for a
+    /// confidential client, a fresh secret. [`Error::InvalidRequest`] naming what is wrong.
+    pub fn register(self, now: SystemTime) -> Result<RegisteredClient> {
+        let name = self.name.trim();
+        if name.is_empty()
+            || name.chars().count() > MAX_CLIENT_NAME_CHARS
+            || name.chars().any(char::is_control)
+        {
+            return Err(Error::InvalidRequest(format!(
+                "a client's name is 1 to {MAX_CLIENT_NAME_CHARS} characters, without control \
+                 characters"
+            )));
+        }
+        if self.redirect_uris.is_empty() || self.redirect_uris.len() > MAX_REDIRECT_URIS {
+            return Err(Error::InvalidRequest(format!(
+                "a client registers 1 to {MAX_REDIRECT_URIS} redirect URIs"
+            )));
+        }
+        let mut redirect_uris = Vec::new();
+        for uri in &self.redirect_uris {
+            let uri = RedirectUri::parse(uri)?;
+            if !redirect_uris.contains(&uri) {
+                redirect_uris.push(uri);
+            }
+        }
+        let mut grant_types = self.grant_types;
+        grant_types.sort();
+        grant_types.dedup();
+        if !grant_types.contains(&GrantType::AuthorizationCode) {
+            return Err(Error::InvalidRequest(
+                "a client uses the authorization_code grant (refresh_token comes with it)".into(),
+            ));
+        }
+        let secret = self
+            .auth_method
+            .is_confidential()
+            .then(OpaqueSecret::generate);
+        let client = Client {
+            id: ClientId::generate(),
+            name: name.to_owned(),
+            auth_method: self.auth_method,
+            secret_hash: secret.as_ref().map(OpaqueSecret::hash),
+            redirect_uris,
+            grant_types,
+            scopes: self.scopes,
+            first_party: self.first_party,
+            created_at: now,
+        };
+        Ok(RegisteredClient {
+            client,
+            secret: secret.map(OpaqueSecret::into_secret),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use secrecy::ExposeSecret as _;
+
+    use super::*;
+
+    fn new_client(auth_method: ClientAuthMethod, uris: &[&str]) -> NewClient {
+        NewClient {
+            name: "Shop".into(),
+            auth_method,
+            redirect_uris: uris.iter().map(|uri| (*uri).to_owned()).collect(),
+            grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+            scopes: ScopeSet::parse("openid profile").unwrap(),
+            first_party: false,
+        }
+    }
+
+    #[test]
+    fn redirect_uris_are_https_loopback_or_private_use_and_in_normal_form() {
+        for good in [
+            "https://app.example.com/callback",
+            "https://app.example.com/cb?tenant=7",
+            "http://127.0.0.1/callback",
+            "http://127.0.0.1:8400/callback",
+            "http://[::1]/cb",
+            "http://localhost:3000/callback",
+            "com.example.app:/oauth2redirect",
+        ] {
+            assert_eq!(RedirectUri::parse(good).unwrap().as_str(), good);
+        }
+        for (bad, why) in [
+            ("/callback", "not an absolute URI"),
+            ("http://app.example.com/cb", "http only on loopback"),
+            ("https://app.example.com/cb#frag", "no fragment"),
+            ("https://user:pw@app.example.com/cb", "no user information"),
+            ("javascript:alert(1)", "private-use scheme"),
+            ("data:text/html,hi", "private-use scheme"),
+            ("file:///etc/passwd", "private-use scheme"),
+            ("HTTPS://App.Example.com/cb", "normal form"),
+            ("https://app.example.com", "normal form"),
+            ("https://app.example.com/a/../b", "normal form"),
+        ] {
+            let error = RedirectUri::parse(bad).unwrap_err();
+            assert_eq!(error.code(), "invalid_request", "{bad}");
+            assert!(error.to_string().contains(why), "{bad}: {error}");
+        }
+        assert!(RedirectUri::parse(&format!("https://a.example/{}", "x".repeat(2000))).is_err());
+    }
+
+    #[test]
+    fn redirect_uris_match_exactly_but_loopback_literals_on_any_port() {
+        let https = RedirectUri::parse("https://app.example.com/cb").unwrap();
+        assert!(https.matches("https://app.example.com/cb"));
+        for other in [
+            "https://app.example.com/cb/",
+            "https://app.example.com/cb?x=1",
+            "https://app.example.com:443/cb",
+            "https://app.example.com/CB",
+            "https://app.example.com/cb#x",
+            "https://evil.example.com/cb",
+            "http://app.example.com/cb",
+        ] {
+            assert!(!https.matches(other), "{other}");
+        }
+        let native = RedirectUri::parse("http://127.0.0.1/callback").unwrap();
+        for port in ["", ":1", ":8400", ":65535"] {
+            assert!(
+                native.matches(&format!("http://127.0.0.1{port}/callback")),
+                "{port}"
+            );
+        }
+        for other in [
+            "http://127.0.0.1:8400/other",
+            "http://127.0.0.2:8400/callback",
+            "http://localhost:8400/callback",
+            "https://127.0.0.1:8400/callback",
+            "http://127.0.0.1:8400/callback?x=1",
+            "http://127.0.0.1:08400/callback",
+        ] {
+            assert!(!native.matches(other), "{other}");
+        }
+        let v6 = RedirectUri::parse("http://[::1]:9/cb").unwrap();
+        assert!(v6.matches("http://[::1]:5000/cb"));
+        let named = RedirectUri::parse("http://localhost:3000/cb").unwrap();
+        assert!(named.matches("http://localhost:3000/cb"));
+        assert!(
+            !named.matches("http://localhost:3001/cb"),
+            "a name is not a literal"
+        );
+    }
+
+    #[test]
+    fn a_confidential_client_gets_a_secret_shown_once_and_stored_as_its_digest() {
+        let now = SystemTime::now();
+        let registered = new_client(
+            ClientAuthMethod::ClientSecretBasic,
+            &["https://shop.example.com/cb", "https://shop.example.com/cb"],
+        )
+        .register(now)
+        .unwrap();
+        let client = &registered.client;
+        let secret = registered
+            .secret
+            .as_ref()
+            .unwrap()
+            .expose_secret()
+            .to_owned();
+        assert_eq!(secret.len(), 43, "256 bits in base64url");
+        assert_eq!(client.id.as_str().len(), 22);
+        assert!(ClientId::parse(client.id.as_str()).is_ok());
+        assert_eq!(client.redirect_uris.len(), 1, "the same URI once");
+        assert!(client.secret_matches(&secret));
+        assert!(!client.secret_matches(&secret[1..]));
+        assert!(!client.secret_matches(""));
+        assert!(!format!("{client:?}").contains(&secret));
+        assert!(!format!("{registered:?}").contains(&secret));
+        assert_ne!(
+            client.secret_hash.unwrap().as_bytes(),
+            secret.as_bytes(),
+            "only the digest is kept"
+        );
+
+        let public = new_client(ClientAuthMethod::None, &["com.example.app:/cb"])
+            .register(now)
+            .unwrap();
+        assert!(public.secret.is_none() && public.client.secret_hash.is_none());
+        assert!(public.client.is_public());
+        assert!(!public.client.secret_matches(""));
+        assert_ne!(public.client.id, client.id);
+    }
+
+    #[test]
+    fn registrations_that_cannot_work_are_refused_with_the_reason() {
+        let now = SystemTime::now();
+        let refused = |new: NewClient| new.register(now).unwrap_err().to_string();
+        let mut unnamed = new_client(ClientAuthMethod::None, &["https://a.example/cb"]);
+        unnamed.name = "  ".into();
+        assert!(refused(unnamed).contains("name"));
+        assert!(refused(new_client(ClientAuthMethod::None, &[])).contains("redirect URIs"));
+        let mut refresh_only = new_client(ClientAuthMethod::None, &["https://a.example/cb"]);
+        refresh_only.grant_types = vec![GrantType::RefreshToken];
+        assert!(refused(refresh_only).contains("authorization_code"));
+        assert!(
+            refused(new_client(ClientAuthMethod::None, &["http://a.example/cb"]))
+                .contains("http only on loopback")
+        );
+    }
+
+    #[test]
+    fn names_of_methods_grants_and_ids_read_back() {
+        for method in [
+            ClientAuthMethod::ClientSecretBasic,
+            ClientAuthMethod::ClientSecretPost,
+            ClientAuthMethod::None,
+        ] {
+            assert_eq!(ClientAuthMethod::parse(method.as_str()).unwrap(), method);
+        }
+        for grant in [GrantType::AuthorizationCode, GrantType::RefreshToken] {
+            assert_eq!(GrantType::parse(grant.as_str()).unwrap(), grant);
+        }
+        assert!(ClientAuthMethod::parse("private_key_jwt").is_err());
+        assert!(GrantType::parse("password").is_err());
+        for bad in ["", "a b", "a/b", "é", &"a".repeat(65)] {
+            assert!(ClientId::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+}
