@@ -442,6 +442,19 @@ pub fn mail_address_key(ip: IpAddr) -> String {
     format!("mail:from:{}", address_key(ip))
 }
 
+/// The throttle key of an OAuth client's secret: `client:` and its id, as given (ids are case
+/// sensitive).
+pub fn client_key(client_id: &str) -> String {
+    format!("client:{client_id}")
+}
+
+/// The throttle key of an OAuth client's secret tried from one client address: the
+/// [`address_key`] (or `addr:unknown`), `|` and the [`client_key`].
+pub fn client_address_key(client_id: &str, client: Option<IpAddr>) -> String {
+    let address = client.map_or_else(|| "addr:unknown".to_owned(), address_key);
+    format!("{address}|{}", client_key(client_id))
+}
+
 /// The throttle key of one second-factor challenge: `challenge:` and its token id (`jti`).
 pub fn challenge_key(jti: &str) -> String {
     format!("challenge:{jti}")
@@ -664,21 +677,38 @@ impl Throttle {
     /// Reserves a password attempt on `account` from `client`: counted per address, per
     /// account at that address and account-wide, in that order.
     pub async fn reserve_password(&self, account: &str, client: Option<IpAddr>) -> Result<Attempt> {
+        let keys = (account_address_key(account, client), account_key(account));
+        self.reserve_secret(keys, client).await
+    }
+
+    /// Reserves a check of a secret counted per address, under the strict policy by the
+    /// first key of `keys` (the holder at that address) and under the ceiling by the second
+    /// (the holder over every address), in that order.
+    async fn reserve_secret(
+        &self,
+        keys: (String, String),
+        client: Option<IpAddr>,
+    ) -> Result<Attempt> {
         let mut counters = Vec::with_capacity(3);
         if let Some(ip) = client {
             counters.push(self.address_counter(ip));
         }
-        counters.push(Counter::new(
-            account_address_key(account, client),
-            self.account_policy,
-            OnSuccess::Clear,
-        ));
-        counters.push(Counter::new(
-            account_key(account),
-            self.ceiling_policy,
-            OnSuccess::Clear,
-        ));
+        counters.push(Counter::new(keys.0, self.account_policy, OnSuccess::Clear));
+        counters.push(Counter::new(keys.1, self.ceiling_policy, OnSuccess::Clear));
         self.reserve(counters).await
+    }
+
+    /// Reserves an OAuth client's authentication (its secret checked) for `client_id` from
+    /// `client`: counted as a password is, per address, per client id at that address (the
+    /// strict policy) and per client id over every address (the ceiling), so one address
+    /// cannot lock a client out for the others.
+    pub async fn reserve_client_secret(
+        &self,
+        client_id: &str,
+        client: Option<IpAddr>,
+    ) -> Result<Attempt> {
+        let keys = (client_address_key(client_id, client), client_key(client_id));
+        self.reserve_secret(keys, client).await
     }
 
     /// Reserves a second-factor attempt for `user` from `client`, answering the challenge

@@ -3,7 +3,7 @@
 use super::Authenticator;
 use crate::error::{Error, Result};
 use crate::event::{Actor, AuthEventKind};
-use crate::oauth::{Client, ClientId, NewClient, RegisteredClient};
+use crate::oauth::{Client, ClientAuthMethod, ClientId, NewClient, RegisteredClient};
 
 impl Authenticator {
     /// Registers a client (see [`NewClient::register`] for what is checked): the client as
@@ -27,6 +27,60 @@ impl Authenticator {
         )
         .await;
         Ok(registered)
+    }
+
+    /// Authenticates a client at the token endpoint by `client_id` and the `secret` it
+    /// presented `with` (how: Basic, the form, or nothing for a public client), from the client
+    /// address `from`. Each attempt is reserved first ([`Throttle::reserve_client_secret`],
+    /// [`Error::Throttled`] beyond it). The client, or [`Error::InvalidCredentials`] alike for
+    /// an unknown client, a wrong secret, a method other than the one it registered, and a
+    /// secret from a public client; the reason is logged at `debug`.
+    ///
+    /// [`Throttle::reserve_client_secret`]: crate::throttle::Throttle::reserve_client_secret
+    pub async fn authenticate_client(
+        &self,
+        client_id: &str,
+        secret: Option<&str>,
+        with: ClientAuthMethod,
+        from: Option<std::net::IpAddr>,
+    ) -> Result<Client> {
+        let attempt = self
+            .inner
+            .throttle
+            .reserve_client_secret(client_id, from)
+            .await?;
+        let found = match ClientId::parse(client_id) {
+            Ok(id) => self.inner.stores.clients.find_client(&id).await,
+            Err(_) => Ok(None),
+        };
+        let found = match found {
+            Ok(found) => found,
+            Err(error) => {
+                // Nothing was checked: the attempt is given back.
+                let _ = attempt.release().await;
+                return Err(error);
+            }
+        };
+        let refusal = match (&found, secret) {
+            (None, _) => Some("unknown client"),
+            (Some(client), _) if client.auth_method != with => {
+                Some("not the authentication method it registered")
+            }
+            (Some(client), Some(secret)) if client.secret_matches(secret) => None,
+            (Some(client), None) if client.is_public() => None,
+            (Some(_), _) => Some("wrong or missing secret"),
+        };
+        match (refusal, found) {
+            (None, Some(client)) => {
+                attempt.succeeded().await?;
+                Ok(client)
+            }
+            (reason, _) => {
+                tracing::debug!(client_id, reason, "client authentication refused");
+                attempt.failed().await?;
+                Err(Error::InvalidCredentials)
+            }
+        }
     }
 
     /// Every registered client, oldest first.
@@ -129,5 +183,84 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[tokio::test]
+    async fn clients_authenticate_with_their_secret_by_their_method_and_failures_are_throttled() {
+        let auth = testing::authenticator();
+        let ops = Actor::operator("ops");
+        let registration = |auth_method| NewClient {
+            name: "Client".into(),
+            auth_method,
+            redirect_uris: vec!["https://client.example.com/cb".into()],
+            grant_types: vec![GrantType::AuthorizationCode],
+            scopes: ScopeSet::new(),
+            first_party: false,
+        };
+        let basic = auth
+            .register_client(registration(ClientAuthMethod::ClientSecretBasic), &ops)
+            .await
+            .unwrap();
+        let public = auth
+            .register_client(registration(ClientAuthMethod::None), &ops)
+            .await
+            .unwrap();
+        let id = basic.client.id.as_str();
+        let secret = basic.secret.as_ref().unwrap().expose_secret();
+        let from = Some("192.0.2.7".parse().unwrap());
+        let check = |id: &str, secret: Option<&str>, with| {
+            let auth = auth.clone();
+            let (id, secret) = (id.to_owned(), secret.map(str::to_owned));
+            async move {
+                auth.authenticate_client(&id, secret.as_deref(), with, from)
+                    .await
+            }
+        };
+        use ClientAuthMethod::{ClientSecretBasic as Basic, ClientSecretPost as Post};
+        assert_eq!(
+            check(id, Some(secret), Basic).await.unwrap().id,
+            basic.client.id
+        );
+        let public_id = public.client.id.as_str();
+        assert!(
+            check(public_id, None, ClientAuthMethod::None)
+                .await
+                .unwrap()
+                .is_public()
+        );
+        for (id, secret, with) in [
+            (id, Some("wrong"), Basic),
+            (id, Some(secret), Post),
+            (id, None, Basic),
+            ("unknown-client", Some(secret), Basic),
+            ("not a client id", Some(secret), Basic),
+            (public_id, Some(secret), ClientAuthMethod::None),
+        ] {
+            assert!(
+                matches!(
+                    check(id, secret, with).await,
+                    Err(Error::InvalidCredentials)
+                ),
+                "{id} {secret:?} {with:?}"
+            );
+        }
+        // Five wrong secrets for one client from one address: then it waits, even with the
+        // right secret, while the same client from another address still authenticates.
+        for _ in 0..5 {
+            let _ = check(id, Some("wrong"), Basic).await;
+        }
+        assert!(matches!(
+            check(id, Some(secret), Basic).await,
+            Err(Error::Throttled { .. })
+        ));
+        let elsewhere = auth
+            .authenticate_client(
+                id,
+                Some(secret),
+                Basic,
+                Some("198.51.100.9".parse().unwrap()),
+            )
+            .await;
+        assert!(elsewhere.is_ok(), "{elsewhere:?}");
     }
 }

@@ -6,8 +6,12 @@
 //!   possession with PKCE; each has exact redirect URIs ([`RedirectUri`]), the grants and
 //!   scopes it may use, and whether it is first party (see [`crate::authz`] for what that
 //!   changes). [`ClientStore`](crate::store::ClientStore) keeps them.
+//! - [`pkce`]: the `S256` code challenge and its check; `plain` is refused.
 
 pub mod client;
+pub mod pkce;
+
+pub use pkce::CodeChallenge;
 
 pub use client::{
     Client, ClientAuthMethod, ClientId, GrantType, NewClient, RedirectUri, RegisteredClient,
