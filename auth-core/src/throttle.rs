@@ -442,17 +442,11 @@ pub fn mail_address_key(ip: IpAddr) -> String {
     format!("mail:from:{}", address_key(ip))
 }
 
-/// The throttle key of an OAuth client's secret: `client:` and its id, as given (ids are case
-/// sensitive).
-pub fn client_key(client_id: &str) -> String {
-    format!("client:{client_id}")
-}
-
 /// The throttle key of an OAuth client's secret tried from one client address: the
-/// [`address_key`] (or `addr:unknown`), `|` and the [`client_key`].
+/// [`address_key`] (or `addr:unknown`), `|client:` and the client id (case sensitive).
 pub fn client_address_key(client_id: &str, client: Option<IpAddr>) -> String {
     let address = client.map_or_else(|| "addr:unknown".to_owned(), address_key);
-    format!("{address}|{}", client_key(client_id))
+    format!("{address}|client:{client_id}")
 }
 
 /// The throttle key of one second-factor challenge: `challenge:` and its token id (`jti`).
@@ -699,16 +693,25 @@ impl Throttle {
     }
 
     /// Reserves an OAuth client's authentication (its secret checked) for `client_id` from
-    /// `client`: counted as a password is, per address, per client id at that address (the
-    /// strict policy) and per client id over every address (the ceiling), so one address
-    /// cannot lock a client out for the others.
+    /// `client`: counted per address and per client id at that address (the strict policy),
+    /// never per client id over every address. A client id is no secret (a public client's is
+    /// in every request), and a secret of 256 bits cannot be guessed, so a client-wide counter
+    /// would only let anyone lock every user of the client out.
     pub async fn reserve_client_secret(
         &self,
         client_id: &str,
         client: Option<IpAddr>,
     ) -> Result<Attempt> {
-        let keys = (client_address_key(client_id, client), client_key(client_id));
-        self.reserve_secret(keys, client).await
+        let mut counters = Vec::with_capacity(2);
+        if let Some(ip) = client {
+            counters.push(self.address_counter(ip));
+        }
+        counters.push(Counter::new(
+            client_address_key(client_id, client),
+            self.account_policy,
+            OnSuccess::Clear,
+        ));
+        self.reserve(counters).await
     }
 
     /// Reserves a second-factor attempt for `user` from `client`, answering the challenge

@@ -1390,7 +1390,7 @@ async fn clients_are_registered_listed_and_deleted_from_the_command_line() {
     for (args, code) in [
         (
             vec!["--redirect-uri", "http://shop.example.com/cb"],
-            "http only on loopback",
+            "http only on the loopback literals",
         ),
         (
             vec!["--redirect-uri", "https://shop.example.com/cb#x"],

@@ -44,14 +44,17 @@ impl Authenticator {
         with: ClientAuthMethod,
         from: Option<std::net::IpAddr>,
     ) -> Result<Client> {
+        // What is no client id counts under one key, never as a key of the caller's making.
+        let id = ClientId::parse(client_id).ok();
+        let counted = id.as_ref().map_or("!malformed", ClientId::as_str);
         let attempt = self
             .inner
             .throttle
-            .reserve_client_secret(client_id, from)
+            .reserve_client_secret(counted, from)
             .await?;
-        let found = match ClientId::parse(client_id) {
-            Ok(id) => self.inner.stores.clients.find_client(&id).await,
-            Err(_) => Ok(None),
+        let found = match &id {
+            Some(id) => self.inner.stores.clients.find_client(id).await,
+            None => Ok(None),
         };
         let found = match found {
             Ok(found) => found,
@@ -244,8 +247,9 @@ mod tests {
                 "{id} {secret:?} {with:?}"
             );
         }
-        // Five wrong secrets for one client from one address: then it waits, even with the
-        // right secret, while the same client from another address still authenticates.
+        // Wrong secrets for one client from one address, past the five free ones: then it waits
+        // there, even with the right secret, while the client from another address still
+        // authenticates (nothing counts per client over every address).
         for _ in 0..5 {
             let _ = check(id, Some("wrong"), Basic).await;
         }

@@ -7,10 +7,13 @@
 //! wildcards, no prefix match: OAuth 2.1 section 2.3.1), with one exception for native apps
 //! (RFC 8252 section 7.3): a registered `http` URI on a loopback IP literal (`127.0.0.1`,
 //! `[::1]`) matches a request naming any port there, as the app listens on whatever port it
-//! could get. Registration accepts `https` URIs, `http` only on loopback (`127.0.0.1`, `[::1]`
-//! and `localhost`), and private-use schemes written as a reversed domain name
-//! (`com.example.app:/callback`, RFC 8252 section 7.1); never a fragment, user information, or
-//! a scheme such as `javascript:` or `data:`.
+//! could get. Registration accepts `https` URIs, `http` only on those two loopback literals
+//! (never `localhost`, which may resolve elsewhere: RFC 8252 section 8.3), and, for public
+//! clients, private-use schemes written as a reversed domain name (`com.example.app:/callback`,
+//! RFC 8252 section 7.1); never a fragment, user information, or a scheme such as
+//! `javascript:` or `data:`. A first-party public client (no consent page) registers `https`
+//! URIs only: a loopback port or a private-use scheme can be claimed by another app on the
+//! device, which would then be handed codes without the user being asked.
 //!
 //! # Secrets
 //!
@@ -193,20 +196,15 @@ impl RedirectUri {
         if !parsed.username().is_empty() || parsed.password().is_some() {
             return refuse("a redirect URI has no user information");
         }
-        let loopback_literal = matches!(
-            parsed.host(),
-            Some(url::Host::Ipv4(ip)) if ip.is_loopback()
-        ) || matches!(parsed.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback());
         let any_port = match parsed.scheme() {
             "https" => false,
-            "http" if loopback_literal => true,
-            "http" if parsed.host_str() == Some("localhost") => false,
-            "http" => return refuse("http only on loopback (127.0.0.1, [::1], localhost)"),
-            scheme if scheme.contains('.') && parsed.host().is_none() => false,
+            "http" if is_loopback_literal(&parsed) => true,
+            "http" => return refuse("http only on the loopback literals 127.0.0.1 and [::1]"),
+            scheme if is_reversed_domain(scheme) && parsed.host().is_none() => false,
             _ => {
                 return refuse(
-                    "https, http on loopback, or a private-use scheme named by a reversed \
-                     domain (com.example.app:/callback)",
+                    "https, http on 127.0.0.1 or [::1], or a private-use scheme named by a \
+                     reversed domain (com.example.app:/callback)",
                 );
             }
         };
@@ -214,6 +212,19 @@ impl RedirectUri {
             uri: uri.to_owned(),
             any_port,
         })
+    }
+
+    /// A URI as stored, registered under the rules of its day: not checked again (tighter
+    /// rules later must not make stored clients unreadable), only read for how it matches.
+    pub fn stored(uri: String) -> Self {
+        let any_port = url::Url::parse(&uri)
+            .is_ok_and(|parsed| parsed.scheme() == "http" && is_loopback_literal(&parsed));
+        Self { uri, any_port }
+    }
+
+    /// Whether the URI is `https`.
+    pub fn is_https(&self) -> bool {
+        self.uri.starts_with("https://")
     }
 
     /// The URI as registered.
@@ -246,6 +257,28 @@ impl fmt::Display for RedirectUri {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.uri)
     }
+}
+
+/// `127.0.0.1` or `[::1]`.
+fn is_loopback_literal(uri: &url::Url) -> bool {
+    match uri.host() {
+        Some(url::Host::Ipv4(ip)) => ip == std::net::Ipv4Addr::LOCALHOST,
+        Some(url::Host::Ipv6(ip)) => ip == std::net::Ipv6Addr::LOCALHOST,
+        _ => false,
+    }
+}
+
+/// A scheme named by a reversed domain: two or more dot-separated labels of lower-case letters,
+/// digits and `-`, none empty (`com.example.app`).
+fn is_reversed_domain(scheme: &str) -> bool {
+    let labels: Vec<&str> = scheme.split('.').collect();
+    labels.len() >= 2
+        && labels.iter().all(|label| {
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
 }
 
 /// A registered client, as stored.
@@ -297,9 +330,11 @@ impl Client {
             .is_some_and(|stored| bool::from(stored.as_bytes().ct_eq(presented.as_bytes())))
     }
 
-    /// The registered redirect URI `requested` matches, if any.
-    pub fn redirect_uri(&self, requested: &str) -> Option<&RedirectUri> {
-        self.redirect_uris.iter().find(|uri| uri.matches(requested))
+    /// Whether `requested` (an authorization request's `redirect_uri`) matches one of the
+    /// registered URIs. Answers go to `requested` itself, which for a loopback literal may
+    /// name another port than the registered URI.
+    pub fn accepts_redirect(&self, requested: &str) -> bool {
+        self.redirect_uris.iter().any(|uri| uri.matches(requested))
     }
 
     /// Whether the client may use `grant`.
@@ -368,9 +403,26 @@ impl NewClient {
         let mut redirect_uris = Vec::new();
         for uri in &self.redirect_uris {
             let uri = RedirectUri::parse(uri)?;
+            if self.auth_method.is_confidential() && !uri.is_https() && !uri.any_port {
+                return Err(Error::InvalidRequest(format!(
+                    "redirect URI {:?}: a private-use scheme is for public clients (apps on a \
+                     device hold no secret)",
+                    uri.as_str()
+                )));
+            }
             if !redirect_uris.contains(&uri) {
                 redirect_uris.push(uri);
             }
+        }
+        if self.first_party
+            && !self.auth_method.is_confidential()
+            && redirect_uris.iter().any(|uri| !uri.is_https())
+        {
+            return Err(Error::InvalidRequest(
+                "a first-party public client (no consent page) registers https redirect URIs \
+                 only: a loopback port or a private-use scheme can be claimed by another app"
+                    .into(),
+            ));
         }
         let mut grant_types = self.grant_types;
         grant_types.sort();
@@ -384,6 +436,14 @@ impl NewClient {
             .auth_method
             .is_confidential()
             .then(OpaqueSecret::generate);
+        // Whole microseconds, as PostgreSQL keeps them: the client read back is the same.
+        let since_epoch = now
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let created_at = std::time::UNIX_EPOCH
+            + std::time::Duration::from_micros(
+                u64::try_from(since_epoch.as_micros()).unwrap_or(u64::MAX),
+            );
         let client = Client {
             id: ClientId::generate(),
             name: name.to_owned(),
@@ -393,7 +453,7 @@ impl NewClient {
             grant_types,
             scopes: self.scopes,
             first_party: self.first_party,
-            created_at: now,
+            created_at,
         };
         Ok(RegisteredClient {
             client,
@@ -429,14 +489,25 @@ mod tests {
             "http://127.0.0.1/callback",
             "http://127.0.0.1:8400/callback",
             "http://[::1]/cb",
-            "http://localhost:3000/callback",
             "com.example.app:/oauth2redirect",
+            "com.example.my-app2:/cb",
         ] {
             assert_eq!(RedirectUri::parse(good).unwrap().as_str(), good);
         }
         for (bad, why) in [
             ("/callback", "not an absolute URI"),
-            ("http://app.example.com/cb", "http only on loopback"),
+            (
+                "http://app.example.com/cb",
+                "http only on the loopback literals",
+            ),
+            (
+                "http://localhost:3000/cb",
+                "http only on the loopback literals",
+            ),
+            ("http://127.0.0.2/cb", "http only on the loopback literals"),
+            ("myapp:/cb", "private-use scheme"),
+            ("a..b:/cb", "private-use scheme"),
+            ("com.example.:/cb", "private-use scheme"),
             ("https://app.example.com/cb#frag", "no fragment"),
             ("https://user:pw@app.example.com/cb", "no user information"),
             ("javascript:alert(1)", "private-use scheme"),
@@ -487,12 +558,12 @@ mod tests {
         }
         let v6 = RedirectUri::parse("http://[::1]:9/cb").unwrap();
         assert!(v6.matches("http://[::1]:5000/cb"));
-        let named = RedirectUri::parse("http://localhost:3000/cb").unwrap();
-        assert!(named.matches("http://localhost:3000/cb"));
         assert!(
-            !named.matches("http://localhost:3001/cb"),
-            "a name is not a literal"
+            !v6.matches("http://[0:0:0:0:0:0:0:1]:5000/cb"),
+            "not in normal form"
         );
+        let stored = RedirectUri::stored("http://127.0.0.1/callback".into());
+        assert_eq!(stored, native, "read back as registered");
     }
 
     #[test]
@@ -548,8 +619,26 @@ mod tests {
         assert!(refused(refresh_only).contains("authorization_code"));
         assert!(
             refused(new_client(ClientAuthMethod::None, &["http://a.example/cb"]))
-                .contains("http only on loopback")
+                .contains("http only on the loopback literals")
         );
+        assert!(
+            refused(new_client(
+                ClientAuthMethod::ClientSecretBasic,
+                &["com.example.app:/cb"]
+            ))
+            .contains("for public clients")
+        );
+        for uri in ["com.example.app:/cb", "http://127.0.0.1/cb"] {
+            let mut first_party = new_client(ClientAuthMethod::None, &[uri]);
+            first_party.first_party = true;
+            assert!(
+                refused(first_party).contains("https redirect URIs only"),
+                "{uri}"
+            );
+        }
+        let mut first_party = new_client(ClientAuthMethod::None, &["https://a.example/cb"]);
+        first_party.first_party = true;
+        assert!(first_party.register(now).is_ok());
     }
 
     #[test]

@@ -9,13 +9,21 @@ use crate::oauth::{ClientAuthMethod, GrantType, NewClient};
 use crate::store::ClientStore;
 
 fn registration(auth_method: ClientAuthMethod, first_party: bool) -> NewClient {
+    let mut redirect_uris = vec![
+        "https://shop.example.com/callback?tenant=7".into(),
+        "http://127.0.0.1/callback".into(),
+        "http://[::1]:8080/callback".into(),
+    ];
+    if !auth_method.is_confidential() {
+        redirect_uris = vec![
+            "com.example.shop:/callback".into(),
+            "https://shop.example.com/cb".into(),
+        ];
+    }
     NewClient {
         name: "Conformance shop".into(),
         auth_method,
-        redirect_uris: vec![
-            "https://shop.example.com/callback".into(),
-            "http://127.0.0.1/callback".into(),
-        ],
+        redirect_uris,
         grant_types: vec![GrantType::RefreshToken, GrantType::AuthorizationCode],
         scopes: ScopeSet::parse("openid profile orders:read").unwrap(),
         first_party,
@@ -31,7 +39,12 @@ pub async fn clients_are_stored_found_listed_and_deleted(clients: Arc<dyn Client
     let public = registration(ClientAuthMethod::None, false)
         .register(t0() + std::time::Duration::from_secs(1))
         .unwrap();
-    for registered in [&confidential, &public] {
+    let mut by_form = registration(ClientAuthMethod::ClientSecretPost, false);
+    by_form.scopes = ScopeSet::new();
+    let by_form = by_form
+        .register(t0() + std::time::Duration::from_micros(1_000_001))
+        .unwrap();
+    for registered in [&by_form, &public, &confidential] {
         clients
             .create_client(registered.client.clone())
             .await
@@ -46,11 +59,7 @@ pub async fn clients_are_stored_found_listed_and_deleted(clients: Arc<dyn Client
     assert!(found.secret_hash.is_some());
     let secret = confidential.secret.as_ref().unwrap();
     assert!(found.secret_matches(secrecy::ExposeSecret::expose_secret(secret)));
-    assert!(
-        found
-            .redirect_uri("http://127.0.0.1:43123/callback")
-            .is_some()
-    );
+    assert!(found.accepts_redirect("http://127.0.0.1:43123/callback"));
     let found_public = clients
         .find_client(&public.client.id)
         .await
@@ -58,6 +67,22 @@ pub async fn clients_are_stored_found_listed_and_deleted(clients: Arc<dyn Client
         .unwrap();
     assert_eq!(found_public, public.client);
     assert!(found_public.secret_hash.is_none());
+    let found_by_form = clients
+        .find_client(&by_form.client.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        found_by_form, by_form.client,
+        "the form method, no scopes, a microsecond"
+    );
+    assert_eq!(
+        clients
+            .find_client(&crate::oauth::ClientId::generate())
+            .await
+            .unwrap(),
+        None
+    );
 
     assert!(matches!(
         clients.create_client(confidential.client.clone()).await,
@@ -67,7 +92,8 @@ pub async fn clients_are_stored_found_listed_and_deleted(clients: Arc<dyn Client
     let position =
         |id: &crate::oauth::ClientId| listed.iter().position(|client| client.id == *id).unwrap();
     assert!(
-        position(&confidential.client.id) < position(&public.client.id),
+        position(&confidential.client.id) < position(&public.client.id)
+            && position(&public.client.id) < position(&by_form.client.id),
         "oldest first"
     );
 
@@ -88,4 +114,5 @@ pub async fn clients_are_stored_found_listed_and_deleted(clients: Arc<dyn Client
         None
     );
     assert!(clients.delete_client(&public.client.id).await.unwrap());
+    assert!(clients.delete_client(&by_form.client.id).await.unwrap());
 }

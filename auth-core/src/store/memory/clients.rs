@@ -28,7 +28,9 @@ impl ClientStore for MemoryStore {
     }
 
     async fn list_clients(&self) -> Result<Vec<Client>> {
-        Ok(self.state().clients.clone())
+        let mut clients = self.state().clients.clone();
+        clients.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(clients)
     }
 
     async fn delete_client(&self, id: &ClientId) -> Result<bool> {

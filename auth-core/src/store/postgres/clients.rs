@@ -29,9 +29,9 @@ fn client_of(row: &Row) -> Result<Client> {
             .map_err(|_| corrupt("client authentication method"))?,
         secret_hash,
         redirect_uris: strings("redirect_uris")?
-            .iter()
-            .map(|uri| RedirectUri::parse(uri).map_err(|_| corrupt("redirect URI")))
-            .collect::<Result<_>>()?,
+            .into_iter()
+            .map(RedirectUri::stored)
+            .collect(),
         grant_types: strings("grant_types")?
             .iter()
             .map(|grant| GrantType::parse(grant).map_err(|_| corrupt("grant type")))
