@@ -165,10 +165,19 @@ impl Browser {
         self.act(css, "value", &json!({"text": text})).await;
     }
 
+    /// The text of `css` now, empty if there is no such element (yet).
     async fn text(&self, css: &str) -> String {
         let Some(id) = self.try_find(css).await else {
             return String::new();
         };
+        let text = self.call("GET", &format!("/element/{id}/text"), None).await;
+        text.as_str().unwrap_or_default().to_owned()
+    }
+
+    /// The text of `css`, once there is such an element (at most 10 s): what a step reads
+    /// from the page its click leads to, which may still be loading.
+    async fn read(&self, css: &str) -> String {
+        let id = self.find(css).await;
         let text = self.call("GET", &format!("/element/{id}/text"), None).await;
         text.as_str().unwrap_or_default().to_owned()
     }
@@ -457,7 +466,7 @@ async fn account_walk() {
     browser.type_into("#password", PASSWORD).await;
     browser.click("#sign-in").await;
     browser.wait_for_path("/ui/account").await;
-    assert_eq!(browser.text("#account-email").await, email);
+    assert_eq!(browser.read("#account-email").await, email);
     let cookie = browser.cookie("__Host-auth_session").await;
     assert!(cookie.is_some(), "the session is in its cookie");
 
@@ -471,7 +480,7 @@ async fn account_walk() {
     let credentials = browser.credentials(&authenticator).await;
     assert_eq!(credentials.len(), 1, "the authenticator holds one passkey");
     assert_eq!(credentials[0]["isResidentCredential"], true);
-    assert!(browser.text("tr.passkey").await.contains("Test laptop"));
+    assert!(browser.read("tr.passkey").await.contains("Test laptop"));
     let count_after_registration = sign_count(&credentials);
 
     // Sign out. The sign-in page's username field offers the passkey in its autofill
@@ -501,7 +510,7 @@ async fn account_walk() {
     )
     .await;
     assert_eq!(old.status, 303, "the old cookie opens nothing");
-    let session_row = browser.text("tr[aria-current=true]").await;
+    let session_row = browser.read("tr[aria-current=true]").await;
     assert!(
         session_row.contains("Chrome (headless) on Linux"),
         "{session_row}"
@@ -516,12 +525,12 @@ async fn account_walk() {
     // Two-step sign-in with an authenticator app, from the account page (the passkey
     // sign-in just now makes the session fresh enough).
     browser.click("#enable-totp").await;
-    let secret = browser.text("#totp-secret").await;
+    let secret = browser.read("#totp-secret").await;
     browser.type_into("#code", &totp_code_in(&secret, 0)).await;
     browser.click("#confirm-totp").await;
     browser.wait_for_text("h1", "Your recovery codes").await;
     assert_eq!(browser.count("#recovery-codes li").await, 10);
-    let recovery_code = browser.text("#recovery-codes li").await;
+    let recovery_code = browser.read("#recovery-codes li").await;
 
     // Password, then the passkey as the second factor. The authenticator leaves the
     // browser first, so the autofill has nothing to offer (the person ignores it), and
@@ -581,7 +590,7 @@ async fn account_walk() {
     browser.type_into("#code", &recovery_code).await;
     browser.click("#verify").await;
     browser.wait_for_path("/ui/account").await;
-    assert_eq!(browser.text("#account-email").await, email);
+    assert_eq!(browser.read("#account-email").await, email);
 
     // Forgot it again: this time the reset's second factor is the passkey.
     browser.click("#sign-out").await;
@@ -808,7 +817,7 @@ async fn cross_site_post() {
 
     // Still signed in, the address unchanged, and no mail went to the attacker's address.
     browser.go(&format!("{base}/ui/account")).await;
-    assert_eq!(browser.text("#account-email").await, email);
+    assert_eq!(browser.read("#account-email").await, email);
     let logs = terminate_and_collect_logs(&mut server).await;
     let refusal = logs
         .lines()
@@ -850,7 +859,7 @@ async fn without_script() {
     browser.type_into("#password", PASSWORD).await;
     browser.click("#register").await;
     browser.wait_for_path("/ui/account").await;
-    assert_eq!(browser.text("#account-email").await, email);
+    assert_eq!(browser.read("#account-email").await, email);
     let hidden = browser
         .call(
             "POST",
@@ -890,7 +899,7 @@ async fn without_script() {
 
     // TOTP on, sign out, and back in with the password and a code.
     browser.click("#enable-totp").await;
-    let secret = browser.text("#totp-secret").await;
+    let secret = browser.read("#totp-secret").await;
     browser.type_into("#code", &totp_code_in(&secret, 0)).await;
     browser.click("#confirm-totp").await;
     browser.wait_for_text("h1", "Your recovery codes").await;
