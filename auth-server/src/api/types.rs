@@ -35,6 +35,7 @@ pub(crate) struct RefreshRequest {
     /// Space-separated: the new access token carries only these of the session's scopes
     /// (RFC 6749 section 6); the refresh token keeps them all. Absent: all of them.
     #[serde(default)]
+    #[schema(pattern = "^ *([!#-\\[\\]-~]{1,128}( +[!#-\\[\\]-~]{1,128})*)? *$")]
     pub(crate) scope: Option<String>,
 }
 
