@@ -671,24 +671,20 @@ impl Throttle {
     /// Reserves a password attempt on `account` from `client`: counted per address, per
     /// account at that address and account-wide, in that order.
     pub async fn reserve_password(&self, account: &str, client: Option<IpAddr>) -> Result<Attempt> {
-        let keys = (account_address_key(account, client), account_key(account));
-        self.reserve_secret(keys, client).await
-    }
-
-    /// Reserves a check of a secret counted per address, under the strict policy by the
-    /// first key of `keys` (the holder at that address) and under the ceiling by the second
-    /// (the holder over every address), in that order.
-    async fn reserve_secret(
-        &self,
-        keys: (String, String),
-        client: Option<IpAddr>,
-    ) -> Result<Attempt> {
         let mut counters = Vec::with_capacity(3);
         if let Some(ip) = client {
             counters.push(self.address_counter(ip));
         }
-        counters.push(Counter::new(keys.0, self.account_policy, OnSuccess::Clear));
-        counters.push(Counter::new(keys.1, self.ceiling_policy, OnSuccess::Clear));
+        counters.push(Counter::new(
+            account_address_key(account, client),
+            self.account_policy,
+            OnSuccess::Clear,
+        ));
+        counters.push(Counter::new(
+            account_key(account),
+            self.ceiling_policy,
+            OnSuccess::Clear,
+        ));
         self.reserve(counters).await
     }
 
