@@ -7,10 +7,17 @@
 //!   scopes it may use, and whether it is first party (see [`crate::authz`] for what that
 //!   changes). [`ClientStore`](crate::store::ClientStore) keeps them.
 //! - [`pkce`]: the `S256` code challenge and its check; `plain` is refused.
+//! - [`authorize`]: the authorization request, checked against its client, and where each
+//!   refusal goes (a page until the redirect URI is proven the client's, the client after).
+//! - [`error`]: the protocol's error codes.
 
+pub mod authorize;
 pub mod client;
+pub mod error;
 pub mod pkce;
 
+pub use authorize::{AuthorizationRequest, Prompt, RawRequest, Refusal};
+pub use error::{ErrorCode, OAuthError};
 pub use pkce::CodeChallenge;
 
 pub use client::{

@@ -158,6 +158,9 @@ pub enum TokenKind {
     Access,
     /// The short-lived token between the password and the second factor of a login.
     MfaChallenge,
+    /// An OpenID Connect ID token (`typ: JWT`): what a relying party learns about a sign-in,
+    /// never a bearer credential. Access-token verification refuses it by its type.
+    IdToken,
 }
 
 impl TokenKind {
@@ -166,6 +169,7 @@ impl TokenKind {
         match self {
             Self::Access => "at+jwt",
             Self::MfaChallenge => "mfa-challenge+jwt",
+            Self::IdToken => "JWT",
         }
     }
 
@@ -205,6 +209,7 @@ pub struct NewToken<C = NoCustomClaims> {
     pub(crate) amr: Vec<String>,
     pub(crate) auth_time: Option<i64>,
     pub(crate) ttl: Option<Duration>,
+    pub(crate) audience: Option<Audience>,
     pub(crate) custom: C,
 }
 
@@ -218,6 +223,7 @@ impl NewToken<NoCustomClaims> {
             amr: Vec::new(),
             auth_time: None,
             ttl: None,
+            audience: None,
             custom: NoCustomClaims {},
         }
     }
@@ -262,6 +268,13 @@ impl<C> NewToken<C> {
         self
     }
 
+    /// Addresses the token to `audience` instead of the configured one: an OAuth client's
+    /// resource servers, or the client itself for an ID token.
+    pub fn audience(mut self, audience: impl Into<Audience>) -> Self {
+        self.audience = Some(audience.into());
+        self
+    }
+
     /// Sets the application's own claims.
     pub fn custom<D>(self, custom: D) -> NewToken<D> {
         NewToken {
@@ -271,6 +284,7 @@ impl<C> NewToken<C> {
             amr: self.amr,
             auth_time: self.auth_time,
             ttl: self.ttl,
+            audience: self.audience,
             custom,
         }
     }
@@ -399,5 +413,8 @@ mod tests {
         assert!(!TokenKind::Access.matches_typ(Some("mfa-challenge+jwt")));
         assert!(TokenKind::MfaChallenge.matches_typ(Some("mfa-challenge+jwt")));
         assert!(!TokenKind::MfaChallenge.matches_typ(Some("at+jwt")));
+        assert!(TokenKind::IdToken.matches_typ(Some("JWT")));
+        assert!(!TokenKind::IdToken.matches_typ(Some("at+jwt")));
+        assert!(!TokenKind::Access.matches_typ(Some(TokenKind::IdToken.media_type())));
     }
 }

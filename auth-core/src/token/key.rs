@@ -438,6 +438,19 @@ impl KeySet {
         }
     }
 
+    /// The key that signs tokens of `algorithm`: the active key if it is of that algorithm,
+    /// else the first key of the set in it that can sign. The order of the set is the
+    /// preference, so a new key added after the current one is published before it signs.
+    pub fn signing_key(&self, algorithm: Algorithm) -> Option<&Key> {
+        self.active()
+            .filter(|key| key.algorithm() == algorithm)
+            .or_else(|| {
+                self.keys
+                    .iter()
+                    .find(|key| key.algorithm() == algorithm && key.can_sign())
+            })
+    }
+
     /// The key named `id`, active or not.
     pub fn get(&self, id: &str) -> Option<&Key> {
         self.keys.iter().find(|key| key.id().as_str() == id)

@@ -24,7 +24,10 @@
 //! ```
 //!
 //! A [`KeySet`] holds one active signing key and older keys still accepted for verification,
-//! each named by a [`KeyId`] (the JWT `kid` header, or the PASERK id in the PASETO footer). Each
+//! each named by a [`KeyId`]. Access and challenge tokens are signed with the active key;
+//! a token that must be in another algorithm (an OpenID Connect ID token, RS256 unless its
+//! client registered another) with [`KeySet::signing_key`] for that algorithm, the first key
+//! of the set in it that holds private material (so the set's order is the preference) (the JWT `kid` header, or the PASERK id in the PASETO footer). Each
 //! key is fixed to one [`Algorithm`]: a token is verified with exactly the key its id names and
 //! that key's algorithm, so `alg: none`, HS256 signed with a public key and the like are refused
 //! before any cryptography, as are headers that carry keys (`jwk`, `jku`, `x5u`, `x5c`).
@@ -134,11 +137,36 @@ impl TokenIssuer {
             .keys
             .active()
             .ok_or_else(|| Error::Config("the key set has no active signing key".into()))?;
+        self.issue_with(key, kind, token)
+    }
+
+    /// [`issue`](Self::issue), signed with the key set's signing key for `algorithm`
+    /// ([`KeySet::signing_key`]) rather than the active key: an ID token in the algorithm its
+    /// client registered. `Error::Config` if the set has no such key.
+    pub fn issue_as<C: Serialize>(
+        &self,
+        algorithm: Algorithm,
+        kind: TokenKind,
+        token: NewToken<C>,
+    ) -> Result<IssuedToken> {
+        let key = self
+            .keys
+            .signing_key(algorithm)
+            .ok_or_else(|| Error::Config(format!("the key set has no {algorithm} signing key")))?;
+        self.issue_with(key, kind, token)
+    }
+
+    fn issue_with<C: Serialize>(
+        &self,
+        key: &Key,
+        kind: TokenKind,
+        token: NewToken<C>,
+    ) -> Result<IssuedToken> {
         if token.subject.is_empty() {
             return Err(Error::Config("a token needs a subject".into()));
         }
         let ttl = token.ttl.unwrap_or(match kind {
-            TokenKind::Access => self.config.access_ttl,
+            TokenKind::Access | TokenKind::IdToken => self.config.access_ttl,
             TokenKind::MfaChallenge => self.config.mfa_challenge_ttl,
         });
         let ttl = i64::try_from(ttl.as_secs())
@@ -153,7 +181,9 @@ impl TokenIssuer {
         let claims = Claims {
             iss: self.config.issuer.clone(),
             sub: token.subject,
-            aud: Audience::from(self.config.audience.as_str()),
+            aud: token
+                .audience
+                .unwrap_or_else(|| Audience::from(self.config.audience.as_str())),
             exp,
             iat: now,
             nbf: Some(now),

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
+use base64::Engine as _;
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
@@ -151,6 +152,53 @@ fn an_access_token_is_never_accepted_as_an_mfa_challenge() {
             "{algorithm}"
         );
     }
+}
+
+#[cfg(feature = "jwt")]
+#[test]
+fn an_id_token_is_signed_in_its_algorithm_for_its_audience_and_is_never_an_access_token() {
+    let rs256 = key(Algorithm::Rs256);
+    let keys = KeySet::new(key(Algorithm::EdDsa))
+        .unwrap()
+        .with_verification_key(rs256.clone())
+        .unwrap();
+    let (issuer, verifier) = issuer_and_verifier(keys);
+    let issued = issuer
+        .issue_as(
+            Algorithm::Rs256,
+            TokenKind::IdToken,
+            NewToken::new("user-1").audience("client-1"),
+        )
+        .unwrap();
+    assert_eq!(issued.kid, *rs256.id());
+    let token = issued.token.expose_secret();
+    assert_eq!(reject(&verifier, token), TokenRejection::WrongType);
+    let header: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(token.split('.').next().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["typ"], "JWT");
+    assert_eq!(header["alg"], "RS256");
+    // Audience is checked by whoever verifies an ID token: this verifier's is not the client.
+    let refused = verifier.verify::<NoCustomClaims>(token, TokenKind::IdToken);
+    assert!(
+        matches!(
+            refused,
+            Err(Error::InvalidToken(TokenRejection::WrongAudience))
+        ),
+        "{refused:?}"
+    );
+    // An algorithm the set has no signing key for is a configuration error, not a token.
+    assert!(matches!(
+        issuer.issue_as(
+            Algorithm::Es256,
+            TokenKind::IdToken,
+            NewToken::new("user-1")
+        ),
+        Err(Error::Config(_))
+    ));
 }
 
 /// An issuer and a verifier sharing one clock that the test moves.

@@ -148,3 +148,33 @@ fn public_halves_keep_the_id_and_export_no_private_material() {
         assert!(public.export_private().is_err());
     }
 }
+
+#[cfg(feature = "jwt")]
+#[test]
+fn each_algorithm_signs_with_its_first_key_that_holds_private_material() {
+    let active = key(Algorithm::EdDsa);
+    let published = public_only(&key(Algorithm::Es256));
+    let es256 = key(Algorithm::Es256);
+    let rs256 = key(Algorithm::Rs256);
+    let keys = KeySet::new(active.clone())
+        .unwrap()
+        .with_verification_key(published.unwrap())
+        .unwrap()
+        .with_verification_key(es256.clone())
+        .unwrap()
+        .with_verification_key(rs256.clone())
+        .unwrap();
+    assert_eq!(
+        keys.signing_key(Algorithm::EdDsa).unwrap().id(),
+        active.id()
+    );
+    // A public key cannot sign: the next ES256 key in the set does.
+    assert_eq!(keys.signing_key(Algorithm::Es256).unwrap().id(), es256.id());
+    assert_eq!(keys.signing_key(Algorithm::Rs256).unwrap().id(), rs256.id());
+    assert!(keys.signing_key(Algorithm::Hs256).is_none());
+    // A verification-only set signs nothing, whatever it holds.
+    let only = KeySet::verification_only()
+        .with_verification_key(public_only(&rs256).unwrap())
+        .unwrap();
+    assert!(only.signing_key(Algorithm::Rs256).is_none());
+}
