@@ -122,6 +122,7 @@ fn session_lookup_on_redis(c: &mut Criterion) {
         flagged: false,
         client: None,
         user_agent: None,
+        grant: None,
         last_used_at: t0(),
         idle_expires_at: t0() + DAY,
         expires_at: t0() + 30 * DAY,

@@ -12,8 +12,9 @@ use crate::mfa::{MfaKeyring, TotpParams};
 use crate::password::{BreachedPasswordCheck, PasswordConfig, PasswordService};
 use crate::session::{SessionLifetimes, SidRevocationCheck};
 use crate::store::{
-    ClientStore, IntentStore, MfaStore, OutboxStore, PasskeyStore, RefreshStore, RevocationStore,
-    RoleStore, SessionStore, ThrottleStore, TotpReplayGuard, UnitOfWork, UserStore,
+    ClientStore, GrantStore, IntentStore, MfaStore, OutboxStore, PasskeyStore, RefreshStore,
+    RevocationStore, RoleStore, SessionStore, ThrottleStore, TotpReplayGuard, UnitOfWork,
+    UserStore,
 };
 use crate::throttle::Throttle;
 use crate::token::{KeySet, TokenConfig, TokenIssuer, TokenVerifier};
@@ -51,6 +52,9 @@ pub struct Stores {
     pub roles: Arc<dyn RoleStore>,
     /// Registered OAuth clients.
     pub clients: Arc<dyn ClientStore>,
+    /// Authorization codes and consent. Must be the backend that holds `clients` and
+    /// `users`: a client or an account that goes takes its codes and consent with it.
+    pub grants: Arc<dyn GrantStore>,
 }
 
 impl Stores {
@@ -70,6 +74,7 @@ impl Stores {
             + PasskeyStore
             + RoleStore
             + ClientStore
+            + GrantStore
             + 'static,
     {
         Self {
@@ -85,7 +90,8 @@ impl Stores {
             unit: store.clone(),
             passkeys: store.clone(),
             roles: store.clone(),
-            clients: store,
+            clients: store.clone(),
+            grants: store,
             events,
         }
     }
@@ -141,6 +147,7 @@ impl Stores {
             passkeys: postgres.clone(),
             roles: postgres.clone(),
             clients: postgres.clone(),
+            grants: postgres.clone(),
             events: postgres,
         }
     }

@@ -291,6 +291,7 @@ impl Authenticator {
                 flagged,
                 client,
                 user_agent: None,
+                grant: None,
                 last_used_at: now,
                 idle_expires_at,
                 expires_at,

@@ -10,14 +10,17 @@
 //! - [`authorize`]: the authorization request, checked against its client, and where each
 //!   refusal goes (a page until the redirect URI is proven the client's, the client after).
 //! - [`error`]: the protocol's error codes.
+//! - [`grant`]: authorization codes, consent, and the client grant a session carries.
 
 pub mod authorize;
 pub mod client;
 pub mod error;
+pub mod grant;
 pub mod pkce;
 
 pub use authorize::{AuthorizationRequest, Prompt, RawRequest, Refusal};
 pub use error::{ErrorCode, OAuthError};
+pub use grant::{AuthorizationCode, ClientGrant, Consent, Redemption};
 pub use pkce::CodeChallenge;
 
 pub use client::{

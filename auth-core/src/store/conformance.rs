@@ -26,10 +26,15 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 mod clients;
+mod grants;
 mod passkeys;
 mod roles;
 
 pub use clients::clients_are_stored_found_listed_and_deleted;
+pub use grants::{
+    codes_are_redeemed_once_and_replays_name_the_first_session,
+    consent_joins_scopes_per_user_and_client_and_is_withdrawn,
+};
 pub use passkeys::{
     passkey_ceremonies_are_taken_once_before_they_expire,
     passkey_counters_are_checked_with_the_update, passkeys_are_stored_listed_renamed_and_deleted,
@@ -78,6 +83,8 @@ macro_rules! store_conformance_tests {
         $crate::store_conformance_tests!(@test $factory, role_holders_get_scopes_and_lose_them_with_their_epoch(users, roles));
         $crate::store_conformance_tests!(@test $factory, racing_removals_never_both_miss_a_lost_scope(users, roles));
         $crate::store_conformance_tests!(@test $factory, clients_are_stored_found_listed_and_deleted(clients));
+        $crate::store_conformance_tests!(@test $factory, codes_are_redeemed_once_and_replays_name_the_first_session(users, clients, grants));
+        $crate::store_conformance_tests!(@test $factory, consent_joins_scopes_per_user_and_client_and_is_withdrawn(users, clients, grants));
     };
     (@test $factory:expr, $check:ident($($store:ident),+)) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -744,6 +751,7 @@ fn new_session(user: &User, created_at: SystemTime) -> Session {
         flagged: false,
         client: None,
         user_agent: None,
+        grant: None,
         last_used_at: created_at,
         idle_expires_at: created_at + HOUR,
         expires_at: created_at + 24 * HOUR,
@@ -1593,6 +1601,29 @@ pub async fn sessions_expire_list_and_revoke(
     assert_eq!(
         sessions.session(&first.id, t0()).await.unwrap().as_ref(),
         Some(&first)
+    );
+    // A client's session keeps its grant, read back and touched alike.
+    let mut granted = new_session(&user, t0());
+    granted.grant = Some(crate::oauth::ClientGrant {
+        client_id: crate::oauth::ClientId::generate(),
+        scope: crate::authz::ScopeSet::parse("openid orders:read").unwrap(),
+    });
+    sessions.create_session(granted.clone()).await.unwrap();
+    assert_eq!(
+        sessions.session(&granted.id, t0()).await.unwrap().as_ref(),
+        Some(&granted)
+    );
+    let touched = sessions
+        .touch_session(&granted.id, t0(), granted.idle_expires_at)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(touched.grant, granted.grant);
+    assert!(
+        sessions
+            .revoke_session(&user.id, &granted.id)
+            .await
+            .unwrap()
     );
     assert_eq!(
         sessions

@@ -28,6 +28,7 @@ use super::{
 use crate::error::{Error, Result};
 
 mod clients;
+mod grants;
 mod passkeys;
 mod roles;
 
@@ -62,6 +63,8 @@ struct State {
     roles: roles::RoleState,
     /// OAuth clients, oldest first.
     clients: Vec<crate::oauth::Client>,
+    /// Authorization codes and consent.
+    grants: grants::GrantState,
 }
 
 impl State {

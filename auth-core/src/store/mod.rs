@@ -53,6 +53,7 @@ use crate::error::Result;
 use crate::id::{Amr, SecretHash, SessionId, UserId};
 use crate::intent::{Intent, IntentId, IntentKey, Purpose};
 use crate::mfa::{EncryptedSecret, TotpParams};
+use crate::oauth::grant::{AuthorizationCode, ClientGrant, Consent, Redemption};
 use crate::oauth::{Client, ClientId};
 use crate::outbox::{Backlog, Delivery, MessageId, OutboxMessage};
 use crate::passkey::{Ceremony, CeremonyId, CounterCheck, PasskeyId, PasskeyRecord, PasskeyUse};
@@ -314,6 +315,9 @@ pub struct Session {
     /// The browser or program that started it (its `User-Agent`), once described
     /// ([`SessionStore::describe_session`]).
     pub user_agent: Option<String>,
+    /// The OAuth client the session's tokens were granted to; `None` for the server's own
+    /// sessions (API logins and the hosted pages). Set when the session starts, never after.
+    pub grant: Option<ClientGrant>,
 }
 
 impl Session {
@@ -687,4 +691,29 @@ pub trait ClientStore: Send + Sync + fmt::Debug {
     async fn list_clients(&self) -> Result<Vec<Client>>;
     /// Removes the client; false if there is no such client.
     async fn delete_client(&self, id: &ClientId) -> Result<bool>;
+}
+
+/// Authorization codes and consent (see [`crate::oauth::grant`]).
+#[async_trait]
+pub trait GrantStore: Send + Sync + fmt::Debug {
+    /// Stores a new code.
+    async fn save_code(&self, code: AuthorizationCode) -> Result<()>;
+    /// Spends the code whose digest is `hash` for `session`, atomically: of two redemptions
+    /// of one code, one gets [`Redemption::Redeemed`] and the other
+    /// [`Redemption::Replayed`] naming the first one's session. A spent code is reported as
+    /// replayed whatever its expiry.
+    async fn redeem_code(
+        &self,
+        hash: &SecretHash,
+        session: &SessionId,
+        now: SystemTime,
+    ) -> Result<Redemption>;
+    /// Records consent: the scopes agreed to join any agreed before.
+    async fn put_consent(&self, consent: Consent) -> Result<()>;
+    /// The user's consent to the client, if any.
+    async fn consent(&self, user: &UserId, client: &ClientId) -> Result<Option<Consent>>;
+    /// Every consent the user gave, oldest first.
+    async fn consents_of(&self, user: &UserId) -> Result<Vec<Consent>>;
+    /// Withdraws the user's consent to the client; false if there was none.
+    async fn revoke_consent(&self, user: &UserId, client: &ClientId) -> Result<bool>;
 }

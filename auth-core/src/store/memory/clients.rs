@@ -37,6 +37,7 @@ impl ClientStore for MemoryStore {
         let mut state = self.state();
         let before = state.clients.len();
         state.clients.retain(|client| client.id != *id);
+        state.grants.forget_client(id);
         Ok(state.clients.len() < before)
     }
 }

@@ -89,6 +89,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "oauth_clients",
         sql: include_str!("migrations/0013_oauth_clients.sql"),
     },
+    Migration {
+        version: 14,
+        name: "oauth_grants",
+        sql: include_str!("migrations/0014_oauth_grants.sql"),
+    },
 ];
 
 /// The backfill that moves stored addresses to [`normalize_email`]'s form, by its name in

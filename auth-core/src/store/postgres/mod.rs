@@ -47,6 +47,7 @@
 
 mod clients;
 mod events;
+mod grants;
 mod intents;
 mod mfa;
 mod migrate;

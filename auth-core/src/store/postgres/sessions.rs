@@ -7,9 +7,13 @@ use async_trait::async_trait;
 use deadpool_postgres::tokio_postgres::Row;
 use uuid::Uuid;
 
-use super::{PostgresStore, execute, get, get_session_id, pg_time, query, query_one, query_opt};
+use super::{
+    PostgresStore, corrupt, execute, get, get_session_id, pg_time, query, query_one, query_opt,
+};
+use crate::authz::{Scope, ScopeSet};
 use crate::error::{Error, Result};
 use crate::id::{Amr, SessionId, UserId};
+use crate::oauth::{ClientGrant, ClientId};
 use crate::store::{RevocationStore, Session, SessionStore};
 
 impl PostgresStore {
@@ -30,7 +34,8 @@ impl PostgresStore {
                auth_time = CASE WHEN $4 THEN $2 ELSE auth_time END \
              WHERE id = $1 AND $2 < idle_expires_at AND $2 < expires_at \
              RETURNING id, user_id, amr, created_at, last_used_at, idle_expires_at, expires_at, \
-               COALESCE(auth_time, created_at) AS auth_time, flagged, client, user_agent",
+               COALESCE(auth_time, created_at) AS auth_time, flagged, client, user_agent, \
+               oauth_client, oauth_scope",
             &[
                 &id.as_str(),
                 &pg_time(now),
@@ -52,8 +57,8 @@ impl SessionStore for PostgresStore {
             &client,
             "INSERT INTO auth_sessions \
                (id, user_id, amr, created_at, last_used_at, idle_expires_at, expires_at, \
-                auth_time, flagged, client, user_agent) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                auth_time, flagged, client, user_agent, oauth_client, oauth_scope) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
             &[
                 &session.id.as_str(),
                 &session.user_id.as_uuid(),
@@ -66,6 +71,8 @@ impl SessionStore for PostgresStore {
                 &session.flagged,
                 &session.client,
                 &session.user_agent,
+                &session.grant.as_ref().map(|grant| grant.client_id.as_str()),
+                &session.grant.as_ref().map(|grant| grant.scope.to_strings()),
             ],
         )
         .await?;
@@ -88,7 +95,8 @@ impl SessionStore for PostgresStore {
         query_opt(
             &client,
             "SELECT id, user_id, amr, created_at, last_used_at, idle_expires_at, expires_at, \
-               COALESCE(auth_time, created_at) AS auth_time, flagged, client, user_agent \
+               COALESCE(auth_time, created_at) AS auth_time, flagged, client, user_agent, \
+               oauth_client, oauth_scope \
              FROM auth_sessions \
              WHERE id = $1 AND $2 < idle_expires_at AND $2 < expires_at",
             &[&id.as_str(), &pg_time(now)],
@@ -121,7 +129,8 @@ impl SessionStore for PostgresStore {
         query(
             &client,
             "SELECT id, user_id, amr, created_at, last_used_at, idle_expires_at, expires_at, \
-               COALESCE(auth_time, created_at) AS auth_time, flagged, client, user_agent \
+               COALESCE(auth_time, created_at) AS auth_time, flagged, client, user_agent, \
+               oauth_client, oauth_scope \
              FROM auth_sessions \
              WHERE user_id = $1 AND $2 < idle_expires_at AND $2 < expires_at \
              ORDER BY created_at, id",
@@ -222,5 +231,21 @@ fn session(row: &Row) -> Result<Session> {
         flagged: get(row, "flagged")?,
         client: get(row, "client")?,
         user_agent: get(row, "user_agent")?,
+        grant: grant_of(row)?,
     })
+}
+
+/// The session's client grant, if it has one.
+fn grant_of(row: &Row) -> Result<Option<ClientGrant>> {
+    let Some(client) = get::<Option<&str>>(row, "oauth_client")? else {
+        return Ok(None);
+    };
+    let scope = get::<Option<Vec<String>>>(row, "oauth_scope")?.unwrap_or_default();
+    Ok(Some(ClientGrant {
+        client_id: ClientId::parse(client).map_err(|_| corrupt("session client"))?,
+        scope: scope
+            .iter()
+            .map(|scope| Scope::parse(scope).map_err(|_| corrupt("session scope")))
+            .collect::<Result<ScopeSet>>()?,
+    }))
 }

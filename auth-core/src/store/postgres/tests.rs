@@ -419,6 +419,7 @@ fn session_of(user: &User, created_at: SystemTime, idle: Duration, absolute: Dur
         flagged: false,
         client: None,
         user_agent: None,
+        grant: None,
         last_used_at: created_at,
         idle_expires_at: created_at + idle,
         expires_at: created_at + absolute,

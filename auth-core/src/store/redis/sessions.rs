@@ -7,12 +7,14 @@ use fred::prelude::{HashesInterface, KeysInterface, SortedSetsInterface};
 use fred::types::Value;
 
 use super::{RedisStore, decode_time, encode_time, malformed, ttl_millis};
+use crate::authz::ScopeSet;
 use crate::error::{Error, Result};
 use crate::id::{Amr, SessionId, UserId};
+use crate::oauth::{ClientGrant, ClientId};
 use crate::store::{Session, SessionStore};
 
 /// The session hash's fields, in the order [`parse_session`] reads them.
-const FIELDS: [&str; 10] = [
+const FIELDS: [&str; 12] = [
     "user",
     "amr",
     "created",
@@ -23,6 +25,8 @@ const FIELDS: [&str; 10] = [
     "flagged",
     "client",
     "user_agent",
+    "oauth_client",
+    "oauth_scope",
 ];
 
 /// A session id read back from an index: any text, as [`SessionId`] accepts when deserialised.
@@ -46,7 +50,9 @@ fn parse_session(id: &SessionId, fields: Vec<Option<String>>) -> Result<Option<S
         flagged,
         client,
         user_agent,
-    ]: [Option<String>; 10] = fields.try_into().map_err(|_| malformed("session"))?;
+        oauth_client,
+        oauth_scope,
+    ]: [Option<String>; 12] = fields.try_into().map_err(|_| malformed("session"))?;
     let time = |field: Option<String>| {
         field
             .as_deref()
@@ -73,6 +79,15 @@ fn parse_session(id: &SessionId, fields: Vec<Option<String>>) -> Result<Option<S
         // Absent in sessions stored by a release before them, empty when unknown.
         client: client.and_then(|c| c.parse().ok()),
         user_agent: user_agent.filter(|agent| !agent.is_empty()),
+        // Absent in sessions stored by a release before grants, empty for the server's own.
+        grant: match oauth_client.filter(|client| !client.is_empty()) {
+            None => None,
+            Some(client) => Some(ClientGrant {
+                client_id: ClientId::parse(&client).map_err(|_| malformed("session"))?,
+                scope: ScopeSet::parse(oauth_scope.as_deref().unwrap_or_default())
+                    .map_err(|_| malformed("session"))?,
+            }),
+        },
     }))
 }
 
@@ -181,6 +196,18 @@ impl SessionStore for RedisStore {
             session.client.map(|ip| ip.to_string()).unwrap_or_default(),
             "user_agent".into(),
             session.user_agent.clone().unwrap_or_default(),
+            "oauth_client".into(),
+            session
+                .grant
+                .as_ref()
+                .map(|grant| grant.client_id.to_string())
+                .unwrap_or_default(),
+            "oauth_scope".into(),
+            session
+                .grant
+                .as_ref()
+                .map(|grant| grant.scope.to_string())
+                .unwrap_or_default(),
         ];
         let scripts = &self.inner.scripts;
         let client = self.client();

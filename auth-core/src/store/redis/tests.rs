@@ -96,6 +96,7 @@ fn new_session(user: UserId, created_at: SystemTime) -> Session {
         flagged: false,
         client: None,
         user_agent: None,
+        grant: None,
         last_used_at: created_at,
         idle_expires_at: created_at + HOUR,
         expires_at: created_at + 24 * HOUR,

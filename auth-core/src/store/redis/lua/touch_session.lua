@@ -3,7 +3,7 @@
 -- KEYS[1]: the session hash. ARGV[1]: now. ARGV[2]: the requested idle expiry. ARGV[3]
 -- (optional): 'reauthenticated', to record now as the session's auth_time as well.
 -- Returns the updated record's fields (user, amr, created, last_used, idle_expires, expires,
--- auth_time, flagged, client, user_agent), or nil if there is no session alive at now.
+-- auth_time, flagged, client, user_agent, oauth_client, oauth_scope), or nil if there is no session alive at now.
 local stored = redis.call('HMGET', KEYS[1], 'idle_expires', 'expires')
 local idle, expires = stored[1], stored[2]
 if not idle or not expires then
@@ -23,4 +23,4 @@ if ARGV[3] == 'reauthenticated' then
 end
 redis.call('PEXPIRE', KEYS[1], ttl_arg(millis_between(now, new_idle)))
 return redis.call('HMGET', KEYS[1], 'user', 'amr', 'created', 'last_used', 'idle_expires', 'expires',
-  'auth_time', 'flagged', 'client', 'user_agent')
+  'auth_time', 'flagged', 'client', 'user_agent', 'oauth_client', 'oauth_scope')

@@ -1,0 +1,107 @@
+//! [`GrantStore`] in memory.
+
+use std::collections::HashMap;
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+
+use super::MemoryStore;
+use crate::error::Result;
+use crate::id::{SecretHash, SessionId, UserId};
+use crate::oauth::{AuthorizationCode, ClientId, Consent, Redemption};
+use crate::store::GrantStore;
+
+/// Codes by digest, each with the session that redeemed it; consent, oldest first.
+#[derive(Debug, Default)]
+pub(super) struct GrantState {
+    codes: HashMap<SecretHash, (AuthorizationCode, Option<SessionId>)>,
+    consents: Vec<Consent>,
+}
+
+impl GrantState {
+    /// Forgets everything of a client that is gone, as the tables' cascade does.
+    pub(super) fn forget_client(&mut self, client: &ClientId) {
+        self.codes.retain(|_, (code, _)| code.client_id != *client);
+        self.consents.retain(|consent| consent.client_id != *client);
+    }
+}
+
+#[async_trait]
+impl GrantStore for MemoryStore {
+    async fn save_code(&self, code: AuthorizationCode) -> Result<()> {
+        self.state().grants.codes.insert(code.hash, (code, None));
+        Ok(())
+    }
+
+    async fn redeem_code(
+        &self,
+        hash: &SecretHash,
+        session: &SessionId,
+        now: SystemTime,
+    ) -> Result<Redemption> {
+        let mut state = self.state();
+        let Some((code, redeemed_by)) = state.grants.codes.get_mut(hash) else {
+            return Ok(Redemption::Unknown);
+        };
+        if let Some(first) = redeemed_by {
+            return Ok(Redemption::Replayed {
+                code: code.clone(),
+                session: first.clone(),
+            });
+        }
+        if now >= code.expires_at {
+            return Ok(Redemption::Unknown);
+        }
+        *redeemed_by = Some(session.clone());
+        Ok(Redemption::Redeemed(code.clone()))
+    }
+
+    async fn put_consent(&self, consent: Consent) -> Result<()> {
+        let mut state = self.state();
+        let consents = &mut state.grants.consents;
+        match consents
+            .iter_mut()
+            .find(|kept| kept.user_id == consent.user_id && kept.client_id == consent.client_id)
+        {
+            Some(kept) => {
+                for scope in consent.scope.iter() {
+                    kept.scope.insert(scope.clone());
+                }
+                kept.granted_at = consent.granted_at;
+            }
+            None => consents.push(consent),
+        }
+        Ok(())
+    }
+
+    async fn consent(&self, user: &UserId, client: &ClientId) -> Result<Option<Consent>> {
+        Ok(self
+            .state()
+            .grants
+            .consents
+            .iter()
+            .find(|kept| kept.user_id == *user && kept.client_id == *client)
+            .cloned())
+    }
+
+    async fn consents_of(&self, user: &UserId) -> Result<Vec<Consent>> {
+        let mut consents: Vec<Consent> = self
+            .state()
+            .grants
+            .consents
+            .iter()
+            .filter(|kept| kept.user_id == *user)
+            .cloned()
+            .collect();
+        consents.sort_by(|a, b| (a.granted_at, &a.client_id).cmp(&(b.granted_at, &b.client_id)));
+        Ok(consents)
+    }
+
+    async fn revoke_consent(&self, user: &UserId, client: &ClientId) -> Result<bool> {
+        let mut state = self.state();
+        let consents = &mut state.grants.consents;
+        let before = consents.len();
+        consents.retain(|kept| !(kept.user_id == *user && kept.client_id == *client));
+        Ok(consents.len() < before)
+    }
+}
