@@ -48,6 +48,10 @@ pub enum SessionEnd {
     CredentialsChanged,
     /// The account lost a scope (a role revoked, a scope taken from a role, a role deleted).
     AccessRemoved,
+    /// The authorization code the session was opened with was presented again.
+    CodeReplayed,
+    /// The user withdrew their consent to the session's client.
+    ConsentWithdrawn,
 }
 
 /// Who made a change: named in the audit events of grants and revocations.
@@ -217,6 +221,30 @@ pub enum AuthEventKind {
         /// Who.
         actor: Actor,
     },
+    /// The user agreed that a client may have these scopes.
+    ConsentGranted {
+        /// The client's id.
+        client: String,
+        /// What it may have.
+        scope: Vec<String>,
+    },
+    /// The user withdrew consent from a client: its sessions end.
+    ConsentWithdrawn {
+        /// The client's id.
+        client: String,
+    },
+    /// A client exchanged an authorization code: a session of its own began.
+    ClientAuthorized {
+        /// The client's id.
+        client: String,
+        /// What its tokens carry.
+        scope: Vec<String>,
+    },
+    /// An authorization code was presented again: the session its first use opened ends.
+    CodeReplayed {
+        /// The client the code was issued to.
+        client: String,
+    },
     /// A role was taken from the account.
     RoleRevoked {
         /// The role.
@@ -276,6 +304,10 @@ impl AuthEvent {
             AuthEventKind::AccessRemoved { .. } => "access_removed",
             AuthEventKind::ClientRegistered { .. } => "client_registered",
             AuthEventKind::ClientDeleted { .. } => "client_deleted",
+            AuthEventKind::ConsentGranted { .. } => "consent_granted",
+            AuthEventKind::ConsentWithdrawn { .. } => "consent_withdrawn",
+            AuthEventKind::ClientAuthorized { .. } => "client_authorized",
+            AuthEventKind::CodeReplayed { .. } => "code_replayed",
         }
     }
 }
@@ -302,6 +334,7 @@ impl EventSink for TracingEventSink {
         let security_signal = matches!(
             event.kind,
             AuthEventKind::RefreshReuseDetected { .. }
+                | AuthEventKind::CodeReplayed { .. }
                 | AuthEventKind::PasskeyCounterRegressed { .. }
                 | AuthEventKind::LoginFailed {
                     reason: LoginFailure::Throttled

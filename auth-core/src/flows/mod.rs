@@ -14,6 +14,7 @@ mod delivery;
 mod email;
 mod login;
 mod mfa;
+mod oauth;
 mod observe;
 #[cfg(feature = "passkeys")]
 mod passkey;
@@ -51,6 +52,10 @@ pub use email::{
     EmailConfig, EmailVerification, FactorProof, IntentLifetimes, LinkPaths, Origin, SignUp,
 };
 pub use mfa::{DisableTotp, TotpEnrollment};
+pub use oauth::{
+    Authorization, ClientClaims, ClientTokens, ConsentAnswer, ID_TOKEN_ALGORITHM, IDENTITY_SCOPES,
+    UserClaims, UserInfo,
+};
 pub use observe::{AuthObserver, NoObserver};
 #[cfg(feature = "passkeys")]
 pub use passkey::{CounterPolicy, PasskeyConfig, PasskeyInfo, PasskeyOptions, PasskeyResponse};
@@ -350,6 +355,8 @@ mod email_tests;
 mod epoch_tests;
 #[cfg(all(test, feature = "test-util"))]
 mod limit_tests;
+#[cfg(test)]
+mod oauth_tests;
 #[cfg(all(test, feature = "passkeys", feature = "jwt"))]
 mod passkey_tests;
 #[cfg(all(test, feature = "test-util"))]

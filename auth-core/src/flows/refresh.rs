@@ -3,12 +3,14 @@
 
 use std::net::IpAddr;
 
-use super::{Authenticator, Tokens};
+use super::{Authenticator, ClientTokens, Tokens};
 use crate::authz::ScopeSet;
 use crate::error::{Error, Result, TokenRejection};
 use crate::event::{AuthEventKind, SessionEnd};
 use crate::id::OpaqueSecret;
+use crate::oauth::{Client, ErrorCode, OAuthError};
 use crate::refresh::{NewRefreshToken, RefreshOutcome, Rotation};
+use crate::store::{Session, User};
 
 impl Authenticator {
     /// Exchanges a refresh token for new tokens, rotating it. A token presented after it was
@@ -29,15 +31,76 @@ impl Authenticator {
         requested: Option<&ScopeSet>,
         client: Option<IpAddr>,
     ) -> Result<Tokens> {
-        let result = self.rotate_refresh(refresh_token, requested, client).await;
-        let outcome = match &result {
+        let result = self
+            .rotate_refresh(refresh_token, requested, None, client)
+            .await
+            .and_then(|rotated| {
+                // `auth_time` is copied, never renewed: a refresh is no authentication.
+                self.tokens_for(
+                    rotated.user.id,
+                    &rotated.session.id,
+                    rotated.session.amr,
+                    rotated.session.auth_time,
+                    rotated.refresh,
+                    rotated.scope,
+                )
+            });
+        self.observe_refresh(&result);
+        result
+    }
+
+    /// The token endpoint's `refresh_token` grant for `client` (authenticated already): a
+    /// refresh token of a session granted to this client, rotated as
+    /// [`refresh`](Self::refresh) does, the new access token carrying `requested` of the
+    /// grant (all of it by default; `invalid_scope` beyond it). Another client's token, or
+    /// the server's own, is `invalid_grant` and left unspent.
+    pub async fn refresh_client(
+        &self,
+        client: &Client,
+        refresh_token: &str,
+        requested: Option<&ScopeSet>,
+        from: Option<IpAddr>,
+    ) -> std::result::Result<ClientTokens, OAuthError> {
+        let result = self
+            .rotate_refresh(refresh_token, requested, Some(client), from)
+            .await
+            .and_then(|rotated| {
+                self.client_tokens(
+                    client,
+                    &rotated.user,
+                    &rotated.session.id,
+                    rotated.session.amr,
+                    rotated.session.auth_time,
+                    rotated.scope,
+                    Some(rotated.refresh),
+                    None,
+                )
+            });
+        self.observe_refresh(&result);
+        result.map_err(|error| match error {
+            Error::InvalidScope(why) => OAuthError::new(ErrorCode::InvalidScope, why),
+            Error::InvalidToken(_) | Error::InvalidCredentials => {
+                OAuthError::new(ErrorCode::InvalidGrant, "the refresh token is not valid")
+            }
+            Error::TokenReused => OAuthError::new(
+                ErrorCode::InvalidGrant,
+                "the refresh token was used already; the grant is revoked",
+            ),
+            Error::Unavailable(_) => {
+                OAuthError::new(ErrorCode::TemporarilyUnavailable, "try again shortly")
+            }
+            _ => OAuthError::new(ErrorCode::ServerError, "the server failed; try again"),
+        })
+    }
+
+    fn observe_refresh<T>(&self, result: &Result<T>) {
+        let outcome = match result {
             Ok(_) => RefreshOutcome::Rotated,
             Err(Error::TokenReused) => RefreshOutcome::Reused,
             Err(Error::InvalidToken(_) | Error::InvalidScope(_)) => RefreshOutcome::Invalid,
             Err(_) => RefreshOutcome::Error,
         };
         self.inner.observer.refreshed(outcome);
-        result
     }
 
     /// Every fallible read and check comes first, the rotation last: a refresh that fails
@@ -47,8 +110,9 @@ impl Authenticator {
         &self,
         refresh_token: &str,
         requested: Option<&ScopeSet>,
+        bound_to: Option<&Client>,
         client: Option<IpAddr>,
-    ) -> Result<Tokens> {
+    ) -> Result<Rotated> {
         let presented = OpaqueSecret::parse(refresh_token)?;
         let hash = presented.hash();
         let now = self.now();
@@ -79,8 +143,29 @@ impl Authenticator {
                 return Err(TokenRejection::NotActive.into());
             }
         };
+        // A client's token is for that client alone; the server's own for the server alone.
+        if session.grant.as_ref().map(|grant| &grant.client_id) != bound_to.map(|c| &c.id) {
+            return Err(TokenRejection::NotActive.into());
+        }
         // Additions since the last refresh show here; removals ended the session already.
-        let scope = self.session_scopes(&user.id, requested).await?;
+        let scope = match &session.grant {
+            None => self.session_scopes(&user.id, requested).await?,
+            Some(grant) => {
+                let ceiling = grant.scope.intersection(&self.grantable(&user.id).await?);
+                match requested {
+                    None => ceiling,
+                    Some(requested) if requested.is_subset(&grant.scope) => {
+                        requested.intersection(&ceiling)
+                    }
+                    Some(requested) => {
+                        return Err(Error::InvalidScope(format!(
+                            "not granted to this client: {}",
+                            requested.difference(&grant.scope)
+                        )));
+                    }
+                }
+            }
+        };
         let successor = NewRefreshToken::issue(now, now + lifetimes.idle);
         let rotation = stores
             .refresh
@@ -105,15 +190,21 @@ impl Authenticator {
                 .await?;
                 Err(Error::TokenReused)
             }
-            // `auth_time` is copied, never renewed: a refresh is no authentication.
-            Rotation::Rotated(_) => self.tokens_for(
-                user.id,
-                &session.id,
-                session.amr,
-                session.auth_time,
-                successor.secret,
+            Rotation::Rotated(_) => Ok(Rotated {
+                user,
+                session,
                 scope,
-            ),
+                refresh: successor.secret,
+            }),
         }
     }
+}
+
+/// A refresh token rotated: whose, which session, the scopes of the new access token, and
+/// the successor.
+struct Rotated {
+    user: User,
+    session: Session,
+    scope: ScopeSet,
+    refresh: OpaqueSecret,
 }

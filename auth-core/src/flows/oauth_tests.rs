@@ -1,0 +1,595 @@
+//! The provider's flows end to end over the memory stores: authorization, consent, the code
+//! exchange with its RFC 9700 checks, ID tokens, refresh bound to its client, userinfo, and
+//! what ends a grant.
+
+// Helpers panic on failure, like the tests that call them.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use secrecy::{ExposeSecret, SecretString};
+use sha2::Digest as _;
+
+use super::*;
+use crate::authz::ScopeSet;
+use crate::clock::ManualClock;
+use crate::error::TokenRejection;
+use crate::event::{Actor, MemoryEventSink};
+use crate::oauth::{
+    AuthorizationRequest, Client, ClientAuthMethod, ErrorCode, GrantType, NewClient, Prompt,
+    RawRequest,
+};
+use crate::store::User;
+use crate::testing::{self, AUDIENCE, ISSUER};
+use crate::token::{Algorithm, Claims, KeySet, TokenConfig, TokenKind, TokenVerifier};
+
+const PASSWORD: &str = "correct horse battery staple";
+const REDIRECT: &str = "https://app.example/callback";
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+struct World {
+    auth: Authenticator,
+    events: MemoryEventSink,
+    clock: Arc<ManualClock>,
+    keys: Arc<KeySet>,
+}
+
+fn world() -> World {
+    let events = MemoryEventSink::new();
+    let clock = testing::clock();
+    let keys = KeySet::new(testing::key(Algorithm::EdDsa))
+        .unwrap()
+        .with_verification_key(testing::rsa_key())
+        .unwrap();
+    let auth = Authenticator::builder(keys.clone(), testing::authenticator_config())
+        .stores(Stores::memory_with_events(Arc::new(events.clone())))
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    World {
+        auth,
+        events,
+        clock,
+        keys: Arc::new(keys),
+    }
+}
+
+/// The query parameters of a redirect.
+fn query(location: &str) -> HashMap<String, String> {
+    url::Url::parse(location)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect()
+}
+
+impl World {
+    async fn client(&self, method: ClientAuthMethod, first_party: bool) -> Client {
+        self.auth
+            .register_client(
+                NewClient {
+                    name: "Shop".into(),
+                    auth_method: method,
+                    redirect_uris: vec![REDIRECT.into()],
+                    grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+                    scopes: ScopeSet::parse("openid email profile offline_access orders:read")
+                        .unwrap(),
+                    first_party,
+                },
+                &Actor::operator("ops"),
+            )
+            .await
+            .unwrap()
+            .client
+    }
+
+    async fn user(&self, email: &str) -> (User, Principal) {
+        let user = self
+            .auth
+            .register(email, &SecretString::from(PASSWORD))
+            .await
+            .unwrap();
+        let LoginOutcome::Authenticated(tokens) = self
+            .auth
+            .login(email, &SecretString::from(PASSWORD), None)
+            .await
+            .unwrap()
+        else {
+            panic!("no second factor here");
+        };
+        let principal = self
+            .auth
+            .authenticate_session(tokens.session_secret.unwrap().expose_secret())
+            .await
+            .unwrap();
+        (user, principal)
+    }
+
+    async fn decide(
+        &self,
+        request: &AuthorizationRequest,
+        client: &Client,
+        principal: Option<&Principal>,
+        answer: ConsentAnswer,
+    ) -> Authorization {
+        self.auth
+            .authorize(request, client, principal, None, &answer)
+            .await
+            .unwrap()
+    }
+
+    /// A code for `principal`, consenting if asked.
+    async fn code(
+        &self,
+        request: &AuthorizationRequest,
+        client: &Client,
+        principal: &Principal,
+    ) -> String {
+        let mut answer = ConsentAnswer::NotAsked;
+        loop {
+            match self.decide(request, client, Some(principal), answer).await {
+                Authorization::Redirect(location) => {
+                    let params = query(&location);
+                    assert_eq!(params["iss"], ISSUER);
+                    assert_eq!(params.get("state"), request.state.as_ref());
+                    return params["code"].clone();
+                }
+                Authorization::Consent { scope, .. } => answer = ConsentAnswer::Given(scope),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+
+    fn id_claims(
+        &self,
+        token: &SecretString,
+        client: &Client,
+    ) -> Claims<HashMap<String, serde_json::Value>> {
+        TokenVerifier::new(
+            self.keys.clone(),
+            TokenConfig::new(ISSUER, client.id.as_str()),
+            self.clock.clone(),
+        )
+        .unwrap()
+        .verify(token.expose_secret(), TokenKind::IdToken)
+        .unwrap()
+    }
+}
+
+fn request(client: &Client, changes: &[(&str, Option<&str>)]) -> AuthorizationRequest {
+    let mut params: Vec<(String, String)> = [
+        ("client_id", client.id.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("response_type", "code"),
+        ("scope", "openid email offline_access orders:read"),
+        ("state", "state-1"),
+        ("nonce", "nonce-1"),
+        ("code_challenge", CHALLENGE),
+        ("code_challenge_method", "S256"),
+    ]
+    .iter()
+    .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+    .collect();
+    for (name, value) in changes {
+        params.retain(|(n, _)| n != name);
+        if let Some(value) = value {
+            params.push(((*name).to_owned(), (*value).to_owned()));
+        }
+    }
+    RawRequest::parse(params.iter().map(|(n, v)| (n.as_str(), v.as_str())))
+        .unwrap()
+        .validate(Some(client))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_code_becomes_tokens_once_with_an_id_token_that_says_who_and_how() {
+    let w = world();
+    let client = w.client(ClientAuthMethod::ClientSecretBasic, false).await;
+    let (user, principal) = w.user("ada@example.com").await;
+    let request = request(&client, &[]);
+
+    // A third party: consent first, then a code.
+    let Authorization::Consent { scope, .. } = w
+        .decide(&request, &client, Some(&principal), ConsentAnswer::NotAsked)
+        .await
+    else {
+        panic!("consent is asked of a third party");
+    };
+    // A role the user does not hold is not granted; the identity scopes are.
+    assert_eq!(
+        scope,
+        ScopeSet::parse("email offline_access openid").unwrap()
+    );
+    let code = w.code(&request, &client, &principal).await;
+
+    let tokens = w
+        .auth
+        .exchange_code(&client, &code, Some(REDIRECT), Some(VERIFIER), None)
+        .await
+        .unwrap();
+    assert_eq!(tokens.scope, scope);
+    assert!(tokens.refresh_token.is_some(), "offline_access was granted");
+
+    // The ID token: for this client, with the nonce, how and when the user signed in, and
+    // the access token's hash.
+    let id = w.id_claims(tokens.id_token.as_ref().unwrap(), &client);
+    assert_eq!(id.sub, user.id.to_string());
+    assert_eq!(id.iss, ISSUER);
+    assert_eq!(id.amr, ["pwd"]);
+    assert_eq!(id.auth_time, principal.claims.auth_time);
+    assert_eq!(id.custom["nonce"], "nonce-1");
+    assert_eq!(id.custom["azp"], client.id.as_str());
+    assert_eq!(id.custom["acr"], "1");
+    assert_eq!(id.custom["email"], "ada@example.com");
+    assert_eq!(id.custom["email_verified"], false);
+    let digest = sha2::Sha256::digest(tokens.access_token.expose_secret().as_bytes());
+    assert_eq!(
+        id.custom["at_hash"],
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16])
+    );
+    let header =
+        jsonwebtoken::decode_header(tokens.id_token.as_ref().unwrap().expose_secret()).unwrap();
+    assert_eq!(header.alg, jsonwebtoken::Algorithm::RS256);
+
+    // The access token: at+jwt for the resource servers, naming the client; a bearer for
+    // userinfo. The ID token is neither.
+    let principal_of_token = w
+        .auth
+        .authenticate(tokens.access_token.expose_secret())
+        .await
+        .unwrap();
+    assert_eq!(principal_of_token.claims.aud.as_slice(), [AUDIENCE]);
+    let info = w
+        .auth
+        .userinfo(tokens.access_token.expose_secret())
+        .await
+        .unwrap();
+    assert_eq!(info.sub, user.id.to_string());
+    assert_eq!(info.claims.email.as_deref(), Some("ada@example.com"));
+    for bearer in [tokens.id_token.as_ref().unwrap().expose_secret()] {
+        assert!(matches!(
+            w.auth.authenticate(bearer).await,
+            Err(Error::InvalidToken(TokenRejection::WrongType))
+        ));
+        assert!(matches!(
+            w.auth.userinfo(bearer).await,
+            Err(Error::InvalidToken(TokenRejection::WrongType))
+        ));
+    }
+
+    // Used once: a second exchange fails and ends what the first one opened.
+    let again = w
+        .auth
+        .exchange_code(&client, &code, Some(REDIRECT), Some(VERIFIER), None)
+        .await
+        .unwrap_err();
+    assert_eq!(again.code, ErrorCode::InvalidGrant);
+    assert!(matches!(
+        w.auth
+            .authenticate(tokens.access_token.expose_secret())
+            .await,
+        Err(Error::InvalidToken(TokenRejection::Revoked))
+    ));
+    let refused = w
+        .auth
+        .refresh_client(
+            &client,
+            tokens.refresh_token.as_ref().unwrap().expose_secret(),
+            None,
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code, ErrorCode::InvalidGrant);
+    let names = w.events.names();
+    for name in ["consent_granted", "client_authorized", "code_replayed"] {
+        assert!(names.contains(&name), "{name} in {names:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_code_is_bound_to_its_client_redirect_uri_verifier_and_lifetime() {
+    let w = world();
+    let client = w.client(ClientAuthMethod::ClientSecretBasic, true).await;
+    let other = w.client(ClientAuthMethod::ClientSecretBasic, true).await;
+    let (_, principal) = w.user("ada@example.com").await;
+    let with_pkce = request(&client, &[]);
+    let without_pkce = request(
+        &client,
+        &[("code_challenge", None), ("code_challenge_method", None)],
+    );
+    // (the request, the client presenting, redirect_uri, code_verifier, what it says)
+    let cases: Vec<(&AuthorizationRequest, &Client, Option<&str>, Option<&str>)> = vec![
+        (&with_pkce, &other, Some(REDIRECT), Some(VERIFIER)),
+        (&with_pkce, &client, None, Some(VERIFIER)),
+        (
+            &with_pkce,
+            &client,
+            Some("https://app.example/other"),
+            Some(VERIFIER),
+        ),
+        // PKCE downgrade, both ways (RFC 9700 section 4.8).
+        (&with_pkce, &client, Some(REDIRECT), None),
+        (&without_pkce, &client, Some(REDIRECT), Some(VERIFIER)),
+        (
+            &with_pkce,
+            &client,
+            Some(REDIRECT),
+            Some("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXl"),
+        ),
+    ];
+    for (request, presenter, redirect_uri, verifier) in cases {
+        let code = w.code(request, &client, &principal).await;
+        let refused = w
+            .auth
+            .exchange_code(presenter, &code, redirect_uri, verifier, None)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            refused.code,
+            ErrorCode::InvalidGrant,
+            "{redirect_uri:?} {verifier:?}"
+        );
+    }
+    // A confidential client without PKCE, exactly right: tokens.
+    let code = w.code(&without_pkce, &client, &principal).await;
+    w.auth
+        .exchange_code(&client, &code, Some(REDIRECT), None, None)
+        .await
+        .unwrap();
+    // A minute later a code is gone; garbage is no code.
+    let code = w.code(&with_pkce, &client, &principal).await;
+    w.clock.advance(Duration::from_secs(61));
+    for code in [code.as_str(), "not-a-code", ""] {
+        let refused = w
+            .auth
+            .exchange_code(&client, code, Some(REDIRECT), Some(VERIFIER), None)
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code, ErrorCode::InvalidGrant);
+    }
+}
+
+#[tokio::test]
+async fn refresh_tokens_belong_to_their_client_and_rotate_with_reuse_detection() {
+    let w = world();
+    let client = w.client(ClientAuthMethod::ClientSecretBasic, true).await;
+    let other = w.client(ClientAuthMethod::ClientSecretBasic, true).await;
+    let (_, principal) = w.user("ada@example.com").await;
+    let code = w.code(&request(&client, &[]), &client, &principal).await;
+    let tokens = w
+        .auth
+        .exchange_code(&client, &code, Some(REDIRECT), Some(VERIFIER), None)
+        .await
+        .unwrap();
+    let refresh = tokens.refresh_token.unwrap();
+
+    // Another client, and the server's own refresh, are refused without spending it.
+    let refused = w
+        .auth
+        .refresh_client(&other, refresh.expose_secret(), None, None)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code, ErrorCode::InvalidGrant);
+    assert!(w.auth.refresh(refresh.expose_secret(), None).await.is_err());
+    // Beyond the grant: invalid_scope, unspent. Within it: a narrower token.
+    let wider = ScopeSet::parse("openid admin").unwrap();
+    let refused = w
+        .auth
+        .refresh_client(&client, refresh.expose_secret(), Some(&wider), None)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code, ErrorCode::InvalidScope);
+    let narrower = ScopeSet::parse("email").unwrap();
+    let next = w
+        .auth
+        .refresh_client(&client, refresh.expose_secret(), Some(&narrower), None)
+        .await
+        .unwrap();
+    assert_eq!(next.scope, narrower);
+    assert!(next.id_token.is_none(), "no openid in this token's scope");
+    let next_refresh = next.refresh_token.unwrap();
+
+    // The server's own refresh token is refused by the client grant too.
+    let login = match w
+        .auth
+        .login("ada@example.com", &SecretString::from(PASSWORD), None)
+        .await
+        .unwrap()
+    {
+        LoginOutcome::Authenticated(tokens) => tokens,
+        LoginOutcome::MfaRequired { .. } => panic!("no second factor here"),
+    };
+    let refused = w
+        .auth
+        .refresh_client(&client, login.refresh_token.expose_secret(), None, None)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code, ErrorCode::InvalidGrant);
+
+    // Reuse of the spent token (past the grace period) ends the grant.
+    w.clock.advance(Duration::from_secs(60));
+    let reused = w
+        .auth
+        .refresh_client(&client, refresh.expose_secret(), None, None)
+        .await
+        .unwrap_err();
+    assert_eq!(reused.code, ErrorCode::InvalidGrant);
+    assert!(
+        w.auth
+            .refresh_client(&client, next_refresh.expose_secret(), None, None)
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn prompt_none_never_shows_a_page_and_consent_is_remembered() {
+    let w = world();
+    let client = w.client(ClientAuthMethod::ClientSecretBasic, false).await;
+    let (_, principal) = w.user("ada@example.com").await;
+    let silent = request(&client, &[("prompt", Some("none"))]);
+    let error_of = |decision: Authorization| match decision {
+        Authorization::Redirect(location) => query(&location)["error"].clone(),
+        other => panic!("expected a redirect, got {other:?}"),
+    };
+    assert_eq!(
+        error_of(
+            w.decide(&silent, &client, None, ConsentAnswer::NotAsked)
+                .await
+        ),
+        "login_required"
+    );
+    assert_eq!(
+        error_of(
+            w.decide(&silent, &client, Some(&principal), ConsentAnswer::NotAsked)
+                .await
+        ),
+        "consent_required"
+    );
+    // Refused consent goes back as access_denied with the state.
+    let normal = request(&client, &[]);
+    let Authorization::Redirect(location) = w
+        .decide(&normal, &client, Some(&principal), ConsentAnswer::Denied)
+        .await
+    else {
+        panic!("a refusal goes back to the client");
+    };
+    let params = query(&location);
+    assert_eq!(
+        (params["error"].as_str(), params["state"].as_str()),
+        ("access_denied", "state-1")
+    );
+    // A consent to something other than what would be granted is asked again.
+    let shown = ScopeSet::parse("openid").unwrap();
+    assert!(matches!(
+        w.decide(
+            &normal,
+            &client,
+            Some(&principal),
+            ConsentAnswer::Given(shown)
+        )
+        .await,
+        Authorization::Consent { .. }
+    ));
+    // Once given, the same request, even silent, needs no page; prompt=consent asks again.
+    w.code(&normal, &client, &principal).await;
+    assert!(matches!(
+        w.decide(&silent, &client, Some(&principal), ConsentAnswer::NotAsked).await,
+        Authorization::Redirect(location) if query(&location).contains_key("code")
+    ));
+    let ask = request(&client, &[("prompt", Some("consent"))]);
+    assert!(matches!(
+        w.decide(&ask, &client, Some(&principal), ConsentAnswer::NotAsked)
+            .await,
+        Authorization::Consent { .. }
+    ));
+}
+
+#[tokio::test]
+async fn prompt_login_and_max_age_ask_for_a_new_sign_in_once() {
+    let w = world();
+    let client = w.client(ClientAuthMethod::ClientSecretBasic, true).await;
+    let (_, principal) = w.user("ada@example.com").await;
+    let mut login = request(&client, &[("login_hint", Some("ada@example.com"))]);
+    login.prompt = Prompt {
+        login: true,
+        ..Prompt::default()
+    };
+    let Authorization::SignIn { login_hint, after } = w
+        .decide(&login, &client, Some(&principal), ConsentAnswer::NotAsked)
+        .await
+    else {
+        panic!("prompt=login signs in again");
+    };
+    assert_eq!(login_hint.as_deref(), Some("ada@example.com"));
+    // Signed in again after it: the request goes through.
+    w.clock.advance(Duration::from_secs(1));
+    let (_, again) = {
+        let LoginOutcome::Authenticated(tokens) = w
+            .auth
+            .login("ada@example.com", &SecretString::from(PASSWORD), None)
+            .await
+            .unwrap()
+        else {
+            panic!()
+        };
+        let principal = w
+            .auth
+            .authenticate_session(tokens.session_secret.unwrap().expose_secret())
+            .await
+            .unwrap();
+        ((), principal)
+    };
+    let decision = w
+        .auth
+        .authorize(
+            &login,
+            &client,
+            Some(&again),
+            Some(after),
+            &ConsentAnswer::NotAsked,
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(decision, Authorization::Redirect(location) if query(&location).contains_key("code"))
+    );
+    // The old session is too old for max_age=0 after a second; the fresh one is not.
+    let recent = request(&client, &[("max_age", Some("0"))]);
+    assert!(matches!(
+        w.decide(&recent, &client, Some(&principal), ConsentAnswer::NotAsked)
+            .await,
+        Authorization::SignIn { .. }
+    ));
+}
+
+#[tokio::test]
+async fn a_credentials_change_ends_the_grant_and_its_pending_codes() {
+    let w = world();
+    let client = w.client(ClientAuthMethod::ClientSecretBasic, true).await;
+    let (user, principal) = w.user("ada@example.com").await;
+    let code = w.code(&request(&client, &[]), &client, &principal).await;
+    let tokens = w
+        .auth
+        .exchange_code(&client, &code, Some(REDIRECT), Some(VERIFIER), None)
+        .await
+        .unwrap();
+    // A code issued before the change is refused after it too.
+    let pending = w.code(&request(&client, &[]), &client, &principal).await;
+    w.auth.sign_out_everywhere(&user.id).await.unwrap();
+    assert!(
+        w.auth
+            .authenticate(tokens.access_token.expose_secret())
+            .await
+            .is_err()
+    );
+    assert!(
+        w.auth
+            .userinfo(tokens.access_token.expose_secret())
+            .await
+            .is_err()
+    );
+    let refused = w
+        .auth
+        .refresh_client(
+            &client,
+            tokens.refresh_token.unwrap().expose_secret(),
+            None,
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code, ErrorCode::InvalidGrant);
+    let refused = w
+        .auth
+        .exchange_code(&client, &pending, Some(REDIRECT), Some(VERIFIER), None)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code, ErrorCode::InvalidGrant);
+}
