@@ -133,6 +133,8 @@ pub(crate) fn router(
         let key = auth.derive_key("hosted pages: CSRF tokens");
         crate::ui::routes(auth.clone(), settings, *key).layer(axum::Extension(proxies.clone()))
     });
+    // The provider needs the hosted pages: its users sign in and consent there.
+    let provider = ui.map(|_| crate::oauth::routes(auth.clone(), proxies.clone()));
     let api = crate::api::routes(auth, proxies);
     let (operations, admin) = if admin {
         let internal = Stack {
@@ -148,6 +150,7 @@ pub(crate) fn router(
     // CORS for the API only: no other origin may read a page (a page holds its CSRF token).
     let mut routes = with_fallbacks(operations.route(JWKS, get(jwks)).with_state(state))
         .merge(api.router)
+        .merge(provider.unwrap_or_default())
         .layer(cors(&stack.cors_origins));
     if let Some(pages) = pages {
         routes = routes.merge(pages);
@@ -156,10 +159,12 @@ pub(crate) fn router(
         .into_iter()
         .chain([JWKS.to_owned()])
         .chain(api.templates)
-        .chain(
-            ui.into_iter()
-                .flat_map(|_| crate::ui::ROUTES.iter().map(|route| (*route).to_owned())),
-        )
+        .chain(ui.into_iter().flat_map(|_| {
+            crate::ui::ROUTES
+                .iter()
+                .chain(crate::oauth::ROUTES)
+                .map(|route| (*route).to_owned())
+        }))
         .collect();
     Routers {
         public: stack.apply(routes, &templates),

@@ -762,7 +762,17 @@ fn signing_keys(
             return (fallback(), KeySource::Generated);
         }
     };
-    match Key::generate(algorithm).and_then(KeySet::new) {
+    // ID tokens are RS256 (what relying parties assume): a second generated key signs them
+    // unless the access tokens' key is one already.
+    let keys = Key::generate(algorithm)
+        .and_then(KeySet::new)
+        .and_then(|keys| {
+            if algorithm == Algorithm::Rs256 {
+                return Ok(keys);
+            }
+            keys.with_verification_key(Key::generate(Algorithm::Rs256)?)
+        });
+    match keys {
         Ok(keys) => (keys, KeySource::Generated),
         Err(e) => {
             problems.push(format!("AUTH_TOKEN_FORMAT: {e}"));

@@ -20,6 +20,7 @@ mod listen;
 mod mailer;
 mod mfa;
 mod migrate;
+mod oauth;
 mod proxies;
 mod purge;
 mod roles;

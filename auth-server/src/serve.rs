@@ -135,6 +135,18 @@ async fn run(config: ServeConfig) -> Result<(), ServeError> {
             "signing keys loaded"
         ),
     }
+    if config.ui.enabled
+        && config
+            .keys
+            .signing_key(auth_core::flows::ID_TOKEN_ALGORITHM)
+            .is_none()
+    {
+        tracing::warn!(
+            "no RS256 signing key: the OpenID provider cannot sign ID tokens, so a request \
+             with the openid scope fails; add one to AUTH_SIGNING_KEYS (auth-server keys \
+             generate --format jwt-rs256)"
+        );
+    }
     let throttle = throttle(&config, stores.throttle.clone()).map_err(ServeError::Authenticator)?;
     let mailing = start_mail(&config, &stores, &metrics).await?;
     // Expired rows go on a schedule, one instance at a time.

@@ -10,38 +10,6 @@ use auth_core::token::{Algorithm, Key};
 use common::*;
 use serde_json::json;
 
-/// A schema of the test's own on the test database, dropped at the end.
-struct Schema {
-    admin: tokio_postgres::Client,
-    name: String,
-    url: String,
-}
-
-impl Schema {
-    async fn create() -> Option<Self> {
-        let base = auth_core::testing::needs::postgres_url()?;
-        let (admin, connection) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(connection);
-        let name = format!("auth_e2e_{}", uuid_hex());
-        admin
-            .batch_execute(&format!("CREATE SCHEMA {name}"))
-            .await
-            .unwrap();
-        let separator = if base.contains('?') { '&' } else { '?' };
-        let url = format!("{base}{separator}options=-c%20search_path%3D{name}");
-        Some(Self { admin, name, url })
-    }
-
-    async fn drop_schema(self) {
-        self.admin
-            .batch_execute(&format!("DROP SCHEMA {} CASCADE", self.name))
-            .await
-            .unwrap();
-    }
-}
-
 fn redis_url() -> Option<String> {
     auth_core::testing::needs::redis_url()
 }
@@ -662,25 +630,6 @@ async fn register_with_totp(port: u16, credentials: &serde_json::Value) -> Strin
     .await;
     assert_eq!(confirmed.status, 200, "{:?}", confirmed.body);
     secret
-}
-
-/// `auth-server ARGS` against `schema` with `vars` besides `DATABASE_URL`: success, and the
-/// JSON it printed.
-fn cli_json(schema: &Schema, args: &[&str], vars: &[(&str, &str)]) -> (bool, serde_json::Value) {
-    let output = std::process::Command::new(BIN)
-        .args(args)
-        .env_clear()
-        .env("DATABASE_URL", &schema.url)
-        .envs(vars.iter().copied())
-        .output()
-        .unwrap();
-    let printed = serde_json::from_slice(&output.stdout).unwrap_or_else(|_| {
-        panic!(
-            "{args:?} printed no JSON: {}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
-    (output.status.success(), printed)
 }
 
 /// `mfa reencrypt` with the given key list against `schema`: success, and the printed report.

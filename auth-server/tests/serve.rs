@@ -20,12 +20,15 @@ async fn liveness_answers_ok_without_any_dependency() {
 }
 
 #[tokio::test]
-async fn jwks_publishes_the_generated_ed25519_key() {
+async fn jwks_publishes_the_generated_ed25519_key_and_the_rs256_key_of_id_tokens() {
     let server = start().await;
     let (status, body) = request(server.port, "GET", "/.well-known/jwks.json").await;
     assert_eq!(status, 200);
     let keys = body["keys"].as_array().unwrap();
-    assert_eq!(keys.len(), 1);
+    assert_eq!(keys.len(), 2);
+    assert_eq!(keys[1]["kty"], "RSA");
+    assert_eq!(keys[1]["alg"], "RS256");
+    assert!(keys[1].get("d").is_none() && keys[1].get("p").is_none());
     assert_eq!(keys[0]["kty"], "OKP");
     assert_eq!(keys[0]["crv"], "Ed25519");
     assert_eq!(keys[0]["alg"], "EdDSA");

@@ -176,7 +176,71 @@ fn server_error(error: &Error) -> OAuthError {
 }
 
 impl Authenticator {
-    /// The scopes `holds` plus the identity scopes.
+    /// The client with this id, if one is registered.
+    pub async fn client(&self, id: &crate::oauth::ClientId) -> Result<Option<Client>> {
+        self.inner.stores.clients.find_client(id).await
+    }
+
+    /// The clients `user` consented to, oldest consent first, each with its client (`None`
+    /// for one deleted since).
+    pub async fn consents(&self, user: &UserId) -> Result<Vec<(Consent, Option<Client>)>> {
+        let consents = self.inner.stores.grants.consents_of(user).await?;
+        let mut listed = Vec::with_capacity(consents.len());
+        for consent in consents {
+            let client = self.client(&consent.client_id).await?;
+            listed.push((consent, client));
+        }
+        Ok(listed)
+    }
+
+    /// Withdraws `user`'s consent to `client` and ends every session granted to it: its
+    /// refresh tokens stop at once, its access tokens within the revocation bound. False if
+    /// there was neither consent nor session. Recorded as `consent_withdrawn`.
+    pub async fn withdraw_consent(
+        &self,
+        user: &UserId,
+        client: &crate::oauth::ClientId,
+        from: Option<IpAddr>,
+    ) -> Result<bool> {
+        let withdrawn = self
+            .inner
+            .stores
+            .grants
+            .revoke_consent(user, client)
+            .await?;
+        let sessions = self
+            .inner
+            .stores
+            .sessions
+            .sessions_of(user, self.now())
+            .await?;
+        let mut ended = false;
+        for session in sessions {
+            if session
+                .grant
+                .as_ref()
+                .is_some_and(|grant| grant.client_id == *client)
+            {
+                self.end_session(*user, &session.id, SessionEnd::ConsentWithdrawn, from)
+                    .await?;
+                ended = true;
+            }
+        }
+        if withdrawn || ended {
+            self.emit(
+                AuthEventKind::ConsentWithdrawn {
+                    client: client.to_string(),
+                },
+                Some(*user),
+                None,
+                from,
+            )
+            .await;
+        }
+        Ok(withdrawn || ended)
+    }
+
+    /// What `user` holds plus the identity scopes: what they may grant a client.
     pub(super) async fn grantable(&self, user: &UserId) -> Result<ScopeSet> {
         let mut holds = self.inner.stores.roles.scopes_of(user).await?;
         for scope in IDENTITY_SCOPES {

@@ -144,6 +144,21 @@ impl World {
         }
     }
 
+    /// The grant `tokens` came from is over: its access token refused everywhere, its refresh
+    /// token too.
+    async fn assert_ended(&self, client: &Client, tokens: ClientTokens) {
+        let access = tokens.access_token.expose_secret();
+        assert!(self.auth.authenticate(access).await.is_err());
+        assert!(self.auth.userinfo(access).await.is_err());
+        let refresh = tokens.refresh_token.unwrap();
+        let refused = self
+            .auth
+            .refresh_client(client, refresh.expose_secret(), None, None)
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code, ErrorCode::InvalidGrant);
+    }
+
     fn id_claims(
         &self,
         token: &SecretString,
@@ -563,33 +578,74 @@ async fn a_credentials_change_ends_the_grant_and_its_pending_codes() {
     // A code issued before the change is refused after it too.
     let pending = w.code(&request(&client, &[]), &client, &principal).await;
     w.auth.sign_out_everywhere(&user.id).await.unwrap();
-    assert!(
-        w.auth
-            .authenticate(tokens.access_token.expose_secret())
-            .await
-            .is_err()
-    );
-    assert!(
-        w.auth
-            .userinfo(tokens.access_token.expose_secret())
-            .await
-            .is_err()
-    );
-    let refused = w
-        .auth
-        .refresh_client(
-            &client,
-            tokens.refresh_token.unwrap().expose_secret(),
-            None,
-            None,
-        )
-        .await
-        .unwrap_err();
-    assert_eq!(refused.code, ErrorCode::InvalidGrant);
+    w.assert_ended(&client, tokens).await;
     let refused = w
         .auth
         .exchange_code(&client, &pending, Some(REDIRECT), Some(VERIFIER), None)
         .await
         .unwrap_err();
     assert_eq!(refused.code, ErrorCode::InvalidGrant);
+}
+
+#[tokio::test]
+async fn withdrawing_consent_ends_the_clients_sessions_only() {
+    let w = world();
+    let client = w.client(ClientAuthMethod::ClientSecretBasic, false).await;
+    let other = w.client(ClientAuthMethod::ClientSecretBasic, false).await;
+    let (user, principal) = w.user("ada@example.com").await;
+    let code = w.code(&request(&client, &[]), &client, &principal).await;
+    let mine = w
+        .auth
+        .exchange_code(&client, &code, Some(REDIRECT), Some(VERIFIER), None)
+        .await
+        .unwrap();
+    let code = w.code(&request(&other, &[]), &other, &principal).await;
+    let theirs = w
+        .auth
+        .exchange_code(&other, &code, Some(REDIRECT), Some(VERIFIER), None)
+        .await
+        .unwrap();
+    let listed: Vec<_> = w
+        .auth
+        .consents(&user.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(consent, client)| (consent.client_id, client.unwrap().name))
+        .collect();
+    assert_eq!(listed.len(), 2);
+    assert!(
+        w.auth
+            .withdraw_consent(&user.id, &client.id, None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !w.auth
+            .withdraw_consent(&user.id, &client.id, None)
+            .await
+            .unwrap()
+    );
+    w.assert_ended(&client, mine).await;
+    // The other client, and the browser session, go on.
+    assert!(
+        w.auth
+            .userinfo(theirs.access_token.expose_secret())
+            .await
+            .is_ok()
+    );
+    let sessions = w.auth.sessions(&principal).await.unwrap();
+    assert!(sessions.iter().any(|session| session.current));
+    // The next authorization asks again.
+    assert!(matches!(
+        w.decide(
+            &request(&client, &[]),
+            &client,
+            Some(&principal),
+            ConsentAnswer::NotAsked
+        )
+        .await,
+        Authorization::Consent { .. }
+    ));
+    assert!(w.events.names().contains(&"consent_withdrawn"));
 }

@@ -52,11 +52,13 @@ pub enum Need {
     /// A Chromium-family browser (`AUTH_TEST_CHROMIUM`, else `chromium` on the `PATH`) and
     /// `chromedriver` on the `PATH`: the real browser the hosted pages are tested in.
     Chromium,
+    /// `python3` with `authlib` and `requests`: a relying party written by others.
+    PythonAuthlib,
 }
 
 impl Need {
     /// Every need, in the order `scripts/test` reports them.
-    pub const ALL: [Need; 8] = [
+    pub const ALL: [Need; 9] = [
         Need::Postgres,
         Need::Redis,
         Need::RedisServer,
@@ -65,6 +67,7 @@ impl Need {
         Need::PythonCryptography,
         Need::PythonAiosmtpd,
         Need::Chromium,
+        Need::PythonAuthlib,
     ];
 
     /// The name `needs.txt` and `AUTH_TEST_ALLOW_MISSING` use.
@@ -78,6 +81,7 @@ impl Need {
             Need::PythonCryptography => "python-cryptography",
             Need::PythonAiosmtpd => "python-aiosmtpd",
             Need::Chromium => "chromium",
+            Need::PythonAuthlib => "python-authlib",
         }
     }
 
@@ -96,6 +100,7 @@ impl Need {
             Need::PythonCryptography => "python3 -m pip install cryptography",
             Need::PythonAiosmtpd => "python3 -m pip install aiosmtpd",
             Need::Chromium => "install chromium and chromium-driver (Debian's packages)",
+            Need::PythonAuthlib => "python3 -m pip install authlib requests",
         }
     }
 
@@ -127,6 +132,7 @@ impl Need {
             }
             Need::PythonCryptography => python_module("cryptography"),
             Need::PythonAiosmtpd => python_module("aiosmtpd"),
+            Need::PythonAuthlib => python_module("authlib").or_else(|| python_module("requests")),
             Need::Chromium => match std::env::var_os("AUTH_TEST_CHROMIUM") {
                 Some(browser) if !std::path::Path::new(&browser).is_file() => Some(format!(
                     "AUTH_TEST_CHROMIUM names {}, which is not a file",

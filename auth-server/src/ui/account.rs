@@ -28,6 +28,14 @@ struct SessionRow {
     flagged: bool,
 }
 
+/// An application the user consented to.
+struct AppRow {
+    id: String,
+    name: String,
+    scope: String,
+    granted: String,
+}
+
 /// A passkey's row.
 struct PasskeyRow {
     id: String,
@@ -42,6 +50,7 @@ struct AccountPage {
     c: Chrome,
     email: String,
     sessions: Vec<SessionRow>,
+    apps: Vec<AppRow>,
     passkeys_on: bool,
     passkeys: Vec<PasskeyRow>,
     totp: bool,
@@ -61,8 +70,9 @@ fn when(at: SystemTime) -> String {
 }
 
 /// The notices the page shows after an action, by the `done` of its address.
-const NOTICES: [(&str, &str); 6] = [
+const NOTICES: [(&str, &str); 7] = [
     ("session_ended", "account.session_ended"),
+    ("app_removed", "account.app_removed"),
     ("passkey_added", "account.passkey_added"),
     ("passkey_removed", "account.passkey_removed"),
     ("totp_disabled", "account.totp_disabled"),
@@ -92,14 +102,15 @@ pub(super) async fn render(
     let gathered = async {
         let profile = auth.me(&principal).await?;
         let sessions = auth.sessions(&principal).await?;
+        let apps = auth.consents(&principal.user_id).await?;
         let passkeys = if passkeys_on {
             auth.passkeys(&principal).await?
         } else {
             Vec::new()
         };
-        Ok::<_, auth_core::Error>((profile, sessions, passkeys))
+        Ok::<_, auth_core::Error>((profile, sessions, apps, passkeys))
     };
-    let (profile, sessions, passkeys) = match gathered.await {
+    let (profile, sessions, apps, passkeys) = match gathered.await {
         Ok(gathered) => gathered,
         Err(error) => {
             let (status, text) = ctx.error_text(&error);
@@ -131,6 +142,17 @@ pub(super) async fn render(
                 last_used: when(session.last_used_at),
                 current: session.current,
                 flagged: session.flagged,
+            })
+            .collect(),
+        apps: apps
+            .into_iter()
+            .filter_map(|(consent, client)| {
+                client.map(|client| AppRow {
+                    id: client.id.to_string(),
+                    name: client.name,
+                    scope: consent.scope.to_string(),
+                    granted: when(consent.granted_at),
+                })
             })
             .collect(),
         passkeys_on,
@@ -227,6 +249,21 @@ pub(super) async fn end_session(
     act(&state, &ctx, "session_ended", |principal| async move {
         let id = SessionId::parse(&form.id)?;
         auth.revoke_session(&principal, &id, Some(client)).await
+    })
+    .await
+}
+
+pub(super) async fn remove_app(
+    State(state): State<UiState>,
+    ctx: Ctx,
+    axum::Form(form): axum::Form<IdForm>,
+) -> Response {
+    let (auth, client) = (&state.auth, ctx.client);
+    act(&state, &ctx, "app_removed", |principal| async move {
+        let id = auth_core::oauth::ClientId::parse(&form.id)?;
+        auth.withdraw_consent(&principal.user_id, &id, Some(client))
+            .await
+            .map(|_| ())
     })
     .await
 }

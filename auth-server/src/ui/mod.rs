@@ -11,6 +11,7 @@
 //! path on this server.
 
 mod account;
+mod authorize;
 mod links;
 mod passkeys;
 mod sign_in;
@@ -107,6 +108,7 @@ pub(crate) const ROUTES: &[&str] = &[
     "/ui/reauthenticate",
     "/ui/account",
     "/ui/account/sessions/end",
+    "/ui/account/apps/remove",
     "/ui/account/passkeys/delete",
     "/ui/account/totp",
     "/ui/account/totp/confirm",
@@ -121,6 +123,7 @@ pub(crate) const ROUTES: &[&str] = &[
     "/ui/passkeys/reset/finish",
     "/ui/passkeys/register/options",
     "/ui/passkeys/register/finish",
+    crate::oauth::AUTHORIZE,
 ];
 
 /// The pages, inside the session and CSRF layers; `csrf_key` must be the same on every
@@ -183,8 +186,13 @@ pub(crate) fn routes(auth: Authenticator, settings: &UiSettings, csrf_key: [u8; 
             "/ui/change-email",
             get(links::change_page).post(links::change),
         )
+        .route(
+            crate::oauth::AUTHORIZE,
+            get(authorize::authorize).post(authorize::consent),
+        )
         .route("/ui/account", get(account::page))
         .route("/ui/account/sessions/end", post(account::end_session))
+        .route("/ui/account/apps/remove", post(account::remove_app))
         .route("/ui/account/passkeys/delete", post(account::delete_passkey))
         .route("/ui/account/totp", post(account::enroll_totp))
         .route("/ui/account/totp/confirm", post(account::confirm_totp))
@@ -233,13 +241,13 @@ pub(crate) fn routes(auth: Authenticator, settings: &UiSettings, csrf_key: [u8; 
 /// script or style but this server's files, forms posting here only.
 async fn page_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
+    // A page may widen its own form-action (the consent page, for its redirect URI).
+    headers
+        .entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(
             "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
              connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-        ),
-    );
+        ));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(
         header::REFERRER_POLICY,
@@ -456,11 +464,12 @@ fn see_other(location: &str, cookies: Vec<HeaderValue>) -> Response {
 }
 
 /// `raw` if it is a path on this server (`/` then anything but a second `/` or `\`, no
-/// control character or space, at most 512 bytes); the account page otherwise. Never an
+/// control character or space, at most 4096 bytes: an OAuth authorization request comes back
+/// whole); the account page otherwise. Never an
 /// absolute or scheme-relative URL: no open redirect.
 pub(crate) fn safe_return(raw: Option<&str>) -> String {
     let safe = |path: &str| {
-        path.len() <= 512
+        path.len() <= 4096
             && path.starts_with('/')
             && !path.starts_with("//")
             && !path.contains('\\')

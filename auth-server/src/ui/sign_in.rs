@@ -27,6 +27,10 @@ pub(super) struct PageQuery {
     expired: Option<String>,
     /// The password was just reset.
     password_reset: Option<String>,
+    /// Sign in again even with a session (an OAuth client's `prompt=login` or `max_age`).
+    again: Option<String>,
+    /// The address to fill in (an OAuth client's `login_hint`).
+    login_hint: Option<String>,
 }
 
 fn query(query: Option<Query<PageQuery>>) -> PageQuery {
@@ -73,7 +77,7 @@ pub(super) async fn page(
     let q = q.ok();
     let q = query(q);
     let return_to = safe_return(q.return_to.as_deref());
-    if ctx.principal.is_some() {
+    if ctx.principal.is_some() && q.again.is_none() {
         return see_other(&return_to, Vec::new());
     }
     let notice = if q.signed_out.is_some() {
@@ -85,7 +89,16 @@ pub(super) async fn page(
     } else {
         None
     };
-    sign_in_page(&state, &ctx, StatusCode::OK, "", None, notice, &return_to)
+    let email = q.login_hint.as_deref().unwrap_or_default();
+    sign_in_page(
+        &state,
+        &ctx,
+        StatusCode::OK,
+        email,
+        None,
+        notice,
+        &return_to,
+    )
 }
 
 #[derive(Deserialize)]

@@ -167,7 +167,10 @@ fn return_to_takes_paths_on_this_server_only() {
     ] {
         assert_eq!(safe_return(Some(hostile)), ACCOUNT, "{hostile:?}");
     }
-    assert_eq!(safe_return(Some(&format!("/{}", "a".repeat(600)))), ACCOUNT);
+    assert_eq!(
+        safe_return(Some(&format!("/{}", "a".repeat(4096)))),
+        ACCOUNT
+    );
     assert_eq!(safe_return(None), ACCOUNT);
 }
 

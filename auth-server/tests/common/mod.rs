@@ -148,6 +148,16 @@ pub struct Answer {
     pub raw_body: String,
 }
 
+impl Answer {
+    /// The first value of the header `name` (lower-case), as it came.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.raw_head.lines().skip(1).find_map(|line| {
+            let (field, value) = line.split_once(':')?;
+            field.eq_ignore_ascii_case(name).then(|| value.trim())
+        })
+    }
+}
+
 /// A minimal HTTP/1.1 exchange with extra header lines and a body.
 pub async fn send(port: u16, method: &str, path: &str, headers: &[&str], body: &[u8]) -> Answer {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
@@ -437,4 +447,59 @@ pub async fn mfa_happy_path(port: u16, email: &str) {
             .status,
         401
     );
+}
+
+/// A schema of the test's own on the test database, dropped at the end.
+pub struct Schema {
+    pub admin: tokio_postgres::Client,
+    pub name: String,
+    pub url: String,
+}
+
+impl Schema {
+    pub async fn create() -> Option<Self> {
+        let base = auth_core::testing::needs::postgres_url()?;
+        let (admin, connection) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        let name = format!("auth_e2e_{}", uuid_hex());
+        admin
+            .batch_execute(&format!("CREATE SCHEMA {name}"))
+            .await
+            .unwrap();
+        let separator = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{separator}options=-c%20search_path%3D{name}");
+        Some(Self { admin, name, url })
+    }
+
+    pub async fn drop_schema(self) {
+        self.admin
+            .batch_execute(&format!("DROP SCHEMA {} CASCADE", self.name))
+            .await
+            .unwrap();
+    }
+}
+
+/// `auth-server ARGS` against `schema` with `vars` besides `DATABASE_URL`: success, and the
+/// JSON it printed.
+pub fn cli_json(
+    schema: &Schema,
+    args: &[&str],
+    vars: &[(&str, &str)],
+) -> (bool, serde_json::Value) {
+    let output = std::process::Command::new(BIN)
+        .args(args)
+        .env_clear()
+        .env("DATABASE_URL", &schema.url)
+        .envs(vars.iter().copied())
+        .output()
+        .unwrap();
+    let printed = serde_json::from_slice(&output.stdout).unwrap_or_else(|_| {
+        panic!(
+            "{args:?} printed no JSON: {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    (output.status.success(), printed)
 }

@@ -1,0 +1,317 @@
+//! The provider's authorization endpoint (`/oauth2/authorize`) and its consent page: the
+//! request checked (a page for what cannot go back to the client, a redirect with `state` and
+//! `iss` for the rest), the user sent to sign in when they must, asked to consent when they
+//! must, and the browser sent back to the client with a code.
+//!
+//! Chromium and Safari apply a page's CSP `form-action` to the redirects that follow a form's
+//! submission, so the consent page admits the origin of the (validated) redirect URI it will
+//! send the browser to. A sign-in page does not: when the browser comes back from one (the
+//! request carries the `auth_after` this endpoint added), the answer is a page that moves on
+//! by `Refresh` rather than a redirect that would continue the sign-in form's chain.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use askama::Template;
+use auth_core::authz::ScopeSet;
+use auth_core::flows::{Authorization, ConsentAnswer};
+use auth_core::oauth::authorize::error_location;
+use auth_core::oauth::{Client, ErrorCode, OAuthError, RawRequest, Refusal};
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+use serde::Deserialize;
+
+use super::{Chrome, Ctx, MessagePage, UiState, error_page, html, see_other};
+
+/// The parameter this endpoint adds to its own address when it sends the user to sign in:
+/// the time (Unix seconds) a new authentication must not be older than.
+const AUTH_AFTER: &str = "auth_after";
+
+#[derive(Template)]
+#[template(path = "ui/consent.html")]
+struct ConsentPage {
+    c: Chrome,
+    client: String,
+    email: String,
+    scopes: Vec<(String, String)>,
+    scope: String,
+    request: String,
+}
+
+#[derive(Deserialize)]
+pub(super) struct ConsentForm {
+    /// The authorization request's query, as the page got it.
+    request: String,
+    /// What the page showed, space-separated.
+    scope: String,
+    /// `allow` or `deny`.
+    decision: String,
+}
+
+pub(super) async fn authorize(
+    State(state): State<UiState>,
+    ctx: Ctx,
+    RawQuery(query): RawQuery,
+) -> Response {
+    decide(
+        &state,
+        &ctx,
+        query.as_deref().unwrap_or_default(),
+        ConsentAnswer::NotAsked,
+        false,
+    )
+    .await
+}
+
+pub(super) async fn consent(
+    State(state): State<UiState>,
+    ctx: Ctx,
+    axum::Form(form): axum::Form<ConsentForm>,
+) -> Response {
+    let answer = match form.decision.as_str() {
+        "allow" => match ScopeSet::parse(&form.scope) {
+            Ok(scope) => ConsentAnswer::Given(scope),
+            Err(_) => ConsentAnswer::NotAsked,
+        },
+        "deny" => ConsentAnswer::Denied,
+        _ => ConsentAnswer::NotAsked,
+    };
+    decide(&state, &ctx, &form.request, answer, true).await
+}
+
+/// A page saying what is wrong with a request that cannot go back to its client.
+fn refused_page(state: &UiState, ctx: &Ctx, error: &OAuthError) -> Response {
+    let text = format!(
+        "{} ({})",
+        ctx.texts.get("authorize.invalid"),
+        error.description
+    );
+    error_page(state, ctx, StatusCode::BAD_REQUEST, text)
+}
+
+async fn decide(
+    state: &UiState,
+    ctx: &Ctx,
+    query: &str,
+    answer: ConsentAnswer,
+    posted: bool,
+) -> Response {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let raw = match RawRequest::parse(
+        pairs
+            .iter()
+            .filter(|(name, _)| name != AUTH_AFTER)
+            .map(|(n, v)| (n.as_str(), v.as_str())),
+    ) {
+        Ok(raw) => raw,
+        Err(refusal) => return refused_page(state, ctx, refusal.error()),
+    };
+    let client = match state.auth.client(raw.client_id()).await {
+        Ok(client) => client,
+        Err(error) => {
+            let (status, text) = ctx.error_text(&error);
+            return error_page(state, ctx, status, text);
+        }
+    };
+    let issuer = state.auth.config().tokens.issuer.clone();
+    let request = match raw.validate(client.as_ref()) {
+        Ok(request) => request,
+        Err(Refusal::Page(error)) => return refused_page(state, ctx, &error),
+        Err(Refusal::Redirect {
+            redirect_uri,
+            state: client_state,
+            error,
+        }) => {
+            return see_other(
+                &error_location(&redirect_uri, client_state.as_deref(), &error, &issuer),
+                Vec::new(),
+            );
+        }
+    };
+    let Some(client) = client else {
+        // validate() refuses a request without its client.
+        return refused_page(state, ctx, &OAuthError::invalid_request("unknown client"));
+    };
+    let after = pairs
+        .iter()
+        .find(|(name, _)| name == AUTH_AFTER)
+        .and_then(|(_, value)| value.parse::<u64>().ok())
+        .map(|seconds| UNIX_EPOCH + Duration::from_secs(seconds));
+    let decision = state
+        .auth
+        .authorize(&request, &client, ctx.principal.as_ref(), after, &answer)
+        .await;
+    match decision {
+        Ok(Authorization::Redirect(location)) if after.is_some() && !posted => {
+            onward(state, ctx, &client, &location)
+        }
+        Ok(Authorization::Redirect(location)) => see_other(&location, Vec::new()),
+        Ok(Authorization::SignIn { login_hint, after }) => {
+            sign_in(&pairs, login_hint.as_deref(), after)
+        }
+        Ok(Authorization::Consent { client, scope }) => {
+            consent_page(state, ctx, &client, &scope, query, &request.redirect_uri).await
+        }
+        Err(error) => {
+            let code = match error {
+                auth_core::Error::Unavailable(_) => ErrorCode::TemporarilyUnavailable,
+                auth_core::Error::InvalidCredentials => ErrorCode::AccessDenied,
+                _ => ErrorCode::ServerError,
+            };
+            if code == ErrorCode::ServerError {
+                tracing::error!(%error, "an authorization failed");
+            }
+            see_other(
+                &error_location(
+                    &request.redirect_uri,
+                    request.state.as_deref(),
+                    &OAuthError::new(code, "the authorization could not be completed"),
+                    &issuer,
+                ),
+                Vec::new(),
+            )
+        }
+    }
+}
+
+/// To the sign-in page, to come back here with [`AUTH_AFTER`] set.
+fn sign_in(pairs: &[(String, String)], login_hint: Option<&str>, after: SystemTime) -> Response {
+    let seconds = after
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
+        .to_string();
+    let mut back = form_urlencoded::Serializer::new(String::new());
+    for (name, value) in pairs.iter().filter(|(name, _)| name != AUTH_AFTER) {
+        back.append_pair(name, value);
+    }
+    back.append_pair(AUTH_AFTER, &seconds);
+    let return_to = format!("{}?{}", crate::oauth::AUTHORIZE, back.finish());
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    query.append_pair("return_to", &return_to);
+    query.append_pair("again", "1");
+    if let Some(hint) = login_hint {
+        query.append_pair("login_hint", hint);
+    }
+    see_other(&format!("/ui/sign-in?{}", query.finish()), Vec::new())
+}
+
+/// The CSP source of the origin a redirect URI is on: `https://host:port`, or `scheme:` for
+/// a private-use scheme.
+fn origin_source(redirect_uri: &str) -> Option<String> {
+    let url = url::Url::parse(redirect_uri).ok()?;
+    match url.scheme() {
+        "http" | "https" => Some(url.origin().ascii_serialization()),
+        scheme => Some(format!("{scheme}:")),
+    }
+}
+
+/// The pages' policy, with `form-action` also admitting `redirect_uri`'s origin.
+fn policy_admitting(redirect_uri: &str) -> Option<HeaderValue> {
+    let origin = origin_source(redirect_uri)?;
+    HeaderValue::from_str(&format!(
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+         connect-src 'self'; form-action 'self' {origin}; frame-ancestors 'none'; \
+         base-uri 'none'"
+    ))
+    .ok()
+}
+
+async fn consent_page(
+    state: &UiState,
+    ctx: &Ctx,
+    client: &Client,
+    scope: &ScopeSet,
+    query: &str,
+    redirect_uri: &str,
+) -> Response {
+    let Some(principal) = &ctx.principal else {
+        return super::to_sign_in("/ui/account");
+    };
+    let email = match state.auth.me(principal).await {
+        Ok(profile) => profile.email,
+        Err(error) => {
+            let (status, text) = ctx.error_text(&error);
+            return error_page(state, ctx, status, text);
+        }
+    };
+    let scopes = scope
+        .iter()
+        .map(|scope| {
+            let key = format!("consent.scope.{}", scope.as_str());
+            let text = if ctx.texts.has(&key) {
+                ctx.texts.get(&key).to_owned()
+            } else {
+                String::new()
+            };
+            (scope.as_str().to_owned(), text)
+        })
+        .collect();
+    let mut response = html(
+        StatusCode::OK,
+        &ConsentPage {
+            c: ctx.chrome(state, "consent.title", "consent"),
+            client: client.name.clone(),
+            email,
+            scopes,
+            scope: scope.to_string(),
+            request: query.to_owned(),
+        },
+    );
+    if let Some(policy) = policy_admitting(redirect_uri) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, policy);
+    }
+    response
+}
+
+/// A page that moves on to `location` by itself (`Refresh`), with a link for a browser that
+/// does not: the end of a sign-in's chain of redirects.
+fn onward(state: &UiState, ctx: &Ctx, client: &Client, location: &str) -> Response {
+    let c = ctx.chrome(state, "authorize.returning", "message");
+    let text = format!("{} {}", c.t("authorize.returning_to"), client.name);
+    let label = c.t("authorize.continue").to_owned();
+    let mut response = html(
+        StatusCode::OK,
+        &MessagePage {
+            c,
+            text,
+            link: Some((location.to_owned(), label)),
+        },
+    );
+    if let Ok(refresh) = HeaderValue::from_str(&format!("0; url={location}")) {
+        response.headers_mut().insert(header::REFRESH, refresh);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_consent_page_admits_the_redirect_uris_origin_only() {
+        assert_eq!(
+            origin_source("https://app.example:8443/cb?x=1").as_deref(),
+            Some("https://app.example:8443")
+        );
+        assert_eq!(
+            origin_source("http://127.0.0.1:51000/cb").as_deref(),
+            Some("http://127.0.0.1:51000")
+        );
+        assert_eq!(
+            origin_source("com.example.app:/cb").as_deref(),
+            Some("com.example.app:")
+        );
+        let policy = policy_admitting("https://app.example/cb").unwrap();
+        assert!(
+            policy
+                .to_str()
+                .unwrap()
+                .contains("form-action 'self' https://app.example;")
+        );
+    }
+}
