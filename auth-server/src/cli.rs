@@ -255,7 +255,8 @@ pub(crate) struct ActorArgs {
 #[derive(Debug, Subcommand)]
 pub(crate) enum ClientCommand {
     /// Register a client. Prints {"client_id","client_secret","name","auth_method",
-    /// "redirect_uris","grant_types","scopes","first_party"}; the secret (confidential
+    /// "redirect_uris","grant_types","scopes","first_party","audience",
+    /// "id_token_signed_response_alg"}; the secret (confidential
     /// clients only) is shown this once and kept only as its digest.
     Create(ClientCreateArgs),
     /// Print every client (without secrets), oldest first.
@@ -279,12 +280,21 @@ pub(crate) struct ClientCreateArgs {
     /// (a public client: a native or browser app, bound by PKCE alone).
     #[arg(long, default_value = "client_secret_basic")]
     pub(crate) auth_method: String,
-    /// A scope it may ask for; repeat for each.
+    /// A scope it may ask for; repeat for each. None: openid, profile, email and
+    /// offline_access (signing users in, and staying signed in).
     #[arg(long = "scope")]
     pub(crate) scopes: Vec<String>,
     /// Run by whoever runs this server: no consent page; administrative scopes possible.
     #[arg(long)]
     pub(crate) first_party: bool,
+    /// The audience (`aud`) of its access tokens, its resource servers (default: the
+    /// server's AUTH_AUDIENCE).
+    #[arg(long)]
+    pub(crate) audience: Option<String>,
+    /// The algorithm of its ID tokens: RS256 (the default), ES256 or EdDSA; the server needs
+    /// a signing key of it in AUTH_SIGNING_KEYS.
+    #[arg(long = "id-token-alg")]
+    pub(crate) id_token_alg: Option<String>,
     /// No refresh tokens: the authorization_code grant only.
     #[arg(long)]
     pub(crate) no_refresh: bool,

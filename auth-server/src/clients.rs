@@ -15,10 +15,15 @@ use crate::user::operator_authenticator;
 pub(crate) fn create(args: &ClientCreateArgs) -> ExitCode {
     run_printing("client create", async {
         let auth_method = ClientAuthMethod::parse(&args.auth_method)?;
-        let scopes = args
-            .scopes
-            .iter()
-            .map(|scope| Scope::parse(scope))
+        // None named: the identity scopes, what signing a user in takes.
+        let named: Vec<&str> = if args.scopes.is_empty() {
+            auth_core::flows::IDENTITY_SCOPES.to_vec()
+        } else {
+            args.scopes.iter().map(String::as_str).collect()
+        };
+        let scopes = named
+            .into_iter()
+            .map(Scope::parse)
             .collect::<auth_core::Result<ScopeSet>>()?;
         let mut grant_types = vec![GrantType::AuthorizationCode];
         if !args.no_refresh {
@@ -31,6 +36,8 @@ pub(crate) fn create(args: &ClientCreateArgs) -> ExitCode {
             grant_types,
             scopes,
             first_party: args.first_party,
+            audience: args.audience.clone(),
+            id_token_alg: args.id_token_alg.clone(),
         };
         // Checked before the database is reached: a bad registration changes nothing.
         new.clone().register(std::time::SystemTime::now())?;
@@ -71,5 +78,7 @@ fn client_json(client: &Client) -> Value {
         "grant_types": client.grant_types.iter().map(|grant| grant.as_str()).collect::<Vec<_>>(),
         "scopes": client.scopes.to_strings(),
         "first_party": client.first_party,
+        "audience": client.audience,
+        "id_token_signed_response_alg": client.id_token_alg,
     })
 }

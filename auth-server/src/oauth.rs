@@ -8,7 +8,8 @@
 
 use auth_core::Error;
 use auth_core::authz::ScopeSet;
-use auth_core::flows::{Authenticator, ClientTokens, ID_TOKEN_ALGORITHM, IDENTITY_SCOPES};
+use auth_core::flows::{Authenticator, ClientTokens, IDENTITY_SCOPES};
+use auth_core::oauth::client::ID_TOKEN_ALGORITHMS;
 use auth_core::oauth::{ClientAuthMethod, ErrorCode, GrantType, OAuthError};
 use auth_core::secrecy::ExposeSecret;
 use axum::Router;
@@ -59,12 +60,13 @@ async fn no_store(mut response: Response) -> Response {
 /// What the provider offers, at `issuer`.
 fn metadata(auth: &Authenticator) -> serde_json::Value {
     let issuer = auth.config().tokens.issuer.trim_end_matches('/').to_owned();
-    let signing: Vec<&str> = auth
-        .verifier()
-        .keys()
-        .signing_key(ID_TOKEN_ALGORITHM)
-        .map(|key| key.algorithm().name())
+    // The ID token algorithms this server holds a signing key for.
+    let signing: Vec<&str> = ID_TOKEN_ALGORITHMS
         .into_iter()
+        .filter(|name| {
+            name.parse()
+                .is_ok_and(|algorithm| auth.verifier().keys().signing_key(algorithm).is_some())
+        })
         .collect();
     json!({
         "issuer": auth.config().tokens.issuer,
@@ -436,6 +438,22 @@ async fn userinfo(State(auth): State<Authenticator>, headers: HeaderMap) -> Resp
     };
     match auth.userinfo(token).await {
         Ok(info) => axum::Json(info).into_response(),
+        Err(Error::InvalidScope(_)) => {
+            // RFC 6750 section 3.1: a valid token short of a scope.
+            let mut response = (
+                StatusCode::FORBIDDEN,
+                axum::Json(json!({
+                    "error": "insufficient_scope",
+                    "error_description": "the token lacks the openid scope",
+                })),
+            )
+                .into_response();
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer error=\"insufficient_scope\", scope=\"openid\""),
+            );
+            response
+        }
         Err(Error::InvalidToken(_) | Error::InvalidCredentials) => challenge("invalid_token"),
         Err(error) => store_failure(&error),
     }

@@ -138,7 +138,7 @@ async fn run(config: ServeConfig) -> Result<(), ServeError> {
     if config.ui.enabled
         && config
             .keys
-            .signing_key(auth_core::flows::ID_TOKEN_ALGORITHM)
+            .signing_key(auth_core::token::Algorithm::Rs256)
             .is_none()
     {
         tracing::warn!(

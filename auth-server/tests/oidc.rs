@@ -109,8 +109,18 @@ impl Provider {
     }
 }
 
-/// The authlib relying party's run against `provider` for `client`.
+/// The authlib relying party's run against `provider` for `client` (with `extra` arguments).
 fn authlib(provider: &Provider, client: &Value, method: &str, email: &str) -> Value {
+    authlib_with(provider, client, method, email, &[])
+}
+
+fn authlib_with(
+    provider: &Provider,
+    client: &Value,
+    method: &str,
+    email: &str,
+    extra: &[&str],
+) -> Value {
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/support/oidc_rp_authlib.py"
@@ -126,6 +136,7 @@ fn authlib(provider: &Provider, client: &Value, method: &str, email: &str) -> Va
             email,
             PASSWORD,
         ])
+        .args(extra)
         .output()
         .unwrap();
     assert!(
@@ -170,6 +181,10 @@ async fn authlib_signs_a_user_in_with_every_client_authentication_method() {
                 .starts_with("refused"),
             "{method}: {seen}"
         );
+        // The reused refresh token ended the grant: its last access token is refused.
+        let access = seen["access_token"].as_str().unwrap();
+        let info = get_json(provider.server.port, "/oauth2/userinfo", Some(access)).await;
+        assert_eq!(info.status, 401, "{method}: {:?}", info.body);
     }
     provider.stop().await;
 }
@@ -213,9 +228,10 @@ async fn the_endpoints_refuse_what_rfc_6749_and_9700_refuse() {
         metadata["authorization_response_iss_parameter_supported"],
         true
     );
+    // The keys configured: EdDSA (access tokens) and RS256; no ES256 key, so no ES256.
     assert_eq!(
         metadata["id_token_signing_alg_values_supported"],
-        json!(["RS256"])
+        json!(["RS256", "EdDSA"])
     );
     assert_eq!(
         metadata["code_challenge_methods_supported"],
@@ -340,5 +356,64 @@ async fn the_endpoints_refuse_what_rfc_6749_and_9700_refuse() {
         info.status, 401,
         "the server's own token has no openid scope"
     );
+    provider.stop().await;
+}
+
+#[tokio::test]
+async fn token_types_never_cross_and_a_clients_token_never_acts_on_the_account() {
+    if !require(Need::PythonAuthlib) {
+        return;
+    }
+    let Some(provider) = Provider::start().await else {
+        return;
+    };
+    let port = provider.server.port;
+    let client = provider.client("client_secret_basic", false);
+    let email = provider.account().await;
+    let tokens = authlib_with(&provider, &client, "client_secret_basic", &email, &["keep"]);
+    let access = tokens["access_token"].as_str().unwrap();
+    let id_token = tokens["id_token"].as_str().unwrap();
+    assert_eq!(
+        get_json(port, "/oauth2/userinfo", Some(access))
+            .await
+            .status,
+        200
+    );
+    // A second-factor challenge of another account.
+    let (credentials, login) = signed_in(port, "mfa").await;
+    enable_totp(port, login.body["access_token"].as_str().unwrap()).await;
+    let challenged = post_json(port, "/v1/auth/login", &credentials, None).await;
+    let challenge = challenged.body["mfa_token"].as_str().unwrap().to_owned();
+    for (what, bearer) in [
+        ("an ID token", id_token),
+        ("a second-factor challenge", challenge.as_str()),
+    ] {
+        for path in ["/v1/auth/me", "/oauth2/userinfo"] {
+            let answer = get_json(port, path, Some(bearer)).await;
+            assert_eq!(answer.status, 401, "{what} at {path}: {:?}", answer.body);
+        }
+    }
+    let me = get_json(port, "/v1/auth/me", Some(access)).await;
+    assert_eq!(
+        me.status, 401,
+        "a client's token at the account API: {:?}",
+        me.body
+    );
+    let sessions = get_json(port, "/v1/auth/sessions", Some(access)).await;
+    assert_eq!(sessions.status, 401);
+
+    // The consent form without its CSRF token is refused.
+    let forged = form(
+        port,
+        "/oauth2/authorize",
+        &[],
+        &[
+            ("request", "client_id=x"),
+            ("scope", "openid"),
+            ("decision", "allow"),
+        ],
+    )
+    .await;
+    assert_eq!(forged.status, 403, "{:?}", forged.body);
     provider.stop().await;
 }

@@ -37,6 +37,10 @@ impl Authenticator {
         let secret = OpaqueSecret::parse(secret)?;
         let id = secret.session_id();
         let session = self.live_session(&id).await?;
+        if session.grant.is_some() {
+            // A client's session has no cookie: its secret was never handed out.
+            return Err(TokenRejection::NotActive.into());
+        }
         let claims = self.session_claims(&session);
         Ok(Principal {
             user_id: session.user_id,
@@ -168,6 +172,7 @@ impl Authenticator {
                 .map(|method| (*method).to_owned())
                 .collect(),
             auth_time: Some(unix_seconds(session.auth_time)),
+            client_id: None,
             custom: NoCustomClaims {},
         }
     }

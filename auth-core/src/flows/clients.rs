@@ -142,6 +142,8 @@ mod tests {
             grant_types: vec![GrantType::AuthorizationCode],
             scopes: ScopeSet::parse("openid").unwrap(),
             first_party: false,
+            audience: None,
+            id_token_alg: None,
         };
         let registered = auth.register_client(new.clone(), &ops).await.unwrap();
         let secret = registered
@@ -197,6 +199,8 @@ mod tests {
             auth_method,
             redirect_uris: vec!["https://client.example.com/cb".into()],
             grant_types: vec![GrantType::AuthorizationCode],
+            audience: None,
+            id_token_alg: None,
             scopes: ScopeSet::new(),
             first_party: false,
         };

@@ -53,8 +53,7 @@ pub use email::{
 };
 pub use mfa::{DisableTotp, TotpEnrollment};
 pub use oauth::{
-    Authorization, ClientClaims, ClientTokens, ConsentAnswer, ID_TOKEN_ALGORITHM, IDENTITY_SCOPES,
-    UserClaims, UserInfo,
+    Authorization, ClientTokens, ConsentAnswer, IDENTITY_SCOPES, RESUME_TTL, UserClaims, UserInfo,
 };
 pub use observe::{AuthObserver, NoObserver};
 #[cfg(feature = "passkeys")]
@@ -285,9 +284,16 @@ impl Authenticator {
         }
     }
 
-    /// Verifies an access token and checks that its session was not revoked.
+    /// Verifies an access token of this server's own (a login's, never an OAuth client's)
+    /// and checks that its session was not revoked. A client's token (one with `client_id`)
+    /// is [`TokenRejection::WrongAudience`]: it is for the client's resource servers (which
+    /// verify it with a [`TokenVerifier`](crate::token::TokenVerifier)) and userinfo, never
+    /// for acting on the account itself.
     pub async fn authenticate(&self, access_token: &str) -> Result<Principal> {
         let claims = self.inner.verifier.verify_access_cached(access_token)?;
+        if claims.client_id.is_some() {
+            return Err(Error::InvalidToken(TokenRejection::WrongAudience));
+        }
         let user_id = claims.user_id()?;
         let session_id = self
             .inner

@@ -29,34 +29,33 @@ use crate::oauth::{
     OAuthError, Redemption,
 };
 use crate::store::{Session, User};
-use crate::token::{Algorithm, NewToken, TokenKind};
+use crate::token::{Algorithm, Audience, NewToken, TokenKind, TokenVerifier};
 
 /// The scopes of OpenID Connect itself: what a user may grant any client that may ask for
 /// them, whatever roles they hold (they name the user's own data and the grant's form).
 pub const IDENTITY_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
 
-/// The algorithm ID tokens are signed with: RS256, which OpenID Connect requires a provider
-/// to offer and most relying parties assume.
-pub const ID_TOKEN_ALGORITHM: Algorithm = Algorithm::Rs256;
+/// How long a sign-in started by an authorization request may take and still resume it.
+pub const RESUME_TTL: Duration = Duration::from_secs(30 * 60);
 
 /// What to do with an authorization request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Authorization {
     /// Send the browser here (`303`): the code, or an error for the client.
     Redirect(String),
-    /// The user must sign in (again) first, then come back; `after` is the time the new
-    /// authentication must not be older than (pass it back to
-    /// [`authorize`](Authenticator::authorize)).
+    /// The user must sign in (again) first, then come back with `resume` (pass it back to
+    /// [`authorize`](Authenticator::authorize)): it says, under this server's key and for
+    /// this client only, that an authentication since now satisfies the request.
     SignIn {
         /// The account the client expects, for the sign-in page.
         login_hint: Option<String>,
-        /// The earliest authentication that satisfies the request.
-        after: SystemTime,
+        /// The signed marker of this sign-in.
+        resume: String,
     },
     /// Ask the user whether `client` may have `scope`.
     Consent {
         /// The client asking.
-        client: Client,
+        client: Box<Client>,
         /// What it would get.
         scope: ScopeSet,
     },
@@ -98,13 +97,6 @@ impl std::fmt::Debug for ClientTokens {
             .field("scope", &self.scope)
             .finish_non_exhaustive()
     }
-}
-
-/// What a client's access token carries besides the registered claims.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ClientClaims {
-    /// The client the token was issued to (RFC 9068 section 2.2).
-    pub client_id: String,
 }
 
 /// What an ID token carries besides the registered claims.
@@ -240,6 +232,36 @@ impl Authenticator {
         Ok(withdrawn || ended)
     }
 
+    /// `{seconds}.{mac}`: `now` and the client under this server's key.
+    fn resume_marker(&self, now: SystemTime, client: &Client) -> String {
+        let seconds = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+        format!("{seconds}.{}", self.resume_mac(seconds, client))
+    }
+
+    fn resume_mac(&self, seconds: u64, client: &Client) -> String {
+        use hmac::Mac as _;
+        let key = self.derive_key("oauth: sign-in resume marker");
+        let mut mac = <hmac::Hmac<Sha256> as hmac::Mac>::new_from_slice(key.as_ref())
+            .expect("HMAC takes any key length");
+        mac.update(format!("{seconds}.{}", client.id).as_bytes());
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    }
+
+    /// The time a genuine, recent marker for `client` names.
+    fn resumed(&self, marker: &str, client: &Client, now: SystemTime) -> Option<SystemTime> {
+        let (seconds, mac) = marker.split_once('.')?;
+        let seconds: u64 = seconds.parse().ok()?;
+        let expected = self.resume_mac(seconds, client);
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(
+            expected.as_bytes(),
+            mac.as_bytes(),
+        )) {
+            return None;
+        }
+        let at = UNIX_EPOCH.checked_add(Duration::from_secs(seconds))?;
+        (now.duration_since(at).ok()? <= RESUME_TTL).then_some(at)
+    }
+
     /// What `user` holds plus the identity scopes: what they may grant a client.
     pub(super) async fn grantable(&self, user: &UserId) -> Result<ScopeSet> {
         let mut holds = self.inner.stores.roles.scopes_of(user).await?;
@@ -255,9 +277,10 @@ impl Authenticator {
     }
 
     /// Decides an authorization request that [`RawRequest::validate`] accepted, for the user
-    /// signed in to the browser (`principal`, `None` if nobody is). `signed_in_after` is the
-    /// `after` of an earlier [`Authorization::SignIn`] that the browser comes back from;
-    /// `answer` what the consent page answered. Consent is asked of third-party clients for
+    /// signed in to the browser (`principal`, `None` if nobody is). `resume` is the marker of
+    /// an earlier [`Authorization::SignIn`] the browser comes back from (one that is forged,
+    /// another client's or older than [`RESUME_TTL`] counts for nothing); `answer` what the
+    /// consent page answered. Consent is asked of third-party clients for
     /// scopes the user has not agreed to before (always with `prompt=consent`); with
     /// `prompt=none` nothing is asked, the client gets `login_required` or
     /// `consent_required` instead.
@@ -268,10 +291,11 @@ impl Authenticator {
         request: &AuthorizationRequest,
         client: &Client,
         principal: Option<&Principal>,
-        signed_in_after: Option<SystemTime>,
+        resume: Option<&str>,
         answer: &ConsentAnswer,
     ) -> Result<Authorization> {
         let now = self.now();
+        let signed_in_after = resume.and_then(|marker| self.resumed(marker, client, now));
         let refuse = |code: ErrorCode, description: &str| {
             Ok(Authorization::Redirect(error_location(
                 &request.redirect_uri,
@@ -289,7 +313,7 @@ impl Authenticator {
             } else {
                 Ok(Authorization::SignIn {
                     login_hint: request.login_hint.clone(),
-                    after: now,
+                    resume: self.resume_marker(now, client),
                 })
             }
         };
@@ -334,6 +358,21 @@ impl Authenticator {
                 "none of the requested scopes can be granted to this client and user",
             );
         }
+        let can_sign = client
+            .id_token_alg
+            .parse::<Algorithm>()
+            .is_ok_and(|algorithm| self.inner.issuer.keys().signing_key(algorithm).is_some());
+        if scope.contains("openid") && !can_sign {
+            tracing::error!(
+                client = %client.id,
+                alg = client.id_token_alg,
+                "no signing key for the client's ID token algorithm; add one to the key set"
+            );
+            return refuse(
+                ErrorCode::ServerError,
+                "the provider cannot sign this client's ID tokens",
+            );
+        }
         if !client.first_party {
             let agreed = match answer {
                 // The page showed what was to be granted; anything else is asked anew.
@@ -354,7 +393,7 @@ impl Authenticator {
                     return refuse(ErrorCode::ConsentRequired, "the user must consent");
                 }
                 return Ok(Authorization::Consent {
-                    client: client.clone(),
+                    client: Box::new(client.clone()),
                     scope,
                 });
             }
@@ -448,10 +487,17 @@ impl Authenticator {
                     from,
                 )
                 .await;
-                if let Err(error) = self
-                    .end_session(code.user_id, &session, SessionEnd::CodeReplayed, from)
-                    .await
-                {
+                // The id is refused first, then the session ended: an exchange still opening
+                // that session either finds it refused or is ended after it opened.
+                let until = now + self.inner.config.tokens.access_ttl;
+                let ended = match self.inner.sid_check.revoke(&session, until).await {
+                    Ok(()) => {
+                        self.end_session(code.user_id, &session, SessionEnd::CodeReplayed, from)
+                            .await
+                    }
+                    Err(error) => Err(error),
+                };
+                if let Err(error) = ended {
                     tracing::error!(%error, "the tokens of a replayed code could not be revoked");
                 }
                 return Err(invalid_grant("the code was used already"));
@@ -502,6 +548,17 @@ impl Authenticator {
             .ok_or(Error::InvalidCredentials)?;
         // What the user holds now bounds the grant: a role lost since the code is not in it.
         let scope = code.scope.intersection(&self.grantable(&user.id).await?);
+        // Signed before anything is kept: a token that cannot be signed leaves no session.
+        let mut tokens = self.client_tokens(
+            client,
+            &user,
+            &session_id,
+            code.amr,
+            code.auth_time,
+            scope.clone(),
+            None,
+            code.nonce.as_deref(),
+        )?;
         let now = self.now();
         let lifetimes = self.inner.config.sessions;
         let expires_at = now + lifetimes.absolute;
@@ -527,23 +584,32 @@ impl Authenticator {
                 }),
             })
             .await?;
-        let refresh = if scope.contains("offline_access") && client.allows(GrantType::RefreshToken)
-        {
-            Some(
-                self.start_family(
+        if scope.contains("offline_access") && client.allows(GrantType::RefreshToken) {
+            let refresh = self
+                .start_family(
                     user.id,
                     &session_id,
                     idle_expires_at,
                     expires_at,
                     user.epoch,
                 )
-                .await?,
-            )
-        } else {
-            None
-        };
+                .await?;
+            tokens.refresh_token = Some(refresh.into_secret());
+        }
         self.end_if_credentials_moved(user.id, &session_id, user.epoch, from)
             .await?;
+        // The code replayed while this session opened: the replay revoked its id first.
+        if self
+            .inner
+            .stores
+            .revocations
+            .is_sid_revoked(&session_id, self.now())
+            .await?
+        {
+            self.end_session(user.id, &session_id, SessionEnd::CodeReplayed, from)
+                .await?;
+            return Err(Error::InvalidCredentials);
+        }
         self.emit(
             AuthEventKind::ClientAuthorized {
                 client: client.id.to_string(),
@@ -554,16 +620,7 @@ impl Authenticator {
             from,
         )
         .await;
-        self.client_tokens(
-            client,
-            &user,
-            &session_id,
-            code.amr,
-            code.auth_time,
-            scope,
-            refresh,
-            code.nonce.as_deref(),
-        )
+        Ok(tokens)
     }
 
     /// A client's access token, its ID token when `openid` is in `scope`, and `refresh`.
@@ -586,14 +643,14 @@ impl Authenticator {
                 .amr(amr.methods().iter().copied())
                 .auth_time(unix_seconds(auth_time))
                 .scope(scope.iter().map(Scope::as_str))
-                .custom(ClientClaims {
-                    client_id: client.id.to_string(),
-                }),
+                .audience(self.client_audience(client, &scope))
+                .client_id(client.id.as_str()),
         )?;
         let id_token = if scope.contains("openid") {
             let digest = Sha256::digest(access.token.expose_secret().as_bytes());
+            let algorithm: Algorithm = client.id_token_alg.parse()?;
             let token = self.inner.issuer.issue_as(
-                ID_TOKEN_ALGORITHM,
+                algorithm,
                 TokenKind::IdToken,
                 NewToken::new(user.id.to_string())
                     .audience(client.id.as_str())
@@ -622,16 +679,45 @@ impl Authenticator {
         })
     }
 
+    /// The `aud` of `client`'s access tokens: its resource servers (the server's audience
+    /// unless it registered its own), and the issuer when `openid` lets it call userinfo.
+    fn client_audience(&self, client: &Client, scope: &ScopeSet) -> Audience {
+        let tokens = &self.inner.config.tokens;
+        let mut audience = vec![
+            client
+                .audience
+                .clone()
+                .unwrap_or_else(|| tokens.audience.clone()),
+        ];
+        if scope.contains("openid") && !audience.contains(&tokens.issuer) {
+            audience.push(tokens.issuer.clone());
+        }
+        Audience::from(audience)
+    }
+
     /// What `/userinfo` answers for a client's access token: the user and the claims its
     /// scopes release. [`Error::InvalidToken`] for a token that is not a live client token
-    /// with `openid` (an ID token, a challenge, the server's own access token).
+    /// (an ID token, a challenge, the server's own access token), [`Error::InvalidScope`] for
+    /// one without `openid`.
     pub async fn userinfo(&self, access_token: &str) -> Result<UserInfo> {
-        let claims = self
-            .inner
-            .verifier
-            .verify_access::<ClientClaims>(access_token)?;
+        // Userinfo is the issuer's own resource: the token must name it.
+        let mut config = self.inner.config.tokens.clone();
+        config.audience = config.issuer.clone();
+        let claims = TokenVerifier::new(
+            self.inner.verifier.keys().clone(),
+            config,
+            self.inner.clock.clone(),
+        )?
+        .verify_access::<crate::token::NoCustomClaims>(access_token)?;
+        if claims.client_id.is_none() {
+            return Err(Error::InvalidToken(
+                crate::error::TokenRejection::WrongAudience,
+            ));
+        }
         if !claims.has_scope("openid") {
-            return Err(Error::InvalidToken(crate::error::TokenRejection::Malformed));
+            return Err(Error::InvalidScope(
+                "userinfo needs a token with the openid scope".into(),
+            ));
         }
         self.inner
             .sid_check

@@ -44,6 +44,8 @@ fn world() -> World {
     let keys = KeySet::new(testing::key(Algorithm::EdDsa))
         .unwrap()
         .with_verification_key(testing::rsa_key())
+        .unwrap()
+        .with_verification_key(testing::key(Algorithm::Es256))
         .unwrap();
     let auth = Authenticator::builder(keys.clone(), testing::authenticator_config())
         .stores(Stores::memory_with_events(Arc::new(events.clone())))
@@ -79,6 +81,8 @@ impl World {
                     scopes: ScopeSet::parse("openid email profile offline_access orders:read")
                         .unwrap(),
                     first_party,
+                    audience: None,
+                    id_token_alg: None,
                 },
                 &Actor::operator("ops"),
             )
@@ -118,6 +122,26 @@ impl World {
     ) -> Authorization {
         self.auth
             .authorize(request, client, principal, None, &answer)
+            .await
+            .unwrap()
+    }
+
+    /// The decision on `request` for `principal` coming back from a sign-in with `marker`.
+    async fn resumed(
+        &self,
+        request: &AuthorizationRequest,
+        client: &Client,
+        principal: &Principal,
+        marker: &str,
+    ) -> Authorization {
+        self.auth
+            .authorize(
+                request,
+                client,
+                Some(principal),
+                Some(marker),
+                &ConsentAnswer::NotAsked,
+            )
             .await
             .unwrap()
     }
@@ -253,12 +277,26 @@ async fn a_code_becomes_tokens_once_with_an_id_token_that_says_who_and_how() {
 
     // The access token: at+jwt for the resource servers, naming the client; a bearer for
     // userinfo. The ID token is neither.
-    let principal_of_token = w
-        .auth
-        .authenticate(tokens.access_token.expose_secret())
-        .await
-        .unwrap();
-    assert_eq!(principal_of_token.claims.aud.as_slice(), [AUDIENCE]);
+    // Never for the account API: a client acts at resource servers, not on the account.
+    assert!(matches!(
+        w.auth
+            .authenticate(tokens.access_token.expose_secret())
+            .await,
+        Err(Error::InvalidToken(TokenRejection::WrongAudience))
+    ));
+    let resource: Claims = TokenVerifier::new(
+        w.keys.clone(),
+        TokenConfig::new(ISSUER, AUDIENCE),
+        w.clock.clone(),
+    )
+    .unwrap()
+    .verify_access(tokens.access_token.expose_secret())
+    .unwrap();
+    assert_eq!(
+        resource.aud.as_slice(),
+        [AUDIENCE.to_owned(), ISSUER.to_owned()]
+    );
+    assert_eq!(resource.client_id.as_deref(), Some(client.id.as_str()));
     let info = w
         .auth
         .userinfo(tokens.access_token.expose_secret())
@@ -285,9 +323,7 @@ async fn a_code_becomes_tokens_once_with_an_id_token_that_says_who_and_how() {
         .unwrap_err();
     assert_eq!(again.code, ErrorCode::InvalidGrant);
     assert!(matches!(
-        w.auth
-            .authenticate(tokens.access_token.expose_secret())
-            .await,
+        w.auth.userinfo(tokens.access_token.expose_secret()).await,
         Err(Error::InvalidToken(TokenRejection::Revoked))
     ));
     let refused = w
@@ -516,7 +552,7 @@ async fn prompt_login_and_max_age_ask_for_a_new_sign_in_once() {
         login: true,
         ..Prompt::default()
     };
-    let Authorization::SignIn { login_hint, after } = w
+    let Authorization::SignIn { login_hint, resume } = w
         .decide(&login, &client, Some(&principal), ConsentAnswer::NotAsked)
         .await
     else {
@@ -541,20 +577,46 @@ async fn prompt_login_and_max_age_ask_for_a_new_sign_in_once() {
             .unwrap();
         ((), principal)
     };
-    let decision = w
-        .auth
-        .authorize(
-            &login,
-            &client,
-            Some(&again),
-            Some(after),
-            &ConsentAnswer::NotAsked,
-        )
-        .await
-        .unwrap();
+    let decision = w.resumed(&login, &client, &again, &resume).await;
     assert!(
         matches!(decision, Authorization::Redirect(location) if query(&location).contains_key("code"))
     );
+    // A marker forged, of another client, or older than its lifetime counts for nothing.
+    let other = w.client(ClientAuthMethod::ClientSecretBasic, true).await;
+    let Authorization::SignIn { resume: others, .. } = w
+        .decide(
+            &request(&other, &[("prompt", Some("login"))]),
+            &other,
+            None,
+            ConsentAnswer::NotAsked,
+        )
+        .await
+    else {
+        panic!("no session, no code");
+    };
+    let (seconds, _) = resume.split_once('.').unwrap();
+    let forged = [
+        format!("{seconds}.AAAA"),
+        format!(
+            "{}.{}",
+            seconds.parse::<u64>().unwrap() - 600,
+            resume.split_once('.').unwrap().1
+        ),
+        others,
+        "0.x".to_owned(),
+        format!("{}.x", u64::MAX),
+        String::new(),
+    ];
+    for marker in &forged {
+        let decision = w.resumed(&login, &client, &again, marker).await;
+        assert!(
+            matches!(decision, Authorization::SignIn { .. }),
+            "{marker:?}"
+        );
+    }
+    w.clock.advance(RESUME_TTL + Duration::from_secs(1));
+    let stale = w.resumed(&login, &client, &again, &resume).await;
+    assert!(matches!(stale, Authorization::SignIn { .. }));
     // The old session is too old for max_age=0 after a second; the fresh one is not.
     let recent = request(&client, &[("max_age", Some("0"))]);
     assert!(matches!(
@@ -648,4 +710,110 @@ async fn withdrawing_consent_ends_the_clients_sessions_only() {
         Authorization::Consent { .. }
     ));
     assert!(w.events.names().contains(&"consent_withdrawn"));
+}
+
+#[tokio::test]
+async fn a_client_may_name_its_resource_servers_and_its_id_token_algorithm() {
+    let w = world();
+    let client = w
+        .auth
+        .register_client(
+            NewClient {
+                name: "Orders".into(),
+                auth_method: ClientAuthMethod::ClientSecretBasic,
+                redirect_uris: vec![REDIRECT.into()],
+                grant_types: vec![GrantType::AuthorizationCode],
+                scopes: ScopeSet::parse("openid email").unwrap(),
+                first_party: true,
+                audience: Some("https://orders.example".into()),
+                id_token_alg: Some("ES256".into()),
+            },
+            &Actor::operator("ops"),
+        )
+        .await
+        .unwrap()
+        .client;
+    let (_, principal) = w.user("ada@example.com").await;
+    let code = w.code(&request(&client, &[]), &client, &principal).await;
+    let tokens = w
+        .auth
+        .exchange_code(&client, &code, Some(REDIRECT), Some(VERIFIER), None)
+        .await
+        .unwrap();
+    assert!(tokens.refresh_token.is_none(), "the client may not refresh");
+    let id_token = tokens.id_token.as_ref().unwrap();
+    let header = jsonwebtoken::decode_header(id_token.expose_secret()).unwrap();
+    assert_eq!(header.alg, jsonwebtoken::Algorithm::ES256);
+    w.id_claims(id_token, &client);
+    // Its access token is for its resource servers and userinfo, not for this server's API.
+    let access = tokens.access_token.expose_secret();
+    assert!(matches!(
+        w.auth.authenticate(access).await,
+        Err(Error::InvalidToken(TokenRejection::WrongAudience))
+    ));
+    assert!(w.auth.userinfo(access).await.is_ok());
+    let claims: Claims = TokenVerifier::new(
+        w.keys.clone(),
+        TokenConfig::new(ISSUER, "https://orders.example"),
+        w.clock.clone(),
+    )
+    .unwrap()
+    .verify_access(access)
+    .unwrap();
+    assert_eq!(
+        claims.aud.as_slice(),
+        ["https://orders.example".to_owned(), ISSUER.to_owned()]
+    );
+}
+
+/// A replay that lands while the first exchange is opening its session: the first exchange
+/// finds its session's id refused and ends it, so no token of the code survives.
+#[cfg(feature = "test-util")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_replayed_while_its_first_exchange_opens_its_session_leaves_nothing_alive() {
+    let events = MemoryEventSink::new();
+    let mut stores = Stores::memory_with_events(Arc::new(events.clone()));
+    let pausing = Arc::new(super::epoch_tests::PausingSessions::new(
+        stores.sessions.clone(),
+    ));
+    stores.sessions = pausing.clone();
+    let keys = KeySet::new(testing::key(Algorithm::EdDsa))
+        .unwrap()
+        .with_verification_key(testing::rsa_key())
+        .unwrap();
+    let clock = testing::clock();
+    let w = World {
+        auth: Authenticator::builder(keys.clone(), testing::authenticator_config())
+            .stores(stores)
+            .clock(clock.clone())
+            .build()
+            .unwrap(),
+        events,
+        clock,
+        keys: Arc::new(keys),
+    };
+    let client = w.client(ClientAuthMethod::ClientSecretBasic, true).await;
+    let (_, principal) = w.user("ada@example.com").await;
+    let code = w.code(&request(&client, &[]), &client, &principal).await;
+    pausing.arm();
+    let first = {
+        let (auth, client, code) = (w.auth.clone(), client.clone(), code.clone());
+        tokio::spawn(async move {
+            auth.exchange_code(&client, &code, Some(REDIRECT), Some(VERIFIER), None)
+                .await
+        })
+    };
+    pausing.reached.notified().await;
+    let replay = w
+        .auth
+        .exchange_code(&client, &code, Some(REDIRECT), Some(VERIFIER), None)
+        .await
+        .unwrap_err();
+    assert_eq!(replay.code, ErrorCode::InvalidGrant);
+    pausing.release.notify_one();
+    let first = first.await.unwrap().unwrap_err();
+    assert_eq!(first.code, ErrorCode::InvalidGrant);
+    let sessions = w.auth.sessions(&principal).await.unwrap();
+    assert_eq!(sessions.len(), 1, "only the browser's session is left");
+    assert!(pausing.created().len() >= 2);
 }

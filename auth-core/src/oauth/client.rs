@@ -44,6 +44,14 @@ pub const MAX_CLIENT_NAME_CHARS: usize = 128;
 pub const MAX_REDIRECT_URI_LEN: usize = 2000;
 /// The most redirect URIs a client registers.
 pub const MAX_REDIRECT_URIS: usize = 16;
+/// The longest access-token audience a client registers, in bytes.
+pub const MAX_AUDIENCE_LEN: usize = 256;
+/// The algorithms a client may have its ID tokens signed with (asymmetric ones: a relying
+/// party verifies them from the JWKS).
+pub const ID_TOKEN_ALGORITHMS: [&str; 3] = ["RS256", "ES256", "EdDSA"];
+/// The ID token algorithm of a client that registered none: RS256, which OpenID Connect
+/// requires a provider to offer and most relying parties assume.
+pub const DEFAULT_ID_TOKEN_ALG: &str = "RS256";
 
 /// A client's id: 1 to [`MAX_CLIENT_ID_LEN`] bytes of ASCII letters, digits and `-._~`
 /// (unreserved URI characters, so it travels in a query or a form untouched). Generated ids
@@ -301,6 +309,11 @@ pub struct Client {
     /// Run by whoever runs this server: no consent page, and administrative scopes possible
     /// (see [`crate::authz::granted_scopes`]).
     pub first_party: bool,
+    /// The `aud` of its access tokens (its resource servers); `None`: the server's audience.
+    pub audience: Option<String>,
+    /// The algorithm of its ID tokens (`id_token_signed_response_alg`): one of
+    /// [`ID_TOKEN_ALGORITHMS`], RS256 unless it registered another.
+    pub id_token_alg: String,
     /// When it was registered.
     pub created_at: SystemTime,
 }
@@ -315,6 +328,8 @@ impl fmt::Debug for Client {
             .field("grant_types", &self.grant_types)
             .field("scopes", &self.scopes)
             .field("first_party", &self.first_party)
+            .field("audience", &self.audience)
+            .field("id_token_alg", &self.id_token_alg)
             .field("created_at", &self.created_at)
             .finish_non_exhaustive()
     }
@@ -363,6 +378,10 @@ pub struct NewClient {
     pub scopes: ScopeSet,
     /// Whether it is first party.
     pub first_party: bool,
+    /// The `aud` of its access tokens; `None`: the server's audience.
+    pub audience: Option<String>,
+    /// The algorithm of its ID tokens; `None`: RS256.
+    pub id_token_alg: Option<String>,
 }
 
 /// A client just registered, and its secret, shown this once (`None` for a public client).
@@ -424,6 +443,32 @@ impl NewClient {
                     .into(),
             ));
         }
+        let id_token_alg = match self.id_token_alg.as_deref() {
+            None => DEFAULT_ID_TOKEN_ALG.to_owned(),
+            Some(alg) if ID_TOKEN_ALGORITHMS.contains(&alg) => alg.to_owned(),
+            Some(alg) => {
+                return Err(Error::InvalidRequest(format!(
+                    "id_token_signed_response_alg {:?}: one of {}",
+                    alg.chars().take(32).collect::<String>(),
+                    ID_TOKEN_ALGORITHMS.join(", ")
+                )));
+            }
+        };
+        let audience = match self.audience {
+            Some(audience)
+                if audience.is_empty()
+                    || audience.len() > MAX_AUDIENCE_LEN
+                    || audience
+                        .chars()
+                        .any(|c| c.is_control() || c.is_whitespace()) =>
+            {
+                return Err(Error::InvalidRequest(format!(
+                    "an audience is 1 to {MAX_AUDIENCE_LEN} bytes without spaces or control \
+                     characters"
+                )));
+            }
+            audience => audience,
+        };
         let mut grant_types = self.grant_types;
         grant_types.sort();
         grant_types.dedup();
@@ -453,6 +498,8 @@ impl NewClient {
             grant_types,
             scopes: self.scopes,
             first_party: self.first_party,
+            audience,
+            id_token_alg,
             created_at,
         };
         Ok(RegisteredClient {
@@ -478,6 +525,8 @@ mod tests {
             grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
             scopes: ScopeSet::parse("openid profile").unwrap(),
             first_party: false,
+            audience: None,
+            id_token_alg: None,
         }
     }
 
@@ -639,6 +688,26 @@ mod tests {
         let mut first_party = new_client(ClientAuthMethod::None, &["https://a.example/cb"]);
         first_party.first_party = true;
         assert!(first_party.register(now).is_ok());
+        // ID tokens in an asymmetric algorithm only; an audience is one word.
+        for alg in ["HS256", "none", "rs256", ""] {
+            let mut symmetric = new_client(ClientAuthMethod::None, &["https://a.example/cb"]);
+            symmetric.id_token_alg = Some(alg.into());
+            assert!(
+                refused(symmetric).contains("id_token_signed_response_alg"),
+                "{alg}"
+            );
+        }
+        for audience in ["", "two words", &"a".repeat(MAX_AUDIENCE_LEN + 1)] {
+            let mut odd = new_client(ClientAuthMethod::None, &["https://a.example/cb"]);
+            odd.audience = Some(audience.to_owned());
+            assert!(refused(odd).contains("audience"), "{audience:?}");
+        }
+        let plain = new_client(ClientAuthMethod::None, &["https://a.example/cb"]);
+        let client = plain.register(now).unwrap().client;
+        assert_eq!(
+            (client.id_token_alg.as_str(), client.audience),
+            ("RS256", None)
+        );
     }
 
     #[test]

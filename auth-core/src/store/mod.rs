@@ -714,6 +714,7 @@ pub trait GrantStore: Send + Sync + fmt::Debug {
     async fn consent(&self, user: &UserId, client: &ClientId) -> Result<Option<Consent>>;
     /// Every consent the user gave, oldest first.
     async fn consents_of(&self, user: &UserId) -> Result<Vec<Consent>>;
-    /// Withdraws the user's consent to the client; false if there was none.
+    /// Withdraws the user's consent to the client, and voids the codes it issued them that
+    /// are not redeemed yet; false if there was no consent.
     async fn revoke_consent(&self, user: &UserId, client: &ClientId) -> Result<bool>;
 }

@@ -47,6 +47,10 @@ pub struct Claims<C = NoCustomClaims> {
     /// epoch: the login or a later step-up, never a refresh.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_time: Option<i64>,
+    /// The OAuth client the token was issued to (RFC 9068 section 2.2); absent in the
+    /// server's own tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
     /// The application's own claims.
     #[serde(flatten)]
     pub custom: C,
@@ -210,6 +214,7 @@ pub struct NewToken<C = NoCustomClaims> {
     pub(crate) auth_time: Option<i64>,
     pub(crate) ttl: Option<Duration>,
     pub(crate) audience: Option<Audience>,
+    pub(crate) client_id: Option<String>,
     pub(crate) custom: C,
 }
 
@@ -224,6 +229,7 @@ impl NewToken<NoCustomClaims> {
             auth_time: None,
             ttl: None,
             audience: None,
+            client_id: None,
             custom: NoCustomClaims {},
         }
     }
@@ -275,6 +281,12 @@ impl<C> NewToken<C> {
         self
     }
 
+    /// Names the OAuth client the token is issued to (`client_id`).
+    pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
+        self.client_id = Some(client_id.into());
+        self
+    }
+
     /// Sets the application's own claims.
     pub fn custom<D>(self, custom: D) -> NewToken<D> {
         NewToken {
@@ -285,6 +297,7 @@ impl<C> NewToken<C> {
             auth_time: self.auth_time,
             ttl: self.ttl,
             audience: self.audience,
+            client_id: self.client_id,
             custom,
         }
     }
@@ -352,7 +365,7 @@ mod tests {
         let claims: Claims = serde_json::from_value(claims_json(json!("api"))).unwrap();
         let value = serde_json::to_value(&claims).unwrap();
         let object = value.as_object().unwrap();
-        for absent in ["nbf", "sid", "scope", "amr"] {
+        for absent in ["nbf", "sid", "scope", "amr", "client_id"] {
             assert!(!object.contains_key(absent), "{absent} should be absent");
         }
     }

@@ -192,6 +192,7 @@ impl TokenIssuer {
             scope,
             amr: token.amr,
             auth_time: token.auth_time,
+            client_id: token.client_id,
             custom: token.custom,
         };
         let encoded = match key.material() {

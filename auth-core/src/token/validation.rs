@@ -59,6 +59,7 @@ mod tests {
             sid: None,
             scope: String::new(),
             amr: Vec::new(),
+            client_id: None,
             custom: NoCustomClaims {},
         }
     }

@@ -6,10 +6,8 @@
 //! Chromium and Safari apply a page's CSP `form-action` to the redirects that follow a form's
 //! submission, so the consent page admits the origin of the (validated) redirect URI it will
 //! send the browser to. A sign-in page does not: when the browser comes back from one (the
-//! request carries the `auth_after` this endpoint added), the answer is a page that moves on
-//! by `Refresh` rather than a redirect that would continue the sign-in form's chain.
-
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+//! request carries the signed `resume` marker this endpoint added), the answer is a page that
+//! moves on by `Refresh` rather than a redirect that would continue the sign-in form's chain.
 
 use askama::Template;
 use auth_core::authz::ScopeSet;
@@ -24,8 +22,12 @@ use serde::Deserialize;
 use super::{Chrome, Ctx, MessagePage, UiState, error_page, html, see_other};
 
 /// The parameter this endpoint adds to its own address when it sends the user to sign in:
-/// the time (Unix seconds) a new authentication must not be older than.
-const AUTH_AFTER: &str = "auth_after";
+/// the library's signed marker of when and for which client ([`Authorization::SignIn`]).
+const RESUME: &str = "resume";
+
+/// The longest authorization request taken, in bytes of query: it must come back whole
+/// through the sign-in pages' `return_to`.
+const MAX_REQUEST_LEN: usize = 3072;
 
 #[derive(Template)]
 #[template(path = "ui/consent.html")]
@@ -96,13 +98,22 @@ async fn decide(
     answer: ConsentAnswer,
     posted: bool,
 ) -> Response {
+    if query.len() > MAX_REQUEST_LEN {
+        return refused_page(
+            state,
+            ctx,
+            &OAuthError::invalid_request(format!(
+                "the request is longer than {MAX_REQUEST_LEN} bytes"
+            )),
+        );
+    }
     let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
         .into_owned()
         .collect();
     let raw = match RawRequest::parse(
         pairs
             .iter()
-            .filter(|(name, _)| name != AUTH_AFTER)
+            .filter(|(name, _)| name != RESUME)
             .map(|(n, v)| (n.as_str(), v.as_str())),
     ) {
         Ok(raw) => raw,
@@ -134,22 +145,21 @@ async fn decide(
         // validate() refuses a request without its client.
         return refused_page(state, ctx, &OAuthError::invalid_request("unknown client"));
     };
-    let after = pairs
+    let resume = pairs
         .iter()
-        .find(|(name, _)| name == AUTH_AFTER)
-        .and_then(|(_, value)| value.parse::<u64>().ok())
-        .map(|seconds| UNIX_EPOCH + Duration::from_secs(seconds));
+        .find(|(name, _)| name == RESUME)
+        .map(|(_, value)| value.as_str());
     let decision = state
         .auth
-        .authorize(&request, &client, ctx.principal.as_ref(), after, &answer)
+        .authorize(&request, &client, ctx.principal.as_ref(), resume, &answer)
         .await;
     match decision {
-        Ok(Authorization::Redirect(location)) if after.is_some() && !posted => {
+        Ok(Authorization::Redirect(location)) if resume.is_some() && !posted => {
             onward(state, ctx, &client, &location)
         }
         Ok(Authorization::Redirect(location)) => see_other(&location, Vec::new()),
-        Ok(Authorization::SignIn { login_hint, after }) => {
-            sign_in(&pairs, login_hint.as_deref(), after)
+        Ok(Authorization::SignIn { login_hint, resume }) => {
+            sign_in(&pairs, login_hint.as_deref(), &resume)
         }
         Ok(Authorization::Consent { client, scope }) => {
             consent_page(state, ctx, &client, &scope, query, &request.redirect_uri).await
@@ -176,18 +186,13 @@ async fn decide(
     }
 }
 
-/// To the sign-in page, to come back here with [`AUTH_AFTER`] set.
-fn sign_in(pairs: &[(String, String)], login_hint: Option<&str>, after: SystemTime) -> Response {
-    let seconds = after
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs()
-        .to_string();
+/// To the sign-in page, to come back here with [`RESUME`] set.
+fn sign_in(pairs: &[(String, String)], login_hint: Option<&str>, resume: &str) -> Response {
     let mut back = form_urlencoded::Serializer::new(String::new());
-    for (name, value) in pairs.iter().filter(|(name, _)| name != AUTH_AFTER) {
+    for (name, value) in pairs.iter().filter(|(name, _)| name != RESUME) {
         back.append_pair(name, value);
     }
-    back.append_pair(AUTH_AFTER, &seconds);
+    back.append_pair(RESUME, resume);
     let return_to = format!("{}?{}", crate::oauth::AUTHORIZE, back.finish());
     let mut query = form_urlencoded::Serializer::new(String::new());
     query.append_pair("return_to", &return_to);

@@ -1,6 +1,6 @@
 """A relying party built on authlib, signing a user in to the provider under test.
 
-Usage: oidc_rp_authlib.py ISSUER CLIENT_ID CLIENT_SECRET REDIRECT_URI AUTH_METHOD EMAIL PASSWORD
+Usage: oidc_rp_authlib.py ISSUER CLIENT_ID CLIENT_SECRET REDIRECT_URI AUTH_METHOD EMAIL PASSWORD [keep]
 
 AUTH_METHOD is client_secret_basic, client_secret_post or none (then CLIENT_SECRET is ignored).
 The browser's part (the sign-in and consent forms) is played by form posts with a cookie jar of
@@ -11,7 +11,8 @@ Everything a relying party checks, authlib checks with its own code: the token r
 token's signature against the provider's JWKS (keys found through discovery), its issuer,
 audience, expiry, nonce and at_hash. On top, this script checks what authlib leaves to its
 caller: the `iss` of the authorization response (RFC 9207) and the `state`. It prints one JSON
-object with what it saw, and exits 1 with the reason on the first failure.
+object with what it saw, and exits 1 with the reason on the first failure. With `keep`, it stops
+after the code exchange and prints the tokens, alive, for the caller to try elsewhere.
 """
 
 import base64
@@ -163,6 +164,9 @@ def main():
         state=state,
         code_verifier=verifier,
     )
+    if sys.argv[8:] == ["keep"]:
+        print(json.dumps({"access_token": token["access_token"], "id_token": token["id_token"]}))
+        return
     session = OAuth2Session(client_id, token=token)
     ids = IdTokens(client_id, metadata, session)
     claims = ids.parse_id_token(token, nonce=nonce)
@@ -205,6 +209,8 @@ def main():
         "reuse_status": reuse.status_code,
         "reuse_error": reuse.json().get("error"),
         "tampered_id_token": tamper,
+        "access_token": refreshed["access_token"],
+        "id_token": refreshed.get("id_token"),
     }))
 
 

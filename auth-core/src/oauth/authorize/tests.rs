@@ -16,6 +16,8 @@ fn client(method: ClientAuthMethod) -> Client {
         grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
         scopes: ScopeSet::parse("openid email").unwrap(),
         first_party: false,
+        audience: None,
+        id_token_alg: None,
     }
     .register(UNIX_EPOCH)
     .unwrap()

@@ -27,6 +27,8 @@ fn registration(auth_method: ClientAuthMethod, first_party: bool) -> NewClient {
         grant_types: vec![GrantType::RefreshToken, GrantType::AuthorizationCode],
         scopes: ScopeSet::parse("openid profile orders:read").unwrap(),
         first_party,
+        audience: None,
+        id_token_alg: None,
     }
 }
 
@@ -41,6 +43,8 @@ pub async fn clients_are_stored_found_listed_and_deleted(clients: Arc<dyn Client
         .unwrap();
     let mut by_form = registration(ClientAuthMethod::ClientSecretPost, false);
     by_form.scopes = ScopeSet::new();
+    by_form.audience = Some("https://orders.example.com".into());
+    by_form.id_token_alg = Some("ES256".into());
     let by_form = by_form
         .register(t0() + std::time::Duration::from_micros(1_000_001))
         .unwrap();

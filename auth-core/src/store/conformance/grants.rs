@@ -19,6 +19,8 @@ async fn client(clients: &dyn ClientStore) -> crate::oauth::Client {
         grant_types: vec![GrantType::AuthorizationCode],
         scopes: ScopeSet::parse("openid email").unwrap(),
         first_party: false,
+        audience: None,
+        id_token_alg: None,
     }
     .register(t0())
     .unwrap()
@@ -213,9 +215,51 @@ pub async fn consent_joins_scopes_per_user_and_client_and_is_withdrawn(
         .map(|consent| consent.client_id)
         .collect();
     assert_eq!(listed, [second.id.clone(), first.id.clone()]);
+    // Withdrawing voids the user's unredeemed codes of that client, and only those.
+    let code = |user: &crate::store::User| AuthorizationCode {
+        hash: random_hash(),
+        client_id: first.id.clone(),
+        user_id: user.id,
+        redirect_uri: "https://app.example.com/cb".into(),
+        scope: ScopeSet::parse("openid").unwrap(),
+        nonce: None,
+        code_challenge: None,
+        amr: Amr::Password,
+        auth_time: t0(),
+        epoch: 0,
+        created_at: t0(),
+        expires_at: t0() + Duration::from_secs(60),
+    };
+    let (pending, redeemed, others) = (code(&user), code(&user), code(&other_user));
+    for code in [&pending, &redeemed, &others] {
+        grants.save_code(code.clone()).await.unwrap();
+    }
+    let spender = session();
+    grants
+        .redeem_code(&redeemed.hash, &spender, t0())
+        .await
+        .unwrap();
     assert!(grants.revoke_consent(&user.id, &first.id).await.unwrap());
     assert!(!grants.revoke_consent(&user.id, &first.id).await.unwrap());
     assert_eq!(grants.consent(&user.id, &first.id).await.unwrap(), None);
+    assert_eq!(
+        grants
+            .redeem_code(&pending.hash, &session(), t0())
+            .await
+            .unwrap(),
+        Redemption::Unknown
+    );
+    assert!(matches!(
+        grants.redeem_code(&redeemed.hash, &session(), t0()).await.unwrap(),
+        Redemption::Replayed { session, .. } if session == spender
+    ));
+    assert!(matches!(
+        grants
+            .redeem_code(&others.hash, &session(), t0())
+            .await
+            .unwrap(),
+        Redemption::Redeemed(_)
+    ));
     assert!(
         grants
             .consent(&other_user.id, &first.id)

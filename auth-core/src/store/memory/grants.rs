@@ -1,7 +1,7 @@
 //! [`GrantStore`] in memory.
 
 use std::collections::HashMap;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 
@@ -29,7 +29,16 @@ impl GrantState {
 #[async_trait]
 impl GrantStore for MemoryStore {
     async fn save_code(&self, code: AuthorizationCode) -> Result<()> {
-        self.state().grants.codes.insert(code.hash, (code, None));
+        let mut state = self.state();
+        // Codes a day past their expiry go, as the PostgreSQL purge deletes them.
+        let horizon = code.created_at.checked_sub(Duration::from_secs(24 * 3600));
+        if let Some(horizon) = horizon {
+            state
+                .grants
+                .codes
+                .retain(|_, (kept, _)| kept.expires_at > horizon);
+        }
+        state.grants.codes.insert(code.hash, (code, None));
         Ok(())
     }
 
@@ -102,6 +111,10 @@ impl GrantStore for MemoryStore {
         let consents = &mut state.grants.consents;
         let before = consents.len();
         consents.retain(|kept| !(kept.user_id == *user && kept.client_id == *client));
-        Ok(consents.len() < before)
+        let withdrawn = consents.len() < before;
+        state.grants.codes.retain(|_, (code, redeemed_by)| {
+            redeemed_by.is_some() || !(code.user_id == *user && code.client_id == *client)
+        });
+        Ok(withdrawn)
     }
 }

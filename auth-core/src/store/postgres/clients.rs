@@ -11,7 +11,7 @@ use crate::oauth::{Client, ClientAuthMethod, ClientId, GrantType, RedirectUri};
 use crate::store::ClientStore;
 
 const COLUMNS: &str = "id, name, auth_method, secret_hash, redirect_uris, grant_types, scopes, \
-                       first_party, created_at";
+                       first_party, created_at, audience, id_token_alg";
 
 fn client_of(row: &Row) -> Result<Client> {
     let secret_hash = get::<Option<Vec<u8>>>(row, "secret_hash")?
@@ -41,6 +41,8 @@ fn client_of(row: &Row) -> Result<Client> {
             .map(|scope| Scope::parse(scope).map_err(|_| corrupt("scope")))
             .collect::<Result<ScopeSet>>()?,
         first_party: get(row, "first_party")?,
+        audience: get(row, "audience")?,
+        id_token_alg: get(row, "id_token_alg")?,
         created_at: get(row, "created_at")?,
     })
 }
@@ -59,7 +61,8 @@ impl ClientStore for PostgresStore {
             &db,
             &format!(
                 "INSERT INTO auth_oauth_clients ({COLUMNS}) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING"
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+                 ON CONFLICT (id) DO NOTHING"
             ),
             &[
                 &client.id.as_str(),
@@ -74,6 +77,8 @@ impl ClientStore for PostgresStore {
                 &client.scopes.to_strings(),
                 &client.first_party,
                 &pg_time(client.created_at),
+                &client.audience,
+                &client.id_token_alg,
             ],
         )
         .await?;

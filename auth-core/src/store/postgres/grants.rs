@@ -9,7 +9,8 @@ use deadpool_postgres::tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::{
-    PostgresStore, corrupt, execute, get, get_session_id, pg_time, query, query_opt, to_i64, to_u64,
+    PostgresStore, corrupt, execute, get, get_session_id, pg_time, query, query_one, query_opt,
+    to_i64, to_u64,
 };
 use crate::authz::{Scope, ScopeSet};
 use crate::error::Result;
@@ -184,12 +185,16 @@ impl GrantStore for PostgresStore {
 
     async fn revoke_consent(&self, user: &UserId, client: &ClientId) -> Result<bool> {
         let db = self.client().await?;
-        let deleted = execute(
+        let row = query_one(
             &db,
-            "DELETE FROM auth_oauth_consents WHERE user_id = $1 AND client_id = $2",
+            "WITH codes AS (DELETE FROM auth_oauth_codes \
+                            WHERE user_id = $1 AND client_id = $2 AND redeemed_by IS NULL), \
+                  consent AS (DELETE FROM auth_oauth_consents \
+                              WHERE user_id = $1 AND client_id = $2 RETURNING 1) \
+             SELECT count(*) AS withdrawn FROM consent",
             &[&user.as_uuid(), &client.as_str()],
         )
         .await?;
-        Ok(deleted == 1)
+        Ok(get::<i64>(&row, "withdrawn")? == 1)
     }
 }

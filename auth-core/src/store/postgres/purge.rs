@@ -61,6 +61,9 @@ pub struct Deleted {
     pub intents: u64,
     /// Passkey ceremonies begun and never finished, past their expiry.
     pub passkey_ceremonies: u64,
+    /// OAuth authorization codes a day past their expiry (kept that long so that a replay
+    /// still ends what the code opened).
+    pub oauth_codes: u64,
     /// Audit events older than the retention period.
     pub audit_events: u64,
     /// Throttle counters whose window ended.
@@ -245,6 +248,17 @@ async fn purge(
         &at,
     )
     .await?;
+    if let Some(cutoff) = now.checked_sub(Duration::from_secs(24 * 3600)) {
+        let cutoff = pg_time(cutoff);
+        deleted.oauth_codes = batches(
+            client,
+            &mut pace,
+            "auth_oauth_codes",
+            "expires_at <= $1",
+            &cutoff,
+        )
+        .await?;
+    }
     if let Some(cutoff) = options
         .audit_retention
         .and_then(|retention| now.checked_sub(retention))

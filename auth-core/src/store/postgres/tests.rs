@@ -604,7 +604,48 @@ async fn purge_expired_removes_what_has_ended_and_keeps_the_rest() {
             .unwrap();
     }
 
+    // An authorization code a day past its expiry, and one that expired an hour ago (kept:
+    // a replay of it still ends what it opened).
+    let client = crate::oauth::NewClient {
+        name: "Purged".into(),
+        auth_method: crate::oauth::ClientAuthMethod::None,
+        redirect_uris: vec!["https://app.example.com/cb".into()],
+        grant_types: vec![crate::oauth::GrantType::AuthorizationCode],
+        scopes: crate::authz::ScopeSet::new(),
+        first_party: false,
+        audience: None,
+        id_token_alg: None,
+    }
+    .register(t0())
+    .unwrap()
+    .client;
+    crate::store::ClientStore::create_client(&store, client.clone())
+        .await
+        .unwrap();
+    for expires_at in [now - DAY - HOUR, now - HOUR] {
+        crate::store::GrantStore::save_code(
+            &store,
+            crate::oauth::AuthorizationCode {
+                hash: random_hash(),
+                client_id: client.id.clone(),
+                user_id: user.id,
+                redirect_uri: "https://app.example.com/cb".into(),
+                scope: crate::authz::ScopeSet::new(),
+                nonce: None,
+                code_challenge: None,
+                amr: Amr::Password,
+                auth_time: t0(),
+                epoch: 0,
+                created_at: expires_at - MINUTE,
+                expires_at,
+            },
+        )
+        .await
+        .unwrap();
+    }
+
     let report = store.purge_expired(now).await.unwrap();
+    assert_eq!(count(&store, "auth_oauth_codes").await, 1);
     assert_eq!(
         report.deleted,
         Deleted {
@@ -616,6 +657,7 @@ async fn purge_expired_removes_what_has_ended_and_keeps_the_rest() {
             used_once: 1,
             intents: 0,
             passkey_ceremonies: 1,
+            oauth_codes: 1,
             audit_events: 0,
             throttle_records: 0,
         }

@@ -28,6 +28,13 @@ CREATE TABLE auth_oauth_consents (
     PRIMARY KEY (user_id, client_id)
 );
 
+-- What a client registers beyond part one: its access tokens' audience and its ID tokens'
+-- algorithm (clients registered before have the server's audience and RS256).
+ALTER TABLE auth_oauth_clients
+    ADD COLUMN audience     text CHECK (octet_length(audience) BETWEEN 1 AND 256),
+    ADD COLUMN id_token_alg text NOT NULL DEFAULT 'RS256'
+        CHECK (id_token_alg IN ('RS256', 'ES256', 'EdDSA'));
+
 ALTER TABLE auth_sessions
     ADD COLUMN oauth_client text COLLATE "C",
     ADD COLUMN oauth_scope  text[],
