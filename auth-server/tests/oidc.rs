@@ -417,3 +417,47 @@ async fn token_types_never_cross_and_a_clients_token_never_acts_on_the_account()
     assert_eq!(forged.status, 403, "{:?}", forged.body);
     provider.stop().await;
 }
+
+#[tokio::test]
+async fn openid_client_signs_a_user_in_and_refuses_a_tampered_id_token_and_a_foreign_iss() {
+    if !require(Need::NodeOpenidClient) {
+        return;
+    }
+    let Some(provider) = Provider::start().await else {
+        return;
+    };
+    let client = provider.client("client_secret_basic", false);
+    let email = provider.account().await;
+    let output = std::process::Command::new("node")
+        .arg("rp.mjs")
+        .args([
+            provider.issuer.as_str(),
+            client["client_id"].as_str().unwrap(),
+            client["client_secret"].as_str().unwrap(),
+            REDIRECT,
+            email.as_str(),
+            PASSWORD,
+        ])
+        .current_dir(auth_core::testing::needs::OPENID_CLIENT_DIR)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "openid-client's relying party failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let seen: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(seen["email"], email.as_str(), "{seen}");
+    assert_eq!(seen["userinfo_email"], email.as_str(), "{seen}");
+    assert_eq!(seen["aud"], client["client_id"], "{seen}");
+    assert_eq!(seen["scope"], "email offline_access openid", "{seen}");
+    assert_eq!(seen["refreshed_scope"], seen["scope"], "{seen}");
+    assert_eq!(seen["refreshed_id_token"], true, "{seen}");
+    for check in ["tampered_id_token", "wrong_iss"] {
+        assert!(
+            seen[check].as_str().unwrap().starts_with("refused"),
+            "{check}: {seen}"
+        );
+    }
+    provider.stop().await;
+}

@@ -54,11 +54,14 @@ pub enum Need {
     Chromium,
     /// `python3` with `authlib` and `requests`: a relying party written by others.
     PythonAuthlib,
+    /// `node` with `openid-client` installed beside the server's test script that uses it
+    /// (`auth-server/tests/support/openid-client`): another relying party written by others.
+    NodeOpenidClient,
 }
 
 impl Need {
     /// Every need, in the order `scripts/test` reports them.
-    pub const ALL: [Need; 9] = [
+    pub const ALL: [Need; 10] = [
         Need::Postgres,
         Need::Redis,
         Need::RedisServer,
@@ -68,6 +71,7 @@ impl Need {
         Need::PythonAiosmtpd,
         Need::Chromium,
         Need::PythonAuthlib,
+        Need::NodeOpenidClient,
     ];
 
     /// The name `needs.txt` and `AUTH_TEST_ALLOW_MISSING` use.
@@ -82,6 +86,7 @@ impl Need {
             Need::PythonAiosmtpd => "python-aiosmtpd",
             Need::Chromium => "chromium",
             Need::PythonAuthlib => "python-authlib",
+            Need::NodeOpenidClient => "node-openid-client",
         }
     }
 
@@ -101,6 +106,9 @@ impl Need {
             Need::PythonAiosmtpd => "python3 -m pip install aiosmtpd",
             Need::Chromium => "install chromium and chromium-driver (Debian's packages)",
             Need::PythonAuthlib => "python3 -m pip install authlib requests",
+            Need::NodeOpenidClient => {
+                "install node and npm, then `npm ci` in auth-server/tests/support/openid-client"
+            }
         }
     }
 
@@ -133,6 +141,7 @@ impl Need {
             Need::PythonCryptography => python_module("cryptography"),
             Need::PythonAiosmtpd => python_module("aiosmtpd"),
             Need::PythonAuthlib => python_module("authlib").or_else(|| python_module("requests")),
+            Need::NodeOpenidClient => node_openid_client(),
             Need::Chromium => match std::env::var_os("AUTH_TEST_CHROMIUM") {
                 Some(browser) if !std::path::Path::new(&browser).is_file() => Some(format!(
                     "AUTH_TEST_CHROMIUM names {}, which is not a file",
@@ -156,6 +165,28 @@ fn python_module(module: &str) -> Option<String> {
         Ok(status) if status.success() => None,
         Ok(_) => Some(format!("python3 cannot import {module}")),
         Err(error) => Some(format!("python3: {error}")),
+    }
+}
+
+/// The directory of the openid-client relying party.
+pub const OPENID_CLIENT_DIR: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../auth-server/tests/support/openid-client"
+);
+
+fn node_openid_client() -> Option<String> {
+    let ran = Command::new("node")
+        .args(["--input-type=module", "-e", "await import('openid-client')"])
+        .current_dir(OPENID_CLIENT_DIR)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    match ran {
+        Ok(status) if status.success() => None,
+        Ok(_) => Some(format!(
+            "node cannot import openid-client in {OPENID_CLIENT_DIR}"
+        )),
+        Err(error) => Some(format!("node: {error}")),
     }
 }
 
