@@ -287,7 +287,7 @@ impl Authenticator {
     /// Verifies an access token of this server's own (a login's, never an OAuth client's)
     /// and checks that its session was not revoked. A client's token (one with `client_id`)
     /// is [`TokenRejection::WrongAudience`]: it is for the client's resource servers (which
-    /// verify it with a [`TokenVerifier`](crate::token::TokenVerifier)) and userinfo, never
+    /// verify it with a [`TokenVerifier`]) and userinfo, never
     /// for acting on the account itself.
     pub async fn authenticate(&self, access_token: &str) -> Result<Principal> {
         let claims = self.inner.verifier.verify_access_cached(access_token)?;

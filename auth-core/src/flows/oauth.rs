@@ -25,8 +25,8 @@ use crate::id::{Amr, OpaqueSecret, SessionId, UserId};
 use crate::oauth::authorize::{error_location, redirect_location};
 use crate::oauth::grant::CODE_TTL;
 use crate::oauth::{
-    AuthorizationCode, AuthorizationRequest, Client, ClientGrant, Consent, ErrorCode, GrantType,
-    OAuthError, Redemption,
+    AuthorizationCode, AuthorizationRequest, Client, ClientGrant, CodeChallenge, Consent,
+    ErrorCode, GrantType, OAuthError, Redemption,
 };
 use crate::store::{Session, User};
 use crate::token::{Algorithm, Audience, NewToken, TokenKind, TokenVerifier};
@@ -45,7 +45,7 @@ pub enum Authorization {
     Redirect(String),
     /// The user must sign in (again) first, then come back with `resume` (pass it back to
     /// [`authorize`](Authenticator::authorize)): it says, under this server's key and for
-    /// this client only, that an authentication since now satisfies the request.
+    /// this very request only, that an authentication since now satisfies it.
     SignIn {
         /// The account the client expects, for the sign-in page.
         login_hint: Option<String>,
@@ -232,26 +232,60 @@ impl Authenticator {
         Ok(withdrawn || ended)
     }
 
-    /// `{seconds}.{mac}`: `now` and the client under this server's key.
-    fn resume_marker(&self, now: SystemTime, client: &Client) -> String {
+    /// `{seconds}.{mac}`: `now` and the request under this server's key.
+    fn resume_marker(&self, now: SystemTime, request: &AuthorizationRequest) -> String {
         let seconds = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
-        format!("{seconds}.{}", self.resume_mac(seconds, client))
+        format!("{seconds}.{}", self.resume_mac(seconds, request))
     }
 
-    fn resume_mac(&self, seconds: u64, client: &Client) -> String {
+    /// The MAC of a marker: its time and every parameter of the request that decides what
+    /// the sign-in is for, each length-prefixed, so a marker satisfies that request alone.
+    fn resume_mac(&self, seconds: u64, request: &AuthorizationRequest) -> String {
         use hmac::Mac as _;
         let key = self.derive_key("oauth: sign-in resume marker");
         let mut mac = <hmac::Hmac<Sha256> as hmac::Mac>::new_from_slice(key.as_ref())
             .expect("HMAC takes any key length");
-        mac.update(format!("{seconds}.{}", client.id).as_bytes());
+        let scope = request.scope.to_string();
+        let max_age = request.max_age.map(|age| age.to_string());
+        let prompt = format!(
+            "{}{}{}",
+            u8::from(request.prompt.none),
+            u8::from(request.prompt.login),
+            u8::from(request.prompt.consent)
+        );
+        let seconds = seconds.to_string();
+        for part in [
+            Some(seconds.as_str()),
+            Some(request.client_id.as_str()),
+            Some(request.redirect_uri.as_str()),
+            Some(scope.as_str()),
+            request.state.as_deref(),
+            request.nonce.as_deref(),
+            request.code_challenge.as_ref().map(CodeChallenge::as_str),
+            Some(prompt.as_str()),
+            max_age.as_deref(),
+        ] {
+            match part {
+                Some(part) => {
+                    mac.update(&(part.len() as u64).to_be_bytes());
+                    mac.update(part.as_bytes());
+                }
+                None => mac.update(&u64::MAX.to_be_bytes()),
+            }
+        }
         URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
     }
 
-    /// The time a genuine, recent marker for `client` names.
-    fn resumed(&self, marker: &str, client: &Client, now: SystemTime) -> Option<SystemTime> {
+    /// The time a genuine, recent marker for `request` names.
+    fn resumed(
+        &self,
+        marker: &str,
+        request: &AuthorizationRequest,
+        now: SystemTime,
+    ) -> Option<SystemTime> {
         let (seconds, mac) = marker.split_once('.')?;
         let seconds: u64 = seconds.parse().ok()?;
-        let expected = self.resume_mac(seconds, client);
+        let expected = self.resume_mac(seconds, request);
         if !bool::from(subtle::ConstantTimeEq::ct_eq(
             expected.as_bytes(),
             mac.as_bytes(),
@@ -260,6 +294,14 @@ impl Authenticator {
         }
         let at = UNIX_EPOCH.checked_add(Duration::from_secs(seconds))?;
         (now.duration_since(at).ok()? <= RESUME_TTL).then_some(at)
+    }
+
+    /// Whether the key set has a signing key for `client`'s ID tokens.
+    pub(super) fn can_sign_id_tokens(&self, client: &Client) -> bool {
+        client
+            .id_token_alg
+            .parse::<Algorithm>()
+            .is_ok_and(|algorithm| self.inner.issuer.keys().signing_key(algorithm).is_some())
     }
 
     /// What `user` holds plus the identity scopes: what they may grant a client.
@@ -279,7 +321,7 @@ impl Authenticator {
     /// Decides an authorization request that [`RawRequest::validate`] accepted, for the user
     /// signed in to the browser (`principal`, `None` if nobody is). `resume` is the marker of
     /// an earlier [`Authorization::SignIn`] the browser comes back from (one that is forged,
-    /// another client's or older than [`RESUME_TTL`] counts for nothing); `answer` what the
+    /// another request's or older than [`RESUME_TTL`] counts for nothing); `answer` what the
     /// consent page answered. Consent is asked of third-party clients for
     /// scopes the user has not agreed to before (always with `prompt=consent`); with
     /// `prompt=none` nothing is asked, the client gets `login_required` or
@@ -295,7 +337,7 @@ impl Authenticator {
         answer: &ConsentAnswer,
     ) -> Result<Authorization> {
         let now = self.now();
-        let signed_in_after = resume.and_then(|marker| self.resumed(marker, client, now));
+        let signed_in_after = resume.and_then(|marker| self.resumed(marker, request, now));
         let refuse = |code: ErrorCode, description: &str| {
             Ok(Authorization::Redirect(error_location(
                 &request.redirect_uri,
@@ -313,7 +355,7 @@ impl Authenticator {
             } else {
                 Ok(Authorization::SignIn {
                     login_hint: request.login_hint.clone(),
-                    resume: self.resume_marker(now, client),
+                    resume: self.resume_marker(now, request),
                 })
             }
         };
@@ -358,11 +400,7 @@ impl Authenticator {
                 "none of the requested scopes can be granted to this client and user",
             );
         }
-        let can_sign = client
-            .id_token_alg
-            .parse::<Algorithm>()
-            .is_ok_and(|algorithm| self.inner.issuer.keys().signing_key(algorithm).is_some());
-        if scope.contains("openid") && !can_sign {
+        if scope.contains("openid") && !self.can_sign_id_tokens(client) {
             tracing::error!(
                 client = %client.id,
                 alg = client.id_token_alg,
@@ -489,7 +527,8 @@ impl Authenticator {
                 .await;
                 // The id is refused first, then the session ended: an exchange still opening
                 // that session either finds it refused or is ended after it opened.
-                let until = now + self.inner.config.tokens.access_ttl;
+                let tokens = &self.inner.config.tokens;
+                let until = now + tokens.access_ttl + tokens.leeway;
                 let ended = match self.inner.sid_check.revoke(&session, until).await {
                     Ok(()) => {
                         self.end_session(code.user_id, &session, SessionEnd::CodeReplayed, from)
@@ -610,6 +649,22 @@ impl Authenticator {
                 .await?;
             return Err(Error::InvalidCredentials);
         }
+        // Consent withdrawn while this session opened: withdrawing deletes the consent, then
+        // ends the sessions it finds, so a session opened before this check is found.
+        if !client.first_party {
+            let consented = self
+                .inner
+                .stores
+                .grants
+                .consent(&user.id, &client.id)
+                .await?
+                .is_some_and(|consent| scope.is_subset(&consent.scope));
+            if !consented {
+                self.end_session(user.id, &session_id, SessionEnd::ConsentWithdrawn, from)
+                    .await?;
+                return Err(Error::InvalidCredentials);
+            }
+        }
         self.emit(
             AuthEventKind::ClientAuthorized {
                 client: client.id.to_string(),
@@ -643,7 +698,7 @@ impl Authenticator {
                 .amr(amr.methods().iter().copied())
                 .auth_time(unix_seconds(auth_time))
                 .scope(scope.iter().map(Scope::as_str))
-                .audience(self.client_audience(client, &scope))
+                .audience(self.client_audience(client))
                 .client_id(client.id.as_str()),
         )?;
         let id_token = if scope.contains("openid") {
@@ -680,8 +735,9 @@ impl Authenticator {
     }
 
     /// The `aud` of `client`'s access tokens: its resource servers (the server's audience
-    /// unless it registered its own), and the issuer when `openid` lets it call userinfo.
-    fn client_audience(&self, client: &Client, scope: &ScopeSet) -> Audience {
+    /// unless it registered its own), and the issuer, whose userinfo takes them (and answers
+    /// `insufficient_scope` to one without `openid`).
+    fn client_audience(&self, client: &Client) -> Audience {
         let tokens = &self.inner.config.tokens;
         let mut audience = vec![
             client
@@ -689,7 +745,7 @@ impl Authenticator {
                 .clone()
                 .unwrap_or_else(|| tokens.audience.clone()),
         ];
-        if scope.contains("openid") && !audience.contains(&tokens.issuer) {
+        if !audience.contains(&tokens.issuer) {
             audience.push(tokens.issuer.clone());
         }
         Audience::from(audience)

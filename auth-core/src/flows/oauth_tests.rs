@@ -443,6 +443,11 @@ async fn refresh_tokens_belong_to_their_client_and_rotate_with_reuse_detection()
         .await
         .unwrap();
     assert_eq!(next.scope, narrower);
+    // Without openid, userinfo is not the token's to call: insufficient scope.
+    assert!(matches!(
+        w.auth.userinfo(next.access_token.expose_secret()).await,
+        Err(Error::InvalidScope(_))
+    ));
     assert!(next.id_token.is_none(), "no openid in this token's scope");
     let next_refresh = next.refresh_token.unwrap();
 
@@ -594,6 +599,18 @@ async fn prompt_login_and_max_age_ask_for_a_new_sign_in_once() {
     else {
         panic!("no session, no code");
     };
+    // The same client, another request (another state): its marker is no good here either.
+    let mut elsewhere = login.clone();
+    elsewhere.state = Some("another-state".into());
+    let Authorization::SignIn {
+        resume: another_request,
+        ..
+    } = w
+        .decide(&elsewhere, &client, None, ConsentAnswer::NotAsked)
+        .await
+    else {
+        panic!("no session, no code");
+    };
     let (seconds, _) = resume.split_once('.').unwrap();
     let forged = [
         format!("{seconds}.AAAA"),
@@ -603,6 +620,7 @@ async fn prompt_login_and_max_age_ask_for_a_new_sign_in_once() {
             resume.split_once('.').unwrap().1
         ),
         others,
+        another_request,
         "0.x".to_owned(),
         format!("{}.x", u64::MAX),
         String::new(),
@@ -667,6 +685,8 @@ async fn withdrawing_consent_ends_the_clients_sessions_only() {
         .exchange_code(&other, &code, Some(REDIRECT), Some(VERIFIER), None)
         .await
         .unwrap();
+    // A code issued before the withdrawal, not yet exchanged.
+    let pending = w.code(&request(&client, &[]), &client, &principal).await;
     let listed: Vec<_> = w
         .auth
         .consents(&user.id)
@@ -689,6 +709,12 @@ async fn withdrawing_consent_ends_the_clients_sessions_only() {
             .unwrap()
     );
     w.assert_ended(&client, mine).await;
+    let voided = w
+        .auth
+        .exchange_code(&client, &pending, Some(REDIRECT), Some(VERIFIER), None)
+        .await
+        .unwrap_err();
+    assert_eq!(voided.code, ErrorCode::InvalidGrant);
     // The other client, and the browser session, go on.
     assert!(
         w.auth

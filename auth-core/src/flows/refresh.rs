@@ -166,6 +166,17 @@ impl Authenticator {
                 }
             }
         };
+        // Every check before the rotation: an ID token that cannot be signed must not cost
+        // the client its refresh token.
+        if let Some(client) = bound_to
+            && scope.contains("openid")
+            && !self.can_sign_id_tokens(client)
+        {
+            return Err(Error::Config(format!(
+                "no signing key for client {}'s ID tokens ({})",
+                client.id, client.id_token_alg
+            )));
+        }
         let successor = NewRefreshToken::issue(now, now + lifetimes.idle);
         let rotation = stores
             .refresh

@@ -25,9 +25,10 @@ use super::{Chrome, Ctx, MessagePage, UiState, error_page, html, see_other};
 /// the library's signed marker of when and for which client ([`Authorization::SignIn`]).
 const RESUME: &str = "resume";
 
-/// The longest authorization request taken, in bytes of query: it must come back whole
-/// through the sign-in pages' `return_to`.
-const MAX_REQUEST_LEN: usize = 3072;
+/// The longest authorization request taken, in bytes of query. One that sends the user to
+/// sign in must also come back whole through the sign-in pages' `return_to`
+/// ([`super::MAX_RETURN_LEN`]), checked when that address is made.
+const MAX_REQUEST_LEN: usize = super::MAX_RETURN_LEN;
 
 #[derive(Template)]
 #[template(path = "ui/consent.html")]
@@ -159,7 +160,18 @@ async fn decide(
         }
         Ok(Authorization::Redirect(location)) => see_other(&location, Vec::new()),
         Ok(Authorization::SignIn { login_hint, resume }) => {
-            sign_in(&pairs, login_hint.as_deref(), &resume)
+            match sign_in(&pairs, login_hint.as_deref(), &resume) {
+                Some(response) => response,
+                None => refused_page(
+                    state,
+                    ctx,
+                    &OAuthError::invalid_request(format!(
+                        "the request is too long to come back through the sign-in page \
+                         ({} bytes at most)",
+                        super::MAX_RETURN_LEN
+                    )),
+                ),
+            }
         }
         Ok(Authorization::Consent { client, scope }) => {
             consent_page(state, ctx, &client, &scope, query, &request.redirect_uri).await
@@ -186,21 +198,28 @@ async fn decide(
     }
 }
 
-/// To the sign-in page, to come back here with [`RESUME`] set.
-fn sign_in(pairs: &[(String, String)], login_hint: Option<&str>, resume: &str) -> Response {
+/// To the sign-in page, to come back here with [`RESUME`] set; `None` if the way back is
+/// longer than a `return_to` may be.
+fn sign_in(pairs: &[(String, String)], login_hint: Option<&str>, resume: &str) -> Option<Response> {
     let mut back = form_urlencoded::Serializer::new(String::new());
     for (name, value) in pairs.iter().filter(|(name, _)| name != RESUME) {
         back.append_pair(name, value);
     }
     back.append_pair(RESUME, resume);
     let return_to = format!("{}?{}", crate::oauth::AUTHORIZE, back.finish());
+    if return_to.len() > super::MAX_RETURN_LEN {
+        return None;
+    }
     let mut query = form_urlencoded::Serializer::new(String::new());
     query.append_pair("return_to", &return_to);
     query.append_pair("again", "1");
     if let Some(hint) = login_hint {
         query.append_pair("login_hint", hint);
     }
-    see_other(&format!("/ui/sign-in?{}", query.finish()), Vec::new())
+    Some(see_other(
+        &format!("/ui/sign-in?{}", query.finish()),
+        Vec::new(),
+    ))
 }
 
 /// The CSP source of the origin a redirect URI is on: `https://host:port`, or `scheme:` for

@@ -463,13 +463,16 @@ fn see_other(location: &str, cookies: Vec<HeaderValue>) -> Response {
     response
 }
 
+/// The longest `return_to`, in bytes: an OAuth authorization request comes back through it.
+pub(crate) const MAX_RETURN_LEN: usize = 4096;
+
 /// `raw` if it is a path on this server (`/` then anything but a second `/` or `\`, no
 /// control character or space, at most 4096 bytes: an OAuth authorization request comes back
 /// whole); the account page otherwise. Never an
 /// absolute or scheme-relative URL: no open redirect.
 pub(crate) fn safe_return(raw: Option<&str>) -> String {
     let safe = |path: &str| {
-        path.len() <= 4096
+        path.len() <= MAX_RETURN_LEN
             && path.starts_with('/')
             && !path.starts_with("//")
             && !path.contains('\\')

@@ -26,7 +26,7 @@ import requests
 from authlib.common.security import generate_token
 from authlib.integrations.base_client.sync_openid import OpenIDMixin
 from authlib.integrations.requests_client import OAuth2Session
-from joserfc.errors import JoseError
+from joserfc.errors import BadSignatureError
 
 SCOPE = "openid email offline_access"
 
@@ -36,18 +36,18 @@ class Browser:
 
     def __init__(self):
         self.cookies = {}
-        self.http = requests.Session()
 
     def _send(self, method, url, data=None):
         header = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
-        answer = self.http.request(
+        answer = requests.request(
             method, url, data=data, allow_redirects=False,
             headers={"Cookie": header, "Accept": "text/html"} if header else {"Accept": "text/html"},
+            timeout=10,
         )
         for line in answer.raw.headers.getlist("Set-Cookie"):
             pair = line.split(";", 1)[0]
             name, _, value = pair.partition("=")
-            if "Max-Age=0" in line:
+            if "max-age=0" in line.lower():
                 self.cookies.pop(name, None)
             else:
                 self.cookies[name] = value
@@ -194,7 +194,7 @@ def main():
     try:
         ids.parse_id_token(dict(token, id_token=tampered(token["id_token"])), nonce=nonce)
         tamper = "accepted"
-    except JoseError as error:
+    except BadSignatureError as error:
         tamper = f"refused: {type(error).__name__}"
 
     print(json.dumps({

@@ -122,6 +122,10 @@ async function signIn(withEmail) {
     });
   }
   expect(answer, 303, 'the way back to the client');
+  const back = new URL(answer.headers.get('location'));
+  if (!back.searchParams.get('code') || back.searchParams.get('error')) {
+    fail(`no code on the way back: ${back}`);
+  }
   return {
     callback: new URL(answer.headers.get('location')),
     checks: { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce, idTokenExpected: true },
@@ -142,7 +146,7 @@ try {
   await client.authorizationCodeGrant(config, second.callback, second.checks);
   tampered = 'accepted';
 } catch (error) {
-  tampered = `refused: ${error.code ?? error.name}`;
+  tampered = `refused: ${error.cause?.message ?? error.message}`;
 }
 // The callback's iss must be this issuer: another one is refused before any exchange.
 const third = await signIn(false);
@@ -152,7 +156,7 @@ try {
   await client.authorizationCodeGrant(config, third.callback, third.checks);
   wrongIss = 'accepted';
 } catch (error) {
-  wrongIss = `refused: ${error.code ?? error.name}`;
+  wrongIss = `refused: ${error.cause?.message ?? error.message}`;
 }
 
 console.log(JSON.stringify({
