@@ -19,8 +19,8 @@ use crate::clock::ManualClock;
 use crate::error::TokenRejection;
 use crate::event::{Actor, MemoryEventSink};
 use crate::oauth::{
-    AuthorizationRequest, Client, ClientAuthMethod, ErrorCode, GrantType, NewClient, Prompt,
-    RawRequest,
+    AuthorizationRequest, Client, ClientAuthMethod, ErrorCode, GrantType, NewClient, OAuthError,
+    Prompt, RawRequest,
 };
 use crate::store::User;
 use crate::testing::{self, AUDIENCE, ISSUER};
@@ -124,6 +124,18 @@ impl World {
             .authorize(request, client, principal, None, &answer)
             .await
             .unwrap()
+    }
+
+    /// `code` exchanged by `client` as its request asked: the registered redirect URI and
+    /// the verifier of the challenge.
+    async fn exchange(
+        &self,
+        client: &Client,
+        code: &str,
+    ) -> std::result::Result<ClientTokens, OAuthError> {
+        self.auth
+            .exchange_code(client, code, Some(REDIRECT), Some(VERIFIER), None)
+            .await
     }
 
     /// The decision on `request` for `principal` coming back from a sign-in with `marker`.
@@ -246,11 +258,7 @@ async fn a_code_becomes_tokens_once_with_an_id_token_that_says_who_and_how() {
     );
     let code = w.code(&request, &client, &principal).await;
 
-    let tokens = w
-        .auth
-        .exchange_code(&client, &code, Some(REDIRECT), Some(VERIFIER), None)
-        .await
-        .unwrap();
+    let tokens = w.exchange(&client, &code).await.unwrap();
     assert_eq!(tokens.scope, scope);
     assert!(tokens.refresh_token.is_some(), "offline_access was granted");
 
@@ -316,11 +324,7 @@ async fn a_code_becomes_tokens_once_with_an_id_token_that_says_who_and_how() {
     }
 
     // Used once: a second exchange fails and ends what the first one opened.
-    let again = w
-        .auth
-        .exchange_code(&client, &code, Some(REDIRECT), Some(VERIFIER), None)
-        .await
-        .unwrap_err();
+    let again = w.exchange(&client, &code).await.unwrap_err();
     assert_eq!(again.code, ErrorCode::InvalidGrant);
     assert!(matches!(
         w.auth.userinfo(tokens.access_token.expose_secret()).await,
@@ -413,11 +417,7 @@ async fn refresh_tokens_belong_to_their_client_and_rotate_with_reuse_detection()
     let other = w.client(ClientAuthMethod::ClientSecretBasic, true).await;
     let (_, principal) = w.user("ada@example.com").await;
     let code = w.code(&request(&client, &[]), &client, &principal).await;
-    let tokens = w
-        .auth
-        .exchange_code(&client, &code, Some(REDIRECT), Some(VERIFIER), None)
-        .await
-        .unwrap();
+    let tokens = w.exchange(&client, &code).await.unwrap();
     let refresh = tokens.refresh_token.unwrap();
 
     // Another client, and the server's own refresh, are refused without spending it.
@@ -650,20 +650,12 @@ async fn a_credentials_change_ends_the_grant_and_its_pending_codes() {
     let client = w.client(ClientAuthMethod::ClientSecretBasic, true).await;
     let (user, principal) = w.user("ada@example.com").await;
     let code = w.code(&request(&client, &[]), &client, &principal).await;
-    let tokens = w
-        .auth
-        .exchange_code(&client, &code, Some(REDIRECT), Some(VERIFIER), None)
-        .await
-        .unwrap();
+    let tokens = w.exchange(&client, &code).await.unwrap();
     // A code issued before the change is refused after it too.
     let pending = w.code(&request(&client, &[]), &client, &principal).await;
     w.auth.sign_out_everywhere(&user.id).await.unwrap();
     w.assert_ended(&client, tokens).await;
-    let refused = w
-        .auth
-        .exchange_code(&client, &pending, Some(REDIRECT), Some(VERIFIER), None)
-        .await
-        .unwrap_err();
+    let refused = w.exchange(&client, &pending).await.unwrap_err();
     assert_eq!(refused.code, ErrorCode::InvalidGrant);
 }
 
@@ -674,17 +666,9 @@ async fn withdrawing_consent_ends_the_clients_sessions_only() {
     let other = w.client(ClientAuthMethod::ClientSecretBasic, false).await;
     let (user, principal) = w.user("ada@example.com").await;
     let code = w.code(&request(&client, &[]), &client, &principal).await;
-    let mine = w
-        .auth
-        .exchange_code(&client, &code, Some(REDIRECT), Some(VERIFIER), None)
-        .await
-        .unwrap();
+    let mine = w.exchange(&client, &code).await.unwrap();
     let code = w.code(&request(&other, &[]), &other, &principal).await;
-    let theirs = w
-        .auth
-        .exchange_code(&other, &code, Some(REDIRECT), Some(VERIFIER), None)
-        .await
-        .unwrap();
+    let theirs = w.exchange(&other, &code).await.unwrap();
     // A code issued before the withdrawal, not yet exchanged.
     let pending = w.code(&request(&client, &[]), &client, &principal).await;
     let listed: Vec<_> = w
@@ -709,11 +693,7 @@ async fn withdrawing_consent_ends_the_clients_sessions_only() {
             .unwrap()
     );
     w.assert_ended(&client, mine).await;
-    let voided = w
-        .auth
-        .exchange_code(&client, &pending, Some(REDIRECT), Some(VERIFIER), None)
-        .await
-        .unwrap_err();
+    let voided = w.exchange(&client, &pending).await.unwrap_err();
     assert_eq!(voided.code, ErrorCode::InvalidGrant);
     // The other client, and the browser session, go on.
     assert!(
@@ -761,11 +741,7 @@ async fn a_client_may_name_its_resource_servers_and_its_id_token_algorithm() {
         .client;
     let (_, principal) = w.user("ada@example.com").await;
     let code = w.code(&request(&client, &[]), &client, &principal).await;
-    let tokens = w
-        .auth
-        .exchange_code(&client, &code, Some(REDIRECT), Some(VERIFIER), None)
-        .await
-        .unwrap();
+    let tokens = w.exchange(&client, &code).await.unwrap();
     assert!(tokens.refresh_token.is_none(), "the client may not refresh");
     let id_token = tokens.id_token.as_ref().unwrap();
     let header = jsonwebtoken::decode_header(id_token.expose_secret()).unwrap();
@@ -830,11 +806,7 @@ async fn a_code_replayed_while_its_first_exchange_opens_its_session_leaves_nothi
         })
     };
     pausing.reached.notified().await;
-    let replay = w
-        .auth
-        .exchange_code(&client, &code, Some(REDIRECT), Some(VERIFIER), None)
-        .await
-        .unwrap_err();
+    let replay = w.exchange(&client, &code).await.unwrap_err();
     assert_eq!(replay.code, ErrorCode::InvalidGrant);
     pausing.release.notify_one();
     let first = first.await.unwrap().unwrap_err();
