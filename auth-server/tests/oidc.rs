@@ -1,6 +1,7 @@
 //! The OpenID provider end to end on PostgreSQL, checked by relying parties no one here wrote:
 //! Python's authlib through discovery, the hosted sign-in and consent pages, the code exchange,
-//! ID token verification, userinfo and refresh; and the endpoints' refusals by hand.
+//! ID token verification, userinfo and refresh; npm's openid-client; the example relying party
+//! in `examples/` (the `openidconnect` crate); and the endpoints' refusals by hand.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -66,13 +67,18 @@ impl Provider {
 
     /// Registers a client from the command line: its JSON, the secret among it.
     fn client(&self, method: &str, first_party: bool) -> Value {
+        self.client_to(REDIRECT, method, first_party)
+    }
+
+    /// [`Self::client`] with its own redirect URI.
+    fn client_to(&self, redirect: &str, method: &str, first_party: bool) -> Value {
         let mut args = vec![
             "client",
             "create",
             "--name",
             "Relying party",
             "--redirect-uri",
-            REDIRECT,
+            redirect,
             "--auth-method",
             method,
             "--scope",
@@ -459,5 +465,310 @@ async fn openid_client_signs_a_user_in_and_refuses_a_tampered_id_token_and_a_for
         seen["wrong_iss"], "refused: unexpected \"iss\" (issuer) response parameter value",
         "{seen}"
     );
+    provider.stop().await;
+}
+
+/// A browser of our own over plain HTTP to loopback origins: cookies kept per port (`Secure`
+/// ones too, as a browser does for loopback), redirects followed by the caller.
+#[derive(Default)]
+struct Jar(HashMap<u16, HashMap<String, String>>);
+
+impl Jar {
+    async fn get(&mut self, url: &str) -> Answer {
+        self.send(url, "GET", &[]).await
+    }
+
+    async fn post(&mut self, url: &str, fields: &[(&str, &str)]) -> Answer {
+        self.send(url, "POST", fields).await
+    }
+
+    async fn send(&mut self, url: &str, method: &str, fields: &[(&str, &str)]) -> Answer {
+        let parsed = url::Url::parse(url).unwrap();
+        let port = parsed.port().unwrap();
+        let target = &parsed[url::Position::BeforePath..];
+        let cookies = self.0.entry(port).or_default();
+        let cookie = cookies
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let mut headers = vec!["Accept: text/html".to_owned()];
+        if !cookie.is_empty() {
+            headers.push(format!("Cookie: {cookie}"));
+        }
+        if method == "POST" {
+            headers.push("Content-Type: application/x-www-form-urlencoded".to_owned());
+        }
+        let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields)
+            .finish();
+        let answer = send(port, method, target, &headers, body.as_bytes()).await;
+        for line in answer.raw_head.lines().skip(1) {
+            let Some((field, value)) = line.split_once(':') else {
+                continue;
+            };
+            if !field.eq_ignore_ascii_case("set-cookie") {
+                continue;
+            }
+            let pair = value.trim().split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            if value.is_empty() || value.to_ascii_lowercase().contains("max-age=0") {
+                cookies.remove(name);
+            } else {
+                cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        answer
+    }
+
+    fn cookie(&self, port: u16, name: &str) -> Option<String> {
+        self.0.get(&port)?.get(name).cloned()
+    }
+
+    /// Follows `url` through the provider (sign-in, consent with `decision`) until a redirect
+    /// to `redirect`, which it returns without following.
+    async fn authorize(
+        &mut self,
+        url: &str,
+        redirect: &str,
+        email: &str,
+        decision: &str,
+    ) -> String {
+        let mut url = url.to_owned();
+        for _ in 0..8 {
+            if url.starts_with(redirect) {
+                return url;
+            }
+            let page = self.get(&url).await;
+            let answer = match page.status {
+                303 => page,
+                200 if page.raw_body.contains("action=\"/ui/sign-in\"") => {
+                    let mut fields = hidden_fields(&page.raw_body);
+                    fields.push(("email".to_owned(), email.to_owned()));
+                    fields.push(("password".to_owned(), PASSWORD.to_owned()));
+                    let fields: Vec<(&str, &str)> = fields
+                        .iter()
+                        .map(|(k, v)| (k.as_str(), v.as_str()))
+                        .collect();
+                    self.post(&resolve(&url, "/ui/sign-in"), &fields).await
+                }
+                200 if page.raw_body.contains("id=\"consent-allow\"") => {
+                    let mut fields = hidden_fields(&page.raw_body);
+                    fields.push(("decision".to_owned(), decision.to_owned()));
+                    let fields: Vec<(&str, &str)> = fields
+                        .iter()
+                        .map(|(k, v)| (k.as_str(), v.as_str()))
+                        .collect();
+                    self.post(&resolve(&url, "/oauth2/authorize"), &fields)
+                        .await
+                }
+                _ => panic!("{url}: {} {}", page.status, page.raw_body),
+            };
+            assert_eq!(answer.status, 303, "{url}: {}", answer.raw_body);
+            url = resolve(&url, answer.header("location").unwrap());
+        }
+        panic!("no redirect to {redirect} after 8 steps");
+    }
+}
+
+/// `location` read against the page at `base`.
+fn resolve(base: &str, location: &str) -> String {
+    url::Url::parse(base)
+        .unwrap()
+        .join(location)
+        .unwrap()
+        .into()
+}
+
+/// The hidden inputs of a page's forms, unescaped.
+fn hidden_fields(html: &str) -> Vec<(String, String)> {
+    let attribute = |tag: &str, name: &str| {
+        let start = tag.find(&format!(" {name}=\""))? + name.len() + 3;
+        Some(unescape(tag[start..].split('"').next()?))
+    };
+    html.split("<input")
+        .skip(1)
+        .filter_map(|rest| rest.split('>').next())
+        .filter(|tag| tag.contains("type=\"hidden\""))
+        .filter_map(|tag| Some((attribute(tag, "name")?, attribute(tag, "value")?)))
+        .collect()
+}
+
+fn unescape(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        let (entity, after) = rest[at + 1..].split_once(';').unwrap();
+        out.push(match entity {
+            "amp" => '&',
+            "lt" => '<',
+            "gt" => '>',
+            "quot" => '"',
+            "apos" => '\'',
+            hex if hex.starts_with("#x") || hex.starts_with("#X") => {
+                char::from_u32(u32::from_str_radix(&hex[2..], 16).unwrap()).unwrap()
+            }
+            decimal => char::from_u32(decimal[1..].parse().unwrap()).unwrap(),
+        });
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `url` with the query parameter `name` set to `value`.
+fn with_param(url: &str, name: &str, value: &str) -> String {
+    let mut parsed = url::Url::parse(url).unwrap();
+    let pairs: Vec<(String, String)> = parsed
+        .query_pairs()
+        .map(|(k, v)| {
+            let v = if k == name { value.into() } else { v };
+            (k.into_owned(), v.into_owned())
+        })
+        .collect();
+    parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    parsed.into()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_relying_party_signs_a_user_in_and_refuses_forged_answers() {
+    use auth_examples::oidc_relying_party::{self, Config, RelyingParty};
+
+    let Some(provider) = Provider::start().await else {
+        return;
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let app = format!("http://127.0.0.1:{port}");
+    let redirect = format!("{app}/callback");
+    let client = provider.client_to(&redirect, "client_secret_basic", false);
+    let rp = RelyingParty::discover(Config {
+        issuer: provider.issuer.clone(),
+        client_id: client["client_id"].as_str().unwrap().to_owned(),
+        client_secret: client["client_secret"].as_str().map(str::to_owned),
+        redirect_uri: redirect.clone(),
+    })
+    .await
+    .unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = tokio::spawn(auth_examples::axum_app::serve(
+        listener,
+        oidc_relying_party::router(rp),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let email = provider.account().await;
+    let mut browser = Jar::default();
+
+    let home = browser.get(&format!("{app}/")).await;
+    assert!(home.raw_body.contains("Not signed in"), "{}", home.raw_body);
+    let login = browser.get(&format!("{app}/login")).await;
+    assert_eq!(login.status, 303, "{}", login.raw_body);
+    let authorize = login.header("location").unwrap().to_owned();
+    assert!(
+        authorize.starts_with(&format!("{}/oauth2/authorize?", provider.issuer)),
+        "{authorize}"
+    );
+    assert!(
+        authorize.contains("code_challenge_method=S256"),
+        "{authorize}"
+    );
+    let started = browser.cookie(port, "rp_login").unwrap();
+    let callback = browser
+        .authorize(&authorize, &redirect, &email, "allow")
+        .await;
+    let signed_in = browser.get(&callback).await;
+    assert_eq!(signed_in.status, 303, "{}", signed_in.raw_body);
+    assert_eq!(signed_in.header("location"), Some("/"));
+    assert_eq!(
+        browser.cookie(port, "rp_login"),
+        None,
+        "the attempt is spent"
+    );
+    let home = browser.get(&format!("{app}/")).await;
+    assert!(
+        home.raw_body
+            .contains(&format!("Signed in as <strong>{email}</strong>")),
+        "{}",
+        home.raw_body
+    );
+
+    // The same answer again, even with the attempt's cookie: that attempt is over.
+    let replay = send(
+        port,
+        "GET",
+        &callback[app.len()..],
+        &[&format!("Cookie: rp_login={started}")],
+        b"",
+    )
+    .await;
+    assert_eq!(replay.status, 400, "{}", replay.raw_body);
+    assert!(
+        replay.raw_body.contains("No sign-in is under way"),
+        "{}",
+        replay.raw_body
+    );
+
+    // A forged `state` or a foreign `iss`: refused, and no session set. The browser is still
+    // signed in at the provider and consent is remembered, so each attempt comes straight back.
+    for (name, value, refusal) in [
+        (
+            "state",
+            "forged",
+            "does not belong to the sign-in this browser started",
+        ),
+        (
+            "iss",
+            "https://other.example.com",
+            "does not come from this application&#39;s provider",
+        ),
+    ] {
+        let login = browser.get(&format!("{app}/login")).await;
+        let authorize = login.header("location").unwrap().to_owned();
+        let callback = browser
+            .authorize(&authorize, &redirect, &email, "allow")
+            .await;
+        let answer = browser.get(&with_param(&callback, name, value)).await;
+        assert_eq!(answer.status, 400, "{name}: {}", answer.raw_body);
+        assert!(
+            answer.raw_body.contains(refusal),
+            "{name}: {}",
+            answer.raw_body
+        );
+        assert!(
+            !answer.raw_head.contains("rp_session="),
+            "{}",
+            answer.raw_head
+        );
+    }
+
+    let out = browser.post(&format!("{app}/logout"), &[]).await;
+    assert_eq!(out.status, 303, "{}", out.raw_body);
+    let home = browser.get(&format!("{app}/")).await;
+    assert!(home.raw_body.contains("Not signed in"), "{}", home.raw_body);
+
+    // Someone else declines on the consent page: the application says so and signs no one in.
+    let other = provider.account().await;
+    let mut browser = Jar::default();
+    let login = browser.get(&format!("{app}/login")).await;
+    let authorize = login.header("location").unwrap().to_owned();
+    let callback = browser
+        .authorize(&authorize, &redirect, &other, "deny")
+        .await;
+    assert!(callback.contains("error=access_denied"), "{callback}");
+    let declined = browser.get(&callback).await;
+    assert_eq!(declined.status, 403, "{}", declined.raw_body);
+    assert!(
+        declined.raw_body.contains("access_denied"),
+        "{}",
+        declined.raw_body
+    );
+    assert_eq!(browser.cookie(port, "rp_session"), None);
+
+    let _ = stop.send(());
+    served.await.unwrap().unwrap();
     provider.stop().await;
 }

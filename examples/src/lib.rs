@@ -9,6 +9,8 @@
 //! - [`hyper_server`]: the same application on plain hyper (`--bin hyper_server`).
 //! - [`tonic_server`]: a gRPC server behind `AuthLayer` (`--bin tonic_server`).
 //! - [`custom_user_store`]: a user store of the application's own (`--bin custom_user_store`).
+//! - [`oidc_relying_party`]: an application that signs its users in through an OpenID provider
+//!   (`--bin oidc_relying_party`).
 #![deny(missing_docs)]
 
 pub mod answers;
@@ -16,4 +18,5 @@ pub mod axum_app;
 pub mod custom_user_store;
 pub mod demo;
 pub mod hyper_server;
+pub mod oidc_relying_party;
 pub mod tonic_server;

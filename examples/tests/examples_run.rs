@@ -187,3 +187,37 @@ fn tonic_server_listens_on_port_and_stops_on_ctrl_c() {
     let out = server.interrupt();
     assert!(out.ends_with("shutting down\nstopped\n"), "{out}");
 }
+
+#[test]
+fn oidc_relying_party_says_what_it_lacks_and_where_discovery_failed() {
+    let bin = env!("CARGO_BIN_EXE_oidc_relying_party");
+    let output = Command::new(bin)
+        .env_remove("OIDC_ISSUER")
+        .env("PORT", "0")
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "{output:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "oidc_relying_party: OIDC_ISSUER is required\n"
+    );
+
+    // A port nothing listens on: discovery cannot reach it.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let issuer = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let output = Command::new(bin)
+        .envs([
+            ("OIDC_ISSUER", issuer.as_str()),
+            ("OIDC_CLIENT_ID", "example"),
+            ("PORT", "0"),
+        ])
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with("oidc_relying_party: discovery failed: "),
+        "{stderr}"
+    );
+}
