@@ -17,18 +17,28 @@
 //! ```
 //!
 //! What the callback checks, in order, and why:
-//! - the browser holds the cookie `/login` set: a callback this browser did not start is
-//!   refused, and each sign-in attempt can be completed once;
+//! - the browser holds the cookie `/login` set, with the attempt's `state`, `nonce` and PKCE
+//!   verifier: a callback this browser did not start is refused, and the cookie is cleared by
+//!   whatever the callback answers, so an attempt is completed once;
 //! - `iss` names the issuer (RFC 9207): a response from another provider the application also
-//!   uses cannot be passed off as this one's (mix-up attacks);
+//!   uses cannot be passed off as this one's (mix-up attacks). A response without `iss` is
+//!   refused when discovery says the provider sends it, as this server's does;
 //! - `state` matches, compared in constant time (CSRF on the redirect URI);
 //! - the code is redeemed with the PKCE verifier (a stolen code is useless alone);
-//! - the ID token's signature (keys from discovery), issuer, audience, expiry and `nonce`, and
-//!   `at_hash` against the access token it came with;
+//! - the ID token's signature (RS256 only, the algorithm the client registered, with keys from
+//!   discovery), issuer, audience, expiry and `nonce`, and `at_hash` against the access token
+//!   it came with;
 //! - userinfo answers for the same subject.
 //!
-//! Its state (sign-ins under way, sessions) lives in memory: one process, gone on restart.
-//! An application with several instances keeps both in its own store.
+//! Only `https` reaches the provider, except on loopback (`127.0.0.1`, `[::1]`, `localhost`),
+//! where a development server listens. On `https` the cookies are `__Host-` cookies: `Secure`,
+//! for this host only, never set by a sibling subdomain.
+//!
+//! Kept simple on purpose: a sign-in started in a second tab replaces the first one's cookie;
+//! the provider's keys are read once, at start (restart after the provider rotates its ID
+//! token key; a long-running application refreshes them on an unknown `kid`); sessions live
+//! in memory, one process, gone on restart (an application with several instances keeps them
+//! in its own store).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -53,8 +63,8 @@ use hyper_util::rt::TokioExecutor;
 use openidconnect::core::{
     CoreAuthDisplay, CoreAuthenticationFlow, CoreClaimName, CoreClaimType, CoreClient,
     CoreClientAuthMethod, CoreGrantType, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm,
-    CoreJweKeyManagementAlgorithm, CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
-    CoreUserInfoClaims,
+    CoreJweKeyManagementAlgorithm, CoreJwsSigningAlgorithm, CoreResponseMode, CoreResponseType,
+    CoreSubjectIdentifierType, CoreUserInfoClaims,
 };
 use openidconnect::{
     AccessTokenHash, AdditionalProviderMetadata, AsyncHttpClient, AuthorizationCode, ClientId,
@@ -69,11 +79,10 @@ use subtle::ConstantTimeEq as _;
 pub const LOGIN_TTL: Duration = Duration::from_secs(10 * 60);
 /// How long a session here lasts (the provider's session is its own).
 pub const SESSION_TTL: Duration = Duration::from_secs(8 * 60 * 60);
-/// Sign-ins under way at once; more are refused until some finish or expire.
-const MAX_LOGINS: usize = 10_000;
-/// Sessions at once.
+/// Sessions at once; more sign-ins are refused until some expire.
 const MAX_SESSIONS: usize = 100_000;
-/// The cookie that ties a callback to the browser that started the sign-in.
+/// The cookie that ties a callback to the browser that started the sign-in (`__Host-` on
+/// https).
 const LOGIN_COOKIE: &str = "rp_login";
 /// The cookie of a signed-in browser.
 const SESSION_COOKIE: &str = "rp_session";
@@ -148,18 +157,48 @@ struct Inner {
     issuer: String,
     /// Whether the provider promises `iss` in its authorization responses (then it is required).
     iss_required: bool,
-    /// Cookies marked `Secure` when the redirect URI is HTTPS.
+    /// `__Host-` cookies, `Secure`, when the redirect URI is HTTPS.
     secure: bool,
-    logins: Mutex<HashMap<String, Login>>,
     sessions: Mutex<HashMap<String, Account>>,
 }
 
-/// A sign-in under way: what the callback must find again.
+/// A sign-in under way: what the callback must find again, kept in the browser's
+/// `HttpOnly` cookie (so no number of sign-ins started fills this application's memory).
 struct Login {
     state: CsrfToken,
     nonce: Nonce,
     verifier: PkceCodeVerifier,
-    started: Instant,
+}
+
+impl Login {
+    /// `state.nonce.verifier`: all three are base64url, so `.` separates them.
+    fn to_cookie(&self) -> String {
+        format!(
+            "{}.{}.{}",
+            self.state.secret(),
+            self.nonce.secret(),
+            self.verifier.secret()
+        )
+    }
+
+    fn from_cookie(value: &str) -> Option<Self> {
+        let mut parts = value.split('.');
+        let (state, nonce, verifier) = (parts.next()?, parts.next()?, parts.next()?);
+        let base64url = |part: &str| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        };
+        if parts.next().is_some() || ![state, nonce, verifier].into_iter().all(base64url) {
+            return None;
+        }
+        Some(Self {
+            state: CsrfToken::new(state.to_owned()),
+            nonce: Nonce::new(nonce.to_owned()),
+            verifier: PkceCodeVerifier::new(verifier.to_owned()),
+        })
+    }
 }
 
 /// A signed-in browser.
@@ -176,8 +215,14 @@ impl RelyingParty {
         let http = HttpClient::new()?;
         let issuer = IssuerUrl::new(config.issuer.clone())
             .map_err(|error| StartError(format!("the issuer is not a URL: {error}")))?;
+        if !HttpClient::allowed(issuer.url()) {
+            return Err(StartError(
+                "the issuer must be https (http only on loopback, for development)".to_owned(),
+            ));
+        }
         let redirect = RedirectUrl::new(config.redirect_uri.clone())
             .map_err(|error| StartError(format!("the redirect URI is not a URL: {error}")))?;
+        let secure = redirect.url().scheme() == "https";
         // Checks that the document names this issuer, then fetches its JWKS.
         let metadata = Metadata::discover_async(issuer, &http)
             .await
@@ -196,8 +241,7 @@ impl RelyingParty {
             http,
             issuer: config.issuer,
             iss_required,
-            secure: config.redirect_uri.starts_with("https:"),
-            logins: Mutex::new(HashMap::new()),
+            secure,
             sessions: Mutex::new(HashMap::new()),
         })))
     }
@@ -214,7 +258,7 @@ pub fn router(rp: RelyingParty) -> Router {
 }
 
 async fn home(State(rp): State<RelyingParty>, headers: HeaderMap) -> Html<String> {
-    let account = cookie(&headers, SESSION_COOKIE).and_then(|id| {
+    let account = cookie(&headers, &rp.cookie_name(SESSION_COOKIE)).and_then(|id| {
         let sessions = rp.0.sessions.lock().unwrap_or_else(PoisonError::into_inner);
         sessions
             .get(id)
@@ -232,7 +276,7 @@ async fn home(State(rp): State<RelyingParty>, headers: HeaderMap) -> Html<String
     })
 }
 
-async fn login(State(rp): State<RelyingParty>) -> Result<Response, Refusal> {
+async fn login(State(rp): State<RelyingParty>) -> Response {
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let (url, state, nonce) =
         rp.0.client
@@ -248,23 +292,16 @@ async fn login(State(rp): State<RelyingParty>) -> Result<Response, Refusal> {
         state,
         nonce,
         verifier,
-        started: Instant::now(),
     };
-    let id = admit(
-        &rp.0.logins,
-        login,
-        |login| login.started.elapsed() < LOGIN_TTL,
-        MAX_LOGINS,
-    )
-    .ok_or_else(|| {
-        Refusal::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Too many sign-ins are under way; try again in a few minutes.",
-        )
-    })?;
     let mut response = Redirect::to(url.as_str()).into_response();
-    set_cookie(&mut response, &rp, LOGIN_COOKIE, &id, LOGIN_TTL);
-    Ok(response)
+    set_cookie(
+        &mut response,
+        &rp,
+        LOGIN_COOKIE,
+        &login.to_cookie(),
+        LOGIN_TTL,
+    );
+    response
 }
 
 /// The authorization response: a code, or an error, with `state` and `iss`.
@@ -281,13 +318,28 @@ async fn callback(
     State(rp): State<RelyingParty>,
     headers: HeaderMap,
     Query(answer): Query<Callback>,
-) -> Result<Response, Refusal> {
-    // Taken out whatever happens next: each sign-in attempt is answered once.
-    let login = cookie(&headers, LOGIN_COOKIE).and_then(|id| {
-        let mut logins = rp.0.logins.lock().unwrap_or_else(PoisonError::into_inner);
-        logins.remove(id)
-    });
-    let Some(login) = login.filter(|login| login.started.elapsed() < LOGIN_TTL) else {
+) -> Response {
+    let login = cookie(&headers, &rp.cookie_name(LOGIN_COOKIE)).and_then(Login::from_cookie);
+    let mut response = match finish(&rp, login, answer).await {
+        Ok(session) => {
+            let mut response = Redirect::to("/").into_response();
+            set_cookie(&mut response, &rp, SESSION_COOKIE, &session, SESSION_TTL);
+            response
+        }
+        Err(refusal) => refusal.into_response(),
+    };
+    // Cleared whatever the answer: each sign-in attempt is answered once.
+    set_cookie(&mut response, &rp, LOGIN_COOKIE, "", Duration::ZERO);
+    response
+}
+
+/// The checks of the module docs, in their order; the new session's id.
+async fn finish(
+    rp: &RelyingParty,
+    login: Option<Login>,
+    answer: Callback,
+) -> Result<String, Refusal> {
+    let Some(login) = login else {
         return Err(Refusal::new(
             StatusCode::BAD_REQUEST,
             "No sign-in is under way in this browser (or it took too long). Start again.",
@@ -327,23 +379,19 @@ async fn callback(
             "The answer holds neither a code nor an error.",
         ));
     };
-    let account = redeem(&rp, code, login).await?;
-    let id = admit(
-        &rp.0.sessions,
-        account,
-        |account| account.signed_in.elapsed() < SESSION_TTL,
-        MAX_SESSIONS,
-    )
-    .ok_or_else(|| {
-        Refusal::new(
+    let account = redeem(rp, code, login).await?;
+    let mut sessions = rp.0.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+    sessions.retain(|_, account| account.signed_in.elapsed() < SESSION_TTL);
+    if sessions.len() >= MAX_SESSIONS {
+        return Err(Refusal::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "Too many sessions; try again later.",
-        )
-    })?;
-    let mut response = Redirect::to("/").into_response();
-    set_cookie(&mut response, &rp, LOGIN_COOKIE, "", Duration::ZERO);
-    set_cookie(&mut response, &rp, SESSION_COOKIE, &id, SESSION_TTL);
-    Ok(response)
+        ));
+    }
+    // A new id for every sign-in: nothing the browser held before names the session.
+    let id = CsrfToken::new_random().secret().clone();
+    sessions.insert(id.clone(), account);
+    Ok(id)
 }
 
 /// The back channel: the code for tokens, the ID token verified, userinfo read.
@@ -370,7 +418,10 @@ async fn redeem(rp: &RelyingParty, code: String, login: Login) -> Result<Account
             &StartError("no ID token in it".to_owned()),
         )
     })?;
-    let verifier = client.id_token_verifier();
+    // RS256, what the client registered (the provider may offer more).
+    let verifier = client
+        .id_token_verifier()
+        .set_allowed_algs([CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256]);
     let claims = id_token
         .claims(&verifier, &login.nonce)
         .map_err(|error| failed("the ID token", &error))?;
@@ -411,7 +462,7 @@ async fn redeem(rp: &RelyingParty, code: String, login: Login) -> Result<Account
 }
 
 async fn logout(State(rp): State<RelyingParty>, headers: HeaderMap) -> Response {
-    if let Some(id) = cookie(&headers, SESSION_COOKIE) {
+    if let Some(id) = cookie(&headers, &rp.cookie_name(SESSION_COOKIE)) {
         let mut sessions = rp.0.sessions.lock().unwrap_or_else(PoisonError::into_inner);
         sessions.remove(id);
     }
@@ -452,24 +503,6 @@ fn page(body: &str) -> String {
     )
 }
 
-/// Keeps `value` under a new random id (the cookie's value), after dropping the entries no
-/// longer `live`; `None` when `max` live entries are already there.
-fn admit<V>(
-    map: &Mutex<HashMap<String, V>>,
-    value: V,
-    live: impl Fn(&V) -> bool,
-    max: usize,
-) -> Option<String> {
-    let mut map = map.lock().unwrap_or_else(PoisonError::into_inner);
-    map.retain(|_, entry| live(entry));
-    if map.len() >= max {
-        return None;
-    }
-    let id = CsrfToken::new_random().secret().clone();
-    map.insert(id.clone(), value);
-    Some(id)
-}
-
 /// The value of the cookie `name` the browser sent.
 fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers
@@ -481,12 +514,24 @@ fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
         .find_map(|(key, value)| (key == name).then_some(value))
 }
 
+impl RelyingParty {
+    /// `name`, with the `__Host-` prefix on https.
+    fn cookie_name(&self, name: &str) -> String {
+        if self.0.secure {
+            format!("__Host-{name}")
+        } else {
+            name.to_owned()
+        }
+    }
+}
+
 /// `HttpOnly`, `SameSite=Lax` (sent on the provider's top-level redirect back here, not on
-/// other sites' posts), and `Secure` on HTTPS.
+/// other sites' posts), and on HTTPS `Secure` with the `__Host-` prefix.
 fn set_cookie(response: &mut Response, rp: &RelyingParty, name: &str, value: &str, ttl: Duration) {
     let secure = if rp.0.secure { "; Secure" } else { "" };
     let line = format!(
-        "{name}={value}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
+        "{}={value}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
+        rp.cookie_name(name),
         ttl.as_secs()
     );
     if let Ok(value) = HeaderValue::from_str(&line) {
@@ -507,7 +552,7 @@ fn chain(error: &dyn std::error::Error) -> String {
 }
 
 /// The HTTP client `openidconnect` sends its requests with: hyper over rustls (the system's
-/// roots), HTTP or HTTPS. It never follows redirects (a provider's endpoints answer directly;
+/// roots), HTTPS, or HTTP to a loopback host only. It never follows redirects (a provider's endpoints answer directly;
 /// following one would let an answer send the client's credentials elsewhere), gives up after
 /// [`HttpClient::TIMEOUT`] and refuses bodies over [`HttpClient::MAX_BODY`].
 #[derive(Clone)]
@@ -532,7 +577,28 @@ impl HttpClient {
         ))
     }
 
+    /// Whether requests may go to `url`: https, or http to a loopback host.
+    pub fn allowed(url: &openidconnect::url::Url) -> bool {
+        use openidconnect::url::Host;
+        match (url.scheme(), url.host()) {
+            ("https", Some(_)) => true,
+            ("http", Some(Host::Domain(domain))) => domain == "localhost",
+            ("http", Some(Host::Ipv4(ip))) => ip.is_loopback(),
+            ("http", Some(Host::Ipv6(ip))) => ip.is_loopback(),
+            _ => false,
+        }
+    }
+
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
+        let allowed = openidconnect::url::Url::parse(&request.uri().to_string())
+            .is_ok_and(|url| Self::allowed(&url));
+        if !allowed {
+            return Err(HttpError(format!(
+                "{} is neither https nor loopback: the client's secret and tokens would travel \
+                 in clear",
+                request.uri()
+            )));
+        }
         let (parts, body) = request.into_parts();
         let request = http::Request::from_parts(parts, Full::new(Bytes::from(body)));
         let response = self.0.request(request).await.map_err(HttpError::new)?;
