@@ -52,6 +52,8 @@ pub enum SessionEnd {
     CodeReplayed,
     /// The user withdrew their consent to the session's client.
     ConsentWithdrawn,
+    /// The session's client revoked one of its tokens (RFC 7009): the grant ends with it.
+    ClientRevoked,
 }
 
 /// Who made a change: named in the audit events of grants and revocations.

@@ -274,7 +274,8 @@ pub(crate) struct ClientCreateArgs {
     /// Where answers may be sent: https, http on loopback, or a private-use scheme
     /// (com.example.app:/callback); repeat for each. Matched exactly, except that a loopback
     /// IP literal (127.0.0.1, [::1]) matches any port.
-    #[arg(long = "redirect-uri", required = true)]
+    /// (None for a client of client_credentials alone.)
+    #[arg(long = "redirect-uri")]
     pub(crate) redirect_uris: Vec<String>,
     /// How it authenticates: client_secret_basic (the default), client_secret_post, or none
     /// (a public client: a native or browser app, bound by PKCE alone).
@@ -298,6 +299,11 @@ pub(crate) struct ClientCreateArgs {
     /// No refresh tokens: the authorization_code grant only.
     #[arg(long)]
     pub(crate) no_refresh: bool,
+    /// A grant it may use, repeat for each: authorization_code, refresh_token,
+    /// client_credentials (a service acting for itself: no redirect URIs, scopes of its own).
+    /// None: authorization_code and refresh_token.
+    #[arg(long = "grant", conflicts_with = "no_refresh")]
+    pub(crate) grants: Vec<String>,
     #[command(flatten)]
     pub(crate) actor: ActorArgs,
     #[command(flatten)]

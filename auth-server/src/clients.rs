@@ -15,8 +15,11 @@ use crate::user::operator_authenticator;
 pub(crate) fn create(args: &ClientCreateArgs) -> ExitCode {
     run_printing("client create", async {
         let auth_method = ClientAuthMethod::parse(&args.auth_method)?;
-        // None named: the identity scopes, what signing a user in takes.
-        let named: Vec<&str> = if args.scopes.is_empty() {
+        // None named: the identity scopes, what signing a user in takes (a service names its
+        // own: registration says so).
+        let named: Vec<&str> = if args.scopes.is_empty()
+            && !(args.grants.len() == 1 && args.grants[0] == "client_credentials")
+        {
             auth_core::flows::IDENTITY_SCOPES.to_vec()
         } else {
             args.scopes.iter().map(String::as_str).collect()
@@ -25,10 +28,18 @@ pub(crate) fn create(args: &ClientCreateArgs) -> ExitCode {
             .into_iter()
             .map(Scope::parse)
             .collect::<auth_core::Result<ScopeSet>>()?;
-        let mut grant_types = vec![GrantType::AuthorizationCode];
-        if !args.no_refresh {
-            grant_types.push(GrantType::RefreshToken);
-        }
+        let grant_types = if args.grants.is_empty() {
+            let mut grants = vec![GrantType::AuthorizationCode];
+            if !args.no_refresh {
+                grants.push(GrantType::RefreshToken);
+            }
+            grants
+        } else {
+            args.grants
+                .iter()
+                .map(|name| GrantType::parse(name))
+                .collect::<auth_core::Result<Vec<_>>>()?
+        };
         let new = NewClient {
             name: args.name.clone(),
             auth_method,

@@ -1,5 +1,7 @@
-//! The OpenID provider's machine endpoints: discovery, the token endpoint and userinfo. The
-//! authorization endpoint and the consent page are hosted pages (`ui::authorize`).
+//! The OpenID provider's machine endpoints: discovery, the token endpoint (the code,
+//! refresh and client credentials grants), userinfo, introspection (RFC 7662) and revocation
+//! (RFC 7009). The authorization endpoint and the consent page are hosted pages
+//! (`ui::authorize`).
 //!
 //! Errors are RFC 6749's `{"error", "error_description"}` JSON: `400` for a bad request or
 //! grant, `401` with `WWW-Authenticate` for a client that failed to authenticate (or a bad
@@ -10,7 +12,7 @@ use auth_core::Error;
 use auth_core::authz::ScopeSet;
 use auth_core::flows::{Authenticator, ClientTokens, IDENTITY_SCOPES};
 use auth_core::oauth::client::ID_TOKEN_ALGORITHMS;
-use auth_core::oauth::{ClientAuthMethod, ErrorCode, GrantType, OAuthError};
+use auth_core::oauth::{Client, ClientAuthMethod, ErrorCode, GrantType, OAuthError};
 use auth_core::secrecy::ExposeSecret;
 use axum::Router;
 use axum::body::Bytes;
@@ -32,11 +34,15 @@ pub(crate) const AUTHORIZE: &str = "/oauth2/authorize";
 pub(crate) const TOKEN: &str = "/oauth2/token";
 /// The userinfo endpoint.
 pub(crate) const USERINFO: &str = "/oauth2/userinfo";
+/// Token introspection (RFC 7662).
+pub(crate) const INTROSPECT: &str = "/oauth2/introspect";
+/// Token revocation (RFC 7009).
+pub(crate) const REVOKE: &str = "/oauth2/revoke";
 /// The public keys.
 const JWKS: &str = "/.well-known/jwks.json";
 
 /// The route templates, for the metrics' labels.
-pub(crate) const ROUTES: &[&str] = &[DISCOVERY, TOKEN, USERINFO];
+pub(crate) const ROUTES: &[&str] = &[DISCOVERY, TOKEN, USERINFO, INTROSPECT, REVOKE];
 
 /// The machine endpoints.
 pub(crate) fn routes(auth: Authenticator, proxies: crate::proxies::ProxyPolicy) -> Router {
@@ -44,6 +50,8 @@ pub(crate) fn routes(auth: Authenticator, proxies: crate::proxies::ProxyPolicy) 
         .route(DISCOVERY, get(discovery))
         .route(TOKEN, post(token))
         .route(USERINFO, get(userinfo).post(userinfo))
+        .route(INTROSPECT, post(introspect))
+        .route(REVOKE, post(revoke))
         .with_state(auth)
         .layer(axum::Extension(proxies))
         .layer(axum::middleware::map_response(no_store))
@@ -76,7 +84,9 @@ fn metadata(auth: &Authenticator) -> serde_json::Value {
         "jwks_uri": format!("{issuer}{JWKS}"),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "introspection_endpoint": format!("{issuer}{INTROSPECT}"),
+        "revocation_endpoint": format!("{issuer}{REVOKE}"),
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": signing,
         "scopes_supported": IDENTITY_SCOPES,
@@ -87,6 +97,12 @@ fn metadata(auth: &Authenticator) -> serde_json::Value {
         "acr_values_supported": ["1", "2"],
         "prompt_values_supported": ["none", "login", "consent"],
         "token_endpoint_auth_methods_supported": [
+            "client_secret_basic", "client_secret_post", "none"
+        ],
+        "introspection_endpoint_auth_methods_supported": [
+            "client_secret_basic", "client_secret_post"
+        ],
+        "revocation_endpoint_auth_methods_supported": [
             "client_secret_basic", "client_secret_post", "none"
         ],
         "code_challenge_methods_supported": ["S256"],
@@ -265,6 +281,65 @@ fn form_of(
     Ok(form)
 }
 
+/// The client a request's form and headers authenticate (`public`: whether a public client,
+/// with its bare `client_id`, is accepted); the answer to send otherwise.
+async fn authenticated(
+    auth: &Authenticator,
+    from: std::net::IpAddr,
+    headers: &HeaderMap,
+    form: &std::collections::BTreeMap<String, String>,
+    public: bool,
+) -> Result<Client, Response> {
+    let credentials = credentials(headers, form).map_err(IntoResponse::into_response)?;
+    let basic = credentials.method == ClientAuthMethod::ClientSecretBasic;
+    if credentials.method == ClientAuthMethod::None && !public {
+        return Err(
+            invalid_client("a confidential client's credentials are required", basic)
+                .into_response(),
+        );
+    }
+    match auth
+        .authenticate_client(
+            &credentials.id,
+            credentials.secret.as_deref(),
+            credentials.method,
+            Some(from),
+        )
+        .await
+    {
+        Ok(client) => Ok(client),
+        Err(Error::InvalidCredentials) => {
+            Err(invalid_client("client authentication failed", basic).into_response())
+        }
+        Err(Error::Throttled { retry_after }) => {
+            let mut response = refuse(
+                StatusCode::TOO_MANY_REQUESTS,
+                &OAuthError::new(ErrorCode::InvalidClient, "too many failed attempts; wait"),
+            );
+            if let Ok(value) = HeaderValue::from_str(&retry_after.as_secs().max(1).to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            Err(response)
+        }
+        Err(error) => Err(store_failure(&error)),
+    }
+}
+
+/// A request's `scope`: `None` when absent; `invalid_scope` when malformed.
+fn requested_scope(
+    form: &std::collections::BTreeMap<String, String>,
+) -> Result<Option<ScopeSet>, Refused> {
+    match form.get("scope").map(|scope| ScopeSet::parse(scope)) {
+        None => Ok(None),
+        Some(Ok(scope)) => Ok(Some(scope)),
+        Some(Err(_)) => Err(Refused {
+            status: StatusCode::BAD_REQUEST,
+            error: OAuthError::new(ErrorCode::InvalidScope, "scope is malformed"),
+            basic: false,
+        }),
+    }
+}
+
 async fn token(
     State(auth): State<Authenticator>,
     ClientIp(from): ClientIp,
@@ -275,10 +350,7 @@ async fn token(
         Ok(form) => form,
         Err(refused) => return refused.into_response(),
     };
-    let credentials = match credentials(&headers, &form) {
-        Ok(credentials) => credentials,
-        Err(refused) => return refused.into_response(),
-    };
+    // Read before the client authenticates: an unknown grant costs no attempt.
     let grant = match form.get("grant_type").map(String::as_str) {
         None => return bad_request("grant_type is missing").into_response(),
         Some(name) => match GrantType::parse(name) {
@@ -288,37 +360,15 @@ async fn token(
                     StatusCode::BAD_REQUEST,
                     &OAuthError::new(
                         ErrorCode::UnsupportedGrantType,
-                        "grant_type is authorization_code or refresh_token",
+                        "grant_type is authorization_code, refresh_token or client_credentials",
                     ),
                 );
             }
         },
     };
-    let basic = credentials.method == ClientAuthMethod::ClientSecretBasic;
-    let client = match auth
-        .authenticate_client(
-            &credentials.id,
-            credentials.secret.as_deref(),
-            credentials.method,
-            Some(from),
-        )
-        .await
-    {
+    let client = match authenticated(&auth, from, &headers, &form, true).await {
         Ok(client) => client,
-        Err(Error::InvalidCredentials) => {
-            return invalid_client("client authentication failed", basic).into_response();
-        }
-        Err(Error::Throttled { retry_after }) => {
-            let mut response = refuse(
-                StatusCode::TOO_MANY_REQUESTS,
-                &OAuthError::new(ErrorCode::InvalidClient, "too many failed attempts; wait"),
-            );
-            if let Ok(value) = HeaderValue::from_str(&retry_after.as_secs().max(1).to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
-            return response;
-        }
-        Err(error) => return store_failure(&error),
+        Err(response) => return response,
     };
     if !client.allows(grant) {
         return refuse(
@@ -347,22 +397,76 @@ async fn token(
             let Some(refresh_token) = form.get("refresh_token") else {
                 return bad_request("refresh_token is missing").into_response();
             };
-            let scope = match form.get("scope").map(|scope| ScopeSet::parse(scope)) {
-                None => None,
-                Some(Ok(scope)) => Some(scope),
-                Some(Err(_)) => {
-                    return refuse(
-                        StatusCode::BAD_REQUEST,
-                        &OAuthError::new(ErrorCode::InvalidScope, "scope is malformed"),
-                    );
-                }
+            let scope = match requested_scope(&form) {
+                Ok(scope) => scope,
+                Err(refused) => return refused.into_response(),
             };
             auth.refresh_client(&client, refresh_token, scope.as_ref(), Some(from))
                 .await
         }
+        GrantType::ClientCredentials => {
+            let scope = match requested_scope(&form) {
+                Ok(scope) => scope,
+                Err(refused) => return refused.into_response(),
+            };
+            auth.client_credentials(&client, scope.as_ref())
+        }
     };
     match issued {
         Ok(tokens) => answer(&tokens),
+        Err(error) => refuse(status_of(&error), &error),
+    }
+}
+
+/// A client's request about one token (introspection, revocation): the client it
+/// authenticated as and the `token`; the answer to send otherwise.
+async fn about_token(
+    auth: &Authenticator,
+    from: std::net::IpAddr,
+    headers: &HeaderMap,
+    body: &[u8],
+    public: bool,
+) -> Result<(Client, String), Response> {
+    let form = form_of(headers, body).map_err(IntoResponse::into_response)?;
+    let client = authenticated(auth, from, headers, &form, public).await?;
+    match form.get("token") {
+        Some(token) => Ok((client, token.clone())),
+        None => Err(bad_request("token is missing").into_response()),
+    }
+}
+
+/// Token introspection (RFC 7662): a confidential client asks about `token`. `200` with
+/// `{"active": false}` for anything it may not know about.
+async fn introspect(
+    State(auth): State<Authenticator>,
+    ClientIp(from): ClientIp,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (client, token) = match about_token(&auth, from, &headers, &body, false).await {
+        Ok(request) => request,
+        Err(response) => return response,
+    };
+    match auth.introspect(&client, &token).await {
+        Ok(introspection) => axum::Json(introspection).into_response(),
+        Err(error) => store_failure(&error),
+    }
+}
+
+/// Token revocation (RFC 7009): a client gives back one of its tokens; `200` with an empty
+/// body, also for a token that is unknown or over already.
+async fn revoke(
+    State(auth): State<Authenticator>,
+    ClientIp(from): ClientIp,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (client, token) = match about_token(&auth, from, &headers, &body, true).await {
+        Ok(request) => request,
+        Err(response) => return response,
+    };
+    match auth.revoke_token(&client, &token, Some(from)).await {
+        Ok(()) => StatusCode::OK.into_response(),
         Err(error) => refuse(status_of(&error), &error),
     }
 }

@@ -797,3 +797,257 @@ async fn the_example_relying_party_signs_a_user_in_and_refuses_forged_answers() 
     served.await.unwrap().unwrap();
     provider.stop().await;
 }
+
+impl Provider {
+    /// A service client from the command line: client_credentials alone, its own audience.
+    fn service(&self) -> Value {
+        let (ok, service) = cli_json(
+            &self.schema,
+            &[
+                "client",
+                "create",
+                "--name",
+                "Billing",
+                "--grant",
+                "client_credentials",
+                "--scope",
+                "orders:read",
+                "--scope",
+                "orders:write",
+                "--audience",
+                "https://orders.example.com",
+            ],
+            &[],
+        );
+        assert!(ok, "{service}");
+        service
+    }
+
+    /// A user's tokens for `client`, by authlib's sign-in: access and refresh.
+    async fn user_tokens(&self, client: &Value) -> (String, String) {
+        let email = self.account().await;
+        let tokens = authlib_with(self, client, "client_secret_basic", &email, &["keep"]);
+        (
+            tokens["access_token"].as_str().unwrap().to_owned(),
+            tokens["refresh_token"].as_str().unwrap().to_owned(),
+        )
+    }
+}
+
+/// The arguments of the client-token scripts: the issuer, the service and the relying party
+/// with a user's tokens.
+fn client_token_args<'a>(
+    provider: &'a Provider,
+    service: &'a Value,
+    client: &'a Value,
+    tokens: &'a (String, String),
+) -> [&'a str; 7] {
+    [
+        provider.issuer.as_str(),
+        service["client_id"].as_str().unwrap(),
+        service["client_secret"].as_str().unwrap(),
+        client["client_id"].as_str().unwrap(),
+        client["client_secret"].as_str().unwrap(),
+        tokens.0.as_str(),
+        tokens.1.as_str(),
+    ]
+}
+
+#[tokio::test]
+async fn authlib_and_openid_client_get_service_tokens_introspect_and_revoke() {
+    if !require_all(&[Need::PythonAuthlib, Need::NodeOpenidClient]) {
+        return;
+    }
+    let Some(provider) = Provider::start().await else {
+        return;
+    };
+    let refused = std::process::Command::new(BIN)
+        .args(["client", "create", "--name", "Unscoped"])
+        .args(["--grant", "client_credentials"])
+        .env_clear()
+        .env("DATABASE_URL", &provider.schema.url)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && stderr.contains("names its own scopes"),
+        "{stderr}"
+    );
+    let service = provider.service();
+    assert_eq!(service["grant_types"], json!(["client_credentials"]));
+    assert_eq!(service["redirect_uris"], json!([]));
+    let client = provider.client("client_secret_basic", false);
+    let service_id = service["client_id"].as_str().unwrap();
+    let client_id = client["client_id"].as_str().unwrap();
+
+    let tokens = provider.user_tokens(&client).await;
+    let output = std::process::Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/support/oidc_client_tokens_authlib.py"
+        ))
+        .args(client_token_args(&provider, &service, &client, &tokens))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "authlib failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let seen: Value = serde_json::from_slice(&output.stdout).unwrap();
+    // client_credentials: the scopes asked for (all of its own by default), no refresh or ID
+    // token; no scope beyond its own.
+    assert_eq!(seen["own_scope"], "orders:read", "{seen}");
+    assert_eq!(seen["default_scope"], "orders:read orders:write", "{seen}");
+    assert_eq!(
+        (&seen["own_refresh_token"], &seen["own_id_token"]),
+        (&Value::Null, &Value::Null)
+    );
+    assert_eq!(seen["escalation"]["status"], 400, "{seen}");
+    assert_eq!(
+        seen["escalation"]["body"]["error"], "invalid_scope",
+        "{seen}"
+    );
+    let own = &seen["own_introspected"];
+    assert_eq!(own["status"], 200, "{seen}");
+    assert_eq!(own["body"]["active"], true, "{seen}");
+    assert_eq!(own["body"]["client_id"], service_id, "{seen}");
+    assert_eq!(own["body"]["sub"], service_id, "{seen}");
+    assert_eq!(own["body"]["scope"], "orders:read", "{seen}");
+    assert_eq!(own["body"]["aud"], "https://orders.example.com", "{seen}");
+    assert_eq!(seen["wrong_secret"]["status"], 401, "{seen}");
+    assert_eq!(seen["wrong_secret"]["body"]["error"], "invalid_client");
+    assert_eq!(seen["own_revoked"]["status"], 400, "{seen}");
+    assert_eq!(
+        seen["own_revoked"]["body"]["error"], "unsupported_token_type",
+        "{seen}"
+    );
+    // The user's tokens: described to their client; the refresh token to no one else, and
+    // only their client may revoke it; revoking it ends the grant.
+    let access = &seen["access_introspected"]["body"];
+    assert_eq!(
+        (
+            &access["active"],
+            &access["client_id"],
+            &access["token_type"]
+        ),
+        (&json!(true), &json!(client_id), &json!("Bearer")),
+        "{seen}"
+    );
+    let refresh = &seen["refresh_introspected"]["body"];
+    assert_eq!(
+        (&refresh["active"], &refresh["token_use"]),
+        (&json!(true), &json!("refresh_token")),
+        "{seen}"
+    );
+    assert_eq!(seen["refresh_by_service"]["body"], json!({"active": false}));
+    assert_eq!(seen["revoked_by_service"]["status"], 400, "{seen}");
+    assert_eq!(seen["revoked"]["status"], 200, "{seen}");
+    assert_eq!(seen["revoked"]["body"], Value::Null, "{seen}");
+    assert_eq!(seen["access_after"]["body"], json!({"active": false}));
+    assert_eq!(seen["refresh_after"]["body"], json!({"active": false}));
+    assert_eq!(seen["revoked_again"]["status"], 200, "{seen}");
+    let port = provider.server.port;
+    let userinfo = get_json(port, "/oauth2/userinfo", Some(&tokens.0)).await;
+    assert_eq!(
+        userinfo.status, 401,
+        "the grant is over: {:?}",
+        userinfo.body
+    );
+    // Introspection is for confidential clients; both endpoints need a client and a token.
+    let public = provider.client("none", false);
+    let public_id = public["client_id"].as_str().unwrap();
+    let basic = format!(
+        "Authorization: Basic {}",
+        base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            format!(
+                "{service_id}:{}",
+                service["client_secret"].as_str().unwrap()
+            )
+        )
+    );
+    for (path, headers, fields, status, error) in [
+        (
+            "/oauth2/introspect",
+            vec![],
+            vec![("token", "x")],
+            401,
+            "invalid_client",
+        ),
+        (
+            "/oauth2/introspect",
+            vec![],
+            vec![("token", "x"), ("client_id", public_id)],
+            401,
+            "invalid_client",
+        ),
+        (
+            "/oauth2/introspect",
+            vec![basic.as_str()],
+            vec![],
+            400,
+            "invalid_request",
+        ),
+        (
+            "/oauth2/revoke",
+            vec![basic.as_str()],
+            vec![],
+            400,
+            "invalid_request",
+        ),
+        (
+            "/oauth2/revoke",
+            vec![],
+            vec![("token", "x")],
+            401,
+            "invalid_client",
+        ),
+    ] {
+        let answer = form(port, path, &headers, &fields).await;
+        assert_eq!(
+            (answer.status, answer.body["error"].as_str()),
+            (status, Some(error)),
+            "{path} {fields:?}: {:?}",
+            answer.body
+        );
+        assert!(
+            answer.head.contains("cache-control: no-store"),
+            "{}",
+            answer.head
+        );
+    }
+    // A public client revokes its own tokens with its client_id alone; junk is no error.
+    let revoked = form(
+        port,
+        "/oauth2/revoke",
+        &[],
+        &[("token", "junk"), ("client_id", public_id)],
+    )
+    .await;
+    assert_eq!(revoked.status, 200, "{:?}", revoked.body);
+
+    // openid-client, with another user's tokens.
+    let tokens = provider.user_tokens(&client).await;
+    let output = std::process::Command::new("node")
+        .arg("client_tokens.mjs")
+        .args(client_token_args(&provider, &service, &client, &tokens))
+        .current_dir(auth_core::testing::needs::OPENID_CLIENT_DIR)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "openid-client failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let seen: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(seen["own_scope"], "orders:read", "{seen}");
+    assert_eq!(seen["own_refresh_token"], Value::Null, "{seen}");
+    assert_eq!(seen["own_introspected"]["active"], true, "{seen}");
+    assert_eq!(seen["own_introspected"]["client_id"], service_id, "{seen}");
+    assert_eq!(seen["own_revoked"], "unsupported_token_type", "{seen}");
+    assert_eq!(seen["refresh_before"]["active"], true, "{seen}");
+    assert_eq!(seen["revoked"], "ok", "{seen}");
+    assert_eq!(seen["access_after"]["active"], false, "{seen}");
+    provider.stop().await;
+}

@@ -9,6 +9,7 @@
 
 mod browser;
 mod builder;
+mod client_tokens;
 mod clients;
 mod delivery;
 mod email;
@@ -47,6 +48,7 @@ use crate::token::{
 
 pub use crate::email::normalize_email;
 pub use builder::{AuthenticatorBuilder, AuthenticatorConfig, Stores};
+pub use client_tokens::{ActiveToken, Introspection};
 pub use delivery::{Outcome, Round, WorkerConfig, deliver_round, deliver_round_reporting};
 pub use email::{
     EmailConfig, EmailVerification, FactorProof, IntentLifetimes, LinkPaths, Origin, SignUp,

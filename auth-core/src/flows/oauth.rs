@@ -31,9 +31,7 @@ use crate::oauth::{
 use crate::store::{Session, User};
 use crate::token::{Algorithm, Audience, NewToken, TokenKind, TokenVerifier};
 
-/// The scopes of OpenID Connect itself: what a user may grant any client that may ask for
-/// them, whatever roles they hold (they name the user's own data and the grant's form).
-pub const IDENTITY_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
+pub use crate::oauth::client::IDENTITY_SCOPES;
 
 /// How long a sign-in started by an authorization request may take and still resume it.
 pub const RESUME_TTL: Duration = Duration::from_secs(30 * 60);
@@ -158,7 +156,7 @@ fn invalid_grant(description: &str) -> OAuthError {
 }
 
 /// The store or the keys failed: the client may try again.
-fn server_error(error: &Error) -> OAuthError {
+pub(super) fn server_error(error: &Error) -> OAuthError {
     match error {
         Error::Unavailable(_) => {
             OAuthError::new(ErrorCode::TemporarilyUnavailable, "try again shortly")

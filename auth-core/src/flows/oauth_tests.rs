@@ -1,6 +1,6 @@
 //! The provider's flows end to end over the memory stores: authorization, consent, the code
-//! exchange with its RFC 9700 checks, ID tokens, refresh bound to its client, userinfo, and
-//! what ends a grant.
+//! exchange with its RFC 9700 checks, ID tokens, refresh bound to its client, userinfo, what
+//! ends a grant, and the client's own tokens, introspection and revocation.
 
 // Helpers panic on failure, like the tests that call them.
 #![allow(clippy::unwrap_used)]
@@ -814,4 +814,235 @@ async fn a_code_replayed_while_its_first_exchange_opens_its_session_leaves_nothi
     let sessions = w.auth.sessions(&principal).await.unwrap();
     assert_eq!(sessions.len(), 1, "only the browser's session is left");
     assert!(pausing.created().len() >= 2);
+}
+
+impl World {
+    /// A service: `client_credentials` alone, with `scopes` and its own `audience`.
+    async fn service(&self, scopes: &str, audience: Option<&str>) -> Client {
+        self.auth
+            .register_client(
+                NewClient {
+                    name: "Billing".into(),
+                    auth_method: ClientAuthMethod::ClientSecretBasic,
+                    redirect_uris: Vec::new(),
+                    grant_types: vec![GrantType::ClientCredentials],
+                    scopes: ScopeSet::parse(scopes).unwrap(),
+                    first_party: false,
+                    audience: audience.map(str::to_owned),
+                    id_token_alg: None,
+                },
+                &Actor::operator("ops"),
+            )
+            .await
+            .unwrap()
+            .client
+    }
+
+    /// A grant of `client` to `principal`: its first tokens.
+    async fn grant(&self, client: &Client, principal: &Principal) -> ClientTokens {
+        let code = self.code(&request(client, &[]), client, principal).await;
+        self.exchange(client, &code).await.unwrap()
+    }
+
+    async fn introspect(&self, caller: &Client, token: &SecretString) -> Introspection {
+        self.auth
+            .introspect(caller, token.expose_secret())
+            .await
+            .unwrap()
+    }
+}
+
+#[tokio::test]
+async fn a_service_gets_tokens_for_itself_within_its_scopes() {
+    let w = world();
+    let api = "https://api.example";
+    let service = w.service("orders:read orders:write", Some(api)).await;
+    let tokens = w.auth.client_credentials(&service, None).unwrap();
+    assert!(tokens.refresh_token.is_none() && tokens.id_token.is_none());
+    assert_eq!(
+        tokens.scope,
+        ScopeSet::parse("orders:read orders:write").unwrap()
+    );
+    let claims: Claims = TokenVerifier::new(
+        w.keys.clone(),
+        TokenConfig::new(ISSUER, api),
+        w.clock.clone(),
+    )
+    .unwrap()
+    .verify_access(tokens.access_token.expose_secret())
+    .unwrap();
+    assert_eq!(claims.sub, service.id.as_str());
+    assert_eq!(claims.client_id.as_deref(), Some(service.id.as_str()));
+    assert_eq!(
+        (claims.sid, claims.aud.as_slice()),
+        (None, &[api.to_owned()][..])
+    );
+
+    let narrow = ScopeSet::parse("orders:read").unwrap();
+    let tokens = w.auth.client_credentials(&service, Some(&narrow)).unwrap();
+    assert_eq!(tokens.scope, narrow);
+    for escalation in ["orders:delete", "orders:read openid", "offline_access"] {
+        let asked = ScopeSet::parse(escalation).unwrap();
+        let refused = w
+            .auth
+            .client_credentials(&service, Some(&asked))
+            .unwrap_err();
+        assert_eq!(refused.code, ErrorCode::InvalidScope, "{escalation}");
+    }
+    // Never a user's token: not on the account API, not at userinfo.
+    let access = tokens.access_token.expose_secret();
+    assert!(w.auth.authenticate(access).await.is_err());
+    assert!(w.auth.userinfo(access).await.is_err());
+    // A client registered for the code grant only may not.
+    let web = w.client(ClientAuthMethod::ClientSecretBasic, false).await;
+    let refused = w.auth.client_credentials(&web, None).unwrap_err();
+    assert_eq!(refused.code, ErrorCode::UnauthorizedClient);
+}
+
+#[tokio::test]
+async fn introspection_describes_a_token_to_its_audience_and_a_refresh_token_to_its_client() {
+    let w = world();
+    let client = w.client(ClientAuthMethod::ClientSecretBasic, false).await;
+    let neighbour = w.client(ClientAuthMethod::ClientSecretBasic, false).await;
+    let elsewhere = w.service("orders:read", Some("https://api.example")).await;
+    let (user, principal) = w.user("ada@example.com").await;
+    let tokens = w.grant(&client, &principal).await;
+    let refresh = tokens.refresh_token.clone().unwrap();
+
+    let seen = w.introspect(&client, &tokens.access_token).await;
+    let token = seen.token.clone().unwrap();
+    assert!(seen.active);
+    assert_eq!(
+        (token.token_use, token.token_type, token.client_id.as_str()),
+        ("access_token", Some("Bearer"), client.id.as_str())
+    );
+    assert_eq!(token.sub, user.id.to_string());
+    assert_eq!(token.scope, tokens.scope.to_string());
+    let json = serde_json::to_value(&seen).unwrap();
+    assert_eq!(json["active"], true);
+    assert_eq!(json["iss"], ISSUER);
+    // A resource server of the same audience may ask about the access token; only the
+    // client it was issued to about the refresh token; a client of another audience about
+    // neither.
+    assert!(w.introspect(&neighbour, &tokens.access_token).await.active);
+    let seen = w.introspect(&client, &refresh).await;
+    assert!(seen.active);
+    assert_eq!(seen.token.unwrap().token_use, "refresh_token");
+    assert!(!w.introspect(&neighbour, &refresh).await.active);
+    assert!(!w.introspect(&elsewhere, &tokens.access_token).await.active);
+    // The account API's own tokens are never described; nor is anything malformed.
+    let LoginOutcome::Authenticated(own) = w
+        .auth
+        .login("ada@example.com", &SecretString::from(PASSWORD), None)
+        .await
+        .unwrap()
+    else {
+        panic!("no second factor here");
+    };
+    assert!(!w.introspect(&client, &own.access_token).await.active);
+    for junk in ["", "x", "a.b.c", &"A".repeat(43)] {
+        let seen = w.introspect(&client, &SecretString::from(junk)).await;
+        assert_eq!(seen, Introspection::inactive(), "{junk:?}");
+        assert_eq!(
+            serde_json::to_value(&seen).unwrap(),
+            serde_json::json!({"active": false})
+        );
+    }
+    // A rotated refresh token is spent; its successor is current.
+    let rotated = w
+        .auth
+        .refresh_client(&client, refresh.expose_secret(), None, None)
+        .await
+        .unwrap();
+    assert!(!w.introspect(&client, &refresh).await.active);
+    let successor = rotated.refresh_token.clone().unwrap();
+    assert!(w.introspect(&client, &successor).await.active);
+    // The grant ends: nothing of it is active.
+    w.auth
+        .withdraw_consent(&user.id, &client.id, None)
+        .await
+        .unwrap();
+    assert!(!w.introspect(&client, &rotated.access_token).await.active);
+    assert!(!w.introspect(&client, &successor).await.active);
+    // A service's token is active until the service is deleted.
+    let service = w.service("orders:read", None).await;
+    let own = w.auth.client_credentials(&service, None).unwrap();
+    assert!(w.introspect(&service, &own.access_token).await.active);
+    w.auth
+        .delete_client(&service.id, &Actor::operator("ops"))
+        .await
+        .unwrap();
+    assert!(!w.introspect(&client, &own.access_token).await.active);
+    // Expired: inactive.
+    let fresh = w.auth.client_credentials(&elsewhere, None).unwrap();
+    w.clock.advance(Duration::from_secs(3600));
+    assert!(!w.introspect(&elsewhere, &fresh.access_token).await.active);
+}
+
+#[tokio::test]
+async fn revoking_a_token_ends_its_grant_and_only_its_client_may() {
+    let w = world();
+    let client = w.client(ClientAuthMethod::ClientSecretBasic, false).await;
+    let other = w.client(ClientAuthMethod::ClientSecretBasic, false).await;
+    let (_, principal) = w.user("ada@example.com").await;
+    let tokens = w.grant(&client, &principal).await;
+    let refresh = tokens.refresh_token.clone().unwrap();
+
+    for token in [&refresh, &tokens.access_token] {
+        let refused = w
+            .auth
+            .revoke_token(&other, token.expose_secret(), None)
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code, ErrorCode::InvalidRequest);
+    }
+    assert!(
+        w.introspect(&client, &refresh).await.active,
+        "nothing ended"
+    );
+    for unknown in ["", "junk", &"A".repeat(43), "a.b.c"] {
+        w.auth.revoke_token(&client, unknown, None).await.unwrap();
+    }
+    w.auth
+        .revoke_token(&client, refresh.expose_secret(), None)
+        .await
+        .unwrap();
+    w.assert_ended(&client, tokens).await;
+    // Again: nothing left to revoke, and no error.
+    w.auth
+        .revoke_token(&client, refresh.expose_secret(), None)
+        .await
+        .unwrap();
+
+    // The access token ends its grant too.
+    let tokens = w.grant(&client, &principal).await;
+    w.auth
+        .revoke_token(&client, tokens.access_token.expose_secret(), None)
+        .await
+        .unwrap();
+    w.assert_ended(&client, tokens).await;
+    let revoked = w
+        .events
+        .events()
+        .into_iter()
+        .filter(|event| {
+            matches!(
+                event.kind,
+                crate::event::AuthEventKind::SessionEnded {
+                    reason: crate::event::SessionEnd::ClientRevoked
+                }
+            )
+        })
+        .count();
+    assert_eq!(revoked, 2, "each revocation ended its grant's session");
+
+    // A service's token has no grant to end.
+    let service = w.service("orders:read", None).await;
+    let own = w.auth.client_credentials(&service, None).unwrap();
+    let refused = w
+        .auth
+        .revoke_token(&service, own.access_token.expose_secret(), None)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code, ErrorCode::UnsupportedTokenType);
 }

@@ -49,6 +49,10 @@ pub const MAX_AUDIENCE_LEN: usize = 256;
 /// The algorithms a client may have its ID tokens signed with (asymmetric ones: a relying
 /// party verifies them from the JWKS).
 pub const ID_TOKEN_ALGORITHMS: [&str; 3] = ["RS256", "ES256", "EdDSA"];
+/// The scopes of OpenID Connect itself: what a user may grant any client that may ask for
+/// them, whatever roles they hold (they name the user's own data and the grant's form). A
+/// client that only acts for itself (`client_credentials`) holds none of them.
+pub const IDENTITY_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
 /// The ID token algorithm of a client that registered none: RS256, which OpenID Connect
 /// requires a provider to offer and most relying parties assume.
 pub const DEFAULT_ID_TOKEN_ALG: &str = "RS256";
@@ -143,6 +147,9 @@ pub enum GrantType {
     AuthorizationCode,
     /// `refresh_token`.
     RefreshToken,
+    /// `client_credentials`: a confidential client acting for itself (a service), with
+    /// scopes of its own and no user.
+    ClientCredentials,
 }
 
 impl GrantType {
@@ -151,6 +158,7 @@ impl GrantType {
         match self {
             Self::AuthorizationCode => "authorization_code",
             Self::RefreshToken => "refresh_token",
+            Self::ClientCredentials => "client_credentials",
         }
     }
 
@@ -159,8 +167,10 @@ impl GrantType {
         match name {
             "authorization_code" => Ok(Self::AuthorizationCode),
             "refresh_token" => Ok(Self::RefreshToken),
+            "client_credentials" => Ok(Self::ClientCredentials),
             other => Err(Error::InvalidRequest(format!(
-                "{:?} is not a grant type: authorization_code or refresh_token",
+                "{:?} is not a grant type: authorization_code, refresh_token or \
+                 client_credentials",
                 other.chars().take(40).collect::<String>()
             ))),
         }
@@ -370,9 +380,11 @@ pub struct NewClient {
     pub name: String,
     /// How it will authenticate.
     pub auth_method: ClientAuthMethod,
-    /// Where answers may be sent (at least one).
+    /// Where answers may be sent: at least one for `authorization_code`, none for a client
+    /// of `client_credentials` alone.
     pub redirect_uris: Vec<String>,
-    /// The grants it may use (`authorization_code` at least).
+    /// The grants it may use: `authorization_code` (and `refresh_token` with it), or
+    /// `client_credentials`, or both.
     pub grant_types: Vec<GrantType>,
     /// The scopes it may ask for.
     pub scopes: ScopeSet,
@@ -414,9 +426,53 @@ impl NewClient {
                  characters"
             )));
         }
-        if self.redirect_uris.is_empty() || self.redirect_uris.len() > MAX_REDIRECT_URIS {
+        let mut grant_types = self.grant_types;
+        grant_types.sort();
+        grant_types.dedup();
+        let code = grant_types.contains(&GrantType::AuthorizationCode);
+        let service = grant_types.contains(&GrantType::ClientCredentials);
+        if !code && !service {
+            return Err(Error::InvalidRequest(
+                "a client uses the authorization_code grant (refresh_token comes with it), \
+                 client_credentials, or both"
+                    .into(),
+            ));
+        }
+        if !code && grant_types.contains(&GrantType::RefreshToken) {
+            return Err(Error::InvalidRequest(
+                "refresh_token comes with the authorization_code grant: client_credentials \
+                 asks again instead"
+                    .into(),
+            ));
+        }
+        if service && !self.auth_method.is_confidential() {
+            return Err(Error::InvalidRequest(
+                "client_credentials is for confidential clients: a public one has nothing to \
+                 prove itself with"
+                    .into(),
+            ));
+        }
+        if code && (self.redirect_uris.is_empty() || self.redirect_uris.len() > MAX_REDIRECT_URIS) {
             return Err(Error::InvalidRequest(format!(
-                "a client registers 1 to {MAX_REDIRECT_URIS} redirect URIs"
+                "a client of the authorization_code grant registers 1 to {MAX_REDIRECT_URIS} \
+                 redirect URIs"
+            )));
+        }
+        if !code && !self.redirect_uris.is_empty() {
+            return Err(Error::InvalidRequest(
+                "a client of client_credentials alone is sent no answers: no redirect URIs".into(),
+            ));
+        }
+        if !code
+            && (self.scopes.is_empty()
+                || IDENTITY_SCOPES
+                    .iter()
+                    .any(|scope| self.scopes.contains(scope)))
+        {
+            return Err(Error::InvalidRequest(format!(
+                "a client of client_credentials alone acts for itself: it names its own scopes \
+                 and none of {}",
+                IDENTITY_SCOPES.join(", ")
             )));
         }
         let mut redirect_uris = Vec::new();
@@ -469,14 +525,6 @@ impl NewClient {
             }
             audience => audience,
         };
-        let mut grant_types = self.grant_types;
-        grant_types.sort();
-        grant_types.dedup();
-        if !grant_types.contains(&GrantType::AuthorizationCode) {
-            return Err(Error::InvalidRequest(
-                "a client uses the authorization_code grant (refresh_token comes with it)".into(),
-            ));
-        }
         let secret = self
             .auth_method
             .is_confidential()
@@ -666,6 +714,38 @@ mod tests {
         let mut refresh_only = new_client(ClientAuthMethod::None, &["https://a.example/cb"]);
         refresh_only.grant_types = vec![GrantType::RefreshToken];
         assert!(refused(refresh_only).contains("authorization_code"));
+        // A service: confidential, no redirect URIs, no refresh tokens, scopes of its own.
+        let service = |scopes: &str, uris: &[&str]| {
+            let mut new = new_client(ClientAuthMethod::ClientSecretBasic, uris);
+            new.grant_types = vec![GrantType::ClientCredentials];
+            new.scopes = ScopeSet::parse(scopes).unwrap();
+            new
+        };
+        let client = service("orders:read", &[]).register(now).unwrap().client;
+        assert_eq!(client.grant_types, [GrantType::ClientCredentials]);
+        assert!(client.redirect_uris.is_empty());
+        let mut public = service("orders:read", &[]);
+        public.auth_method = ClientAuthMethod::None;
+        assert!(refused(public).contains("confidential clients"));
+        let mut refreshing = service("orders:read", &[]);
+        refreshing.grant_types.push(GrantType::RefreshToken);
+        assert!(refused(refreshing).contains("refresh_token comes with"));
+        assert!(
+            refused(service("orders:read", &["https://a.example/cb"])).contains("no redirect URIs")
+        );
+        for scopes in ["", "openid", "orders:read offline_access"] {
+            assert!(
+                refused(service(scopes, &[])).contains("names its own scopes"),
+                "{scopes:?}"
+            );
+        }
+        // Both kinds in one client: the code grant's rules hold.
+        let mut both = new_client(
+            ClientAuthMethod::ClientSecretBasic,
+            &["https://a.example/cb"],
+        );
+        both.grant_types.push(GrantType::ClientCredentials);
+        assert_eq!(both.register(now).unwrap().client.grant_types.len(), 3);
         assert!(
             refused(new_client(ClientAuthMethod::None, &["http://a.example/cb"]))
                 .contains("http only on the loopback literals")
@@ -719,7 +799,11 @@ mod tests {
         ] {
             assert_eq!(ClientAuthMethod::parse(method.as_str()).unwrap(), method);
         }
-        for grant in [GrantType::AuthorizationCode, GrantType::RefreshToken] {
+        for grant in [
+            GrantType::AuthorizationCode,
+            GrantType::RefreshToken,
+            GrantType::ClientCredentials,
+        ] {
             assert_eq!(GrantType::parse(grant.as_str()).unwrap(), grant);
         }
         assert!(ClientAuthMethod::parse("private_key_jwt").is_err());

@@ -38,6 +38,9 @@ pub enum ErrorCode {
     ServerError,
     /// The server cannot answer now; try again later.
     TemporarilyUnavailable,
+    /// A token revocation of a kind of token this server cannot revoke (RFC 7009 section
+    /// 2.2.1).
+    UnsupportedTokenType,
 }
 
 impl ErrorCode {
@@ -59,6 +62,7 @@ impl ErrorCode {
             Self::RequestUriNotSupported => "request_uri_not_supported",
             Self::ServerError => "server_error",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
+            Self::UnsupportedTokenType => "unsupported_token_type",
         }
     }
 }

@@ -1261,6 +1261,19 @@ pub async fn refresh_rotation_reuse_and_expiry(
 ) {
     let (family, first) = new_family(users.as_ref(), refresh.as_ref()).await;
     let now = t0() + MINUTE;
+    assert_eq!(
+        refresh.current_token(&first.hash, now).await.unwrap(),
+        Some((family.clone(), first.clone())),
+        "a new family's first token is current"
+    );
+    assert_eq!(
+        refresh
+            .current_token(&first.hash, first.idle_expires_at)
+            .await
+            .unwrap(),
+        None,
+        "not at its idle expiry"
+    );
     let second = token(now);
     assert_eq!(
         refresh
@@ -1268,6 +1281,20 @@ pub async fn refresh_rotation_reuse_and_expiry(
             .await
             .unwrap(),
         Rotation::Rotated(family.clone())
+    );
+    assert_eq!(
+        refresh.current_token(&first.hash, now).await.unwrap(),
+        None,
+        "a spent token is not current"
+    );
+    assert_eq!(
+        refresh
+            .current_token(&second.hash, now)
+            .await
+            .unwrap()
+            .map(|(family, _)| family),
+        Some(family.clone()),
+        "its successor is"
     );
     let third = token(now);
     assert_eq!(
@@ -1284,6 +1311,14 @@ pub async fn refresh_rotation_reuse_and_expiry(
             .await
             .unwrap(),
         Rotation::Reused(family.clone())
+    );
+    assert_eq!(
+        refresh
+            .current_token(&third.hash, now + 2 * MINUTE)
+            .await
+            .unwrap(),
+        None,
+        "nothing of a revoked family is current"
     );
     assert_eq!(
         refresh

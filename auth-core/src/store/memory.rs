@@ -485,6 +485,25 @@ impl MfaStore for MemoryStore {
 
 #[async_trait]
 impl RefreshStore for MemoryStore {
+    async fn current_token(
+        &self,
+        token: &SecretHash,
+        now: SystemTime,
+    ) -> Result<Option<(RefreshFamily, RefreshTokenRecord)>> {
+        let state = self.state();
+        let Some(token) = state.refresh_tokens.get(token) else {
+            return Ok(None);
+        };
+        if token.spent.is_some() || token.replaced || now >= token.record.idle_expires_at {
+            return Ok(None);
+        }
+        Ok(state
+            .families
+            .get(&token.family)
+            .filter(|family| !family.revoked && now < family.family.expires_at)
+            .map(|family| (family.family.clone(), token.record.clone())))
+    }
+
     async fn create_family(&self, family: RefreshFamily, first: RefreshTokenRecord) -> Result<()> {
         let mut state = self.state();
         if state.families.contains_key(&family.id) || state.refresh_tokens.contains_key(&first.hash)

@@ -280,6 +280,14 @@ pub trait RefreshStore: Send + Sync + fmt::Debug {
         token: &SecretHash,
         now: SystemTime,
     ) -> Result<Option<RefreshFamily>>;
+    /// The token and its family if `token` is the current token of a family alive at `now`:
+    /// not spent, not replaced by a grace retry, before its idle expiry. A read (token
+    /// introspection answers from it); `None` for any other token.
+    async fn current_token(
+        &self,
+        token: &SecretHash,
+        now: SystemTime,
+    ) -> Result<Option<(RefreshFamily, RefreshTokenRecord)>>;
     /// Revokes the family of a session; false if it had none alive.
     async fn revoke_session_family(&self, session: &SessionId) -> Result<bool>;
     /// Moves the live family of a session to credentials epoch `epoch` (never back), so the

@@ -165,7 +165,11 @@ def main():
         code_verifier=verifier,
     )
     if sys.argv[8:] == ["keep"]:
-        print(json.dumps({"access_token": token["access_token"], "id_token": token["id_token"]}))
+        print(json.dumps({
+            "access_token": token["access_token"],
+            "id_token": token["id_token"],
+            "refresh_token": token.get("refresh_token"),
+        }))
         return
     session = OAuth2Session(client_id, token=token)
     ids = IdTokens(client_id, metadata, session)

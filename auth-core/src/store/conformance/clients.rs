@@ -87,6 +87,19 @@ pub async fn clients_are_stored_found_listed_and_deleted(clients: Arc<dyn Client
             .unwrap(),
         None
     );
+    // A service: client_credentials alone, no redirect URIs.
+    let mut service = registration(ClientAuthMethod::ClientSecretBasic, false);
+    service.redirect_uris = Vec::new();
+    service.grant_types = vec![GrantType::ClientCredentials];
+    service.scopes = ScopeSet::parse("orders:read").unwrap();
+    let service = service.register(t0()).unwrap();
+    clients.create_client(service.client.clone()).await.unwrap();
+    assert_eq!(
+        clients.find_client(&service.client.id).await.unwrap(),
+        Some(service.client.clone()),
+        "a service client"
+    );
+    assert!(clients.delete_client(&service.client.id).await.unwrap());
 
     assert!(matches!(
         clients.create_client(confidential.client.clone()).await,

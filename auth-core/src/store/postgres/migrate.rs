@@ -94,6 +94,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "oauth_grants",
         sql: include_str!("migrations/0014_oauth_grants.sql"),
     },
+    Migration {
+        version: 15,
+        name: "oauth_service_clients",
+        sql: include_str!("migrations/0015_oauth_service_clients.sql"),
+    },
 ];
 
 /// The backfill that moves stored addresses to [`normalize_email`]'s form, by its name in

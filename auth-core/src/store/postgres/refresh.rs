@@ -79,6 +79,33 @@ impl RefreshStore for PostgresStore {
         .transpose()
     }
 
+    async fn current_token(
+        &self,
+        token: &SecretHash,
+        now: SystemTime,
+    ) -> Result<Option<(RefreshFamily, RefreshTokenRecord)>> {
+        let client = self.client().await?;
+        let Some(row) = query_opt(
+            &client,
+            "SELECT f.id, f.user_id, f.session_id, f.created_at, f.expires_at, f.epoch, \
+                    t.issued_at, t.idle_expires_at \
+             FROM auth_refresh_tokens t JOIN auth_refresh_families f ON f.id = t.family_id \
+             WHERE t.hash = $1 AND NOT f.revoked AND f.expires_at > $2 \
+               AND t.spent_at IS NULL AND NOT t.replaced AND t.idle_expires_at > $2",
+            &[&&token.as_bytes()[..], &pg_time(now)],
+        )
+        .await?
+        else {
+            return Ok(None);
+        };
+        let record = RefreshTokenRecord {
+            hash: *token,
+            issued_at: get(&row, "issued_at")?,
+            idle_expires_at: get(&row, "idle_expires_at")?,
+        };
+        Ok(Some((refresh_family(&row)?, record)))
+    }
+
     async fn revoke_session_family(&self, session: &SessionId) -> Result<bool> {
         let client = self.client().await?;
         let revoked = execute(
