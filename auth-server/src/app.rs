@@ -131,10 +131,12 @@ pub(crate) fn router(
 ) -> Routers {
     let pages = ui.map(|settings| {
         let key = auth.derive_key("hosted pages: CSRF tokens");
-        crate::ui::routes(auth.clone(), settings, *key).layer(axum::Extension(proxies.clone()))
+        crate::ui::routes(auth.clone(), settings, *key, stack.metrics.clone())
+            .layer(axum::Extension(proxies.clone()))
     });
     // The provider needs the hosted pages: its users sign in and consent there.
-    let provider = ui.map(|_| crate::oauth::routes(auth.clone(), proxies.clone()));
+    let provider =
+        ui.map(|_| crate::oauth::routes(auth.clone(), proxies.clone(), stack.metrics.clone()));
     let api = crate::api::routes(auth, proxies);
     let (operations, admin) = if admin {
         let internal = Stack {

@@ -14,6 +14,7 @@ use auth_core::flows::{Authenticator, ClientTokens, IDENTITY_SCOPES};
 use auth_core::oauth::client::ID_TOKEN_ALGORITHMS;
 use auth_core::oauth::{Client, ClientAuthMethod, ErrorCode, GrantType, OAuthError};
 use auth_core::secrecy::ExposeSecret;
+use auth_tower::metrics::Metrics;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -45,7 +46,11 @@ const JWKS: &str = "/.well-known/jwks.json";
 pub(crate) const ROUTES: &[&str] = &[DISCOVERY, TOKEN, USERINFO, INTROSPECT, REVOKE];
 
 /// The machine endpoints.
-pub(crate) fn routes(auth: Authenticator, proxies: crate::proxies::ProxyPolicy) -> Router {
+pub(crate) fn routes(
+    auth: Authenticator,
+    proxies: crate::proxies::ProxyPolicy,
+    metrics: Metrics,
+) -> Router {
     Router::new()
         .route(DISCOVERY, get(discovery))
         .route(TOKEN, post(token))
@@ -54,6 +59,7 @@ pub(crate) fn routes(auth: Authenticator, proxies: crate::proxies::ProxyPolicy) 
         .route(REVOKE, post(revoke))
         .with_state(auth)
         .layer(axum::Extension(proxies))
+        .layer(axum::Extension(metrics))
         .layer(axum::middleware::map_response(no_store))
 }
 
@@ -117,16 +123,24 @@ async fn discovery(State(auth): State<Authenticator>) -> Response {
     axum::Json(metadata(&auth)).into_response()
 }
 
+/// The error code an answer carries, for the metrics.
+#[derive(Debug, Clone, Copy)]
+struct Answered(&'static str);
+
 /// An OAuth error answer.
 fn refuse(status: StatusCode, error: &OAuthError) -> Response {
-    (
+    let mut response = (
         status,
         axum::Json(json!({
             "error": error.code.as_str(),
             "error_description": error.description,
         })),
     )
-        .into_response()
+        .into_response();
+    response
+        .extensions_mut()
+        .insert(Answered(error.code.as_str()));
+    response
 }
 
 /// The status an error of the token endpoint is answered with.
@@ -342,11 +356,31 @@ fn requested_scope(
 
 async fn token(
     State(auth): State<Authenticator>,
+    axum::Extension(metrics): axum::Extension<Metrics>,
     ClientIp(from): ClientIp,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let form = match form_of(&headers, &body) {
+    let form = form_of(&headers, &body).ok();
+    let grant = form
+        .as_ref()
+        .and_then(|form| GrantType::parse(form.get("grant_type")?).ok());
+    let response = token_answer(&auth, from, &headers, &body).await;
+    let outcome = response
+        .extensions()
+        .get::<Answered>()
+        .map_or("success", |answered| answered.0);
+    metrics.oauth_token(grant.map_or("unknown", GrantType::as_str), outcome);
+    response
+}
+
+async fn token_answer(
+    auth: &Authenticator,
+    from: std::net::IpAddr,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
+    let form = match form_of(headers, body) {
         Ok(form) => form,
         Err(refused) => return refused.into_response(),
     };
@@ -366,7 +400,7 @@ async fn token(
             }
         },
     };
-    let client = match authenticated(&auth, from, &headers, &form, true).await {
+    let client = match authenticated(auth, from, headers, &form, true).await {
         Ok(client) => client,
         Err(response) => return response,
     };

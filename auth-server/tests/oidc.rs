@@ -1049,5 +1049,19 @@ async fn authlib_and_openid_client_get_service_tokens_introspect_and_revoke() {
     assert_eq!(seen["refresh_before"]["active"], true, "{seen}");
     assert_eq!(seen["revoked"], "ok", "{seen}");
     assert_eq!(seen["access_after"]["active"], false, "{seen}");
+
+    // Counted by grant and outcome: three service tokens, one escalation refused, two codes
+    // exchanged after two sign-ins and two consent pages.
+    let metrics = send(port, "GET", "/metrics", &[], b"").await.raw_body;
+    for line in [
+        "auth_oauth_token_total{grant=\"client_credentials\",outcome=\"success\"} 3",
+        "auth_oauth_token_total{grant=\"client_credentials\",outcome=\"invalid_scope\"} 1",
+        "auth_oauth_token_total{grant=\"authorization_code\",outcome=\"success\"} 2",
+        "auth_oauth_authorize_total{outcome=\"sign_in\"} 2",
+        "auth_oauth_authorize_total{outcome=\"consent\"} 2",
+        "auth_oauth_authorize_total{outcome=\"code\"} 2",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in:\n{metrics}");
+    }
     provider.stop().await;
 }

@@ -44,6 +44,26 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code.
+    pub const ALL: [Self; 16] = [
+        Self::InvalidRequest,
+        Self::InvalidClient,
+        Self::InvalidGrant,
+        Self::UnauthorizedClient,
+        Self::UnsupportedGrantType,
+        Self::UnsupportedResponseType,
+        Self::InvalidScope,
+        Self::AccessDenied,
+        Self::LoginRequired,
+        Self::ConsentRequired,
+        Self::InteractionRequired,
+        Self::RequestNotSupported,
+        Self::RequestUriNotSupported,
+        Self::ServerError,
+        Self::TemporarilyUnavailable,
+        Self::UnsupportedTokenType,
+    ];
+
     /// The code as written on the wire.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -115,6 +135,13 @@ impl std::error::Error for OAuthError {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_code_is_listed_once() {
+        let names: std::collections::HashSet<&str> =
+            ErrorCode::ALL.iter().map(|code| code.as_str()).collect();
+        assert_eq!(names.len(), ErrorCode::ALL.len());
+    }
 
     #[test]
     fn descriptions_keep_to_the_characters_the_rfc_allows() {

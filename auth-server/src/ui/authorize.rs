@@ -56,7 +56,7 @@ pub(super) async fn authorize(
     ctx: Ctx,
     RawQuery(query): RawQuery,
 ) -> Response {
-    decide(
+    decided(
         &state,
         &ctx,
         query.as_deref().unwrap_or_default(),
@@ -79,7 +79,7 @@ pub(super) async fn consent(
         "deny" => ConsentAnswer::Denied,
         _ => ConsentAnswer::NotAsked,
     };
-    decide(&state, &ctx, &form.request, answer, true).await
+    decided(&state, &ctx, &form.request, answer, true).await
 }
 
 /// A page saying what is wrong with a request that cannot go back to its client.
@@ -92,20 +92,55 @@ fn refused_page(state: &UiState, ctx: &Ctx, error: &OAuthError) -> Response {
     error_page(state, ctx, StatusCode::BAD_REQUEST, text)
 }
 
-async fn decide(
+/// The outcome of a request refused on a page, for the metrics.
+const PAGE: &str = "page";
+
+/// The outcome a redirect back to the client carries: `code`, or the error it sends.
+fn redirect_outcome(location: &str) -> &'static str {
+    let error = url::Url::parse(location).ok().and_then(|url| {
+        url.query_pairs()
+            .find(|(name, _)| name == "error")
+            .map(|(_, value)| value.into_owned())
+    });
+    match error {
+        None => "code",
+        Some(error) => ErrorCode::ALL
+            .into_iter()
+            .find(|code| code.as_str() == error)
+            .map_or("error", ErrorCode::as_str),
+    }
+}
+
+/// [`decide`], counted.
+async fn decided(
     state: &UiState,
     ctx: &Ctx,
     query: &str,
     answer: ConsentAnswer,
     posted: bool,
 ) -> Response {
+    let (outcome, response) = decide(state, ctx, query, answer, posted).await;
+    state.metrics.oauth_authorize(outcome);
+    response
+}
+
+async fn decide(
+    state: &UiState,
+    ctx: &Ctx,
+    query: &str,
+    answer: ConsentAnswer,
+    posted: bool,
+) -> (&'static str, Response) {
     if query.len() > MAX_REQUEST_LEN {
-        return refused_page(
-            state,
-            ctx,
-            &OAuthError::invalid_request(format!(
-                "the request is longer than {MAX_REQUEST_LEN} bytes"
-            )),
+        return (
+            PAGE,
+            refused_page(
+                state,
+                ctx,
+                &OAuthError::invalid_request(format!(
+                    "the request is longer than {MAX_REQUEST_LEN} bytes"
+                )),
+            ),
         );
     }
     let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
@@ -118,33 +153,39 @@ async fn decide(
             .map(|(n, v)| (n.as_str(), v.as_str())),
     ) {
         Ok(raw) => raw,
-        Err(refusal) => return refused_page(state, ctx, refusal.error()),
+        Err(refusal) => return (PAGE, refused_page(state, ctx, refusal.error())),
     };
     let client = match state.auth.client(raw.client_id()).await {
         Ok(client) => client,
         Err(error) => {
             let (status, text) = ctx.error_text(&error);
-            return error_page(state, ctx, status, text);
+            return (PAGE, error_page(state, ctx, status, text));
         }
     };
     let issuer = state.auth.config().tokens.issuer.clone();
     let request = match raw.validate(client.as_ref()) {
         Ok(request) => request,
-        Err(Refusal::Page(error)) => return refused_page(state, ctx, &error),
+        Err(Refusal::Page(error)) => return (PAGE, refused_page(state, ctx, &error)),
         Err(Refusal::Redirect {
             redirect_uri,
             state: client_state,
             error,
         }) => {
-            return see_other(
-                &error_location(&redirect_uri, client_state.as_deref(), &error, &issuer),
-                Vec::new(),
+            return (
+                error.code.as_str(),
+                see_other(
+                    &error_location(&redirect_uri, client_state.as_deref(), &error, &issuer),
+                    Vec::new(),
+                ),
             );
         }
     };
     let Some(client) = client else {
         // validate() refuses a request without its client.
-        return refused_page(state, ctx, &OAuthError::invalid_request("unknown client"));
+        return (
+            PAGE,
+            refused_page(state, ctx, &OAuthError::invalid_request("unknown client")),
+        );
     };
     let resume = pairs
         .iter()
@@ -155,27 +196,35 @@ async fn decide(
         .authorize(&request, &client, ctx.principal.as_ref(), resume, &answer)
         .await;
     match decision {
-        Ok(Authorization::Redirect(location)) if resume.is_some() && !posted => {
-            onward(state, ctx, &client, &location)
+        Ok(Authorization::Redirect(location)) => {
+            let outcome = redirect_outcome(&location);
+            if resume.is_some() && !posted {
+                (outcome, onward(state, ctx, &client, &location))
+            } else {
+                (outcome, see_other(&location, Vec::new()))
+            }
         }
-        Ok(Authorization::Redirect(location)) => see_other(&location, Vec::new()),
         Ok(Authorization::SignIn { login_hint, resume }) => {
             match sign_in(&pairs, login_hint.as_deref(), &resume) {
-                Some(response) => response,
-                None => refused_page(
-                    state,
-                    ctx,
-                    &OAuthError::invalid_request(format!(
-                        "the request is too long to come back through the sign-in page \
+                Some(response) => ("sign_in", response),
+                None => (
+                    PAGE,
+                    refused_page(
+                        state,
+                        ctx,
+                        &OAuthError::invalid_request(format!(
+                            "the request is too long to come back through the sign-in page \
                          ({} bytes at most)",
-                        super::MAX_RETURN_LEN
-                    )),
+                            super::MAX_RETURN_LEN
+                        )),
+                    ),
                 ),
             }
         }
-        Ok(Authorization::Consent { client, scope }) => {
-            consent_page(state, ctx, &client, &scope, query, &request.redirect_uri).await
-        }
+        Ok(Authorization::Consent { client, scope }) => (
+            "consent",
+            consent_page(state, ctx, &client, &scope, query, &request.redirect_uri).await,
+        ),
         Err(error) => {
             let code = match error {
                 auth_core::Error::Unavailable(_) => ErrorCode::TemporarilyUnavailable,
@@ -185,14 +234,17 @@ async fn decide(
             if code == ErrorCode::ServerError {
                 tracing::error!(%error, "an authorization failed");
             }
-            see_other(
-                &error_location(
-                    &request.redirect_uri,
-                    request.state.as_deref(),
-                    &OAuthError::new(code, "the authorization could not be completed"),
-                    &issuer,
+            (
+                code.as_str(),
+                see_other(
+                    &error_location(
+                        &request.redirect_uri,
+                        request.state.as_deref(),
+                        &OAuthError::new(code, "the authorization could not be completed"),
+                        &issuer,
+                    ),
+                    Vec::new(),
                 ),
-                Vec::new(),
             )
         }
     }

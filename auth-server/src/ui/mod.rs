@@ -77,6 +77,8 @@ pub(crate) struct UiState {
     mfa: CookieSpec,
     /// The CSRF layer, for the new pre-session cookie of a sign-in or a sign-out.
     csrf: CsrfLayer,
+    /// Counts authorization requests by outcome.
+    metrics: auth_tower::metrics::Metrics,
 }
 
 /// Where mailed links point when the pages are on: the pages that show their buttons.
@@ -128,12 +130,18 @@ pub(crate) const ROUTES: &[&str] = &[
 
 /// The pages, inside the session and CSRF layers; `csrf_key` must be the same on every
 /// instance (it is derived from the MFA keyring).
-pub(crate) fn routes(auth: Authenticator, settings: &UiSettings, csrf_key: [u8; 32]) -> Router {
+pub(crate) fn routes(
+    auth: Authenticator,
+    settings: &UiSettings,
+    csrf_key: [u8; 32],
+    metrics: auth_tower::metrics::Metrics,
+) -> Router {
     let session = CookieSpec::new(SESSION_COOKIE).same_site(settings.same_site);
     let pre_session =
         CookieSpec::new(auth_tower::browser::PRE_SESSION_COOKIE).same_site(settings.same_site);
     let csrf = CsrfLayer::new(csrf_key).cookie(pre_session);
     let state = UiState {
+        metrics,
         auth: auth.clone(),
         catalogue: settings.catalogue.clone(),
         session: session.clone(),

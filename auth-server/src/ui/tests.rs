@@ -26,7 +26,10 @@ fn pages_with(settings: &UiSettings) -> (Router, Arc<ManualClock>) {
             .clock(clock.clone())
             .build()
             .unwrap();
-    (routes(auth, settings, [7; 32]), clock)
+    (
+        routes(auth, settings, [7; 32], auth_tower::metrics::Metrics::new()),
+        clock,
+    )
 }
 
 fn pages() -> (Router, Arc<ManualClock>) {

@@ -89,6 +89,12 @@ struct LoginLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct GrantLabels {
+    grant: &'static str,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ComponentLabels {
     component: String,
 }
@@ -130,6 +136,8 @@ pub struct Metrics {
     email_sent: Family<MailLabels, Counter>,
     outbox_pending: Family<SinkLabels, Gauge>,
     outbox_oldest_age: Family<SinkLabels, Gauge>,
+    oauth_tokens: Family<GrantLabels, Counter>,
+    oauth_authorizations: Family<OutcomeLabels, Counter>,
     password_pool: pool::PasswordPoolCollector,
     #[cfg(feature = "postgres")]
     postgres_pool: pool::PostgresPoolCollector,
@@ -169,6 +177,8 @@ impl Metrics {
         let email_sent = Family::<MailLabels, Counter>::default();
         let outbox_pending = Family::<SinkLabels, Gauge>::default();
         let outbox_oldest_age = Family::<SinkLabels, Gauge>::default();
+        let oauth_tokens = Family::<GrantLabels, Counter>::default();
+        let oauth_authorizations = Family::<OutcomeLabels, Counter>::default();
 
         registry.register(
             "http_requests",
@@ -235,6 +245,16 @@ impl Metrics {
             "Age of the oldest delivery waiting for its sink (0 when none waits)",
             outbox_oldest_age.clone(),
         );
+        registry.register(
+            "auth_oauth_token",
+            "Token endpoint requests by grant and outcome: success, or the OAuth error answered",
+            oauth_tokens.clone(),
+        );
+        registry.register(
+            "auth_oauth_authorize",
+            "Authorization requests by outcome: code, sign_in, consent, page (refused without a redirect), or the OAuth error sent back",
+            oauth_authorizations.clone(),
+        );
         registry.register_collector(Box::new(process::ProcessCollector));
         let password_pool = pool::PasswordPoolCollector::default();
         registry.register_collector(Box::new(password_pool.clone()));
@@ -261,6 +281,14 @@ impl Metrics {
         for outcome in ["success", "failure", "recovery_code"] {
             let _ = mfa_verifications.get_or_create(&OutcomeLabels { outcome });
         }
+        for grant in ["authorization_code", "refresh_token", "client_credentials"] {
+            for outcome in ["success", "invalid_grant", "invalid_client"] {
+                let _ = oauth_tokens.get_or_create(&GrantLabels { grant, outcome });
+            }
+        }
+        for outcome in ["code", "sign_in", "consent", "page", "access_denied"] {
+            let _ = oauth_authorizations.get_or_create(&OutcomeLabels { outcome });
+        }
         for kind in auth_core::mail::MailKind::ALL {
             for outcome in ["sent", "failed", "given_up"] {
                 let _ = email_sent.get_or_create(&MailLabels {
@@ -285,10 +313,30 @@ impl Metrics {
             email_sent,
             outbox_pending,
             outbox_oldest_age,
+            oauth_tokens,
+            oauth_authorizations,
             password_pool,
             #[cfg(feature = "postgres")]
             postgres_pool,
         }
+    }
+
+    /// Counts a token endpoint request: its `grant` (`grant_type`, or `unsupported`) and its
+    /// `outcome` (`success`, or the OAuth error code answered). Both are from fixed sets, so
+    /// the series stay few.
+    pub fn oauth_token(&self, grant: &'static str, outcome: &'static str) {
+        self.oauth_tokens
+            .get_or_create(&GrantLabels { grant, outcome })
+            .inc();
+    }
+
+    /// Counts an authorization request by `outcome`: `code`, `sign_in` (sent to sign in),
+    /// `consent` (the page shown), `page` (refused on a page: nothing may go back to the
+    /// client), or the OAuth error code sent back to the client.
+    pub fn oauth_authorize(&self, outcome: &'static str) {
+        self.oauth_authorizations
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
     }
 
     /// A layer measuring every request it sees.
