@@ -448,7 +448,7 @@ async fn token_answer(
     };
     match issued {
         Ok(tokens) => answer(&tokens),
-        Err(error) => refuse(status_of(&error), &error),
+        Err(error) => oauth_failure(&error),
     }
 }
 
@@ -501,8 +501,19 @@ async fn revoke(
     };
     match auth.revoke_token(&client, &token, Some(from)).await {
         Ok(()) => StatusCode::OK.into_response(),
-        Err(error) => refuse(status_of(&error), &error),
+        Err(error) => oauth_failure(&error),
     }
+}
+
+/// A flow's refusal, with `Retry-After` when the store could not answer (`503`).
+fn oauth_failure(error: &OAuthError) -> Response {
+    let mut response = refuse(status_of(error), error);
+    if error.code == ErrorCode::TemporarilyUnavailable {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    response
 }
 
 /// A store that could not answer: `503` with `Retry-After`, anything else `500`.

@@ -36,9 +36,9 @@ use super::oauth::{ClientTokens, server_error};
 /// it is.
 ///
 /// Who may learn what:
-/// - An access token is described to a client whose resources it is for: its `aud` names the
-///   client's audience (its registered one, or the server's). The server's own account-API
-///   tokens (no `client_id`) are never described.
+/// - An access token is described to the client it was issued to, and to a client that
+///   registered an audience the token names (a resource server's). The server's own
+///   account-API tokens (no `client_id`) are never described.
 /// - A refresh token is described to the client it was issued to, and only while it is the
 ///   current token of a live grant.
 /// - Anything else, and anything expired, revoked or unknown, is `{"active": false}`, with
@@ -172,8 +172,8 @@ impl Authenticator {
         }
     }
 
-    /// `token`'s claims if it is a live access token for `caller`'s audience, issued to a
-    /// client; `None` for any other token.
+    /// `token`'s claims if it is a live access token issued to a client, and either issued to
+    /// `caller` or naming the audience `caller` registered; `None` for any other token.
     async fn client_access_claims(
         &self,
         caller: &Client,
@@ -183,6 +183,8 @@ impl Authenticator {
         if let Some(audience) = &caller.audience {
             config.audience = audience.clone();
         }
+        // Without an audience of its own, the caller shares the server's with every such
+        // client: only its own tokens are its business.
         let verifier = TokenVerifier::new(
             self.inner.verifier.keys().clone(),
             config,
@@ -196,6 +198,9 @@ impl Authenticator {
         let Some(client_id) = claims.client_id.as_deref() else {
             return Ok(None);
         };
+        if caller.audience.is_none() && client_id != caller.id.as_str() {
+            return Ok(None);
+        }
         match self.inner.sid_check.check_sid(claims.sid.as_deref()).await {
             Ok(_) => {}
             Err(Error::InvalidToken(_)) => return Ok(None),
@@ -280,19 +285,17 @@ impl Authenticator {
     /// Revokes `token` for `caller`. Revoking a refresh token (current or spent) or a user's
     /// access token ends the grant it belongs to: the session, its refresh tokens at once, its
     /// access tokens through the revocation list (recorded as a session end,
-    /// `client_revoked`). Only the client a token was issued to may revoke it
-    /// (`invalid_request` for another); a `client_credentials` token has no grant behind it to
-    /// end and expires on its own (`unsupported_token_type`). An unknown, expired or malformed
-    /// token is not an error (RFC 7009 section 2.2): there is nothing left to revoke.
+    /// `client_revoked`). Only the client a token was issued to revokes it: another client's
+    /// token, the server's own, and an unknown, expired or malformed one are answered alike,
+    /// with nothing done (RFC 7009 section 2.2), so that revocation tells no one whether a
+    /// token is alive. A `client_credentials` token has no grant behind it to end and expires
+    /// on its own (`unsupported_token_type`, to its own client only).
     pub async fn revoke_token(
         &self,
         caller: &Client,
         token: &str,
         from: Option<std::net::IpAddr>,
     ) -> std::result::Result<(), OAuthError> {
-        let not_yours = || {
-            OAuthError::invalid_request("the token was issued to another client; it is not revoked")
-        };
         let now = self.now();
         let stores = &self.inner.stores;
         let (user, session) = match OpaqueSecret::parse(token) {
@@ -310,11 +313,10 @@ impl Authenticator {
                     .session(&family.session_id, now)
                     .await
                     .map_err(|error| server_error(&error))?;
+                // Another client's grant, the server's own session, or one over already.
                 match session.and_then(|session| session.grant) {
                     Some(grant) if grant.client_id == caller.id => {}
-                    Some(_) => return Err(not_yours()),
-                    // The session is over; its family goes with it below all the same.
-                    None => {}
+                    _ => return Ok(()),
                 }
                 (family.user_id, family.session_id)
             }
@@ -327,7 +329,7 @@ impl Authenticator {
                     return Ok(());
                 };
                 if claims.client_id.as_deref() != Some(caller.id.as_str()) {
-                    return Err(not_yours());
+                    return Ok(());
                 }
                 let (Some(sid), Ok(user)) = (claims.sid.as_deref(), claims.user_id()) else {
                     return Err(OAuthError::new(

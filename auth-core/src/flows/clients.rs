@@ -10,6 +10,18 @@ impl Authenticator {
     /// stored and, for a confidential one, its secret, which is shown this once and kept only
     /// as its digest. Recorded as `client_registered`.
     pub async fn register_client(&self, new: NewClient, actor: &Actor) -> Result<RegisteredClient> {
+        // Every user token of a client names the issuer, and the server's own tokens its
+        // audience: a client of either audience would be shown them all at introspection.
+        let tokens = &self.inner.config.tokens;
+        if let Some(audience) = &new.audience
+            && (*audience == tokens.issuer || *audience == tokens.audience)
+        {
+            return Err(Error::InvalidRequest(
+                "a client's audience is its resource servers', never the server's own or its \
+                 issuer"
+                    .into(),
+            ));
+        }
         let registered = new.register(self.now())?;
         self.inner
             .stores

@@ -818,7 +818,7 @@ async fn a_code_replayed_while_its_first_exchange_opens_its_session_leaves_nothi
 
 impl World {
     /// A service: `client_credentials` alone, with `scopes` and its own `audience`.
-    async fn service(&self, scopes: &str, audience: Option<&str>) -> Client {
+    async fn service(&self, scopes: &str, audience: &str) -> Client {
         self.auth
             .register_client(
                 NewClient {
@@ -828,7 +828,7 @@ impl World {
                     grant_types: vec![GrantType::ClientCredentials],
                     scopes: ScopeSet::parse(scopes).unwrap(),
                     first_party: false,
-                    audience: audience.map(str::to_owned),
+                    audience: Some(audience.to_owned()),
                     id_token_alg: None,
                 },
                 &Actor::operator("ops"),
@@ -856,7 +856,7 @@ impl World {
 async fn a_service_gets_tokens_for_itself_within_its_scopes() {
     let w = world();
     let api = "https://api.example";
-    let service = w.service("orders:read orders:write", Some(api)).await;
+    let service = w.service("orders:read orders:write", api).await;
     let tokens = w.auth.client_credentials(&service, None).unwrap();
     assert!(tokens.refresh_token.is_none() && tokens.id_token.is_none());
     assert_eq!(
@@ -904,7 +904,7 @@ async fn introspection_describes_a_token_to_its_audience_and_a_refresh_token_to_
     let w = world();
     let client = w.client(ClientAuthMethod::ClientSecretBasic, false).await;
     let neighbour = w.client(ClientAuthMethod::ClientSecretBasic, false).await;
-    let elsewhere = w.service("orders:read", Some("https://api.example")).await;
+    let elsewhere = w.service("orders:read", "https://api.example").await;
     let (user, principal) = w.user("ada@example.com").await;
     let tokens = w.grant(&client, &principal).await;
     let refresh = tokens.refresh_token.clone().unwrap();
@@ -921,10 +921,9 @@ async fn introspection_describes_a_token_to_its_audience_and_a_refresh_token_to_
     let json = serde_json::to_value(&seen).unwrap();
     assert_eq!(json["active"], true);
     assert_eq!(json["iss"], ISSUER);
-    // A resource server of the same audience may ask about the access token; only the
-    // client it was issued to about the refresh token; a client of another audience about
-    // neither.
-    assert!(w.introspect(&neighbour, &tokens.access_token).await.active);
+    // Another client sharing the server's audience learns nothing of it, nor a client of
+    // another audience; only the client it was issued to of the refresh token.
+    assert!(!w.introspect(&neighbour, &tokens.access_token).await.active);
     let seen = w.introspect(&client, &refresh).await;
     assert!(seen.active);
     assert_eq!(seen.token.unwrap().token_use, "refresh_token");
@@ -964,8 +963,40 @@ async fn introspection_describes_a_token_to_its_audience_and_a_refresh_token_to_
         .unwrap();
     assert!(!w.introspect(&client, &rotated.access_token).await.active);
     assert!(!w.introspect(&client, &successor).await.active);
+    // A resource server (a client that registered the audience) learns of the tokens for it.
+    let api = "https://api.example";
+    let mut shop = NewClient {
+        name: "Shop with an API".into(),
+        auth_method: ClientAuthMethod::ClientSecretBasic,
+        redirect_uris: vec![REDIRECT.into()],
+        grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+        scopes: ScopeSet::parse("openid email offline_access").unwrap(),
+        first_party: false,
+        audience: Some(api.into()),
+        id_token_alg: None,
+    };
+    let actor = Actor::operator("ops");
+    let shop_client = w
+        .auth
+        .register_client(shop.clone(), &actor)
+        .await
+        .unwrap()
+        .client;
+    let for_api = w.grant(&shop_client, &principal).await;
+    assert!(w.introspect(&elsewhere, &for_api.access_token).await.active);
+    assert!(
+        !w.introspect(&elsewhere, &for_api.refresh_token.unwrap())
+            .await
+            .active
+    );
+    // No client may take the server's audience or its issuer as its own.
+    for taken in [AUDIENCE, ISSUER] {
+        shop.audience = Some(taken.into());
+        let refused = w.auth.register_client(shop.clone(), &actor).await;
+        assert!(matches!(refused, Err(Error::InvalidRequest(_))), "{taken}");
+    }
     // A service's token is active until the service is deleted.
-    let service = w.service("orders:read", None).await;
+    let service = w.service("orders:read", "https://billing.example").await;
     let own = w.auth.client_credentials(&service, None).unwrap();
     assert!(w.introspect(&service, &own.access_token).await.active);
     w.auth
@@ -988,17 +1019,46 @@ async fn revoking_a_token_ends_its_grant_and_only_its_client_may() {
     let tokens = w.grant(&client, &principal).await;
     let refresh = tokens.refresh_token.clone().unwrap();
 
+    // Another client's attempt, with either token, ends nothing (and says nothing either).
     for token in [&refresh, &tokens.access_token] {
-        let refused = w
-            .auth
+        w.auth
             .revoke_token(&other, token.expose_secret(), None)
             .await
-            .unwrap_err();
-        assert_eq!(refused.code, ErrorCode::InvalidRequest);
+            .unwrap();
     }
     assert!(
         w.introspect(&client, &refresh).await.active,
         "nothing ended"
+    );
+    // Nor does a client's attempt on the user's own session (the account API's tokens).
+    let LoginOutcome::Authenticated(own) = w
+        .auth
+        .login("ada@example.com", &SecretString::from(PASSWORD), None)
+        .await
+        .unwrap()
+    else {
+        panic!("no second factor here");
+    };
+    w.auth
+        .revoke_token(&client, own.refresh_token.expose_secret(), None)
+        .await
+        .unwrap();
+    w.auth
+        .revoke_token(&client, own.access_token.expose_secret(), None)
+        .await
+        .unwrap();
+    assert!(
+        w.auth
+            .authenticate(own.access_token.expose_secret())
+            .await
+            .is_ok()
+    );
+    assert!(
+        w.auth
+            .refresh(own.refresh_token.expose_secret(), None)
+            .await
+            .is_ok(),
+        "the user's own session goes on"
     );
     for unknown in ["", "junk", &"A".repeat(43), "a.b.c"] {
         w.auth.revoke_token(&client, unknown, None).await.unwrap();
@@ -1013,6 +1073,20 @@ async fn revoking_a_token_ends_its_grant_and_only_its_client_may() {
         .revoke_token(&client, refresh.expose_secret(), None)
         .await
         .unwrap();
+
+    // A spent refresh token of the grant ends it too.
+    let tokens = w.grant(&client, &principal).await;
+    let spent = tokens.refresh_token.clone().unwrap();
+    let rotated = w
+        .auth
+        .refresh_client(&client, spent.expose_secret(), None, None)
+        .await
+        .unwrap();
+    w.auth
+        .revoke_token(&client, spent.expose_secret(), None)
+        .await
+        .unwrap();
+    w.assert_ended(&client, rotated).await;
 
     // The access token ends its grant too.
     let tokens = w.grant(&client, &principal).await;
@@ -1034,10 +1108,10 @@ async fn revoking_a_token_ends_its_grant_and_only_its_client_may() {
             )
         })
         .count();
-    assert_eq!(revoked, 2, "each revocation ended its grant's session");
+    assert_eq!(revoked, 3, "each revocation ended its grant's session");
 
     // A service's token has no grant to end.
-    let service = w.service("orders:read", None).await;
+    let service = w.service("orders:read", "https://billing.example").await;
     let own = w.auth.client_credentials(&service, None).unwrap();
     let refused = w
         .auth

@@ -445,6 +445,21 @@ impl NewClient {
                     .into(),
             ));
         }
+        if service && code {
+            return Err(Error::InvalidRequest(
+                "a service is a client of its own: client_credentials is not combined with \
+                 authorization_code (a user's grant is bounded by the user's roles; a \
+                 service's would not be)"
+                    .into(),
+            ));
+        }
+        if service && self.audience.is_none() {
+            return Err(Error::InvalidRequest(
+                "a client of client_credentials names the audience of its tokens (its resource \
+                 servers)"
+                    .into(),
+            ));
+        }
         if service && !self.auth_method.is_confidential() {
             return Err(Error::InvalidRequest(
                 "client_credentials is for confidential clients: a public one has nothing to \
@@ -719,6 +734,7 @@ mod tests {
             let mut new = new_client(ClientAuthMethod::ClientSecretBasic, uris);
             new.grant_types = vec![GrantType::ClientCredentials];
             new.scopes = ScopeSet::parse(scopes).unwrap();
+            new.audience = Some("https://api.example".into());
             new
         };
         let client = service("orders:read", &[]).register(now).unwrap().client;
@@ -739,13 +755,17 @@ mod tests {
                 "{scopes:?}"
             );
         }
-        // Both kinds in one client: the code grant's rules hold.
+        let mut anywhere = service("orders:read", &[]);
+        anywhere.audience = None;
+        assert!(refused(anywhere).contains("names the audience"));
+        // Never both kinds in one client: its own scopes would escape the users' roles.
         let mut both = new_client(
             ClientAuthMethod::ClientSecretBasic,
             &["https://a.example/cb"],
         );
         both.grant_types.push(GrantType::ClientCredentials);
-        assert_eq!(both.register(now).unwrap().client.grant_types.len(), 3);
+        both.audience = Some("https://api.example".into());
+        assert!(refused(both).contains("a service is a client of its own"));
         assert!(
             refused(new_client(ClientAuthMethod::None, &["http://a.example/cb"]))
                 .contains("http only on the loopback literals")

@@ -138,6 +138,30 @@ mod tests {
 
     #[test]
     fn every_code_is_listed_once() {
+        // Exhaustive: a new code fails to compile here until it has a place in ALL.
+        fn place(code: ErrorCode) -> usize {
+            match code {
+                ErrorCode::InvalidRequest => 0,
+                ErrorCode::InvalidClient => 1,
+                ErrorCode::InvalidGrant => 2,
+                ErrorCode::UnauthorizedClient => 3,
+                ErrorCode::UnsupportedGrantType => 4,
+                ErrorCode::UnsupportedResponseType => 5,
+                ErrorCode::InvalidScope => 6,
+                ErrorCode::AccessDenied => 7,
+                ErrorCode::LoginRequired => 8,
+                ErrorCode::ConsentRequired => 9,
+                ErrorCode::InteractionRequired => 10,
+                ErrorCode::RequestNotSupported => 11,
+                ErrorCode::RequestUriNotSupported => 12,
+                ErrorCode::ServerError => 13,
+                ErrorCode::TemporarilyUnavailable => 14,
+                ErrorCode::UnsupportedTokenType => 15,
+            }
+        }
+        for code in ErrorCode::ALL {
+            assert_eq!(ErrorCode::ALL[place(code)], code);
+        }
         let names: std::collections::HashSet<&str> =
             ErrorCode::ALL.iter().map(|code| code.as_str()).collect();
         assert_eq!(names.len(), ErrorCode::ALL.len());

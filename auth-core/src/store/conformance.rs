@@ -1480,10 +1480,24 @@ pub async fn refresh_reuse_grace_period_covers_quick_retries(
         .rotate(&first.hash, lost.clone(), at(0), grace)
         .await
         .unwrap();
+    let retried = token(at(0));
     refresh
-        .rotate(&first.hash, token(at(0)), at(1), grace)
+        .rotate(&first.hash, retried.clone(), at(1), grace)
         .await
         .unwrap();
+    assert_eq!(
+        refresh.current_token(&lost.hash, at(1)).await.unwrap(),
+        None,
+        "a successor a retry replaced is not current"
+    );
+    assert!(
+        refresh
+            .current_token(&retried.hash, at(1))
+            .await
+            .unwrap()
+            .is_some(),
+        "the retry's successor is"
+    );
     assert_eq!(
         refresh
             .rotate(&lost.hash, token(at(0)), at(2), grace)

@@ -95,19 +95,23 @@ fn refused_page(state: &UiState, ctx: &Ctx, error: &OAuthError) -> Response {
 /// The outcome of a request refused on a page, for the metrics.
 const PAGE: &str = "page";
 
-/// The outcome a redirect back to the client carries: `code`, or the error it sends.
+/// The outcome a redirect back to the client carries: `code`, or the error it sends. The
+/// answer's parameters come after any the registered URI holds, so the last `code` or
+/// `error` is ours.
 fn redirect_outcome(location: &str) -> &'static str {
-    let error = url::Url::parse(location).ok().and_then(|url| {
+    let last = url::Url::parse(location).ok().and_then(|url| {
         url.query_pairs()
-            .find(|(name, _)| name == "error")
-            .map(|(_, value)| value.into_owned())
+            .filter(|(name, _)| name == "code" || name == "error")
+            .last()
+            .map(|(name, value)| (name.into_owned(), value.into_owned()))
     });
-    match error {
-        None => "code",
-        Some(error) => ErrorCode::ALL
+    match last {
+        Some((name, _)) if name == "code" => "code",
+        Some((_, error)) => ErrorCode::ALL
             .into_iter()
             .find(|code| code.as_str() == error)
             .map_or("error", ErrorCode::as_str),
+        None => "error",
     }
 }
 
@@ -367,6 +371,26 @@ fn onward(state: &UiState, ctx: &Ctx, client: &Client, location: &str) -> Respon
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_redirect_is_counted_by_the_answer_it_carries_not_the_registered_query() {
+        for (location, outcome) in [
+            ("https://app.example/cb?code=abc&state=s&iss=x", "code"),
+            ("https://app.example/cb?error=x&code=abc&iss=x", "code"),
+            (
+                "https://app.example/cb?code=x&error=access_denied",
+                "access_denied",
+            ),
+            (
+                "https://app.example/cb?error=login_required",
+                "login_required",
+            ),
+            ("https://app.example/cb?error=made_up", "error"),
+            ("https://app.example/cb", "error"),
+        ] {
+            assert_eq!(redirect_outcome(location), outcome, "{location}");
+        }
+    }
 
     #[test]
     fn the_consent_page_admits_the_redirect_uris_origin_only() {

@@ -321,7 +321,7 @@ impl Metrics {
         }
     }
 
-    /// Counts a token endpoint request: its `grant` (`grant_type`, or `unsupported`) and its
+    /// Counts a token endpoint request: its `grant` (`grant_type`, or `unknown`) and its
     /// `outcome` (`success`, or the OAuth error code answered). Both are from fixed sets, so
     /// the series stay few.
     pub fn oauth_token(&self, grant: &'static str, outcome: &'static str) {

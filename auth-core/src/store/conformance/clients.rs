@@ -92,6 +92,7 @@ pub async fn clients_are_stored_found_listed_and_deleted(clients: Arc<dyn Client
     service.redirect_uris = Vec::new();
     service.grant_types = vec![GrantType::ClientCredentials];
     service.scopes = ScopeSet::parse("orders:read").unwrap();
+    service.audience = Some("https://orders.example.com".into());
     let service = service.register(t0()).unwrap();
     clients.create_client(service.client.clone()).await.unwrap();
     assert_eq!(
