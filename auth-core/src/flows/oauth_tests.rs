@@ -97,14 +97,7 @@ impl World {
             .register(email, &SecretString::from(PASSWORD))
             .await
             .unwrap();
-        let LoginOutcome::Authenticated(tokens) = self
-            .auth
-            .login(email, &SecretString::from(PASSWORD), None)
-            .await
-            .unwrap()
-        else {
-            panic!("no second factor here");
-        };
+        let tokens = self.own_tokens(email).await;
         let principal = self
             .auth
             .authenticate_session(tokens.session_secret.unwrap().expose_secret())
@@ -844,6 +837,19 @@ impl World {
         self.exchange(client, &code).await.unwrap()
     }
 
+    /// The account API's own tokens of `email`, from a password login.
+    async fn own_tokens(&self, email: &str) -> Tokens {
+        let LoginOutcome::Authenticated(tokens) = self
+            .auth
+            .login(email, &SecretString::from(PASSWORD), None)
+            .await
+            .unwrap()
+        else {
+            panic!("no second factor here");
+        };
+        tokens
+    }
+
     async fn introspect(&self, caller: &Client, token: &SecretString) -> Introspection {
         self.auth
             .introspect(caller, token.expose_secret())
@@ -930,14 +936,7 @@ async fn introspection_describes_a_token_to_its_audience_and_a_refresh_token_to_
     assert!(!w.introspect(&neighbour, &refresh).await.active);
     assert!(!w.introspect(&elsewhere, &tokens.access_token).await.active);
     // The account API's own tokens are never described; nor is anything malformed.
-    let LoginOutcome::Authenticated(own) = w
-        .auth
-        .login("ada@example.com", &SecretString::from(PASSWORD), None)
-        .await
-        .unwrap()
-    else {
-        panic!("no second factor here");
-    };
+    let own = w.own_tokens("ada@example.com").await;
     assert!(!w.introspect(&client, &own.access_token).await.active);
     for junk in ["", "x", "a.b.c", &"A".repeat(43)] {
         let seen = w.introspect(&client, &SecretString::from(junk)).await;
@@ -1031,14 +1030,7 @@ async fn revoking_a_token_ends_its_grant_and_only_its_client_may() {
         "nothing ended"
     );
     // Nor does a client's attempt on the user's own session (the account API's tokens).
-    let LoginOutcome::Authenticated(own) = w
-        .auth
-        .login("ada@example.com", &SecretString::from(PASSWORD), None)
-        .await
-        .unwrap()
-    else {
-        panic!("no second factor here");
-    };
+    let own = w.own_tokens("ada@example.com").await;
     w.auth
         .revoke_token(&client, own.refresh_token.expose_secret(), None)
         .await
