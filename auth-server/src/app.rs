@@ -135,8 +135,14 @@ pub(crate) fn router(
             .layer(axum::Extension(proxies.clone()))
     });
     // The provider needs the hosted pages: its users sign in and consent there.
-    let provider =
-        ui.map(|_| crate::oauth::routes(auth.clone(), proxies.clone(), stack.metrics.clone()));
+    let provider = ui.map(|_| {
+        crate::oauth::routes(
+            auth.clone(),
+            proxies.clone(),
+            stack.metrics.clone(),
+            &stack.cors_origins,
+        )
+    });
     let api = crate::api::routes(auth, proxies);
     let (operations, admin) = if admin {
         let internal = Stack {
@@ -150,10 +156,11 @@ pub(crate) fn router(
         (operations(health, Some(&stack.metrics)), None)
     };
     // CORS for the API only: no other origin may read a page (a page holds its CSRF token).
+    // The provider's endpoints have their own, which also admits browser apps' origins.
     let mut routes = with_fallbacks(operations.route(JWKS, get(jwks)).with_state(state))
         .merge(api.router)
-        .merge(provider.unwrap_or_default())
-        .layer(cors(&stack.cors_origins));
+        .layer(cors(&stack.cors_origins))
+        .merge(provider.unwrap_or_default());
     if let Some(pages) = pages {
         routes = routes.merge(pages);
     }

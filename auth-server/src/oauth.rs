@@ -24,6 +24,7 @@ use axum::routing::{get, post};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::api::extract::ClientIp;
 
@@ -50,7 +51,23 @@ pub(crate) fn routes(
     auth: Authenticator,
     proxies: crate::proxies::ProxyPolicy,
     metrics: Metrics,
+    cors_origins: &[String],
 ) -> Router {
+    let origins = BrowserOrigins::new(auth.clone(), cors_origins);
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::async_predicate(
+            move |origin: HeaderValue, _: &axum::http::request::Parts| {
+                let origins = origins.clone();
+                async move {
+                    match origin.to_str() {
+                        Ok(origin) => origins.allow(origin).await,
+                        Err(_) => false,
+                    }
+                }
+            },
+        ))
+        .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]);
     Router::new()
         .route(DISCOVERY, get(discovery))
         .route(TOKEN, post(token))
@@ -60,7 +77,77 @@ pub(crate) fn routes(
         .with_state(auth)
         .layer(axum::Extension(proxies))
         .layer(axum::Extension(metrics))
+        .layer(cors)
         .layer(axum::middleware::map_response(no_store))
+}
+
+/// The origins a browser may call these endpoints from: those configured (`CORS_ORIGINS`),
+/// and those of the redirect URIs of public clients (apps running in a browser), read from
+/// the store at most every [`BrowserOrigins::TTL`]. No credentials: a browser app sends its
+/// tokens, never cookies.
+#[derive(Clone)]
+struct BrowserOrigins {
+    auth: Authenticator,
+    configured: std::sync::Arc<Vec<String>>,
+    clients: std::sync::Arc<std::sync::Mutex<Option<(std::time::Instant, ClientOrigins)>>>,
+}
+
+type ClientOrigins = std::sync::Arc<std::collections::HashSet<String>>;
+
+impl BrowserOrigins {
+    /// How long the clients' origins are taken as read.
+    const TTL: std::time::Duration = std::time::Duration::from_secs(30);
+
+    fn new(auth: Authenticator, configured: &[String]) -> Self {
+        Self {
+            auth,
+            configured: std::sync::Arc::new(configured.to_vec()),
+            clients: std::sync::Arc::default(),
+        }
+    }
+
+    async fn allow(&self, origin: &str) -> bool {
+        if self.configured.iter().any(|o| o == "*" || o == origin) {
+            return true;
+        }
+        let cached = self
+            .clients
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .filter(|(read, _)| read.elapsed() < Self::TTL)
+            .map(|(_, origins)| origins.clone());
+        let origins = match cached {
+            Some(origins) => origins,
+            None => match self.auth.clients().await {
+                Ok(clients) => {
+                    let origins = ClientOrigins::new(client_origins(&clients));
+                    *self
+                        .clients
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                        Some((std::time::Instant::now(), origins.clone()));
+                    origins
+                }
+                // No answer from the store: no cross-origin access this time.
+                Err(_) => return false,
+            },
+        };
+        origins.contains(origin)
+    }
+}
+
+/// The web origins of public clients' redirect URIs.
+fn client_origins(clients: &[Client]) -> std::collections::HashSet<String> {
+    clients
+        .iter()
+        .filter(|client| client.is_public())
+        .flat_map(|client| client.redirect_uris.iter())
+        .filter_map(|uri| {
+            let url = url::Url::parse(uri.as_str()).ok()?;
+            matches!(url.scheme(), "https" | "http").then(|| url.origin().ascii_serialization())
+        })
+        .collect()
 }
 
 /// No cache keeps a token, a user's claims, or an error about them (RFC 6749 section 5.1).

@@ -1066,3 +1066,104 @@ async fn authlib_and_openid_client_get_service_tokens_introspect_and_revoke() {
     }
     provider.stop().await;
 }
+
+#[tokio::test]
+async fn browser_apps_call_the_provider_from_their_own_origin_only() {
+    let Some(provider) = Provider::start().await else {
+        return;
+    };
+    let port = provider.server.port;
+    // A public client: an app in the browser at this origin.
+    let (ok, spa) = cli_json(
+        &provider.schema,
+        &[
+            "client",
+            "create",
+            "--name",
+            "Single-page app",
+            "--auth-method",
+            "none",
+            "--redirect-uri",
+            "https://spa.example.com/callback",
+        ],
+        &[],
+    );
+    assert!(ok, "{spa}");
+    // A confidential client's origin is not a browser app's.
+    let (ok, server_side) = cli_json(
+        &provider.schema,
+        &[
+            "client",
+            "create",
+            "--name",
+            "Server-side app",
+            "--redirect-uri",
+            "https://web.example.com/callback",
+        ],
+        &[],
+    );
+    assert!(ok, "{server_side}");
+    let allowed = |answer: &Answer| {
+        answer
+            .header("access-control-allow-origin")
+            .map(str::to_owned)
+    };
+    for path in ["/oauth2/token", "/oauth2/userinfo", "/oauth2/revoke"] {
+        for (origin, expected) in [
+            ("https://spa.example.com", Some("https://spa.example.com")),
+            ("https://web.example.com", None),
+            ("https://evil.example", None),
+        ] {
+            let preflight = send(
+                port,
+                "OPTIONS",
+                path,
+                &[
+                    &format!("Origin: {origin}"),
+                    "Access-Control-Request-Method: POST",
+                    "Access-Control-Request-Headers: authorization",
+                ],
+                b"",
+            )
+            .await;
+            assert_eq!(
+                allowed(&preflight).as_deref(),
+                expected,
+                "{path} from {origin}: {}",
+                preflight.raw_head
+            );
+            assert!(
+                !preflight.head.contains("access-control-allow-credentials"),
+                "no cookies cross: {}",
+                preflight.raw_head
+            );
+        }
+    }
+    let discovery = send(
+        port,
+        "GET",
+        "/.well-known/openid-configuration",
+        &["Origin: https://spa.example.com"],
+        b"",
+    )
+    .await;
+    assert_eq!(discovery.status, 200);
+    assert_eq!(
+        allowed(&discovery).as_deref(),
+        Some("https://spa.example.com")
+    );
+    // The account API keeps its own policy (no origins configured here: none).
+    let api = send(
+        port,
+        "OPTIONS",
+        "/v1/auth/login",
+        &[
+            "Origin: https://spa.example.com",
+            "Access-Control-Request-Method: POST",
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(allowed(&api), None, "{}", api.raw_head);
+    provider.stop().await;
+}
