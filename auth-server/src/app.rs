@@ -135,12 +135,14 @@ pub(crate) fn router(
             .layer(axum::Extension(proxies.clone()))
     });
     // The provider needs the hosted pages: its users sign in and consent there.
-    let provider = ui.map(|_| {
+    // One CORS policy for the provider's endpoints and the keys its tokens are checked with.
+    let provider_cors = ui.map(|_| crate::oauth::cors(auth.clone(), &stack.cors_origins));
+    let provider = provider_cors.as_ref().map(|cors| {
         crate::oauth::routes(
             auth.clone(),
             proxies.clone(),
             stack.metrics.clone(),
-            &stack.cors_origins,
+            cors.clone(),
         )
     });
     let api = crate::api::routes(auth, proxies);
@@ -157,10 +159,16 @@ pub(crate) fn router(
     };
     // CORS for the API only: no other origin may read a page (a page holds its CSRF token).
     // The provider's endpoints have their own, which also admits browser apps' origins.
-    let mut routes = with_fallbacks(operations.route(JWKS, get(jwks)).with_state(state))
+    let keys = Router::new().route(JWKS, get(jwks)).with_state(state);
+    let (keys_inside, keys_outside) = match provider_cors {
+        Some(cors) => (Router::new(), keys.layer(cors)),
+        None => (keys, Router::new()),
+    };
+    let mut routes = with_fallbacks(operations.merge(keys_inside))
         .merge(api.router)
         .layer(cors(&stack.cors_origins))
-        .merge(provider.unwrap_or_default());
+        .merge(provider.unwrap_or_default())
+        .merge(keys_outside);
     if let Some(pages) = pages {
         routes = routes.merge(pages);
     }

@@ -289,7 +289,8 @@ pub(crate) struct ClientCreateArgs {
     #[arg(long)]
     pub(crate) first_party: bool,
     /// The audience (`aud`) of its access tokens, its resource servers (default: the
-    /// server's AUTH_AUDIENCE).
+    /// server's AUTH_AUDIENCE; never that or AUTH_ISSUER given here). Required for
+    /// client_credentials.
     #[arg(long)]
     pub(crate) audience: Option<String>,
     /// The algorithm of its ID tokens: RS256 (the default), ES256 or EdDSA; the server needs

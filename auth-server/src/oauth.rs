@@ -24,6 +24,9 @@ use axum::routing::{get, post};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
+use std::collections::HashSet;
+use std::sync::{Arc, PoisonError};
+use std::time::{Duration, Instant};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::api::extract::ClientIp;
@@ -51,23 +54,8 @@ pub(crate) fn routes(
     auth: Authenticator,
     proxies: crate::proxies::ProxyPolicy,
     metrics: Metrics,
-    cors_origins: &[String],
+    cors: CorsLayer,
 ) -> Router {
-    let origins = BrowserOrigins::new(auth.clone(), cors_origins);
-    let cors = CorsLayer::new()
-        .allow_origin(AllowOrigin::async_predicate(
-            move |origin: HeaderValue, _: &axum::http::request::Parts| {
-                let origins = origins.clone();
-                async move {
-                    match origin.to_str() {
-                        Ok(origin) => origins.allow(origin).await,
-                        Err(_) => false,
-                    }
-                }
-            },
-        ))
-        .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]);
     Router::new()
         .route(DISCOVERY, get(discovery))
         .route(TOKEN, post(token))
@@ -81,71 +69,120 @@ pub(crate) fn routes(
         .layer(axum::middleware::map_response(no_store))
 }
 
-/// The origins a browser may call these endpoints from: those configured (`CORS_ORIGINS`),
-/// and those of the redirect URIs of public clients (apps running in a browser), read from
-/// the store at most every [`BrowserOrigins::TTL`]. No credentials: a browser app sends its
-/// tokens, never cookies.
+/// CORS for the provider's endpoints (and the JWKS): the origins of [`BrowserOrigins`], no
+/// credentials, the headers a browser app reads exposed, preflights remembered for an hour.
+pub(crate) fn cors(auth: Authenticator, configured: &[String]) -> CorsLayer {
+    let origins = BrowserOrigins::new(auth, configured);
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::async_predicate(
+            move |origin: HeaderValue, _: &axum::http::request::Parts| {
+                let origins = origins.clone();
+                async move {
+                    match origin.to_str() {
+                        Ok(origin) => origins.allow(origin).await,
+                        Err(_) => false,
+                    }
+                }
+            },
+        ))
+        .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .expose_headers([header::WWW_AUTHENTICATE, header::RETRY_AFTER])
+        .max_age(std::time::Duration::from_secs(3600))
+}
+
+/// The origins a browser may call the provider from: those configured (`CORS_ORIGINS`), and
+/// the https origins of public clients' redirect URIs (apps running in a browser; a native
+/// app's loopback URI is not one). The clients are read at most every [`Self::TTL`], by one
+/// request at a time; the others, and every request while the store fails, go on with the
+/// origins read last.
 #[derive(Clone)]
 struct BrowserOrigins {
     auth: Authenticator,
-    configured: std::sync::Arc<Vec<String>>,
-    clients: std::sync::Arc<std::sync::Mutex<Option<(std::time::Instant, ClientOrigins)>>>,
+    configured: Arc<Vec<String>>,
+    known: Arc<std::sync::Mutex<Known>>,
+    /// Held by the request reading the clients.
+    reading: Arc<tokio::sync::Mutex<()>>,
 }
 
-type ClientOrigins = std::sync::Arc<std::collections::HashSet<String>>;
+#[derive(Default)]
+struct Known {
+    /// When the origins were last read, or a read last failed; `None` before the first.
+    read_at: Option<Instant>,
+    origins: Arc<HashSet<String>>,
+}
 
 impl BrowserOrigins {
-    /// How long the clients' origins are taken as read.
-    const TTL: std::time::Duration = std::time::Duration::from_secs(30);
+    /// How long the clients' origins are taken as read (and how long after a failed read the
+    /// next is tried).
+    const TTL: Duration = Duration::from_secs(30);
 
     fn new(auth: Authenticator, configured: &[String]) -> Self {
         Self {
             auth,
-            configured: std::sync::Arc::new(configured.to_vec()),
-            clients: std::sync::Arc::default(),
+            configured: Arc::new(configured.to_vec()),
+            known: Arc::default(),
+            reading: Arc::default(),
         }
+    }
+
+    fn known(&self) -> std::sync::MutexGuard<'_, Known> {
+        self.known.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The origins read, and whether they are fresh.
+    fn snapshot(&self) -> (Option<Instant>, Arc<HashSet<String>>) {
+        let known = self.known();
+        (known.read_at, known.origins.clone())
     }
 
     async fn allow(&self, origin: &str) -> bool {
         if self.configured.iter().any(|o| o == "*" || o == origin) {
             return true;
         }
-        let cached = self
-            .clients
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .as_ref()
-            .filter(|(read, _)| read.elapsed() < Self::TTL)
-            .map(|(_, origins)| origins.clone());
-        let origins = match cached {
-            Some(origins) => origins,
-            None => match self.auth.clients().await {
-                Ok(clients) => {
-                    let origins = ClientOrigins::new(client_origins(&clients));
-                    *self
-                        .clients
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner) =
-                        Some((std::time::Instant::now(), origins.clone()));
-                    origins
-                }
-                // No answer from the store: no cross-origin access this time.
-                Err(_) => return false,
-            },
+        let fresh = |read_at: Option<Instant>| read_at.is_some_and(|at| at.elapsed() < Self::TTL);
+        let (read_at, origins) = self.snapshot();
+        if fresh(read_at) {
+            return origins.contains(origin);
+        }
+        // The first read is waited for; a later one is done by whoever gets there first.
+        let reading = match read_at {
+            None => Some(self.reading.lock().await),
+            Some(_) => self.reading.try_lock().ok(),
         };
-        origins.contains(origin)
+        let Some(_reading) = reading else {
+            return origins.contains(origin);
+        };
+        // Another request may have read them while this one waited.
+        let (read_at, origins) = self.snapshot();
+        if fresh(read_at) {
+            return origins.contains(origin);
+        }
+        let read = self.auth.clients().await;
+        let mut known = self.known();
+        known.read_at = Some(Instant::now());
+        match read {
+            Ok(clients) => known.origins = Arc::new(client_origins(&clients)),
+            Err(error) => tracing::warn!(%error, "the clients' origins could not be read"),
+        }
+        known.origins.contains(origin)
     }
 }
 
-/// The web origins of public clients' redirect URIs.
-fn client_origins(clients: &[Client]) -> std::collections::HashSet<String> {
+/// The https origins of public clients' redirect URIs.
+fn client_origins(clients: &[Client]) -> HashSet<String> {
     clients
         .iter()
         .filter(|client| client.is_public())
         .flat_map(|client| client.redirect_uris.iter())
+        .filter(|uri| uri.is_https())
         .filter_map(|uri| {
-            let url = url::Url::parse(uri.as_str()).ok()?;
-            matches!(url.scheme(), "https" | "http").then(|| url.origin().ascii_serialization())
+            Some(
+                url::Url::parse(uri.as_str())
+                    .ok()?
+                    .origin()
+                    .ascii_serialization(),
+            )
         })
         .collect()
 }

@@ -1103,6 +1103,22 @@ async fn browser_apps_call_the_provider_from_their_own_origin_only() {
         &[],
     );
     assert!(ok, "{server_side}");
+    // A native app's loopback redirect URI names no browser origin.
+    let (ok, native) = cli_json(
+        &provider.schema,
+        &[
+            "client",
+            "create",
+            "--name",
+            "Native app",
+            "--auth-method",
+            "none",
+            "--redirect-uri",
+            "http://127.0.0.1/callback",
+        ],
+        &[],
+    );
+    assert!(ok, "{native}");
     let allowed = |answer: &Answer| {
         answer
             .header("access-control-allow-origin")
@@ -1113,6 +1129,7 @@ async fn browser_apps_call_the_provider_from_their_own_origin_only() {
             ("https://spa.example.com", Some("https://spa.example.com")),
             ("https://web.example.com", None),
             ("https://evil.example", None),
+            ("http://127.0.0.1", None),
         ] {
             let preflight = send(
                 port,
@@ -1152,6 +1169,25 @@ async fn browser_apps_call_the_provider_from_their_own_origin_only() {
         allowed(&discovery).as_deref(),
         Some("https://spa.example.com")
     );
+    // What a script must read of an answer is exposed to it.
+    let exposed = discovery
+        .header("access-control-expose-headers")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    assert!(
+        exposed.contains("www-authenticate") && exposed.contains("retry-after"),
+        "{exposed}"
+    );
+    let keys = send(
+        port,
+        "GET",
+        "/.well-known/jwks.json",
+        &["Origin: https://spa.example.com"],
+        b"",
+    )
+    .await;
+    assert_eq!(keys.status, 200);
+    assert_eq!(allowed(&keys).as_deref(), Some("https://spa.example.com"));
     // The account API keeps its own policy (no origins configured here: none).
     let api = send(
         port,

@@ -2,20 +2,7 @@
 //! (`client_credentials`, RFC 6749 section 4.4), asking whether a token is alive
 //! (introspection, RFC 7662), and giving one back (revocation, RFC 7009).
 //!
-//! Who may learn what:
-//! - An access token is described to a client whose resources it is for: its `aud` names the
-//!   client's audience (its registered one, or the server's). The server's own account-API
-//!   tokens (no `client_id`) are never described.
-//! - A refresh token is described to the client it was issued to, and only while it is the
-//!   current token of a live grant.
-//! - Anything else, and anything expired, revoked or unknown, is `{"active": false}`, with
-//!   nothing to tell the cases apart.
-//!
-//! Revoking a refresh token (current or spent) or a user's access token ends the grant it
-//! belongs to: the session, its refresh tokens at once, its access tokens through the
-//! revocation list. Only the client a token was issued to may revoke it. A
-//! `client_credentials` token has no grant behind it to end and expires on its own
-//! (`unsupported_token_type`).
+//! Who may learn what is on [`Introspection`] and [`Authenticator::revoke_token`].
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -180,7 +167,13 @@ impl Authenticator {
         token: &str,
     ) -> Result<Option<Claims<NoCustomClaims>>> {
         let mut config = self.inner.config.tokens.clone();
-        if let Some(audience) = &caller.audience {
+        // An audience of the caller's own; not the server's or the issuer, which registration
+        // refuses but a configuration changed since could have made so.
+        let own = caller
+            .audience
+            .as_ref()
+            .filter(|audience| **audience != config.audience && **audience != config.issuer);
+        if let Some(audience) = own {
             config.audience = audience.clone();
         }
         // Without an audience of its own, the caller shares the server's with every such
@@ -198,7 +191,7 @@ impl Authenticator {
         let Some(client_id) = claims.client_id.as_deref() else {
             return Ok(None);
         };
-        if caller.audience.is_none() && client_id != caller.id.as_str() {
+        if own.is_none() && client_id != caller.id.as_str() {
             return Ok(None);
         }
         match self.inner.sid_check.check_sid(claims.sid.as_deref()).await {
@@ -287,8 +280,9 @@ impl Authenticator {
     /// access tokens through the revocation list (recorded as a session end,
     /// `client_revoked`). Only the client a token was issued to revokes it: another client's
     /// token, the server's own, and an unknown, expired or malformed one are answered alike,
-    /// with nothing done (RFC 7009 section 2.2), so that revocation tells no one whether a
-    /// token is alive. A `client_credentials` token has no grant behind it to end and expires
+    /// with nothing done, so that revocation tells no one whether a token is alive. (RFC 7009
+    /// section 2.1 has another client's request refused with an error; this departs from it
+    /// on purpose: revocation takes public clients, which anyone can act as.) A `client_credentials` token has no grant behind it to end and expires
     /// on its own (`unsupported_token_type`, to its own client only).
     pub async fn revoke_token(
         &self,
