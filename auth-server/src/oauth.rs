@@ -485,11 +485,15 @@ async fn token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let form = form_of(&headers, &body).ok();
+    let form = form_of(&headers, &body);
     let grant = form
         .as_ref()
+        .ok()
         .and_then(|form| GrantType::parse(form.get("grant_type")?).ok());
-    let response = token_answer(&auth, from, &headers, &body).await;
+    let response = match form {
+        Ok(form) => token_answer(&auth, from, &headers, &form).await,
+        Err(refused) => refused.into_response(),
+    };
     let outcome = response
         .extensions()
         .get::<Answered>()
@@ -502,12 +506,8 @@ async fn token_answer(
     auth: &Authenticator,
     from: std::net::IpAddr,
     headers: &HeaderMap,
-    body: &[u8],
+    form: &std::collections::BTreeMap<String, String>,
 ) -> Response {
-    let form = match form_of(headers, body) {
-        Ok(form) => form,
-        Err(refused) => return refused.into_response(),
-    };
     // Read before the client authenticates: an unknown grant costs no attempt.
     let grant = match form.get("grant_type").map(String::as_str) {
         None => return bad_request("grant_type is missing").into_response(),
@@ -524,7 +524,7 @@ async fn token_answer(
             }
         },
     };
-    let client = match authenticated(auth, from, headers, &form, true).await {
+    let client = match authenticated(auth, from, headers, form, true).await {
         Ok(client) => client,
         Err(response) => return response,
     };
@@ -555,7 +555,7 @@ async fn token_answer(
             let Some(refresh_token) = form.get("refresh_token") else {
                 return bad_request("refresh_token is missing").into_response();
             };
-            let scope = match requested_scope(&form) {
+            let scope = match requested_scope(form) {
                 Ok(scope) => scope,
                 Err(refused) => return refused.into_response(),
             };
@@ -563,7 +563,7 @@ async fn token_answer(
                 .await
         }
         GrantType::ClientCredentials => {
-            let scope = match requested_scope(&form) {
+            let scope = match requested_scope(form) {
                 Ok(scope) => scope,
                 Err(refused) => return refused.into_response(),
             };
