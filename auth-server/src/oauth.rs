@@ -643,20 +643,16 @@ fn oauth_failure(error: &OAuthError) -> Response {
 /// A store that could not answer: `503` with `Retry-After`, anything else `500`.
 fn store_failure(error: &Error) -> Response {
     if matches!(error, Error::Unavailable(_)) {
-        let mut response = refuse(
-            StatusCode::SERVICE_UNAVAILABLE,
-            &OAuthError::new(ErrorCode::TemporarilyUnavailable, "try again shortly"),
-        );
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        return response;
+        return oauth_failure(&OAuthError::new(
+            ErrorCode::TemporarilyUnavailable,
+            "try again shortly",
+        ));
     }
     tracing::error!(%error, "the token endpoint failed");
-    refuse(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        &OAuthError::new(ErrorCode::ServerError, "the server failed; try again"),
-    )
+    oauth_failure(&OAuthError::new(
+        ErrorCode::ServerError,
+        "the server failed; try again",
+    ))
 }
 
 /// The token response (RFC 6749 section 5.1, OpenID Connect Core section 3.1.3.3).
