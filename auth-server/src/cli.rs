@@ -256,7 +256,8 @@ pub(crate) struct ActorArgs {
 pub(crate) enum ClientCommand {
     /// Register a client. Prints {"client_id","client_secret","name","auth_method",
     /// "redirect_uris","grant_types","scopes","first_party","audience",
-    /// "id_token_signed_response_alg"}; the secret (confidential
+    /// "id_token_signed_response_alg","post_logout_redirect_uris",
+    /// "require_pushed_authorization_requests"}; the secret (confidential
     /// clients only) is shown this once and kept only as its digest.
     Create(ClientCreateArgs),
     /// Print every client (without secrets), oldest first.
@@ -305,6 +306,14 @@ pub(crate) struct ClientCreateArgs {
     /// None: authorization_code and refresh_token.
     #[arg(long = "grant", conflicts_with = "no_refresh")]
     pub(crate) grants: Vec<String>,
+    /// Where RP-initiated logout may send the browser afterwards (under the rules of
+    /// --redirect-uri, matched exactly); repeat for each.
+    #[arg(long = "post-logout-redirect-uri")]
+    pub(crate) post_logout_redirect_uris: Vec<String>,
+    /// Its authorization requests must be pushed first (RFC 9126, at /oauth2/par): one
+    /// written whole in the browser's address is refused.
+    #[arg(long = "require-par")]
+    pub(crate) require_par: bool,
     #[command(flatten)]
     pub(crate) actor: ActorArgs,
     #[command(flatten)]

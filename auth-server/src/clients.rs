@@ -49,6 +49,8 @@ pub(crate) fn create(args: &ClientCreateArgs) -> ExitCode {
             first_party: args.first_party,
             audience: args.audience.clone(),
             id_token_alg: args.id_token_alg.clone(),
+            post_logout_redirect_uris: args.post_logout_redirect_uris.clone(),
+            require_par: args.require_par,
         };
         // Checked before the database is reached: a bad registration changes nothing.
         new.clone().register(std::time::SystemTime::now())?;
@@ -91,5 +93,11 @@ fn client_json(client: &Client) -> Value {
         "first_party": client.first_party,
         "audience": client.audience,
         "id_token_signed_response_alg": client.id_token_alg,
+        "post_logout_redirect_uris": client
+            .post_logout_redirect_uris
+            .iter()
+            .map(|uri| uri.as_str())
+            .collect::<Vec<_>>(),
+        "require_pushed_authorization_requests": client.require_par,
     })
 }

@@ -43,11 +43,15 @@ pub(crate) const USERINFO: &str = "/oauth2/userinfo";
 pub(crate) const INTROSPECT: &str = "/oauth2/introspect";
 /// Token revocation (RFC 7009).
 pub(crate) const REVOKE: &str = "/oauth2/revoke";
+/// Pushed authorization requests (RFC 9126).
+pub(crate) const PAR: &str = "/oauth2/par";
+/// RP-initiated logout (a hosted page).
+pub(crate) const LOGOUT: &str = "/oauth2/logout";
 /// The public keys.
 const JWKS: &str = "/.well-known/jwks.json";
 
 /// The route templates, for the metrics' labels.
-pub(crate) const ROUTES: &[&str] = &[DISCOVERY, TOKEN, USERINFO, INTROSPECT, REVOKE];
+pub(crate) const ROUTES: &[&str] = &[DISCOVERY, TOKEN, USERINFO, INTROSPECT, REVOKE, PAR];
 
 /// The machine endpoints.
 pub(crate) fn routes(
@@ -62,6 +66,7 @@ pub(crate) fn routes(
         .route(USERINFO, get(userinfo).post(userinfo))
         .route(INTROSPECT, post(introspect))
         .route(REVOKE, post(revoke))
+        .route(PAR, post(push))
         .with_state(auth)
         .layer(axum::Extension(proxies))
         .layer(axum::Extension(metrics))
@@ -216,6 +221,9 @@ fn metadata(auth: &Authenticator) -> serde_json::Value {
         "response_modes_supported": ["query"],
         "introspection_endpoint": format!("{issuer}{INTROSPECT}"),
         "revocation_endpoint": format!("{issuer}{REVOKE}"),
+        "pushed_authorization_request_endpoint": format!("{issuer}{PAR}"),
+        "require_pushed_authorization_requests": false,
+        "end_session_endpoint": format!("{issuer}{LOGOUT}"),
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": signing,
@@ -625,6 +633,37 @@ async fn revoke(
     };
     match auth.revoke_token(&client, &token, Some(from)).await {
         Ok(()) => StatusCode::OK.into_response(),
+        Err(error) => oauth_failure(&error),
+    }
+}
+
+/// A pushed authorization request (RFC 9126): a client, authenticated as at the token
+/// endpoint (a public one by its `client_id`), sends its authorization request; `201` with
+/// the `request_uri` the browser is to bring instead.
+async fn push(
+    State(auth): State<Authenticator>,
+    ClientIp(from): ClientIp,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut form = match form_of(&headers, &body) {
+        Ok(form) => form,
+        Err(refused) => return refused.into_response(),
+    };
+    let client = match authenticated(&auth, from, &headers, &form, true).await {
+        Ok(client) => client,
+        Err(response) => return response,
+    };
+    form.remove("client_secret");
+    match auth.push_authorization_request(&client, &form).await {
+        Ok(pushed) => (
+            StatusCode::CREATED,
+            axum::Json(json!({
+                "request_uri": pushed.request_uri,
+                "expires_in": pushed.expires_in,
+            })),
+        )
+            .into_response(),
         Err(error) => oauth_failure(&error),
     }
 }

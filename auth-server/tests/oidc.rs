@@ -65,7 +65,17 @@ impl Provider {
         })
     }
 
-    /// Registers a client from the command line: its JSON, the secret among it.
+    /// Registers a client from the command line with `args` (after `client create`): its JSON,
+    /// the secret among it.
+    fn register(&self, args: &[&str]) -> Value {
+        let mut all = vec!["client", "create"];
+        all.extend_from_slice(args);
+        let (ok, client) = cli_json(&self.schema, &all, &[]);
+        assert!(ok, "{client}");
+        client
+    }
+
+    /// Registers a client of the code flow from the command line.
     fn client(&self, method: &str, first_party: bool) -> Value {
         self.client_to(REDIRECT, method, first_party)
     }
@@ -73,8 +83,6 @@ impl Provider {
     /// [`Self::client`] with its own redirect URI.
     fn client_to(&self, redirect: &str, method: &str, first_party: bool) -> Value {
         let mut args = vec![
-            "client",
-            "create",
             "--name",
             "Relying party",
             "--redirect-uri",
@@ -91,9 +99,7 @@ impl Provider {
         if first_party {
             args.push("--first-party");
         }
-        let (ok, client) = cli_json(&self.schema, &args, &[]);
-        assert!(ok, "{client}");
-        client
+        self.register(&args)
     }
 
     async fn account(&self) -> String {
@@ -431,25 +437,17 @@ async fn openid_client_signs_a_user_in_and_refuses_a_tampered_id_token_and_a_for
     };
     let client = provider.client("client_secret_basic", false);
     let email = provider.account().await;
-    let output = std::process::Command::new("node")
-        .arg("rp.mjs")
-        .args([
+    let seen = openid_client(
+        "rp.mjs",
+        &[
             provider.issuer.as_str(),
             client["client_id"].as_str().unwrap(),
             client["client_secret"].as_str().unwrap(),
             REDIRECT,
             email.as_str(),
             PASSWORD,
-        ])
-        .current_dir(auth_core::testing::needs::OPENID_CLIENT_DIR)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "openid-client's relying party failed: {}",
-        String::from_utf8_lossy(&output.stderr)
+        ],
     );
-    let seen: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(seen["email"], email.as_str(), "{seen}");
     assert_eq!(seen["userinfo_email"], email.as_str(), "{seen}");
     assert_eq!(seen["aud"], client["client_id"], "{seen}");
@@ -466,6 +464,22 @@ async fn openid_client_signs_a_user_in_and_refuses_a_tampered_id_token_and_a_for
         "{seen}"
     );
     provider.stop().await;
+}
+
+/// What an openid-client script printed, run with `args` (it must succeed).
+fn openid_client(script: &str, args: &[&str]) -> Value {
+    let output = std::process::Command::new("node")
+        .arg(script)
+        .args(args)
+        .current_dir(auth_core::testing::needs::OPENID_CLIENT_DIR)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "openid-client's {script} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
 }
 
 /// A browser of our own over plain HTTP to loopback origins: cookies kept per port (`Secure`
@@ -801,26 +815,18 @@ async fn the_example_relying_party_signs_a_user_in_and_refuses_forged_answers() 
 impl Provider {
     /// A service client from the command line: client_credentials alone, its own audience.
     fn service(&self) -> Value {
-        let (ok, service) = cli_json(
-            &self.schema,
-            &[
-                "client",
-                "create",
-                "--name",
-                "Billing",
-                "--grant",
-                "client_credentials",
-                "--scope",
-                "orders:read",
-                "--scope",
-                "orders:write",
-                "--audience",
-                "https://orders.example.com",
-            ],
-            &[],
-        );
-        assert!(ok, "{service}");
-        service
+        self.register(&[
+            "--name",
+            "Billing",
+            "--grant",
+            "client_credentials",
+            "--scope",
+            "orders:read",
+            "--scope",
+            "orders:write",
+            "--audience",
+            "https://orders.example.com",
+        ])
     }
 
     /// A user's tokens for `client`, by authlib's sign-in: access and refresh.
@@ -1030,18 +1036,10 @@ async fn authlib_and_openid_client_get_service_tokens_introspect_and_revoke() {
 
     // openid-client, with another user's tokens.
     let tokens = provider.user_tokens(&client).await;
-    let output = std::process::Command::new("node")
-        .arg("client_tokens.mjs")
-        .args(client_token_args(&provider, &service, &client, &tokens))
-        .current_dir(auth_core::testing::needs::OPENID_CLIENT_DIR)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "openid-client failed: {}",
-        String::from_utf8_lossy(&output.stderr)
+    let seen = openid_client(
+        "client_tokens.mjs",
+        &client_token_args(&provider, &service, &client, &tokens),
     );
-    let seen: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(seen["own_scope"], "orders:read", "{seen}");
     assert_eq!(seen["own_refresh_token"], Value::Null, "{seen}");
     assert_eq!(seen["own_introspected"]["active"], true, "{seen}");
@@ -1074,51 +1072,30 @@ async fn browser_apps_call_the_provider_from_their_own_origin_only() {
     };
     let port = provider.server.port;
     // A public client: an app in the browser at this origin.
-    let (ok, spa) = cli_json(
-        &provider.schema,
-        &[
-            "client",
-            "create",
-            "--name",
-            "Single-page app",
-            "--auth-method",
-            "none",
-            "--redirect-uri",
-            "https://spa.example.com/callback",
-        ],
-        &[],
-    );
-    assert!(ok, "{spa}");
+    provider.register(&[
+        "--name",
+        "Single-page app",
+        "--auth-method",
+        "none",
+        "--redirect-uri",
+        "https://spa.example.com/callback",
+    ]);
     // A confidential client's origin is not a browser app's.
-    let (ok, server_side) = cli_json(
-        &provider.schema,
-        &[
-            "client",
-            "create",
-            "--name",
-            "Server-side app",
-            "--redirect-uri",
-            "https://web.example.com/callback",
-        ],
-        &[],
-    );
-    assert!(ok, "{server_side}");
+    provider.register(&[
+        "--name",
+        "Server-side app",
+        "--redirect-uri",
+        "https://web.example.com/callback",
+    ]);
     // A native app's loopback redirect URI names no browser origin.
-    let (ok, native) = cli_json(
-        &provider.schema,
-        &[
-            "client",
-            "create",
-            "--name",
-            "Native app",
-            "--auth-method",
-            "none",
-            "--redirect-uri",
-            "http://127.0.0.1/callback",
-        ],
-        &[],
-    );
-    assert!(ok, "{native}");
+    provider.register(&[
+        "--name",
+        "Native app",
+        "--auth-method",
+        "none",
+        "--redirect-uri",
+        "http://127.0.0.1/callback",
+    ]);
     let allowed = |answer: &Answer| {
         answer
             .header("access-control-allow-origin")
@@ -1201,5 +1178,369 @@ async fn browser_apps_call_the_provider_from_their_own_origin_only() {
     )
     .await;
     assert_eq!(allowed(&api), None, "{}", api.raw_head);
+    provider.stop().await;
+}
+
+/// Where the pushing client's users land after logging out.
+const SIGNED_OUT: &str = "https://rp.example.com/signed-out";
+
+impl Provider {
+    /// A confidential client of the code flow that must push its requests, with a
+    /// post-logout redirect URI.
+    fn pushing_client(&self) -> Value {
+        let client = self.register(&[
+            "--name",
+            "Bank",
+            "--redirect-uri",
+            REDIRECT,
+            "--post-logout-redirect-uri",
+            SIGNED_OUT,
+            "--require-par",
+            "--scope",
+            "openid",
+            "--scope",
+            "email",
+            "--scope",
+            "offline_access",
+        ]);
+        assert_eq!(client["require_pushed_authorization_requests"], true);
+        assert_eq!(client["post_logout_redirect_uris"], json!([SIGNED_OUT]));
+        client
+    }
+}
+
+/// HTTP Basic credentials of a client from the command line.
+fn basic(client: &Value) -> String {
+    use base64::Engine as _;
+    let pair = format!(
+        "{}:{}",
+        client["client_id"].as_str().unwrap(),
+        client["client_secret"].as_str().unwrap()
+    );
+    format!(
+        "Authorization: Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(pair)
+    )
+}
+
+#[tokio::test]
+async fn openid_client_pushes_its_request_and_signs_the_user_out() {
+    if !require(Need::NodeOpenidClient) {
+        return;
+    }
+    let Some(provider) = Provider::start().await else {
+        return;
+    };
+    let client = provider.pushing_client();
+    let email = provider.account().await;
+    let seen = openid_client(
+        "par_logout.mjs",
+        &[
+            provider.issuer.as_str(),
+            client["client_id"].as_str().unwrap(),
+            client["client_secret"].as_str().unwrap(),
+            REDIRECT,
+            SIGNED_OUT,
+            email.as_str(),
+            PASSWORD,
+        ],
+    );
+    let issuer = &provider.issuer;
+    assert_eq!(
+        seen["par_endpoint"],
+        format!("{issuer}/oauth2/par"),
+        "{seen}"
+    );
+    assert_eq!(
+        seen["end_session_endpoint"],
+        format!("{issuer}/oauth2/logout"),
+        "{seen}"
+    );
+    // The browser carried the reference alone, there and back through the sign-in page.
+    assert_eq!(seen["sent"], json!(["client_id", "request_uri"]), "{seen}");
+    assert_eq!(
+        seen["resumed_with"],
+        json!(["client_id", "request_uri", "resume"]),
+        "{seen}"
+    );
+    assert_eq!(seen["email"], email.as_str(), "{seen}");
+    // Used by its code: a page, no redirect.
+    assert_eq!(seen["used_again"]["status"], 400, "{seen}");
+    assert_eq!(seen["used_again"]["location"], Value::Null, "{seen}");
+    assert!(
+        seen["used_again"]["page"]
+            .as_str()
+            .unwrap()
+            .contains("request_uri is unknown, expired or used"),
+        "{seen}"
+    );
+    assert_eq!(seen["escalation"], "invalid_scope", "{seen}");
+    assert_eq!(seen["unregistered"]["status"], 400, "{seen}");
+    assert_eq!(seen["unregistered"]["location"], Value::Null, "{seen}");
+    assert!(
+        seen["unregistered"]["page"]
+            .as_str()
+            .unwrap()
+            .contains("post_logout_redirect_uri is not one the client registered"),
+        "{seen}"
+    );
+    // The hint named the user signed in: no question, straight back with the state.
+    assert_eq!(seen["logout"]["status"], 303, "{seen}");
+    assert_eq!(
+        seen["logout"]["location"],
+        format!(
+            "{SIGNED_OUT}?state={}",
+            seen["logout_state"].as_str().unwrap()
+        ),
+        "{seen}"
+    );
+    assert_eq!(seen["session_cookie_left"], false, "{seen}");
+    assert_eq!(seen["userinfo_after"], 401, "{seen}");
+    assert_eq!(seen["refresh_after"], "invalid_grant", "{seen}");
+    provider.stop().await;
+}
+
+#[tokio::test]
+async fn pushed_requests_and_logout_refuse_what_they_must() {
+    let Some(provider) = Provider::start().await else {
+        return;
+    };
+    let port = provider.server.port;
+    let issuer = provider.issuer.clone();
+    let bank = provider.pushing_client();
+    let other = provider.client("client_secret_basic", false);
+    let bank_id = bank["client_id"].as_str().unwrap();
+    let other_id = other["client_id"].as_str().unwrap();
+    let request = |id: &str| {
+        vec![
+            ("client_id", id.to_owned()),
+            ("redirect_uri", REDIRECT.to_owned()),
+            ("response_type", "code".to_owned()),
+            ("scope", "openid email".to_owned()),
+            ("state", "s1".to_owned()),
+            (
+                "code_challenge",
+                "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".to_owned(),
+            ),
+            ("code_challenge_method", "S256".to_owned()),
+        ]
+    };
+    let fields = |pairs: &[(&'static str, String)]| {
+        pairs
+            .iter()
+            .map(|(n, v)| (*n, v.clone()))
+            .collect::<Vec<_>>()
+    };
+    let push = |client: &Value, extra: &[(&'static str, String)]| {
+        let mut pairs = request(client["client_id"].as_str().unwrap());
+        pairs.extend_from_slice(extra);
+        let header = basic(client);
+        async move {
+            let pairs: Vec<(&str, &str)> = pairs.iter().map(|(n, v)| (*n, v.as_str())).collect();
+            form(port, "/oauth2/par", &[header.as_str()], &pairs).await
+        }
+    };
+
+    // The bank's request in the browser's address: refused to its redirect URI.
+    let whole: Vec<(&str, String)> = fields(&request(bank_id));
+    let query = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(whole.iter().map(|(n, v)| (*n, v.as_str())))
+        .finish();
+    let mut jar = Jar::default();
+    let answer = jar.get(&format!("{issuer}/oauth2/authorize?{query}")).await;
+    assert_eq!(answer.status, 303, "{}", answer.raw_body);
+    let location = url::Url::parse(answer.header("location").unwrap()).unwrap();
+    let params: HashMap<String, String> = location.query_pairs().into_owned().collect();
+    assert!(location.as_str().starts_with(REDIRECT));
+    assert_eq!(params["error"], "invalid_request");
+    assert_eq!(params["state"], "s1");
+    assert_eq!(params["iss"], issuer);
+
+    // Pushes the endpoint refuses, each with its error.
+    let mut wrong_secret = bank.clone();
+    wrong_secret["client_secret"] = json!("not-the-secret");
+    let answer = push(&wrong_secret, &[]).await;
+    assert_eq!(
+        (answer.status, answer.body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    let mut unknown = bank.clone();
+    unknown["client_id"] = json!("no-such-client");
+    let answer = push(&unknown, &[]).await;
+    assert_eq!(
+        (answer.status, answer.body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    let answer = push(&bank, &[("request_uri", "urn:x".to_owned())]).await;
+    assert_eq!(
+        (answer.status, answer.body["error"].as_str()),
+        (400, Some("invalid_request")),
+        "{:?}",
+        answer.body
+    );
+    let answer = push(&bank, &[("prompt", "none login".to_owned())]).await;
+    assert_eq!(
+        (answer.status, answer.body["error"].as_str()),
+        (400, Some("invalid_request")),
+        "{:?}",
+        answer.body
+    );
+    let unwanted = send(
+        port,
+        "POST",
+        "/oauth2/par",
+        &[basic(&bank).as_str(), "Content-Type: application/json"],
+        b"{}",
+    )
+    .await;
+    assert_eq!(unwanted.status, 400);
+
+    // A good push: 201, no caching; used by another client, a page and no redirect.
+    let answer = push(&bank, &[]).await;
+    assert_eq!(answer.status, 201, "{:?}", answer.body);
+    assert_eq!(answer.header("cache-control"), Some("no-store"));
+    assert_eq!(answer.body["expires_in"], 600);
+    let request_uri = answer.body["request_uri"].as_str().unwrap().to_owned();
+    let by_other = form_urlencoded::Serializer::new(String::new())
+        .append_pair("client_id", other_id)
+        .append_pair("request_uri", &request_uri)
+        .finish();
+    let answer = jar
+        .get(&format!("{issuer}/oauth2/authorize?{by_other}"))
+        .await;
+    assert_eq!(answer.status, 400);
+    assert_eq!(answer.header("location"), None);
+    assert!(
+        answer
+            .raw_body
+            .contains("request_uri was pushed by another client"),
+        "{}",
+        answer.raw_body
+    );
+
+    // Logout requests that cannot be trusted: a page, never a redirect.
+    let email = provider.account().await;
+    let signed_in = jar
+        .authorize(
+            &format!(
+                "{issuer}/oauth2/authorize?{}",
+                form_urlencoded::Serializer::new(String::new())
+                    .append_pair("client_id", bank_id)
+                    .append_pair("request_uri", &request_uri)
+                    .finish()
+            ),
+            REDIRECT,
+            &email,
+            "allow",
+        )
+        .await;
+    assert!(signed_in.contains("code="), "{signed_in}");
+    let session = jar.cookie(port, "__Host-auth_session");
+    assert!(session.is_some());
+    for (query, why) in [
+        (String::new(), "id_token_hint or client_id is required"),
+        (
+            format!("post_logout_redirect_uri={SIGNED_OUT}"),
+            "id_token_hint or client_id is required",
+        ),
+        (
+            "id_token_hint=eyJhbGciOiJub25lIn0.e30.".to_owned(),
+            "id_token_hint is not an ID token of this server",
+        ),
+        ("client_id=nope".to_owned(), "no client has this client_id"),
+        (
+            format!("client_id={bank_id}&post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F"),
+            "post_logout_redirect_uri is not one the client registered",
+        ),
+        (
+            format!("client_id={other_id}&post_logout_redirect_uri={SIGNED_OUT}"),
+            "post_logout_redirect_uri is not one the client registered",
+        ),
+        (
+            format!("client_id={bank_id}&client_id={other_id}"),
+            "client_id is sent more than once",
+        ),
+    ] {
+        let answer = jar.get(&format!("{issuer}/oauth2/logout?{query}")).await;
+        assert_eq!(answer.status, 400, "{query}: {}", answer.raw_body);
+        assert_eq!(answer.header("location"), None, "{query}");
+        assert!(
+            answer.raw_body.contains(why),
+            "{query}: {}",
+            answer.raw_body
+        );
+    }
+    assert_eq!(
+        jar.cookie(port, "__Host-auth_session"),
+        session,
+        "still signed in"
+    );
+
+    // A client's POST moves on to the same request by GET.
+    let answer = form(
+        port,
+        "/oauth2/logout",
+        &[],
+        &[
+            ("client_id", bank_id),
+            ("post_logout_redirect_uri", SIGNED_OUT),
+            ("state", "bye"),
+            ("csrf_token", "dropped"),
+        ],
+    )
+    .await;
+    assert_eq!(answer.status, 303, "{}", answer.raw_body);
+    let onward = answer.header("location").unwrap().to_owned();
+    assert!(onward.starts_with("/oauth2/logout?"), "{onward}");
+    assert!(!onward.contains("csrf_token"), "{onward}");
+
+    // No hint: the user is asked first, and a confirmation without its CSRF token fails.
+    let page = jar.get(&format!("{issuer}{onward}")).await;
+    assert_eq!(page.status, 200, "{}", page.raw_body);
+    assert!(page.raw_body.contains("id=\"logout-confirm\""));
+    assert!(page.raw_body.contains("Bank"));
+    let csp = page.header("content-security-policy").unwrap();
+    assert!(
+        csp.contains("form-action 'self' https://rp.example.com;"),
+        "{csp}"
+    );
+    let fields = hidden_fields(&page.raw_body);
+    let without_csrf: Vec<(&str, &str)> = fields
+        .iter()
+        .filter(|(name, _)| name != "csrf_token")
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let refused = jar
+        .post(&format!("{issuer}/oauth2/logout/confirm"), &without_csrf)
+        .await;
+    assert_eq!(refused.status, 403);
+    assert_eq!(jar.cookie(port, "__Host-auth_session"), session);
+    let all: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let done = jar
+        .post(&format!("{issuer}/oauth2/logout/confirm"), &all)
+        .await;
+    assert_eq!(done.status, 303, "{}", done.raw_body);
+    assert_eq!(
+        done.header("location"),
+        Some(format!("{SIGNED_OUT}?state=bye").as_str())
+    );
+    assert_eq!(jar.cookie(port, "__Host-auth_session"), None, "signed out");
+
+    // Nobody signed in and no hint: nothing to ask, straight back; without a URI, a page.
+    let answer = jar
+        .get(&format!(
+            "{issuer}/oauth2/logout?client_id={bank_id}&post_logout_redirect_uri={SIGNED_OUT}"
+        ))
+        .await;
+    assert_eq!(answer.status, 303);
+    assert_eq!(answer.header("location"), Some(SIGNED_OUT));
+    let answer = jar
+        .get(&format!("{issuer}/oauth2/logout?client_id={bank_id}"))
+        .await;
+    assert_eq!(answer.status, 200);
+    assert!(answer.raw_body.contains("You are signed out."));
     provider.stop().await;
 }

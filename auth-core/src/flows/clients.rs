@@ -156,6 +156,8 @@ mod tests {
             first_party: false,
             audience: None,
             id_token_alg: None,
+            post_logout_redirect_uris: Vec::new(),
+            require_par: false,
         };
         let registered = auth.register_client(new.clone(), &ops).await.unwrap();
         let secret = registered
@@ -213,6 +215,8 @@ mod tests {
             grant_types: vec![GrantType::AuthorizationCode],
             audience: None,
             id_token_alg: None,
+            post_logout_redirect_uris: Vec::new(),
+            require_par: false,
             scopes: ScopeSet::new(),
             first_party: false,
         };

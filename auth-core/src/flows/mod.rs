@@ -14,12 +14,14 @@ mod clients;
 mod delivery;
 mod email;
 mod login;
+mod logout;
 mod mfa;
 mod oauth;
 mod observe;
 #[cfg(feature = "passkeys")]
 mod passkey;
 mod password;
+mod pushed;
 mod refresh;
 mod roles;
 mod sessions;
@@ -53,6 +55,7 @@ pub use delivery::{Outcome, Round, WorkerConfig, deliver_round, deliver_round_re
 pub use email::{
     EmailConfig, EmailVerification, FactorProof, IntentLifetimes, LinkPaths, Origin, SignUp,
 };
+pub use logout::LogoutHint;
 pub use mfa::{DisableTotp, TotpEnrollment};
 pub use oauth::{
     Authorization, ClientTokens, ConsentAnswer, IDENTITY_SCOPES, RESUME_TTL, UserClaims, UserInfo,
@@ -60,6 +63,7 @@ pub use oauth::{
 pub use observe::{AuthObserver, NoObserver};
 #[cfg(feature = "passkeys")]
 pub use passkey::{CounterPolicy, PasskeyConfig, PasskeyInfo, PasskeyOptions, PasskeyResponse};
+pub use pushed::PushedAuthorization;
 pub use sessions::SessionInfo;
 pub use step_up::{Reauthentication, SensitiveAction};
 

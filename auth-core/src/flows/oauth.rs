@@ -456,6 +456,20 @@ impl Authenticator {
                 .await;
             }
         }
+        // A pushed request is used up by its code (RFC 9126 section 7.3).
+        if let Some(pushed) = &request.pushed
+            && !self
+                .inner
+                .stores
+                .grants
+                .take_pushed_request(pushed, now)
+                .await?
+        {
+            return refuse(
+                ErrorCode::InvalidRequestUri,
+                "the pushed request was used or expired; push it again",
+            );
+        }
         let code = OpaqueSecret::generate();
         self.inner
             .stores

@@ -83,6 +83,8 @@ impl World {
                     first_party,
                     audience: None,
                     id_token_alg: None,
+                    post_logout_redirect_uris: Vec::new(),
+                    require_par: false,
                 },
                 &Actor::operator("ops"),
             )
@@ -205,7 +207,22 @@ impl World {
 }
 
 fn request(client: &Client, changes: &[(&str, Option<&str>)]) -> AuthorizationRequest {
-    let mut params: Vec<(String, String)> = [
+    let mut params = form(client);
+    for (name, value) in changes {
+        params.remove(*name);
+        if let Some(value) = value {
+            params.insert((*name).to_owned(), (*value).to_owned());
+        }
+    }
+    RawRequest::parse(params.iter().map(|(n, v)| (n.as_str(), v.as_str())))
+        .unwrap()
+        .validate(Some(client))
+        .unwrap()
+}
+
+/// The parameters of a request for every scope `client` may have, as a form carries them.
+fn form(client: &Client) -> std::collections::BTreeMap<String, String> {
+    [
         ("client_id", client.id.as_str()),
         ("redirect_uri", REDIRECT),
         ("response_type", "code"),
@@ -217,17 +234,7 @@ fn request(client: &Client, changes: &[(&str, Option<&str>)]) -> AuthorizationRe
     ]
     .iter()
     .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-    .collect();
-    for (name, value) in changes {
-        params.retain(|(n, _)| n != name);
-        if let Some(value) = value {
-            params.push(((*name).to_owned(), (*value).to_owned()));
-        }
-    }
-    RawRequest::parse(params.iter().map(|(n, v)| (n.as_str(), v.as_str())))
-        .unwrap()
-        .validate(Some(client))
-        .unwrap()
+    .collect()
 }
 
 #[tokio::test]
@@ -726,6 +733,8 @@ async fn a_client_may_name_its_resource_servers_and_its_id_token_algorithm() {
                 first_party: true,
                 audience: Some("https://orders.example".into()),
                 id_token_alg: Some("ES256".into()),
+                post_logout_redirect_uris: Vec::new(),
+                require_par: false,
             },
             &Actor::operator("ops"),
         )
@@ -823,6 +832,8 @@ impl World {
                     first_party: false,
                     audience: Some(audience.to_owned()),
                     id_token_alg: None,
+                    post_logout_redirect_uris: Vec::new(),
+                    require_par: false,
                 },
                 &Actor::operator("ops"),
             )
@@ -973,6 +984,8 @@ async fn introspection_describes_a_token_to_its_audience_and_a_refresh_token_to_
         first_party: false,
         audience: Some(api.into()),
         id_token_alg: None,
+        post_logout_redirect_uris: Vec::new(),
+        require_par: false,
     };
     let actor = Actor::operator("ops");
     let shop_client = w
@@ -1111,4 +1124,260 @@ async fn revoking_a_token_ends_its_grant_and_only_its_client_may() {
         .await
         .unwrap_err();
     assert_eq!(refused.code, ErrorCode::UnsupportedTokenType);
+}
+
+impl World {
+    /// The request the authorization endpoint decides for a browser bringing `pairs`.
+    async fn arriving(
+        &self,
+        pairs: &[(&str, &str)],
+    ) -> std::result::Result<RawRequest, crate::oauth::Refusal> {
+        let raw = RawRequest::parse(pairs.iter().copied())?;
+        self.auth.authorization_request(raw).await.unwrap()
+    }
+}
+
+#[tokio::test]
+async fn a_pushed_request_stands_for_its_parameters_until_its_code_is_issued() {
+    let w = world();
+    let mut new = NewClient {
+        name: "Bank".into(),
+        auth_method: ClientAuthMethod::ClientSecretBasic,
+        redirect_uris: vec![REDIRECT.into()],
+        grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+        scopes: ScopeSet::parse("openid email offline_access").unwrap(),
+        first_party: false,
+        audience: None,
+        id_token_alg: None,
+        post_logout_redirect_uris: Vec::new(),
+        require_par: true,
+    };
+    let actor = Actor::operator("ops");
+    let bank = w
+        .auth
+        .register_client(new.clone(), &actor)
+        .await
+        .unwrap()
+        .client;
+    new.require_par = false;
+    let other = w.auth.register_client(new, &actor).await.unwrap().client;
+    let (_, principal) = w.user("ada@example.com").await;
+
+    // Sent whole in the address, the bank's request is refused (to its redirect URI).
+    let whole = form(&bank);
+    let pairs: Vec<(&str, &str)> = whole
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let raw = w.arriving(&pairs).await.unwrap();
+    match raw.validate(Some(&bank)) {
+        Err(crate::oauth::Refusal::Redirect { error, .. }) => {
+            assert_eq!(error.code, ErrorCode::InvalidRequest);
+            assert!(
+                error
+                    .description
+                    .contains("pushes its authorization requests")
+            );
+        }
+        other => panic!("refused to the client, not {other:?}"),
+    }
+
+    // Pushed: checked as the authorization endpoint would, then kept.
+    let pushed = w
+        .auth
+        .push_authorization_request(&bank, &whole)
+        .await
+        .unwrap();
+    assert!(
+        pushed
+            .request_uri
+            .starts_with("urn:ietf:params:oauth:request_uri:")
+    );
+    assert_eq!(pushed.expires_in, 600);
+    for (change, code) in [
+        (
+            ("redirect_uri", "https://evil.example/cb"),
+            ErrorCode::InvalidRequest,
+        ),
+        (
+            ("response_type", "token"),
+            ErrorCode::UnsupportedResponseType,
+        ),
+        (
+            ("code_challenge_method", "plain"),
+            ErrorCode::InvalidRequest,
+        ),
+        (
+            ("request_uri", pushed.request_uri.as_str()),
+            ErrorCode::InvalidRequest,
+        ),
+        (("request", "eyJ.e30."), ErrorCode::RequestNotSupported),
+        (("client_id", other.id.as_str()), ErrorCode::InvalidRequest),
+    ] {
+        let mut bad = form(&bank);
+        bad.insert(change.0.to_owned(), change.1.to_owned());
+        let refused = w
+            .auth
+            .push_authorization_request(&bank, &bad)
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code, code, "{change:?}");
+    }
+
+    // The browser brings client_id and request_uri; other parameters are ignored.
+    let uri = pushed.request_uri.as_str();
+    let arriving = [
+        ("client_id", bank.id.as_str()),
+        ("request_uri", uri),
+        ("scope", "openid"),
+        ("state", "forged"),
+    ];
+    let request = w
+        .arriving(&arriving)
+        .await
+        .unwrap()
+        .validate(Some(&bank))
+        .unwrap();
+    assert_eq!(request.state.as_deref(), Some("state-1"));
+    assert_eq!(
+        request.scope,
+        ScopeSet::parse("openid email offline_access orders:read").unwrap()
+    );
+    assert!(request.pushed.is_some());
+    // Another client may not use it, nor may anyone use one that was never pushed.
+    let refused = w
+        .arriving(&[("client_id", other.id.as_str()), ("request_uri", uri)])
+        .await
+        .unwrap_err();
+    assert_eq!(refused.error().code, ErrorCode::InvalidRequestUri);
+    assert!(refused.error().description.contains("another client"));
+    for unknown in [
+        "urn:ietf:params:oauth:request_uri:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        "https://bank.example/request.jwt",
+    ] {
+        let refused = w
+            .arriving(&[("client_id", bank.id.as_str()), ("request_uri", unknown)])
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(refused, crate::oauth::Refusal::Page(_)),
+            "{unknown}"
+        );
+        assert_eq!(refused.error().code, ErrorCode::InvalidRequestUri);
+    }
+
+    // Consent and sign-in come back to it; the code uses it up.
+    let Authorization::Consent { scope, .. } = w
+        .decide(&request, &bank, Some(&principal), ConsentAnswer::NotAsked)
+        .await
+    else {
+        panic!("consent first");
+    };
+    assert!(
+        w.arriving(&arriving).await.is_ok(),
+        "still there after the consent page"
+    );
+    let code = match w
+        .decide(
+            &request,
+            &bank,
+            Some(&principal),
+            ConsentAnswer::Given(scope),
+        )
+        .await
+    {
+        Authorization::Redirect(location) => query(&location)["code"].clone(),
+        other => panic!("a code, not {other:?}"),
+    };
+    assert!(w.exchange(&bank, &code).await.is_ok());
+    let refused = w.arriving(&arriving).await.unwrap_err();
+    assert_eq!(refused.error().code, ErrorCode::InvalidRequestUri);
+    // A request decided again after its push was used (two tabs) gets no second code.
+    match w
+        .decide(&request, &bank, Some(&principal), ConsentAnswer::NotAsked)
+        .await
+    {
+        Authorization::Redirect(location) => {
+            let params = query(&location);
+            assert_eq!(params["error"], "invalid_request_uri");
+            assert!(!params.contains_key("code"));
+        }
+        other => panic!("refused, not {other:?}"),
+    }
+
+    // A push expires unused.
+    let late = w
+        .auth
+        .push_authorization_request(&bank, &form(&bank))
+        .await
+        .unwrap();
+    w.clock.advance(Duration::from_secs(600));
+    let refused = w
+        .arriving(&[
+            ("client_id", bank.id.as_str()),
+            ("request_uri", &late.request_uri),
+        ])
+        .await
+        .unwrap_err();
+    assert_eq!(refused.error().code, ErrorCode::InvalidRequestUri);
+}
+
+#[tokio::test]
+async fn a_logout_hint_is_our_id_token_even_expired_and_ends_the_session_it_names() {
+    let w = world();
+    let client = w.client(ClientAuthMethod::ClientSecretBasic, false).await;
+    let (user, principal) = w.user("ada@example.com").await;
+    let tokens = w.grant(&client, &principal).await;
+    let id_token = tokens.id_token.clone().unwrap();
+    let claims = w.id_claims(&id_token, &client);
+
+    w.clock.advance(Duration::from_secs(24 * 3600));
+    let hint = w.auth.logout_hint(id_token.expose_secret()).unwrap();
+    assert_eq!(hint.user_id, user.id);
+    assert_eq!(hint.client_id, client.id);
+    assert_eq!(
+        hint.session_id.as_ref().map(|sid| sid.as_str()),
+        claims.sid.as_deref()
+    );
+
+    // Not an ID token of ours: an access token, a tampered one, another issuer's, junk.
+    let mut tampered = id_token.expose_secret().to_owned();
+    tampered.pop();
+    tampered.push('A');
+    let foreign = crate::token::TokenIssuer::new(
+        w.keys.clone(),
+        TokenConfig::new("https://elsewhere.example", client.id.as_str()),
+        w.clock.clone(),
+    )
+    .unwrap()
+    .issue(
+        TokenKind::IdToken,
+        crate::token::NewToken::new(user.id.to_string()),
+    )
+    .unwrap();
+    for token in [
+        tokens.access_token.expose_secret(),
+        tampered.as_str(),
+        foreign.token.expose_secret(),
+        "junk",
+        "",
+    ] {
+        assert!(
+            matches!(w.auth.logout_hint(token), Err(Error::InvalidToken(_))),
+            "{token}"
+        );
+    }
+
+    // Ending the hinted session ends the grant, and only it.
+    let tokens = w.grant(&client, &principal).await;
+    let other = w.grant(&client, &principal).await;
+    let hint = w
+        .auth
+        .logout_hint(tokens.id_token.as_ref().unwrap().expose_secret())
+        .unwrap();
+    w.auth.end_hinted_session(&hint, None).await.unwrap();
+    w.assert_ended(&client, tokens).await;
+    assert!(w.introspect(&client, &other.access_token).await.active);
+    // Again: nothing left, no error.
+    w.auth.end_hinted_session(&hint, None).await.unwrap();
 }

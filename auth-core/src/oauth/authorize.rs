@@ -11,8 +11,9 @@
 use std::collections::BTreeMap;
 
 use super::error::{ErrorCode, OAuthError};
-use super::{Client, ClientId, CodeChallenge, GrantType};
+use super::{Client, ClientId, CodeChallenge, GrantType, PushedRequest};
 use crate::authz::ScopeSet;
+use crate::id::SecretHash;
 
 /// The longest `state` accepted, in bytes.
 pub const MAX_STATE_LEN: usize = 1024;
@@ -56,6 +57,9 @@ pub struct AuthorizationRequest {
     pub max_age: Option<u64>,
     /// The account the client expects, to fill in the sign-in page.
     pub login_hint: Option<String>,
+    /// For a pushed request (RFC 9126), the digest of its reference: the code's issue uses
+    /// it up.
+    pub pushed: Option<SecretHash>,
 }
 
 /// Why a request is refused, and where the refusal may be sent.
@@ -91,6 +95,8 @@ pub struct RawRequest {
     params: BTreeMap<String, String>,
     /// The first parameter sent twice, if any (RFC 6749 section 3.1: none may be).
     repeated: Option<String>,
+    /// The digest of the pushed request's reference, for one read from a push.
+    pushed: Option<SecretHash>,
 }
 
 impl RawRequest {
@@ -137,7 +143,48 @@ impl RawRequest {
             client_id,
             params,
             repeated,
+            pushed: None,
         })
+    }
+
+    /// A pushed request's parameters (RFC 9126), as the push stored them: read as
+    /// [`parse`](Self::parse) reads them, and marked as pushed.
+    pub fn pushed(request: &PushedRequest) -> Result<Self, Refusal> {
+        let mut raw = Self::parse(
+            request
+                .params
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_str())),
+        )?;
+        raw.pushed = Some(request.hash);
+        Ok(raw)
+    }
+
+    /// A request being pushed: `params` read as [`parse`](Self::parse) reads them and marked
+    /// as pushed under `hash`, to be validated before it is stored.
+    #[cfg(any(feature = "jwt", feature = "paseto"))]
+    pub(crate) fn to_push<'a>(
+        params: impl IntoIterator<Item = (&'a str, &'a str)>,
+        hash: SecretHash,
+    ) -> Result<Self, Refusal> {
+        let mut raw = Self::parse(params)?;
+        raw.pushed = Some(hash);
+        Ok(raw)
+    }
+
+    /// The `request_uri` the request names instead of its parameters, if any (and if it is
+    /// not itself a pushed request's).
+    pub fn request_uri(&self) -> Option<&str> {
+        self.pushed
+            .is_none()
+            .then(|| self.get("request_uri"))
+            .flatten()
+    }
+
+    /// The parameters, as read (for storing a pushed request).
+    #[cfg(any(feature = "jwt", feature = "paseto"))]
+    pub(crate) fn params(&self) -> &BTreeMap<String, String> {
+        &self.params
     }
 
     /// The client the request names.
@@ -197,7 +244,13 @@ impl RawRequest {
         if self.get("request_uri").is_some() {
             return Err(refuse(
                 ErrorCode::RequestUriNotSupported,
-                "request_uri is not supported",
+                "request_uri names a pushed request (RFC 9126) only",
+            ));
+        }
+        if client.require_par && self.pushed.is_none() {
+            return Err(refuse(
+                ErrorCode::InvalidRequest,
+                "this client pushes its authorization requests first (RFC 9126)",
             ));
         }
         match self.get("response_type") {
@@ -300,6 +353,7 @@ impl RawRequest {
             prompt,
             max_age,
             login_hint,
+            pushed: self.pushed,
         })
     }
 }

@@ -42,7 +42,7 @@ pub const MAX_CLIENT_ID_LEN: usize = 64;
 pub const MAX_CLIENT_NAME_CHARS: usize = 128;
 /// The longest redirect URI accepted, in bytes.
 pub const MAX_REDIRECT_URI_LEN: usize = 2000;
-/// The most redirect URIs a client registers.
+/// The most redirect URIs a client registers (and the most post-logout redirect URIs).
 pub const MAX_REDIRECT_URIS: usize = 16;
 /// The longest access-token audience a client registers, in bytes.
 pub const MAX_AUDIENCE_LEN: usize = 256;
@@ -324,6 +324,13 @@ pub struct Client {
     /// The algorithm of its ID tokens (`id_token_signed_response_alg`): one of
     /// [`ID_TOKEN_ALGORITHMS`], RS256 unless it registered another.
     pub id_token_alg: String,
+    /// Where RP-initiated logout may send the browser afterwards, matched exactly (no port
+    /// exception).
+    pub post_logout_redirect_uris: Vec<RedirectUri>,
+    /// Whether its authorization requests must be pushed first (RFC 9126's
+    /// `require_pushed_authorization_requests`): one sent whole in the browser's address is
+    /// refused.
+    pub require_par: bool,
     /// When it was registered.
     pub created_at: SystemTime,
 }
@@ -340,6 +347,8 @@ impl fmt::Debug for Client {
             .field("first_party", &self.first_party)
             .field("audience", &self.audience)
             .field("id_token_alg", &self.id_token_alg)
+            .field("post_logout_redirect_uris", &self.post_logout_redirect_uris)
+            .field("require_par", &self.require_par)
             .field("created_at", &self.created_at)
             .finish_non_exhaustive()
     }
@@ -360,6 +369,14 @@ impl Client {
     /// name another port than the registered URI.
     pub fn accepts_redirect(&self, requested: &str) -> bool {
         self.redirect_uris.iter().any(|uri| uri.matches(requested))
+    }
+
+    /// Whether `requested` (a logout request's `post_logout_redirect_uri`) is one the client
+    /// registered: the same string exactly.
+    pub fn accepts_post_logout_redirect(&self, requested: &str) -> bool {
+        self.post_logout_redirect_uris
+            .iter()
+            .any(|uri| uri.as_str() == requested)
     }
 
     /// Whether the client may use `grant`.
@@ -394,6 +411,11 @@ pub struct NewClient {
     pub audience: Option<String>,
     /// The algorithm of its ID tokens; `None`: RS256.
     pub id_token_alg: Option<String>,
+    /// Where RP-initiated logout may send the browser afterwards (under the rules of redirect
+    /// URIs; none for a client of client_credentials alone).
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Whether its authorization requests must be pushed first (RFC 9126).
+    pub require_par: bool,
 }
 
 /// A client just registered, and its secret, shown this once (`None` for a public client).
@@ -490,20 +512,21 @@ impl NewClient {
                 IDENTITY_SCOPES.join(", ")
             )));
         }
-        let mut redirect_uris = Vec::new();
-        for uri in &self.redirect_uris {
-            let uri = RedirectUri::parse(uri)?;
-            if self.auth_method.is_confidential() && !uri.is_https() && !uri.any_port {
-                return Err(Error::InvalidRequest(format!(
-                    "redirect URI {:?}: a private-use scheme is for public clients (apps on a \
-                     device hold no secret)",
-                    uri.as_str()
-                )));
-            }
-            if !redirect_uris.contains(&uri) {
-                redirect_uris.push(uri);
-            }
+        if !code && (!self.post_logout_redirect_uris.is_empty() || self.require_par) {
+            return Err(Error::InvalidRequest(
+                "post-logout redirect URIs and pushed authorization requests are for clients \
+                 of the authorization_code grant"
+                    .into(),
+            ));
         }
+        if self.post_logout_redirect_uris.len() > MAX_REDIRECT_URIS {
+            return Err(Error::InvalidRequest(format!(
+                "a client registers at most {MAX_REDIRECT_URIS} post-logout redirect URIs"
+            )));
+        }
+        let redirect_uris = checked_uris(self.auth_method, &self.redirect_uris)?;
+        let post_logout_redirect_uris =
+            checked_uris(self.auth_method, &self.post_logout_redirect_uris)?;
         if self.first_party
             && !self.auth_method.is_confidential()
             && redirect_uris.iter().any(|uri| !uri.is_https())
@@ -563,6 +586,8 @@ impl NewClient {
             first_party: self.first_party,
             audience,
             id_token_alg,
+            post_logout_redirect_uris,
+            require_par: self.require_par,
             created_at,
         };
         Ok(RegisteredClient {
@@ -570,6 +595,25 @@ impl NewClient {
             secret: secret.map(OpaqueSecret::into_secret),
         })
     }
+}
+
+/// `uris` parsed as redirect URIs of a client authenticating by `auth_method`, each once.
+fn checked_uris(auth_method: ClientAuthMethod, uris: &[String]) -> Result<Vec<RedirectUri>> {
+    let mut checked = Vec::new();
+    for uri in uris {
+        let uri = RedirectUri::parse(uri)?;
+        if auth_method.is_confidential() && !uri.is_https() && !uri.any_port {
+            return Err(Error::InvalidRequest(format!(
+                "redirect URI {:?}: a private-use scheme is for public clients (apps on a \
+                     device hold no secret)",
+                uri.as_str()
+            )));
+        }
+        if !checked.contains(&uri) {
+            checked.push(uri);
+        }
+    }
+    Ok(checked)
 }
 
 #[cfg(test)]
@@ -590,6 +634,8 @@ mod tests {
             first_party: false,
             audience: None,
             id_token_alg: None,
+            post_logout_redirect_uris: Vec::new(),
+            require_par: false,
         }
     }
 
@@ -808,6 +854,57 @@ mod tests {
             (client.id_token_alg.as_str(), client.audience),
             ("RS256", None)
         );
+    }
+
+    #[test]
+    fn post_logout_redirect_uris_follow_the_redirect_rules_and_match_exactly() {
+        let now = SystemTime::now();
+        let mut new = new_client(
+            ClientAuthMethod::ClientSecretBasic,
+            &["https://shop.example.com/cb"],
+        );
+        new.post_logout_redirect_uris = vec![
+            "https://shop.example.com/bye".into(),
+            "http://127.0.0.1:9000/bye".into(),
+            "https://shop.example.com/bye".into(),
+        ];
+        new.require_par = true;
+        let client = new.clone().register(now).unwrap().client;
+        assert_eq!(client.post_logout_redirect_uris.len(), 2, "each once");
+        assert!(client.require_par);
+        assert!(client.accepts_post_logout_redirect("https://shop.example.com/bye"));
+        assert!(client.accepts_post_logout_redirect("http://127.0.0.1:9000/bye"));
+        for other in [
+            "https://shop.example.com/bye?x=1",
+            "https://shop.example.com/bye/",
+            "http://127.0.0.1:9001/bye",
+            "https://shop.example.com/cb",
+        ] {
+            assert!(!client.accepts_post_logout_redirect(other), "{other}");
+        }
+        let refused = |new: NewClient| new.register(now).unwrap_err().to_string();
+        let mut private_use = new.clone();
+        private_use.post_logout_redirect_uris = vec!["com.example.app:/bye".into()];
+        assert!(refused(private_use).contains("for public clients"));
+        let mut plain_http = new.clone();
+        plain_http.post_logout_redirect_uris = vec!["http://shop.example.com/bye".into()];
+        assert!(refused(plain_http).contains("http only on the loopback literals"));
+        let mut many = new.clone();
+        many.post_logout_redirect_uris = (0..=MAX_REDIRECT_URIS)
+            .map(|n| format!("https://shop.example.com/bye{n}"))
+            .collect();
+        assert!(refused(many).contains("at most 16 post-logout"));
+        // A service is sent no browser: neither kind of redirect nor pushed requests.
+        let mut service = new;
+        service.redirect_uris.clear();
+        service.grant_types = vec![GrantType::ClientCredentials];
+        service.scopes = ScopeSet::parse("orders:read").unwrap();
+        service.audience = Some("https://api.example".into());
+        assert!(refused(service.clone()).contains("authorization_code grant"));
+        service.post_logout_redirect_uris.clear();
+        assert!(refused(service.clone()).contains("authorization_code grant"));
+        service.require_par = false;
+        assert!(service.register(now).is_ok());
     }
 
     #[test]

@@ -32,8 +32,11 @@ pub enum ErrorCode {
     InteractionRequired,
     /// A `request` object was sent; none is supported.
     RequestNotSupported,
-    /// A `request_uri` was sent; none is supported (pushed requests come in part 2).
+    /// A `request_uri` that is not a pushed request's was sent (a client's own URL is not
+    /// fetched).
     RequestUriNotSupported,
+    /// A pushed request's `request_uri` that is unknown, expired, used, or another client's.
+    InvalidRequestUri,
     /// The server failed; try again.
     ServerError,
     /// The server cannot answer now; try again later.
@@ -45,7 +48,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [Self; 16] = [
+    pub const ALL: [Self; 17] = [
         Self::InvalidRequest,
         Self::InvalidClient,
         Self::InvalidGrant,
@@ -59,6 +62,7 @@ impl ErrorCode {
         Self::InteractionRequired,
         Self::RequestNotSupported,
         Self::RequestUriNotSupported,
+        Self::InvalidRequestUri,
         Self::ServerError,
         Self::TemporarilyUnavailable,
         Self::UnsupportedTokenType,
@@ -80,6 +84,7 @@ impl ErrorCode {
             Self::InteractionRequired => "interaction_required",
             Self::RequestNotSupported => "request_not_supported",
             Self::RequestUriNotSupported => "request_uri_not_supported",
+            Self::InvalidRequestUri => "invalid_request_uri",
             Self::ServerError => "server_error",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
             Self::UnsupportedTokenType => "unsupported_token_type",
@@ -154,9 +159,10 @@ mod tests {
                 ErrorCode::InteractionRequired => 10,
                 ErrorCode::RequestNotSupported => 11,
                 ErrorCode::RequestUriNotSupported => 12,
-                ErrorCode::ServerError => 13,
-                ErrorCode::TemporarilyUnavailable => 14,
-                ErrorCode::UnsupportedTokenType => 15,
+                ErrorCode::InvalidRequestUri => 13,
+                ErrorCode::ServerError => 14,
+                ErrorCode::TemporarilyUnavailable => 15,
+                ErrorCode::UnsupportedTokenType => 16,
             }
         }
         for code in ErrorCode::ALL {

@@ -11,16 +11,19 @@
 //!   refusal goes (a page until the redirect URI is proven the client's, the client after).
 //! - [`error`]: the protocol's error codes.
 //! - [`grant`]: authorization codes, consent, and the client grant a session carries.
+//! - [`par`]: pushed authorization requests (RFC 9126).
 
 pub mod authorize;
 pub mod client;
 pub mod error;
 pub mod grant;
+pub mod par;
 pub mod pkce;
 
 pub use authorize::{AuthorizationRequest, Prompt, RawRequest, Refusal};
 pub use error::{ErrorCode, OAuthError};
 pub use grant::{AuthorizationCode, ClientGrant, Consent, Redemption};
+pub use par::PushedRequest;
 pub use pkce::CodeChallenge;
 
 pub use client::{

@@ -34,6 +34,7 @@ pub use clients::clients_are_stored_found_listed_and_deleted;
 pub use grants::{
     codes_are_redeemed_once_and_replays_name_the_first_session,
     consent_joins_scopes_per_user_and_client_and_is_withdrawn,
+    pushed_requests_are_read_until_taken_once,
 };
 pub use passkeys::{
     passkey_ceremonies_are_taken_once_before_they_expire,
@@ -85,6 +86,7 @@ macro_rules! store_conformance_tests {
         $crate::store_conformance_tests!(@test $factory, clients_are_stored_found_listed_and_deleted(clients));
         $crate::store_conformance_tests!(@test $factory, codes_are_redeemed_once_and_replays_name_the_first_session(users, clients, grants));
         $crate::store_conformance_tests!(@test $factory, consent_joins_scopes_per_user_and_client_and_is_withdrawn(users, clients, grants));
+        $crate::store_conformance_tests!(@test $factory, pushed_requests_are_read_until_taken_once(clients, grants));
     };
     (@test $factory:expr, $check:ident($($store:ident),+)) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -54,7 +54,7 @@ use crate::id::{Amr, SecretHash, SessionId, UserId};
 use crate::intent::{Intent, IntentId, IntentKey, Purpose};
 use crate::mfa::{EncryptedSecret, TotpParams};
 use crate::oauth::grant::{AuthorizationCode, ClientGrant, Consent, Redemption};
-use crate::oauth::{Client, ClientId};
+use crate::oauth::{Client, ClientId, PushedRequest};
 use crate::outbox::{Backlog, Delivery, MessageId, OutboxMessage};
 use crate::passkey::{Ceremony, CeremonyId, CounterCheck, PasskeyId, PasskeyRecord, PasskeyUse};
 use crate::refresh::{RefreshFamily, RefreshTokenRecord, Rotation};
@@ -725,4 +725,16 @@ pub trait GrantStore: Send + Sync + fmt::Debug {
     /// Withdraws the user's consent to the client, and voids the codes it issued them that
     /// are not redeemed yet; false if there was no consent.
     async fn revoke_consent(&self, user: &UserId, client: &ClientId) -> Result<bool>;
+    /// Stores a pushed authorization request (RFC 9126).
+    async fn push_request(&self, request: PushedRequest) -> Result<()>;
+    /// The pushed request whose reference has the digest `hash`, if it is still usable at
+    /// `now`.
+    async fn pushed_request(
+        &self,
+        hash: &SecretHash,
+        now: SystemTime,
+    ) -> Result<Option<PushedRequest>>;
+    /// Deletes the pushed request, atomically: of two calls for one request usable at `now`,
+    /// one gets true. False if it is used, expired or unknown.
+    async fn take_pushed_request(&self, hash: &SecretHash, now: SystemTime) -> Result<bool>;
 }

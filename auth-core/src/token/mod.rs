@@ -323,6 +323,21 @@ impl TokenVerifier {
         Ok(claims)
     }
 
+    /// Verifies an ID token this server issued, presented back as a hint (a logout
+    /// request's `id_token_hint`): its size, key, algorithm, signature, type and issuer, but
+    /// neither its times nor its audience (OpenID Connect RP-Initiated Logout 1.0 section 2:
+    /// an expired ID token is still a hint; its audience is a client, not this server).
+    pub fn verify_id_token_hint<C: DeserializeOwned>(&self, token: &str) -> Result<Claims<C>> {
+        if token.len() > self.config.max_token_len {
+            return Err(TokenRejection::TooLarge.into());
+        }
+        let claims: Claims<C> = self.authenticate(token, TokenKind::IdToken)?;
+        if claims.iss != self.config.issuer {
+            return Err(TokenRejection::WrongIssuer.into());
+        }
+        Ok(claims)
+    }
+
     /// The keys this verifier accepts.
     pub fn keys(&self) -> &Arc<KeySet> {
         &self.keys

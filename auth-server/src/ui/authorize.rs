@@ -159,6 +159,15 @@ async fn decide(
         Ok(raw) => raw,
         Err(refusal) => return (PAGE, refused_page(state, ctx, refusal.error())),
     };
+    // A pushed request (RFC 9126): its stored parameters stand for the query's.
+    let raw = match state.auth.authorization_request(raw).await {
+        Ok(Ok(raw)) => raw,
+        Ok(Err(refusal)) => return (PAGE, refused_page(state, ctx, refusal.error())),
+        Err(error) => {
+            let (status, text) = ctx.error_text(&error);
+            return (PAGE, error_page(state, ctx, status, text));
+        }
+    };
     let client = match state.auth.client(raw.client_id()).await {
         Ok(client) => client,
         Err(error) => {
@@ -289,7 +298,7 @@ fn origin_source(redirect_uri: &str) -> Option<String> {
 }
 
 /// The pages' policy, with `form-action` also admitting `redirect_uri`'s origin.
-fn policy_admitting(redirect_uri: &str) -> Option<HeaderValue> {
+pub(super) fn policy_admitting(redirect_uri: &str) -> Option<HeaderValue> {
     let origin = origin_source(redirect_uri)?;
     HeaderValue::from_str(&format!(
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
@@ -307,15 +316,9 @@ async fn consent_page(
     query: &str,
     redirect_uri: &str,
 ) -> Response {
-    let Some(principal) = &ctx.principal else {
-        return super::to_sign_in("/ui/account");
-    };
-    let email = match state.auth.me(principal).await {
-        Ok(profile) => profile.email,
-        Err(error) => {
-            let (status, text) = ctx.error_text(&error);
-            return error_page(state, ctx, status, text);
-        }
+    let email = match super::signed_in_email(state, ctx).await {
+        Ok(email) => email,
+        Err(page) => return page,
     };
     let scopes = scope
         .iter()

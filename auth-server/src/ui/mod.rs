@@ -13,6 +13,7 @@
 mod account;
 mod authorize;
 mod links;
+mod logout;
 mod passkeys;
 mod sign_in;
 pub(crate) mod strings;
@@ -126,6 +127,8 @@ pub(crate) const ROUTES: &[&str] = &[
     "/ui/passkeys/register/options",
     "/ui/passkeys/register/finish",
     crate::oauth::AUTHORIZE,
+    crate::oauth::LOGOUT,
+    logout::CONFIRM,
 ];
 
 /// The pages, inside the session and CSRF layers; `csrf_key` must be the same on every
@@ -198,6 +201,8 @@ pub(crate) fn routes(
             crate::oauth::AUTHORIZE,
             get(authorize::authorize).post(authorize::consent),
         )
+        .route(crate::oauth::LOGOUT, get(logout::page))
+        .route(logout::CONFIRM, post(logout::confirm))
         .route("/ui/account", get(account::page))
         .route("/ui/account/sessions/end", post(account::end_session))
         .route("/ui/account/apps/remove", post(account::remove_app))
@@ -239,7 +244,11 @@ pub(crate) fn routes(
             state.clone(),
             refusals_as_pages,
         ));
+    // A client's POST of a logout request carries no CSRF token: it only moves the browser on
+    // to the same request by GET, outside the layers that would refuse it.
+    let logout_post = Router::new().route(crate::oauth::LOGOUT, post(logout::posted));
     pages
+        .merge(logout_post)
         .merge(assets)
         .layer(middleware::map_response(page_headers))
         .with_state(state)
@@ -438,6 +447,21 @@ fn error_page(state: &UiState, ctx: &Ctx, status: StatusCode, text: String) -> R
             link: None,
         },
     )
+}
+
+/// The address of the user signed in to the browser, for a page that says who it acts for;
+/// the sign-in page when nobody is, an error page when the account cannot be read.
+async fn signed_in_email(state: &UiState, ctx: &Ctx) -> Result<String, Response> {
+    let Some(principal) = &ctx.principal else {
+        return Err(to_sign_in("/ui/account"));
+    };
+    match state.auth.me(principal).await {
+        Ok(profile) => Ok(profile.email),
+        Err(error) => {
+            let (status, text) = ctx.error_text(&error);
+            Err(error_page(state, ctx, status, text))
+        }
+    }
 }
 
 /// A rendered template answered with `status`.

@@ -18,6 +18,8 @@ fn client(method: ClientAuthMethod) -> Client {
         first_party: false,
         audience: None,
         id_token_alg: None,
+        post_logout_redirect_uris: Vec::new(),
+        require_par: false,
     }
     .register(UNIX_EPOCH)
     .unwrap()

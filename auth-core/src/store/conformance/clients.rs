@@ -29,6 +29,8 @@ fn registration(auth_method: ClientAuthMethod, first_party: bool) -> NewClient {
         first_party,
         audience: None,
         id_token_alg: None,
+        post_logout_redirect_uris: Vec::new(),
+        require_par: false,
     }
 }
 
@@ -45,6 +47,11 @@ pub async fn clients_are_stored_found_listed_and_deleted(clients: Arc<dyn Client
     by_form.scopes = ScopeSet::new();
     by_form.audience = Some("https://orders.example.com".into());
     by_form.id_token_alg = Some("ES256".into());
+    by_form.post_logout_redirect_uris = vec![
+        "https://app.example.com/signed-out".into(),
+        "http://127.0.0.1:8400/bye".into(),
+    ];
+    by_form.require_par = true;
     let by_form = by_form
         .register(t0() + std::time::Duration::from_micros(1_000_001))
         .unwrap();

@@ -21,6 +21,8 @@ async fn client(clients: &dyn ClientStore) -> crate::oauth::Client {
         first_party: false,
         audience: None,
         id_token_alg: None,
+        post_logout_redirect_uris: Vec::new(),
+        require_par: false,
     }
     .register(t0())
     .unwrap()
@@ -267,5 +269,76 @@ pub async fn consent_joins_scopes_per_user_and_client_and_is_withdrawn(
             .unwrap()
             .is_some(),
         "another user's consent stays"
+    );
+}
+
+/// Pushed requests: read back with their parameters while usable, neither read nor taken once
+/// expired, taken once (of many concurrent takes exactly one wins), gone with their client.
+pub async fn pushed_requests_are_read_until_taken_once(
+    clients: Arc<dyn ClientStore>,
+    grants: Arc<dyn GrantStore>,
+) {
+    let client = client(clients.as_ref()).await;
+    let pushed = |expires_at| crate::oauth::PushedRequest {
+        hash: random_hash(),
+        client_id: client.id.clone(),
+        params: [
+            ("client_id", client.id.as_str()),
+            ("redirect_uri", "https://app.example.com/cb"),
+            ("scope", "openid email"),
+            ("state", "ünïcode & \"quotes\""),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .collect(),
+        expires_at,
+    };
+    let live = pushed(t0() + Duration::from_secs(600));
+    grants.push_request(live.clone()).await.unwrap();
+    let read = grants.pushed_request(&live.hash, t0()).await.unwrap();
+    assert_eq!(read.as_ref(), Some(&live));
+    assert_eq!(
+        grants.pushed_request(&live.hash, t0()).await.unwrap(),
+        read,
+        "reading does not use it"
+    );
+    assert_eq!(
+        grants
+            .pushed_request(&live.hash, live.expires_at)
+            .await
+            .unwrap(),
+        None,
+        "expired at its expiry"
+    );
+    assert!(
+        !grants
+            .take_pushed_request(&live.hash, live.expires_at)
+            .await
+            .unwrap()
+    );
+    let takes = (0..8).map(|_| {
+        let grants = grants.clone();
+        let hash = live.hash;
+        tokio::spawn(async move { grants.take_pushed_request(&hash, t0()).await.unwrap() })
+    });
+    let mut won = 0;
+    for take in takes {
+        won += usize::from(take.await.unwrap());
+    }
+    assert_eq!(won, 1, "taken exactly once");
+    assert_eq!(grants.pushed_request(&live.hash, t0()).await.unwrap(), None);
+    assert!(
+        !grants
+            .take_pushed_request(&random_hash(), t0())
+            .await
+            .unwrap()
+    );
+
+    let orphan = pushed(t0() + Duration::from_secs(600));
+    grants.push_request(orphan.clone()).await.unwrap();
+    assert!(clients.delete_client(&client.id).await.unwrap());
+    assert_eq!(
+        grants.pushed_request(&orphan.hash, t0()).await.unwrap(),
+        None
     );
 }

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use super::MemoryStore;
 use crate::error::Result;
 use crate::id::{SecretHash, SessionId, UserId};
-use crate::oauth::{AuthorizationCode, ClientId, Consent, Redemption};
+use crate::oauth::{AuthorizationCode, ClientId, Consent, PushedRequest, Redemption};
 use crate::store::GrantStore;
 
 /// Codes by digest, each with the session that redeemed it; consent, oldest first.
@@ -16,6 +16,7 @@ use crate::store::GrantStore;
 pub(super) struct GrantState {
     codes: HashMap<SecretHash, (AuthorizationCode, Option<SessionId>)>,
     consents: Vec<Consent>,
+    pushed: HashMap<SecretHash, PushedRequest>,
 }
 
 impl GrantState {
@@ -23,6 +24,8 @@ impl GrantState {
     pub(super) fn forget_client(&mut self, client: &ClientId) {
         self.codes.retain(|_, (code, _)| code.client_id != *client);
         self.consents.retain(|consent| consent.client_id != *client);
+        self.pushed
+            .retain(|_, request| request.client_id != *client);
     }
 }
 
@@ -63,6 +66,46 @@ impl GrantStore for MemoryStore {
         }
         *redeemed_by = Some(session.clone());
         Ok(Redemption::Redeemed(code.clone()))
+    }
+
+    async fn push_request(&self, request: PushedRequest) -> Result<()> {
+        let mut state = self.state();
+        // Expired requests go as new ones come, as the PostgreSQL purge deletes them.
+        let now = request
+            .expires_at
+            .checked_sub(crate::oauth::par::PUSHED_REQUEST_TTL);
+        if let Some(now) = now {
+            state.grants.pushed.retain(|_, kept| kept.expires_at > now);
+        }
+        state.grants.pushed.insert(request.hash, request);
+        Ok(())
+    }
+
+    async fn pushed_request(
+        &self,
+        hash: &SecretHash,
+        now: SystemTime,
+    ) -> Result<Option<PushedRequest>> {
+        Ok(self
+            .state()
+            .grants
+            .pushed
+            .get(hash)
+            .filter(|request| now < request.expires_at)
+            .cloned())
+    }
+
+    async fn take_pushed_request(&self, hash: &SecretHash, now: SystemTime) -> Result<bool> {
+        let mut state = self.state();
+        let usable = state
+            .grants
+            .pushed
+            .get(hash)
+            .is_some_and(|request| now < request.expires_at);
+        if usable {
+            state.grants.pushed.remove(hash);
+        }
+        Ok(usable)
     }
 
     async fn put_consent(&self, consent: Consent) -> Result<()> {

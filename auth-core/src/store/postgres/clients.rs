@@ -11,7 +11,8 @@ use crate::oauth::{Client, ClientAuthMethod, ClientId, GrantType, RedirectUri};
 use crate::store::ClientStore;
 
 const COLUMNS: &str = "id, name, auth_method, secret_hash, redirect_uris, grant_types, scopes, \
-                       first_party, created_at, audience, id_token_alg";
+                       first_party, created_at, audience, id_token_alg, \
+                       post_logout_redirect_uris, require_par";
 
 fn client_of(row: &Row) -> Result<Client> {
     let secret_hash = get::<Option<Vec<u8>>>(row, "secret_hash")?
@@ -43,6 +44,11 @@ fn client_of(row: &Row) -> Result<Client> {
         first_party: get(row, "first_party")?,
         audience: get(row, "audience")?,
         id_token_alg: get(row, "id_token_alg")?,
+        post_logout_redirect_uris: strings("post_logout_redirect_uris")?
+            .into_iter()
+            .map(RedirectUri::stored)
+            .collect(),
+        require_par: get(row, "require_par")?,
         created_at: get(row, "created_at")?,
     })
 }
@@ -57,11 +63,16 @@ impl ClientStore for PostgresStore {
             .map(RedirectUri::as_str)
             .collect();
         let grants: Vec<&str> = client.grant_types.iter().map(|g| g.as_str()).collect();
+        let logout_uris: Vec<&str> = client
+            .post_logout_redirect_uris
+            .iter()
+            .map(RedirectUri::as_str)
+            .collect();
         let created = execute(
             &db,
             &format!(
                 "INSERT INTO auth_oauth_clients ({COLUMNS}) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
                  ON CONFLICT (id) DO NOTHING"
             ),
             &[
@@ -79,6 +90,8 @@ impl ClientStore for PostgresStore {
                 &pg_time(client.created_at),
                 &client.audience,
                 &client.id_token_alg,
+                &logout_uris,
+                &client.require_par,
             ],
         )
         .await?;

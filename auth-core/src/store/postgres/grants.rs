@@ -15,7 +15,9 @@ use super::{
 use crate::authz::{Scope, ScopeSet};
 use crate::error::Result;
 use crate::id::{Amr, SecretHash, SessionId, UserId};
-use crate::oauth::{AuthorizationCode, ClientId, CodeChallenge, Consent, Redemption};
+use crate::oauth::{
+    AuthorizationCode, ClientId, CodeChallenge, Consent, PushedRequest, Redemption,
+};
 use crate::store::GrantStore;
 
 const CODE_COLUMNS: &str = "hash, client_id, user_id, redirect_uri, scope, nonce, code_challenge, \
@@ -133,6 +135,62 @@ impl GrantStore for PostgresStore {
             }),
             None => Ok(Redemption::Unknown),
         }
+    }
+
+    async fn push_request(&self, request: PushedRequest) -> Result<()> {
+        let db = self.client().await?;
+        let params = serde_json::to_string(&request.params)
+            .map_err(|_| corrupt("pushed request parameters"))?;
+        execute(
+            &db,
+            "INSERT INTO auth_oauth_pushed_requests (hash, client_id, params, expires_at) \
+             VALUES ($1, $2, $3::text::jsonb, $4)",
+            &[
+                &request.hash.as_bytes().as_slice(),
+                &request.client_id.as_str(),
+                &params,
+                &pg_time(request.expires_at),
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn pushed_request(
+        &self,
+        hash: &SecretHash,
+        now: SystemTime,
+    ) -> Result<Option<PushedRequest>> {
+        let db = self.client().await?;
+        let Some(row) = query_opt(
+            &db,
+            "SELECT client_id, params::text AS params, expires_at FROM auth_oauth_pushed_requests \
+             WHERE hash = $1 AND $2 < expires_at",
+            &[&hash.as_bytes().as_slice(), &pg_time(now)],
+        )
+        .await?
+        else {
+            return Ok(None);
+        };
+        let params = serde_json::from_str(get::<&str>(&row, "params")?)
+            .map_err(|_| corrupt("pushed request parameters"))?;
+        Ok(Some(PushedRequest {
+            hash: *hash,
+            client_id: client_id(&row)?,
+            params,
+            expires_at: get(&row, "expires_at")?,
+        }))
+    }
+
+    async fn take_pushed_request(&self, hash: &SecretHash, now: SystemTime) -> Result<bool> {
+        let db = self.client().await?;
+        let taken = execute(
+            &db,
+            "DELETE FROM auth_oauth_pushed_requests WHERE hash = $1 AND $2 < expires_at",
+            &[&hash.as_bytes().as_slice(), &pg_time(now)],
+        )
+        .await?;
+        Ok(taken == 1)
     }
 
     async fn put_consent(&self, consent: Consent) -> Result<()> {

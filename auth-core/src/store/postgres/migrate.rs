@@ -99,6 +99,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "oauth_service_clients",
         sql: include_str!("migrations/0015_oauth_service_clients.sql"),
     },
+    Migration {
+        version: 16,
+        name: "oauth_logout_and_pushed_requests",
+        sql: include_str!("migrations/0016_oauth_logout_and_pushed_requests.sql"),
+    },
 ];
 
 /// The backfill that moves stored addresses to [`normalize_email`]'s form, by its name in

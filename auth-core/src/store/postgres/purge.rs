@@ -64,6 +64,8 @@ pub struct Deleted {
     /// OAuth authorization codes a day past their expiry (kept that long so that a replay
     /// still ends what the code opened).
     pub oauth_codes: u64,
+    /// Pushed authorization requests past their expiry, never used.
+    pub oauth_pushed_requests: u64,
     /// Audit events older than the retention period.
     pub audit_events: u64,
     /// Throttle counters whose window ended.
@@ -259,6 +261,14 @@ async fn purge(
         )
         .await?;
     }
+    deleted.oauth_pushed_requests = batches(
+        client,
+        &mut pace,
+        "auth_oauth_pushed_requests",
+        "expires_at <= $1",
+        &at,
+    )
+    .await?;
     if let Some(cutoff) = options
         .audit_retention
         .and_then(|retention| now.checked_sub(retention))

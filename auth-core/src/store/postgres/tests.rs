@@ -615,6 +615,8 @@ async fn purge_expired_removes_what_has_ended_and_keeps_the_rest() {
         first_party: false,
         audience: None,
         id_token_alg: None,
+        post_logout_redirect_uris: Vec::new(),
+        require_par: false,
     }
     .register(t0())
     .unwrap()
@@ -643,9 +645,24 @@ async fn purge_expired_removes_what_has_ended_and_keeps_the_rest() {
         .await
         .unwrap();
     }
+    // A pushed request goes at its expiry.
+    for expires_at in [now - MINUTE, now + MINUTE] {
+        crate::store::GrantStore::push_request(
+            &store,
+            crate::oauth::PushedRequest {
+                hash: random_hash(),
+                client_id: client.id.clone(),
+                params: [("client_id".to_owned(), client.id.to_string())].into(),
+                expires_at,
+            },
+        )
+        .await
+        .unwrap();
+    }
 
     let report = store.purge_expired(now).await.unwrap();
     assert_eq!(count(&store, "auth_oauth_codes").await, 1);
+    assert_eq!(count(&store, "auth_oauth_pushed_requests").await, 1);
     assert_eq!(
         report.deleted,
         Deleted {
@@ -658,6 +675,7 @@ async fn purge_expired_removes_what_has_ended_and_keeps_the_rest() {
             intents: 0,
             passkey_ceremonies: 1,
             oauth_codes: 1,
+            oauth_pushed_requests: 1,
             audit_events: 0,
             throttle_records: 0,
         }

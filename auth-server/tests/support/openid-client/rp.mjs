@@ -9,60 +9,9 @@
 // refresh. It prints one JSON object of what it saw; it exits 1 on the first failure.
 import * as client from 'openid-client';
 
+import { browse, expect, fail, signInAndConsent } from './browser.mjs';
+
 const [issuer, clientId, secret, redirectUri, email, password] = process.argv.slice(2);
-
-function fail(why) {
-  console.error(why);
-  process.exit(1);
-}
-
-const cookies = new Map();
-async function browse(url, form) {
-  const headers = { accept: 'text/html' };
-  if (cookies.size) {
-    headers.cookie = [...cookies].map(([name, value]) => `${name}=${value}`).join('; ');
-  }
-  const init = { redirect: 'manual', headers };
-  if (form) {
-    init.method = 'POST';
-    init.body = new URLSearchParams(form);
-  }
-  const answer = await fetch(url, init);
-  for (const line of answer.headers.getSetCookie()) {
-    const [pair] = line.split(';');
-    const at = pair.indexOf('=');
-    const [name, value] = [pair.slice(0, at), pair.slice(at + 1)];
-    if (/max-age=0/i.test(line)) cookies.delete(name);
-    else cookies.set(name, value);
-  }
-  return answer;
-}
-
-// An attribute's text as the page escaped it, unescaped.
-function unescape(text) {
-  const named = { amp: '&', quot: '"', apos: "'", lt: '<', gt: '>' };
-  return text.replace(/&(#x[0-9a-f]+|#[0-9]+|[a-z]+);/gi, (whole, entity) => {
-    if (entity[0] !== '#') return named[entity.toLowerCase()] ?? whole;
-    const hex = entity[1] === 'x' || entity[1] === 'X';
-    return String.fromCodePoint(parseInt(entity.slice(hex ? 2 : 1), hex ? 16 : 10));
-  });
-}
-
-function hidden(html) {
-  const fields = {};
-  for (const tag of html.match(/<input[^>]*>/g) ?? []) {
-    const name = tag.match(/name="([^"]*)"/);
-    const value = tag.match(/value="([^"]*)"/);
-    if (name && tag.includes('type="hidden"')) {
-      fields[name[1]] = value ? unescape(value[1]) : '';
-    }
-  }
-  return fields;
-}
-
-function expect(answer, status, what) {
-  if (answer.status !== status) fail(`${what}: expected ${status}, got ${answer.status}`);
-}
 
 // One tampered answer of the token endpoint, when armed: its ID token's subject changed.
 let tamper = false;
@@ -99,28 +48,10 @@ async function signIn(withEmail) {
     state,
     nonce,
   });
-  let answer = await browse(url);
-  if (withEmail) {
-    expect(answer, 303, 'an authorization request of a browser signed in nowhere');
-    const signInPage = new URL(answer.headers.get('location'), issuer);
-    const page = await browse(signInPage);
-    expect(page, 200, 'the sign-in page');
-    answer = await browse(new URL('/ui/sign-in', issuer), {
-      ...hidden(await page.text()),
-      email,
-      password,
-    });
-    expect(answer, 303, 'signing in');
-    answer = await browse(new URL(answer.headers.get('location'), issuer));
-  }
-  // The first time, the consent page; after that the consent is remembered.
-  if (withEmail) {
-    expect(answer, 200, 'the consent page');
-    answer = await browse(new URL('/oauth2/authorize', issuer), {
-      ...hidden(await answer.text()),
-      decision: 'allow',
-    });
-  }
+  // The first time, sign-in and the consent page; after that the consent is remembered.
+  const answer = withEmail
+    ? (await signInAndConsent(url, issuer, email, password)).answer
+    : await browse(url);
   expect(answer, 303, 'the way back to the client');
   const back = new URL(answer.headers.get('location'));
   if (!back.searchParams.get('code') || back.searchParams.get('error')) {
