@@ -257,9 +257,9 @@ pub(crate) enum ClientCommand {
     /// Register a client. Prints {"client_id","client_secret","name","auth_method",
     /// "redirect_uris","grant_types","scopes","first_party","audience",
     /// "id_token_signed_response_alg","post_logout_redirect_uris",
-    /// "require_pushed_authorization_requests"}; the secret (confidential
+    /// "require_pushed_authorization_requests","jwks","jwks_uri"}; the secret (confidential
     /// clients only) is shown this once and kept only as its digest.
-    Create(ClientCreateArgs),
+    Create(Box<ClientCreateArgs>),
     /// Print every client (without secrets), oldest first.
     List(RoleListArgs),
     /// Delete a client: it can no longer authenticate or be sent an answer. Prints
@@ -278,8 +278,9 @@ pub(crate) struct ClientCreateArgs {
     /// (None for a client of client_credentials alone.)
     #[arg(long = "redirect-uri")]
     pub(crate) redirect_uris: Vec<String>,
-    /// How it authenticates: client_secret_basic (the default), client_secret_post, or none
-    /// (a public client: a native or browser app, bound by PKCE alone).
+    /// How it authenticates: client_secret_basic (the default), client_secret_post,
+    /// private_key_jwt (a JWT signed with its own key: give --jwks or --jwks-uri), or none (a
+    /// public client: a native or browser app, bound by PKCE alone).
     #[arg(long, default_value = "client_secret_basic")]
     pub(crate) auth_method: String,
     /// A scope it may ask for; repeat for each. None: openid, profile, email and
@@ -314,6 +315,13 @@ pub(crate) struct ClientCreateArgs {
     /// written whole in the browser's address is refused.
     #[arg(long = "require-par")]
     pub(crate) require_par: bool,
+    /// For private_key_jwt: its public keys, a JWK Set as JSON, or @FILE to read it from.
+    #[arg(long, conflicts_with = "jwks_uri")]
+    pub(crate) jwks: Option<String>,
+    /// For private_key_jwt: where its public keys are (https; fetched when needed, cached five
+    /// minutes, never from a private address unless CLIENT_JWKS_ALLOW_PRIVATE=true).
+    #[arg(long = "jwks-uri")]
+    pub(crate) jwks_uri: Option<String>,
     #[command(flatten)]
     pub(crate) actor: ActorArgs,
     #[command(flatten)]

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use auth_core::authz::{Scope, ScopeSet};
-use auth_core::oauth::{Client, ClientAuthMethod, ClientId, GrantType, NewClient};
+use auth_core::oauth::{Client, ClientAuthMethod, ClientId, ClientKeys, GrantType, NewClient};
 use auth_core::secrecy::ExposeSecret as _;
 use serde_json::{Value, json};
 
@@ -51,6 +51,15 @@ pub(crate) fn create(args: &ClientCreateArgs) -> ExitCode {
             id_token_alg: args.id_token_alg.clone(),
             post_logout_redirect_uris: args.post_logout_redirect_uris.clone(),
             require_par: args.require_par,
+            jwks: match args.jwks.as_deref() {
+                Some(path) if path.starts_with('@') => {
+                    Some(std::fs::read_to_string(&path[1..]).map_err(|e| {
+                        auth_core::Error::InvalidRequest(format!("--jwks {path}: {e}"))
+                    })?)
+                }
+                jwks => jwks.map(str::to_owned),
+            },
+            jwks_uri: args.jwks_uri.clone(),
         };
         // Checked before the database is reached: a bad registration changes nothing.
         new.clone().register(std::time::SystemTime::now())?;
@@ -99,5 +108,13 @@ fn client_json(client: &Client) -> Value {
             .map(|uri| uri.as_str())
             .collect::<Vec<_>>(),
         "require_pushed_authorization_requests": client.require_par,
+        "jwks": match &client.keys {
+            Some(ClientKeys::Inline(jwks)) => serde_json::from_str(jwks).unwrap_or(Value::Null),
+            _ => Value::Null,
+        },
+        "jwks_uri": match &client.keys {
+            Some(ClientKeys::Uri(uri)) => Some(uri.as_str()),
+            _ => None,
+        },
     })
 }

@@ -102,6 +102,8 @@ pub(crate) struct ServeConfig {
     /// Breached-password checks besides the shipped common list: the operator's file, the
     /// range API.
     pub(crate) breach_checks: BreachChecks,
+    /// Fetches the keys of `private_key_jwt` clients at their `jwks_uri`.
+    pub(crate) client_keys: Option<Arc<auth_tower::client_keys::JwksFetcher>>,
     /// What a new password meets when a breached-password check cannot be made.
     pub(crate) breach_check_failure: BreachCheckFailure,
     /// Words no new password may be built on, besides the email's local part.
@@ -554,6 +556,7 @@ pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConf
             "BREACHED_PASSWORDS_HIBP_URL: set, but BREACHED_PASSWORDS_HIBP is not true".to_owned(),
         );
     }
+    let client_keys = client_key_fetcher(production, &mut problems);
     let breach_check_failure =
         match parse(
             "BREACHED_PASSWORDS_ON_FAILURE",
@@ -648,6 +651,7 @@ pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConf
             audit_retention,
             cors_origins,
             breach_checks,
+            client_keys,
             breach_check_failure,
             password_context_words,
             proxies,
@@ -920,3 +924,37 @@ pub(crate) use stores::StoreTls;
 
 #[cfg(test)]
 mod tests;
+
+/// The fetcher of `private_key_jwt` clients' keys: https to public addresses only, unless
+/// `CLIENT_JWKS_ALLOW_PRIVATE=true` (development and tests: http and any address; refused in
+/// production).
+pub(crate) fn client_key_fetcher(
+    production: bool,
+    problems: &mut Vec<String>,
+) -> Option<Arc<auth_tower::client_keys::JwksFetcher>> {
+    let allow_private = match std::env::var("CLIENT_JWKS_ALLOW_PRIVATE").as_deref() {
+        Err(_) | Ok("" | "false") => false,
+        Ok("true") if production => {
+            problems.push(
+                "CLIENT_JWKS_ALLOW_PRIVATE: true in production would let a client have the \
+                 server call private addresses"
+                    .to_owned(),
+            );
+            false
+        }
+        Ok("true") => true,
+        Ok(other) => {
+            problems.push(format!(
+                "CLIENT_JWKS_ALLOW_PRIVATE: {other:?} is neither true nor false"
+            ));
+            false
+        }
+    };
+    match auth_tower::client_keys::JwksFetcher::new(allow_private) {
+        Ok(fetcher) => Some(Arc::new(fetcher)),
+        Err(e) => {
+            problems.push(format!("client key fetcher: {e}"));
+            None
+        }
+    }
+}

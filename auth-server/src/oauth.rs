@@ -12,6 +12,7 @@ use auth_core::Error;
 use auth_core::authz::ScopeSet;
 use auth_core::flows::{Authenticator, ClientTokens, IDENTITY_SCOPES};
 use auth_core::oauth::client::ID_TOKEN_ALGORITHMS;
+use auth_core::oauth::keys::{ASSERTION_ALGORITHMS, ASSERTION_TYPE};
 use auth_core::oauth::{Client, ClientAuthMethod, ErrorCode, GrantType, OAuthError};
 use auth_core::secrecy::ExposeSecret;
 use auth_tower::metrics::Metrics;
@@ -235,14 +236,17 @@ fn metadata(auth: &Authenticator) -> serde_json::Value {
         "acr_values_supported": ["1", "2"],
         "prompt_values_supported": ["none", "login", "consent"],
         "token_endpoint_auth_methods_supported": [
-            "client_secret_basic", "client_secret_post", "none"
+            "client_secret_basic", "client_secret_post", "private_key_jwt", "none"
         ],
+        "token_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGORITHMS,
         "introspection_endpoint_auth_methods_supported": [
-            "client_secret_basic", "client_secret_post"
+            "client_secret_basic", "client_secret_post", "private_key_jwt"
         ],
+        "introspection_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGORITHMS,
         "revocation_endpoint_auth_methods_supported": [
-            "client_secret_basic", "client_secret_post", "none"
+            "client_secret_basic", "client_secret_post", "private_key_jwt", "none"
         ],
+        "revocation_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGORITHMS,
         "code_challenge_methods_supported": ["S256"],
         "authorization_response_iss_parameter_supported": true,
         "request_parameter_supported": false,
@@ -315,7 +319,8 @@ fn bad_request(description: &str) -> Refused {
     }
 }
 
-/// How the client authenticated: its id, its secret if any, and the method it used.
+/// How the client authenticated: its id, its secret or assertion if any, and the method it
+/// used. A `private_key_jwt` client's id may come from its assertion alone (empty here).
 struct Credentials {
     id: String,
     secret: Option<String>,
@@ -357,6 +362,34 @@ fn credentials(
     };
     let form_id = form.get("client_id");
     let form_secret = form.get("client_secret");
+    match (
+        form.get("client_assertion_type"),
+        form.get("client_assertion"),
+    ) {
+        (None, None) => {}
+        (Some(kind), Some(assertion)) => {
+            if basic.is_some() || form_secret.is_some() {
+                return Err(bad_request(
+                    "the client authenticated twice (an assertion and a secret); use one",
+                ));
+            }
+            if kind != ASSERTION_TYPE {
+                return Err(bad_request(&format!(
+                    "client_assertion_type is {ASSERTION_TYPE}"
+                )));
+            }
+            return Ok(Credentials {
+                id: form_id.cloned().unwrap_or_default(),
+                secret: Some(assertion.clone()),
+                method: ClientAuthMethod::PrivateKeyJwt,
+            });
+        }
+        _ => {
+            return Err(bad_request(
+                "client_assertion and client_assertion_type come together",
+            ));
+        }
+    }
     match (basic, form_id, form_secret) {
         (Some(_), _, Some(_)) => Err(bad_request(
             "the client authenticated twice (Basic and client_secret); use one",
@@ -437,6 +470,19 @@ async fn authenticated(
     public: bool,
 ) -> Result<Client, Response> {
     let credentials = credentials(headers, form).map_err(IntoResponse::into_response)?;
+    if credentials.method == ClientAuthMethod::PrivateKeyJwt {
+        let id = Some(credentials.id.as_str()).filter(|id| !id.is_empty());
+        let assertion = credentials.secret.as_deref().unwrap_or_default();
+        return match auth
+            .authenticate_client_assertion(id, assertion, Some(from))
+            .await
+        {
+            Ok(Ok(client)) => Ok(client),
+            Ok(Err(error)) => Err(refuse(StatusCode::UNAUTHORIZED, &error)),
+            Err(Error::Throttled { retry_after }) => Err(throttled(retry_after)),
+            Err(error) => Err(store_failure(&error)),
+        };
+    }
     let basic = credentials.method == ClientAuthMethod::ClientSecretBasic;
     if credentials.method == ClientAuthMethod::None && !public {
         return Err(
@@ -457,18 +503,21 @@ async fn authenticated(
         Err(Error::InvalidCredentials) => {
             Err(invalid_client("client authentication failed", basic).into_response())
         }
-        Err(Error::Throttled { retry_after }) => {
-            let mut response = refuse(
-                StatusCode::TOO_MANY_REQUESTS,
-                &OAuthError::new(ErrorCode::InvalidClient, "too many failed attempts; wait"),
-            );
-            if let Ok(value) = HeaderValue::from_str(&retry_after.as_secs().max(1).to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
-            Err(response)
-        }
+        Err(Error::Throttled { retry_after }) => Err(throttled(retry_after)),
         Err(error) => Err(store_failure(&error)),
     }
+}
+
+/// `429` for a client that failed too often, with `Retry-After`.
+fn throttled(retry_after: Duration) -> Response {
+    let mut response = refuse(
+        StatusCode::TOO_MANY_REQUESTS,
+        &OAuthError::new(ErrorCode::InvalidClient, "too many failed attempts; wait"),
+    );
+    if let Ok(value) = HeaderValue::from_str(&retry_after.as_secs().max(1).to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
 }
 
 /// A request's `scope`: `None` when absent; `invalid_scope` when malformed.
@@ -654,7 +703,9 @@ async fn push(
         Ok(client) => client,
         Err(response) => return response,
     };
-    form.remove("client_secret");
+    for credential in ["client_secret", "client_assertion", "client_assertion_type"] {
+        form.remove(credential);
+    }
     match auth.push_authorization_request(&client, &form).await {
         Ok(pushed) => (
             StatusCode::CREATED,

@@ -502,6 +502,9 @@ fn authenticator(
     if !config.breach_checks.is_empty() {
         builder = builder.breached_password_check(Arc::new(config.breach_checks.clone()));
     }
+    if let Some(fetcher) = &config.client_keys {
+        builder = builder.client_key_source(fetcher.clone());
+    }
     match &config.mfa_keys {
         Some(keyring) => builder = builder.mfa_keyring(keyring.clone()),
         None => tracing::warn!(

@@ -25,9 +25,17 @@ pub(crate) async fn operator_authenticator(
     let issuer = std::env::var("AUTH_ISSUER").unwrap_or_else(|_| "http://localhost".to_owned());
     let mut config = AuthenticatorConfig::new(issuer, "auth");
     config.tokens.access_ttl = crate::config::MAX_ACCESS_TTL;
-    let auth = Authenticator::builder(keys, config)
-        .stores(Stores::postgres(store.clone()))
-        .build()?;
+    let mut builder = Authenticator::builder(keys, config).stores(Stores::postgres(store.clone()));
+    // Registration judges a client's jwks_uri as the server will fetch it.
+    let production = std::env::var("AUTH_ENV").as_deref() == Ok("production");
+    let mut problems = Vec::new();
+    if let Some(fetcher) = crate::config::client_key_fetcher(production, &mut problems) {
+        builder = builder.client_key_source(fetcher);
+    }
+    if let Some(problem) = problems.first() {
+        return Err(auth_core::Error::Config(problem.clone()));
+    }
+    let auth = builder.build()?;
     Ok((auth, store))
 }
 

@@ -1350,9 +1350,29 @@ async fn clients_are_registered_listed_and_deleted_from_the_command_line() {
                 "--redirect-uri",
                 "https://shop.example.com/cb",
                 "--auth-method",
-                "private_key_jwt",
+                "client_secret_jwt",
             ],
             "not a client authentication method",
+        ),
+        (
+            vec![
+                "--redirect-uri",
+                "https://shop.example.com/cb",
+                "--auth-method",
+                "private_key_jwt",
+            ],
+            "gives its public keys: jwks or jwks_uri",
+        ),
+        (
+            vec![
+                "--redirect-uri",
+                "https://shop.example.com/cb",
+                "--auth-method",
+                "private_key_jwt",
+                "--jwks",
+                "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"AA\",\"y\":\"AA\",\"d\":\"AA\"}]}",
+            ],
+            "register public keys only",
         ),
         (
             vec![

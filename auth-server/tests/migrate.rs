@@ -51,7 +51,7 @@ async fn migrate_applies_once_and_reports_status() {
     let (ok, out, err) = migrate(&scoped, &[]);
     assert!(ok, "{err}");
     assert!(
-        out.starts_with("applied 16 migration(s); schema at version 16"),
+        out.starts_with("applied 17 migration(s); schema at version 17"),
         "{out}"
     );
     let (ok, out, _) = migrate(&scoped, &[]);

@@ -45,18 +45,25 @@ struct Provider {
 
 impl Provider {
     async fn start() -> Option<Self> {
+        Self::start_with_env(&[]).await
+    }
+
+    /// [`Self::start`] with `extra` settings.
+    async fn start_with_env(extra: &[(&str, &str)]) -> Option<Self> {
         let schema = Schema::create().await?;
         let port = free_port();
         let issuer = format!("http://127.0.0.1:{port}");
         let keys = signing_keys();
-        let server = start_with(&[
-            ("PORT", port.to_string().as_str()),
+        let port_text = port.to_string();
+        let mut env = vec![
+            ("PORT", port_text.as_str()),
             ("AUTH_ISSUER", issuer.as_str()),
             ("DATABASE_URL", schema.url.as_str()),
             ("AUTH_SIGNING_KEYS", keys.as_str()),
             ("REFRESH_REUSE_GRACE", "0"),
-        ])
-        .await;
+        ];
+        env.extend_from_slice(extra);
+        let server = start_with(&env).await;
         ready(server.port).await;
         Some(Self {
             server,
@@ -1209,6 +1216,66 @@ impl Provider {
     }
 }
 
+/// `email` signed in to `jar` through a request `client` pushed, and the tokens of the code.
+async fn pushed_sign_in(provider: &Provider, jar: &mut Jar, client: &Value, email: &str) -> Value {
+    let port = provider.server.port;
+    let header = basic(client);
+    let id = client["client_id"].as_str().unwrap();
+    let pushed = form(
+        port,
+        "/oauth2/par",
+        &[header.as_str()],
+        &[
+            ("redirect_uri", REDIRECT),
+            ("response_type", "code"),
+            ("scope", "openid email"),
+            (
+                "code_challenge",
+                "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            ),
+            ("code_challenge_method", "S256"),
+        ],
+    )
+    .await;
+    assert_eq!(pushed.status, 201, "{:?}", pushed.body);
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("client_id", id)
+        .append_pair("request_uri", pushed.body["request_uri"].as_str().unwrap())
+        .finish();
+    let back = jar
+        .authorize(
+            &format!("{}/oauth2/authorize?{query}", provider.issuer),
+            REDIRECT,
+            email,
+            "allow",
+        )
+        .await;
+    let code = url::Url::parse(&back)
+        .unwrap()
+        .query_pairs()
+        .find(|(name, _)| name == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let tokens = form(
+        port,
+        "/oauth2/token",
+        &[header.as_str()],
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            (
+                "code_verifier",
+                "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(tokens.status, 200, "{:?}", tokens.body);
+    tokens.body
+}
+
 /// HTTP Basic credentials of a client from the command line.
 fn basic(client: &Value) -> String {
     use base64::Engine as _;
@@ -1542,5 +1609,250 @@ async fn pushed_requests_and_logout_refuse_what_they_must() {
         .await;
     assert_eq!(answer.status, 200);
     assert!(answer.raw_body.contains("You are signed out."));
+
+    // Another user's hint in a signed-in browser: asked about, and it ends nothing of theirs.
+    let ada = provider.account().await;
+    let mut ada_browser = Jar::default();
+    let ada_tokens = pushed_sign_in(&provider, &mut ada_browser, &bank, &ada).await;
+    let bob = provider.account().await;
+    let mut bob_browser = Jar::default();
+    let bob_tokens = pushed_sign_in(&provider, &mut bob_browser, &bank, &bob).await;
+    let userinfo = |tokens: &Value| {
+        let access = tokens["access_token"].as_str().unwrap().to_owned();
+        async move {
+            get_json(port, "/oauth2/userinfo", Some(&access))
+                .await
+                .status
+        }
+    };
+    let hinted = |tokens: &Value| {
+        format!(
+            "{issuer}/oauth2/logout?id_token_hint={}&post_logout_redirect_uri={SIGNED_OUT}",
+            tokens["id_token"].as_str().unwrap()
+        )
+    };
+    let page = bob_browser.get(&hinted(&ada_tokens)).await;
+    assert_eq!(page.status, 200, "{}", page.raw_body);
+    assert!(page.raw_body.contains("id=\"logout-confirm\""));
+    let fields = hidden_fields(&page.raw_body);
+    let fields: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let done = bob_browser
+        .post(&format!("{issuer}/oauth2/logout/confirm"), &fields)
+        .await;
+    assert_eq!(done.status, 303);
+    assert_eq!(bob_browser.cookie(port, "__Host-auth_session"), None);
+    assert_eq!(userinfo(&ada_tokens).await, 200, "Ada's grant goes on");
+    assert_eq!(
+        userinfo(&bob_tokens).await,
+        200,
+        "Bob's grant was not named"
+    );
+    // Ada's own hint in her browser: no question, her grant and her browser signed out.
+    let answer = ada_browser.get(&hinted(&ada_tokens)).await;
+    assert_eq!(answer.status, 303, "{}", answer.raw_body);
+    assert_eq!(answer.header("location"), Some(SIGNED_OUT));
+    assert_eq!(ada_browser.cookie(port, "__Host-auth_session"), None);
+    assert_eq!(userinfo(&ada_tokens).await, 401);
+    // Bob's hint in a browser signed in nowhere (unexpired): his grant ends.
+    let answer = Jar::default().get(&hinted(&bob_tokens)).await;
+    assert_eq!(answer.status, 303);
+    assert_eq!(userinfo(&bob_tokens).await, 401);
+    // A client's POST too long to move on is refused.
+    let long = "x".repeat(9000);
+    let answer = form(port, "/oauth2/logout", &[], &[("state", long.as_str())]).await;
+    assert_eq!(answer.status, 400);
+    assert_eq!(answer.header("location"), None);
     provider.stop().await;
+}
+
+/// A script of `support/` (Python) run with `args`: what it printed (it must succeed).
+fn python_script(script: &str, args: &[&str]) -> Value {
+    let path = format!("{}/tests/support/{script}", env!("CARGO_MANIFEST_DIR"));
+    let output = std::process::Command::new("python3")
+        .arg(path)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{script} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+impl Provider {
+    /// A service of client_credentials authenticating with `private_key_jwt` and `keys`
+    /// (`--jwks` or `--jwks-uri` and its value), registered with `env`: success, and what the
+    /// CLI printed (its JSON, or the error it wrote as a string).
+    fn key_service(&self, keys: [&str; 2], env: &[(&str, &str)]) -> (bool, Value) {
+        let output = cli(
+            &self.schema,
+            &[
+                "client",
+                "create",
+                "--name",
+                "Keyed service",
+                "--auth-method",
+                "private_key_jwt",
+                keys[0],
+                keys[1],
+                "--grant",
+                "client_credentials",
+                "--scope",
+                "orders:read",
+                "--audience",
+                "https://orders.example.com",
+            ],
+            env,
+        );
+        let printed = serde_json::from_slice(&output.stdout).unwrap_or_else(|_| {
+            Value::String(String::from_utf8_lossy(&output.stderr).into_owned())
+        });
+        (output.status.success(), printed)
+    }
+}
+
+/// A server of one JWK Set on loopback, counting the requests it answers.
+async fn keys_server(jwks: String) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
+    let served = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = served.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut head = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let response = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/jwk-set+json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{jwks}",
+                jwks.len()
+            );
+            let _ = stream.write_all(response.as_bytes()).await;
+        }
+    });
+    (url, served)
+}
+
+// Two workers: one serves the keys while the other waits for a script.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authlib_and_openid_client_authenticate_with_keys_they_make() {
+    if !require_all(&[Need::PythonAuthlib, Need::NodeOpenidClient]) {
+        return;
+    }
+    let allowing = [("CLIENT_JWKS_ALLOW_PRIVATE", "true")];
+    let Some(provider) = Provider::start_with_env(&allowing).await else {
+        return;
+    };
+    let issuer = provider.issuer.as_str();
+
+    // authlib: an RSA key of its making, registered inline.
+    let keys = python_script("oidc_private_key_jwt_authlib.py", &["keys"]);
+    let public = keys["public"].to_string();
+    let (ok, service) = provider.key_service(["--jwks", &public], &[]);
+    assert!(ok, "{service}");
+    assert_eq!(service["client_secret"], Value::Null, "a key, no secret");
+    assert_eq!(service["jwks"], keys["public"]);
+    let id = service["client_id"].as_str().unwrap();
+    let private = keys["private"].to_string();
+    let seen = python_script(
+        "oidc_private_key_jwt_authlib.py",
+        &["use", issuer, id, &private],
+    );
+    assert!(
+        seen["methods"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("private_key_jwt")),
+        "{seen}"
+    );
+    assert_eq!(seen["scope"], "orders:read", "{seen}");
+    assert_eq!(seen["introspected"]["active"], true, "{seen}");
+    assert_eq!(seen["introspected"]["client_id"], id, "{seen}");
+    assert_eq!(seen["first"]["status"], 200, "{seen}");
+    assert_eq!(seen["replayed"]["status"], 401, "{seen}");
+    assert_eq!(
+        seen["replayed"]["body"],
+        json!({
+            "error": "invalid_client",
+            "error_description": "the client assertion's jti was used already"
+        }),
+        "{seen}"
+    );
+    assert_eq!(
+        seen["default_aud"],
+        json!({
+            "error": "invalid_client",
+            "description": "the client assertion's aud is the issuer identifier, alone"
+        }),
+        "authlib's default aud, the token endpoint, is refused: {seen}"
+    );
+
+    // openid-client: an ES256 key of its making, at a jwks_uri (fetched once, then cached).
+    let keys = openid_client("private_key_jwt.mjs", &["keys"]);
+    let (jwks_uri, served) = keys_server(keys["public"].to_string()).await;
+    let (ok, service) = provider.key_service(["--jwks-uri", &jwks_uri], &allowing);
+    assert!(ok, "{service}");
+    assert_eq!(service["jwks_uri"], jwks_uri.as_str());
+    let id = service["client_id"].as_str().unwrap();
+    let private = keys["private"].to_string();
+    let seen = openid_client("private_key_jwt.mjs", &["use", issuer, id, &private]);
+    assert_eq!(seen["first"], json!({"scope": "orders:read"}), "{seen}");
+    assert_eq!(seen["second"], json!({"scope": "orders:read"}), "{seen}");
+    assert_eq!(seen["introspected"]["active"], true, "{seen}");
+    assert_eq!(seen["introspected"]["client_id"], id, "{seen}");
+    assert_eq!(
+        served.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "three authentications, one fetch"
+    );
+    provider.stop().await;
+
+    // A server that allows no private address: registration refuses one written in the URL,
+    // and the server refuses to fetch from one a lenient registration let through.
+    let Some(strict) = Provider::start().await else {
+        return;
+    };
+    let (ok, refused) = strict.key_service(["--jwks-uri", "https://10.0.0.1/jwks.json"], &[]);
+    assert!(!ok);
+    assert!(
+        refused
+            .to_string()
+            .contains("a private, loopback, link-local or metadata address is refused"),
+        "{refused}"
+    );
+    let (ok, refused) = strict.key_service(["--jwks-uri", &jwks_uri], &[]);
+    assert!(!ok);
+    assert!(refused.to_string().contains("https only"), "{refused}");
+    let (ok, service) = strict.key_service(["--jwks-uri", &jwks_uri], &allowing);
+    assert!(ok, "{service}");
+    let id = service["client_id"].as_str().unwrap();
+    let seen = openid_client(
+        "private_key_jwt.mjs",
+        &["use", strict.issuer.as_str(), id, &private],
+    );
+    assert_eq!(
+        seen["first"],
+        json!({
+            "error": "invalid_client",
+            "description": "the client's keys could not be read: jwks_uri: https only"
+        }),
+        "{seen}"
+    );
+    assert_eq!(
+        served.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the strict server never called the private address"
+    );
+    strict.stop().await;
 }

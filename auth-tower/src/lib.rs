@@ -18,6 +18,8 @@
 //! - [`breached::HibpRangeSource`] (feature `hibp`, on by default): an HTTPS client for the
 //!   Have I Been Pwned k-anonymity range API, plugged into
 //!   [`auth_core::password::PwnedRangeCheck`].
+//! - `client_keys::JwksFetcher` (feature `client-keys`): the keys of `private_key_jwt` clients
+//!   at their `jwks_uri`, over HTTPS, never from a private address unless allowed.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -53,6 +55,10 @@ pub mod authn;
 pub mod breached;
 #[cfg(any(feature = "jwt", feature = "paseto"))]
 pub mod browser;
+#[cfg(feature = "client-keys")]
+pub mod client_keys;
+#[cfg(any(feature = "hibp", feature = "client-keys"))]
+mod fetch;
 pub mod health;
 #[cfg(any(feature = "jwt", feature = "paseto"))]
 pub mod metrics;

@@ -215,6 +215,7 @@ pub struct AuthenticatorBuilder {
     breach_check: Option<Arc<dyn BreachedPasswordCheck>>,
     observer: Arc<dyn AuthObserver>,
     templates: Templates,
+    client_keys: Option<Arc<dyn super::ClientKeySource>>,
 }
 
 impl AuthenticatorBuilder {
@@ -254,6 +255,13 @@ impl AuthenticatorBuilder {
     /// Writes mail from these templates (default: [`Templates::builtin`], English).
     pub fn mail_templates(mut self, templates: Templates) -> Self {
         self.templates = templates;
+        self
+    }
+
+    /// Fetches the keys of `private_key_jwt` clients registered with a `jwks_uri` through
+    /// `source` (default: none, and such clients cannot be registered).
+    pub fn client_key_source(mut self, source: Arc<dyn super::ClientKeySource>) -> Self {
+        self.client_keys = Some(source);
         self
     }
 
@@ -309,6 +317,7 @@ impl AuthenticatorBuilder {
         let throttle = self
             .throttle
             .unwrap_or_else(|| Throttle::new(stores.throttle.clone(), self.clock.clone()));
+        let client_keys = super::client_keys::KeyCache::new(self.client_keys, self.clock.clone());
         Ok(Authenticator {
             inner: Arc::new(Inner {
                 sid_check: SidRevocationCheck::new(
@@ -327,6 +336,7 @@ impl AuthenticatorBuilder {
                 observer: self.observer,
                 busy_events: super::observe::BusyEvents::default(),
                 templates: self.templates,
+                client_keys,
                 #[cfg(feature = "passkeys")]
                 webauthn,
             }),
@@ -347,6 +357,7 @@ impl Authenticator {
             breach_check: None,
             observer: Arc::new(NoObserver),
             templates: Templates::builtin(),
+            client_keys: None,
         }
     }
 }

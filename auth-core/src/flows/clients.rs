@@ -23,6 +23,9 @@ impl Authenticator {
             ));
         }
         let registered = new.register(self.now())?;
+        if let Some(crate::oauth::ClientKeys::Uri(uri)) = &registered.client.keys {
+            self.inner.client_keys.admits(uri)?;
+        }
         self.inner
             .stores
             .clients
@@ -56,26 +59,9 @@ impl Authenticator {
         with: ClientAuthMethod,
         from: Option<std::net::IpAddr>,
     ) -> Result<Client> {
-        // What is no client id counts under one key, never as a key of the caller's making.
-        let id = ClientId::parse(client_id).ok();
-        let counted = id.as_ref().map_or("!malformed", ClientId::as_str);
-        let attempt = self
-            .inner
-            .throttle
-            .reserve_client_secret(counted, from)
+        let (attempt, found) = self
+            .client_attempt(ClientId::parse(client_id).ok().as_ref(), from)
             .await?;
-        let found = match &id {
-            Some(id) => self.inner.stores.clients.find_client(id).await,
-            None => Ok(None),
-        };
-        let found = match found {
-            Ok(found) => found,
-            Err(error) => {
-                // Nothing was checked: the attempt is given back.
-                let _ = attempt.release().await;
-                return Err(error);
-            }
-        };
         let refusal = match (&found, secret) {
             (None, _) => Some("unknown client"),
             (Some(client), _) if client.auth_method != with => {
@@ -94,6 +80,34 @@ impl Authenticator {
                 tracing::debug!(client_id, reason, "client authentication refused");
                 attempt.failed().await?;
                 Err(Error::InvalidCredentials)
+            }
+        }
+    }
+
+    /// An attempt to authenticate as `id` (`None`: not a client id) from `from`, reserved
+    /// ([`Error::Throttled`] beyond the limit), and the client it names, if any.
+    pub(super) async fn client_attempt(
+        &self,
+        id: Option<&ClientId>,
+        from: Option<std::net::IpAddr>,
+    ) -> Result<(crate::throttle::Attempt, Option<Client>)> {
+        // What is no client id counts under one key, never as a key of the caller's making.
+        let counted = id.map_or("!malformed", ClientId::as_str);
+        let attempt = self
+            .inner
+            .throttle
+            .reserve_client_secret(counted, from)
+            .await?;
+        let found = match id {
+            Some(id) => self.inner.stores.clients.find_client(id).await,
+            None => Ok(None),
+        };
+        match found {
+            Ok(found) => Ok((attempt, found)),
+            Err(error) => {
+                // Nothing was checked: the attempt is given back.
+                let _ = attempt.release().await;
+                Err(error)
             }
         }
     }
@@ -158,6 +172,8 @@ mod tests {
             id_token_alg: None,
             post_logout_redirect_uris: Vec::new(),
             require_par: false,
+            jwks: None,
+            jwks_uri: None,
         };
         let registered = auth.register_client(new.clone(), &ops).await.unwrap();
         let secret = registered
@@ -217,6 +233,8 @@ mod tests {
             id_token_alg: None,
             post_logout_redirect_uris: Vec::new(),
             require_par: false,
+            jwks: None,
+            jwks_uri: None,
             scopes: ScopeSet::new(),
             first_party: false,
         };

@@ -21,6 +21,8 @@ pub struct LogoutHint {
     pub client_id: ClientId,
     /// The session its grant lives in (`sid`).
     pub session_id: Option<SessionId>,
+    /// Whether it expired (it is still a hint, but no longer its holder's proof of anything).
+    pub expired: bool,
 }
 
 impl Authenticator {
@@ -37,7 +39,9 @@ impl Authenticator {
         };
         let client_id = ClientId::parse(audience)
             .map_err(|_| Error::InvalidToken(TokenRejection::WrongAudience))?;
+        let leeway = i64::try_from(self.inner.config.tokens.leeway.as_secs()).unwrap_or(0);
         Ok(LogoutHint {
+            expired: self.inner.clock.unix_seconds().saturating_sub(leeway) >= claims.exp,
             user_id: claims.user_id()?,
             client_id,
             session_id: claims

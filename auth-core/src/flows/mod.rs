@@ -9,6 +9,7 @@
 
 mod browser;
 mod builder;
+mod client_keys;
 mod client_tokens;
 mod clients;
 mod delivery;
@@ -50,6 +51,7 @@ use crate::token::{
 
 pub use crate::email::normalize_email;
 pub use builder::{AuthenticatorBuilder, AuthenticatorConfig, Stores};
+pub use client_keys::ClientKeySource;
 pub use client_tokens::{ActiveToken, Introspection};
 pub use delivery::{Outcome, Round, WorkerConfig, deliver_round, deliver_round_reporting};
 pub use email::{
@@ -187,6 +189,7 @@ struct Inner {
     observer: Arc<dyn AuthObserver>,
     busy_events: observe::BusyEvents,
     templates: crate::mail::Templates,
+    client_keys: client_keys::KeyCache,
     #[cfg(feature = "passkeys")]
     webauthn: Option<webauthn_rs::Webauthn>,
 }

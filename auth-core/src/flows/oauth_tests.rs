@@ -85,6 +85,8 @@ impl World {
                     id_token_alg: None,
                     post_logout_redirect_uris: Vec::new(),
                     require_par: false,
+                    jwks: None,
+                    jwks_uri: None,
                 },
                 &Actor::operator("ops"),
             )
@@ -735,6 +737,8 @@ async fn a_client_may_name_its_resource_servers_and_its_id_token_algorithm() {
                 id_token_alg: Some("ES256".into()),
                 post_logout_redirect_uris: Vec::new(),
                 require_par: false,
+                jwks: None,
+                jwks_uri: None,
             },
             &Actor::operator("ops"),
         )
@@ -834,6 +838,8 @@ impl World {
                     id_token_alg: None,
                     post_logout_redirect_uris: Vec::new(),
                     require_par: false,
+                    jwks: None,
+                    jwks_uri: None,
                 },
                 &Actor::operator("ops"),
             )
@@ -986,6 +992,8 @@ async fn introspection_describes_a_token_to_its_audience_and_a_refresh_token_to_
         id_token_alg: None,
         post_logout_redirect_uris: Vec::new(),
         require_par: false,
+        jwks: None,
+        jwks_uri: None,
     };
     let actor = Actor::operator("ops");
     let shop_client = w
@@ -1151,6 +1159,8 @@ async fn a_pushed_request_stands_for_its_parameters_until_its_code_is_issued() {
         id_token_alg: None,
         post_logout_redirect_uris: Vec::new(),
         require_par: true,
+        jwks: None,
+        jwks_uri: None,
     };
     let actor = Actor::operator("ops");
     let bank = w
@@ -1331,8 +1341,15 @@ async fn a_logout_hint_is_our_id_token_even_expired_and_ends_the_session_it_name
     let id_token = tokens.id_token.clone().unwrap();
     let claims = w.id_claims(&id_token, &client);
 
+    assert!(
+        !w.auth
+            .logout_hint(id_token.expose_secret())
+            .unwrap()
+            .expired
+    );
     w.clock.advance(Duration::from_secs(24 * 3600));
     let hint = w.auth.logout_hint(id_token.expose_secret()).unwrap();
+    assert!(hint.expired, "still a hint, marked expired");
     assert_eq!(hint.user_id, user.id);
     assert_eq!(hint.client_id, client.id);
     assert_eq!(
@@ -1341,9 +1358,15 @@ async fn a_logout_hint_is_our_id_token_even_expired_and_ends_the_session_it_name
     );
 
     // Not an ID token of ours: an access token, a tampered one, another issuer's, junk.
+    // A character of the signature's middle changed (the last one carries padding bits).
     let mut tampered = id_token.expose_secret().to_owned();
-    tampered.pop();
-    tampered.push('A');
+    let at = tampered.len() - 20;
+    let swapped = if tampered.as_bytes()[at] == b'A' {
+        "B"
+    } else {
+        "A"
+    };
+    tampered.replace_range(at..=at, swapped);
     let foreign = crate::token::TokenIssuer::new(
         w.keys.clone(),
         TokenConfig::new("https://elsewhere.example", client.id.as_str()),
@@ -1380,4 +1403,343 @@ async fn a_logout_hint_is_our_id_token_even_expired_and_ends_the_session_it_name
     assert!(w.introspect(&client, &other.access_token).await.active);
     // Again: nothing left, no error.
     w.auth.end_hinted_session(&hint, None).await.unwrap();
+}
+
+/// A key of a client of `private_key_jwt` and the assertions it signs.
+struct ClientKey {
+    key: crate::token::Key,
+}
+
+impl ClientKey {
+    fn new() -> Self {
+        Self {
+            key: testing::key(Algorithm::Es256),
+        }
+    }
+
+    /// The public key, as a JWK Set.
+    fn jwks(&self) -> String {
+        serde_json::to_string(&KeySet::new(self.key.clone()).unwrap().jwks()).unwrap()
+    }
+
+    /// An assertion of `client` with `claims` changed (`null` drops one).
+    fn sign(&self, client: &Client, now: i64, changes: serde_json::Value) -> String {
+        let mut claims = serde_json::json!({
+            "iss": client.id.as_str(),
+            "sub": client.id.as_str(),
+            "aud": ISSUER,
+            "exp": now + 60,
+            "iat": now,
+            "jti": crate::id::OpaqueSecret::generate().hash().to_base64url(),
+        });
+        for (name, value) in changes.as_object().unwrap() {
+            if value.is_null() {
+                claims.as_object_mut().unwrap().remove(name);
+            } else {
+                claims[name] = value.clone();
+            }
+        }
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+        header.kid = Some(self.key.id().as_str().to_owned());
+        let pem = self.key.export_private().unwrap();
+        let key = jsonwebtoken::EncodingKey::from_ec_pem(pem.expose_secret().as_bytes()).unwrap();
+        crate::token::jwt::install_crypto_provider();
+        jsonwebtoken::encode(&header, &claims, &key).unwrap()
+    }
+}
+
+/// A fixed key set at an address, counting its fetches.
+#[derive(Debug, Default)]
+struct KeysAt {
+    jwks: std::sync::Mutex<String>,
+    fetches: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl ClientKeySource for KeysAt {
+    fn admits(&self, uri: &url::Url) -> std::result::Result<(), String> {
+        if uri.host_str() == Some("10.0.0.1") {
+            return Err("a private address".into());
+        }
+        Ok(())
+    }
+
+    async fn fetch(&self, _: &url::Url) -> Result<String> {
+        self.fetches
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(self.jwks.lock().unwrap().clone())
+    }
+}
+
+fn key_client(name: &str, jwks: Option<String>, jwks_uri: Option<&str>) -> NewClient {
+    NewClient {
+        name: name.into(),
+        auth_method: ClientAuthMethod::PrivateKeyJwt,
+        redirect_uris: Vec::new(),
+        grant_types: vec![GrantType::ClientCredentials],
+        scopes: ScopeSet::parse("orders:read").unwrap(),
+        first_party: false,
+        audience: Some("https://orders.example".into()),
+        id_token_alg: None,
+        post_logout_redirect_uris: Vec::new(),
+        require_par: false,
+        jwks,
+        jwks_uri: jwks_uri.map(str::to_owned),
+    }
+}
+
+#[tokio::test]
+async fn a_client_of_private_key_jwt_proves_itself_with_an_assertion_used_once() {
+    let w = world();
+    let key = ClientKey::new();
+    let actor = Actor::operator("ops");
+    let registered = w
+        .auth
+        .register_client(key_client("Billing", Some(key.jwks()), None), &actor)
+        .await
+        .unwrap();
+    assert!(registered.secret.is_none(), "no secret: a key");
+    let client = registered.client;
+    let now = crate::clock::Clock::unix_seconds(w.clock.as_ref());
+    // Each from an address of its own: the failures here would throttle one address.
+    let addresses = std::sync::atomic::AtomicU8::new(1);
+    let check = |assertion: String, client_id: Option<String>| {
+        let auth = w.auth.clone();
+        let from = std::net::IpAddr::from([
+            10,
+            0,
+            0,
+            addresses.fetch_add(1, std::sync::atomic::Ordering::SeqCst),
+        ]);
+        async move {
+            auth.authenticate_client_assertion(client_id.as_deref(), &assertion, Some(from))
+                .await
+                .unwrap()
+        }
+    };
+
+    let good = key.sign(&client, now, serde_json::json!({}));
+    assert_eq!(check(good.clone(), None).await.unwrap().id, client.id);
+    let again = check(good, None).await.unwrap_err();
+    assert_eq!(
+        (again.code, again.description.as_str()),
+        (
+            ErrorCode::InvalidClient,
+            "the client assertion's jti was used already"
+        )
+    );
+    let with_id = key.sign(&client, now, serde_json::json!({}));
+    assert!(check(with_id, Some(client.id.to_string())).await.is_ok());
+
+    for (changes, why) in [
+        (
+            serde_json::json!({"aud": format!("{ISSUER}/oauth2/token")}),
+            "the client assertion's aud is the issuer identifier, alone",
+        ),
+        (
+            serde_json::json!({"aud": [ISSUER, "https://elsewhere.example"]}),
+            "the client assertion's aud is the issuer identifier, alone",
+        ),
+        (
+            serde_json::json!({"aud": null}),
+            "the client assertion's aud is the issuer identifier, alone",
+        ),
+        (
+            serde_json::json!({"iss": "someone-else"}),
+            "the client assertion's iss and sub are the client's id",
+        ),
+        (
+            serde_json::json!({"exp": now - 3600}),
+            "the client assertion expired",
+        ),
+        (
+            serde_json::json!({"exp": now + 7200}),
+            "the client assertion's exp is more than an hour away",
+        ),
+        (
+            serde_json::json!({"iat": now + 600}),
+            "the client assertion is not valid yet",
+        ),
+        (
+            serde_json::json!({"jti": null}),
+            "the client assertion has a jti of 1 to 256 characters",
+        ),
+    ] {
+        let refused = check(key.sign(&client, now, changes.clone()), None)
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code, ErrorCode::InvalidClient, "{changes}");
+        assert_eq!(refused.description, why, "{changes}");
+    }
+    // An array of the issuer alone is the issuer.
+    let listed = key.sign(&client, now, serde_json::json!({"aud": [ISSUER]}));
+    assert!(check(listed, None).await.is_ok());
+    // Another key, another client's name, a client of secrets, junk: nothing said.
+    let stranger = ClientKey::new().sign(&client, now, serde_json::json!({}));
+    assert_eq!(
+        check(stranger, None).await.unwrap_err().description,
+        "no key of the client verifies the client assertion"
+    );
+    let secretive = w.service("orders:read", "https://api.example").await;
+    for assertion in [
+        key.sign(&secretive, now, serde_json::json!({})),
+        "junk".to_owned(),
+        String::new(),
+    ] {
+        assert_eq!(
+            check(assertion, None).await.unwrap_err().description,
+            "client authentication failed"
+        );
+    }
+    let mismatched = key.sign(&client, now, serde_json::json!({}));
+    assert_eq!(
+        check(mismatched, Some(secretive.id.to_string()))
+            .await
+            .unwrap_err()
+            .description,
+        "client_id differs from the assertion's sub"
+    );
+    // Unsigned: refused before any key is tried.
+    let claims = mismatched_claims(&client, now);
+    let unsigned = format!("eyJhbGciOiJub25lIn0.{claims}.");
+    assert_eq!(
+        check(unsigned, None).await.unwrap_err().description,
+        "the client assertion is signed with RS256, PS256, ES256 or EdDSA"
+    );
+    // The client acts as any confidential one: a service token.
+    assert!(w.auth.client_credentials(&client, None).is_ok());
+}
+
+/// The claims of a well-formed assertion, base64url, for hand-made tokens.
+fn mismatched_claims(client: &Client, now: i64) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
+        serde_json::json!({
+            "iss": client.id.as_str(), "sub": client.id.as_str(), "aud": ISSUER,
+            "exp": now + 60, "jti": "x",
+        })
+        .to_string(),
+    )
+}
+
+#[tokio::test]
+async fn keys_at_a_jwks_uri_are_fetched_cached_and_fetched_again_for_a_new_key() {
+    let actor = Actor::operator("ops");
+    // Without a key source, no client may name a jwks_uri.
+    let w = world();
+    let refused = w
+        .auth
+        .register_client(
+            key_client("Billing", None, Some("https://billing.example/jwks")),
+            &actor,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("fetches no client keys"),
+        "{refused}"
+    );
+
+    let first = ClientKey::new();
+    let source = Arc::new(KeysAt::default());
+    *source.jwks.lock().unwrap() = first.jwks();
+    let w = world();
+    let auth = Authenticator::builder(
+        KeySet::new(testing::key(Algorithm::EdDsa)).unwrap(),
+        testing::authenticator_config(),
+    )
+    .clock(w.clock.clone())
+    .client_key_source(source.clone())
+    .build()
+    .unwrap();
+    let refused = auth
+        .register_client(
+            key_client("Billing", None, Some("https://10.0.0.1/jwks")),
+            &actor,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("a private address"),
+        "{refused}"
+    );
+    for both in [
+        key_client(
+            "Billing",
+            Some(first.jwks()),
+            Some("https://billing.example/jwks"),
+        ),
+        key_client("Billing", None, None),
+    ] {
+        let refused = auth.register_client(both, &actor).await.unwrap_err();
+        assert!(
+            refused.to_string().contains("jwks or jwks_uri"),
+            "{refused}"
+        );
+    }
+    let client = auth
+        .register_client(
+            key_client("Billing", None, Some("https://billing.example/jwks")),
+            &actor,
+        )
+        .await
+        .unwrap()
+        .client;
+    let now = crate::clock::Clock::unix_seconds(w.clock.as_ref());
+    let fetches = || source.fetches.load(std::sync::atomic::Ordering::SeqCst);
+    for _ in 0..3 {
+        let assertion = first.sign(&client, now, serde_json::json!({}));
+        let verdict = auth
+            .authenticate_client_assertion(None, &assertion, None)
+            .await
+            .unwrap();
+        assert!(verdict.is_ok(), "{verdict:?}");
+    }
+    assert_eq!(fetches(), 1, "fetched once, then cached");
+    // The client rotates to a new key: one more fetch (once 30 s have passed) finds it.
+    w.clock.advance(Duration::from_secs(31));
+    let now = now + 31;
+    let second = ClientKey::new();
+    *source.jwks.lock().unwrap() = second.jwks();
+    let assertion = second.sign(&client, now, serde_json::json!({}));
+    assert!(
+        auth.authenticate_client_assertion(None, &assertion, None)
+            .await
+            .unwrap()
+            .is_ok()
+    );
+    assert_eq!(fetches(), 2);
+    // A key it never had is not fetched for again at once.
+    let stranger = ClientKey::new().sign(&client, now, serde_json::json!({}));
+    let refused = auth
+        .authenticate_client_assertion(None, &stranger, None)
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(
+        refused.description,
+        "no key of the client verifies the client assertion"
+    );
+    assert_eq!(fetches(), 2, "a refetch waits 30 s");
+    // What the address answers must be a JWK Set of public keys.
+    *source.jwks.lock().unwrap() = "{\"keys\": \"no\"}".into();
+    let other = auth
+        .register_client(
+            key_client("Other", None, Some("https://other.example/jwks")),
+            &actor,
+        )
+        .await
+        .unwrap()
+        .client;
+    let refused = auth
+        .authenticate_client_assertion(None, &first.sign(&other, now, serde_json::json!({})), None)
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(
+        refused.description.starts_with(
+            "the client's keys could not be read: the jwks_uri answered no usable JWK Set"
+        ),
+        "{}",
+        refused.description
+    );
 }

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use super::Authenticator;
 use super::oauth::server_error;
 use crate::error::Result;
-use crate::oauth::par::{NOT_PUSHED, PUSHED_REQUEST_TTL, new_request_uri, reference_of};
+use crate::oauth::par::{
+    MAX_PUSHED_LEN, NOT_PUSHED, PUSHED_REQUEST_TTL, new_request_uri, reference_of,
+};
 use crate::oauth::{Client, ErrorCode, OAuthError, PushedRequest, RawRequest, Refusal};
 
 /// What a push answers (RFC 9126 section 2.2).
@@ -49,6 +51,16 @@ impl Authenticator {
             return Err(OAuthError::invalid_request(
                 "client_id differs from the authenticated client",
             ));
+        }
+        let size: usize = params
+            .iter()
+            .filter(|(name, _)| !NOT_PUSHED.contains(&name.as_str()))
+            .map(|(name, value)| name.len() + value.len())
+            .sum();
+        if size > MAX_PUSHED_LEN {
+            return Err(OAuthError::invalid_request(format!(
+                "a pushed request holds at most {MAX_PUSHED_LEN} bytes of parameters"
+            )));
         }
         let (hash, request_uri) = new_request_uri();
         let pairs = params

@@ -113,6 +113,12 @@ impl RawRequest {
                     name.chars().take(64).collect::<String>()
                 ))));
             }
+            if name.contains('\0') || value.contains('\0') {
+                // No store keeps a NUL in text, and no parameter needs one.
+                return Err(Refusal::Page(OAuthError::invalid_request(
+                    "a parameter holds a NUL character",
+                )));
+            }
             if value.is_empty() {
                 // RFC 6749 section 3.1: a parameter sent without a value is as if omitted.
                 continue;

@@ -57,6 +57,15 @@ pub const IDENTITY_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_a
 /// requires a provider to offer and most relying parties assume.
 pub const DEFAULT_ID_TOKEN_ALG: &str = "RS256";
 
+/// Where a client of `private_key_jwt` keeps its public keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientKeys {
+    /// A JWK Set registered with the client, as checked JSON text (public keys only).
+    Inline(String),
+    /// The address of its JWK Set, fetched when needed (and cached).
+    Uri(String),
+}
+
 /// A client's id: 1 to [`MAX_CLIENT_ID_LEN`] bytes of ASCII letters, digits and `-._~`
 /// (unreserved URI characters, so it travels in a query or a form untouched). Generated ids
 /// are 22 base64url characters (128 random bits).
@@ -106,6 +115,9 @@ pub enum ClientAuthMethod {
     ClientSecretBasic,
     /// The secret in the form body.
     ClientSecretPost,
+    /// A JWT the client signs with a private key of its own (RFC 7523, OpenID Connect Core
+    /// section 9): we hold its public keys, inline or at its `jwks_uri`, and no secret.
+    PrivateKeyJwt,
     /// None: a public client (a native or browser app), bound by PKCE alone.
     None,
 }
@@ -116,6 +128,7 @@ impl ClientAuthMethod {
         match self {
             Self::ClientSecretBasic => "client_secret_basic",
             Self::ClientSecretPost => "client_secret_post",
+            Self::PrivateKeyJwt => "private_key_jwt",
             Self::None => "none",
         }
     }
@@ -125,18 +138,24 @@ impl ClientAuthMethod {
         match name {
             "client_secret_basic" => Ok(Self::ClientSecretBasic),
             "client_secret_post" => Ok(Self::ClientSecretPost),
+            "private_key_jwt" => Ok(Self::PrivateKeyJwt),
             "none" => Ok(Self::None),
             other => Err(Error::InvalidRequest(format!(
                 "{:?} is not a client authentication method: client_secret_basic, \
-                 client_secret_post or none",
+                 client_secret_post, private_key_jwt or none",
                 other.chars().take(40).collect::<String>()
             ))),
         }
     }
 
-    /// Whether the client holds a secret.
+    /// Whether the client can prove who it is (a secret or a private key): not a public one.
     pub fn is_confidential(self) -> bool {
         self != Self::None
+    }
+
+    /// Whether the client proves itself with a secret we gave it.
+    pub fn has_secret(self) -> bool {
+        matches!(self, Self::ClientSecretBasic | Self::ClientSecretPost)
     }
 }
 
@@ -308,8 +327,11 @@ pub struct Client {
     pub name: String,
     /// How it authenticates.
     pub auth_method: ClientAuthMethod,
-    /// The SHA-256 digest of its secret; `None` for a public client.
+    /// The SHA-256 digest of its secret; `None` for a public client and a client of
+    /// `private_key_jwt`.
     pub secret_hash: Option<SecretHash>,
+    /// The public keys of a client of `private_key_jwt`; `None` for the others.
+    pub keys: Option<ClientKeys>,
     /// Where answers may be sent.
     pub redirect_uris: Vec<RedirectUri>,
     /// The grants it may use.
@@ -341,6 +363,7 @@ impl fmt::Debug for Client {
             .field("id", &self.id)
             .field("name", &self.name)
             .field("auth_method", &self.auth_method)
+            .field("keys", &self.keys)
             .field("redirect_uris", &self.redirect_uris)
             .field("grant_types", &self.grant_types)
             .field("scopes", &self.scopes)
@@ -416,6 +439,10 @@ pub struct NewClient {
     pub post_logout_redirect_uris: Vec<String>,
     /// Whether its authorization requests must be pushed first (RFC 9126).
     pub require_par: bool,
+    /// For `private_key_jwt`: its public keys, a JWK Set as JSON text (`jwks`)...
+    pub jwks: Option<String>,
+    /// ...or where to fetch them (`jwks_uri`); exactly one of the two.
+    pub jwks_uri: Option<String>,
 }
 
 /// A client just registered, and its secret, shown this once (`None` for a public client).
@@ -563,10 +590,28 @@ impl NewClient {
             }
             audience => audience,
         };
-        let secret = self
-            .auth_method
-            .is_confidential()
-            .then(OpaqueSecret::generate);
+        let keys = match (self.auth_method, self.jwks, self.jwks_uri) {
+            (ClientAuthMethod::PrivateKeyJwt, Some(jwks), None) => {
+                Some(ClientKeys::Inline(super::keys::checked_jwks(&jwks)?))
+            }
+            (ClientAuthMethod::PrivateKeyJwt, None, Some(uri)) => {
+                Some(ClientKeys::Uri(super::keys::checked_jwks_uri(&uri)?))
+            }
+            (ClientAuthMethod::PrivateKeyJwt, _, _) => {
+                return Err(Error::InvalidRequest(
+                    "a client of private_key_jwt gives its public keys: jwks or jwks_uri, \
+                     one of the two"
+                        .into(),
+                ));
+            }
+            (_, None, None) => None,
+            (_, _, _) => {
+                return Err(Error::InvalidRequest(
+                    "jwks and jwks_uri are for clients of private_key_jwt".into(),
+                ));
+            }
+        };
+        let secret = self.auth_method.has_secret().then(OpaqueSecret::generate);
         // Whole microseconds, as PostgreSQL keeps them: the client read back is the same.
         let since_epoch = now
             .duration_since(std::time::UNIX_EPOCH)
@@ -580,6 +625,7 @@ impl NewClient {
             name: name.to_owned(),
             auth_method: self.auth_method,
             secret_hash: secret.as_ref().map(OpaqueSecret::hash),
+            keys,
             redirect_uris,
             grant_types,
             scopes: self.scopes,
@@ -636,6 +682,8 @@ mod tests {
             id_token_alg: None,
             post_logout_redirect_uris: Vec::new(),
             require_par: false,
+            jwks: None,
+            jwks_uri: None,
         }
     }
 
@@ -912,6 +960,7 @@ mod tests {
         for method in [
             ClientAuthMethod::ClientSecretBasic,
             ClientAuthMethod::ClientSecretPost,
+            ClientAuthMethod::PrivateKeyJwt,
             ClientAuthMethod::None,
         ] {
             assert_eq!(ClientAuthMethod::parse(method.as_str()).unwrap(), method);
@@ -923,7 +972,7 @@ mod tests {
         ] {
             assert_eq!(GrantType::parse(grant.as_str()).unwrap(), grant);
         }
-        assert!(ClientAuthMethod::parse("private_key_jwt").is_err());
+        assert!(ClientAuthMethod::parse("client_secret_jwt").is_err());
         assert!(GrantType::parse("password").is_err());
         for bad in ["", "a b", "a/b", "é", &"a".repeat(65)] {
             assert!(ClientId::parse(bad).is_err(), "{bad:?}");

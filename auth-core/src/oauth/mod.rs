@@ -11,12 +11,14 @@
 //!   refusal goes (a page until the redirect URI is proven the client's, the client after).
 //! - [`error`]: the protocol's error codes.
 //! - [`grant`]: authorization codes, consent, and the client grant a session carries.
+//! - [`keys`]: the public keys of a client of `private_key_jwt`, and its assertions.
 //! - [`par`]: pushed authorization requests (RFC 9126).
 
 pub mod authorize;
 pub mod client;
 pub mod error;
 pub mod grant;
+pub mod keys;
 pub mod par;
 pub mod pkce;
 
@@ -27,5 +29,6 @@ pub use par::PushedRequest;
 pub use pkce::CodeChallenge;
 
 pub use client::{
-    Client, ClientAuthMethod, ClientId, GrantType, NewClient, RedirectUri, RegisteredClient,
+    Client, ClientAuthMethod, ClientId, ClientKeys, GrantType, NewClient, RedirectUri,
+    RegisteredClient,
 };

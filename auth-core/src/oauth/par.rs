@@ -23,6 +23,9 @@ pub const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
 /// the sign-in and consent it leads to happen within it.
 pub const PUSHED_REQUEST_TTL: Duration = Duration::from_secs(600);
 
+/// The most bytes of names and values a pushed request keeps.
+pub const MAX_PUSHED_LEN: usize = 8192;
+
 /// The parameters a pushed request may not carry: the client's authentication (it stays with
 /// the push) and another request by reference.
 pub const NOT_PUSHED: [&str; 5] = [

@@ -432,7 +432,7 @@ fn not_a_jwt_algorithm() -> Error {
 /// Installs `jsonwebtoken`'s aws-lc provider for the process, once. Without it, a program whose
 /// dependencies turn on both of `jsonwebtoken`'s backends would panic at the first signature;
 /// a program that installed a provider of its own keeps it.
-fn install_crypto_provider() {
+pub(crate) fn install_crypto_provider() {
     static INSTALL: Once = Once::new();
     INSTALL.call_once(|| {
         let _ = jsonwebtoken::crypto::CryptoProvider::install_default(

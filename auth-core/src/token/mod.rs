@@ -41,7 +41,7 @@ mod config;
 #[cfg(feature = "jwt")]
 mod jwks;
 #[cfg(feature = "jwt")]
-mod jwt;
+pub(crate) mod jwt;
 mod key;
 #[cfg(feature = "paseto")]
 mod paseto;

@@ -4,7 +4,10 @@
 //!
 //! The user is asked first whenever someone is signed in to the browser and the hint does
 //! not name them (no hint, or another user's): a link from anywhere must not sign them out
-//! unawares. Afterwards the browser goes to the `post_logout_redirect_uri`, with `state`,
+//! unawares. The session the hint names is ended when the browser's user is the hint's, or
+//! when nobody is signed in and the hint has not expired: an old ID token found in a log, or
+//! someone else's clicked by another user, ends nothing of its user's. Afterwards the
+//! browser goes to the `post_logout_redirect_uri`, with `state`,
 //! only when the client registered that very URI; otherwise it stays on a page here. A
 //! request that cannot be trusted (no client named, a hint that is not our ID token, a
 //! `client_id` that is not the hint's, an unregistered URI) gets a page and no redirect.
@@ -19,7 +22,7 @@ use auth_core::oauth::{Client, ClientId};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{StatusCode, header};
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Response};
 use serde::Deserialize;
 
 use super::authorize::policy_admitting;
@@ -89,10 +92,16 @@ pub(crate) async fn posted(body: Bytes) -> Response {
             query.append_pair(&name, &value);
         }
     }
-    see_other(
-        &format!("{}?{}", crate::oauth::LOGOUT, query.finish()),
-        Vec::new(),
-    )
+    let query = query.finish();
+    if query.len() > MAX_REQUEST_LEN {
+        // The GET would refuse it; a Location this long may not reach it.
+        return (
+            StatusCode::BAD_REQUEST,
+            "the logout request is longer than 8192 bytes",
+        )
+            .into_response();
+    }
+    see_other(&format!("{}?{query}", crate::oauth::LOGOUT), Vec::new())
 }
 
 /// A page saying what is wrong with the request; no redirect.
@@ -166,9 +175,10 @@ async fn checked(state: &UiState, ctx: &Ctx, query: &str) -> Result<Logout, Resp
     let then = match params.get("post_logout_redirect_uri") {
         None => None,
         Some(uri) if client.accepts_post_logout_redirect(uri) => {
-            let state_param = params
-                .get("state")
-                .filter(|value| value.len() <= MAX_STATE_LEN);
+            let state_param = params.get("state");
+            if state_param.is_some_and(|value| value.len() > MAX_STATE_LEN) {
+                return Err(refused(state, ctx, "state is too long"));
+            }
             Some(with_state(uri, state_param.map(|value| value.as_ref())))
         }
         Some(_) => {
@@ -208,7 +218,11 @@ async fn decide(state: &UiState, ctx: &Ctx, query: &str, confirmed: bool) -> Res
     if must_ask && !confirmed {
         return confirm_page(state, ctx, &logout, query).await;
     }
-    if let Some(hint) = &logout.hint
+    let ends_hinted = |hint: &LogoutHint| match signed_in {
+        Some(principal) => principal.user_id == hint.user_id,
+        None => !hint.expired,
+    };
+    if let Some(hint) = logout.hint.as_ref().filter(|hint| ends_hinted(hint))
         && let Err(error) = state.auth.end_hinted_session(hint, Some(ctx.client)).await
     {
         let (status, text) = ctx.error_text(&error);

@@ -481,6 +481,17 @@ impl Schema {
     }
 }
 
+/// `auth-server ARGS` against `schema` with `vars` besides `DATABASE_URL`: how it ended.
+pub fn cli(schema: &Schema, args: &[&str], vars: &[(&str, &str)]) -> std::process::Output {
+    std::process::Command::new(BIN)
+        .args(args)
+        .env_clear()
+        .env("DATABASE_URL", &schema.url)
+        .envs(vars.iter().copied())
+        .output()
+        .unwrap()
+}
+
 /// `auth-server ARGS` against `schema` with `vars` besides `DATABASE_URL`: success, and the
 /// JSON it printed.
 pub fn cli_json(
@@ -488,13 +499,7 @@ pub fn cli_json(
     args: &[&str],
     vars: &[(&str, &str)],
 ) -> (bool, serde_json::Value) {
-    let output = std::process::Command::new(BIN)
-        .args(args)
-        .env_clear()
-        .env("DATABASE_URL", &schema.url)
-        .envs(vars.iter().copied())
-        .output()
-        .unwrap();
+    let output = cli(schema, args, vars);
     let printed = serde_json::from_slice(&output.stdout).unwrap_or_else(|_| {
         panic!(
             "{args:?} printed no JSON: {}",

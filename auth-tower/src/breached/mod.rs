@@ -25,8 +25,8 @@ use async_trait::async_trait;
 use auth_core::Error;
 use auth_core::password::RangeSource;
 use bytes::Bytes;
-use http::{Request, StatusCode, Uri, header};
-use http_body_util::{BodyExt, Empty, Limited};
+use http::{HeaderName, HeaderValue, Uri};
+use http_body_util::Empty;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -94,28 +94,13 @@ impl HibpRangeSource {
     }
 
     async fn get(&self, uri: Uri) -> Result<String, Error> {
-        let request = Request::get(uri)
-            .header("Add-Padding", "true")
-            .header(
-                header::USER_AGENT,
-                concat!("auth-tower/", env!("CARGO_PKG_VERSION")),
-            )
-            .body(Empty::new())
-            .map_err(|e| Error::Internal(format!("range request: {e}")))?;
-        let response = self
-            .client
-            .request(request)
+        let padding = (
+            HeaderName::from_static("add-padding"),
+            HeaderValue::from_static("true"),
+        );
+        crate::fetch::get_text(&self.client, uri, &[padding], MAX_RANGE_BODY)
             .await
-            .map_err(|e| unavailable(format!("request failed: {e}")))?;
-        if response.status() != StatusCode::OK {
-            return Err(unavailable(format!("answered {}", response.status())));
-        }
-        let body = Limited::new(response.into_body(), MAX_RANGE_BODY)
-            .collect()
-            .await
-            .map_err(|e| unavailable(format!("body: {e}")))?
-            .to_bytes();
-        String::from_utf8(body.to_vec()).map_err(|_| unavailable("body is not UTF-8".into()))
+            .map_err(unavailable)
     }
 }
 

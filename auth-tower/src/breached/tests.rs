@@ -5,7 +5,6 @@ use std::sync::Arc;
 use auth_core::password::{BreachCheckFailure, PasswordConfig, PasswordService, PwnedRangeCheck};
 use auth_core::secrecy::SecretString;
 use auth_core::{Error, PasswordRejection};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
@@ -22,31 +21,7 @@ async fn range_server(
     status: &'static str,
     body: &'static str,
 ) -> (String, mpsc::UnboundedReceiver<String>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (heads_tx, heads_rx) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let heads_tx = heads_tx.clone();
-            tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut buf = [0u8; 1024];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match stream.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => head.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let _ = heads_tx.send(String::from_utf8_lossy(&head).into_owned());
-                let response = format!(
-                    "HTTP/1.1 {status}\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = stream.write_all(response.as_bytes()).await;
-            });
-        }
-    });
-    (base, heads_rx)
+    crate::fetch::answering(status, body.to_owned(), std::time::Duration::ZERO).await
 }
 
 fn secret(s: &str) -> SecretString {

@@ -20,6 +20,8 @@ fn client(method: ClientAuthMethod) -> Client {
         id_token_alg: None,
         post_logout_redirect_uris: Vec::new(),
         require_par: false,
+        jwks: None,
+        jwks_uri: None,
     }
     .register(UNIX_EPOCH)
     .unwrap()

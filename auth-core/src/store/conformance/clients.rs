@@ -31,6 +31,8 @@ fn registration(auth_method: ClientAuthMethod, first_party: bool) -> NewClient {
         id_token_alg: None,
         post_logout_redirect_uris: Vec::new(),
         require_par: false,
+        jwks: None,
+        jwks_uri: None,
     }
 }
 

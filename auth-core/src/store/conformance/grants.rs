@@ -23,6 +23,8 @@ async fn client(clients: &dyn ClientStore) -> crate::oauth::Client {
         id_token_alg: None,
         post_logout_redirect_uris: Vec::new(),
         require_par: false,
+        jwks: None,
+        jwks_uri: None,
     }
     .register(t0())
     .unwrap()

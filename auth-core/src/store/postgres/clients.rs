@@ -7,12 +7,12 @@ use super::{PostgresStore, corrupt, execute, get, pg_time, query, query_opt};
 use crate::authz::{Scope, ScopeSet};
 use crate::error::{Error, Result};
 use crate::id::SecretHash;
-use crate::oauth::{Client, ClientAuthMethod, ClientId, GrantType, RedirectUri};
+use crate::oauth::{Client, ClientAuthMethod, ClientId, ClientKeys, GrantType, RedirectUri};
 use crate::store::ClientStore;
 
 const COLUMNS: &str = "id, name, auth_method, secret_hash, redirect_uris, grant_types, scopes, \
                        first_party, created_at, audience, id_token_alg, \
-                       post_logout_redirect_uris, require_par";
+                       post_logout_redirect_uris, require_par, jwks, jwks_uri";
 
 fn client_of(row: &Row) -> Result<Client> {
     let secret_hash = get::<Option<Vec<u8>>>(row, "secret_hash")?
@@ -29,6 +29,15 @@ fn client_of(row: &Row) -> Result<Client> {
         auth_method: ClientAuthMethod::parse(get::<&str>(row, "auth_method")?)
             .map_err(|_| corrupt("client authentication method"))?,
         secret_hash,
+        keys: match (
+            get::<Option<String>>(row, "jwks")?,
+            get::<Option<String>>(row, "jwks_uri")?,
+        ) {
+            (Some(jwks), None) => Some(ClientKeys::Inline(jwks)),
+            (None, Some(uri)) => Some(ClientKeys::Uri(uri)),
+            (None, None) => None,
+            (Some(_), Some(_)) => return Err(corrupt("client keys")),
+        },
         redirect_uris: strings("redirect_uris")?
             .into_iter()
             .map(RedirectUri::stored)
@@ -63,6 +72,11 @@ impl ClientStore for PostgresStore {
             .map(RedirectUri::as_str)
             .collect();
         let grants: Vec<&str> = client.grant_types.iter().map(|g| g.as_str()).collect();
+        let (inline_keys, keys_uri) = match &client.keys {
+            Some(ClientKeys::Inline(jwks)) => (Some(jwks.as_str()), None),
+            Some(ClientKeys::Uri(uri)) => (None, Some(uri.as_str())),
+            None => (None, None),
+        };
         let logout_uris: Vec<&str> = client
             .post_logout_redirect_uris
             .iter()
@@ -72,7 +86,8 @@ impl ClientStore for PostgresStore {
             &db,
             &format!(
                 "INSERT INTO auth_oauth_clients ({COLUMNS}) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
+                         $15) \
                  ON CONFLICT (id) DO NOTHING"
             ),
             &[
@@ -92,6 +107,8 @@ impl ClientStore for PostgresStore {
                 &client.id_token_alg,
                 &logout_uris,
                 &client.require_par,
+                &inline_keys,
+                &keys_uri,
             ],
         )
         .await?;

@@ -104,6 +104,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "oauth_logout_and_pushed_requests",
         sql: include_str!("migrations/0016_oauth_logout_and_pushed_requests.sql"),
     },
+    Migration {
+        version: 17,
+        name: "oauth_private_key_jwt",
+        sql: include_str!("migrations/0017_oauth_private_key_jwt.sql"),
+    },
 ];
 
 /// The backfill that moves stored addresses to [`normalize_email`]'s form, by its name in

@@ -617,6 +617,8 @@ async fn purge_expired_removes_what_has_ended_and_keeps_the_rest() {
         id_token_alg: None,
         post_logout_redirect_uris: Vec::new(),
         require_par: false,
+        jwks: None,
+        jwks_uri: None,
     }
     .register(t0())
     .unwrap()

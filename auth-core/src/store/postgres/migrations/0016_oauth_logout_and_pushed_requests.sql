@@ -1,7 +1,9 @@
 -- Expand only: new columns with defaults and a new table. What a client registers for
 -- RP-initiated logout and pushed authorization requests (RFC 9126), and the pushed requests
 -- themselves. The previous release reads clients without the new columns (every client then
--- looks like one that registered neither) and never reads the new table.
+-- looks like one that registered neither) and never reads the new table: while it runs, a
+-- client's pushed request fails on its instances and its require_par is not enforced there.
+-- Register clients with either once no instance of it is left.
 ALTER TABLE auth_oauth_clients
     ADD COLUMN post_logout_redirect_uris text[] NOT NULL DEFAULT '{}'
         CHECK (cardinality(post_logout_redirect_uris) <= 16
