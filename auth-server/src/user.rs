@@ -29,7 +29,10 @@ pub(crate) async fn operator_authenticator(
     // Registration judges a client's jwks_uri as the server will fetch it.
     let production = std::env::var("AUTH_ENV").as_deref() == Ok("production");
     let mut problems = Vec::new();
-    if let Some(fetcher) = crate::config::client_key_fetcher(production, &mut problems) {
+    let setting = std::env::var("CLIENT_JWKS_ALLOW_PRIVATE").ok();
+    if let Some(fetcher) =
+        crate::config::client_key_fetcher(setting.as_deref(), production, &mut problems)
+    {
         builder = builder.client_key_source(fetcher);
     }
     if let Some(problem) = problems.first() {

@@ -1845,7 +1845,7 @@ async fn authlib_and_openid_client_authenticate_with_keys_they_make() {
         seen["first"],
         json!({
             "error": "invalid_client",
-            "description": "the client's keys could not be read: jwks_uri: https only"
+            "description": "the client's keys could not be fetched"
         }),
         "{seen}"
     );

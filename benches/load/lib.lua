@@ -87,6 +87,18 @@ function lib.delay()
 end
 lib.paced = delay_ms > 0
 
+-- The last item of `pool`, taken out; once the pool is spent, "exhausted", counted in the
+-- thread's `exhausted` (a request with it is refused, so a run that outlasts its seeds shows).
+exhausted = 0
+function lib.take(pool)
+  local item = table.remove(pool)
+  if item == nil then
+    exhausted = exhausted + 1
+    item = "exhausted"
+  end
+  return item
+end
+
 -- done(), in the main state: one RESULT line with the totals.
 function lib.done(summary, latency, _requests)
   local merged = {}

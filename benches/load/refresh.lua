@@ -17,7 +17,6 @@ done = lib.done
 
 local pool = {}
 local headers = { ["Content-Type"] = "application/json" }
-exhausted = 0
 
 function init(_args)
   math.randomseed(os.time() + (thread_id or 0))
@@ -26,11 +25,7 @@ function init(_args)
 end
 
 function request()
-  local token = table.remove(pool)
-  if token == nil then
-    exhausted = exhausted + 1
-    token = "exhausted"
-  end
+  local token = lib.take(pool)
   return wrk.format("POST", "/v1/auth/refresh", headers, '{"refresh_token":"' .. token .. '"}')
 end
 

@@ -4,7 +4,9 @@
 # one summary line per scenario (throughput, latency percentiles, errors by status, the
 # server's peak RSS).
 #
-#   benches/load/run.sh [all|login|me|me-memory|me-pg|refresh|storm|auth-layer]...
+#   benches/load/run.sh [all|login|me|me-memory|me-pg|refresh|storm|auth-layer|oidc-peer]...
+#
+# (all leaves oidc-peer out: it installs oidc-provider with npm and mints codes first.)
 #
 # Scenarios:
 #   login      single-hash time (sequential logins, one connection) and the argon2 limit it
@@ -19,6 +21,13 @@
 #   auth-layer a trivial axum handler (benches/examples/auth_layer_target.rs) bare, behind
 #              AuthLayer with its verified-token cache, and behind AuthLayer without it: the
 #              layer's share of throughput (target: the cached layer keeps >= 90%)
+#   oidc-peer  the OpenID provider (PostgreSQL + Redis) beside npm's oidc-provider (in memory,
+#              benches/oidc-peer, installed from the registry by npm ci), the same wrk runs
+#              against each: the client_credentials grant, introspection of a service's token,
+#              and the exchange of codes pre-minted through each library's own API
+#              (benches/examples/mint_codes.rs, oidc-provider's models), EdDSA JWT access and
+#              ID tokens on both sides (targets: >= 5x the peer's throughput and a lower p99
+#              for client credentials and introspection)
 # Every scenario line carries the server's peak RSS (VmHWM) during it; each server start
 # and stop prints its idle RSS, its peak over the loads and its RSS after them.
 #
@@ -45,6 +54,8 @@
 #                              measured run and prints its hottest functions; the work
 #                              directory is kept with the perf data (needs perf)
 #   LOAD_SKIP_BUILD [0]        1 uses target/release/auth-server without building it
+#   LOAD_PEER_PORT [18490]     oidc-provider's port (oidc-peer)
+#   LOAD_CODES [60000]         codes minted on each side for the code exchange runs
 #   ARGON2_MEMORY_KIB, ARGON2_ITERATIONS, ARGON2_PARALLELISM, PASSWORD_HASH_CONCURRENCY,
 #   PASSWORD_HASH_QUEUE, PASSWORD_HASH_NICENESS, TOKEN_CACHE_SIZE
 #                              passed to the server when set (its defaults otherwise), so
@@ -79,6 +90,9 @@ SKIP_BUILD="${LOAD_SKIP_BUILD:-0}"
 BASE_URL="http://127.0.0.1:$PORT"
 BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/auth-server"
 LAYER_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/auth_layer_target"
+MINT_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/mint_codes"
+PEER_PORT="${LOAD_PEER_PORT:-18490}"
+CODES="${LOAD_CODES:-60000}"
 PASSWORD="load harness password"
 REQUEST_TIMEOUT=5   # the server answers 503 timeout after this many seconds
 WRK_TIMEOUT=10s     # longer than the server's deadline, so its 503s show before wrk gives up
@@ -452,6 +466,128 @@ verdict() {
 
 # --- scenarios ----------------------------------------------------------------------------
 
+# --- the OpenID provider beside npm's oidc-provider ---------------------------------------
+
+OIDC_REDIRECT="https://rp.example.com/callback"
+OIDC_REDIRECT_ENCODED="https%3A%2F%2Frp.example.com%2Fcallback"
+OIDC_VERIFIER="dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+
+# The release server's command line against the scratch database.
+server_cli() { DATABASE_URL="$PG_URL/$DB_NAME" "$BIN" "$@"; }
+
+# A top-level string field of the JSON on stdin.
+json_field() { python3 -c "import json, sys; print(json.load(sys.stdin)['$1'])"; }
+
+basic_of() { printf '%s:%s' "$1" "$2" | base64 -w0; }
+
+# oidc_run NAME SCRIPT NOTE VAR=value...: one measured run against BASE_URL (its server's pid
+# in SERVER_PID), its summary line printed and its RESULT line in OIDC_RESULT.
+oidc_run() {
+  local name=$1 script=$2 note=$3
+  shift 3
+  window_start
+  run_wrk "$name" "$script" "$CONNECTIONS" "$THREADS" "$DURATION" "$@"
+  window_end
+  OIDC_RESULT=$(result_of "$name")
+  summary "$name" 'req/s' "$OIDC_RESULT" "$note, $CONNECTIONS connections"
+}
+
+# oidc_runs SIDE TOKEN_PATH INTROSPECT_PATH BASIC CC_FORM INTROSPECT_TOKEN CODE_BASIC: the three
+# runs of one side; their results in OIDC_<SIDE>_{CC,IN,CODE}.
+oidc_runs() {
+  local side=$1 token_path=$2 introspect_path=$3 basic=$4 cc_form=$5 token=$6 code_basic=$7
+  oidc_run "$side-cc" oidc_form.lua client_credentials \
+    "LOAD_PATH=$token_path" "LOAD_BASIC=$basic" "LOAD_FORM=$cc_form"
+  printf -v "OIDC_${side^^}_CC" '%s' "$OIDC_RESULT"
+  oidc_run "$side-introspect" oidc_form.lua "a service's own token" \
+    "LOAD_PATH=$introspect_path" "LOAD_BASIC=$basic" "LOAD_FORM=token=$token"
+  printf -v "OIDC_${side^^}_IN" '%s' "$OIDC_RESULT"
+  oidc_run "$side-code" oidc_code.lua "pre-minted codes" \
+    "LOAD_PATH=$token_path" "LOAD_BASIC=$code_basic" "LOAD_SEED_FILE=$WORK/$side.codes" \
+    "LOAD_REDIRECT_URI_ENCODED=$OIDC_REDIRECT_ENCODED" "LOAD_VERIFIER=$OIDC_VERIFIER"
+  printf -v "OIDC_${side^^}_CODE" '%s' "$OIDC_RESULT"
+}
+
+# compare WHAT OURS PEER TARGET: throughput ratio and p99s; with TARGET, the verdict on
+# ">= TARGET x the throughput and a lower p99".
+compare() {
+  local what=$1 ours=$2 peer=$3 target=${4:-} ratio verdict=""
+  ratio=$(calc "$(rps_of "$ours") / $(rps_of "$peer")")
+  if [[ -n "$target" ]]; then
+    if [[ $(verdict "$ratio" '>=' "$target") == met && \
+      $(verdict "$(field p99_us "$ours")" '<' "$(field p99_us "$peer")") == met ]]; then
+      verdict="  target >= ${target}x and a lower p99: met"
+    else
+      verdict="  target >= ${target}x and a lower p99: missed"
+    fi
+  fi
+  printf '%-15s %6.2fx the throughput (%.0f vs %.0f req/s), p99 %.2f vs %.2f ms%s\n' \
+    "$what" "$ratio" "$(rps_of "$ours")" "$(rps_of "$peer")" "$(ms p99_us "$ours")" \
+    "$(ms p99_us "$peer")" "$verdict"
+}
+
+scenario_oidc_peer() {
+  start_server pg
+  # Ours: a service (client_credentials is a client of its own here) and a first-party web
+  # client whose ID tokens are EdDSA, registered as an operator would.
+  local service service_id service_secret web web_id web_secret token
+  service=$(server_cli client create --name "Bench service" --grant client_credentials \
+    --scope orders:read --audience https://orders.example.com --actor load)
+  service_id=$(json_field client_id <<<"$service")
+  service_secret=$(json_field client_secret <<<"$service")
+  web=$(server_cli client create --name "Bench web" --redirect-uri "$OIDC_REDIRECT" \
+    --scope openid --first-party --no-refresh --id-token-alg EdDSA --actor load)
+  web_id=$(json_field client_id <<<"$web")
+  web_secret=$(json_field client_secret <<<"$web")
+  token=$(curl -sf -u "$service_id:$service_secret" -d grant_type=client_credentials \
+    "$BASE_URL/oauth2/token" | json_field access_token)
+  log "minting $CODES codes through auth-core into the server's database"
+  DATABASE_URL="$PG_URL/$DB_NAME" "$MINT_BIN" "$web_id" "$(email_of 0)" "$OIDC_REDIRECT" \
+    "$CODES" "$WORK/ours.codes"
+  oidc_runs ours /oauth2/token /oauth2/introspect "$(basic_of "$service_id" "$service_secret")" \
+    'grant_type=client_credentials&scope=orders%3Aread' "$token" \
+    "$(basic_of "$web_id" "$web_secret")"
+  stop_server
+
+  # The peer: npm's oidc-provider, its one client for every run.
+  log "installing oidc-provider (npm ci) and minting $CODES codes through its models"
+  (cd "$ROOT/benches/oidc-peer" && npm ci --no-audit --no-fund --silent)
+  if (exec 3<>"/dev/tcp/127.0.0.1/$PEER_PORT") 2>/dev/null; then
+    die "port $PEER_PORT is already in use (set LOAD_PEER_PORT)"
+  fi
+  pin "$SERVER_CPUS"
+  "${PIN[@]}" node "$ROOT/benches/oidc-peer/provider.mjs" "$PEER_PORT" "$WORK/peer.codes" \
+    "$CODES" >"$WORK/peer.log" 2>&1 &
+  local peer_pid=$! i
+  for ((i = 0; i < 1200; i++)); do
+    grep -q '^ready' "$WORK/peer.log" && break
+    kill -0 "$peer_pid" 2>/dev/null || { cat "$WORK/peer.log" >&2; die "oidc-provider exited"; }
+    sleep 0.1
+  done
+  grep -q '^ready' "$WORK/peer.log" || die "oidc-provider is not ready after 120 s"
+  printf '%-15s started (oidc-provider %s on node %s, in memory); idle RSS %.1f MiB\n' "peer" \
+    "$(node -p "require('$ROOT/benches/oidc-peer/node_modules/oidc-provider/package.json').version")" \
+    "$(node -v)" "$(mib "$(awk '$1 == "VmRSS:" { print $2 }' "/proc/$peer_pid/status")")"
+  local ours_base=$BASE_URL peer_basic
+  BASE_URL="http://127.0.0.1:$PEER_PORT"
+  SERVER_PID=$peer_pid
+  peer_basic=$(basic_of bench bench-secret-0123456789abcdefghijklmnopqrstuv)
+  # oidc-provider introspects opaque tokens only: the token introspected is one.
+  token=$(curl -sf -H "Authorization: Basic $peer_basic" -d grant_type=client_credentials \
+    -d scope=orders:read -d resource=https://opaque.example.com "$BASE_URL/token" |
+    json_field access_token)
+  oidc_runs peer /token /token/introspection "$peer_basic" \
+    'grant_type=client_credentials&scope=orders%3Aread' "$token" "$peer_basic"
+  kill -TERM "$peer_pid" 2>/dev/null || true
+  wait "$peer_pid" 2>/dev/null || true
+  SERVER_PID=""
+  BASE_URL=$ours_base
+
+  compare cc "$OIDC_OURS_CC" "$OIDC_PEER_CC" 5
+  compare introspect "$OIDC_OURS_IN" "$OIDC_PEER_IN" 5
+  compare code "$OIDC_OURS_CODE" "$OIDC_PEER_CODE"
+}
+
 # The argon2 limit: cores / single-hash time. The hash time is the server's own
 # auth_password_hash_duration_seconds (sum / count) over sequential logins on one
 # connection: one hash at a time, so no wait for a slot is included, and the parameters,
@@ -696,7 +832,7 @@ main() {
     case "$arg" in
       all) scenarios+=(auth-layer me-memory login me-pg refresh storm) ;;
       me) scenarios+=(me-memory me-pg) ;;
-      auth-layer | login | me-memory | me-pg | refresh | storm) scenarios+=("$arg") ;;
+      auth-layer | login | me-memory | me-pg | refresh | storm | oidc-peer) scenarios+=("$arg") ;;
       -h | --help | help) usage; exit 0 ;;
       *) usage >&2; die "unknown scenario: $arg" ;;
     esac
@@ -706,6 +842,11 @@ main() {
   for tool in cargo curl psql redis-cli awk; do
     command -v "$tool" >/dev/null || die "$tool is required"
   done
+  if [[ " ${scenarios[*]} " == *" oidc-peer "* ]]; then
+    for tool in node npm python3 base64; do
+      command -v "$tool" >/dev/null || die "$tool is required for oidc-peer"
+    done
+  fi
   if ! command -v wrk >/dev/null; then
     log "wrk is missing; installing it with apt-get"
     if [[ $(id -u) == 0 ]]; then apt-get install -y wrk >/dev/null; else sudo apt-get install -y wrk >/dev/null; fi
@@ -725,6 +866,9 @@ main() {
     (cd "$ROOT" && cargo build --release --quiet -p auth-server)
     if [[ " ${scenarios[*]} " == *" auth-layer "* ]]; then
       (cd "$ROOT" && cargo build --release --quiet -p auth-benches --example auth_layer_target)
+    fi
+    if [[ " ${scenarios[*]} " == *" oidc-peer "* ]]; then
+      (cd "$ROOT" && cargo build --release --quiet -p auth-benches --example mint_codes)
     fi
   fi
   [[ -x "$BIN" ]] || die "no binary at $BIN"
@@ -763,6 +907,7 @@ main() {
       me-pg) scenario_me_pg ;;
       refresh) scenario_refresh ;;
       storm) scenario_storm ;;
+      oidc-peer) scenario_oidc_peer ;;
     esac
   done
   stop_server

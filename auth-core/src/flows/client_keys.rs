@@ -31,21 +31,36 @@ pub trait ClientKeySource: Send + Sync + fmt::Debug {
 
 /// How long fetched keys are used before they are fetched again.
 const KEYS_FRESH_FOR: Duration = Duration::from_secs(300);
-/// How soon keys that verify nothing (a new `kid`) may be fetched again.
+/// How soon an address is fetched again after any fetch: for keys that verify nothing (a
+/// new `kid`), and after a failed fetch (which answers from memory until then).
 const REFETCH_AFTER: Duration = Duration::from_secs(30);
-/// The most key sets kept; past it the cache starts afresh.
+/// How long keys fetched last are still used while their address fails.
+const STALE_FOR: Duration = Duration::from_secs(3600);
+/// The most addresses remembered; past it the cache starts afresh.
 const MAX_CACHED_SETS: usize = 1000;
 
-struct Fetched {
-    at: SystemTime,
-    jwks: Arc<str>,
+/// What is known of one address.
+#[derive(Default)]
+struct Entry {
+    /// The keys it served last, and when.
+    keys: Option<(Arc<str>, SystemTime)>,
+    /// When it was last fetched (or tried), and why that failed, if it did.
+    tried: Option<(SystemTime, Option<String>)>,
 }
 
-/// The [`ClientKeySource`], and the key sets it fetched, by address.
+/// The [`ClientKeySource`], and what it fetched, by address: one fetch at a time per address,
+/// at most one every [`REFETCH_AFTER`], the last good keys kept through failures for
+/// [`STALE_FOR`].
 pub(super) struct KeyCache {
     source: Option<Arc<dyn ClientKeySource>>,
-    sets: Mutex<HashMap<String, Fetched>>,
+    entries: Mutex<HashMap<String, Entry>>,
+    /// Held while an address is fetched.
+    fetching: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     clock: crate::clock::SharedClock,
+}
+
+fn age(now: SystemTime, at: SystemTime) -> Duration {
+    now.duration_since(at).unwrap_or_default()
 }
 
 impl KeyCache {
@@ -55,31 +70,95 @@ impl KeyCache {
     ) -> Self {
         Self {
             source,
-            sets: Mutex::default(),
+            entries: Mutex::default(),
+            fetching: Mutex::default(),
             clock,
         }
     }
 
-    /// The keys at `uri`: those fetched within [`KEYS_FRESH_FOR`]; with `again`, fetched anew
-    /// unless fetched within [`REFETCH_AFTER`]. `None` with the reason when they cannot be had.
-    async fn keys(&self, uri: &str, again: bool) -> std::result::Result<Arc<str>, String> {
-        let horizon = if again { REFETCH_AFTER } else { KEYS_FRESH_FOR };
+    /// The answer memory gives for `uri` without a fetch, if it gives one: fresh keys (with
+    /// `again`, keys fetched within [`REFETCH_AFTER`]); after a fetch within
+    /// [`REFETCH_AFTER`], the keys kept or that fetch's failure.
+    fn remembered(&self, uri: &str, again: bool) -> Option<std::result::Result<Arc<str>, String>> {
         let now = self.clock.now();
-        if let Some(fetched) = self
-            .sets
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(uri)
-            .filter(|fetched| {
-                now.duration_since(fetched.at)
-                    .is_ok_and(|age| age < horizon)
-            })
+        let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = entries.get(uri)?;
+        let fresh_for = if again { REFETCH_AFTER } else { KEYS_FRESH_FOR };
+        if let Some((keys, at)) = &entry.keys
+            && age(now, *at) < fresh_for
         {
-            return Ok(fetched.jwks.clone());
+            return Some(Ok(keys.clone()));
+        }
+        match &entry.tried {
+            Some((at, failure)) if age(now, *at) < REFETCH_AFTER => match (&entry.keys, failure) {
+                (Some((keys, kept)), _) if age(now, *kept) < STALE_FOR => Some(Ok(keys.clone())),
+                (_, Some(why)) => Some(Err(why.clone())),
+                (_, None) => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// The keys at `uri` (see [`Self::remembered`]), fetched when memory has no answer;
+    /// the reason when there are none to be had.
+    async fn keys(&self, uri: &str, again: bool) -> std::result::Result<Arc<str>, String> {
+        if let Some(answer) = self.remembered(uri, again) {
+            return answer;
         }
         let Some(source) = &self.source else {
             return Err("this server fetches no client keys".into());
         };
+        let lock = self
+            .fetching
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(uri.to_owned())
+            .or_default()
+            .clone();
+        let _fetching = lock.lock().await;
+        // Another request may have fetched while this one waited.
+        if let Some(answer) = self.remembered(uri, again) {
+            return answer;
+        }
+        let fetched = self.fetch(source.as_ref(), uri).await;
+        let now = self.clock.now();
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        if entries.len() >= MAX_CACHED_SETS && !entries.contains_key(uri) {
+            entries.clear();
+            self.fetching
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .retain(|_, lock| Arc::strong_count(lock) > 1);
+        }
+        let entry = entries.entry(uri.to_owned()).or_default();
+        match fetched {
+            Ok(keys) => {
+                entry.keys = Some((keys.clone(), now));
+                entry.tried = Some((now, None));
+                Ok(keys)
+            }
+            Err(why) => {
+                entry.tried = Some((now, Some(why.clone())));
+                match &entry.keys {
+                    Some((keys, kept)) if age(now, *kept) < STALE_FOR => {
+                        tracing::warn!(
+                            uri,
+                            why,
+                            "a client's keys could not be fetched again; the last ones are used"
+                        );
+                        Ok(keys.clone())
+                    }
+                    _ => Err(why),
+                }
+            }
+        }
+    }
+
+    async fn fetch(
+        &self,
+        source: &dyn ClientKeySource,
+        uri: &str,
+    ) -> std::result::Result<Arc<str>, String> {
         let parsed = url::Url::parse(uri).map_err(|_| "jwks_uri: not a URL".to_owned())?;
         source
             .admits(&parsed)
@@ -88,21 +167,9 @@ impl KeyCache {
             Error::Unavailable(why) => why,
             other => other.to_string(),
         })?;
-        let jwks: Arc<str> = crate::oauth::keys::checked_jwks(&text)
-            .map_err(|error| format!("the jwks_uri answered no usable JWK Set ({error})"))?
-            .into();
-        let mut sets = self.sets.lock().unwrap_or_else(PoisonError::into_inner);
-        if sets.len() >= MAX_CACHED_SETS {
-            sets.clear();
-        }
-        sets.insert(
-            uri.to_owned(),
-            Fetched {
-                at: self.clock.now(),
-                jwks: jwks.clone(),
-            },
-        );
-        Ok(jwks)
+        let keys = crate::oauth::keys::usable_jwks(&text)
+            .map_err(|error| format!("the jwks_uri answered no usable JWK Set ({error})"))?;
+        Ok(keys.into())
     }
 
     /// Whether `uri` may be registered: the source's judgement; refused without a source.
@@ -131,7 +198,8 @@ impl Authenticator {
     /// with a secret are ([`Authenticator::authenticate_client`]); outer errors are
     /// [`Error::Throttled`] and a store that cannot answer. The refusal says why once the
     /// assertion is verified by one of the client's keys (a wrong `aud`, a `jti` used
-    /// already); before that, only that authentication failed.
+    /// already); before that, only that authentication failed (or that the client's keys
+    /// could not be fetched; the log says why).
     pub async fn authenticate_client_assertion(
         &self,
         client_id: Option<&str>,
@@ -161,12 +229,11 @@ impl Authenticator {
         let assertion = match verdict {
             Ok(assertion) => assertion,
             Err(Unverified::KeysUnreadable(why)) => {
-                // The client's key endpoint failed, not the caller: nothing is counted.
-                let _ = attempt.release().await;
-                tracing::warn!(client = %client.id, why, "a client's keys could not be read");
-                return Ok(Err(refused(format!(
-                    "the client's keys could not be read: {why}"
-                ))));
+                // Counted all the same: no caller makes the server fetch without end. What
+                // went wrong is for the operator's log, not for whoever asked.
+                tracing::warn!(client = %client.id, why, "a client's keys could not be fetched");
+                attempt.failed().await?;
+                return Ok(Err(refused("the client's keys could not be fetched")));
             }
             Err(Unverified::Refused(why)) => {
                 attempt.failed().await?;
@@ -183,7 +250,11 @@ impl Authenticator {
             .stores
             .revocations
             .use_once(
-                &format!("client-assertion:{}:{}", client.id, assertion.jti),
+                &format!(
+                    "client-assertion:{}:{}",
+                    client.id,
+                    crate::id::SecretHash::of(assertion.jti.as_bytes()).to_base64url()
+                ),
                 now,
                 until,
             )
@@ -229,9 +300,13 @@ impl Authenticator {
                     again = true;
                 }
                 Err(AssertionRefusal::NoKey) => {
-                    return Err(Unverified::Refused(
-                        "no key of the client verifies the client assertion",
-                    ));
+                    tracing::debug!(client = %client.id, "no key of the client verifies the assertion");
+                    return Err(Unverified::Refused("client authentication failed"));
+                }
+                Err(AssertionRefusal::Unverified(why)) => {
+                    // Said only once a key of the client vouches for the assertion.
+                    tracing::debug!(client = %client.id, why, "client assertion refused");
+                    return Err(Unverified::Refused("client authentication failed"));
                 }
                 Err(AssertionRefusal::Refused(why)) => return Err(Unverified::Refused(why)),
                 Ok(assertion) => return Ok(assertion),

@@ -52,79 +52,128 @@ fn member(key: &Value, name: &str) -> Option<Vec<u8>> {
     URL_SAFE_NO_PAD.decode(key.get(name)?.as_str()?).ok()
 }
 
-/// `jwks` checked as a client's public keys (see the [module](self)); the set as stored.
-pub fn checked_jwks(jwks: &str) -> Result<String> {
+/// Why `key` is not a public signing key of an accepted type, if it is not one.
+fn key_problem(key: &Value) -> Option<String> {
+    if !key.is_object() {
+        return Some("not an object".into());
+    }
+    if let Some(private) = PRIVATE_MEMBERS.iter().find(|m| key.get(**m).is_some()) {
+        return Some(format!(
+            "has {private:?}: register public keys only (a private key never leaves the client)"
+        ));
+    }
+    let kty = key.get("kty").and_then(Value::as_str).unwrap_or_default();
+    let crv = key.get("crv").and_then(Value::as_str).unwrap_or_default();
+    let algs: &[&str] = match kty {
+        "RSA" => {
+            let bits =
+                member(key, "n").map_or(0, |n| n.iter().skip_while(|byte| **byte == 0).count() * 8);
+            if bits < 2048 || member(key, "e").is_none_or(|e| e.is_empty()) {
+                return Some("an RSA key has n of at least 2048 bits and e".into());
+            }
+            &["RS256", "PS256"]
+        }
+        "EC" if crv == "P-256" => {
+            let coordinate = |name| member(key, name).is_some_and(|c| c.len() == 32);
+            if !coordinate("x") || !coordinate("y") {
+                return Some("a P-256 key has x and y of 32 bytes".into());
+            }
+            &["ES256"]
+        }
+        "OKP" if crv == "Ed25519" => {
+            if member(key, "x").is_none_or(|x| x.len() != 32) {
+                return Some("an Ed25519 key has x of 32 bytes".into());
+            }
+            &["EdDSA"]
+        }
+        _ => return Some("RSA, EC on P-256 or OKP Ed25519 keys only".into()),
+    };
+    if let Some(alg) = key.get("alg")
+        && !alg.as_str().is_some_and(|alg| algs.contains(&alg))
+    {
+        return Some(format!("alg is one of {}", algs.join(", ")));
+    }
+    if key.get("use").is_some_and(|used| used != "sig") {
+        return Some("use is sig".into());
+    }
+    if key.get("kid").is_some_and(|kid| {
+        !kid.as_str()
+            .is_some_and(|kid| !kid.is_empty() && kid.len() <= 256)
+    }) {
+        return Some("kid is 1 to 256 characters".into());
+    }
+    // What the verifier reads must read: x5c, x5t and the rest in their JOSE types.
+    #[cfg(feature = "jwt")]
+    if serde_json::from_value::<jsonwebtoken::jwk::Jwk>(key.clone()).is_err() {
+        return Some("a member is not of its JOSE type".into());
+    }
+    None
+}
+
+/// The `keys` array of a JWK Set given as text.
+fn keys_of(jwks: &str) -> Result<Vec<Value>> {
     if jwks.len() > MAX_JWKS_LEN {
         return refuse(format!("longer than {MAX_JWKS_LEN} bytes"));
     }
-    let Ok(set) = serde_json::from_str::<Value>(jwks) else {
+    let Ok(mut set) = serde_json::from_str::<Value>(jwks) else {
         return refuse("not JSON");
     };
-    let Some(keys) = set.get("keys").and_then(Value::as_array) else {
-        return refuse("a JWK Set is an object with a \"keys\" array");
-    };
+    match set.get_mut("keys").map(Value::take) {
+        Some(Value::Array(keys)) => Ok(keys),
+        _ => refuse("a JWK Set is an object with a \"keys\" array"),
+    }
+}
+
+/// The set as stored: `{"keys": [...]}`, within [`MAX_JWKS_LEN`] once written.
+fn stored(keys: Vec<Value>) -> Result<String> {
+    let text = serde_json::json!({ "keys": keys }).to_string();
+    if text.len() > MAX_JWKS_LEN {
+        return refuse(format!("longer than {MAX_JWKS_LEN} bytes"));
+    }
+    Ok(text)
+}
+
+/// `jwks` checked as the public keys a client registers (see the [module](self)): every key
+/// must be usable, each `kid` once; the set as stored.
+pub fn checked_jwks(jwks: &str) -> Result<String> {
+    let keys = keys_of(jwks)?;
     if keys.is_empty() || keys.len() > MAX_KEYS {
         return refuse(format!("1 to {MAX_KEYS} keys"));
     }
     let mut kids = std::collections::HashSet::new();
     for (at, key) in keys.iter().enumerate() {
-        let why = |text: &str| format!("key {at}: {text}");
-        if !key.is_object() {
-            return refuse(why("not an object"));
+        if let Some(problem) = key_problem(key) {
+            return refuse(format!("key {at}: {problem}"));
         }
-        if let Some(private) = PRIVATE_MEMBERS.iter().find(|m| key.get(**m).is_some()) {
-            return refuse(why(&format!(
-                "has {private:?}: register public keys only (a private key never leaves \
-                 the client)"
-            )));
-        }
-        let kty = key.get("kty").and_then(Value::as_str).unwrap_or_default();
-        let crv = key.get("crv").and_then(Value::as_str).unwrap_or_default();
-        let algs: &[&str] = match kty {
-            "RSA" => {
-                let bits = member(key, "n")
-                    .map_or(0, |n| n.iter().skip_while(|byte| **byte == 0).count() * 8);
-                if bits < 2048 || member(key, "e").is_none_or(|e| e.is_empty()) {
-                    return refuse(why("an RSA key has n of at least 2048 bits and e"));
-                }
-                &["RS256", "PS256"]
-            }
-            "EC" if crv == "P-256" => {
-                let coordinate = |name| member(key, name).is_some_and(|c| c.len() == 32);
-                if !coordinate("x") || !coordinate("y") {
-                    return refuse(why("a P-256 key has x and y of 32 bytes"));
-                }
-                &["ES256"]
-            }
-            "OKP" if crv == "Ed25519" => {
-                if member(key, "x").is_none_or(|x| x.len() != 32) {
-                    return refuse(why("an Ed25519 key has x of 32 bytes"));
-                }
-                &["EdDSA"]
-            }
-            _ => return refuse(why("RSA, EC on P-256 or OKP Ed25519 keys only")),
-        };
-        if let Some(alg) = key.get("alg")
-            && !alg.as_str().is_some_and(|alg| algs.contains(&alg))
+        if let Some(kid) = key.get("kid").and_then(Value::as_str)
+            && !kids.insert(kid.to_owned())
         {
-            return refuse(why(&format!("alg is one of {}", algs.join(", "))));
-        }
-        if key.get("use").is_some_and(|used| used != "sig") {
-            return refuse(why("use is sig"));
-        }
-        if let Some(kid) = key.get("kid") {
-            let Some(kid) = kid
-                .as_str()
-                .filter(|kid| !kid.is_empty() && kid.len() <= 256)
-            else {
-                return refuse(why("kid is 1 to 256 characters"));
-            };
-            if !kids.insert(kid.to_owned()) {
-                return refuse(why("two keys have this kid"));
-            }
+            return refuse(format!("key {at}: two keys have this kid"));
         }
     }
-    Ok(set.to_string())
+    stored(keys)
+}
+
+/// The usable keys of a set fetched from a client's `jwks_uri`: its public signing keys of the
+/// accepted types, the first [`MAX_KEYS`] of them, a `kid` seen twice kept once. A set that
+/// also holds encryption keys or algorithms of no use here (OpenID Connect Core section
+/// 10.1.1 lets one set serve several providers) is not refused for them; one without a
+/// usable key is.
+pub fn usable_jwks(jwks: &str) -> Result<String> {
+    let mut kids = std::collections::HashSet::new();
+    let keys: Vec<Value> = keys_of(jwks)?
+        .into_iter()
+        .filter(|key| key_problem(key).is_none())
+        .filter(|key| match key.get("kid").and_then(Value::as_str) {
+            Some(kid) => kids.insert(kid.to_owned()),
+            None => true,
+        })
+        .take(MAX_KEYS)
+        .collect();
+    if keys.is_empty() {
+        return refuse("no public signing key of an accepted type");
+    }
+    stored(keys)
 }
 
 /// `uri` checked as a `jwks_uri` (see the [module](self)).
@@ -136,6 +185,9 @@ pub fn checked_jwks_uri(uri: &str) -> Result<String> {
     let Ok(parsed) = url::Url::parse(uri) else {
         return refuse("not an absolute URL");
     };
+    if parsed.as_str().len() > MAX_JWKS_URI_LEN {
+        return refuse("too long once written in normal form");
+    }
     if !matches!(parsed.scheme(), "https" | "http") || parsed.host().is_none() {
         return refuse("an https URL");
     }
@@ -171,7 +223,10 @@ pub enum AssertionRefusal {
     /// No key of the set verifies it (an unknown `kid`, or no key without one): keys fetched
     /// from a `jwks_uri` may be stale, and are worth fetching again.
     NoKey,
-    /// Refused, for the reason given.
+    /// Refused before any key vouched for it (malformed, an algorithm or header refused): the
+    /// reason is for logs, as the caller may be anyone.
+    Unverified(&'static str),
+    /// Refused, for the reason given, though one of the client's keys signed it.
     Refused(&'static str),
 }
 
@@ -191,7 +246,7 @@ pub fn verify_assertion(
     use jsonwebtoken::{Algorithm, DecodingKey};
 
     const MALFORMED: AssertionRefusal =
-        AssertionRefusal::Refused("the client assertion is not a signed JWT");
+        AssertionRefusal::Unverified("the client assertion is not a signed JWT");
     let mut parts = assertion.split('.');
     let (Some(header_b64), Some(payload_b64), Some(signature), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -208,7 +263,7 @@ pub fn verify_assertion(
         .iter()
         .any(|name| header.get(name).is_some())
     {
-        return Err(AssertionRefusal::Refused(
+        return Err(AssertionRefusal::Unverified(
             "the client assertion's header names keys or extensions",
         ));
     }
@@ -218,13 +273,13 @@ pub fn verify_assertion(
         Some("ES256") => Algorithm::ES256,
         Some("EdDSA") => Algorithm::EdDSA,
         _ => {
-            return Err(AssertionRefusal::Refused(
+            return Err(AssertionRefusal::Unverified(
                 "the client assertion is signed with RS256, PS256, ES256 or EdDSA",
             ));
         }
     };
     let Ok(set) = serde_json::from_str::<JwkSet>(keys) else {
-        return Err(AssertionRefusal::Refused(
+        return Err(AssertionRefusal::Unverified(
             "the client's keys are not a JWK Set",
         ));
     };
@@ -359,6 +414,10 @@ mod tests {
             (with(&|k| k["use"] = "enc".into()), "use is sig"),
             (with(&|k| k["kid"] = "".into()), "kid is 1 to 256"),
             (
+                with(&|k| k["x5c"] = "not-an-array".into()),
+                "not of its JOSE type",
+            ),
+            (
                 serde_json::json!({"keys": [ec(), ec()]}).to_string(),
                 "two keys have this kid",
             ),
@@ -391,6 +450,159 @@ mod tests {
         ] {
             let error = checked_jwks_uri(bad).unwrap_err().to_string();
             assert!(error.contains(why), "{bad}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_fetched_set_keeps_its_usable_signing_keys() {
+        let enc = serde_json::json!({"kty": "EC", "crv": "P-256", "x": b64(&[4; 32]), "y": b64(&[5; 32]), "use": "enc"});
+        let p384 = serde_json::json!({"kty": "EC", "crv": "P-384", "x": b64(&[4; 48]), "y": b64(&[5; 48])});
+        let set = serde_json::json!({"keys": [enc, p384, ec(), ec()]}).to_string();
+        let kept: Value = serde_json::from_str(&usable_jwks(&set).unwrap()).unwrap();
+        assert_eq!(
+            kept,
+            serde_json::json!({"keys": [ec()]}),
+            "one usable key, its kid once"
+        );
+        let none = serde_json::json!({"keys": [enc_only()]}).to_string();
+        assert!(
+            usable_jwks(&none)
+                .unwrap_err()
+                .to_string()
+                .contains("no public signing key")
+        );
+        assert!(
+            checked_jwks(&set).is_err(),
+            "registration takes no unusable key"
+        );
+    }
+
+    fn enc_only() -> Value {
+        serde_json::json!({"kty": "EC", "crv": "P-256", "x": b64(&[4; 32]), "y": b64(&[5; 32]), "use": "enc"})
+    }
+
+    #[cfg(feature = "jwt")]
+    mod assertions {
+        use super::super::*;
+        use crate::testing;
+        use crate::token::{Algorithm, Key, KeySet};
+        use secrecy::ExposeSecret as _;
+
+        const ISSUER: &str = "https://auth.example.com";
+        const NOW: i64 = 1_800_000_000;
+
+        fn public(key: &Key) -> String {
+            serde_json::to_string(&KeySet::new(key.clone()).unwrap().jwks()).unwrap()
+        }
+
+        fn claims() -> Value {
+            serde_json::json!({
+                "iss": "client", "sub": "client", "aud": ISSUER,
+                "exp": NOW + 60, "jti": "j-1",
+            })
+        }
+
+        /// `claims` signed by `key` under `header`'s alg and kid.
+        fn signed(key: &Key, header: jsonwebtoken::Header, claims: &Value) -> String {
+            let pem = key.export_private().unwrap();
+            let encoding = match header.alg {
+                jsonwebtoken::Algorithm::ES256 => {
+                    jsonwebtoken::EncodingKey::from_ec_pem(pem.expose_secret().as_bytes())
+                }
+                jsonwebtoken::Algorithm::EdDSA => {
+                    jsonwebtoken::EncodingKey::from_ed_pem(pem.expose_secret().as_bytes())
+                }
+                _ => jsonwebtoken::EncodingKey::from_rsa_pem(pem.expose_secret().as_bytes()),
+            }
+            .unwrap();
+            crate::token::jwt::install_crypto_provider();
+            jsonwebtoken::encode(&header, claims, &encoding).unwrap()
+        }
+
+        fn header(alg: jsonwebtoken::Algorithm, key: &Key) -> jsonwebtoken::Header {
+            let mut header = jsonwebtoken::Header::new(alg);
+            header.kid = Some(key.id().as_str().to_owned());
+            header
+        }
+
+        fn verify(assertion: &str, keys: &str) -> std::result::Result<Assertion, AssertionRefusal> {
+            verify_assertion(assertion, "client", keys, ISSUER, NOW, 30)
+        }
+
+        #[test]
+        fn only_a_registered_key_of_the_algorithm_it_is_for_verifies() {
+            let ec = testing::key(Algorithm::Es256);
+            let keys = public(&ec);
+            let good = signed(&ec, header(jsonwebtoken::Algorithm::ES256, &ec), &claims());
+            assert_eq!(
+                verify(&good, &keys),
+                Ok(Assertion {
+                    jti: "j-1".into(),
+                    exp: NOW + 60
+                })
+            );
+            // HS256 keyed with the public key's bytes (the old confusion): refused unread.
+            let public_json: Value = serde_json::from_str(&keys).unwrap();
+            let x = public_json["keys"][0]["x"].as_str().unwrap().to_owned();
+            let hmac = jsonwebtoken::encode(
+                &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+                &claims(),
+                &jsonwebtoken::EncodingKey::from_secret(x.as_bytes()),
+            )
+            .unwrap();
+            assert!(matches!(
+                verify(&hmac, &keys),
+                Err(AssertionRefusal::Unverified(_))
+            ));
+            // A key carried in the header is never used.
+            let mut carrying = header(jsonwebtoken::Algorithm::ES256, &ec);
+            carrying.jku = Some("https://attacker.example/jwks".into());
+            let carried = signed(&ec, carrying, &claims());
+            assert_eq!(
+                verify(&carried, &keys),
+                Err(AssertionRefusal::Unverified(
+                    "the client assertion's header names keys or extensions"
+                ))
+            );
+            // Another key, an unknown kid, or a key of another type under the same kid.
+            let other = testing::key(Algorithm::Es256);
+            let stranger = signed(
+                &other,
+                header(jsonwebtoken::Algorithm::ES256, &other),
+                &claims(),
+            );
+            assert_eq!(verify(&stranger, &keys), Err(AssertionRefusal::NoKey));
+            let mut renamed = header(jsonwebtoken::Algorithm::ES256, &ec);
+            renamed.kid = Some("not-registered".into());
+            assert_eq!(
+                verify(&signed(&ec, renamed, &claims()), &keys),
+                Err(AssertionRefusal::NoKey)
+            );
+            let ed = testing::key(Algorithm::EdDsa);
+            let mut as_ec = header(jsonwebtoken::Algorithm::EdDSA, &ed);
+            as_ec.kid = Some(ec.id().as_str().to_owned());
+            assert_eq!(
+                verify(&signed(&ed, as_ec, &claims()), &keys),
+                Err(AssertionRefusal::NoKey),
+                "an EdDSA assertion under an EC key's kid finds no key to try"
+            );
+            // A key registered for one algorithm verifies no other of its type.
+            let rsa = testing::rsa_key();
+            let mut pinned: Value = serde_json::from_str(&public(&rsa)).unwrap();
+            pinned["keys"][0]["alg"] = "PS256".into();
+            let rs256 = signed(
+                &rsa,
+                header(jsonwebtoken::Algorithm::RS256, &rsa),
+                &claims(),
+            );
+            assert_eq!(
+                verify(&rs256, &pinned.to_string()),
+                Err(AssertionRefusal::NoKey)
+            );
+            assert!(
+                verify(&rs256, &public(&rsa)).is_ok(),
+                "RS256 under an RS256 key"
+            );
         }
     }
 }

@@ -17,7 +17,7 @@
 use std::fmt;
 use std::future::Future;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -190,20 +190,15 @@ pub fn is_public(ip: IpAddr) -> bool {
                 return is_public_v4(mapped);
             }
             let segments = ip.segments();
-            let nat64 = segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0];
-            if nat64 {
-                let [a, b] = segments[6].to_be_bytes();
-                let [c, d] = segments[7].to_be_bytes();
-                return is_public_v4(Ipv4Addr::new(a, b, c, d));
-            }
-            !(ip.is_loopback()
-                || ip.is_unspecified()
-                || ip.is_multicast()
-                || (segments[0] & 0xfe00) == 0xfc00 // unique local, fd00:ec2::254 among them
-                || (segments[0] & 0xffc0) == 0xfe80 // link-local
-                || (segments[0] & 0xffc0) == 0xfec0 // site-local (deprecated)
-                || (segments[0] == 0x2001 && segments[1] == 0x0db8) // documentation
-                || ip == Ipv6Addr::from([0, 0, 0, 0, 0, 0, 0, 1]))
+            // Global unicast (2000::/3) only, less what reaches IPv4 or is reserved within it:
+            // 6to4 (2002::/16) and the IETF assignments of 2001::/23 (Teredo, benchmarking,
+            // ORCHID), and documentation (2001:db8::/32). Loopback, unspecified, unique local
+            // (fd00:ec2::254 among them), link-local, multicast, NAT64 (64:ff9b::/96 and
+            // 64:ff9b:1::/48) and the IPv4-compatible ::/96 all lie outside 2000::/3.
+            (segments[0] & 0xe000) == 0x2000
+                && segments[0] != 0x2002
+                && !(segments[0] == 0x2001 && segments[1] < 0x0200)
+                && !(segments[0] == 0x2001 && segments[1] == 0x0db8)
         }
     }
 }
