@@ -688,16 +688,11 @@ impl Throttle {
         self.reserve(counters).await
     }
 
-    /// Reserves an OAuth client's authentication (its secret checked) for `client_id` from
-    /// `client`: counted per address and per client id at that address (the strict policy),
-    /// never per client id over every address. A client id is no secret (a public client's is
-    /// in every request), and a secret of 256 bits cannot be guessed, so a client-wide counter
-    /// would only let anyone lock every user of the client out.
-    pub async fn reserve_client_secret(
-        &self,
-        client_id: &str,
-        client: Option<IpAddr>,
-    ) -> Result<Attempt> {
+    /// The counters of an OAuth client's authentication as `client_id` from `client`: per
+    /// address and per client id at that address (the strict policy), never per client id
+    /// over every address. A client id is no secret (a public client's is in every request),
+    /// so a client-wide counter would only let anyone lock every user of the client out.
+    fn client_counters(&self, client_id: &str, client: Option<IpAddr>) -> Vec<Counter> {
         let mut counters = Vec::with_capacity(2);
         if let Some(ip) = client {
             counters.push(self.address_counter(ip));
@@ -707,7 +702,36 @@ impl Throttle {
             self.account_policy,
             OnSuccess::Clear,
         ));
-        self.reserve(counters).await
+        counters
+    }
+
+    /// Lets an OAuth client's authentication as `client_id` from `client` be checked, unless
+    /// the failures counted so far ask for a wait ([`Error::Throttled`]). Nothing is reserved:
+    /// unlike a password, a client's secret (256 bits) or private key cannot be guessed, so
+    /// checking first and counting only failures ([`ClientCheck::failed`]) costs no safety,
+    /// while a service authenticating many times at once from one address (a resource server
+    /// introspecting every request) is never made to wait for its own requests in flight. A
+    /// burst of concurrent failures can pass the free ones before the wait starts.
+    pub async fn check_client(
+        &self,
+        client_id: &str,
+        client: Option<IpAddr>,
+    ) -> Result<ClientCheck> {
+        let now = self.clock.now();
+        for counter in self.client_counters(client_id, client) {
+            let record = self
+                .store
+                .throttle_record(&counter.key, now, counter.policy.window)
+                .await?;
+            if let Some(retry_after) = counter.policy.retry_after(record.as_ref(), now) {
+                return Err(Error::Throttled { retry_after });
+            }
+        }
+        Ok(ClientCheck {
+            throttle: self.clone(),
+            client_id: client_id.to_owned(),
+            client,
+        })
     }
 
     /// Reserves a second-factor attempt for `user` from `client`, answering the challenge
@@ -872,6 +896,27 @@ impl Throttle {
             }
         }
         Ok(attempt)
+    }
+}
+
+/// A client authentication [`Throttle::check_client`] let through: report a failure.
+#[derive(Debug)]
+pub struct ClientCheck {
+    throttle: Throttle,
+    client_id: String,
+    client: Option<IpAddr>,
+}
+
+impl ClientCheck {
+    /// The client failed to authenticate: counted in its counters (unless they refuse
+    /// already, which counts nothing more).
+    pub async fn failed(self) -> Result<()> {
+        let counters = self.throttle.client_counters(&self.client_id, self.client);
+        match self.throttle.reserve(counters).await {
+            Ok(attempt) => attempt.failed().await,
+            Err(Error::Throttled { .. }) => Ok(()),
+            Err(error) => Err(error),
+        }
     }
 }
 

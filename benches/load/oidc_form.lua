@@ -7,11 +7,17 @@ setup = lib.setup
 done = lib.done
 response = lib.count
 
-local body = assert(os.getenv("LOAD_FORM"), "oidc_form.lua: LOAD_FORM is needed")
-local prepared = wrk.format("POST", assert(os.getenv("LOAD_PATH")), {
-  ["Authorization"] = "Basic " .. assert(os.getenv("LOAD_BASIC")),
-  ["Content-Type"] = "application/x-www-form-urlencoded",
-}, body)
+local prepared
+
+-- In init(), once wrk knows the Host header: a request formatted earlier has none, which
+-- some servers refuse (400).
+function init(_args)
+  local body = assert(os.getenv("LOAD_FORM"), "oidc_form.lua: LOAD_FORM is needed")
+  prepared = wrk.format("POST", assert(os.getenv("LOAD_PATH")), {
+    ["Authorization"] = "Basic " .. assert(os.getenv("LOAD_BASIC")),
+    ["Content-Type"] = "application/x-www-form-urlencoded",
+  }, body)
+end
 
 function request()
   return prepared

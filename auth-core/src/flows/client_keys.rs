@@ -260,18 +260,12 @@ impl Authenticator {
             )
             .await;
         match first_use {
-            Ok(true) => {
-                attempt.succeeded().await?;
-                Ok(Ok(client))
-            }
+            Ok(true) => Ok(Ok(client)),
             Ok(false) => {
                 attempt.failed().await?;
                 Ok(Err(refused("the client assertion's jti was used already")))
             }
-            Err(error) => {
-                let _ = attempt.release().await;
-                Err(error)
-            }
+            Err(error) => Err(error),
         }
     }
 

@@ -46,12 +46,12 @@ impl Authenticator {
 
     /// Authenticates a client at the token endpoint by `client_id` and the `secret` it
     /// presented `with` (how: Basic, the form, or nothing for a public client), from the client
-    /// address `from`. Each attempt is reserved first ([`Throttle::reserve_client_secret`],
-    /// [`Error::Throttled`] beyond it). The client, or [`Error::InvalidCredentials`] alike for
-    /// an unknown client, a wrong secret, a method other than the one it registered, and a
+    /// address `from`. Failures are counted ([`Throttle::check_client`]: [`Error::Throttled`]
+    /// once they ask for a wait). The client, or [`Error::InvalidCredentials`] alike for an
+    /// unknown client, a wrong secret, a method other than the one it registered, and a
     /// secret from a public client; the reason is logged at `debug`.
     ///
-    /// [`Throttle::reserve_client_secret`]: crate::throttle::Throttle::reserve_client_secret
+    /// [`Throttle::check_client`]: crate::throttle::Throttle::check_client
     pub async fn authenticate_client(
         &self,
         client_id: &str,
@@ -72,10 +72,7 @@ impl Authenticator {
             (Some(_), _) => Some("wrong or missing secret"),
         };
         match (refusal, found) {
-            (None, Some(client)) => {
-                attempt.succeeded().await?;
-                Ok(client)
-            }
+            (None, Some(client)) => Ok(client),
             (reason, _) => {
                 tracing::debug!(client_id, reason, "client authentication refused");
                 attempt.failed().await?;
@@ -84,32 +81,21 @@ impl Authenticator {
         }
     }
 
-    /// An attempt to authenticate as `id` (`None`: not a client id) from `from`, reserved
-    /// ([`Error::Throttled`] beyond the limit), and the client it names, if any.
+    /// An attempt to authenticate as `id` (`None`: not a client id) from `from`, let through
+    /// by the throttle ([`Error::Throttled`] otherwise), and the client it names, if any.
     pub(super) async fn client_attempt(
         &self,
         id: Option<&ClientId>,
         from: Option<std::net::IpAddr>,
-    ) -> Result<(crate::throttle::Attempt, Option<Client>)> {
+    ) -> Result<(crate::throttle::ClientCheck, Option<Client>)> {
         // What is no client id counts under one key, never as a key of the caller's making.
         let counted = id.map_or("!malformed", ClientId::as_str);
-        let attempt = self
-            .inner
-            .throttle
-            .reserve_client_secret(counted, from)
-            .await?;
+        let check = self.inner.throttle.check_client(counted, from).await?;
         let found = match id {
-            Some(id) => self.inner.stores.clients.find_client(id).await,
-            None => Ok(None),
+            Some(id) => self.inner.stores.clients.find_client(id).await?,
+            None => None,
         };
-        match found {
-            Ok(found) => Ok((attempt, found)),
-            Err(error) => {
-                // Nothing was checked: the attempt is given back.
-                let _ = attempt.release().await;
-                Err(error)
-            }
-        }
+        Ok((check, found))
     }
 
     /// Every registered client, oldest first.
@@ -258,6 +244,14 @@ mod tests {
             }
         };
         use ClientAuthMethod::{ClientSecretBasic as Basic, ClientSecretPost as Post};
+        // A busy service: many authentications at once from one address, none waiting for
+        // the others in flight.
+        let at_once: Vec<_> = (0..64)
+            .map(|_| tokio::spawn(check(id, Some(secret), Basic)))
+            .collect();
+        for authenticated in at_once {
+            assert!(authenticated.await.unwrap().is_ok());
+        }
         assert_eq!(
             check(id, Some(secret), Basic).await.unwrap().id,
             basic.client.id
