@@ -25,6 +25,26 @@ pub struct LogoutHint {
     pub expired: bool,
 }
 
+impl LogoutHint {
+    /// Whether a logout must ask the user signed in to the browser (`signed_in`) first: when
+    /// someone is, and `hint` (if any) names someone else. A link from anywhere must not sign
+    /// a user out unawares.
+    pub fn asks(hint: Option<&Self>, signed_in: Option<UserId>) -> bool {
+        signed_in.is_some_and(|user| hint.map(|hint| hint.user_id) != Some(user))
+    }
+
+    /// Whether the logout ends the session this hint names, for the browser's user
+    /// `signed_in`: when it is the hint's user, or, with nobody signed in, while the hint has
+    /// not expired. An old ID token found in a log, or someone else's clicked by another user,
+    /// ends nothing of its user's.
+    pub fn ends_session_for(&self, signed_in: Option<UserId>) -> bool {
+        match signed_in {
+            Some(user) => user == self.user_id,
+            None => !self.expired,
+        }
+    }
+}
+
 impl Authenticator {
     /// Reads `id_token` as a logout request's hint: signed by one of this server's keys,
     /// issued by it, an ID token, for one client; an expired one is accepted (a hint, not a

@@ -1350,6 +1350,24 @@ async fn a_logout_hint_is_our_id_token_even_expired_and_ends_the_session_it_name
     w.clock.advance(Duration::from_secs(24 * 3600));
     let hint = w.auth.logout_hint(id_token.expose_secret()).unwrap();
     assert!(hint.expired, "still a hint, marked expired");
+    // Who is asked, and whose session a hint ends.
+    let someone = crate::id::UserId::new();
+    assert!(
+        !LogoutHint::asks(Some(&hint), Some(user.id)),
+        "the hint's own user"
+    );
+    assert!(LogoutHint::asks(Some(&hint), Some(someone)));
+    assert!(LogoutHint::asks(None, Some(user.id)));
+    assert!(!LogoutHint::asks(None, None), "nobody to ask");
+    assert!(hint.ends_session_for(Some(user.id)));
+    assert!(
+        !hint.ends_session_for(Some(someone)),
+        "another user's click"
+    );
+    assert!(
+        !hint.ends_session_for(None),
+        "an expired hint, nobody signed in"
+    );
     assert_eq!(hint.user_id, user.id);
     assert_eq!(hint.client_id, client.id);
     assert_eq!(

@@ -156,19 +156,17 @@ impl RawRequest {
     /// A pushed request's parameters (RFC 9126), as the push stored them: read as
     /// [`parse`](Self::parse) reads them, and marked as pushed.
     pub fn pushed(request: &PushedRequest) -> Result<Self, Refusal> {
-        let mut raw = Self::parse(
+        Self::to_push(
             request
                 .params
                 .iter()
                 .map(|(name, value)| (name.as_str(), value.as_str())),
-        )?;
-        raw.pushed = Some(request.hash);
-        Ok(raw)
+            request.hash,
+        )
     }
 
     /// A request being pushed: `params` read as [`parse`](Self::parse) reads them and marked
-    /// as pushed under `hash`, to be validated before it is stored.
-    #[cfg(any(feature = "jwt", feature = "paseto"))]
+    /// as pushed under `hash` (to be validated before it is stored, or as it was stored).
     pub(crate) fn to_push<'a>(
         params: impl IntoIterator<Item = (&'a str, &'a str)>,
         hash: SecretHash,

@@ -213,16 +213,14 @@ async fn decide(state: &UiState, ctx: &Ctx, query: &str, confirmed: bool) -> Res
         Err(page) => return page,
     };
     let signed_in = ctx.principal.as_ref();
-    let hinted_user = logout.hint.as_ref().map(|hint| hint.user_id);
-    let must_ask = signed_in.is_some_and(|principal| Some(principal.user_id) != hinted_user);
-    if must_ask && !confirmed {
+    let user = signed_in.map(|principal| principal.user_id);
+    if LogoutHint::asks(logout.hint.as_ref(), user) && !confirmed {
         return confirm_page(state, ctx, &logout, query).await;
     }
-    let ends_hinted = |hint: &LogoutHint| match signed_in {
-        Some(principal) => principal.user_id == hint.user_id,
-        None => !hint.expired,
-    };
-    if let Some(hint) = logout.hint.as_ref().filter(|hint| ends_hinted(hint))
+    if let Some(hint) = logout
+        .hint
+        .as_ref()
+        .filter(|hint| hint.ends_session_for(user))
         && let Err(error) = state.auth.end_hinted_session(hint, Some(ctx.client)).await
     {
         let (status, text) = ctx.error_text(&error);
