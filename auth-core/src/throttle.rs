@@ -708,15 +708,12 @@ impl Throttle {
     /// Lets an OAuth client's authentication as `client_id` from `client` be checked, unless
     /// the failures counted so far ask for a wait ([`Error::Throttled`]). Nothing is reserved:
     /// unlike a password, a client's secret (256 bits) or private key cannot be guessed, so
-    /// checking first and counting only failures ([`ClientCheck::failed`]) costs no safety,
-    /// while a service authenticating many times at once from one address (a resource server
-    /// introspecting every request) is never made to wait for its own requests in flight. A
-    /// burst of concurrent failures can pass the free ones before the wait starts.
-    pub async fn check_client(
-        &self,
-        client_id: &str,
-        client: Option<IpAddr>,
-    ) -> Result<ClientCheck> {
+    /// checking first and counting only failures ([`client_failed`](Self::client_failed))
+    /// costs no safety, while a service authenticating many times at once from one address (a
+    /// resource server introspecting every request) is never made to wait for its own
+    /// requests in flight. A burst of concurrent failures can pass the free ones before the
+    /// wait starts.
+    pub async fn check_client(&self, client_id: &str, client: Option<IpAddr>) -> Result<()> {
         let now = self.clock.now();
         for counter in self.client_counters(client_id, client) {
             let record = self
@@ -727,11 +724,18 @@ impl Throttle {
                 return Err(Error::Throttled { retry_after });
             }
         }
-        Ok(ClientCheck {
-            throttle: self.clone(),
-            client_id: client_id.to_owned(),
-            client,
-        })
+        Ok(())
+    }
+
+    /// An authentication as `client_id` from `client` that [`check_client`](Self::check_client)
+    /// let through failed: counted in its counters (unless they refuse already, which counts
+    /// nothing more).
+    pub async fn client_failed(&self, client_id: &str, client: Option<IpAddr>) -> Result<()> {
+        match self.reserve(self.client_counters(client_id, client)).await {
+            Ok(attempt) => attempt.failed().await,
+            Err(Error::Throttled { .. }) => Ok(()),
+            Err(error) => Err(error),
+        }
     }
 
     /// Reserves a second-factor attempt for `user` from `client`, answering the challenge
@@ -896,27 +900,6 @@ impl Throttle {
             }
         }
         Ok(attempt)
-    }
-}
-
-/// A client authentication [`Throttle::check_client`] let through: report a failure.
-#[derive(Debug)]
-pub struct ClientCheck {
-    throttle: Throttle,
-    client_id: String,
-    client: Option<IpAddr>,
-}
-
-impl ClientCheck {
-    /// The client failed to authenticate: counted in its counters (unless they refuse
-    /// already, which counts nothing more).
-    pub async fn failed(self) -> Result<()> {
-        let counters = self.throttle.client_counters(&self.client_id, self.client);
-        match self.throttle.reserve(counters).await {
-            Ok(attempt) => attempt.failed().await,
-            Err(Error::Throttled { .. }) => Ok(()),
-            Err(error) => Err(error),
-        }
     }
 }
 

@@ -49,6 +49,9 @@ pub(crate) enum Command {
     /// remembered so repeats skip the signature check, revocation still checked; 10000, 0: off);
     /// REVOCATION_CACHE_TTL (seconds a "session not ended" answer is reused: a session ended
     /// through another server is refused here within this time, at once through this one; 0-60, 2);
+    /// CLIENT_CACHE_TTL (seconds an OAuth client read from the database, and that its
+    /// authentication from an address was not throttled, are reused: a client deleted from the
+    /// command line or another server is refused here within this time; 0-60, 2);
     /// CORS_ORIGINS (comma-separated; https only in production); BREACHED_PASSWORDS_FILE (an
     /// operator's list, one password or SHA-1 per line; the 30,000 most common passwords are
     /// always refused); BREACHED_PASSWORDS_HIBP (true: also ask the Pwned Passwords range API,

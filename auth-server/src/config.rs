@@ -93,6 +93,10 @@ pub(crate) struct ServeConfig {
     /// How long a "session not ended" answer is reused: the bound on how late a session ended
     /// through another server is refused by this one.
     pub(crate) revocation_cache_ttl: Duration,
+    /// How long a client read from the database, and that the throttle let it through from an
+    /// address, are reused: the bound on how late a client deleted elsewhere (the command
+    /// line, another server) is refused by this one.
+    pub(crate) client_cache_ttl: Duration,
     /// How often an instance purges expired rows from PostgreSQL (one instance at a time);
     /// `None`: never (an operator runs `auth-server purge`).
     pub(crate) purge_interval: Option<Duration>,
@@ -335,6 +339,9 @@ pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConf
         .and_then(|v| v.parse().ok())
         .map_or(Duration::from_secs(30), Duration::from_secs);
     let revocation_cache_ttl = parse("REVOCATION_CACHE_TTL", &mut problems, &seconds(0, 60))
+        .and_then(|v| v.parse().ok())
+        .map_or(Duration::from_secs(2), Duration::from_secs);
+    let client_cache_ttl = parse("CLIENT_CACHE_TTL", &mut problems, &seconds(0, 60))
         .and_then(|v| v.parse().ok())
         .map_or(Duration::from_secs(2), Duration::from_secs);
     // 0 turns the scheduled purge off; otherwise a minute to a day.
@@ -651,6 +658,7 @@ pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<ServeConf
             hash_niceness,
             token_cache_size,
             revocation_cache_ttl,
+            client_cache_ttl,
             purge_interval,
             audit_retention,
             cors_origins,

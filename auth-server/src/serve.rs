@@ -471,6 +471,7 @@ fn authenticator(
     settings.sessions.idle = settings.sessions.idle.min(config.refresh_ttl);
     settings.verified_token_cache = config.token_cache_size;
     settings.sid_cache_ttl = config.revocation_cache_ttl;
+    settings.client_cache_ttl = config.client_cache_ttl;
     settings.reauthentication_max_age = config.reauth_max_age;
     settings.sessions.refresh_reuse_grace = config.refresh_reuse_grace;
     settings.email = config.mail.email.clone();

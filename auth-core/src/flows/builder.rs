@@ -170,8 +170,18 @@ pub struct AuthenticatorConfig {
     /// How long a "not revoked" answer for a `sid` may be reused by this process. Revocations
     /// made through this process take effect at once regardless.
     pub sid_cache_ttl: Duration,
-    /// How many verified access tokens [`Authenticator::authenticate`] remembers, so a repeat
-    /// skips the signature check (see [`TokenVerifier::with_cache`]); 0 turns the cache off.
+    /// How long this process reuses what it read about a client (token requests,
+    /// introspection and revocation name their client each time): the client itself, and
+    /// that the throttle let its authentication from an address through (so a successful
+    /// authentication within this time reads no throttle counter). A client deleted through
+    /// this process is refused at once, one deleted elsewhere (another instance, the command
+    /// line) within this time; a client's failure counted here makes the clients from its
+    /// address ask the throttle again at once, failures counted elsewhere are seen within
+    /// this time. Zero reads the stores every time.
+    pub client_cache_ttl: Duration,
+    /// How many verified access tokens [`Authenticator::authenticate`], introspection and
+    /// userinfo remember, so a repeat skips the signature check (see
+    /// [`TokenVerifier::with_cache`]); 0 turns the cache off.
     /// Each entry takes about half a KiB. Revocation is still checked on every request.
     pub verified_token_cache: usize,
     /// How recent an authentication must be for the actions that need a fresh one
@@ -195,6 +205,7 @@ impl AuthenticatorConfig {
             sessions: SessionLifetimes::default(),
             passwords: PasswordConfig::default(),
             sid_cache_ttl: Duration::from_secs(2),
+            client_cache_ttl: Duration::from_secs(2),
             verified_token_cache: 10_000,
             reauthentication_max_age: super::step_up::DEFAULT_REAUTHENTICATION_MAX_AGE,
             email: super::email::EmailConfig::default(),
@@ -318,6 +329,11 @@ impl AuthenticatorBuilder {
             .throttle
             .unwrap_or_else(|| Throttle::new(stores.throttle.clone(), self.clock.clone()));
         let client_keys = super::client_keys::KeyCache::new(self.client_keys, self.clock.clone());
+        let clients = super::client_cache::ClientCache::new(
+            stores.clients.clone(),
+            self.clock.clone(),
+            self.config.client_cache_ttl,
+        );
         Ok(Authenticator {
             inner: Arc::new(Inner {
                 sid_check: SidRevocationCheck::new(
@@ -337,6 +353,7 @@ impl AuthenticatorBuilder {
                 busy_events: super::observe::BusyEvents::default(),
                 templates: self.templates,
                 client_keys,
+                clients,
                 #[cfg(feature = "passkeys")]
                 webauthn,
             }),

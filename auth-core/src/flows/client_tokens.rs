@@ -15,7 +15,7 @@ use crate::event::SessionEnd;
 use crate::id::OpaqueSecret;
 use crate::oauth::client::IDENTITY_SCOPES;
 use crate::oauth::{Client, ClientId, ErrorCode, GrantType, OAuthError};
-use crate::token::{Audience, Claims, NewToken, NoCustomClaims, TokenKind, TokenVerifier};
+use crate::token::{Audience, Claims, NewToken, NoCustomClaims, TokenKind};
 
 use super::oauth::{ClientTokens, server_error};
 
@@ -166,24 +166,22 @@ impl Authenticator {
         caller: &Client,
         token: &str,
     ) -> Result<Option<Claims<NoCustomClaims>>> {
-        let mut config = self.inner.config.tokens.clone();
+        let config = &self.inner.config.tokens;
         // An audience of the caller's own; not the server's or the issuer, which registration
         // refuses but a configuration changed since could have made so.
         let own = caller
             .audience
             .as_ref()
             .filter(|audience| **audience != config.audience && **audience != config.issuer);
-        if let Some(audience) = own {
-            config.audience = audience.clone();
-        }
         // Without an audience of its own, the caller shares the server's with every such
-        // client: only its own tokens are its business.
-        let verifier = TokenVerifier::new(
-            self.inner.verifier.keys().clone(),
-            config,
-            self.inner.clock.clone(),
-        )?;
-        let claims = match verifier.verify_access::<NoCustomClaims>(token) {
+        // client: only its own tokens are its business. A resource server introspects the
+        // same token on each request it serves: the verified-token cache spares the signature.
+        let audience = own.unwrap_or(&config.audience);
+        let claims = match self
+            .inner
+            .verifier
+            .verify_access_cached_for(token, audience)
+        {
             Ok(claims) => claims,
             Err(Error::InvalidToken(_)) => return Ok(None),
             Err(other) => return Err(other),
@@ -203,14 +201,7 @@ impl Authenticator {
         let Ok(client_id) = ClientId::parse(client_id) else {
             return Ok(None);
         };
-        if self
-            .inner
-            .stores
-            .clients
-            .find_client(&client_id)
-            .await?
-            .is_none()
-        {
+        if self.client(&client_id).await?.is_none() {
             return Ok(None);
         }
         Ok(Some(claims))

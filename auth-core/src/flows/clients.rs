@@ -5,6 +5,27 @@ use crate::error::{Error, Result};
 use crate::event::{Actor, AuthEventKind};
 use crate::oauth::{Client, ClientAuthMethod, ClientId, NewClient, RegisteredClient};
 
+/// A client's authentication the throttle let through: report a failure.
+pub(super) struct ClientAttempt<'a> {
+    auth: &'a Authenticator,
+    counted: String,
+    from: Option<std::net::IpAddr>,
+}
+
+impl ClientAttempt<'_> {
+    /// The client failed to authenticate: counted, and what this process remembers of
+    /// clients let through from that address is forgotten, before the count (a request
+    /// cancelled while counting leaves nothing remembered) and again once it is stored (a
+    /// check that read the counters before it is not remembered).
+    pub(super) async fn failed(self) -> Result<()> {
+        let inner = &self.auth.inner;
+        inner.clients.forget_let_through(self.from);
+        let counted = inner.throttle.client_failed(&self.counted, self.from).await;
+        inner.clients.forget_let_through(self.from);
+        counted
+    }
+}
+
 impl Authenticator {
     /// Registers a client (see [`NewClient::register`] for what is checked): the client as
     /// stored and, for a confidential one, its secret, which is shown this once and kept only
@@ -46,12 +67,16 @@ impl Authenticator {
 
     /// Authenticates a client at the token endpoint by `client_id` and the `secret` it
     /// presented `with` (how: Basic, the form, or nothing for a public client), from the client
-    /// address `from`. Failures are counted ([`Throttle::check_client`]: [`Error::Throttled`]
-    /// once they ask for a wait). The client, or [`Error::InvalidCredentials`] alike for an
-    /// unknown client, a wrong secret, a method other than the one it registered, and a
-    /// secret from a public client; the reason is logged at `debug`.
+    /// address `from`. Failures are counted ([`Throttle::client_failed`]), and once they ask
+    /// for a wait the answer is [`Error::Throttled`] ([`Throttle::check_client`]; that it let
+    /// the client through from that address is reused as the client is, see
+    /// [`AuthenticatorConfig::client_cache_ttl`]). The client, or [`Error::InvalidCredentials`]
+    /// alike for an unknown client, a wrong secret, a method other than the one it registered,
+    /// and a secret from a public client; the reason is logged at `debug`.
     ///
     /// [`Throttle::check_client`]: crate::throttle::Throttle::check_client
+    /// [`Throttle::client_failed`]: crate::throttle::Throttle::client_failed
+    /// [`AuthenticatorConfig::client_cache_ttl`]: super::AuthenticatorConfig::client_cache_ttl
     pub async fn authenticate_client(
         &self,
         client_id: &str,
@@ -87,15 +112,24 @@ impl Authenticator {
         &self,
         id: Option<&ClientId>,
         from: Option<std::net::IpAddr>,
-    ) -> Result<(crate::throttle::ClientCheck, Option<Client>)> {
+    ) -> Result<(ClientAttempt<'_>, Option<Client>)> {
         // What is no client id counts under one key, never as a key of the caller's making.
         let counted = id.map_or("!malformed", ClientId::as_str);
-        let check = self.inner.throttle.check_client(counted, from).await?;
+        let clients = &self.inner.clients;
+        if let Some(ticket) = clients.let_through(counted, from) {
+            self.inner.throttle.check_client(counted, from).await?;
+            clients.remember_let_through(counted, from, ticket);
+        }
         let found = match id {
-            Some(id) => self.inner.stores.clients.find_client(id).await?,
+            Some(id) => self.client(id).await?,
             None => None,
         };
-        Ok((check, found))
+        let attempt = ClientAttempt {
+            auth: self,
+            counted: counted.to_owned(),
+            from,
+        };
+        Ok((attempt, found))
     }
 
     /// Every registered client, oldest first.
@@ -106,7 +140,9 @@ impl Authenticator {
     /// Deletes a client: it can no longer authenticate or be sent an answer.
     /// [`Error::NotFound`] if there is no such client. Recorded as `client_deleted`.
     pub async fn delete_client(&self, id: &ClientId, actor: &Actor) -> Result<()> {
-        if !self.inner.stores.clients.delete_client(id).await? {
+        let deleted = self.inner.stores.clients.delete_client(id).await?;
+        self.inner.clients.forget(id);
+        if !deleted {
             return Err(Error::NotFound("no such client".into()));
         }
         self.emit(
@@ -298,5 +334,121 @@ mod tests {
             )
             .await;
         assert!(elsewhere.is_ok(), "{elsewhere:?}");
+    }
+
+    #[tokio::test]
+    async fn what_another_instance_changes_is_seen_within_the_client_cache_ttl() {
+        let stores = Stores::memory();
+        let clock = testing::clock();
+        let config = testing::authenticator_config();
+        let ttl = config.client_cache_ttl;
+        assert!(!ttl.is_zero());
+        let auth = testing::authenticator_builder(config)
+            .stores(stores.clone())
+            .clock(clock.clone())
+            .build()
+            .unwrap();
+        let ops = Actor::operator("ops");
+        let register = || async {
+            let new = NewClient {
+                name: "Service".into(),
+                auth_method: ClientAuthMethod::ClientSecretBasic,
+                redirect_uris: Vec::new(),
+                grant_types: vec![GrantType::ClientCredentials],
+                scopes: ScopeSet::parse("orders:read").unwrap(),
+                first_party: false,
+                audience: Some("https://orders.example.com".into()),
+                id_token_alg: None,
+                post_logout_redirect_uris: Vec::new(),
+                require_par: false,
+                jwks: None,
+                jwks_uri: None,
+            };
+            let registered = auth.register_client(new, &ops).await.unwrap();
+            let secret = registered.secret.unwrap().expose_secret().to_owned();
+            (registered.client.id, secret)
+        };
+        let from = Some("192.0.2.7".parse().unwrap());
+        let authenticate = |id: &ClientId, secret: &str| {
+            let (auth, id, secret) = (auth.clone(), id.to_string(), secret.to_owned());
+            async move {
+                auth.authenticate_client(
+                    &id,
+                    Some(&secret),
+                    ClientAuthMethod::ClientSecretBasic,
+                    from,
+                )
+                .await
+            }
+        };
+
+        // Deleted by another instance (straight from the store): refused once the client read
+        // here has aged out, not before. Deleted through this one: refused at once.
+        let (gone, gone_secret) = register().await;
+        authenticate(&gone, &gone_secret).await.unwrap();
+        assert!(stores.clients.delete_client(&gone).await.unwrap());
+        authenticate(&gone, &gone_secret).await.unwrap();
+        clock.advance(ttl);
+        assert!(matches!(
+            authenticate(&gone, &gone_secret).await,
+            Err(Error::InvalidCredentials)
+        ));
+        let (deleted, deleted_secret) = register().await;
+        authenticate(&deleted, &deleted_secret).await.unwrap();
+        auth.delete_client(&deleted, &ops).await.unwrap();
+        assert!(matches!(
+            authenticate(&deleted, &deleted_secret).await,
+            Err(Error::InvalidCredentials)
+        ));
+
+        // Failures counted by another instance ask for a wait here once what this one
+        // remembers of letting the client through has aged out; failures counted here at once.
+        let (busy, busy_secret) = register().await;
+        authenticate(&busy, &busy_secret).await.unwrap();
+        let elsewhere = crate::throttle::Throttle::new(stores.throttle.clone(), clock.clone());
+        // Six failures (the five free ones and one more) ask for a second's wait; a seventh
+        // once it has run, for two more, past the time this instance remembers.
+        for _ in 0..6 {
+            elsewhere.client_failed(busy.as_str(), from).await.unwrap();
+        }
+        authenticate(&busy, &busy_secret).await.unwrap();
+        clock.advance(ttl * 3 / 4);
+        elsewhere.client_failed(busy.as_str(), from).await.unwrap();
+        authenticate(&busy, &busy_secret).await.unwrap();
+        clock.advance(ttl / 4);
+        assert!(matches!(
+            authenticate(&busy, &busy_secret).await,
+            Err(Error::Throttled { .. })
+        ));
+        let (other, other_secret) = register().await;
+        let (neighbour, neighbour_secret) = register().await;
+        authenticate(&other, &other_secret).await.unwrap();
+        authenticate(&neighbour, &neighbour_secret).await.unwrap();
+        for _ in 0..10 {
+            let _ = authenticate(&other, "wrong").await;
+        }
+        assert!(matches!(
+            authenticate(&other, &other_secret).await,
+            Err(Error::Throttled { .. })
+        ));
+        // Failures under other ids from the address fill its own counter: every client let
+        // through from there asks the throttle again at once, and is made to wait.
+        authenticate(&neighbour, &neighbour_secret).await.unwrap();
+        for i in 0..12 {
+            let unknown = format!("unknown-{i}");
+            let refused = auth
+                .authenticate_client(
+                    &unknown,
+                    Some("x"),
+                    ClientAuthMethod::ClientSecretBasic,
+                    from,
+                )
+                .await;
+            assert!(refused.is_err());
+        }
+        assert!(matches!(
+            authenticate(&neighbour, &neighbour_secret).await,
+            Err(Error::Throttled { .. })
+        ));
     }
 }

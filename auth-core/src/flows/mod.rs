@@ -9,6 +9,7 @@
 
 mod browser;
 mod builder;
+mod client_cache;
 mod client_keys;
 mod client_tokens;
 mod clients;
@@ -190,6 +191,7 @@ struct Inner {
     busy_events: observe::BusyEvents,
     templates: crate::mail::Templates,
     client_keys: client_keys::KeyCache,
+    clients: client_cache::ClientCache,
     #[cfg(feature = "passkeys")]
     webauthn: Option<webauthn_rs::Webauthn>,
 }

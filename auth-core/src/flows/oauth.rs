@@ -29,7 +29,7 @@ use crate::oauth::{
     ErrorCode, GrantType, OAuthError, Redemption,
 };
 use crate::store::{Session, User};
-use crate::token::{Algorithm, Audience, NewToken, TokenKind, TokenVerifier};
+use crate::token::{Algorithm, Audience, NewToken, TokenKind};
 
 pub use crate::oauth::client::IDENTITY_SCOPES;
 
@@ -166,9 +166,10 @@ pub(super) fn server_error(error: &Error) -> OAuthError {
 }
 
 impl Authenticator {
-    /// The client with this id, if one is registered.
+    /// The client with this id, if one is registered (read through the client cache: see
+    /// [`AuthenticatorConfig::client_cache_ttl`](super::AuthenticatorConfig::client_cache_ttl)).
     pub async fn client(&self, id: &crate::oauth::ClientId) -> Result<Option<Client>> {
-        self.inner.stores.clients.find_client(id).await
+        self.inner.clients.find(id).await
     }
 
     /// The clients `user` consented to, oldest consent first, each with its client (`None`
@@ -769,14 +770,10 @@ impl Authenticator {
     /// one without `openid`.
     pub async fn userinfo(&self, access_token: &str) -> Result<UserInfo> {
         // Userinfo is the issuer's own resource: the token must name it.
-        let mut config = self.inner.config.tokens.clone();
-        config.audience = config.issuer.clone();
-        let claims = TokenVerifier::new(
-            self.inner.verifier.keys().clone(),
-            config,
-            self.inner.clock.clone(),
-        )?
-        .verify_access::<crate::token::NoCustomClaims>(access_token)?;
+        let claims = self
+            .inner
+            .verifier
+            .verify_access_cached_for(access_token, &self.inner.config.tokens.issuer)?;
         if claims.client_id.is_none() {
             return Err(Error::InvalidToken(
                 crate::error::TokenRejection::WrongAudience,

@@ -3,8 +3,9 @@
 //! A signature check costs tens of microseconds (EdDSA, ES256, PASETO v4.public), and the same
 //! access token usually comes back many times before it expires. The cache remembers the claims
 //! of tokens that verified, keyed by the SHA-256 of the token (the token itself is never kept),
-//! so a repeat costs a digest and a map lookup. It belongs to one verifier, so one set of keys,
-//! issuer and audience vouched for every entry.
+//! so a repeat costs a digest and a map lookup. It belongs to one verifier, so one set of keys
+//! vouched for every entry; the claims (issuer, audience: the configured one or the one a
+//! caller asks for) are checked again on every hit.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};

@@ -289,20 +289,30 @@ impl TokenVerifier {
     /// # Ok::<(), auth_core::Error>(())
     /// ```
     pub fn verify_access_cached(&self, token: &str) -> Result<Claims> {
-        let Some(cache) = &self.cache else {
-            return self.verify_access(token);
-        };
+        self.verify_access_cached_for(token, &self.config.audience)
+    }
+
+    /// [`verify_access_cached`](Self::verify_access_cached), with `audience` in place of the
+    /// configured one: for a resource server of its own audience asking about a token
+    /// (introspection). The cache is shared: an entry vouches for the signature only, and the
+    /// claims, the audience among them, are checked again on every hit.
+    pub fn verify_access_cached_for(&self, token: &str, audience: &str) -> Result<Claims> {
         if token.len() > self.config.max_token_len {
             return Err(TokenRejection::TooLarge.into());
         }
-        let key = crate::id::SecretHash::of(token.as_bytes());
         let now = self.clock.unix_seconds();
+        let Some(cache) = &self.cache else {
+            let claims: Claims = self.authenticate(token, TokenKind::Access)?;
+            validation::validate_claims_for(&claims, now, &self.config, audience)?;
+            return Ok(claims);
+        };
+        let key = crate::id::SecretHash::of(token.as_bytes());
         if let Some(claims) = cache.get(&key, now, self.config.leeway_seconds()) {
-            validation::validate_claims(&claims, now, &self.config)?;
+            validation::validate_claims_for(&claims, now, &self.config, audience)?;
             return Ok(Claims::clone(&claims));
         }
         let claims: Claims = self.authenticate(token, TokenKind::Access)?;
-        validation::validate_claims(&claims, now, &self.config)?;
+        validation::validate_claims_for(&claims, now, &self.config, audience)?;
         cache.put(key, Arc::new(claims.clone()));
         Ok(claims)
     }

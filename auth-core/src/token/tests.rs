@@ -632,6 +632,61 @@ fn only_tokens_that_verified_are_cached() {
 }
 
 #[test]
+fn the_cache_checks_the_audience_asked_for_on_every_hit() {
+    // One cache serves the server's audience and a resource server's own (introspection): an
+    // entry vouches for the signature only.
+    let (issuer, verifier, _) = with_clock(Algorithm::default());
+    let verifier = verifier.with_cache(16);
+    let theirs = issuer
+        .issue_access(NewToken::new("service").audience("https://rs.test"))
+        .unwrap();
+    let theirs = theirs.token.expose_secret();
+    let claims = verifier
+        .verify_access_cached_for(theirs, "https://rs.test")
+        .unwrap();
+    assert_eq!(claims.aud, Audience::from("https://rs.test"));
+    assert_eq!(verifier.cached_tokens(), 1);
+    // A repeat is answered from the cache, with the same claims.
+    assert_eq!(
+        verifier
+            .verify_access_cached_for(theirs, "https://rs.test")
+            .unwrap(),
+        claims
+    );
+    assert_eq!(verifier.cached_tokens(), 1);
+    for refused in [
+        verifier.verify_access_cached_for(theirs, "https://other.test"),
+        verifier.verify_access_cached(theirs),
+    ] {
+        assert!(
+            matches!(
+                refused,
+                Err(Error::InvalidToken(TokenRejection::WrongAudience))
+            ),
+            "{refused:?}"
+        );
+    }
+    // The server's own token is not one for the resource server, cached or not.
+    let ours = issue(&issuer);
+    verifier.verify_access_cached(&ours).unwrap();
+    assert!(matches!(
+        verifier.verify_access_cached_for(&ours, "https://rs.test"),
+        Err(Error::InvalidToken(TokenRejection::WrongAudience))
+    ));
+    // Without a cache, the same answers.
+    let uncached = verifier.clone().with_cache(0);
+    assert!(
+        uncached
+            .verify_access_cached_for(theirs, "https://rs.test")
+            .is_ok()
+    );
+    assert!(matches!(
+        uncached.verify_access_cached_for(theirs, "https://other.test"),
+        Err(Error::InvalidToken(TokenRejection::WrongAudience))
+    ));
+}
+
+#[test]
 fn the_cache_never_accepts_a_token_of_another_kind() {
     let (issuer, verifier, _) = with_clock(Algorithm::default());
     let verifier = verifier.with_cache(16);

@@ -18,6 +18,16 @@ pub(crate) fn validate_claims<C>(
     now: i64,
     config: &TokenConfig,
 ) -> Result<(), TokenRejection> {
+    validate_claims_for(claims, now, config, &config.audience)
+}
+
+/// [`validate_claims`] with `audience` in place of the configured one.
+pub(crate) fn validate_claims_for<C>(
+    claims: &Claims<C>,
+    now: i64,
+    config: &TokenConfig,
+    audience: &str,
+) -> Result<(), TokenRejection> {
     let leeway = config.leeway_seconds();
     if now.saturating_sub(leeway) >= claims.exp {
         return Err(TokenRejection::Expired);
@@ -29,7 +39,7 @@ pub(crate) fn validate_claims<C>(
     if claims.iss != config.issuer {
         return Err(TokenRejection::WrongIssuer);
     }
-    if !claims.aud.contains(&config.audience) {
+    if !claims.aud.contains(audience) {
         return Err(TokenRejection::WrongAudience);
     }
     Ok(())

@@ -58,6 +58,7 @@ fn an_empty_environment_gives_the_development_defaults() {
     );
     assert_eq!(config.token_cache_size, 10_000);
     assert_eq!(config.revocation_cache_ttl, Duration::from_secs(2));
+    assert_eq!(config.client_cache_ttl, Duration::from_secs(2));
     assert_eq!(config.purge_interval, Some(Duration::from_secs(900)));
     assert_eq!(config.database_pool_size, 16);
     assert_eq!(
@@ -99,6 +100,7 @@ fn values_are_read_and_trimmed() {
         ("PASSWORD_HASH_QUEUE", "16"),
         ("TOKEN_CACHE_SIZE", "0"),
         ("REVOCATION_CACHE_TTL", "0"),
+        ("CLIENT_CACHE_TTL", "5"),
         ("PURGE_INTERVAL", "0"),
         ("AUDIT_RETENTION_DAYS", "30"),
         ("DATABASE_POOL_SIZE", "6"),
@@ -152,6 +154,7 @@ fn values_are_read_and_trimmed() {
     );
     assert_eq!(config.token_cache_size, 0);
     assert_eq!(config.revocation_cache_ttl, Duration::ZERO);
+    assert_eq!(config.client_cache_ttl, Duration::from_secs(5));
     assert_eq!(config.purge_interval, None);
     assert_eq!(config.database_pool_size, 6);
     assert_eq!(
@@ -193,6 +196,7 @@ fn every_problem_is_listed_at_once_with_the_variable_name() {
         ("REAUTH_MAX_AGE", "0"),
         ("REFRESH_REUSE_GRACE", "301"),
         ("REVOCATION_CACHE_TTL", "61"),
+        ("CLIENT_CACHE_TTL", "61"),
         ("PURGE_INTERVAL", "30"),
         ("DATABASE_POOL_SIZE", "0"),
         ("AUDIT_RETENTION_DAYS", "-1"),
@@ -224,6 +228,7 @@ fn every_problem_is_listed_at_once_with_the_variable_name() {
         "REAUTH_MAX_AGE",
         "REFRESH_REUSE_GRACE",
         "REVOCATION_CACHE_TTL",
+        "CLIENT_CACHE_TTL",
         "PURGE_INTERVAL",
         "AUDIT_RETENTION_DAYS",
         "DATABASE_POOL_SIZE",
