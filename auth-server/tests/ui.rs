@@ -50,10 +50,12 @@ impl Browser {
     /// [`start`](Self::start), with JavaScript off when `script` is false.
     async fn start_with_script(script: bool) -> Self {
         let port = free_port();
+        // In a process group of its own, so the browser it starts goes with it.
         let driver = Command::new("chromedriver")
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            .process_group(0)
             .kill_on_drop(true)
             .spawn()
             .unwrap();
@@ -292,7 +294,15 @@ impl Browser {
 }
 
 impl Drop for Browser {
+    /// Stops chromedriver and the browser with it: killed alone, chromedriver would leave
+    /// Chromium's processes running after the test.
     fn drop(&mut self) {
+        if let Some(group) = self.driver.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{group}")])
+                .stderr(Stdio::null())
+                .status();
+        }
         let _ = self.driver.start_kill();
     }
 }

@@ -30,13 +30,15 @@ impl Metrics {
     }
 
     fn login(&self, outcome: &'static str, method: &'static str) {
-        self.logins
+        self.inner
+            .logins
             .get_or_create(&LoginLabels { outcome, method })
             .inc();
     }
 
     fn mfa(&self, outcome: &'static str) {
-        self.mfa_verifications
+        self.inner
+            .mfa_verifications
             .get_or_create(&OutcomeLabels { outcome })
             .inc();
     }
@@ -62,7 +64,7 @@ impl Metrics {
                 reason: LoginFailure::Throttled,
             } => {
                 self.login("throttled", "password");
-                self.throttled.inc();
+                self.inner.throttled.inc();
             }
             // Counted where the pool refuses (every one; these events are coalesced).
             AuthEventKind::LoginFailed {
@@ -87,19 +89,20 @@ impl EventSink for MetricsEventSink {
 
 impl AuthObserver for Metrics {
     fn token_issued(&self, _kind: TokenKind, elapsed: Duration) {
-        self.token_issue.observe(elapsed.as_secs_f64());
+        self.inner.token_issue.observe(elapsed.as_secs_f64());
     }
 
     fn password_hashed(&self, elapsed: Duration) {
-        self.password_hash.observe(elapsed.as_secs_f64());
+        self.inner.password_hash.observe(elapsed.as_secs_f64());
     }
 
     fn second_factor_checked(&self) {
-        self.second_factor_checks.inc();
+        self.inner.second_factor_checks.inc();
     }
 
     fn refreshed(&self, outcome: RefreshOutcome) {
-        self.refreshes
+        self.inner
+            .refreshes
             .get_or_create(&OutcomeLabels {
                 outcome: outcome.as_str(),
             })

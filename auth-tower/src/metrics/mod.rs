@@ -119,10 +119,15 @@ fn latency_histogram() -> Histogram {
     ])
 }
 
-/// The metrics of an auth service and the registry they live in. Cheap to clone.
+/// The metrics of an auth service and the registry they live in. Cheap to clone: clones share
+/// one set (every request's handlers and layers hold a clone).
 #[derive(Clone)]
 pub struct Metrics {
-    registry: Arc<Registry>,
+    inner: Arc<Families>,
+}
+
+struct Families {
+    registry: Registry,
     http_requests: Family<HttpLabels, Counter>,
     http_duration: HistogramFamily<HttpLabels>,
     logins: Family<LoginLabels, Counter>,
@@ -298,8 +303,8 @@ impl Metrics {
             }
         }
 
-        Self {
-            registry: Arc::new(registry),
+        let inner = Families {
+            registry,
             http_requests,
             http_duration,
             logins,
@@ -318,6 +323,9 @@ impl Metrics {
             password_pool,
             #[cfg(feature = "postgres")]
             postgres_pool,
+        };
+        Self {
+            inner: Arc::new(inner),
         }
     }
 
@@ -325,7 +333,8 @@ impl Metrics {
     /// `outcome` (`success`, or the OAuth error code answered). Both are from fixed sets, so
     /// the series stay few.
     pub fn oauth_token(&self, grant: &'static str, outcome: &'static str) {
-        self.oauth_tokens
+        self.inner
+            .oauth_tokens
             .get_or_create(&GrantLabels { grant, outcome })
             .inc();
     }
@@ -334,7 +343,8 @@ impl Metrics {
     /// `consent` (the page shown), `page` (refused on a page: nothing may go back to the
     /// client), or the OAuth error code sent back to the client.
     pub fn oauth_authorize(&self, outcome: &'static str) {
-        self.oauth_authorizations
+        self.inner
+            .oauth_authorizations
             .get_or_create(&OutcomeLabels { outcome })
             .inc();
     }
@@ -354,7 +364,7 @@ impl Metrics {
     /// A readiness reporter for [`HealthService::reporter`](crate::health::HealthService::reporter)
     /// that sets `auth_service_health{component}`.
     pub fn health_reporter(&self) -> crate::health::HealthReporter {
-        let health = self.health.clone();
+        let health = self.inner.health.clone();
         Arc::new(move |component: &str, up: bool| {
             health
                 .get_or_create(&ComponentLabels {
@@ -370,7 +380,7 @@ impl Metrics {
     /// `auth_password_hash_wait_seconds`, read at each scrape.
     /// The first service named is the one reported; later calls change nothing.
     pub fn watch_password_pool(&self, passwords: &auth_core::password::PasswordService) {
-        let _ = self.password_pool.service.set(passwords.clone());
+        let _ = self.inner.password_pool.service.set(passwords.clone());
     }
 
     /// Reports the PostgreSQL connection pool of `store`, read at each scrape:
@@ -379,7 +389,7 @@ impl Metrics {
     /// The first store named is the one reported; later calls change nothing.
     #[cfg(feature = "postgres")]
     pub fn watch_postgres_pool(&self, store: &auth_core::store::postgres::PostgresStore) {
-        let _ = self.postgres_pool.store.set(store.clone());
+        let _ = self.inner.postgres_pool.store.set(store.clone());
     }
 
     /// Counts a mail of outbox message kind `kind` (`mail.verify_email`: the kind is what
@@ -388,7 +398,8 @@ impl Metrics {
     pub fn email_delivered(&self, kind: &str, outcome: auth_core::flows::Outcome) {
         let kind = kind.strip_prefix("mail.").unwrap_or(kind).to_owned();
         let outcome = outcome.as_str();
-        self.email_sent
+        self.inner
+            .email_sent
             .get_or_create(&MailLabels { kind, outcome })
             .inc();
     }
@@ -404,23 +415,27 @@ impl Metrics {
         let labels = SinkLabels {
             sink: sink.to_owned(),
         };
-        self.outbox_pending
+        self.inner
+            .outbox_pending
             .get_or_create(&labels)
             .set(i64::try_from(pending).unwrap_or(i64::MAX));
         let age = oldest_age.map_or(0, |age| i64::try_from(age.as_secs()).unwrap_or(i64::MAX));
-        self.outbox_oldest_age.get_or_create(&labels).set(age);
+        self.inner.outbox_oldest_age.get_or_create(&labels).set(age);
     }
 
     /// The registry as OpenMetrics text.
     pub fn encode(&self) -> Result<String, std::fmt::Error> {
         let mut text = String::new();
-        prometheus_client::encoding::text::encode(&mut text, &self.registry)?;
+        prometheus_client::encoding::text::encode(&mut text, &self.inner.registry)?;
         Ok(text)
     }
 
     pub(crate) fn record_http(&self, labels: &HttpLabels, seconds: f64) {
-        self.http_requests.get_or_create(labels).inc();
-        self.http_duration.get_or_create(labels).observe(seconds);
+        self.inner.http_requests.get_or_create(labels).inc();
+        self.inner
+            .http_duration
+            .get_or_create(labels)
+            .observe(seconds);
     }
 }
 
