@@ -50,7 +50,8 @@ impl Browser {
     /// [`start`](Self::start), with JavaScript off when `script` is false.
     async fn start_with_script(script: bool) -> Self {
         let port = free_port();
-        // In a process group of its own, so the browser it starts goes with it.
+        // In a process group of its own, so the browser it starts goes with it when the test
+        // drops it (a test binary killed outright, by Ctrl-C for one, leaves the group running).
         let driver = Command::new("chromedriver")
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
